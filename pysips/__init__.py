@@ -1,0 +1,3 @@
+"""pysips: an OpenSIPS-compatible SIP server in Python."""
+
+__version__ = "0.1.0"
