@@ -47,6 +47,13 @@ class SocketSpec:
     anycast: bool = False
     tag: str | None = None
     pos: Pos = NOWHERE
+    # Additions (parser): the spec as written; the ports after the first of a list or range
+    # (`udp:*:5060-5062`, `ipsec:h:6100,5100`); other suffix flags as written (`frag`,
+    # `reuse_port`, `accept_subdomain`, `proxy_protocol`...); `tos N`.
+    raw: str = ""
+    more_ports: tuple[int, ...] = ()
+    flags: tuple[str, ...] = ()
+    tos: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +127,9 @@ class Script:
 
     items: tuple[TopItem, ...]
     files: tuple[str, ...] = ()  # every file read, the main one first
+    # Addition (parser): things OpenSIPS accepts but that are probably mistakes (a stray character
+    # its lexer skips, an import_file read twice...), for `pysips -c` to show.
+    warnings: tuple[SyntaxProblem, ...] = ()
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -181,6 +191,9 @@ class StrTemplate:
 
     parts: tuple[str | PVar, ...]
     pos: Pos = NOWHERE
+    # Addition (parser): the whole string with escapes resolved, for parameters that OpenSIPS does
+    # not expand (regular expressions, subst patterns).
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +246,10 @@ class UnOp:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """A module or core function call, as a statement or in a condition: `t_relay("0x04")`."""
+    """A module or core function call, as a statement or in a condition: `t_relay("0x04")`.
+
+    An argument left out (`f(, "x")`, `f("a",)`) is a NullLit, as OpenSIPS passes NULL for it.
+    """
 
     name: str
     args: tuple[Expr, ...] = ()
@@ -247,6 +263,9 @@ class RouteCall:
     name: str
     args: tuple[Expr, ...] = ()
     pos: Pos = NOWHERE
+    # Addition (parser): `route("relay_$var(kind)")` picks the route at run time; `name` then holds
+    # the text as written.
+    name_template: StrTemplate | None = None
 
 
 Expr = (
@@ -343,6 +362,8 @@ class ForEach:
 class Return:
     value: Expr | None = None  # `return;` returns 1, as OpenSIPS does
     pos: Pos = NOWHERE
+    # Addition (parser): `return(code, v1, v2)` also hands values back to the caller ($return(0)...).
+    extra: tuple[Expr, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,147 @@
+"""How a module declares itself: its functions, parameters, pseudo-variables and lifecycle hooks.
+
+A module is a Python package whose `__init__.py` defines `exports = ModuleExports(...)`. Everything
+is declarative so that the loader can check a script against it before anything runs, and so that
+`pysips modules --markdown` documents the same tables the checker uses.
+
+Function arguments are fixed up once, at load time, like OpenSIPS fixups: a constant stays a
+constant (converted to int, a flag bit, a compiled regex ...), a string holding pseudo-variables
+becomes a closure evaluated per call. The handler then receives ready values:
+`handler(ctx, *args) -> int` (>0 true, <0 false, 0 ends the script).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pysips.script.ast import NOWHERE, Pos, RouteKind
+from pysips.script.context import MsgContext, ProcessState, RouteType
+
+if TYPE_CHECKING:
+    from pysips.script.flags import FlagRegistry
+
+
+class ArgKind(enum.Enum):
+    STR = "string"  # constant or template; the handler gets a str
+    INT = "integer"  # "10" and 10 both give 10; a pvar is read and converted per call
+    VAR = "variable"  # a pseudo-variable the function reads or writes; the handler gets its accessor
+    REGEX = "regex"  # POSIX extended, case-insensitive; the handler gets a compiled re.Pattern
+    MFLAG = "message flag"  # a flag name (or number); the handler gets the bit index
+    BFLAG = "branch flag"
+    ROUTE = "route"  # a route name of ArgSpec.route_kind; the handler gets a RouteRef
+    ANY = "value"  # str, int or None as evaluated
+
+
+@dataclass(frozen=True, slots=True)
+class FixupContext:
+    """What a fixup may consult: the flag tables, the module's own parameters, the position."""
+
+    flags: FlagRegistry
+    params: dict[str, Any]
+    pos: Pos = NOWHERE
+
+
+Fixup = Callable[[Any, FixupContext], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ArgSpec:
+    kind: ArgKind
+    name: str = ""
+    optional: bool = False
+    static: bool = False  # must be a constant (no pseudo-variables)
+    # Applied to the constant at load (FixupError -> load error at the argument), or to the
+    # evaluated value on each call when the argument is dynamic.
+    fixup: Fixup | None = None
+    route_kind: RouteKind = RouteKind.REQUEST  # for ROUTE
+    doc: str = ""
+
+
+@dataclass(slots=True)
+class RouteRef:
+    """A route named in a function argument (t_on_branch("x")); `run` is bound after compiling."""
+
+    kind: RouteKind
+    name: str
+    run: Callable[[MsgContext], int] | None = None
+
+
+Handler = Callable[..., int]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionExport:
+    name: str
+    handler: Handler
+    args: tuple[ArgSpec, ...] = ()
+    route_types: int = RouteType.ALL
+    doc: str = ""
+    # Declared but not usable yet (e.g. needs the network engine): using it is a load error.
+    missing: str | None = None
+
+
+class ParamType(enum.Enum):
+    INT = "int"
+    STR = "string"
+    INT_OR_STR = "int or string"
+    MFLAG = "message flag"  # value is a flag name; the module receives the bit index
+    BFLAG = "branch flag"
+
+
+@dataclass(frozen=True, slots=True)
+class ParamExport:
+    name: str
+    type: ParamType
+    default: Any = None
+    multi: bool = False  # may be given several times; the module receives a list
+    # Validates/converts the (already typed) value at load; raise FixupError to reject it.
+    check: Callable[[Any], Any] | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PVarExport:
+    """A module pseudo-variable: `factory` is handed to PVRegistry.register(name, factory)."""
+
+    name: str
+    factory: Any
+    doc: str = ""
+
+
+@dataclass(slots=True)
+class ModuleInitContext:
+    """Handed to a module's `init`: per-process state, the flag tables and the loaded script."""
+
+    name: str
+    process: ProcessState
+    flags: FlagRegistry
+    script: Any  # pysips.script.compile.LoadedScript (typed loosely to keep modules decoupled)
+
+
+InitHook = Callable[[ModuleInitContext, dict[str, Any]], object]
+ChildInitHook = Callable[[ProcessState, object], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleExports:
+    name: str
+    functions: tuple[FunctionExport, ...] = ()
+    params: tuple[ParamExport, ...] = ()
+    pvars: tuple[PVarExport, ...] = ()
+    deps: tuple[str, ...] = ()  # modules that must be loaded too
+    init: InitHook | None = None  # returns the runtime object kept in process.modules[name]
+    child_init: ChildInitHook | None = None
+    doc: str = ""
+    functions_by_name: dict[str, FunctionExport] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        self.functions_by_name.update({f.name: f for f in self.functions})
+
+    def param(self, name: str) -> ParamExport | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None

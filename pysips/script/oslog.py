@@ -1,0 +1,89 @@
+"""OpenSIPS log levels on top of Python logging, and a formatter that prints OpenSIPS-like lines.
+
+OpenSIPS numbers its levels L_ALERT=-3 .. L_DBG=4 and prints `Mon DD HH:MM:SS [pid] LEVEL:text`
+(core messages add `module:function: ` after the level). `log_level=`/`debug=` take those numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import TextIO
+
+ALERT = 55
+NOTICE = 25
+
+logging.addLevelName(ALERT, "ALERT")
+logging.addLevelName(NOTICE, "NOTICE")
+
+# OpenSIPS level number -> Python logging level
+OS_TO_PY: dict[int, int] = {
+    -3: ALERT,
+    -2: logging.CRITICAL,
+    -1: logging.ERROR,
+    0: logging.WARNING,  # L_WARN is 1; 0 is unused by OpenSIPS but accepted
+    1: logging.WARNING,
+    2: NOTICE,
+    3: logging.INFO,
+    4: logging.DEBUG,
+}
+
+# Script level names as xlog takes them.
+LEVEL_NAMES: dict[str, int] = {
+    "L_ALERT": -3,
+    "L_CRIT": -2,
+    "L_ERR": -1,
+    "L_WARN": 1,
+    "L_NOTICE": 2,
+    "L_INFO": 3,
+    "L_DBG": 4,
+}
+
+_PREFIX = {
+    ALERT: "ALERT:",
+    logging.CRITICAL: "CRITICAL:",
+    logging.ERROR: "ERROR:",
+    logging.WARNING: "WARNING:",
+    NOTICE: "NOTICE:",
+    logging.INFO: "INFO:",
+    logging.DEBUG: "DBG:",
+}
+
+SCRIPT_LOGGER = "pysips.script.xlog"
+
+
+def py_level(os_level: int) -> int:
+    if os_level <= -3:
+        return ALERT
+    if os_level >= 4:
+        return logging.DEBUG
+    return OS_TO_PY[os_level]
+
+
+class OpenSIPSFormatter(logging.Formatter):
+    """`Nov 26 03:40:00 [1234] ERROR:core: text`; script (xlog) lines carry no component."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%b %d %H:%M:%S", time.localtime(record.created))
+        prefix = _PREFIX.get(record.levelno, "DBG:")
+        text = record.getMessage()
+        if record.name != SCRIPT_LOGGER:
+            component = record.name.rsplit(".", 1)[-1]
+            text = f"{component}: {text}"
+        line = f"{stamp} [{record.process}] {prefix}{text}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def setup_logging(os_level: int, stream: TextIO | None = None) -> None:
+    """Route pysips logging to `stream` (stderr by default) at the given OpenSIPS level."""
+    root = logging.getLogger("pysips")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(OpenSIPSFormatter())
+    root.addHandler(handler)
+    root.setLevel(py_level(os_level))
+    root.propagate = False

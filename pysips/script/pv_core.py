@@ -1,0 +1,539 @@
+"""The core pseudo-variables: message fields, where it came from, clocks, script state.
+
+Semantics follow OpenSIPS: a field that is absent reads as NULL (no user in the R-URI, no tag,
+`$rs` of a request); `$ru` reads the R-URI the script set, else the message's; ports, status,
+lengths and counters are integers. Writable: `$ru $rU $rd $rp $du` (plus `$var`, `$avp`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pysips.script.ast import Pos
+from pysips.script.pv_base import FuncPV, Getter, ListPV, PVAccessor, PVError, PVFactory, Setter, log
+from pysips.script.pv_sipparse import UriParts, parse_nameaddr, split_commas, split_uri
+
+if TYPE_CHECKING:
+    from pysips.script.context import MsgContext, Value
+
+# Compact header forms (RFC 3261 7.3.3 and extensions), so `$hdr(v)` is `$hdr(Via)`.
+COMPACT_HEADERS = {
+    "a": "accept-contact",
+    "b": "referred-by",
+    "c": "content-type",
+    "d": "request-disposition",
+    "e": "content-encoding",
+    "f": "from",
+    "i": "call-id",
+    "j": "reject-contact",
+    "k": "supported",
+    "l": "content-length",
+    "m": "contact",
+    "n": "identity-info",
+    "o": "event",
+    "r": "refer-to",
+    "s": "subject",
+    "t": "to",
+    "u": "allow-events",
+    "v": "via",
+    "x": "session-expires",
+    "y": "identity",
+}
+
+
+def canonical_header(name: str) -> str:
+    """Lower-case full header name; compact forms expanded."""
+    lname = name.strip().lower()
+    return COMPACT_HEADERS.get(lname, lname)
+
+
+def _now(ctx: MsgContext) -> float:
+    return ctx.now or time.time()
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+# ---------------------------------------------------------------------------------------------
+# R-URI and destination URI
+# ---------------------------------------------------------------------------------------------
+
+
+def current_ruri(ctx: MsgContext) -> str | None:
+    """The R-URI the request will go to: the script's new one, else the received one."""
+    msg = ctx.msg
+    if msg is None or not msg.is_request:
+        return None
+    return ctx.new_ruri or msg.ruri
+
+
+def _ruri_parts(ctx: MsgContext) -> UriParts | None:
+    uri = current_ruri(ctx)
+    return split_uri(uri) if uri else None
+
+
+def _get_ruri(ctx: MsgContext) -> Value:
+    return current_ruri(ctx)
+
+
+def _set_ruri(ctx: MsgContext, value: Value) -> None:
+    if not isinstance(value, str) or not value:
+        log.error("$ru needs a non-empty string, got %r", value)
+        return
+    if ctx.msg is None or not ctx.msg.is_request:
+        log.error("$ru can only be set on a request")
+        return
+    ctx.new_ruri = value
+
+
+def _rewrite_ruri(ctx: MsgContext, what: str, **parts: str) -> None:
+    current = _ruri_parts(ctx)
+    if current is None:
+        log.error("cannot set the R-URI %s: no parsable R-URI", what)
+        return
+    ctx.new_ruri = current._replace(**parts).build()
+
+
+def _set_ruri_user(ctx: MsgContext, value: Value) -> None:
+    if isinstance(value, int):
+        log.error("$rU needs a string, got %r", value)
+        return
+    if value:
+        _rewrite_ruri(ctx, "user", user=value)
+    else:
+        _rewrite_ruri(ctx, "user", user="", passwd="")
+
+
+def _set_ruri_host(ctx: MsgContext, value: Value) -> None:
+    if not isinstance(value, str) or not value:
+        log.error("$rd needs a non-empty string, got %r", value)
+        return
+    _rewrite_ruri(ctx, "host", host=value)
+
+
+def _set_ruri_port(ctx: MsgContext, value: Value) -> None:
+    port = "" if value is None else str(value)
+    if port and not port.isdigit():
+        log.error("$rp needs a port number, got %r", value)
+        return
+    _rewrite_ruri(ctx, "port", port=port)
+
+
+def _default_port(parts: UriParts) -> int:
+    secure = parts.scheme.lower() == "sips" or (parts.param("transport") or "").lower() == "tls"
+    return 5061 if secure else 5060
+
+
+def _uri_port(parts: UriParts | None) -> Value:
+    if parts is None:
+        return None
+    return int(parts.port) if parts.port else _default_port(parts)
+
+
+def _uri_proto(parts: UriParts | None) -> Value:
+    if parts is None:
+        return None
+    transport = parts.param("transport")
+    if transport:
+        return transport
+    return "tls" if parts.scheme.lower() == "sips" else "udp"
+
+
+def _orig_parts(ctx: MsgContext) -> UriParts | None:
+    msg = ctx.msg
+    if msg is None or not msg.is_request:
+        return None
+    return split_uri(msg.ruri)
+
+
+def _get_orig_ruri(ctx: MsgContext) -> Value:
+    msg = ctx.msg
+    if msg is None or not msg.is_request:
+        return None
+    return msg.ruri  # type: ignore[no-any-return]
+
+
+def _get_du(ctx: MsgContext) -> Value:
+    return ctx.dst_uri
+
+
+def _set_du(ctx: MsgContext, value: Value) -> None:
+    if value is None:
+        ctx.dst_uri = None
+    elif isinstance(value, str) and value:
+        ctx.dst_uri = value
+    else:
+        log.error("$du needs a non-empty string, got %r", value)
+
+
+def _du_parts(ctx: MsgContext) -> UriParts | None:
+    du = ctx.dst_uri
+    return split_uri(du) if du else None
+
+
+def _nonempty(value: str) -> Value:
+    return value or None
+
+
+# ---------------------------------------------------------------------------------------------
+# From / To and name-addr headers
+# ---------------------------------------------------------------------------------------------
+
+
+def _name_addr_getters(attr: str) -> dict[str, Getter]:
+    def hdr(ctx: MsgContext) -> Any:
+        msg = ctx.msg
+        return None if msg is None else getattr(msg, attr, None)
+
+    def uri(ctx: MsgContext) -> Value:
+        h = hdr(ctx)
+        return None if h is None else h.uri
+
+    def parts(ctx: MsgContext) -> UriParts | None:
+        h = hdr(ctx)
+        return None if h is None else split_uri(h.uri)
+
+    def user(ctx: MsgContext) -> Value:
+        p = parts(ctx)
+        return p.user or None if p else None
+
+    def domain(ctx: MsgContext) -> Value:
+        p = parts(ctx)
+        return p.host or None if p else None
+
+    def tag(ctx: MsgContext) -> Value:
+        h = hdr(ctx)
+        return (h.tag or None) if h is not None else None
+
+    def display(ctx: MsgContext) -> Value:
+        h = hdr(ctx)
+        return (h.display or None) if h is not None else None
+
+    return {"u": uri, "U": user, "d": domain, "t": tag, "n": display}
+
+
+def _header_uri_getter(header: str) -> Getter:
+    """URI of the first name-addr in a header such as P-Asserted-Identity or Diversion."""
+
+    def get(ctx: MsgContext) -> Value:
+        msg = ctx.msg
+        if msg is None:
+            return None
+        body = msg.header(header)
+        if not body:
+            return None
+        fields = split_commas(body)
+        na = parse_nameaddr(fields[0]) if fields else None
+        return na.uri if na else None
+
+    return get
+
+
+# ---------------------------------------------------------------------------------------------
+# Headers
+# ---------------------------------------------------------------------------------------------
+
+
+def make_hdr(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    if not subname or not subname.strip():
+        raise PVError("$hdr needs a header name: $hdr(Name)", pos)
+    hname = canonical_header(subname)
+
+    def fields(ctx: MsgContext) -> list[Value]:
+        msg = ctx.msg
+        return [] if msg is None else list(msg.headers(hname))
+
+    return ListPV(f"$hdr({subname})", fields)
+
+
+def make_hdrcnt(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    if not subname or not subname.strip():
+        raise PVError("$hdrcnt needs a header name: $hdrcnt(Name)", pos)
+    hname = canonical_header(subname)
+
+    def get(ctx: MsgContext) -> Value:
+        msg = ctx.msg
+        return None if msg is None else len(msg.headers(hname))
+
+    return FuncPV(f"$hdrcnt({subname})", get)
+
+
+def _simple_header(hname: str) -> Getter:
+    def get(ctx: MsgContext) -> Value:
+        msg = ctx.msg
+        return None if msg is None else msg.header(hname)
+
+    return get
+
+
+def _contacts(ctx: MsgContext) -> list[Value]:
+    msg = ctx.msg
+    if msg is None:
+        return []
+    out: list[Value] = []
+    for body in msg.headers("contact"):
+        out.extend(split_commas(body))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Message-wide fields
+# ---------------------------------------------------------------------------------------------
+
+
+def _msg_field(fn: Callable[[Any], Value]) -> Getter:
+    def get(ctx: MsgContext) -> Value:
+        msg = ctx.msg
+        return None if msg is None else fn(msg)
+
+    return get
+
+
+def _status(msg: Any) -> Value:
+    return None if msg.is_request else msg.status
+
+
+def _reason(msg: Any) -> Value:
+    return None if msg.is_request else msg.reason
+
+
+def _body(msg: Any) -> Value:
+    body = msg.body
+    return _text(body) if body else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Network: where the message came from
+# ---------------------------------------------------------------------------------------------
+
+
+def _rcv_field(attr: str) -> Getter:
+    def get(ctx: MsgContext) -> Value:
+        rcv = ctx.rcv
+        return None if rcv is None else getattr(rcv, attr)
+
+    return get
+
+
+def _socket_text(ctx: MsgContext) -> Value:
+    rcv = ctx.rcv
+    if rcv is None:
+        return None
+    host = f"[{rcv.local_ip}]" if ":" in rcv.local_ip else rcv.local_ip
+    return f"{rcv.proto}:{host}:{rcv.local_port}"
+
+
+def _socket_af(ctx: MsgContext) -> Value:
+    rcv = ctx.rcv
+    if rcv is None:
+        return None
+    return "INET6" if ":" in rcv.local_ip else "INET"
+
+
+_SOCKET_FIELDS: dict[str | None, Getter] = {
+    None: _socket_text,
+    "ip": _rcv_field("local_ip"),
+    "port": _rcv_field("local_port"),
+    "proto": _rcv_field("proto"),
+    "af": _socket_af,
+    "adv_ip": _rcv_field("local_ip"),
+    "adv_port": _rcv_field("local_port"),
+}
+
+
+def make_socket_in(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    key = subname.strip().lower() if subname else None
+    get = _SOCKET_FIELDS.get(key)
+    if get is None:
+        raise PVError(f"$socket_in: unknown field {subname!r} (ip, port, proto, af)", pos)
+    return FuncPV(f"$socket_in({subname})" if subname else "$socket_in", get)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clocks
+# ---------------------------------------------------------------------------------------------
+
+
+def _ts(ctx: MsgContext) -> Value:
+    return int(_now(ctx))
+
+
+def _tsm(ctx: MsgContext) -> Value:
+    return int(_now(ctx) * 1_000_000) % 1_000_000
+
+
+def _tf(ctx: MsgContext) -> Value:
+    return time.ctime(_now(ctx))
+
+
+def make_time(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    if not subname:
+        raise PVError("$time needs a strftime format: $time(%H:%M)", pos)
+    fmt = subname
+    try:
+        time.strftime(fmt, time.localtime(0))
+    except ValueError as exc:
+        raise PVError(f"$time: bad format {fmt!r}: {exc}", pos) from None
+
+    def get(ctx: MsgContext) -> Value:
+        return time.strftime(fmt, time.localtime(_now(ctx))) or None
+
+    return FuncPV(f"$time({fmt})", get)
+
+
+# ---------------------------------------------------------------------------------------------
+# Colors for xlog: $C(fb) with f/b among x (default) s k r g y b p c w
+# ---------------------------------------------------------------------------------------------
+
+_COLORS = "krgybpcw"
+
+
+def make_color(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    if not subname or len(subname) != 2 or any(c not in "xs" + _COLORS for c in subname.lower()):
+        raise PVError(f"$C needs two color letters (x s k r g y b p c w), got {subname!r}", pos)
+    fg, bg = subname[0].lower(), subname[1].lower()
+    codes = ["0"]
+    if fg == "s":
+        codes.append("1")
+    elif fg != "x":
+        codes.append(str(30 + _COLORS.index(fg)))
+    if bg not in "xs":
+        codes.append(str(40 + _COLORS.index(bg)))
+    text = "\x1b[" + ";".join(codes) + "m"
+    return FuncPV(f"$C({subname})", lambda ctx: text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Table
+# ---------------------------------------------------------------------------------------------
+
+
+def _plain(get: Getter, set_: Setter | None = None) -> PVFactory:
+    """A factory for a variable that takes no name in parentheses."""
+
+    def factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+        if subname is not None:
+            raise PVError(f"${name} takes no name in parentheses", pos)
+        return FuncPV(f"${name}", get, set_)
+
+    return factory
+
+
+def _list(get_all: Callable[[MsgContext], list[Value]]) -> PVFactory:
+    def factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+        if subname is not None:
+            raise PVError(f"${name} takes no name in parentheses", pos)
+        return ListPV(f"${name}", get_all)
+
+    return factory
+
+
+def _cfg_line(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    line = pos.line
+    return FuncPV("$cfg_line", lambda ctx: line)
+
+
+def _cfg_file(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    file = pos.file
+    return FuncPV("$cfg_file", lambda ctx: file)
+
+
+def core_factories(start_time: float) -> dict[str, PVFactory]:
+    """Every core pseudo-variable class, by name (with the OpenSIPS aliases)."""
+    f = _name_addr_getters("from_")
+    t = _name_addr_getters("to")
+    pid = os.getpid()
+    table: dict[str, PVFactory] = {
+        # request URI
+        "ru": _plain(_get_ruri, _set_ruri),
+        "rU": _plain(lambda c: (p.user or None) if (p := _ruri_parts(c)) else None, _set_ruri_user),
+        "rd": _plain(lambda c: (p.host or None) if (p := _ruri_parts(c)) else None, _set_ruri_host),
+        "rp": _plain(lambda c: _uri_port(_ruri_parts(c)), _set_ruri_port),
+        "rP": _plain(lambda c: _uri_proto(_ruri_parts(c))),
+        "ou": _plain(_get_orig_ruri),
+        "oU": _plain(lambda c: (p.user or None) if (p := _orig_parts(c)) else None),
+        "od": _plain(lambda c: (p.host or None) if (p := _orig_parts(c)) else None),
+        "op": _plain(lambda c: _uri_port(_orig_parts(c))),
+        "oP": _plain(lambda c: _uri_proto(_orig_parts(c))),
+        # destination URI
+        "du": _plain(_get_du, _set_du),
+        "dd": _plain(lambda c: (p.host or None) if (p := _du_parts(c)) else None),
+        "dp": _plain(lambda c: _uri_port(_du_parts(c))),
+        "dP": _plain(lambda c: _uri_proto(_du_parts(c))),
+        # From / To
+        "fu": _plain(f["u"]),
+        "fU": _plain(f["U"]),
+        "fd": _plain(f["d"]),
+        "fn": _plain(f["n"]),
+        "ft": _plain(f["t"]),
+        "tu": _plain(t["u"]),
+        "tU": _plain(t["U"]),
+        "td": _plain(t["d"]),
+        "tn": _plain(t["n"]),
+        "tt": _plain(t["t"]),
+        # identity headers
+        "ai": _plain(_header_uri_getter("p-asserted-identity")),
+        "pu": _plain(_header_uri_getter("p-preferred-identity")),
+        "di": _plain(_header_uri_getter("diversion")),
+        "re": _plain(_header_uri_getter("remote-party-id")),
+        "rt": _plain(_header_uri_getter("refer-to")),
+        # message
+        "ci": _plain(_msg_field(lambda m: m.call_id)),
+        "cs": _plain(_msg_field(lambda m: m.cseq.number)),
+        "rm": _plain(_msg_field(lambda m: m.method)),
+        "rs": _plain(_msg_field(_status)),
+        "rr": _plain(_msg_field(_reason)),
+        "cl": _plain(_msg_field(lambda m: m.content_length)),
+        "cT": _plain(_simple_header("content-type")),
+        "ua": _plain(_simple_header("user-agent")),
+        "ct": _list(_contacts),
+        "ml": _plain(_msg_field(lambda m: len(m.raw))),
+        "mb": _plain(_msg_field(lambda m: _text(m.raw))),
+        "rb": _plain(_msg_field(_body)),
+        "hdr": make_hdr,
+        "hdrcnt": make_hdrcnt,
+        # network
+        "si": _plain(_rcv_field("src_ip")),
+        "sp": _plain(_rcv_field("src_port")),
+        "pr": _plain(_rcv_field("proto")),
+        "Ri": _plain(_rcv_field("local_ip")),
+        "Rp": _plain(_rcv_field("local_port")),
+        "socket_in": make_socket_in,
+        # script state
+        "rc": _plain(lambda c: c.retcode),
+        "mf": _plain(lambda c: c.flags),
+        "bf": _plain(lambda c: c.bflags),
+        "pp": _plain(lambda c: pid),
+        "cfg_line": _cfg_line,
+        "cfg_file": _cfg_file,
+        "C": make_color,
+        # clocks
+        "Ts": _plain(_ts),
+        "Tsm": _plain(_tsm),
+        "Tf": _plain(_tf),
+        "TS": _plain(lambda c: int(start_time)),
+        "time": make_time,
+    }
+    aliases = {
+        "ruri": "ru",
+        "ruri.user": "rU",
+        "ruri.domain": "rd",
+        "ouri": "ou",
+        "duri": "du",
+        "from": "fu",
+        "from.user": "fU",
+        "from.domain": "fd",
+        "to": "tu",
+        "to.user": "tU",
+        "to.domain": "td",
+        "retcode": "rc",
+        "proto": "pr",
+        "src_ip": "si",
+    }
+    for alias, target in aliases.items():
+        table[alias] = table[target]
+    return table

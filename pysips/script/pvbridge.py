@@ -1,0 +1,29 @@
+"""The compiler's one door to the pseudo-variable layer (pv.py, owned separately).
+
+Kept apart so that a change in that API touches one file here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pysips.script import ast
+from pysips.script.context import MsgContext
+from pysips.script.pv import PVRegistry, compile_pvar, compile_template
+from pysips.script.pv_base import PVAccessor, PVError
+
+__all__ = ["PVAccessor", "PVError", "new_registry", "pvar", "template"]
+
+
+def new_registry() -> Any:
+    return PVRegistry()
+
+
+def pvar(node: ast.PVar, registry: Any) -> PVAccessor:
+    """Raises PVError for an unknown or malformed pseudo-variable."""
+    return compile_pvar(node, registry)
+
+
+def template(node: ast.StrTemplate, registry: Any) -> Callable[[MsgContext], str]:
+    return compile_template(node, registry)

@@ -1,0 +1,257 @@
+"""Header names (full and compact forms) and the small shared pieces of header-value syntax."""
+
+from __future__ import annotations
+
+from pysips.sip.errors import ParseError
+
+# Canonical header keys are lower-case full names; compact forms (RFC 3261 section 7.3.3 and the
+# extensions that define one) map onto them.
+COMPACT_FORMS: dict[str, str] = {
+    "a": "accept-contact", "b": "referred-by", "c": "content-type", "d": "request-disposition",
+    "e": "content-encoding", "f": "from", "i": "call-id", "j": "reject-contact", "k": "supported",
+    "l": "content-length", "m": "contact", "n": "identity-info", "o": "event", "r": "refer-to",
+    "s": "subject", "t": "to", "u": "allow-events", "v": "via", "x": "session-expires", "y": "identity",
+}
+
+# How each canonical key is spelt when we write the header ourselves.
+DISPLAY_NAMES: dict[str, str] = {
+    "call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate",
+    "mime-version": "MIME-Version",
+}
+
+_TOKEN_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
+)
+
+
+def is_token(text: str) -> bool:
+    return bool(text) and _TOKEN_CHARS.issuperset(text)
+
+
+def header_key(name: str) -> str:
+    """The canonical key of a header name as written ('v', 'VIA ', 'Via' -> 'via')."""
+    lowered = name.strip().lower()
+    return COMPACT_FORMS.get(lowered, lowered)
+
+
+def display_name(key: str) -> str:
+    return DISPLAY_NAMES.get(key) or "-".join(part.capitalize() for part in key.split("-"))
+
+
+# Byte-level lookup used by the message scanner: every spelling seen on the wire maps to its key.
+_KEY_CACHE: dict[bytes, str] = {}
+
+
+def key_for_bytes(name: bytes) -> str | None:
+    """Canonical key for a raw header name, or None if the name is not a token."""
+    key = _KEY_CACHE.get(name)
+    if key is not None:
+        return key
+    text = name.rstrip(b" \t").decode("latin-1")
+    if not is_token(text):
+        return None
+    key = header_key(text)
+    if len(_KEY_CACHE) < 4096:  # bounded: hostile peers may send endless distinct names
+        _KEY_CACHE[name] = key
+    return key
+
+
+def split_commas(text: str) -> list[str]:
+    """Split a header value on commas outside quotes and <...>; items stripped."""
+    if "," not in text:
+        return [text.strip()]
+    items: list[str] = []
+    start = 0
+    in_quote = False
+    in_angle = False
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if in_quote:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quote = False
+        elif ch == '"':
+            in_quote = True
+        elif ch == "<":
+            in_angle = True
+        elif ch == ">":
+            in_angle = False
+        elif ch == "," and not in_angle:
+            items.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    items.append(text[start:].strip())
+    return items
+
+
+def find_unquoted(text: str, char: str, start: int = 0) -> int:
+    """Index of `char` outside double quotes, or -1 (or -2 if a quote is left open)."""
+    i = start
+    n = len(text)
+    in_quote = False
+    while i < n:
+        ch = text[i]
+        if in_quote:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quote = False
+        elif ch == '"':
+            in_quote = True
+        elif ch == char:
+            return i
+        i += 1
+    return -2 if in_quote else -1
+
+
+def parse_header_params(text: str) -> dict[str, str | None] | ParseError:
+    """Parameters after a header value: `; name = value ; flag`, LWS allowed around ; and =.
+
+    `text` starts after the first ';'. Names are lowercased; values are kept as written (quoted
+    strings keep their quotes).
+    """
+    params: dict[str, str | None] = {}
+    if '"' not in text:
+        items = text.split(";")
+    else:
+        items = []
+        start = 0
+        while True:
+            semi = find_unquoted(text, ";", start)
+            if semi == -2:
+                return ParseError("unterminated quoted string in parameter")
+            if semi < 0:
+                items.append(text[start:])
+                break
+            items.append(text[start:semi])
+            start = semi + 1
+    for item in items:
+        eq = item.find("=")
+        if eq < 0:
+            name = item.strip()
+            value: str | None = None
+        else:
+            name = item[:eq].strip()
+            value = item[eq + 1 :].strip()
+            if not value:
+                return ParseError(f"parameter {name!r} without a value")
+        if not is_token(name):
+            return ParseError(f"bad parameter name {name!r}")
+        params[name.lower()] = value
+    return params
+
+
+def unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        inner = value[1:-1]
+        if "\\" not in inner:
+            return inner
+        out = []
+        i = 0
+        while i < len(inner):
+            if inner[i] == "\\" and i + 1 < len(inner):
+                i += 1
+            out.append(inner[i])
+            i += 1
+        return "".join(out)
+    return value
+
+
+class CSeq:
+    __slots__ = ("method", "number")
+
+    def __init__(self, number: int, method: str) -> None:
+        self.number = number
+        self.method = method
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.method}"
+
+    def __repr__(self) -> str:
+        return f"CSeq({self.number}, {self.method!r})"
+
+
+_MAX_CSEQ = 2**31 - 1
+
+
+def parse_cseq(text: str) -> CSeq | ParseError:
+    parts = text.split()
+    if len(parts) != 2:
+        return ParseError("CSeq needs a number and a method")
+    number, method = parts
+    if not number.isdigit() or not number.isascii():
+        return ParseError(f"bad CSeq number {number!r}")
+    if len(number) > 10 or int(number) > _MAX_CSEQ:
+        return ParseError("CSeq number out of range (RFC 3261: below 2**31)")
+    if not is_token(method):
+        return ParseError(f"bad CSeq method {method!r}")
+    return CSeq(int(number), method)
+
+
+_MAX_DELTA = 2**32 - 1
+
+
+def parse_delta_seconds(text: str) -> int | ParseError:
+    """Expires, Min-Expires, Retry-After values: digits up to 2**32-1."""
+    text = text.strip()
+    end = text.find("(")  # Retry-After may carry a comment and params
+    if end >= 0:
+        text = text[:end].strip()
+    semi = text.find(";")
+    if semi >= 0:
+        text = text[:semi].strip()
+    if not text or not text.isdigit() or not text.isascii():
+        return ParseError(f"bad delta-seconds {text[:40]!r}")
+    if len(text) > 10 or int(text) > _MAX_DELTA:
+        return ParseError("delta-seconds out of range")
+    return int(text)
+
+
+def parse_option_tags(values: list[str]) -> list[str]:
+    """Supported, Require, Proxy-Require, Unsupported: option tags across all header fields."""
+    tags: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            tag = item.strip()
+            if tag:
+                tags.append(tag)
+    return tags
+
+
+class ContentType:
+    __slots__ = ("params", "subtype", "type")
+
+    def __init__(self, type_: str, subtype: str, params: dict[str, str | None]) -> None:
+        self.type = type_
+        self.subtype = subtype
+        self.params = params
+
+    @property
+    def media_type(self) -> str:
+        return f"{self.type}/{self.subtype}"
+
+    @property
+    def boundary(self) -> str | None:
+        value = self.params.get("boundary")
+        return unquote(value) if value else None
+
+
+def parse_content_type(text: str) -> ContentType | ParseError:
+    semi = text.find(";")
+    main = text if semi < 0 else text[:semi]
+    slash = main.find("/")
+    if slash < 0:
+        return ParseError("Content-Type without '/'")
+    type_, subtype = main[:slash].strip().lower(), main[slash + 1 :].strip().lower()
+    if not is_token(type_) or not is_token(subtype):
+        return ParseError(f"bad media type {main!r}")
+    params: dict[str, str | None] = {}
+    if semi >= 0:
+        parsed = parse_header_params(text[semi + 1 :])
+        if isinstance(parsed, ParseError):
+            return parsed
+        params = parsed
+    return ContentType(type_, subtype, params)

@@ -1,0 +1,104 @@
+"""Via header values (RFC 3261 section 20.42, RFC 3581 rport)."""
+
+from __future__ import annotations
+
+from pysips.sip.errors import ParseError
+from pysips.sip.headers import parse_header_params, split_commas
+from pysips.sip.uri import parse_hostport
+
+MAGIC_COOKIE = "z9hG4bK"
+
+
+class Via:
+    """One via-parm. `proto` is upper case ("UDP", "WSS"); `host` keeps IPv6 brackets."""
+
+    __slots__ = ("host", "params", "port", "proto", "text")
+
+    def __init__(
+        self, proto: str, host: str, port: int | None, params: dict[str, str | None], text: str
+    ) -> None:
+        self.proto = proto
+        self.host = host
+        self.port = port
+        self.params = params
+        self.text = text
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    @property
+    def received(self) -> str | None:
+        return self.params.get("received")
+
+    @property
+    def rport(self) -> str | None:
+        """None if absent, "" when present without a value, else the value."""
+        if "rport" not in self.params:
+            return None
+        return self.params["rport"] or ""
+
+    @property
+    def maddr(self) -> str | None:
+        return self.params.get("maddr")
+
+    @property
+    def sent_by(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @property
+    def rfc3261_branch(self) -> bool:
+        branch = self.params.get("branch")
+        return branch is not None and branch.startswith(MAGIC_COOKIE)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Via({self.text!r})"
+
+
+def parse_via(text: str) -> Via | ParseError:
+    value = text.strip()
+    if value.startswith("SIP/2.0/"):
+        rest = value[8:]
+    else:
+        parts = value.split("/", 2)
+        if len(parts) != 3 or parts[0].strip().upper() != "SIP":
+            return ParseError("Via without SIP/2.0/transport")
+        if parts[1].strip() != "2.0":
+            return ParseError(f"Via with version {parts[1].strip()!r}", 505)
+        rest = parts[2].lstrip()
+    end = 0
+    n = len(rest)
+    while end < n and rest[end] not in " \t":
+        end += 1
+    proto = rest[:end].upper()
+    if not proto:
+        return ParseError("Via without transport")
+    rest = rest[end:]
+    semi = rest.find(";")
+    sent_by = (rest if semi < 0 else rest[:semi]).strip()
+    if " " in sent_by or "\t" in sent_by:
+        sent_by = sent_by.replace(" ", "").replace("\t", "")
+    hostport = parse_hostport(sent_by)
+    if isinstance(hostport, ParseError):
+        return ParseError(f"Via sent-by: {hostport.reason}")
+    params: dict[str, str | None] = {}
+    if semi >= 0:
+        parsed = parse_header_params(rest[semi + 1 :])
+        if isinstance(parsed, ParseError):
+            return ParseError(f"Via: {parsed.reason}")
+        params = parsed
+    return Via(proto, hostport[0], hostport[1], params, value)
+
+
+def parse_vias(values: list[str]) -> list[Via] | ParseError:
+    out: list[Via] = []
+    for value in values:
+        for item in split_commas(value):
+            via = parse_via(item)
+            if isinstance(via, ParseError):
+                return via
+            out.append(via)
+    return out
