@@ -27,9 +27,37 @@ from pysips.sip.message import SipMessage, parse_message
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "torture"
 FAILURES = Path("/tmp/pysips-fuzz-failures")
-TOKENS = [b"\r\n", b" ", b"\t", b":", b";", b",", b"<", b">", b'"', b"@", b"[", b"]", b"%", b"=",
-          b"\r\n ", b"\\", b"\x00", b"\xff", b"SIP/2.0", b"Via: ", b"l: 0", b"Content-Length: 9",
-          b";tag=", b";branch=z9hG4bK", b"sip:", b"*", b"?", b"-1", b"99999999999"]
+TOKENS = [
+    b"\r\n",
+    b" ",
+    b"\t",
+    b":",
+    b";",
+    b",",
+    b"<",
+    b">",
+    b'"',
+    b"@",
+    b"[",
+    b"]",
+    b"%",
+    b"=",
+    b"\r\n ",
+    b"\\",
+    b"\x00",
+    b"\xff",
+    b"SIP/2.0",
+    b"Via: ",
+    b"l: 0",
+    b"Content-Length: 9",
+    b";tag=",
+    b";branch=z9hG4bK",
+    b"sip:",
+    b"*",
+    b"?",
+    b"-1",
+    b"99999999999",
+]
 
 
 def load_corpus() -> list[bytes]:
@@ -151,8 +179,11 @@ def main() -> int:
             total += count
             parsed += ok
             failures += bad
-            print(f"{total} inputs, {parsed} parsed as messages, {len(failures)} failures, "
-                  f"{time.perf_counter() - started:.0f}s", flush=True)
+            print(
+                f"{total} inputs, {parsed} parsed as messages, {len(failures)} failures, "
+                f"{time.perf_counter() - started:.0f}s",
+                flush=True,
+            )
     if failures:
         FAILURES.mkdir(exist_ok=True)
         for i, (data, problem) in enumerate(failures[:50]):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pysips.sip.message import SipMessage, parse_message  # noqa: E402
+from pysips.sip.message import SipMessage, parse_message
 
 SDP = (
     b"v=0\r\n"
@@ -63,8 +63,11 @@ REGISTER = (
     b"From: Bob <sip:bob@biloxi.example.com>;tag=456248\r\n"
     b"Call-ID: 843817637684230@998sdasdh09\r\n"
     b"CSeq: 1826 REGISTER\r\n"
-    b'Contact: <sip:bob@192.0.2.20:5060;transport=udp>;expires=3600;+sip.instance="<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>";reg-id=1\r\n'
-    b"Authorization: Digest username=\"bob\", realm=\"biloxi.example.com\", nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"sip:registrar.biloxi.example.com\", response=\"245f23415f11432b3434341c022\", algorithm=MD5\r\n"
+    b"Contact: <sip:bob@192.0.2.20:5060;transport=udp>;expires=3600;"
+    b'+sip.instance="<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>";reg-id=1\r\n'
+    b'Authorization: Digest username="bob", realm="biloxi.example.com", '
+    b'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="sip:registrar.biloxi.example.com", '
+    b'response="245f23415f11432b3434341c022", algorithm=MD5\r\n'
     b"Expires: 3600\r\n"
     b"User-Agent: Example-UA/1.0\r\n"
     b"Content-Length: 0\r\n"

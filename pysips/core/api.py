@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from pysips.script.context import MsgContext
+    from pysips.script.myself import MyselfChecker
     from pysips.sip.message import SipMessage
     from pysips.sip.receive import ReceiveInfo
 
@@ -89,11 +90,20 @@ class Hooks:
     connection_closed: list[ConnectionClosedHook] = field(default_factory=list)
 
 
+class TransactionReplier(Protocol):
+    """What tm puts in `process.modules["tm"]` so `send_reply()` (signaling) can answer statefully."""
+
+    def has_transaction(self, ctx: MsgContext) -> bool: ...
+
+    def reply(self, ctx: MsgContext, code: int, reason: str) -> int: ...
+
+
 class Core(Protocol):
     """The engine as modules see it."""
 
     sockets: list[Socket]
     hooks: Hooks
+    myself: MyselfChecker
 
     def now(self) -> float:
         """Monotonic seconds, for timers."""
@@ -118,4 +128,30 @@ class Core(Protocol):
 
     def run_route(self, ctx: MsgContext, route: Callable[[MsgContext], int]) -> int:
         """Runs a compiled route and the post-script housekeeping (e.g. logging errors)."""
+        ...
+
+    # ---- additions (H7): what tm and the reply-sending modules need from the engine
+
+    def via_for(self, socket: Socket, branch: str, ctx: MsgContext | None = None) -> str:
+        """Our via-parm for a request leaving through `socket` ("SIP/2.0/UDP host:port;branch=..."),
+        with the advertised address and `;rport` when the script called add_local_rport()."""
+        ...
+
+    def prepare_relay(self, ctx: MsgContext) -> None:
+        """Once per request before it is relayed: add `received`/`rport` to the received top Via
+        (RFC 3261 18.2.1, RFC 3581, force_rport()). Idempotent."""
+        ...
+
+    def reply_destination(self, ctx: MsgContext) -> Destination:
+        """Where a reply to ctx's request goes (RFC 3261 18.2.2: the connection it came on, else
+        Via received/rport, else sent-by port)."""
+        ...
+
+    def build_reply(self, ctx: MsgContext, code: int, reason: str, to_tag: str | None = None,
+                    extra_headers: tuple[str, ...] = (), body: bytes = b"") -> bytes:
+        """A reply to ctx's request with the received/rport-fixed top Via and the reply lumps."""
+        ...
+
+    def send_reply(self, ctx: MsgContext, data: bytes) -> bool:
+        """Sends reply bytes to reply_destination(ctx) from the socket the request came in on."""
         ...

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pysips.script import ast
 from pysips.script.compile_expr import compile_pvar, constant, value
 from pysips.script.compile_state import MAX_ROUTE_DEPTH, FunctionUse, log
-from pysips.script.context import MsgContext, Value
+from pysips.script.context import MsgContext
 from pysips.script.errors import FixupError
 from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, RouteRef
 from pysips.script.flags import FlagKind
@@ -92,12 +92,9 @@ def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
     required = sum(1 for s in specs if not s.optional)
     if not required <= len(call.args) <= len(specs):
         want = str(required) if required == len(specs) else f"{required} to {len(specs)}"
-        c.error(
-            call.pos,
-            f"function {call.name}() takes {want} argument{'s' if want != '1' else ''} ({len(call.args)} given)",
-        )
+        plural = "s" if want != "1" else ""
+        c.error(call.pos, f"function {call.name}() takes {want} argument{plural} ({len(call.args)} given)")
         return lambda ctx: -1
-    fctx = FixupContext(c.flags, entry.params, call.pos)
     plan: list[tuple[bool, Any]] = []  # (dynamic, constant value or getter)
     ok = True
     for index, spec in enumerate(specs):
@@ -112,7 +109,7 @@ def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
             plan.append((False, None))
     if not ok:
         return lambda ctx: -1
-    return _bind(fexp, plan, call.pos, fctx)
+    return _bind(fexp, call.name, plan, call.pos)
 
 
 def _pos(expr: ast.Expr, default: ast.Pos) -> ast.Pos:
@@ -123,14 +120,13 @@ def _pos(expr: ast.Expr, default: ast.Pos) -> ast.Pos:
 def _report_unknown(c: CompilerState, call: ast.Call) -> None:
     message = f"unknown function {call.name}()"
     if c.missing_modules:
-        message += f" (not provided by any loaded module; missing: {', '.join(c.missing_modules)})"
+        message += " (maybe from a module pysips does not have yet)"
     c.error(call.pos, message)
-    c.unknown_functions.setdefault(call.name, call.pos)
+    c.unknown_functions.setdefault(call.name, []).append(call.pos)
 
 
-def _bind(fexp: FunctionExport, plan: list[tuple[bool, Any]], pos: ast.Pos, fctx: FixupContext) -> RunFn:
+def _bind(fexp: FunctionExport, name: str, plan: list[tuple[bool, Any]], pos: ast.Pos) -> RunFn:
     handler = fexp.handler
-    name = fexp.name
     if not any(dyn for dyn, _ in plan):
         consts = tuple(item for _, item in plan)
 
@@ -285,7 +281,9 @@ def _dynamic(c: CompilerState, arg: ast.Expr) -> ValueFn:
     return value(c, arg)
 
 
-def _apply_const(c: CompilerState, spec: ArgSpec, item: Any, fctx: FixupContext, where: str) -> tuple[bool, Any]:
+def _apply_const(
+    c: CompilerState, spec: ArgSpec, item: Any, fctx: FixupContext, where: str
+) -> tuple[bool, Any]:
     if spec.fixup is None:
         return False, item
     try:
@@ -304,7 +302,3 @@ def _apply_dyn(spec: ArgSpec, getter: Callable[[MsgContext], Any], fctx: FixupCo
         return fixup(getter(ctx), fctx)
 
     return True, fixed
-
-
-def value_of(v: Value) -> str:
-    return "" if v is None else v if isinstance(v, str) else str(v)

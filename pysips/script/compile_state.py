@@ -48,7 +48,9 @@ class CompiledRoute:
 
     __slots__ = ("args", "body", "kind", "name", "pos")
 
-    def __init__(self, kind: ast.RouteKind, name: str | None, pos: ast.Pos, args: tuple[int | str, ...]) -> None:
+    def __init__(
+        self, kind: ast.RouteKind, name: str | None, pos: ast.Pos, args: tuple[int | str, ...]
+    ) -> None:
         self.kind = kind
         self.name = name
         self.pos = pos
@@ -115,7 +117,7 @@ class CompilerState:
         self.current: RouteFacts = RouteFacts()
         self.route_refs: list[tuple[RouteRef, ast.Pos]] = []
         self.numeric_flag_warned: set[str] = set()
-        self.unknown_functions: dict[str, ast.Pos] = {}
+        self.unknown_functions: dict[str, list[ast.Pos]] = {}
 
     def error(self, pos: ast.Pos, message: str) -> None:
         self.problems.error(pos, message)

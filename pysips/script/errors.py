@@ -7,6 +7,7 @@ module, function and parameter in one pass (the porting report) instead of stopp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pysips.script.ast import NOWHERE, Pos
 
@@ -27,6 +28,7 @@ class ScriptLoadError(Exception):
 
     def __init__(self, problems: list[LoadProblem]) -> None:
         self.problems = problems
+        self.report: Any = None  # the compile.CheckReport, when raised by load_script
         errors = [p for p in problems if not p.warning]
         super().__init__("\n".join(p.format() for p in errors) or "script load failed")
 

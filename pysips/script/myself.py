@@ -52,7 +52,7 @@ def from_script(params: list[ast.GlobalParam]) -> StaticMyself:
         if param.name in ("listen", "socket"):
             for v in values:
                 if isinstance(v, ast.SocketSpec):
-                    port = v.port if v.port is not None else default_port(v.proto)
+                    port: int = v.port if v.port is not None else default_port(v.proto)
                     addresses.append((v.host, port))
                     if v.advertised_host:
                         addresses.append((v.advertised_host, v.advertised_port or port))
@@ -61,8 +61,7 @@ def from_script(params: list[ast.GlobalParam]) -> StaticMyself:
                 if isinstance(v, ast.SocketSpec):
                     addresses.append((v.host, v.port))
                 elif isinstance(v, str):
-                    host, port = split_hostport(v)
-                    addresses.append((host, port))
+                    addresses.append(split_hostport(v))
     return StaticMyself(addresses)
 
 

@@ -136,7 +136,9 @@ def _read_index(inner: str, offset: int, pos_at: PosAt) -> IntLit | PVar | StrLi
         pv, end = read_pv(stripped, 0, lambda k: pos_at(offset + k))
         if end == len(stripped):
             return pv
-    raise PVSyntaxError("an index must be a number, '*' or a pseudo-variable", offset)
+        raise PVSyntaxError("an index must be a number, '*', a word or a pseudo-variable", offset)
+    # Some variables take words: $(sdp.line(..)[insert]), $(hdr(X)[append])...
+    return StrLit(stripped, pos_at(offset))
 
 
 def _is_int(text: str) -> bool:

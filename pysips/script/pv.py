@@ -73,6 +73,12 @@ class PVRegistry:
             raise ValueError(f"pseudo-variable ${name} is already registered")
         self._factories[name] = factory
 
+    def replace(self, name: str, factory: PVFactory) -> None:
+        """Take over a core variable (the core makes `$socket_out` writable once it has sockets)."""
+        if name not in self._factories:
+            raise ValueError(f"pseudo-variable ${name} is not registered")
+        self._factories[name] = factory
+
     def known(self, name: str) -> bool:
         return name in self._factories
 

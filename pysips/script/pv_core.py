@@ -55,7 +55,7 @@ def _now(ctx: MsgContext) -> float:
 
 
 def _text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
+    return data.decode("utf-8", "surrogateescape")  # as the message layer decodes headers
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,18 +143,17 @@ def _uri_proto(parts: UriParts | None) -> Value:
     return "tls" if parts.scheme.lower() == "sips" else "udp"
 
 
-def _orig_parts(ctx: MsgContext) -> UriParts | None:
-    msg = ctx.msg
-    if msg is None or not msg.is_request:
-        return None
-    return split_uri(msg.ruri)
-
-
 def _get_orig_ruri(ctx: MsgContext) -> Value:
+    """The R-URI as received, whatever the script or a module rewrote since."""
     msg = ctx.msg
     if msg is None or not msg.is_request:
         return None
-    return msg.ruri  # type: ignore[no-any-return]
+    return getattr(msg, "original_ruri", None) or msg.ruri  # type: ignore[no-any-return]
+
+
+def _orig_parts(ctx: MsgContext) -> UriParts | None:
+    uri = _get_orig_ruri(ctx)
+    return split_uri(uri) if isinstance(uri, str) else None
 
 
 def _get_du(ctx: MsgContext) -> Value:
@@ -234,6 +233,55 @@ def _header_uri_getter(header: str) -> Getter:
 
 
 # ---------------------------------------------------------------------------------------------
+# Credentials: Proxy-Authorization if present, else Authorization (never on ACK/CANCEL)
+# ---------------------------------------------------------------------------------------------
+
+
+def _credentials(msg: Any) -> Any:
+    if msg.method in ("ACK", "CANCEL") or not msg.is_request:
+        return None
+    for name in ("proxy-authorization", "authorization"):
+        if msg.header(name) is None:
+            continue
+        parsed = msg.auth(name)
+        return parsed[0] if isinstance(parsed, list) and parsed else None
+    return None
+
+
+def _auth_field(field: str) -> Getter:
+    def get(ctx: MsgContext) -> Value:
+        msg = ctx.msg
+        cred = None if msg is None else _credentials(msg)
+        if cred is None:
+            return None
+        if field in ("username.user", "username.domain"):
+            user, at, domain = (cred.get("username") or "").partition("@")
+            value = user if field == "username.user" else (domain if at else "")
+        else:
+            value = cred.get(field) or ""
+        return value or None
+
+    return get
+
+
+_AUTH_VARS = {
+    "au": "username.user",
+    "ad": "username.domain",
+    "aU": "username",
+    "ar": "realm",
+    "adu": "uri",
+    "an": "nonce",
+    "auth.nonce": "nonce",
+    "auth.resp": "response",
+    "auth.cnonce": "cnonce",
+    "auth.opaque": "opaque",
+    "auth.alg": "algorithm",
+    "auth.qop": "qop",
+    "auth.nc": "nc",
+}
+
+
+# ---------------------------------------------------------------------------------------------
 # Headers
 # ---------------------------------------------------------------------------------------------
 
@@ -241,13 +289,25 @@ def _header_uri_getter(header: str) -> Getter:
 def make_hdr(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     if not subname or not subname.strip():
         raise PVError("$hdr needs a header name: $hdr(Name)", pos)
-    hname = canonical_header(subname)
+    return HeaderPV(f"$hdr({subname})", canonical_header(subname))
 
-    def fields(ctx: MsgContext) -> list[Value]:
+
+class HeaderPV(PVAccessor):
+    """`$hdr(Name)`: the first field body; `get_all` gives every field (for indexes, `[*]`)."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, name: str, key: str) -> None:
+        super().__init__(name, False)
+        self._key = key
+
+    def get(self, ctx: MsgContext) -> Value:
         msg = ctx.msg
-        return [] if msg is None else list(msg.headers(hname))
+        return None if msg is None else msg.header(self._key)
 
-    return ListPV(f"$hdr({subname})", fields)
+    def get_all(self, ctx: MsgContext) -> list[Value]:
+        msg = ctx.msg
+        return [] if msg is None else list(msg.headers(self._key))
 
 
 def make_hdrcnt(name: str, subname: str | None, pos: Pos) -> PVAccessor:
@@ -257,7 +317,7 @@ def make_hdrcnt(name: str, subname: str | None, pos: Pos) -> PVAccessor:
 
     def get(ctx: MsgContext) -> Value:
         msg = ctx.msg
-        return None if msg is None else len(msg.headers(hname))
+        return None if msg is None else msg.header_count(hname)
 
     return FuncPV(f"$hdrcnt({subname})", get)
 
@@ -278,6 +338,36 @@ def _contacts(ctx: MsgContext) -> list[Value]:
     for body in msg.headers("contact"):
         out.extend(split_commas(body))
     return out
+
+
+_CONTACT_FIELDS = ("uri", "name", "q", "expires", "methods", "received", "params")
+
+
+def make_ct_fields(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    """`$ct.fields(uri)`: one part of the first contact (or of each, through `get_all`)."""
+    field = (subname or "").strip().lower()
+    if field not in _CONTACT_FIELDS:
+        raise PVError(f"$ct.fields: unknown field {subname!r} ({', '.join(_CONTACT_FIELDS)})", pos)
+
+    def pick(text: Value) -> Value:
+        na = parse_nameaddr(text) if isinstance(text, str) else None
+        if na is None:
+            return None
+        if field == "uri":
+            return na.uri
+        if field == "name":
+            return na.display or None
+        if field == "params":
+            return na.params or None
+        for pname, pvalue in na.param_list():
+            if pname.lower() == field:
+                return pvalue or None
+        return None
+
+    def values(ctx: MsgContext) -> list[Value]:
+        return [v for v in map(pick, _contacts(ctx)) if v is not None]
+
+    return ListPV(f"$ct.fields({field})", values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,6 +394,79 @@ def _reason(msg: Any) -> Value:
 def _body(msg: Any) -> Value:
     body = msg.body
     return _text(body) if body else None
+
+
+def _multipart(body: bytes, boundary: str) -> list[tuple[str, bytes]]:
+    """(lower-cased media type, content) of each part of a multipart body."""
+    delim = b"--" + boundary.encode("latin-1", "replace")
+    parts: list[tuple[str, bytes]] = []
+    for chunk in body.split(delim)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, sep, content = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        if content.endswith(b"\r\n"):
+            content = content[:-2]
+        media = ""
+        for line in head.split(b"\r\n"):
+            hname, colon, value = line.partition(b":")
+            if colon and hname.strip().lower() in (b"content-type", b"c"):
+                media = value.split(b";")[0].strip().decode("latin-1").lower()
+        parts.append((media, content))
+    return parts
+
+
+def make_body(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    """`$rb` (the whole body) or `$rb(application/sdp)` (the body, or the multipart part, of
+    that type; NULL when there is none)."""
+    if subname is None:
+        return FuncPV("$rb", _msg_field(_body))
+    mime = subname.strip().lower()
+    if "/" not in mime:
+        raise PVError(f"$rb needs a content type such as application/sdp, got {subname!r}", pos)
+
+    def get(ctx: MsgContext) -> Value:
+        msg = ctx.msg
+        if msg is None or not msg.body:
+            return None
+        ctype = msg.content_type
+        if ctype == mime:
+            return _text(msg.body)
+        if ctype and ctype.startswith("multipart/"):
+            boundary = getattr(msg.content_type_full(), "boundary", None)
+            if boundary:
+                for media, content in _multipart(msg.body, boundary):
+                    if media == mime:
+                        return _text(content)
+        return None
+
+    return FuncPV(f"$rb({subname})", get)
+
+
+def _socket_out(field: str | None) -> Getter:
+    """The socket forced by the script (`force_send_socket`, `$socket_out = ...`), duck-typed
+    (the core's Socket: proto, ip, port, name) so this layer needs no transport import."""
+
+    def get(ctx: MsgContext) -> Value:
+        sock = ctx.force_socket
+        if sock is None:
+            return None
+        if field is None:
+            return getattr(sock, "name", None) or str(sock)
+        if field == "af":
+            return "INET6" if ":" in getattr(sock, "ip", "") else "INET"
+        value = getattr(sock, field, None)
+        return value if isinstance(value, str | int) else None
+
+    return get
+
+
+def make_socket_out(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    key = subname.strip().lower() if subname else None
+    if key not in (None, "ip", "port", "proto", "af"):
+        raise PVError(f"$socket_out: unknown field {subname!r} (ip, port, proto, af)", pos)
+    return FuncPV(f"$socket_out({subname})" if subname else "$socket_out", _socket_out(key))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,6 +570,20 @@ def make_color(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     return FuncPV(f"$C({subname})", lambda ctx: text)
 
 
+def _branch_field(key: str) -> Callable[[MsgContext], list[Value]]:
+    """`$msg.branch.uri[*]` and friends: the extra branches added by append_branch/lookup
+    (read-only here; each branch is a dict owned by tm)."""
+
+    def values(ctx: MsgContext) -> list[Value]:
+        out: list[Value] = []
+        for branch in ctx.branches:
+            value = branch.get(key)
+            out.append(value if isinstance(value, str | int) or value is None else str(value))
+        return out
+
+    return values
+
+
 # ---------------------------------------------------------------------------------------------
 # Table
 # ---------------------------------------------------------------------------------------------
@@ -491,9 +668,10 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
         "cT": _plain(_simple_header("content-type")),
         "ua": _plain(_simple_header("user-agent")),
         "ct": _list(_contacts),
+        "ct.fields": make_ct_fields,
         "ml": _plain(_msg_field(lambda m: len(m.raw))),
         "mb": _plain(_msg_field(lambda m: _text(m.raw))),
-        "rb": _plain(_msg_field(_body)),
+        "rb": make_body,
         "hdr": make_hdr,
         "hdrcnt": make_hdrcnt,
         # network
@@ -503,6 +681,10 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
         "Ri": _plain(_rcv_field("local_ip")),
         "Rp": _plain(_rcv_field("local_port")),
         "socket_in": make_socket_in,
+        "socket_out": make_socket_out,
+        "msg.branch.uri": _list(_branch_field("uri")),
+        "msg.branch.duri": _list(_branch_field("dst_uri")),
+        "msg.branch.path": _list(_branch_field("path")),
         # script state
         "rc": _plain(lambda c: c.retcode),
         "mf": _plain(lambda c: c.flags),
@@ -534,6 +716,8 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
         "proto": "pr",
         "src_ip": "si",
     }
+    for name, field in _AUTH_VARS.items():
+        table[name] = _plain(_auth_field(field))
     for alias, target in aliases.items():
         table[alias] = table[target]
     return table

@@ -144,6 +144,11 @@ def split_commas(text: str) -> list[str]:
     if "," not in text:
         stripped = text.strip()
         return [stripped] if stripped else []
+    return list(_split_commas(text))
+
+
+@lru_cache(maxsize=1024)
+def _split_commas(text: str) -> tuple[str, ...]:
     parts: list[str] = []
     depth = 0
     quoted = False
@@ -168,7 +173,7 @@ def split_commas(text: str) -> list[str]:
             start = i + 1
         i += 1
     parts.append(text[start:].strip())
-    return [p for p in parts if p]
+    return tuple(p for p in parts if p)
 
 
 class NameAddr(NamedTuple):

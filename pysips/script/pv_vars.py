@@ -147,9 +147,20 @@ def make_avp(name: str, subname: str | None, pos: Pos) -> PVAccessor:
 
 
 def make_param(name: str, subname: str | None, pos: Pos) -> PVAccessor:
-    if subname is None or not subname.strip().isdigit():
-        raise PVError(f"$param needs a positive number, got {subname!r}", pos)
-    position = int(subname)
+    """`$param(2)`: the second argument of `route(name, a, b)`; `$param(name)`: a parameter of
+    the event that started an event_route (found in `ctx.extra["event_params"]`, a dict)."""
+    text = (subname or "").strip()
+    if not text:
+        raise PVError("$param needs a position (from 1) or an event parameter name", pos)
+    if not text.isdigit():
+        key = text
+
+        def get_named(ctx: MsgContext) -> Value:
+            params = ctx.extra.get("event_params")
+            return params.get(key) if isinstance(params, dict) else None
+
+        return FuncPV(f"$param({key})", get_named)
+    position = int(text)
     if position < 1:
         raise PVError("$param positions start at 1", pos)
     slot = position - 1

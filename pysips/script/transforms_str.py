@@ -209,7 +209,7 @@ def _b64encode(ctx: MsgContext, v: str | int) -> Value:
 def _b64decode(ctx: MsgContext, v: str | int) -> Value:
     s = as_str(v).strip()
     try:
-        return _u(base64.b64decode(s + "=" * (-len(s) % 4)))
+        return _u(base64.b64decode(s + "=" * (-len(s) % 4), validate=True))
     except (binascii.Error, ValueError):
         raise TransformFailed(f"not base64: {s!r}") from None
 

@@ -109,6 +109,23 @@ def arith(op: str, left: Value, right: Value) -> Value:
     return int_op(op, li, ri)
 
 
+def compound(op: str, current: Value, operand: Value) -> Value:
+    """`x op= y` as OpenSIPS do_assign: NULL on either side is an error; two strings only
+    concatenate (`+=`); two integers do arithmetic; mixed types are an error. None on error."""
+    if current is None or operand is None:
+        log.error("NULL value(s) in complex assignment expressions (+=, -=, etc.)")
+        return None
+    if isinstance(current, str) and isinstance(operand, str):
+        if op != "+":
+            log.error("only += applies to strings")
+            return None
+        return current + operand
+    if isinstance(current, int) and isinstance(operand, int):
+        return int_op(op, current, operand)
+    log.error("invalid operands for %s=: %r and %r", op, current, operand)
+    return None
+
+
 def int_op(op: str, a: int, b: int) -> int | None:
     if op == "+":
         r = a + b

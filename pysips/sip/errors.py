@@ -30,7 +30,3 @@ class ParseError:
 
     def __repr__(self) -> str:
         return f"ParseError({self.reason!r}, status={self.status})"
-
-    def __bool__(self) -> bool:
-        # `if result:` must not mistake an error for a parsed value
-        return False

@@ -114,6 +114,20 @@ def parse_header_params(text: str) -> dict[str, str | None] | ParseError:
     strings keep their quotes).
     """
     params: dict[str, str | None] = {}
+    if '"' not in text and " " not in text and "\t" not in text:
+        # the common case: no quoting, no LWS
+        token_chars = _TOKEN_CHARS
+        for item in text.split(";"):
+            name, eq, value = item.partition("=")
+            if not name or not token_chars.issuperset(name):
+                return ParseError(f"bad parameter name {name!r}")
+            if eq:
+                if not value:
+                    return ParseError(f"parameter {name!r} without a value")
+                params[name.lower()] = value
+            else:
+                params[name.lower()] = None
+        return params
     if '"' not in text:
         items = text.split(";")
     else:
@@ -129,18 +143,17 @@ def parse_header_params(text: str) -> dict[str, str | None] | ParseError:
             items.append(text[start:semi])
             start = semi + 1
     for item in items:
-        eq = item.find("=")
-        if eq < 0:
-            name = item.strip()
-            value: str | None = None
+        pname, eq, pvalue = item.partition("=")
+        pname = pname.strip()
+        if not is_token(pname):
+            return ParseError(f"bad parameter name {pname!r}")
+        if eq:
+            pvalue = pvalue.strip()
+            if not pvalue:
+                return ParseError(f"parameter {pname!r} without a value")
+            params[pname.lower()] = pvalue
         else:
-            name = item[:eq].strip()
-            value = item[eq + 1 :].strip()
-            if not value:
-                return ParseError(f"parameter {name!r} without a value")
-        if not is_token(name):
-            return ParseError(f"bad parameter name {name!r}")
-        params[name.lower()] = value
+            params[pname.lower()] = None
     return params
 
 

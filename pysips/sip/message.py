@@ -64,21 +64,27 @@ class SipMessage:
         "_body_start",
         "_cache",
         "_end",
-        "_fields",
+        "_fields_cache",
+        "_from",
         "_index",
+        "_keys",
+        "_lines",
         "_lumps",
         "_new_body",
         "_new_ctype",
         "_new_ruri",
+        "_parts",
         "_pushed_vias",
         "_ruri_span",
+        "_to",
         "_uri",
+        "_vias",
         "_vias_popped",
         "body",
         "call_id",
         "content_length",
         "cseq",
-        "from_",
+        "from_tag",
         "is_request",
         "max_forwards",
         "method",
@@ -86,15 +92,21 @@ class SipMessage:
         "reason",
         "ruri",
         "status",
-        "to",
-        "vias",
+        "to_tag",
+        "top_via",
     )
 
     _body_start: int
     _cache: dict[str, Any] | None
     _end: int
-    _fields: list[Field]
+    _fields_cache: list[Field] | None
+    _from: NameAddr | ParseError | None
     _index: dict[str, list[int]]
+    _keys: list[str]
+    _lines: list[bytes] | None
+    _parts: list[tuple[bytes, bytes, bytes]]
+    _to: NameAddr | ParseError | None
+    _vias: list[Via] | ParseError | None
     _lumps: list[Lump]
     _new_body: bytes | None
     _new_ctype: str | None
@@ -111,30 +123,98 @@ class SipMessage:
     reason: str
     call_id: str
     cseq: CSeq
-    from_: NameAddr
-    to: NameAddr
-    vias: list[Via]
+    from_tag: str | None
+    to_tag: str | None
+    top_via: Via | None
     max_forwards: int | None
     content_length: int | None
     body: bytes
 
     # ---------------------------------------------------------------- header access
 
+    @property
+    def _fields(self) -> list[Field]:
+        """Every header line with its byte span, built on first need (edits, raw copies)."""
+        fields = self._fields_cache
+        if fields is None:
+            fields = self._fields_cache = _build_fields(self)
+        return fields
+
     def _value(self, i: int) -> str:
-        return _decode(self._fields[i][2])
+        return _decode(self._parts[i][2].strip(b" \t"))
 
     def header(self, name: str) -> str | None:
         """First header field body with this name (case-insensitive, compact forms match)."""
         idx = self._index.get(header_key(name))
-        return _decode(self._fields[idx[0]][2]) if idx else None
+        return _decode(self._parts[idx[0]][2].strip(b" \t")) if idx else None
 
     def headers(self, name: str) -> list[str]:
         """Every field body with this name, in order (one entry per header line)."""
         idx = self._index.get(header_key(name))
         if not idx:
             return []
-        fields = self._fields
-        return [_decode(fields[i][2]) for i in idx]
+        parts = self._parts
+        return [_decode(parts[i][2].strip(b" \t")) for i in idx]
+
+    # ---------------------------------------------------------------- lazily parsed routing values
+
+    def from_header(self) -> NameAddr | ParseError:
+        if self._from is None:
+            self._from = _parse_single_name_addr(self, "from")
+        return self._from
+
+    def to_header(self) -> NameAddr | ParseError:
+        if self._to is None:
+            self._to = _parse_single_name_addr(self, "to")
+        return self._to
+
+    @property
+    def from_(self) -> NameAddr:
+        """The From header; an empty NameAddr if it does not parse (check() reports why)."""
+        parsed = self.from_header()
+        return parsed if isinstance(parsed, NameAddr) else _broken_name_addr(self, "from")
+
+    @property
+    def to(self) -> NameAddr:
+        parsed = self.to_header()
+        return parsed if isinstance(parsed, NameAddr) else _broken_name_addr(self, "to")
+
+    def via_headers(self) -> list[Via] | ParseError:
+        """Every Via value, top first."""
+        if self._vias is None:
+            idx = self._index.get("via", ())
+            self._vias = parse_vias([self._value(i) for i in idx])
+        return self._vias
+
+    @property
+    def vias(self) -> list[Via]:
+        """Every Via value, top first; on a broken lower Via, only the top one (check() reports)."""
+        parsed = self.via_headers()
+        if isinstance(parsed, list):
+            return parsed
+        return [self.top_via] if self.top_via is not None else []
+
+    def check(self) -> ParseError | None:
+        """What a proxy needs beyond parse_message(): Request-URI, From, To and every Via parse.
+        Returns the error (status and partial set as parse_message would) or None."""
+        error: ParseError | None = None
+        if self.is_request:
+            uri = self.uri()
+            if isinstance(uri, ParseError):
+                error = ParseError(f"Request-URI: {uri.reason}", uri.status)
+            elif uri.headers:
+                error = ParseError("Request-URI carries headers")
+        if error is None:
+            checks = (("from", self.from_header()), ("to", self.to_header()), ("via", self.via_headers()))
+            for name, got in checks:
+                if isinstance(got, ParseError):
+                    error = ParseError(f"{name}: {got.reason}", got.status)
+                    break
+        if error is not None:
+            error.partial = self
+            if not self.is_request:
+                error.status = None
+        return error
 
     def has_header(self, name: str) -> bool:
         return header_key(name) in self._index
@@ -162,10 +242,6 @@ class SipMessage:
         return _decode(self.raw[start:end])
 
     @property
-    def top_via(self) -> Via | None:
-        return self.vias[0] if self.vias else None
-
-    @property
     def content_type(self) -> str | None:
         """Lower-cased media type ("application/sdp"), or None."""
         parsed = self.content_type_full()
@@ -190,6 +266,11 @@ class SipMessage:
         if self._uri is None:
             self._uri = parse_uri(self.ruri) if self.is_request else ParseError("a reply has no Request-URI")
         return self._uri
+
+    def uri_params(self) -> dict[str, str | None]:
+        """Parameters of the Request-URI ({} if it does not parse)."""
+        uri = self.uri()
+        return uri.params if isinstance(uri, SipUri) else {}
 
     def contacts(self) -> list[Contact] | ParseError:
         return cast("list[Contact] | ParseError", self._cached("contact", _parse_contact_header))
@@ -241,8 +322,8 @@ class SipMessage:
         return bool(self.body)
 
     def validate(self) -> ParseError | None:
-        """Parse every structured header this stack knows; the first error, or None."""
-        error = self._validate()
+        """check() plus every structured header this stack knows; the first error, or None."""
+        error = self.check() or self._validate()
         if error is not None:
             error.partial = self
             if not self.is_request:
@@ -250,12 +331,6 @@ class SipMessage:
         return error
 
     def _validate(self) -> ParseError | None:
-        for i in range(len(self._fields)):
-            self._value(i)
-        if self.is_request:
-            uri = self.uri()
-            if isinstance(uri, ParseError):
-                return uri
         keys = self._index.keys()
         for key in keys:
             result: object = None
@@ -282,6 +357,22 @@ class SipMessage:
         return None
 
     # ---------------------------------------------------------------- edits (lumps)
+
+    def copy(self) -> SipMessage:
+        """A message sharing this one's buffers and parse results, with edits of its own from now
+        on (tm's per-branch copies)."""
+        clone = SipMessage.__new__(SipMessage)
+        for slot in SipMessage.__slots__:
+            setattr(clone, slot, getattr(self, slot))
+        clone._lumps = list(self._lumps)
+        clone._pushed_vias = list(self._pushed_vias)
+        clone._cache = dict(self._cache) if self._cache else None
+        return clone
+
+    def header_spans(self, name: str) -> list[tuple[int, int]]:
+        """Byte spans in `raw` of each field with this name (CRLF included), for add_lump()."""
+        fields = self._fields
+        return [(fields[i][3], fields[i][4]) for i in self._index.get(header_key(name), ())]
 
     def add_lump(self, start: int, end: int, data: bytes) -> None:
         """Replace raw[start:end] with data at serialization (start == end inserts)."""
@@ -440,6 +531,53 @@ def _parse_sdp_body(msg: SipMessage) -> Sdp | ParseError | None:
 
 # ---------------------------------------------------------------- parsing
 
+_EMPTY = NameAddr("", "", {}, "")
+
+
+def _broken_name_addr(msg: SipMessage, key: str) -> NameAddr:
+    return NameAddr("", "", {}, msg.header(key) or "")
+
+
+def _parse_single_name_addr(msg: SipMessage, key: str) -> NameAddr | ParseError:
+    value = msg.header(key)
+    if value is None:
+        return ParseError(f"missing {key} header")
+    return parse_name_addr(value)
+
+
+def _build_fields(msg: SipMessage) -> list[Field]:
+    """Spans of the header lines; only for the unfolded case (folded messages build them eagerly)."""
+    fields: list[Field] = []
+    lines = msg._lines or []
+    pos = _first_line_length(msg)
+    parts = msg._parts
+    keys = msg._keys
+    for i, line in enumerate(lines):
+        end = pos + len(line) + 2
+        fields.append((keys[i], parts[i][0], parts[i][2].strip(b" \t"), pos, end))
+        pos = end
+    return fields
+
+
+def _first_line_length(msg: SipMessage) -> int:
+    return msg.raw.find(b"\r\n") + 2
+
+
+def _quick_tag(value: bytes) -> bytes | bool | None:
+    """The tag parameter of a From/To value by string search: bytes, None when there is none,
+    or True when the value needs the full name-addr parser to tell."""
+    low = value.lower()
+    i = low.find(b"tag")
+    if i < 0:
+        return None
+    if low[i - 1 : i] != b";" or low[i + 3 : i + 4] != b"=" or value.rfind(b">") > i or b'"' in value[i:]:
+        return True
+    end = value.find(b";", i)
+    tag = value[i + 4 :] if end < 0 else value[i + 4 : end]
+    if not tag or b" " in tag or b"\t" in tag:
+        return True
+    return tag
+
 
 def parse_message(data: bytes) -> SipMessage | ParseError:
     """Parse one SIP message. Never raises: failures come back as ParseError values."""
@@ -447,6 +585,33 @@ def parse_message(data: bytes) -> SipMessage | ParseError:
         return _parse(bytes(data))
     except Exception as exc:  # a parser bug must not take the server down; fuzzing hunts these
         return ParseError(f"internal parser error: {exc!r}", None)
+
+
+def _unfold(lines: list[bytes], pos: int) -> tuple[list[bytes], list[Field] | None, ParseError | None]:
+    """Join continuation lines; returns logical lines and, since offsets then differ, the spans."""
+    logical: list[bytes] = []
+    spans: list[tuple[int, int]] = []
+    error: ParseError | None = None
+    for line in lines:
+        end = pos + len(line) + 2
+        c0 = line[:1]
+        if c0 == b" " or c0 == b"\t":
+            if logical:
+                prev = logical[-1]
+                more = line.strip(b" \t")
+                logical[-1] = prev + b" " + more if prev.rstrip(b" \t")[-1:] != b":" else prev + more
+                spans[-1] = (spans[-1][0], end)
+            elif error is None:
+                error = ParseError("continuation line before the first header")
+        else:
+            logical.append(line)
+            spans.append((pos, end))
+        pos = end
+    fields: list[Field] = []
+    for line, (start, end) in zip(logical, spans, strict=True):
+        name, _, value = line.partition(b":")
+        fields.append(("", name, value.strip(b" \t"), start, end))
+    return logical, fields, error
 
 
 def _parse(data: bytes) -> SipMessage | ParseError:
@@ -462,6 +627,7 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     first = lines[0]
     if not first:
         return ParseError("empty first line", None)
+    del lines[0]
 
     msg = SipMessage.__new__(SipMessage)
     msg.raw = data
@@ -473,18 +639,24 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     msg._new_ctype = None
     msg._pushed_vias = []
     msg._vias_popped = 0
+    msg._from = None
+    msg._to = None
+    msg._vias = None
+    msg.top_via = None
+    msg.from_tag = None
+    msg.to_tag = None
     msg.method = ""
     msg.ruri = ""
     msg.status = 0
     msg.reason = ""
     msg.call_id = ""
-    msg.cseq = CSeq(0, "")
+    msg.cseq = _NO_CSEQ
     msg.max_forwards = None
     msg.content_length = None
-    msg.vias = []
     msg.body = b""
+    msg._body_start = body_start
 
-    if first.startswith(b"SIP/"):
+    if first[:4] == b"SIP/":
         msg.is_request = False
         msg._ruri_span = (0, 0)
         parts = first.split(b" ", 2)
@@ -515,40 +687,44 @@ def _parse(data: bytes) -> SipMessage | ParseError:
         elif not is_token(msg.method):
             error = ParseError(f"bad method {msg.method[:40]!r}")
 
-    # split the header lines once; unfold continuation lines
-    fields: list[Field] = []
+    # split the header lines once; continuation lines (rare) take the slow path
+    if b"\r\n " in head or b"\r\n\t" in head:
+        logical, fields, fold_error = _unfold(lines, len(first) + 2)
+        error = error or fold_error
+        msg._lines = None
+        lines = logical
+    else:
+        msg._lines = lines
+        fields = None
+    split = [line.partition(b":") for line in lines]
+    get = _KEYS.get
+    keys = [(get(p[0]) or key_for_bytes(p[0]) or "") if p[1] else "" for p in split]
+    if "" in keys:
+        if error is None:
+            bad = lines[keys.index("")]
+            error = ParseError(f"bad header line {bad[:40]!r}")
+        keep = [i for i, k in enumerate(keys) if k]
+        split = [split[i] for i in keep]
+        keys = [keys[i] for i in keep]
+        if fields is not None:
+            fields = [fields[i] for i in keep]
+        elif msg._lines is not None:
+            # spans must still count the dropped lines: compute them now
+            fields = _spans_with_gaps(lines, len(first) + 2, keep, split, keys)
+            msg._lines = None
+    if fields is not None:
+        fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
+    msg._fields_cache = fields
+    msg._parts = split
+    msg._keys = keys
     index: dict[str, list[int]] = {}
-    pos = len(first) + 2
-    for n in range(1, len(lines)):
-        line = lines[n]
-        end = pos + len(line) + 2
-        c0 = line[:1]
-        if c0 == b" " or c0 == b"\t":
-            if fields:
-                key, name, value, start, _ = fields[-1]
-                more = line.strip(b" \t")
-                fields[-1] = (key, name, value + b" " + more if value else more, start, end)
-            elif error is None:
-                error = ParseError("continuation line before the first header")
-            pos = end
-            continue
-        colon = line.find(b":")
-        found = key_for_bytes(line[:colon]) if colon > 0 else None
-        if found is None:
-            if error is None:
-                error = ParseError(f"bad header line {line[:40]!r}")
-            pos = end
-            continue
-        idx = index.get(found)
+    for i, key in enumerate(keys):
+        idx = index.get(key)
         if idx is None:
-            index[found] = [len(fields)]
+            index[key] = [i]
         else:
-            idx.append(len(fields))
-        fields.append((found, line[:colon], line[colon + 1 :].strip(b" \t"), pos, end))
-        pos = end
-    msg._fields = fields
+            idx.append(i)
     msg._index = index
-    msg._body_start = body_start
 
     error = _interpret(msg, data, body_start, error)
     if error is None and head_end < 0:
@@ -561,84 +737,114 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     return error
 
 
+def _spans_with_gaps(
+    lines: list[bytes], pos: int, keep: list[int], split: list[tuple[bytes, bytes, bytes]], keys: list[str]
+) -> list[Field]:
+    spans = []
+    for line in lines:
+        spans.append((pos, pos + len(line) + 2))
+        pos += len(line) + 2
+    return [
+        (keys[n], split[n][0], split[n][2].strip(b" \t"), spans[i][0], spans[i][1])
+        for n, i in enumerate(keep)
+    ]
+
+
+_KEYS: dict[bytes, str] = {}
+for _name in (
+    "Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq", "Contact", "m", "Max-Forwards", "Route",
+    "Record-Route", "Content-Length", "l", "Content-Type", "c", "Expires", "Allow", "Supported", "k",
+    "User-Agent", "Server", "Authorization", "Proxy-Authorization", "WWW-Authenticate", "Proxy-Authenticate",
+    "Require", "Proxy-Require", "Accept", "Event", "Subscription-State", "Path", "Session-Expires", "Min-SE",
+    "Date", "Timestamp", "Allow-Events", "Call-Id", "Cseq", "Content-type", "Content-length", "Max-forwards",
+    "Record-route", "Call-id", "User-agent",
+):
+    _KEYS[_name.encode()] = header_key(_name)
+    _KEYS[_name.lower().encode()] = header_key(_name)
+    _KEYS[_name.upper().encode()] = header_key(_name)
+
+_NO_CSEQ = CSeq(0, "")
+
+
 def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError | None) -> ParseError | None:
     """Read the routing headers; returns the first error (the given one wins)."""
-    fields = msg._fields
+    parts = msg._parts
     index = msg._index
-
-    def first_error(new: ParseError) -> ParseError:
-        return error if error is not None else new
+    is_request = msg.is_request
 
     for key in _SINGLE_VALUED:
         idx = index.get(key)
-        if idx is not None and len(idx) > 1:
-            error = first_error(ParseError(f"several {key} headers"))
-    if msg.is_request:
-        for key in _REQUIRED:
-            if key not in index:
-                error = first_error(ParseError(f"missing {key} header"))
+        if idx is not None and len(idx) > 1 and error is None:
+            error = ParseError(f"several {key} headers")
+    for key in _REQUIRED:
+        if key not in index and error is None:
+            error = ParseError(f"missing {key} header")
 
     idx = index.get("call-id")
     if idx is not None:
-        msg.call_id = _decode(fields[idx[0]][2])
-        if not msg.call_id:
-            error = first_error(ParseError("empty Call-ID"))
-    elif not msg.is_request:
-        error = first_error(ParseError("missing Call-ID header"))
+        msg.call_id = _decode(parts[idx[0]][2].strip(b" \t"))
+        if not msg.call_id and error is None:
+            error = ParseError("empty Call-ID")
 
     idx = index.get("cseq")
     if idx is not None:
-        cseq = parse_cseq(_decode(fields[idx[0]][2]))
-        if isinstance(cseq, ParseError):
-            error = first_error(cseq)
+        value_b = parts[idx[0]][2]
+        words = value_b.split()
+        if (
+            len(words) == 2 and 0 < len(words[0]) < 10 and _DIGITS.issuperset(words[0])
+            and _KNOWN_METHODS.get(words[1]) is not None
+        ):
+            msg.cseq = CSeq(int(words[0]), _KNOWN_METHODS[words[1]])
         else:
-            msg.cseq = cseq
-            if not msg.is_request:
-                msg.method = cseq.method
-            elif cseq.method != msg.method and error is None:
-                error = ParseError(f"CSeq method {cseq.method!r} does not match {msg.method!r}")
-    elif not msg.is_request:
-        error = first_error(ParseError("missing CSeq header"))
+            cseq = parse_cseq(_decode(value_b))
+            if isinstance(cseq, ParseError):
+                error = error or cseq
+            else:
+                msg.cseq = cseq
+        if not is_request:
+            msg.method = msg.cseq.method
+        elif msg.cseq.method != msg.method and error is None and msg.cseq is not _NO_CSEQ:
+            error = ParseError(f"CSeq method {msg.cseq.method!r} does not match {msg.method!r}")
 
     for key in ("from", "to"):
         idx = index.get(key)
         if idx is None:
-            parsed: NameAddr | ParseError = NameAddr("", "", {}, "")
-            if not msg.is_request:
-                error = first_error(ParseError(f"missing {key} header"))
-        else:
-            parsed = parse_name_addr(_decode(fields[idx[0]][2]))
+            continue
+        value_b = parts[idx[0]][2].strip(b" \t")
+        tag = _quick_tag(value_b)
+        if tag is True:
+            parsed = parse_name_addr(_decode(value_b))
+            if key == "from":
+                msg._from = parsed
+            else:
+                msg._to = parsed
             if isinstance(parsed, ParseError):
-                error = first_error(ParseError(f"{key}: {parsed.reason}"))
-                parsed = NameAddr("", "", {}, "")
-        name_addr = parsed if isinstance(parsed, NameAddr) else NameAddr("", "", {}, "")
-        if key == "from":
-            msg.from_ = name_addr
+                error = error or ParseError(f"{key}: {parsed.reason}")
+                continue
+            tag_s = parsed.tag
         else:
-            msg.to = name_addr
+            tag_s = _decode(tag) if isinstance(tag, bytes) else None
+        if key == "from":
+            msg.from_tag = tag_s
+        else:
+            msg.to_tag = tag_s
 
     idx = index.get("via")
     if idx is not None:
-        vias = parse_vias([_decode(fields[i][2]) for i in idx]) if len(idx) > 1 else None
-        if vias is None:
-            value = _decode(fields[idx[0]][2])
-            if "," in value:
-                vias = parse_vias([value])
-            else:
-                one = parse_via(value)
-                vias = [one] if isinstance(one, Via) else one
-        if isinstance(vias, ParseError):
-            error = first_error(vias)
+        value = _decode(parts[idx[0]][2].strip(b" \t"))
+        if "," in value:
+            value = split_commas(value)[0]
+        top = parse_via(value)
+        if isinstance(top, ParseError):
+            error = error or top
         else:
-            msg.vias = vias
-    elif not msg.is_request:
-        error = first_error(ParseError("missing Via header"))
+            msg.top_via = top
 
     idx = index.get("max-forwards")
     if idx is not None:
-        value_b = fields[idx[0]][2]
+        value_b = parts[idx[0]][2].strip(b" \t")
         if not value_b or not _DIGITS.issuperset(value_b):
-            error = first_error(ParseError("bad Max-Forwards"))
+            error = error or ParseError("bad Max-Forwards")
         else:
             # RFC 4475 3.1.2.4: an overlarge value may be treated as absent
             number = int(value_b) if len(value_b) < 6 else 256
@@ -648,40 +854,26 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
     available = len(data) - body_start if body_start <= len(data) else 0
     length = available
     if idx is not None:
-        values = {fields[i][2] for i in idx}
-        value_b = fields[idx[0]][2]
-        if len(values) > 1:
-            error = first_error(ParseError("conflicting Content-Length values"))
+        value_b = parts[idx[0]][2].strip(b" \t")
+        if len(idx) > 1 and len({parts[i][2].strip(b" \t") for i in idx}) > 1:
+            error = error or ParseError("conflicting Content-Length values")
         elif not value_b or not _DIGITS.issuperset(value_b) or len(value_b) > 10:
-            error = first_error(ParseError(f"bad Content-Length {value_b[:20]!r}"))
+            error = error or ParseError(f"bad Content-Length {value_b[:20]!r}")
         else:
             length = int(value_b)
             msg.content_length = length
             if length > available:
-                error = first_error(ParseError(f"Content-Length {length} exceeds the {available} body bytes"))
+                error = error or ParseError(f"Content-Length {length} exceeds the {available} body bytes")
                 length = available
     msg.body = data[body_start : body_start + length] if length else b""
     msg._end = min(body_start + length, len(data))
-
-    if msg.is_request and error is None:
-        error = _check_ruri(msg)
     return error
 
 
-def _check_ruri(msg: SipMessage) -> ParseError | None:
-    """The Request-URI is what a proxy routes on: check it now, unless its scheme is foreign
-    (then uri() answers 416 when asked, RFC 4475 3.3.2)."""
-    ruri = msg.ruri
-    head = ruri[:5].lower()
-    if head.startswith(("sip:", "sips:", "tel:")):
-        parsed = parse_uri(ruri)
-        if isinstance(parsed, ParseError):
-            return ParseError(f"Request-URI: {parsed.reason}")
-        if parsed.headers:
-            return ParseError("Request-URI carries headers")
-        msg._uri = parsed
-        return None
-    colon = ruri.find(":")
-    if colon <= 0 or not ruri[:colon].replace("+", "").replace("-", "").replace(".", "").isalnum():
-        return ParseError("Request-URI without a valid scheme")
-    return None
+_KNOWN_METHODS: dict[bytes, str] = {
+    m.encode(): m
+    for m in (
+        "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY", "PUBLISH",
+        "INFO", "REFER", "MESSAGE", "UPDATE",
+    )
+}

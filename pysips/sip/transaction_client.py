@@ -72,7 +72,11 @@ class ClientTransaction(Transaction):
             self._fr_at = now + self.fr_timeout
         return (SendMessage(self.request),)
 
-    def _expire_fr(self, now: float) -> FinalResponseTimeout:
+    def receive_response(self, response: MessageLike, now: float) -> Actions:
+        """A response matched to this transaction (by the table, on branch and CSeq method)."""
+        raise NotImplementedError
+
+    def _expire_fr(self) -> FinalResponseTimeout:
         self._fr_at = NEVER
         self._retransmit_at = NEVER
         self.fr_expired = True
@@ -128,7 +132,7 @@ class InviteClientTransaction(ClientTransaction):
             self._terminate(TerminationReason.NORMAL)  # timer D in Completed, M in Accepted
             return (TERMINATED_NORMAL,)
         if self._fr_at <= now:
-            expired = self._expire_fr(now)
+            expired = self._expire_fr()
             self._end_at = now + self.timers.timeout
             return (expired,)
         if self._retransmit_at <= now and state is _CALLING:  # timer A
@@ -213,7 +217,7 @@ class NonInviteClientTransaction(ClientTransaction):
             self._terminate(TerminationReason.TIMEOUT)  # timer F, or K after fr expiry
             return (TERMINATED_TIMEOUT,)
         if self._fr_at <= now:
-            expired = self._expire_fr(now)
+            expired = self._expire_fr()
             self.state = _COMPLETED
             if self.reliable:
                 self._terminate(TerminationReason.TIMEOUT)

@@ -48,6 +48,14 @@ class ServerTransaction(Transaction):
         self.key: tuple[str | int | None, ...] | None = None  # set by the table
         self.last_response: bytes | None = None
 
+    def receive_request(self, request: MessageLike, now: float) -> Actions:
+        """A request matched to this transaction: a retransmission, or the ACK of an INVITE."""
+        raise NotImplementedError
+
+    def send_response(self, response: bytes | OutgoingResponse, now: float) -> Actions:
+        """The TU's response; returns no actions when the state does not allow it."""
+        raise NotImplementedError
+
     def _resend(self) -> Actions:
         if self.last_response is None:
             return NO_ACTIONS

@@ -11,8 +11,10 @@ Keys are plain tuples computed once per message by `response_key` / `request_key
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TypeAlias
 
+from .transaction_base import Transaction
 from .transaction_build import to_tag_of
 from .transaction_client import ClientTransaction
 from .transaction_server import InviteServerTransaction, ServerTransaction
@@ -85,6 +87,11 @@ class TransactionTable:
     def server_count(self) -> int:
         return len(self._servers)
 
+    def transactions(self) -> Iterator[ClientTransaction | ServerTransaction]:
+        """Every transaction held, clients first (for listings and shutdown)."""
+        yield from self._clients.values()
+        yield from self._servers.values()
+
     def add_client(self, branch: str, method: str, tx: ClientTransaction) -> ClientKey:
         """File `tx`, sent with `branch` in its top Via; CANCEL and INVITE share a branch."""
         key = (branch, method)
@@ -126,13 +133,13 @@ class TransactionTable:
             return None
         return tx
 
-    def remove(self, tx: ClientTransaction | ServerTransaction) -> None:
+    def remove(self, tx: Transaction) -> None:
         """Forget `tx` (after Terminated); a key since reused by another transaction is kept."""
         if isinstance(tx, ClientTransaction):
             client_key = tx.key
             if client_key is not None and self._clients.get(client_key) is tx:
                 del self._clients[client_key]
-            return
-        server_key = tx.key
-        if server_key is not None and self._servers.get(server_key) is tx:
-            del self._servers[server_key]
+        elif isinstance(tx, ServerTransaction):
+            server_key = tx.key
+            if server_key is not None and self._servers.get(server_key) is tx:
+                del self._servers[server_key]

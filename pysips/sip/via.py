@@ -58,8 +58,32 @@ class Via:
         return f"Via({self.text!r})"
 
 
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
 def parse_via(text: str) -> Via | ParseError:
     value = text.strip()
+    # fast path: "SIP/2.0/UDP host[:port];params" with single spaces and a plain host
+    if value[:8] == "SIP/2.0/" and "[" not in value:
+        space = value.find(" ", 8)
+        semi = value.find(";", space)
+        sent_by = value[space + 1 :] if semi < 0 else value[space + 1 : semi]
+        host, colon, port_text = sent_by.partition(":")
+        if space > 8 and host and _HOST_CHARS.issuperset(host) and (
+            not colon or (port_text.isdigit() and len(port_text) <= 5 and int(port_text) <= 65535)
+        ):
+            params: dict[str, str | None] = {}
+            if semi >= 0:
+                parsed = parse_header_params(value[semi + 1 :])
+                if isinstance(parsed, ParseError):
+                    return ParseError(f"Via: {parsed.reason}")
+                params = parsed
+            port = int(port_text) if colon else None
+            return Via(value[8:space].upper(), host, port, params, value)
+    return _parse_via_slow(value)
+
+
+def _parse_via_slow(value: str) -> Via | ParseError:
     if value.startswith("SIP/2.0/"):
         rest = value[8:]
     else:
@@ -84,7 +108,7 @@ def parse_via(text: str) -> Via | ParseError:
     hostport = parse_hostport(sent_by)
     if isinstance(hostport, ParseError):
         return ParseError(f"Via sent-by: {hostport.reason}")
-    params: dict[str, str | None] = {}
+    params = {}
     if semi >= 0:
         parsed = parse_header_params(rest[semi + 1 :])
         if isinstance(parsed, ParseError):

@@ -10,8 +10,10 @@ The call cases shared by the Kamailio reference tests and the pysips tests live 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -61,6 +63,9 @@ def free_port() -> int:
     raise RuntimeError("no free port on 127.0.0.1 after 200 attempts")
 
 
+_PLACEHOLDER = re.compile(r"@@[A-Z][A-Z0-9_]*@@")
+
+
 class TemplateError(ValueError):
     pass
 
@@ -73,9 +78,10 @@ def render_template(template: Path, values: Mapping[str, object], out: Path) -> 
     text = template.read_text()
     for key, value in values.items():
         text = text.replace(f"@@{key}@@", str(value))
-    if "@@" in text:
-        line_no = text[: text.index("@@")].count("\n") + 1
-        raise TemplateError(f"{template}: placeholder left unfilled at line {line_no}")
+    left = _PLACEHOLDER.search(text)
+    if left is not None:
+        line_no = text[: left.start()].count("\n") + 1
+        raise TemplateError(f"{template}: placeholder {left.group()} left unfilled at line {line_no}")
     out.write_text(text)
     return out
 
@@ -111,20 +117,38 @@ class Ports:
 # processes
 
 
+# Every process the rig starts, so that an interpreter exit cannot leave one behind.
+_live: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _kill_all_left() -> None:
+    for proc in list(_live):
+        _kill_group(proc, grace=1.0)
+
+
+def _spawn(argv: Sequence[str], cwd: Path, out_path: Path) -> subprocess.Popen[bytes]:
+    """Start `argv` in its own session (so its whole process group can be killed), output to a file."""
+    with out_path.open("wb") as out:
+        proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    _live.add(proc)
+    return proc
+
+
 def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
     """Stop a process we started in its own session, and everything it forked."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
     # children (Kamailio workers) may outlive a leader that already exited
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace)
+    _live.discard(proc)
 
 
 def _tail(path: Path, limit: int = 6000) -> str:
@@ -173,14 +197,7 @@ class ProxyProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_timeout: float = 10.0) -> None:
-        log = self.log_path.open("wb")
-        try:
-            self.proc = subprocess.Popen(
-                list(self.argv), cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        finally:
-            log.close()
+        self.proc = _spawn(self.argv, self.cwd, self.log_path)
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -208,7 +225,7 @@ class ProxyProcess:
 
 def kamailio_argv(cfg: Path, runtime_dir: Path) -> list[str]:
     """Kamailio in the foreground (-DD keeps the creator attached, workers still fork), logs on stderr."""
-    return [KAMAILIO, "-f", str(cfg), "-DD", "-E", "-m", "64", "-M", "8", "-Y", str(runtime_dir)]
+    return [KAMAILIO, "-f", str(cfg), "-DD", "-E", "-m", "256", "-M", "16", "-Y", str(runtime_dir)]
 
 
 def pysips_argv(cfg: Path) -> list[str]:
@@ -272,14 +289,7 @@ class SippProcess:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        out = (self.workdir / "sipp.out").open("wb")
-        try:
-            self.proc = subprocess.Popen(
-                self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        finally:
-            out.close()
+        self.proc = _spawn(self.argv, self.workdir, self.workdir / "sipp.out")
 
     def wait(self, timeout: float) -> SippResult:
         assert self.proc is not None
@@ -386,6 +396,7 @@ class Rig:
         return self.proxy
 
     def start_kamailio(self, template: Path = KAMAILIO_CFG, **values: object) -> ProxyProcess:
+        self.workdir.mkdir(parents=True, exist_ok=True)
         cfg = render_template(template, self.ports.template_values(**values), self.workdir / "kamailio.cfg")
         runtime = self.workdir / "kamailio-run"
         runtime.mkdir(parents=True, exist_ok=True)
@@ -511,4 +522,5 @@ def run_case(rig: Rig, case: CallCase) -> None:
     if rig.proxy is not None and not rig.proxy.alive():
         problems.append(f"{rig.proxy.name} died during the case")
     if problems:
-        raise AssertionError(f"case {case.name} failed:\n" + "\n".join(problems) + "\n" + rig.report(*results))
+        details = "\n".join(problems)
+        raise AssertionError(f"case {case.name} failed:\n{details}\n{rig.report(*results)}")

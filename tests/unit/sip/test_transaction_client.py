@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from pysips.sip.build import make_request, make_response
 from pysips.sip.message import SipMessage, parse_message
 from pysips.sip.transaction import (
@@ -16,7 +14,9 @@ from pysips.sip.transaction import (
     Terminated,
     TerminationReason,
     TimerConfig,
+    Transaction,
     TxState,
+    is_reliable,
 )
 
 BRANCH = "z9hG4bKclient1"
@@ -45,6 +45,11 @@ def reply(req: bytes, status: int, to_tag: str | None = "tt9") -> SipMessage:
     return parsed(make_response(parsed(req), status, "Reason", to_tag=to_tag))
 
 
+def state(tx: Transaction) -> TxState:
+    """Read through a call so mypy does not keep the narrowing of an earlier assert."""
+    return tx.state
+
+
 def sends(actions: Actions) -> list[SendMessage]:
     return [a for a in actions if isinstance(a, SendMessage)]
 
@@ -53,7 +58,9 @@ def passed(actions: Actions) -> list[PassResponse]:
     return [a for a in actions if isinstance(a, PassResponse)]
 
 
-def run_timers(tx: InviteClientTransaction | NonInviteClientTransaction, until: float) -> list[tuple[float, Actions]]:
+def run_timers(
+    tx: InviteClientTransaction | NonInviteClientTransaction, until: float
+) -> list[tuple[float, Actions]]:
     """Fire timers at their exact deadlines up to `until`; (time, actions) of each firing."""
     fired = []
     while (at := tx.next_timer_at()) is not None and at <= until:
@@ -155,10 +162,9 @@ def test_invite_2xx_accepted_passes_retransmissions_until_timer_m() -> None:
     assert tx.receive_response(ok, 34.0) == ()
 
 
-@pytest.mark.parametrize("proto_reliable", [True])
-def test_invite_reliable_has_no_timer_a_and_zero_timer_d(proto_reliable: bool) -> None:
+def test_invite_reliable_has_no_timer_a_and_zero_timer_d() -> None:
     req = request()
-    tx = InviteClientTransaction(req, reliable=proto_reliable)
+    tx = InviteClientTransaction(req, reliable=is_reliable("TCP"))
     tx.start(0.0)
     assert tx.next_timer_at() == 32.0  # only timer B
     actions = tx.receive_response(reply(req, 404), 1.0)
@@ -198,7 +204,7 @@ def test_fr_timeout_without_provisional_replaces_timer_b() -> None:
     assert tx.next_timer_at() == 35.0
     late = reply(req, 180)
     assert tx.receive_response(late, 4.0) == (PassResponse(late, False),)
-    assert tx.state is TxState.PROCEEDING and tx.next_timer_at() == 35.0  # no fr_inv after expiry
+    assert state(tx) is TxState.PROCEEDING and tx.next_timer_at() == 35.0  # no fr_inv after expiry
     assert tx.handle_timer(35.0) == (Terminated(TerminationReason.TIMEOUT),)
 
 

@@ -1,0 +1,182 @@
+"""cfgutils: random events and pauses (the OpenSIPS 3.x `cfgutils` functions that need no engine).
+
+rand_event([prob]) is true with `prob` percent chance (default: the current probability, set by
+rand_set_prob() and the `initial_probability` parameter). sleep()/usleep() block the worker, as in
+OpenSIPS.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from pysips.script.context import MsgContext, RouteType
+from pysips.script.errors import FixupError
+from pysips.script.exports import (
+    ArgKind,
+    ArgSpec,
+    FixupContext,
+    FunctionExport,
+    ModuleExports,
+    ParamExport,
+    ParamType,
+)
+from pysips.script.pv_base import PVAccessor
+
+_ROUTES = RouteType.ALL & ~RouteType.ERROR
+
+
+class Probability:
+    __slots__ = ("current", "initial", "rng")
+
+    def __init__(self, initial: int) -> None:
+        self.initial = initial
+        self.current = initial
+        self.rng = random.Random()
+
+
+def _state(ctx: MsgContext) -> Probability:
+    state = ctx.process.modules.get("cfgutils")
+    if not isinstance(state, Probability):
+        state = Probability(10)
+        ctx.process.modules["cfgutils"] = state
+    return state
+
+
+def _check_prob(value: Any) -> int:
+    n = int(value)
+    if not 0 <= n <= 100:
+        raise FixupError(f"probability must be within [0, 100] (got {n})")
+    return n
+
+
+def _fix_prob(value: Any, fctx: FixupContext) -> int:
+    return _check_prob(value)
+
+
+def rand_event(ctx: MsgContext, prob: int | None) -> int:
+    state = _state(ctx)
+    p = state.current if prob is None else prob
+    return 1 if state.rng.random() * 100 < p else -1
+
+
+def rand_set_prob(ctx: MsgContext, prob: int) -> int:
+    _state(ctx).current = prob
+    return 1
+
+
+def rand_reset_prob(ctx: MsgContext) -> int:
+    state = _state(ctx)
+    state.current = state.initial
+    return 1
+
+
+def rand_get_prob(ctx: MsgContext) -> int:
+    return _state(ctx).current
+
+
+def sleep(ctx: MsgContext, seconds: int) -> int:
+    time.sleep(max(seconds, 0))
+    return 1
+
+
+def usleep(ctx: MsgContext, micros: int) -> int:
+    time.sleep(max(micros, 0) / 1_000_000)
+    return 1
+
+
+def get_accurate_time(ctx: MsgContext, sec: PVAccessor, usec: PVAccessor, text: PVAccessor | None) -> int:
+    now = time.time()
+    whole = int(now)
+    micros = int((now - whole) * 1_000_000)
+    sec.set(ctx, whole)
+    usec.set(ctx, micros)
+    if text is not None:
+        text.set(ctx, f"{whole}.{micros:06d}")
+    return 1
+
+
+def ts_usec_delta(
+    ctx: MsgContext,
+    s1: int,
+    u1: int,
+    s2: int,
+    u2: int,
+    delta: PVAccessor | None,
+    delta_str: PVAccessor | None,
+) -> int:
+    d = abs((s1 * 1_000_000 + u1) - (s2 * 1_000_000 + u2))
+    if delta is not None:
+        delta.set(ctx, d)
+    if delta_str is not None:
+        delta_str.set(ctx, str(d))
+    return 1
+
+
+def _init(ictx: Any, params: dict[str, Any]) -> object:
+    return Probability(int(params["initial_probability"]))
+
+
+_I = ArgKind.INT
+_V = ArgKind.VAR
+
+exports = ModuleExports(
+    "cfgutils",
+    functions=(
+        FunctionExport(
+            "rand_event",
+            rand_event,
+            (ArgSpec(_I, "probability", optional=True, fixup=_fix_prob),),
+            _ROUTES,
+            doc="true with the given (or current) probability, in percent",
+        ),
+        FunctionExport(
+            "rand_set_prob",
+            rand_set_prob,
+            (ArgSpec(_I, "probability", fixup=_fix_prob),),
+            _ROUTES,
+            doc="set the current probability",
+        ),
+        FunctionExport("rand_reset_prob", rand_reset_prob, (), _ROUTES, doc="back to initial_probability"),
+        FunctionExport("rand_get_prob", rand_get_prob, (), _ROUTES, doc="returns the current probability"),
+        FunctionExport(
+            "sleep", sleep, (ArgSpec(_I, "seconds"),), _ROUTES, doc="block the worker for seconds"
+        ),
+        FunctionExport(
+            "usleep", usleep, (ArgSpec(_I, "microseconds"),), _ROUTES, doc="block the worker for microseconds"
+        ),
+        FunctionExport(
+            "get_accurate_time",
+            get_accurate_time,
+            (ArgSpec(_V, "sec"), ArgSpec(_V, "usec"), ArgSpec(_V, "sec_usec", optional=True)),
+            _ROUTES,
+            doc="current time: seconds, microseconds and 'sec.usec'",
+        ),
+        FunctionExport(
+            "ts_usec_delta",
+            ts_usec_delta,
+            (
+                ArgSpec(_I, "t1_sec"),
+                ArgSpec(_I, "t1_usec"),
+                ArgSpec(_I, "t2_sec"),
+                ArgSpec(_I, "t2_usec"),
+                ArgSpec(_V, "delta", optional=True),
+                ArgSpec(_V, "delta_str", optional=True),
+            ),
+            _ROUTES,
+            doc="absolute difference of two timestamps, in microseconds",
+        ),
+    ),
+    params=(
+        ParamExport(
+            "initial_probability",
+            ParamType.INT,
+            10,
+            check=_check_prob,
+            doc="probability (percent) of rand_event() until rand_set_prob()",
+        ),
+    ),
+    init=_init,
+    doc="Random events, pauses and time helpers.",
+)

@@ -1,0 +1,114 @@
+"""The `pysips` command, with OpenSIPS's options where they make sense.
+
+pysips -f FILE            load and compile FILE; until the SIP engine exists this stops after
+                          loading and exits with status 3 ("script loaded; engine not built")
+pysips -c -f FILE         check only: exit 0 when the script loads, else 1 with every problem
+                          listed as file:line:col: message, then the porting report
+pysips -c --syntax-only   grammar only, no module resolution
+pysips modules [--markdown]   list modules and their exports (docs/modules.md is generated so)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pysips import __version__
+from pysips.script.oslog import setup_logging
+
+EXIT_ENGINE_MISSING = 3
+
+
+def _echo_err(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def _parse(path: str) -> object:
+    from pysips.script.parse import ScriptSyntaxError, parse_file
+
+    try:
+        return parse_file(path)
+    except ScriptSyntaxError as exc:
+        for problem in exc.problems:
+            _echo_err(problem.format())
+        _echo_err(f"pysips: {len(exc.problems)} syntax error(s) in {path}")
+        sys.exit(1)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-f", "cfg_file", metavar="FILE", help="configuration (routing script) file")
+@click.option("-c", "check", is_flag=True, help="check the script and exit")
+@click.option("--syntax-only", is_flag=True, help="with -c: check the grammar only, not modules/functions")
+@click.option("--mpath", metavar="DIR", help="module folder searched before the bundled modules")
+@click.option("-E", "log_stderr", is_flag=True, help="log to stderr")
+@click.option("-F", "foreground", is_flag=True, help="stay in the foreground (no daemon)")
+@click.option("-D", "no_fork", is_flag=True, help="do not fork (debugging)")
+@click.option("-V", "show_version", is_flag=True, help="print the version and exit")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    cfg_file: str | None,
+    check: bool,
+    syntax_only: bool,
+    mpath: str | None,
+    log_stderr: bool,
+    foreground: bool,
+    no_fork: bool,
+    show_version: bool,
+) -> None:
+    """pysips: an OpenSIPS-compatible SIP server running opensips.cfg scripts."""
+    if show_version:
+        click.echo(f"version: pysips {__version__} (OpenSIPS 3.x script dialect, 2.x accepted)")
+        return
+    if ctx.invoked_subcommand is not None:
+        return
+    if cfg_file is None:
+        _echo_err("pysips: no script given (use -f FILE)")
+        sys.exit(2)
+    setup_logging(1)
+    script = _parse(cfg_file)
+    if syntax_only:
+        if not check:
+            _echo_err("pysips: --syntax-only goes with -c")
+            sys.exit(2)
+        _echo_err(f"pysips: {cfg_file}: syntax ok")
+        return
+    from pysips.script import ast
+    from pysips.script.compile import LoadOptions, check_script
+
+    assert isinstance(script, ast.Script)
+    options = LoadOptions(base_dir=Path(cfg_file).resolve().parent, mpath=mpath)
+    report = check_script(script, options)
+    for problem in report.problems:
+        if check or not problem.warning:
+            _echo_err(problem.format())
+    if not report.ok:
+        summary = report.summary()
+        if summary:
+            _echo_err("porting report:")
+            for line in summary:
+                _echo_err("  " + line)
+        errors = sum(1 for p in report.problems if not p.warning)
+        _echo_err(f"pysips: {errors} error(s) in {cfg_file}")
+        sys.exit(1)
+    if check:
+        _echo_err(f"pysips: {cfg_file}: configuration ok")
+        return
+    _echo_err(f"pysips: {cfg_file}: script loaded; the SIP engine is not built yet")
+    sys.exit(EXIT_ENGINE_MISSING)
+
+
+@main.command("modules")
+@click.option("--markdown", is_flag=True, help="print the reference as Markdown")
+@click.option("--mpath", metavar="DIR", help="also list the modules of this folder")
+def modules_cmd(markdown: bool, mpath: str | None) -> None:
+    """List the available modules and what they export."""
+    from pysips.script.moduledoc import module_listing, modules_markdown
+
+    click.echo(modules_markdown(mpath) if markdown else module_listing(mpath), nl=False)
+
+
+if __name__ == "__main__":
+    main()

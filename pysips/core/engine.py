@@ -1,0 +1,312 @@
+"""The proxy engine: bytes in, script run, bytes out. Sans-I/O: transports and the clock are given.
+
+One `Engine` per worker process. A transport hands it `receive(data, rcv)`; the engine parses,
+lets modules' hooks (tm) absorb what they own, runs the script with a fresh MsgContext, and sends
+through the sender the transport registered for the chosen socket. Nothing here blocks except DNS
+lookups of names that are not cached (see pysips.core.resolve).
+
+As in OpenSIPS 3.x there is no implicit forwarding: a request that the script neither relayed nor
+answered is dropped when the main route ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from pysips.core.api import Destination, Hooks, Socket, TimerHandle
+from pysips.core.replies import REPLY_HEADERS, reason_for, stateless_to_tag
+from pysips.core.reply_route import next_hop_of_reply, reply_destination
+from pysips.core.resolve import Resolver
+from pysips.core.sockets import SocketMyself, SocketTable, default_port, is_ip_literal
+from pysips.core.via_fix import apply_to_request, fix_reply_vias
+from pysips.script.context import (
+    MSGFL_ADD_LOCAL_RPORT,
+    MSGFL_FORCE_RPORT,
+    MsgContext,
+    ProcessState,
+    RouteType,
+)
+from pysips.sip.build import make_response
+from pysips.sip.errors import ParseError
+from pysips.sip.message import SipMessage, parse_message
+from pysips.sip.receive import ReceiveInfo
+
+log = logging.getLogger("pysips.core")
+
+RouteFn = Callable[[MsgContext], int]
+# A transport's way to send from one socket: True when handed to the OS (or queued).
+Sender = Callable[[bytes, Destination], bool]
+
+_VIA_FIXED = "core.via_fixed"  # ctx.extra marker: the inbound top Via got received/rport
+_MIN_MESSAGE = 16  # shorter datagrams are keepalives (CRLF, "jaK") or noise
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle: ...
+
+
+class _Timer:
+    __slots__ = ("callback", "cancelled", "when")
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualClock:
+    """A clock that moves only when told: for tests and for driving the engine by hand."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.time = start
+        self._timers: list[_Timer] = []
+
+    def now(self) -> float:
+        return self.time
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        timer = _Timer(when, callback)
+        self._timers.append(timer)
+        return timer
+
+    def advance(self, seconds: float) -> None:
+        self.time += seconds
+        while True:
+            due = [t for t in self._timers if t.when <= self.time and not t.cancelled]
+            if not due:
+                break
+            due.sort(key=lambda t: t.when)
+            for timer in due:
+                self._timers.remove(timer)
+                timer.callback()
+        self._timers = [t for t in self._timers if not t.cancelled]
+
+
+class Engine:
+    """Implements pysips.core.api.Core."""
+
+    def __init__(
+        self,
+        process: ProcessState,
+        sockets: list[Socket],
+        clock: Clock,
+        *,
+        aliases: list[tuple[str, int | None]] | None = None,
+        resolver: Resolver | None = None,
+        main_route: RouteFn | None = None,
+        onreply_route: RouteFn | None = None,
+        server_header: str | None = "Server: pysips",
+    ) -> None:
+        self.process = process
+        self.table = SocketTable(sockets, aliases or ())
+        self.sockets = self.table.sockets
+        self.myself: SocketMyself = self.table.myself
+        self.hooks = Hooks()
+        self.clock = clock
+        self.resolver = resolver or Resolver(self.table.protos())
+        self.main_route = main_route
+        self.onreply_route = onreply_route
+        self.server_header = server_header
+        self._senders: dict[Socket, Sender] = {}
+        self.stats = {"received": 0, "parse_errors": 0, "script_errors": 0, "sent": 0, "send_failures": 0}
+        process.core = self
+
+    # ------------------------------------------------------------------ Core API
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def wall_time(self) -> float:
+        return time.time()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
+        return self.clock.call_at(when, callback)
+
+    def attach(self, socket: Socket, sender: Sender) -> None:
+        """A transport declares how to send from one of our sockets."""
+        self._senders[socket] = sender
+
+    def send(self, data: bytes, dst: Destination, socket: Socket) -> bool:
+        sender = self._senders.get(socket)
+        if sender is None:
+            log.error("no transport bound for %s: cannot send to %s:%d", socket.name, dst.ip, dst.port)
+            self.stats["send_failures"] += 1
+            return False
+        ok = sender(data, dst)
+        if ok:
+            self.stats["sent"] += 1
+        else:
+            self.stats["send_failures"] += 1
+        return ok
+
+    def receiving_socket(self, rcv: ReceiveInfo) -> Socket | None:
+        return self.table.find(rcv.proto, rcv.local_ip, rcv.local_port)
+
+    def socket_for(self, dst: Destination, ctx: MsgContext | None = None) -> Socket | None:
+        preferred: Socket | None = None
+        if ctx is not None:
+            forced = ctx.force_socket
+            if isinstance(forced, Socket):
+                return forced
+            if ctx.rcv is not None:
+                preferred = self.receiving_socket(ctx.rcv)
+        return self.table.choose(dst, preferred)
+
+    def resolve(self, uri: str) -> list[Destination]:
+        return self.resolver.resolve(uri)
+
+    def resolve_host(self, proto: str, host: str, port: int) -> list[Destination]:
+        """A host (IP or name) and port to destinations: A/AAAA only, as for Via sent-by."""
+        if is_ip_literal(host):
+            return [Destination(proto, host.strip("[]"), port)]
+        bracketed = f"[{host}]" if ":" in host else host
+        return self.resolver.resolve(f"sip:{bracketed}:{port};transport={proto}")
+
+    def run_route(self, ctx: MsgContext, route: RouteFn) -> int:
+        try:
+            return route(ctx)
+        except Exception:
+            # a bug in a module must cost one message, not the worker
+            self.stats["script_errors"] += 1
+            log.exception("error while running the script on %r", ctx.msg)
+            return -1
+
+    def via_for(self, socket: Socket, branch: str, ctx: MsgContext | None = None) -> str:
+        host, port = socket.host_for_headers, socket.port_for_headers
+        via = f"SIP/2.0/{socket.proto.upper()} {host}:{port};branch={branch}"
+        if ctx is not None and ctx.msg_flags & MSGFL_ADD_LOCAL_RPORT:
+            via += ";rport"
+        return via
+
+    def prepare_relay(self, ctx: MsgContext) -> None:
+        extra = ctx.extra
+        if _VIA_FIXED in extra or ctx.msg is None or ctx.rcv is None:
+            return
+        extra[_VIA_FIXED] = True
+        apply_to_request(ctx.msg, ctx.rcv, bool(ctx.msg_flags & MSGFL_FORCE_RPORT))
+
+    def reply_destination(self, ctx: MsgContext) -> Destination:
+        assert ctx.msg is not None and ctx.rcv is not None
+        return reply_destination(ctx.msg, ctx.rcv, bool(ctx.msg_flags & MSGFL_FORCE_RPORT))
+
+    def build_reply(
+        self,
+        ctx: MsgContext,
+        code: int,
+        reason: str,
+        to_tag: str | None = None,
+        extra_headers: tuple[str, ...] = (),
+        body: bytes = b"",
+    ) -> bytes:
+        msg = ctx.msg
+        rcv = ctx.rcv
+        assert isinstance(msg, SipMessage) and rcv is not None
+        if to_tag is None and code >= 180 and not msg.to.tag:
+            to_tag = stateless_to_tag(msg)
+        headers = list(extra_headers)
+        queued = ctx.extra.pop(REPLY_HEADERS, None)
+        if queued:
+            headers.extend(queued)
+        if self.server_header:
+            headers.append(self.server_header)
+        data = make_response(msg, code, reason, to_tag=to_tag, extra_headers=headers, body=body)
+        return fix_reply_vias(data, msg, rcv, bool(ctx.msg_flags & MSGFL_FORCE_RPORT))
+
+    def send_reply(self, ctx: MsgContext, data: bytes) -> bool:
+        rcv = ctx.rcv
+        assert rcv is not None
+        sock = self.receiving_socket(rcv)
+        if sock is None:
+            log.error("request came in on an unknown socket %s:%d", rcv.local_ip, rcv.local_port)
+            return False
+        return self.send(data, self.reply_destination(ctx), sock)
+
+    # ------------------------------------------------------------------ the message path
+
+    def receive(self, data: bytes, rcv: ReceiveInfo) -> None:
+        """Everything a transport received, one message at a time. Never raises."""
+        self.stats["received"] += 1
+        if len(data) < _MIN_MESSAGE:
+            return
+        try:
+            parsed = parse_message(data)
+            if isinstance(parsed, ParseError):
+                self._parse_failed(parsed, rcv)
+            elif parsed.is_request:
+                self._request(parsed, rcv)
+            else:
+                self._reply(parsed, rcv)
+        except Exception:
+            self.stats["script_errors"] += 1
+            log.exception("internal error on a message from %s:%s:%d", rcv.proto, rcv.src_ip, rcv.src_port)
+
+    def _parse_failed(self, error: ParseError, rcv: ReceiveInfo) -> None:
+        self.stats["parse_errors"] += 1
+        partial = error.partial
+        status = error.status
+        if status is None or partial is None or not partial.is_request or not partial.vias:
+            log.warning("dropping unparsable message from %s:%d: %s", rcv.src_ip, rcv.src_port, error.reason)
+            return
+        if partial.method == "ACK":
+            log.warning("dropping unparsable ACK from %s:%d: %s", rcv.src_ip, rcv.src_port, error.reason)
+            return
+        log.warning("answering %d to a bad request from %s:%d: %s", status, rcv.src_ip, rcv.src_port,
+                    error.reason)
+        ctx = MsgContext(self.process, partial, rcv, RouteType.REQUEST, self.wall_time())
+        reason = reason_for(status)
+        self.send_reply(ctx, self.build_reply(ctx, status, reason))
+
+    def _request(self, msg: SipMessage, rcv: ReceiveInfo) -> None:
+        for hook in self.hooks.request:
+            if hook(msg, rcv):
+                return
+        route = self.main_route
+        if route is None:
+            return
+        self.run_route(MsgContext(self.process, msg, rcv, RouteType.REQUEST, self.wall_time()), route)
+
+    def _reply(self, msg: SipMessage, rcv: ReceiveInfo) -> None:
+        route = self.onreply_route
+        if route is not None:
+            ctx = MsgContext(self.process, msg, rcv, RouteType.ONREPLY, self.wall_time())
+            self.run_route(ctx, route)
+            if ctx.dropped:
+                return
+        for hook in self.hooks.reply:
+            if hook(msg, rcv):
+                return
+        self.forward_reply(msg)
+
+    def forward_reply(self, msg: SipMessage) -> bool:
+        """Stateless reply forwarding: our Via on top is removed, the next one says where to."""
+        vias = msg.vias
+        if not vias:
+            return False
+        top = vias[0]
+        proto = top.proto.lower()
+        if not self.myself.is_myself(top.host, top.port or default_port(proto)):
+            log.warning("dropping a %d reply whose top Via %s is not ours", msg.status, top.sent_by)
+            return False
+        if len(vias) < 2:
+            log.debug("reply %d %s has no second Via: it was for us, dropped", msg.status, msg.reason)
+            return False
+        proto, host, port = next_hop_of_reply(vias[1])
+        dests = self.resolve_host(proto, host, port)
+        if not dests:
+            log.error("cannot forward a %d reply: %s does not resolve", msg.status, host)
+            return False
+        dst = dests[0]
+        sock = self.table.choose(dst)
+        if sock is None:
+            log.error("cannot forward a %d reply: no %s socket for %s", msg.status, dst.proto, dst.ip)
+            return False
+        msg.pop_via()
+        return self.send(msg.serialize(), dst, sock)

@@ -1,0 +1,68 @@
+"""Replies the engine builds itself: reason phrases, the stateless To tag, the last error.
+
+The To tag of a stateless reply is a keyed hash of what identifies the request (From tag, Call-ID,
+top Via branch), so a retransmitted request gets the same tag, and the ACK to that reply can be
+recognised (sl drops it) without keeping any state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from pysips.script.context import MsgContext
+from pysips.sip.message import SipMessage
+
+REASONS: dict[int, str] = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 200: "OK", 202: "Accepted", 300: "Multiple Choices",
+    301: "Moved Permanently", 302: "Moved Temporarily", 305: "Use Proxy", 380: "Alternative Service",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    413: "Request Entity Too Large", 414: "Request-URI Too Long", 415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme", 420: "Bad Extension", 421: "Extension Required",
+    423: "Interval Too Brief", 477: "Send Failed", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 482: "Loop Detected", 483: "Too Many Hops",
+    484: "Address Incomplete", 485: "Ambiguous", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 491: "Request Pending", 493: "Undecipherable",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere",
+    606: "Not Acceptable",
+}
+
+# ctx.extra keys the engine reads
+LAST_ERROR = "core.last_error"  # (status, reason) of the last failure, for sl_reply_error()
+REPLY_HEADERS = "core.reply_headers"  # list[str]: headers for the next local reply (append_to_reply)
+
+_SECRET = os.urandom(16)
+# The fixed part of every stateless To tag of this process: a 16-hex prefix, a dash, a suffix.
+SL_TAG_PREFIX = hashlib.blake2b(b"sl", key=_SECRET, digest_size=8).hexdigest() + "-"
+
+
+def reason_for(status: int) -> str:
+    return REASONS.get(status) or REASONS.get(status - status % 100, "Unknown")
+
+
+def set_last_error(ctx: MsgContext, status: int, reason: str) -> None:
+    """Record why processing failed, for a later sl_reply_error()."""
+    ctx.extra[LAST_ERROR] = (status, reason)
+
+
+def last_error(ctx: MsgContext) -> tuple[int, str]:
+    found = ctx.extra.get(LAST_ERROR)
+    if isinstance(found, tuple):
+        return found
+    return 500, "Server Internal Error"
+
+
+def stateless_to_tag(msg: SipMessage) -> str:
+    via = msg.vias[0] if msg.vias else None
+    branch = via.branch if via is not None and via.branch else ""
+    material = f"{msg.from_.tag or ''}\x00{msg.call_id}\x00{branch}".encode("utf-8", "surrogateescape")
+    return SL_TAG_PREFIX + hashlib.blake2b(material, key=_SECRET, digest_size=4).hexdigest()
+
+
+def is_stateless_tag(tag: str | None) -> bool:
+    return tag is not None and tag.startswith(SL_TAG_PREFIX)

@@ -1,0 +1,410 @@
+"""Load a parsed script: core parameters, modules, modparams, then routes compiled to closures.
+
+`load_script()` returns a LoadedScript ready to run, or raises ScriptLoadError holding every problem
+found (not only the first): unknown core parameters, modules, module parameters, functions, routes
+and pseudo-variables; wrong argument counts or kinds; functions used in a route type that may not
+call them. Each problem carries file:line:col.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pysips.script import ast
+from pysips.script.compile_state import (
+    ROUTE_TYPE_OF,
+    CompiledRoute,
+    CompilerState,
+    FunctionEntry,
+    RouteFacts,
+    route_label,
+)
+from pysips.script.compile_stmt import block
+from pysips.script.context import MsgContext, ProcessState, RouteType
+from pysips.script.corefuncs import CoreEnv, core_exports
+from pysips.script.coreparams import CoreParamKind
+from pysips.script.coreparams import lookup as lookup_core_param
+from pysips.script.errors import FixupError, LoadProblem, Problems, ScriptLoadError
+from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
+from pysips.script.flags import FlagKind, FlagRegistry
+from pysips.script.loader import ModuleFinder, ModuleLoadError, module_name
+from pysips.script.myself import MyselfChecker, from_script
+from pysips.script.posixre import translate
+from pysips.script.pvbridge import new_registry
+
+
+@dataclass(slots=True)
+class LoadedModule:
+    name: str
+    exports: ModuleExports
+    origin: str
+    params: dict[str, Any] = field(default_factory=dict)
+    pos: ast.Pos = ast.NOWHERE
+
+
+class LoadedScript:
+    """A compiled script: routes by kind and name, loaded modules, core parameters, flags."""
+
+    def __init__(
+        self,
+        routes: dict[ast.RouteKind, dict[str | None, CompiledRoute]],
+        modules: dict[str, LoadedModule],
+        core: dict[str, Any],
+        flags: FlagRegistry,
+        myself: MyselfChecker,
+        warnings: list[LoadProblem],
+        script: ast.Script,
+    ) -> None:
+        self.routes = routes
+        self.modules = modules
+        self.core = core
+        self.flags = flags
+        self.myself = myself
+        self.warnings = warnings
+        self.script = script
+
+    def route(self, kind: ast.RouteKind, name: str | None = None) -> CompiledRoute | None:
+        table = self.routes.get(kind, {})
+        if name == "0" and kind in (ast.RouteKind.REQUEST, ast.RouteKind.ONREPLY):
+            name = None
+        return table.get(name)
+
+    @property
+    def main_route(self) -> CompiledRoute | None:
+        return self.route(ast.RouteKind.REQUEST, None)
+
+    def run(self, route: CompiledRoute, ctx: MsgContext) -> int:
+        """Run a top-level route for one event; returns the last return code.
+
+        Afterwards `ctx.exit_requested`/`ctx.dropped` tell what the script asked for.
+        """
+        ctx.action_flags = 0
+        ctx.route_type = ROUTE_TYPE_OF[route.kind]
+        return route.run(ctx)
+
+    def init_modules(self, process: ProcessState) -> None:
+        """Run each module's `init` in load order; the returned object is its runtime state."""
+        for name, mod in self.modules.items():
+            if mod.exports.init is not None:
+                ictx = ModuleInitContext(name, process, self.flags, self)
+                process.modules[name] = mod.exports.init(ictx, mod.params)
+
+    def child_init(self, process: ProcessState) -> None:
+        for name, mod in self.modules.items():
+            if mod.exports.child_init is not None:
+                mod.exports.child_init(process, process.modules.get(name))
+
+
+@dataclass(slots=True)
+class LoadOptions:
+    base_dir: Path | None = None  # relative mpath is resolved against it (the script's folder)
+    mpath: str | None = None  # overrides the script's mpath (tests, -m)
+    myself: MyselfChecker | None = None  # default: from the script's listen/socket/alias lines
+
+
+@dataclass(slots=True)
+class CheckReport:
+    """The porting report: every problem, plus what is missing for this script to run."""
+
+    problems: list[LoadProblem]
+    missing_modules: list[tuple[str, ast.Pos]]
+    unknown_functions: dict[str, list[ast.Pos]]
+
+    @property
+    def ok(self) -> bool:
+        return not any(not p.warning for p in self.problems)
+
+    def summary(self) -> list[str]:
+        lines: list[str] = []
+        if self.missing_modules:
+            names = ", ".join(name for name, _ in self.missing_modules)
+            lines.append(f"missing modules ({len(self.missing_modules)}): {names}")
+        if self.unknown_functions:
+            lines.append(f"unknown functions ({len(self.unknown_functions)}):")
+            for name in sorted(self.unknown_functions):
+                where = self.unknown_functions[name]
+                lines.append(f"  {name}() used {len(where)}x, first at {where[0]}")
+        return lines
+
+
+def load_script(script: ast.Script, options: LoadOptions | None = None) -> LoadedScript:
+    loaded, report = _load(script, options or LoadOptions())
+    if not report.ok:
+        error = ScriptLoadError(report.problems)
+        error.report = report
+        raise error
+    return loaded
+
+
+def check_script(script: ast.Script, options: LoadOptions | None = None) -> CheckReport:
+    """Every problem (errors and warnings) sorted by position, and what is missing."""
+    return _load(script, options or LoadOptions())[1]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _coerce_core(kind: CoreParamKind, value: ast.ParamValue) -> tuple[bool, Any]:
+    if kind is CoreParamKind.INT:
+        if isinstance(value, bool):
+            return True, int(value)
+        if isinstance(value, int):
+            return True, value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return True, int(value)
+        return False, value
+    if kind is CoreParamKind.BOOL:
+        if isinstance(value, bool):
+            return True, value
+        if isinstance(value, int):
+            return True, value != 0
+        if isinstance(value, str) and value.lower() in ("yes", "no", "true", "false", "on", "off", "1", "0"):
+            return True, value.lower() in ("yes", "true", "on", "1")
+        return False, value
+    if kind is CoreParamKind.STR:
+        return (True, value) if isinstance(value, str) else (False, value)
+    return True, value
+
+
+def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, CheckReport]:
+    problems = Problems()
+    flags = FlagRegistry()
+    core: dict[str, Any] = {"max_while_loops": 10000, "enable_asserts": False}
+    global_params: list[ast.GlobalParam] = []
+    modules: dict[str, LoadedModule] = {}
+    missing: list[str] = []
+    missing_at: list[tuple[str, ast.Pos]] = []
+    mpath: str | None = options.mpath
+    finder: ModuleFinder | None = None
+
+    for item in script.items:
+        if isinstance(item, ast.GlobalParam):
+            global_params.append(item)
+            spec = lookup_core_param(item.name)
+            if spec is None:
+                problems.error(item.pos, f"unknown core parameter {item.name!r}")
+                continue
+            ok, val = _coerce_core(spec.kind, item.value)
+            if not ok:
+                problems.error(
+                    item.pos, f"core parameter {item.name!r} expects {spec.kind.value}, got {item.value!r}"
+                )
+                continue
+            name = spec.canonical or item.name
+            if spec.kind is CoreParamKind.MULTI:
+                core.setdefault(name, []).append(val)
+            else:
+                core[name] = val
+            if item.name == "mpath" and options.mpath is None and isinstance(val, str):
+                mpath = val
+                finder = None
+        elif isinstance(item, ast.LoadModule):
+            if finder is None:
+                finder = ModuleFinder(mpath, options.base_dir)
+            if _load_module(item, finder, modules, missing, problems):
+                missing_at.append((missing[-1], item.pos))
+        elif isinstance(item, ast.ModParam):
+            _modparam(item, modules, missing, flags, problems)
+
+    for name, mod in modules.items():
+        for dep in mod.exports.deps:
+            if dep not in modules and dep not in missing:
+                problems.error(mod.pos, f"module {name!r} needs module {dep!r}, which is not loaded")
+
+    myself = options.myself or from_script(global_params)
+    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
+    functions: dict[str, FunctionEntry] = {}
+    for fexp in core_exports(env).functions:
+        functions[fexp.name] = FunctionEntry(fexp, "core", {})
+    for name, mod in modules.items():
+        for fexp in mod.exports.functions:
+            if fexp.name in functions:
+                problems.warn(
+                    mod.pos,
+                    f"function {fexp.name}() of module {name!r} hides one of {functions[fexp.name].module!r}",
+                )
+                continue
+            functions[fexp.name] = FunctionEntry(fexp, name, mod.params)
+
+    registry = new_registry()
+    for mod in modules.values():
+        for pv in mod.exports.pvars:
+            registry.register(pv.name, pv.factory)
+
+    routes = _route_tables(script, problems)
+    state = CompilerState(problems, flags, registry, functions, routes, myself, core, missing)
+    for route_node in script.routes:
+        slot = (
+            state.route(route_node.kind, route_node.name)
+            if route_node.name is not None
+            else routes[route_node.kind].get(None)
+        )
+        if slot is None or slot.pos != route_node.pos:
+            continue  # a duplicate, already reported
+        facts = RouteFacts()
+        state.facts[(slot.kind, slot.name)] = facts
+        state.current = facts
+        slot.body = block(state, route_node.body)
+
+    _check_route_types(state)
+    for ref, _pos in state.route_refs:
+        target = state.route(ref.kind, ref.name)
+        if target is not None:
+            ref.run = target.run
+
+    loaded = LoadedScript(routes, modules, core, flags, myself, problems.warnings, script)
+    return loaded, CheckReport(problems.sorted(), missing_at, state.unknown_functions)
+
+
+def _load_module(
+    item: ast.LoadModule,
+    finder: ModuleFinder,
+    modules: dict[str, LoadedModule],
+    missing: list[str],
+    problems: Problems,
+) -> bool:
+    """Loads one module; True when it is missing (appended to `missing`)."""
+    name = module_name(item.path)
+    if name in modules or name in missing:
+        problems.warn(item.pos, f"module {name!r} is loaded more than once")
+        return False
+    try:
+        found = finder.find(item.path)
+    except ModuleLoadError as exc:
+        problems.error(item.pos, f"module {name!r} cannot be loaded: {exc}")
+        missing.append(name)
+        return True
+    if found is None:
+        problems.error(
+            item.pos, f'unknown module {name!r} (loadmodule "{item.path}"): pysips has no such module yet'
+        )
+        missing.append(name)
+        return True
+    params = {p.name: ([] if p.multi else p.default) for p in found.exports.params}
+    modules[name] = LoadedModule(name, found.exports, found.origin, params, item.pos)
+    return False
+
+
+def _modparam(
+    item: ast.ModParam,
+    modules: dict[str, LoadedModule],
+    missing: list[str],
+    flags: FlagRegistry,
+    problems: Problems,
+) -> None:
+    try:
+        pattern = re.compile(f"^({translate(item.module)})$", re.IGNORECASE)
+    except re.error as exc:
+        problems.error(item.pos, f"modparam: bad module name pattern {item.module!r}: {exc}")
+        return
+    matched = [m for m in modules.values() if pattern.match(m.name)]
+    if not matched:
+        if not any(pattern.match(name) for name in missing):
+            problems.error(item.pos, f"modparam: no loaded module matches {item.module!r}")
+        return
+    for mod in matched:
+        spec = mod.exports.param(item.name)
+        if spec is None:
+            problems.error(item.pos, f"module {mod.name!r} has no parameter {item.name!r}")
+            continue
+        try:
+            val = _param_value(spec, item.value, flags)
+        except FixupError as exc:
+            problems.error(item.pos, f"modparam {mod.name}.{item.name}: {exc.message}")
+            continue
+        if spec.multi:
+            mod.params[spec.name].append(val)
+        else:
+            mod.params[spec.name] = val
+
+
+def _param_value(spec: ParamExport, raw: int | str, flags: FlagRegistry) -> Any:
+    val: Any = raw
+    if spec.type is ParamType.INT:
+        if isinstance(raw, str):
+            try:
+                val = int(raw.strip(), 0)
+            except ValueError:
+                raise FixupError(f"expects an integer, got {raw!r}") from None
+    elif spec.type is ParamType.STR:
+        val = str(raw)
+    elif spec.type in (ParamType.MFLAG, ParamType.BFLAG):
+        kind = FlagKind.MESSAGE if spec.type is ParamType.MFLAG else FlagKind.BRANCH
+        val = flags.bit(kind, str(raw))
+    if spec.check is not None:
+        val = spec.check(val)
+    return val
+
+
+def _route_tables(
+    script: ast.Script, problems: Problems
+) -> dict[ast.RouteKind, dict[str | None, CompiledRoute]]:
+    routes: dict[ast.RouteKind, dict[str | None, CompiledRoute]] = {k: {} for k in ast.RouteKind}
+    for r in script.routes:
+        name = r.name
+        if name == "0" and r.kind in (ast.RouteKind.REQUEST, ast.RouteKind.ONREPLY):
+            name = None
+        table = routes[r.kind]
+        if name in table:
+            first = table[name]
+            problems.error(r.pos, f"{route_label(r.kind, name)} is defined twice (first at {first.pos})")
+            continue
+        table[name] = CompiledRoute(r.kind, name, r.pos, r.args)
+    return routes
+
+
+_TYPE_NAMES = {ROUTE_TYPE_OF[k]: k.value for k in ast.RouteKind}
+
+
+def _check_route_types(state: CompilerState) -> None:
+    """A function may only be used in the route types it allows, through route() calls too."""
+    reach: dict[str | None, int] = {}
+    request = ast.RouteKind.REQUEST
+
+    def visit(name: str | None, rtype: int, seen: set[str | None]) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        reach[name] = reach.get(name, 0) | rtype
+        facts = state.facts.get((request, name))
+        if facts is None:
+            return
+        for callee in facts.calls:
+            target = state.route(request, callee)
+            if target is not None:
+                visit(target.name, rtype, seen)
+
+    for (kind, name), facts in state.facts.items():
+        if kind is request and name is not None:
+            continue
+        rtype = ROUTE_TYPE_OF[kind]
+        if kind is request:
+            visit(None, rtype, set())
+            continue
+        for callee in facts.calls:
+            target = state.route(request, callee)
+            if target is not None:
+                visit(target.name, rtype, set())
+        _check_uses(state, facts, rtype, route_label(kind, name))
+    for (kind, name), facts in state.facts.items():
+        if kind is not request:
+            continue
+        rtype = reach.get(name, RouteType.REQUEST)
+        _check_uses(state, facts, rtype, route_label(kind, name))
+
+
+def _check_uses(state: CompilerState, facts: RouteFacts, rtype: int, where: str) -> None:
+    for use in facts.uses:
+        bad = rtype & ~use.export.route_types
+        if bad:
+            kinds = ", ".join(_TYPE_NAMES[b] for b in sorted(_TYPE_NAMES) if b & bad)
+            via = "" if where.startswith(kinds) else f" (reached from {kinds})"
+            state.error(
+                use.pos,
+                f"function {use.name}() cannot be used in {kinds}; it is called from {where}{via}"
+                if via
+                else f"function {use.name}() cannot be used in {kinds}",
+            )
