@@ -43,13 +43,20 @@ class Step:
     note: str
 
 
+def first_error(error_log: str) -> str:
+    for line in error_log.splitlines():
+        if "Aborting" in line or "failed" in line.lower():
+            return line.split(": ", 1)[-1][:200]
+    return error_log.strip()[:200]
+
+
 def run_step(rig: Rig, rate: int, step_seconds: float, call_ms: int) -> Step:
     """One fixed-rate run. Passes with zero failed calls; sipp 3.6 can strand a call in the pause
     after the ACK when a late 180 arrives there (no failure, it just never ends): up to 0.1% of
     the calls may be stranded, counted and shown, never as successful."""
     calls = max(1, round(rate * step_seconds))
     started = time.monotonic()
-    uas = rig.start_uas("uas_call.xml", calls=10**9)
+    uas = rig.start_uas("uas_call.xml", calls=10**9, trace_messages=False)
     time.sleep(0.2)
     uac: SippResult = rig.run_uac("uac_call.xml", "callee", calls=calls, rate=rate, duration_ms=call_ms,
                                   timeout_s=step_seconds + 5, trace_messages=False)
@@ -58,7 +65,7 @@ def run_step(rig: Rig, rate: int, step_seconds: float, call_ms: int) -> Step:
     passed = uac.failed == 0 and 0 <= stranded <= max(1, calls // 1000)
     note = f"stranded={stranded}" if stranded else ""
     if uac.failed:
-        note += f" exit={uac.exit_code} {uac.error_log[-300:].strip()}"
+        note += f" exit={uac.exit_code} first error: {first_error(uac.error_log)}"
     alive = rig.proxy is not None and rig.proxy.alive()
     if not alive:
         passed, note = False, "proxy died"
@@ -105,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rate", type=int, default=20000)
     parser.add_argument("--precision", type=float, default=0.08, help="stop bisecting within this fraction")
     parser.add_argument("--call-ms", type=int, default=100,
-                        help="ms between ACK and BYE (a multi-process proxy may reorder back-to-back ACK/BYE)")
+                        help="ms between ACK and BYE (a multi-process proxy may reorder an ACK and a BYE)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget", type=float, default=280.0, help="seconds for the whole run")
     args = parser.parse_args(argv)

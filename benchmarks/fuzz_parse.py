@@ -115,7 +115,10 @@ def check(data: bytes) -> str | None:
         msg = result
         if msg.serialize() != data[: len(msg.serialize())] or not data.startswith(msg.serialize()):
             return "unedited serialize() is not a prefix of the input"
+        msg.check()
         msg.validate()
+        _ = (msg.from_, msg.to, msg.vias, msg.content_type, msg.header_spans("via"))
+        msg.copy().append_header("X-Copy: 1")
         msg.uri()
         msg.contacts()
         msg.routes()

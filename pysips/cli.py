@@ -1,7 +1,7 @@
 """The `pysips` command, with OpenSIPS's options where they make sense.
 
-pysips -f FILE            load and compile FILE; until the SIP engine exists this stops after
-                          loading and exits with status 3 ("script loaded; engine not built")
+pysips -f FILE            load FILE and run the SIP server in the foreground (pysips never
+                          daemonizes: -F and -D are accepted for OpenSIPS compatibility)
 pysips -c -f FILE         check only: exit 0 when the script loads, else 1 with every problem
                           listed as file:line:col: message, then the porting report
 pysips -c --syntax-only   grammar only, no module resolution
@@ -17,8 +17,6 @@ import click
 
 from pysips import __version__
 from pysips.script.oslog import setup_logging
-
-EXIT_ENGINE_MISSING = 3
 
 
 def _echo_err(text: str) -> None:
@@ -46,6 +44,12 @@ def _parse(path: str) -> object:
 @click.option("-F", "foreground", is_flag=True, help="stay in the foreground (no daemon)")
 @click.option("-D", "no_fork", is_flag=True, help="do not fork (debugging)")
 @click.option("-V", "show_version", is_flag=True, help="print the version and exit")
+@click.option(
+    "--skip-unimplemented-listeners",
+    "skip_unimplemented",
+    is_flag=True,
+    help="run without listeners whose protocol pysips does not implement yet (with a warning)",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -57,6 +61,7 @@ def main(
     foreground: bool,
     no_fork: bool,
     show_version: bool,
+    skip_unimplemented: bool,
 ) -> None:
     """pysips: an OpenSIPS-compatible SIP server running opensips.cfg scripts."""
     if show_version:
@@ -75,11 +80,14 @@ def main(
             sys.exit(2)
         _echo_err(f"pysips: {cfg_file}: syntax ok")
         return
+    from pysips.core.functions import ENGINE_FUNCTIONS
     from pysips.script import ast
     from pysips.script.compile import LoadOptions, check_script
 
     assert isinstance(script, ast.Script)
-    options = LoadOptions(base_dir=Path(cfg_file).resolve().parent, mpath=mpath)
+    options = LoadOptions(
+        base_dir=Path(cfg_file).resolve().parent, mpath=mpath, core_functions=ENGINE_FUNCTIONS
+    )
     report = check_script(script, options)
     for problem in report.problems:
         if check or not problem.warning:
@@ -96,8 +104,9 @@ def main(
     if check:
         _echo_err(f"pysips: {cfg_file}: configuration ok")
         return
-    _echo_err(f"pysips: {cfg_file}: script loaded; the SIP engine is not built yet")
-    sys.exit(EXIT_ENGINE_MISSING)
+    from pysips.core.server import run_script_file
+
+    sys.exit(run_script_file(cfg_file, mpath=mpath, skip_unimplemented=skip_unimplemented))
 
 
 @main.command("modules")

@@ -91,6 +91,7 @@ class Cell:
         "is_invite",
         "live",
         "method",
+        "msg_flags",
         "no_new_branches",
         "on_branch",
         "on_failure",
@@ -115,6 +116,7 @@ class Cell:
         self.method = request.method
         self.is_invite = request.method == "INVITE"
         self.flags = 0
+        self.msg_flags = 0  # force_rport and friends, for the replies we build later
         self.avps: dict[str, list[str | int]] = {}
         self.on_reply: RouteRef | None = None
         self.on_failure: RouteRef | None = None

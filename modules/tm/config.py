@@ -7,7 +7,7 @@ from typing import Any
 
 from pysips.script.errors import FixupError
 from pysips.script.exports import ParamExport, ParamType
-from pysips.sip.transaction import TimerConfig
+from pysips.sip.transaction import DEFAULT_TIMERS, TimerConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,7 @@ class TmConfig:
     onreply_avp_mode: int = 0
     disable_6xx_block: bool = False
     auto_100trying: bool = True
-    timers: TimerConfig = TimerConfig()
+    timers: TimerConfig = DEFAULT_TIMERS
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> TmConfig:
@@ -36,8 +36,9 @@ class TmConfig:
         t2 = number("T2_timer", default=4000) / 1000.0
         wt = number("wt_timer", default=5)
         return cls(
-            fr_timeout=number("fr_timeout", "fr_timer", default=30),
-            fr_inv_timeout=number("fr_inv_timeout", "fr_inv_timer", default=120),
+            # the 1.x names have no default: given, they win
+            fr_timeout=number("fr_timer", "fr_timeout", default=30),
+            fr_inv_timeout=number("fr_inv_timer", "fr_inv_timeout", default=120),
             wt_timer=wt,
             t1=t1,
             t2=t2,
@@ -75,8 +76,8 @@ def _int(name: str, default: int, doc: str, check: Any = _non_negative) -> Param
 PARAMS: tuple[ParamExport, ...] = (
     _int("fr_timeout", 30, "seconds to wait for a final reply (or a first reply for INVITE)", _positive),
     _int("fr_inv_timeout", 120, "seconds to wait for a final INVITE reply after a provisional", _positive),
-    _int("fr_timer", 30, "1.x name of fr_timeout", _positive),
-    _int("fr_inv_timer", 120, "1.x name of fr_inv_timeout", _positive),
+    ParamExport("fr_timer", ParamType.INT, None, check=_positive, doc="1.x name of fr_timeout"),
+    ParamExport("fr_inv_timer", ParamType.INT, None, check=_positive, doc="1.x name of fr_inv_timeout"),
     _int("wt_timer", 5, "seconds a completed non-INVITE transaction absorbs retransmissions", _positive),
     _int("delete_timer", 2, "accepted for compatibility; memory is freed at once here"),
     _int("T1_timer", 500, "RFC 3261 T1 in milliseconds", _positive),

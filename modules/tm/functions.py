@@ -32,6 +32,7 @@ _RELAY_FLAG_NAMES = {
 
 R = RouteType
 _TRANSACTION_ROUTES = R.REQUEST | R.BRANCH | R.ONREPLY | R.FAILURE
+_ARMING_ROUTES = _TRANSACTION_ROUTES | R.LOCAL
 
 
 def tm_of(ctx: MsgContext) -> Tm:
@@ -250,9 +251,9 @@ FUNCTIONS: tuple[FunctionExport, ...] = (
     FunctionExport("t_check_trans", t_check_trans, (), R.REQUEST | R.BRANCH,
                    "the request belongs to a transaction (retransmissions are absorbed)"),
     FunctionExport("t_on_branch", t_on_branch, (_route_arg(RouteKind.BRANCH),), _TRANSACTION_ROUTES),
-    FunctionExport("t_on_failure", t_on_failure, (_route_arg(RouteKind.FAILURE),), _TRANSACTION_ROUTES),
-    FunctionExport("t_on_reply", t_on_reply, (_route_arg(RouteKind.ONREPLY),), _TRANSACTION_ROUTES),
-    FunctionExport("t_was_cancelled", t_was_cancelled, (), R.ONREPLY | R.FAILURE),
+    FunctionExport("t_on_failure", t_on_failure, (_route_arg(RouteKind.FAILURE),), _ARMING_ROUTES),
+    FunctionExport("t_on_reply", t_on_reply, (_route_arg(RouteKind.ONREPLY),), _ARMING_ROUTES),
+    FunctionExport("t_was_cancelled", t_was_cancelled, (), _TRANSACTION_ROUTES),
     FunctionExport("t_check_status", t_check_status, (ArgSpec(ArgKind.REGEX, "re"),),
                    R.REQUEST | R.ONREPLY | R.FAILURE | R.BRANCH),
     FunctionExport("t_local_replied", t_local_replied,

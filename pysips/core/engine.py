@@ -274,14 +274,16 @@ class Engine:
         self.run_route(MsgContext(self.process, msg, rcv, RouteType.REQUEST, self.wall_time()), route)
 
     def _reply(self, msg: SipMessage, rcv: ReceiveInfo) -> None:
+        # A reply that tm matches runs the global onreply_route inside tm, with its transaction's
+        # flags and AVPs; the engine runs it only for the replies no module took.
+        for hook in self.hooks.reply:
+            if hook(msg, rcv):
+                return
         route = self.onreply_route
         if route is not None:
             ctx = MsgContext(self.process, msg, rcv, RouteType.ONREPLY, self.wall_time())
             self.run_route(ctx, route)
             if ctx.dropped:
-                return
-        for hook in self.hooks.reply:
-            if hook(msg, rcv):
                 return
         self.forward_reply(msg)
 

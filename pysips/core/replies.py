@@ -1,7 +1,7 @@
 """Replies the engine builds itself: reason phrases, the stateless To tag, the last error.
 
-The To tag of a stateless reply is a keyed hash of what identifies the request (From tag, Call-ID,
-top Via branch), so a retransmitted request gets the same tag, and the ACK to that reply can be
+The To tag of a stateless reply is a salted hash of what identifies the request (Call-ID, top Via
+branch), so a retransmitted request gets the same tag, and the ACK to that reply can be
 recognised (sl drops it) without keeping any state.
 """
 
@@ -39,6 +39,7 @@ REPLY_HEADERS = "core.reply_headers"  # list[str]: headers for the next local re
 _SECRET = os.urandom(16)
 # The fixed part of every stateless To tag of this process: a 16-hex prefix, a dash, a suffix.
 SL_TAG_PREFIX = hashlib.blake2b(b"sl", key=_SECRET, digest_size=8).hexdigest() + "-"
+_SALT = _SECRET.hex()
 
 
 def reason_for(status: int) -> str:
@@ -58,10 +59,12 @@ def last_error(ctx: MsgContext) -> tuple[int, str]:
 
 
 def stateless_to_tag(msg: SipMessage) -> str:
+    # Call-ID and top branch name the request (its retransmissions and, for a non-2xx reply, its
+    # ACK share both); the process-salted built-in hash is enough within one worker and costs
+    # nothing next to a keyed digest.
     via = msg.vias[0] if msg.vias else None
     branch = via.branch if via is not None and via.branch else ""
-    material = f"{msg.from_.tag or ''}\x00{msg.call_id}\x00{branch}".encode("utf-8", "surrogateescape")
-    return SL_TAG_PREFIX + hashlib.blake2b(material, key=_SECRET, digest_size=4).hexdigest()
+    return f"{SL_TAG_PREFIX}{hash((_SALT, msg.call_id, branch)) & 0xFFFFFFFF:08x}"
 
 
 def is_stateless_tag(tag: str | None) -> bool:

@@ -76,7 +76,8 @@ class Resolver:
         self._naptr = naptr or dns_naptr
         self._srv = srv or dns_srv
         self._addresses = addresses or system_addresses
-        self._try_ipv6 = try_ipv6
+        self.try_ipv6 = try_ipv6  # dns_try_ipv6
+        self.try_naptr = True  # dns_try_naptr
         self._clock = clock
         self._cache: dict[str, tuple[float, list[Destination]]] = {}
 
@@ -119,9 +120,10 @@ class Resolver:
             if found[0]:
                 return found
             return self._a(host, transport, default_port(transport))
-        found = self._by_naptr(host, secure)
-        if found[0]:
-            return found
+        if self.try_naptr:
+            found = self._by_naptr(host, secure)
+            if found[0]:
+                return found
         for proto in ("udp", "tcp", "tls") if not secure else ("tls",):
             if proto not in self.protos:
                 continue
@@ -159,7 +161,7 @@ class Resolver:
 
     def _a(self, host: str, proto: str, port: int) -> tuple[list[Destination], float]:
         addresses, ttl = self._addresses(host)
-        if not self._try_ipv6:
+        if not self.try_ipv6:
             addresses = [a for a in addresses if ":" not in a]
         if not addresses:
             log.error("DNS: %s does not resolve", host)

@@ -78,11 +78,8 @@ def usable_listeners(listeners: list[Listener], skip_unimplemented: bool) -> lis
 def _load(script: ast.Script, path: Path, engine: Engine, mpath: str | None) -> Any:
     from pysips.script.compile import LoadOptions, load_script
 
-    options = LoadOptions(base_dir=path.resolve().parent, mpath=mpath, myself=engine.myself)
-    # The loader replaces the core's not-yet-implemented placeholders with these when it offers
-    # the hook; until then forward()/send()/force_send_socket() stay load errors.
-    if "core_functions" in getattr(LoadOptions, "__dataclass_fields__", {}):
-        setattr(options, "core_functions", ENGINE_FUNCTIONS)  # noqa: B010 - field added by H3
+    options = LoadOptions(base_dir=path.resolve().parent, mpath=mpath, myself=engine.myself,
+                          core_functions=ENGINE_FUNCTIONS)
     return load_script(script, options)
 
 
@@ -130,6 +127,10 @@ async def serve_script(path: str | Path, options: ServeOptions | None = None,
         engine.server_header = str(server_header)
     if loaded.core.get("server_signature") is False:
         engine.server_header = None
+    if loaded.core.get("dns_try_ipv6") is False:
+        engine.resolver.try_ipv6 = False
+    if loaded.core.get("dns_try_naptr") is False:
+        engine.resolver.try_naptr = False
     return await serve(loaded, engine, listeners, opts, stop)
 
 

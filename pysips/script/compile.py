@@ -28,7 +28,13 @@ from pysips.script.corefuncs import CoreEnv, core_exports
 from pysips.script.coreparams import CoreParamKind
 from pysips.script.coreparams import lookup as lookup_core_param
 from pysips.script.errors import FixupError, LoadProblem, Problems, ScriptLoadError
-from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
+from pysips.script.exports import (
+    FunctionExport,
+    ModuleExports,
+    ModuleInitContext,
+    ParamExport,
+    ParamType,
+)
 from pysips.script.flags import FlagKind, FlagRegistry
 from pysips.script.loader import ModuleFinder, ModuleLoadError, module_name
 from pysips.script.myself import MyselfChecker, from_script
@@ -103,6 +109,9 @@ class LoadOptions:
     base_dir: Path | None = None  # relative mpath is resolved against it (the script's folder)
     mpath: str | None = None  # overrides the script's mpath (tests, -m)
     myself: MyselfChecker | None = None  # default: from the script's listen/socket/alias lines
+    # Core functions supplied by the running engine (forward, force_send_socket ...); each replaces
+    # the core table's entry of the same name, which without an engine is a not-implemented error.
+    core_functions: tuple[FunctionExport, ...] = ()
 
 
 @dataclass(slots=True)
@@ -218,6 +227,8 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
     functions: dict[str, FunctionEntry] = {}
     for fexp in core_exports(env).functions:
+        functions[fexp.name] = FunctionEntry(fexp, "core", {})
+    for fexp in options.core_functions:
         functions[fexp.name] = FunctionEntry(fexp, "core", {})
     for name, mod in modules.items():
         for fexp in mod.exports.functions:
@@ -401,10 +412,5 @@ def _check_uses(state: CompilerState, facts: RouteFacts, rtype: int, where: str)
         bad = rtype & ~use.export.route_types
         if bad:
             kinds = ", ".join(_TYPE_NAMES[b] for b in sorted(_TYPE_NAMES) if b & bad)
-            via = "" if where.startswith(kinds) else f" (reached from {kinds})"
-            state.error(
-                use.pos,
-                f"function {use.name}() cannot be used in {kinds}; it is called from {where}{via}"
-                if via
-                else f"function {use.name}() cannot be used in {kinds}",
-            )
+            via = "" if where.startswith(kinds) else f" ({where} is called from there)"
+            state.error(use.pos, f"function {use.name}() cannot be used in {kinds}{via}")

@@ -90,13 +90,6 @@ def _is_module_folder(folder: Path, name: str) -> bool:
     return (folder / name / "__init__.py").is_file()
 
 
-def _entry_point(name: str) -> importlib.metadata.EntryPoint | None:
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return ep
-    return None
-
-
 class ModuleFinder:
     def __init__(self, mpath: str | None = None, base_dir: Path | None = None) -> None:
         self.search: list[Path] = []
@@ -107,6 +100,13 @@ class ModuleFinder:
             self.search.append(p)
         self.search.append(modules_dir())
         self.broken: dict[str, str] = {}  # filled by available(): modules that failed to import
+        self._eps: dict[str, importlib.metadata.EntryPoint] | None = None
+
+    def _entry_points(self) -> dict[str, importlib.metadata.EntryPoint]:
+        # Scanning installed distributions is slow: once per finder (one script load).
+        if self._eps is None:
+            self._eps = {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        return self._eps
 
     def find(self, written: str) -> FoundModule | None:
         """None when no module of that name exists; ModuleLoadError when it exists but is broken."""
@@ -121,7 +121,7 @@ class ModuleFinder:
             if _is_module_folder(folder, name):
                 exports = _import_folder(name, folder)
                 return FoundModule(name, exports, str(folder / name))
-        ep = _entry_point(name)
+        ep = self._entry_points().get(name)
         if ep is not None:
             try:
                 obj = ep.load()
@@ -144,7 +144,7 @@ class ModuleFinder:
                         self.broken[child.name] = str(exc)
                         continue
                     seen[child.name] = FoundModule(child.name, exports, str(child))
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in self._entry_points().values():
             if ep.name not in seen:
                 seen[ep.name] = FoundModule(
                     ep.name, _exports_of(ep.load(), ep.value), f"entry point {ep.value}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pysips.sip.errors import ParseError
 from pysips.sip.headers import is_token, split_commas, unquote
 
@@ -46,6 +48,10 @@ class AuthHeader:
         return f"AuthHeader({self.scheme!r}, {self.params!r})"
 
 
+# auth-param = token LWS "=" LWS ( token / quoted-string ), separated by commas; compiled once
+_AUTH_PARAM = re.compile(r'\s*([^\s=,]+)\s*=\s*("[^"\\]*(?:\\.[^"\\]*)*"|[^\s,"]*)\s*(?:,|$)')
+
+
 def parse_auth(text: str) -> AuthHeader | ParseError:
     value = text.strip()
     space = 0
@@ -56,18 +62,32 @@ def parse_auth(text: str) -> AuthHeader | ParseError:
         return ParseError(f"bad auth scheme {scheme[:40]!r}")
     params: dict[str, str] = {}
     rest = value[space:].strip()
-    if rest:
-        for item in split_commas(rest):
-            if not item:
-                continue
-            eq = item.find("=")
-            if eq <= 0:
-                # token68-style credentials (RFC 7235): keep them under an empty name
-                params[""] = item
-                continue
-            name = item[:eq].strip().lower()
-            raw = item[eq + 1 :].strip()
-            if raw.startswith('"') and (len(raw) < 2 or not raw.endswith('"')):
-                return ParseError(f"unterminated quoted auth parameter {name!r}")
-            params[name] = unquote(raw)
+    pos = 0
+    end = len(rest)
+    while pos < end:
+        match = _AUTH_PARAM.match(rest, pos)
+        if match is None:
+            return _parse_auth_slow(scheme, rest)
+        name, raw = match.group(1), match.group(2)
+        params[name.lower()] = unquote(raw) if raw[:1] == '"' else raw
+        pos = match.end()
+    return AuthHeader(scheme, params)
+
+
+def _parse_auth_slow(scheme: str, rest: str) -> AuthHeader | ParseError:
+    """Odd shapes: empty list items, token68 credentials, unterminated quotes."""
+    params: dict[str, str] = {}
+    for item in split_commas(rest):
+        if not item:
+            continue
+        eq = item.find("=")
+        if eq <= 0:
+            # token68-style credentials (RFC 7235): keep them under an empty name
+            params[""] = item
+            continue
+        name = item[:eq].strip().lower()
+        raw = item[eq + 1 :].strip()
+        if raw.startswith('"') and (len(raw) < 2 or not raw.endswith('"')):
+            return ParseError(f"unterminated quoted auth parameter {name!r}")
+        params[name] = unquote(raw)
     return AuthHeader(scheme, params)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pysips.sip.errors import ParseError
 
 # Canonical header keys are lower-case full names; compact forms (RFC 3261 section 7.3.3 and the
@@ -56,21 +58,28 @@ def key_for_bytes(name: bytes) -> str | None:
     return key
 
 
+_SPECIALS = re.compile(r'[",<>\\]')  # compiled once; finds the few characters that matter
+
+
 def split_commas(text: str) -> list[str]:
     """Split a header value on commas outside quotes and <...>; items stripped."""
     if "," not in text:
         return [text.strip()]
+    if '"' not in text and "<" not in text:
+        return [item.strip() for item in text.split(",")]
     items: list[str] = []
     start = 0
     in_quote = False
     in_angle = False
-    i = 0
-    n = len(text)
-    while i < n:
+    skip_until = -1
+    for match in _SPECIALS.finditer(text):
+        i = match.start()
+        if i < skip_until:
+            continue
         ch = text[i]
         if in_quote:
             if ch == "\\":
-                i += 1
+                skip_until = i + 2
             elif ch == '"':
                 in_quote = False
         elif ch == '"':
@@ -82,29 +91,36 @@ def split_commas(text: str) -> list[str]:
         elif ch == "," and not in_angle:
             items.append(text[start:i].strip())
             start = i + 1
-        i += 1
     items.append(text[start:].strip())
     return items
 
 
+def closing_quote(text: str, start: int) -> int:
+    """Index of the '"' closing the quoted string opened at `start`, or -1."""
+    j = text.find('"', start + 1)
+    while j > 0:
+        backslashes = 0
+        k = j - 1
+        while k > start and text[k] == "\\":
+            backslashes += 1
+            k -= 1
+        if backslashes % 2 == 0:
+            return j
+        j = text.find('"', j + 1)
+    return -1
+
+
 def find_unquoted(text: str, char: str, start: int = 0) -> int:
     """Index of `char` outside double quotes, or -1 (or -2 if a quote is left open)."""
-    i = start
-    n = len(text)
-    in_quote = False
-    while i < n:
-        ch = text[i]
-        if in_quote:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quote = False
-        elif ch == '"':
-            in_quote = True
-        elif ch == char:
-            return i
-        i += 1
-    return -2 if in_quote else -1
+    while True:
+        at = text.find(char, start)
+        quote = text.find('"', start)
+        if quote < 0 or (0 <= at < quote):
+            return at
+        end = closing_quote(text, quote)
+        if end < 0:
+            return -2
+        start = end + 1
 
 
 def parse_header_params(text: str) -> dict[str, str | None] | ParseError:
@@ -130,6 +146,17 @@ def parse_header_params(text: str) -> dict[str, str | None] | ParseError:
         return params
     if '"' not in text:
         items = text.split(";")
+    elif "\\" not in text:
+        # without escapes, a ';' is inside quotes exactly when an odd number of quotes precede it
+        items = []
+        pending = ""
+        for piece in text.split(";"):
+            pending = piece if not pending else pending + ";" + piece
+            if pending.count('"') % 2 == 0:
+                items.append(pending)
+                pending = ""
+        if pending:
+            return ParseError("unterminated quoted string in parameter")
     else:
         items = []
         start = 0

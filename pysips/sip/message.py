@@ -16,10 +16,7 @@ from pysips.sip.headers import (
     ContentType,
     CSeq,
     header_key,
-    is_token,
-    key_for_bytes,
     parse_content_type,
-    parse_cseq,
     parse_delta_seconds,
     parse_option_tags,
     split_commas,
@@ -27,7 +24,7 @@ from pysips.sip.headers import (
 from pysips.sip.lumps import Lump, apply_lumps
 from pysips.sip.nameaddr import Contact, NameAddr, parse_contacts, parse_name_addr, parse_name_addr_list
 from pysips.sip.uri import SipUri, parse_uri
-from pysips.sip.via import Via, parse_via, parse_vias
+from pysips.sip.via import Via, parse_vias
 
 if TYPE_CHECKING:
     from pysips.sip.sdp import Sdp
@@ -35,13 +32,9 @@ if TYPE_CHECKING:
 # (canonical key, name as written, value bytes unfolded and stripped, start offset, end offset)
 Field = tuple[str, bytes, bytes, int, int]
 
-_SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards")
-_REQUIRED = ("via", "from", "to", "call-id", "cseq")
 _AUTH_KEYS = frozenset(("authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate"))
-_OPTION_TAG_KEYS = frozenset(("supported", "require", "proxy-require", "unsupported"))
 _NAME_ADDR_LIST_KEYS = frozenset(("route", "record-route", "path", "service-route"))
 _DELTA_KEYS = frozenset(("expires", "min-expires"))
-_DIGITS = frozenset(b"0123456789")
 
 
 def _decode(value: bytes) -> str:
@@ -65,10 +58,11 @@ class SipMessage:
         "_cache",
         "_end",
         "_fields_cache",
+        "_first",
         "_from",
-        "_index",
+        "_index_cache",
         "_keys",
-        "_lines",
+        "_line_lens",
         "_lumps",
         "_new_body",
         "_new_ctype",
@@ -101,9 +95,10 @@ class SipMessage:
     _end: int
     _fields_cache: list[Field] | None
     _from: NameAddr | ParseError | None
-    _index: dict[str, list[int]]
+    _first: dict[str, int]
+    _index_cache: dict[str, list[int]] | None
     _keys: list[str]
-    _lines: list[bytes] | None
+    _line_lens: list[int] | None
     _parts: list[tuple[bytes, bytes, bytes]]
     _to: NameAddr | ParseError | None
     _vias: list[Via] | ParseError | None
@@ -140,13 +135,28 @@ class SipMessage:
             fields = self._fields_cache = _build_fields(self)
         return fields
 
+    @property
+    def _index(self) -> dict[str, list[int]]:
+        """Positions of every field per key, built on first need."""
+        index = self._index_cache
+        if index is None:
+            index = {}
+            for i, key in enumerate(self._keys):
+                idx = index.get(key)
+                if idx is None:
+                    index[key] = [i]
+                else:
+                    idx.append(i)
+            self._index_cache = index
+        return index
+
     def _value(self, i: int) -> str:
         return _decode(self._parts[i][2].strip(b" \t"))
 
     def header(self, name: str) -> str | None:
         """First header field body with this name (case-insensitive, compact forms match)."""
-        idx = self._index.get(header_key(name))
-        return _decode(self._parts[idx[0]][2].strip(b" \t")) if idx else None
+        i = self._first.get(header_key(name))
+        return None if i is None else _decode(self._parts[i][2].strip(b" \t"))
 
     def headers(self, name: str) -> list[str]:
         """Every field body with this name, in order (one entry per header line)."""
@@ -182,8 +192,15 @@ class SipMessage:
     def via_headers(self) -> list[Via] | ParseError:
         """Every Via value, top first."""
         if self._vias is None:
-            idx = self._index.get("via", ())
-            self._vias = parse_vias([self._value(i) for i in idx])
+            keys = self._keys
+            values = [self._value(i) for i in range(len(keys)) if keys[i] == "via"]
+            top = self.top_via
+            if top is not None and "," not in values[0]:
+                # the top value is parsed already
+                rest = parse_vias(values[1:]) if len(values) > 1 else []
+                self._vias = rest if isinstance(rest, ParseError) else [top, *rest]
+            else:
+                self._vias = parse_vias(values)
         return self._vias
 
     @property
@@ -217,7 +234,7 @@ class SipMessage:
         return error
 
     def has_header(self, name: str) -> bool:
-        return header_key(name) in self._index
+        return header_key(name) in self._first
 
     def header_names(self) -> list[str]:
         """Header names as written, in order."""
@@ -331,7 +348,7 @@ class SipMessage:
         return error
 
     def _validate(self) -> ParseError | None:
-        keys = self._index.keys()
+        keys = self._first.keys()
         for key in keys:
             result: object = None
             if key == "contact":
@@ -529,10 +546,7 @@ def _parse_sdp_body(msg: SipMessage) -> Sdp | ParseError | None:
     return parse_sdp(msg.body)
 
 
-# ---------------------------------------------------------------- parsing
-
-_EMPTY = NameAddr("", "", {}, "")
-
+# ---------------------------------------------------------------- helpers of the lazy accessors
 
 def _broken_name_addr(msg: SipMessage, key: str) -> NameAddr:
     return NameAddr("", "", {}, msg.header(key) or "")
@@ -548,12 +562,11 @@ def _parse_single_name_addr(msg: SipMessage, key: str) -> NameAddr | ParseError:
 def _build_fields(msg: SipMessage) -> list[Field]:
     """Spans of the header lines; only for the unfolded case (folded messages build them eagerly)."""
     fields: list[Field] = []
-    lines = msg._lines or []
     pos = _first_line_length(msg)
     parts = msg._parts
     keys = msg._keys
-    for i, line in enumerate(lines):
-        end = pos + len(line) + 2
+    for i, length in enumerate(msg._line_lens or ()):
+        end = pos + length + 2
         fields.append((keys[i], parts[i][0], parts[i][2].strip(b" \t"), pos, end))
         pos = end
     return fields
@@ -563,317 +576,5 @@ def _first_line_length(msg: SipMessage) -> int:
     return msg.raw.find(b"\r\n") + 2
 
 
-def _quick_tag(value: bytes) -> bytes | bool | None:
-    """The tag parameter of a From/To value by string search: bytes, None when there is none,
-    or True when the value needs the full name-addr parser to tell."""
-    low = value.lower()
-    i = low.find(b"tag")
-    if i < 0:
-        return None
-    if low[i - 1 : i] != b";" or low[i + 3 : i + 4] != b"=" or value.rfind(b">") > i or b'"' in value[i:]:
-        return True
-    end = value.find(b";", i)
-    tag = value[i + 4 :] if end < 0 else value[i + 4 : end]
-    if not tag or b" " in tag or b"\t" in tag:
-        return True
-    return tag
-
-
-def parse_message(data: bytes) -> SipMessage | ParseError:
-    """Parse one SIP message. Never raises: failures come back as ParseError values."""
-    try:
-        return _parse(bytes(data))
-    except Exception as exc:  # a parser bug must not take the server down; fuzzing hunts these
-        return ParseError(f"internal parser error: {exc!r}", None)
-
-
-def _unfold(lines: list[bytes], pos: int) -> tuple[list[bytes], list[Field] | None, ParseError | None]:
-    """Join continuation lines; returns logical lines and, since offsets then differ, the spans."""
-    logical: list[bytes] = []
-    spans: list[tuple[int, int]] = []
-    error: ParseError | None = None
-    for line in lines:
-        end = pos + len(line) + 2
-        c0 = line[:1]
-        if c0 == b" " or c0 == b"\t":
-            if logical:
-                prev = logical[-1]
-                more = line.strip(b" \t")
-                logical[-1] = prev + b" " + more if prev.rstrip(b" \t")[-1:] != b":" else prev + more
-                spans[-1] = (spans[-1][0], end)
-            elif error is None:
-                error = ParseError("continuation line before the first header")
-        else:
-            logical.append(line)
-            spans.append((pos, end))
-        pos = end
-    fields: list[Field] = []
-    for line, (start, end) in zip(logical, spans, strict=True):
-        name, _, value = line.partition(b":")
-        fields.append(("", name, value.strip(b" \t"), start, end))
-    return logical, fields, error
-
-
-def _parse(data: bytes) -> SipMessage | ParseError:
-    error: ParseError | None = None
-    head_end = data.find(b"\r\n\r\n")
-    if head_end < 0:
-        head = data[:-2] if data.endswith(b"\r\n") else data
-        body_start = len(data) + 2  # where the missing empty line would be
-    else:
-        head = data[:head_end]
-        body_start = head_end + 4
-    lines = head.split(b"\r\n")
-    first = lines[0]
-    if not first:
-        return ParseError("empty first line", None)
-    del lines[0]
-
-    msg = SipMessage.__new__(SipMessage)
-    msg.raw = data
-    msg._lumps = []
-    msg._cache = None
-    msg._uri = None
-    msg._new_ruri = None
-    msg._new_body = None
-    msg._new_ctype = None
-    msg._pushed_vias = []
-    msg._vias_popped = 0
-    msg._from = None
-    msg._to = None
-    msg._vias = None
-    msg.top_via = None
-    msg.from_tag = None
-    msg.to_tag = None
-    msg.method = ""
-    msg.ruri = ""
-    msg.status = 0
-    msg.reason = ""
-    msg.call_id = ""
-    msg.cseq = _NO_CSEQ
-    msg.max_forwards = None
-    msg.content_length = None
-    msg.body = b""
-    msg._body_start = body_start
-
-    if first[:4] == b"SIP/":
-        msg.is_request = False
-        msg._ruri_span = (0, 0)
-        parts = first.split(b" ", 2)
-        if parts[0] != b"SIP/2.0":
-            return ParseError(f"unsupported version {parts[0][:20]!r} in status line", None)
-        code = parts[1] if len(parts) > 1 else b""
-        if len(code) != 3 or not _DIGITS.issuperset(code) or code[0] == 0x30:
-            return ParseError(f"bad status code {code[:20]!r}", None)
-        msg.status = int(code)
-        msg.reason = _decode(parts[2]) if len(parts) == 3 else ""
-    else:
-        msg.is_request = True
-        parts = first.split(b" ")
-        method = parts[0]
-        msg.method = method.decode("latin-1")
-        if len(parts) >= 2:
-            msg._ruri_span = (len(method) + 1, len(method) + 1 + len(parts[1]))
-            msg.ruri = _decode(parts[1])
-        else:
-            msg._ruri_span = (len(first), len(first))
-        if len(parts) != 3 or not parts[1] or not parts[2]:
-            error = ParseError("malformed Request-Line (want METHOD SP URI SP SIP/2.0)")
-        elif parts[2] != b"SIP/2.0":
-            if parts[2].startswith(b"SIP/"):
-                error = ParseError(f"unsupported SIP version {parts[2][:20]!r}", 505)
-            else:
-                error = ParseError("malformed Request-Line version")
-        elif not is_token(msg.method):
-            error = ParseError(f"bad method {msg.method[:40]!r}")
-
-    # split the header lines once; continuation lines (rare) take the slow path
-    if b"\r\n " in head or b"\r\n\t" in head:
-        logical, fields, fold_error = _unfold(lines, len(first) + 2)
-        error = error or fold_error
-        msg._lines = None
-        lines = logical
-    else:
-        msg._lines = lines
-        fields = None
-    split = [line.partition(b":") for line in lines]
-    get = _KEYS.get
-    keys = [(get(p[0]) or key_for_bytes(p[0]) or "") if p[1] else "" for p in split]
-    if "" in keys:
-        if error is None:
-            bad = lines[keys.index("")]
-            error = ParseError(f"bad header line {bad[:40]!r}")
-        keep = [i for i, k in enumerate(keys) if k]
-        split = [split[i] for i in keep]
-        keys = [keys[i] for i in keep]
-        if fields is not None:
-            fields = [fields[i] for i in keep]
-        elif msg._lines is not None:
-            # spans must still count the dropped lines: compute them now
-            fields = _spans_with_gaps(lines, len(first) + 2, keep, split, keys)
-            msg._lines = None
-    if fields is not None:
-        fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
-    msg._fields_cache = fields
-    msg._parts = split
-    msg._keys = keys
-    index: dict[str, list[int]] = {}
-    for i, key in enumerate(keys):
-        idx = index.get(key)
-        if idx is None:
-            index[key] = [i]
-        else:
-            idx.append(i)
-    msg._index = index
-
-    error = _interpret(msg, data, body_start, error)
-    if error is None and head_end < 0:
-        error = ParseError("headers not terminated by an empty line")
-    if error is None:
-        return msg
-    error.partial = msg
-    if not msg.is_request or "via" not in index:
-        error.status = None  # nothing to answer, or nowhere to send the answer
-    return error
-
-
-def _spans_with_gaps(
-    lines: list[bytes], pos: int, keep: list[int], split: list[tuple[bytes, bytes, bytes]], keys: list[str]
-) -> list[Field]:
-    spans = []
-    for line in lines:
-        spans.append((pos, pos + len(line) + 2))
-        pos += len(line) + 2
-    return [
-        (keys[n], split[n][0], split[n][2].strip(b" \t"), spans[i][0], spans[i][1])
-        for n, i in enumerate(keep)
-    ]
-
-
-_KEYS: dict[bytes, str] = {}
-for _name in (
-    "Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq", "Contact", "m", "Max-Forwards", "Route",
-    "Record-Route", "Content-Length", "l", "Content-Type", "c", "Expires", "Allow", "Supported", "k",
-    "User-Agent", "Server", "Authorization", "Proxy-Authorization", "WWW-Authenticate", "Proxy-Authenticate",
-    "Require", "Proxy-Require", "Accept", "Event", "Subscription-State", "Path", "Session-Expires", "Min-SE",
-    "Date", "Timestamp", "Allow-Events", "Call-Id", "Cseq", "Content-type", "Content-length", "Max-forwards",
-    "Record-route", "Call-id", "User-agent",
-):
-    _KEYS[_name.encode()] = header_key(_name)
-    _KEYS[_name.lower().encode()] = header_key(_name)
-    _KEYS[_name.upper().encode()] = header_key(_name)
-
-_NO_CSEQ = CSeq(0, "")
-
-
-def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError | None) -> ParseError | None:
-    """Read the routing headers; returns the first error (the given one wins)."""
-    parts = msg._parts
-    index = msg._index
-    is_request = msg.is_request
-
-    for key in _SINGLE_VALUED:
-        idx = index.get(key)
-        if idx is not None and len(idx) > 1 and error is None:
-            error = ParseError(f"several {key} headers")
-    for key in _REQUIRED:
-        if key not in index and error is None:
-            error = ParseError(f"missing {key} header")
-
-    idx = index.get("call-id")
-    if idx is not None:
-        msg.call_id = _decode(parts[idx[0]][2].strip(b" \t"))
-        if not msg.call_id and error is None:
-            error = ParseError("empty Call-ID")
-
-    idx = index.get("cseq")
-    if idx is not None:
-        value_b = parts[idx[0]][2]
-        words = value_b.split()
-        if (
-            len(words) == 2 and 0 < len(words[0]) < 10 and _DIGITS.issuperset(words[0])
-            and _KNOWN_METHODS.get(words[1]) is not None
-        ):
-            msg.cseq = CSeq(int(words[0]), _KNOWN_METHODS[words[1]])
-        else:
-            cseq = parse_cseq(_decode(value_b))
-            if isinstance(cseq, ParseError):
-                error = error or cseq
-            else:
-                msg.cseq = cseq
-        if not is_request:
-            msg.method = msg.cseq.method
-        elif msg.cseq.method != msg.method and error is None and msg.cseq is not _NO_CSEQ:
-            error = ParseError(f"CSeq method {msg.cseq.method!r} does not match {msg.method!r}")
-
-    for key in ("from", "to"):
-        idx = index.get(key)
-        if idx is None:
-            continue
-        value_b = parts[idx[0]][2].strip(b" \t")
-        tag = _quick_tag(value_b)
-        if tag is True:
-            parsed = parse_name_addr(_decode(value_b))
-            if key == "from":
-                msg._from = parsed
-            else:
-                msg._to = parsed
-            if isinstance(parsed, ParseError):
-                error = error or ParseError(f"{key}: {parsed.reason}")
-                continue
-            tag_s = parsed.tag
-        else:
-            tag_s = _decode(tag) if isinstance(tag, bytes) else None
-        if key == "from":
-            msg.from_tag = tag_s
-        else:
-            msg.to_tag = tag_s
-
-    idx = index.get("via")
-    if idx is not None:
-        value = _decode(parts[idx[0]][2].strip(b" \t"))
-        if "," in value:
-            value = split_commas(value)[0]
-        top = parse_via(value)
-        if isinstance(top, ParseError):
-            error = error or top
-        else:
-            msg.top_via = top
-
-    idx = index.get("max-forwards")
-    if idx is not None:
-        value_b = parts[idx[0]][2].strip(b" \t")
-        if not value_b or not _DIGITS.issuperset(value_b):
-            error = error or ParseError("bad Max-Forwards")
-        else:
-            # RFC 4475 3.1.2.4: an overlarge value may be treated as absent
-            number = int(value_b) if len(value_b) < 6 else 256
-            msg.max_forwards = number if number <= 255 else None
-
-    idx = index.get("content-length")
-    available = len(data) - body_start if body_start <= len(data) else 0
-    length = available
-    if idx is not None:
-        value_b = parts[idx[0]][2].strip(b" \t")
-        if len(idx) > 1 and len({parts[i][2].strip(b" \t") for i in idx}) > 1:
-            error = error or ParseError("conflicting Content-Length values")
-        elif not value_b or not _DIGITS.issuperset(value_b) or len(value_b) > 10:
-            error = error or ParseError(f"bad Content-Length {value_b[:20]!r}")
-        else:
-            length = int(value_b)
-            msg.content_length = length
-            if length > available:
-                error = error or ParseError(f"Content-Length {length} exceeds the {available} body bytes")
-                length = available
-    msg.body = data[body_start : body_start + length] if length else b""
-    msg._end = min(body_start + length, len(data))
-    return error
-
-
-_KNOWN_METHODS: dict[bytes, str] = {
-    m.encode(): m
-    for m in (
-        "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY", "PUBLISH",
-        "INFO", "REFER", "MESSAGE", "UPDATE",
-    )
-}
+# the parser needs SipMessage, defined above; importing it last keeps parse_message here too
+from pysips.sip.parser import parse_message as parse_message  # noqa: E402

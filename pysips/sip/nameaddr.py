@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pysips.sip.errors import ParseError
-from pysips.sip.headers import is_token, parse_header_params, split_commas, unquote
+from pysips.sip.headers import closing_quote, is_token, parse_header_params, split_commas, unquote
 from pysips.sip.uri import SipUri, parse_uri
 
 _MAX_EXPIRES = 2**32 - 1
@@ -42,32 +42,23 @@ class NameAddr:
         return f"{type(self).__name__}({self.text!r})"
 
 
-def _closing_quote(text: str) -> int:
-    i = 1
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            return i
-        i += 1
-    return -1
-
-
 def _has_space(text: str) -> bool:
     return " " in text or "\t" in text
 
 
 def parse_name_addr(text: str) -> NameAddr | ParseError:
     """Parse `"Display" <uri>;params`, `Display <uri>;params` or `uri;params`."""
+    parts = _name_addr_parts(text)
+    return parts if isinstance(parts, ParseError) else NameAddr(*parts)
+
+
+def _name_addr_parts(text: str) -> tuple[str, str, dict[str, str | None], str] | ParseError:
     value = text.strip()
     if not value:
         return ParseError("empty name-addr")
     display = ""
     if value[0] == '"':
-        close = _closing_quote(value)
+        close = closing_quote(value, 0)
         if close < 0:
             return ParseError("unterminated quoted display name")
         display = value[: close + 1]
@@ -111,7 +102,7 @@ def parse_name_addr(text: str) -> NameAddr | ParseError:
         if isinstance(parsed, ParseError):
             return parsed
         params = parsed
-    return NameAddr(display, uri, params, value)
+    return display, uri, params, value
 
 
 def parse_name_addr_list(values: list[str]) -> list[NameAddr] | ParseError:
@@ -175,8 +166,8 @@ def parse_contacts(values: list[str]) -> list[Contact] | ParseError:
             out.append(Contact("", "*", {}, "*", star=True))
             continue
         for item in split_commas(value):
-            parsed = parse_name_addr(item)
-            if isinstance(parsed, ParseError):
-                return parsed
-            out.append(Contact(parsed.display, parsed.uri, parsed.params, parsed.text))
+            parts = _name_addr_parts(item)
+            if isinstance(parts, ParseError):
+                return parts
+            out.append(Contact(*parts))
     return out

@@ -105,11 +105,17 @@ def parse_sdp(body: bytes | str) -> Sdp | ParseError:
         lines.pop()
     if not lines or not lines[0].startswith("v="):
         return ParseError("SDP must start with v=")
+    attributes = sdp.attributes
+    keep = sdp.lines.append
     for line in lines:
-        if len(line) < 2 or line[1] != "=" or not ("a" <= line[0] <= "z"):
+        kind = line[:1]
+        if line[1:2] != "=" or not ("a" <= kind <= "z"):
             return ParseError(f"bad SDP line {line[:60]!r}")
-        sdp.lines.append(line)
-        kind = line[0]
+        keep(line)
+        if kind == "a":
+            name, sep, attr = line[2:].partition(":")
+            attributes.append((name, attr if sep else None))
+            continue
         value = line[2:]
         if kind == "m":
             parts = value.split()
@@ -120,11 +126,8 @@ def parse_sdp(body: bytes | str) -> Sdp | ParseError:
                 return ParseError(f"bad m= port {parts[1][:20]!r}")
             count = int(count_text) if count_text else 1
             current = Media(parts[0], int(port_text), count, parts[2], parts[3:])
+            attributes = current.attributes
             sdp.media.append(current)
-        elif kind == "a":
-            name, sep, attr = value.partition(":")
-            pair = (name, attr if sep else None)
-            (current.attributes if current else sdp.attributes).append(pair)
         elif kind == "c":
             conn = _connection(value)
             if isinstance(conn, ParseError):

@@ -5,9 +5,6 @@ from __future__ import annotations
 from pysips.sip.errors import ParseError
 
 _HEX = frozenset("0123456789abcdefABCDEF")
-# Characters no URI component may hold unescaped; everything else is accepted liberally, as
-# deployed devices put '#', '[', '{' and the like in user parts.
-_FORBIDDEN = frozenset(' \t\r\n<>"\x00\x7f') | frozenset(chr(c) for c in range(32))
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
 _IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _DIGITS = frozenset("0123456789")
@@ -173,6 +170,11 @@ def parse_hostport(text: str) -> tuple[str, int | None] | ParseError:
     return host, port
 
 
+def _has_forbidden(text: str) -> bool:
+    # isprintable() rejects controls (TAB, CR, LF, NUL, DEL) in one C pass; the rest by search
+    return not text.isprintable() or " " in text or "<" in text or ">" in text or '"' in text
+
+
 def parse_uri(text: str) -> SipUri | ParseError:
     """Parse a URI. Unknown schemes give a ParseError with status 416 (Unsupported URI Scheme)."""
     colon = text.find(":")
@@ -189,7 +191,7 @@ def parse_uri(text: str) -> SipUri | ParseError:
 
 
 def _parse_sip(text: str, scheme: str, start: int) -> SipUri | ParseError:
-    if not _FORBIDDEN.isdisjoint(text):
+    if _has_forbidden(text):
         return ParseError("forbidden character in URI")
     if "%" in text and _bad_escape(text):
         return ParseError("bad escape in URI")
@@ -232,7 +234,7 @@ def _parse_sip(text: str, scheme: str, start: int) -> SipUri | ParseError:
 
 
 def _parse_tel(text: str, start: int) -> SipUri | ParseError:
-    if not _FORBIDDEN.isdisjoint(text):
+    if _has_forbidden(text):
         return ParseError("forbidden character in tel URI")
     rest = text[start:]
     semi = rest.find(";")

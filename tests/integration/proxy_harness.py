@@ -408,9 +408,10 @@ class Rig:
         return self.start_proxy("pysips", pysips_argv(cfg))
 
     def start_uas(self, scenario: str, port: int | None = None, *, calls: int = 1,
-                  duration_ms: int | None = None, extra: Sequence[str] = ()) -> SippProcess:
+                  duration_ms: int | None = None, extra: Sequence[str] = (),
+                  trace_messages: bool = True) -> SippProcess:
         argv = sipp_argv(scenario, port or self.ports.uas, calls=calls, duration_ms=duration_ms,
-                         extra=extra, trace_messages=True)
+                         extra=extra, trace_messages=trace_messages)
         sipp = SippProcess(role=f"uas {scenario}", argv=argv, workdir=self._next_dir("uas"))
         self._sipps.append(sipp)
         sipp.start()

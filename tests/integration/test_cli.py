@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,12 @@ TEST_MODULES = ROOT / "tests" / "data" / "modules"
 def pysips(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run(
-        [sys.executable, "-m", "pysips", *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        [sys.executable, "-m", "pysips", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -35,7 +43,8 @@ def good(tmp_path: Path) -> Path:
 def bad(tmp_path: Path) -> Path:
     path = tmp_path / "bad.cfg"
     path.write_text(
-        'loadmodule "maxfwd.so"\nloadmodule "nosuch.so"\nroute {\n  nosuch_fn();\n  mf_process_maxfwd_header();\n'
+        'loadmodule "maxfwd.so"\nloadmodule "nosuch.so"\nroute {\n  nosuch_fn();\n'
+        "  mf_process_maxfwd_header();\n"
         "  route(missing);\n}\n"
     )
     return path
@@ -72,10 +81,48 @@ def test_syntax_error_has_position(tmp_path: Path) -> None:
     assert f"{path}:2:" in result.stderr
 
 
-def test_run_stops_after_loading(good: Path) -> None:
-    result = pysips("-f", str(good))
-    assert result.returncode == 3
-    assert "the SIP engine is not built yet" in result.stderr
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_run_serves_until_sigterm(tmp_path: Path) -> None:
+    port = _free_udp_port()
+    path = tmp_path / "serve.cfg"
+    path.write_text(
+        f'socket=udp:127.0.0.1:{port}\nloadmodule "sl.so"\nloadmodule "proto_udp.so"\n'
+        'route { sl_send_reply(200, "Served by $rm"); exit; }\n'
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pysips", "-f", str(path)],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    request = (
+        f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKcli1\r\n"
+        "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:b@127.0.0.1>\r\n"
+        "Call-ID: cli-run-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.bind(("127.0.0.1", 0))
+            client.settimeout(0.5)
+            answer = b""
+            deadline = time.monotonic() + 20
+            while not answer and time.monotonic() < deadline and proc.poll() is None:
+                client.sendto(request, ("127.0.0.1", port))
+                try:
+                    answer = client.recv(65535)
+                except TimeoutError:
+                    continue
+        assert answer.startswith(b"SIP/2.0 200 Served by OPTIONS\r\n"), answer
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0, stderr
+    assert f"listening on udp:127.0.0.1:{port}" in stderr
 
 
 def test_mpath_option_and_version(tmp_path: Path) -> None:

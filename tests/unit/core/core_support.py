@@ -76,8 +76,9 @@ def make_net(
     return net
 
 
-def request(method: str = "OPTIONS", ruri: str = "sip:bob@127.0.0.1:5060", *, via_host: str = "127.0.0.1:40000",
-            via_params: str = ";rport", branch: str = "z9hG4bKabc1", extra: str = "", to_tag: str = "",
+def request(method: str = "OPTIONS", ruri: str = "sip:bob@127.0.0.1:5060", *,
+            via_host: str = "127.0.0.1:40000", via_params: str = ";rport", branch: str = "z9hG4bKabc1",
+            extra: str = "", to_tag: str = "",
             max_forwards: int = 70, body: str = "") -> str:
     to = "<sip:bob@example.com>" + (f";tag={to_tag}" if to_tag else "")
     return (
@@ -91,3 +92,18 @@ def request(method: str = "OPTIONS", ruri: str = "sip:bob@127.0.0.1:5060", *, vi
         f"{extra}"
         f"Content-Length: {len(body)}\r\n\r\n{body}"
     )
+
+
+def script_net(text: str, sockets: tuple[Socket, ...] = (PROXY, OTHER, PROXY_V6)) -> tuple[Net, Any]:
+    """An engine running a real script (bundled modules), wired the way the server wires it."""
+    from pysips.script.compile import LoadOptions, load_script
+    from pysips.script.parse import parse_text
+
+    process = ProcessState()
+    net = make_net(None, sockets, process=process)
+    loaded = load_script(parse_text(text, "t.cfg"), LoadOptions(myself=net.engine.myself))
+    main = loaded.main_route
+    net.engine.main_route = main.run if main is not None else None
+    loaded.init_modules(process)
+    loaded.child_init(process)
+    return net, loaded

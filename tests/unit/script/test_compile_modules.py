@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_compile_support import INVITE, REGISTER, RCV, message
+from test_compile_support import INVITE, RCV, REGISTER, message
 
 from pysips.paths import modules_dir
 from pysips.script.compile import LoadedScript, load_script
@@ -23,7 +23,8 @@ route {
     $var(out) = "ok";
 }
 route[lt] { if (is_maxfwd_lt(5)) return(1); return(-1); }
-route[rand] { rand_set_prob(100); if (!rand_event()) return(-1); rand_set_prob(0); if (rand_event()) return(-2);
+route[rand] { rand_set_prob(100); if (!rand_event()) return(-1);
+    rand_set_prob(0); if (rand_event()) return(-2);
     if (rand_event(100)) return(3); return(-3); }
 """
 
@@ -64,7 +65,9 @@ def _var(ctx: MsgContext, name: str) -> object:
         (None, 2, "ok", "Max-Forwards: 10"),
     ],
 )
-def test_mf_process_maxfwd_header(loaded: LoadedScript, header: str | None, ret: int, out: str, sent: str) -> None:
+def test_mf_process_maxfwd_header(
+    loaded: LoadedScript, header: str | None, ret: int, out: str, sent: str
+) -> None:
     msg = _with_maxfwd(header)
     _, ctx = _run(loaded, msg)
     assert _var(ctx, "r") == ret and _var(ctx, "out") == out
@@ -90,13 +93,30 @@ def test_residential_example_reports_only_missing_modules() -> None:
     report = check_script(parse_file(path), LoadOptions(base_dir=path.parent))
     missing = {name for name, _ in report.missing_modules}
     wanted = {
-        "signaling", "sl", "tm", "rr", "maxfwd", "sipmsgops", "mi_fifo", "uri", "usrloc", "registrar",
-        "rtpengine", "nathelper", "proto_udp", "proto_tls", "proto_wss", "proto_ws", "tls_mgm",
+        "signaling",
+        "sl",
+        "tm",
+        "rr",
+        "maxfwd",
+        "sipmsgops",
+        "mi_fifo",
+        "uri",
+        "usrloc",
+        "registrar",
+        "rtpengine",
+        "nathelper",
+        "proto_udp",
+        "proto_tls",
+        "proto_wss",
+        "proto_ws",
+        "tls_mgm",
     }
     # other modules are being written alongside: whatever has no folder yet must be reported
     assert missing == {name for name in wanted if not (modules_dir() / name / "__init__.py").is_file()}
     # every error is a missing module or a function those modules would provide
     assert all(
-        "unknown module" in p.message or "unknown function" in p.message for p in report.problems if not p.warning
+        "unknown module" in p.message or "unknown function" in p.message
+        for p in report.problems
+        if not p.warning
     )
     assert "mf_process_maxfwd_header" not in report.unknown_functions

@@ -9,7 +9,7 @@ import types
 import pytest
 from test_compile_support import HEADER_LINES, TEST_MODULES, calls, check, load, message, run
 
-from pysips.script.compile import LoadOptions, check_script, load_script
+from pysips.script.compile import check_script, load_script
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.errors import ScriptLoadError
 from pysips.script.exports import FunctionExport, ModuleExports
@@ -28,7 +28,11 @@ def _line(n: int) -> str:
 # (id, script body, expected (body line, column, text in message))
 ERROR_CASES = [
     ("unknown-module", 'loadmodule "nosuch.so"\nroute { exit; }', (1, 1, "unknown module 'nosuch'")),
-    ("unknown-modparam", 'modparam("testmod", "nope", 1)\nroute { exit; }', (1, 1, "has no parameter 'nope'")),
+    (
+        "unknown-modparam",
+        'modparam("testmod", "nope", 1)\nroute { exit; }',
+        (1, 1, "has no parameter 'nope'"),
+    ),
     ("modparam-type", 'modparam("testmod", "p_int", "ten")\nroute { exit; }', (1, 1, "expects an integer")),
     ("modparam-no-module", 'modparam("zz.*", "x", 1)\nroute { exit; }', (1, 1, "no loaded module matches")),
     ("unknown-core-param", "bogus_param=3\nroute { exit; }", (1, 1, "unknown core parameter 'bogus_param'")),
@@ -41,14 +45,24 @@ ERROR_CASES = [
     ("flag-arg-kind", "route {\n  setflag($var(x));\n}", (2, 11, "must be a flag name")),
     ("fixup-error", "route {\n  t_even(3);\n}", (2, 10, "3 is odd")),
     ("read-only-var-arg", 'route {\n  t_set($ci, "x");\n}', (2, 9, "read-only")),
-    ("route-type", "route { exit; }\nbranch_route[b] {\n  t_reqonly();\n}", (3, 3, "cannot be used in branch_route")),
-    ("route-type-via-subroute",
-     "route { exit; }\nfailure_route[f] { route(s); }\nroute[s] {\n  t_reqonly();\n}",
-     (4, 3, "cannot be used in failure_route")),
+    (
+        "route-type",
+        "route { exit; }\nbranch_route[b] {\n  t_reqonly();\n}",
+        (3, 3, "cannot be used in branch_route"),
+    ),
+    (
+        "route-type-via-subroute",
+        "route { exit; }\nfailure_route[f] { route(s); }\nroute[s] {\n  t_reqonly();\n}",
+        (4, 3, "cannot be used in failure_route"),
+    ),
     ("unknown-route", "route {\n  route(nowhere);\n}", (2, 3, "unknown route 'nowhere'")),
     ("unknown-route-arg", 'route {\n  t_on("nowhere");\n}', (2, 8, "unknown branch_route 'nowhere'")),
-    ("route-arg-wrong-kind", 'route {\n  t_on("r");\n}\nroute[r] { exit; }', (2, 8, "unknown branch_route 'r'")),
-    ("unknown-pvar", 'route {\n  $var(a) = $nosuchpv;\n}', (2, 13, "nosuchpv")),
+    (
+        "route-arg-wrong-kind",
+        'route {\n  t_on("r");\n}\nroute[r] { exit; }',
+        (2, 8, "unknown branch_route 'r'"),
+    ),
+    ("unknown-pvar", "route {\n  $var(a) = $nosuchpv;\n}", (2, 13, "nosuchpv")),
     ("read-only-assign", 'route {\n  $ci = "x";\n}', (2, 3, "read-only")),
     ("bad-regex", 'route {\n  if ($ru =~ "(") exit;\n}', (2, 14, "bad regular expression")),
     ("bad-regex-arg", 'route {\n  t_match("(", "x");\n}', (2, 11, "bad regular expression")),
@@ -88,8 +102,10 @@ def test_numeric_flag_warns_about_dialects() -> None:
 
 
 def test_2x_core_param_spellings_load() -> None:
-    report = check("debug=3\nfork=yes\nchildren=4\nlog_stderror=no\nlog_facility=LOG_LOCAL0\n"
-                   "udp_workers=4\nstderror_enabled=no\nauto_aliases=no\nroute { exit; }")
+    report = check(
+        "debug=3\nfork=yes\nchildren=4\nlog_stderror=no\nlog_facility=LOG_LOCAL0\n"
+        "udp_workers=4\nstderror_enabled=no\nauto_aliases=no\nroute { exit; }"
+    )
     assert report.ok, [p.format() for p in report.problems]
 
 
@@ -140,14 +156,17 @@ def test_maxfwd_fixup_checks_limit_against_max_limit() -> None:
     errors = [
         p.format()
         for p in check_script(
-            parse_text('loadmodule "maxfwd.so"\nmodparam("maxfwd", "max_limit", 20)\n'
-                       'route {\n  mf_process_maxfwd_header(30);\n}\n', "t.cfg")
+            parse_text(
+                'loadmodule "maxfwd.so"\nmodparam("maxfwd", "max_limit", 20)\n'
+                "route {\n  mf_process_maxfwd_header(30);\n}\n",
+                "t.cfg",
+            )
         ).problems
     ]
     assert any(e.startswith("t.cfg:4:28:") and "bigger than max_limit" in e for e in errors), errors
 
 
 def test_function_used_in_condition_and_statement_checked_once_each() -> None:
-    loaded = load('route { if (t_int(1)) t_int(2); }\n')
+    loaded = load("route { if (t_int(1)) t_int(2); }\n")
     _, ctx = run(loaded)
     assert calls(ctx) == [("t_int", 1), ("t_int", 2)]

@@ -87,7 +87,9 @@ exports = ModuleExports(
     "testmod",
     functions=(
         FunctionExport("t_ret", t_ret, (ArgSpec(ArgKind.INT, "n"),)),
-        FunctionExport("t_rec", t_rec, (ArgSpec(ArgKind.STR, "text"), ArgSpec(ArgKind.ANY, "extra", optional=True))),
+        FunctionExport(
+            "t_rec", t_rec, (ArgSpec(ArgKind.STR, "text"), ArgSpec(ArgKind.ANY, "extra", optional=True))
+        ),
         FunctionExport("t_int", t_int, (ArgSpec(ArgKind.INT, "n"),)),
         FunctionExport("t_even", t_int, (ArgSpec(ArgKind.INT, "n", fixup=_even),)),
         FunctionExport("t_set", t_set, (ArgSpec(ArgKind.VAR, "var"), ArgSpec(ArgKind.STR, "text"))),

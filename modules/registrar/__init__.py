@@ -1,0 +1,161 @@
+"""registrar: REGISTER processing and contact lookup (OpenSIPS module `registrar`).
+
+save() stores the Contacts of a REGISTER in usrloc and answers it (RFC 3261 section 10.3, Path
+RFC 3327, +sip.instance/reg-id RFC 5626); lookup() rewrites the request towards the registered
+contacts. Flags are accepted in both the 3.x spelling ("memory-only, max-contacts=5") and the 2.x
+letters ("mc5"); the return codes are OpenSIPS's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pysips.script.context import MsgContext, RouteType
+from pysips.script.errors import FixupError
+from pysips.script.exports import (
+    ArgKind,
+    ArgSpec,
+    FixupContext,
+    FunctionExport,
+    ModuleExports,
+    ModuleInitContext,
+    ParamExport,
+    ParamType,
+)
+
+from .config import config_from
+from .flags import LookupFlags, SaveFlags, parse_lookup_flags, parse_save_flags
+from .lookup import is_contact_registered, lookup, registered, remove
+from .runtime import Registrar, registrar_of
+from .save import save
+
+__all__ = ["Registrar", "exports"]
+
+
+def _save_flags(value: Any, fctx: FixupContext) -> SaveFlags:
+    try:
+        return parse_save_flags(value)
+    except FixupError as exc:
+        raise FixupError(exc.message, fctx.pos) from None
+
+
+def _lookup_flags(value: Any, fctx: FixupContext) -> LookupFlags:
+    try:
+        return parse_lookup_flags(value)
+    except FixupError as exc:
+        raise FixupError(exc.message, fctx.pos) from None
+
+
+def _domain(value: Any, fctx: FixupContext) -> str:
+    name = str(value).strip()
+    if not name or not all(ch.isalnum() or ch == "_" for ch in name):
+        raise FixupError(f"bad usrloc table name {name!r}", fctx.pos)
+    return name
+
+
+def _opt(value: str | None) -> str | None:
+    return value if value else None
+
+
+def w_save(ctx: MsgContext, domain: str, flags: SaveFlags | None = None, aor: str | None = None,
+           ownership_tag: str | None = None) -> int:
+    return save(registrar_of(ctx), ctx, domain, flags or SaveFlags(), _opt(aor))
+
+
+def w_lookup(ctx: MsgContext, domain: str, flags: LookupFlags | None = None, aor: str | None = None) -> int:
+    return lookup(registrar_of(ctx), ctx, domain, flags or LookupFlags(), _opt(aor))
+
+
+def w_registered(ctx: MsgContext, domain: str, aor: str | None = None, callid: str | None = None) -> int:
+    return registered(registrar_of(ctx), ctx, domain, _opt(aor), _opt(callid))
+
+
+def w_is_registered(ctx: MsgContext, domain: str, aor: str | None = None) -> int:
+    return registered(registrar_of(ctx), ctx, domain, _opt(aor), to_for_register=True)
+
+
+def w_is_contact_registered(ctx: MsgContext, domain: str, aor: str | None = None,
+                            contact: str | None = None, callid: str | None = None) -> int:
+    return is_contact_registered(registrar_of(ctx), ctx, domain, _opt(aor), _opt(contact), _opt(callid))
+
+
+def w_remove(ctx: MsgContext, domain: str, aor: str, contact: str | None = None,
+             next_hop: str | None = None, instance: str | None = None) -> int:
+    return remove(registrar_of(ctx), ctx, domain, aor, _opt(contact), _opt(next_hop), _opt(instance))
+
+
+def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Registrar:
+    return Registrar(config_from(params), mctx.process)
+
+
+_DOMAIN = ArgSpec(ArgKind.STR, "domain", static=True, fixup=_domain)
+_AOR = ArgSpec(ArgKind.STR, "aor", optional=True)
+_REQ = RouteType.REQUEST
+_ANYWHERE = RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.ONREPLY | RouteType.LOCAL
+
+exports = ModuleExports(
+    "registrar",
+    functions=(
+        FunctionExport(
+            "save", w_save,
+            (_DOMAIN, ArgSpec(ArgKind.STR, "flags", optional=True, fixup=_save_flags), _AOR,
+             ArgSpec(ArgKind.STR, "ownership_tag", optional=True)),
+            route_types=_REQ, doc="store the Contacts of a REGISTER and answer it",
+        ),
+        FunctionExport(
+            "lookup", w_lookup,
+            (_DOMAIN, ArgSpec(ArgKind.STR, "flags", optional=True, fixup=_lookup_flags), _AOR),
+            route_types=_REQ | RouteType.FAILURE,
+            doc="rewrite the R-URI to the registered contacts (1 found, -1 none, -2 method, -3 error)",
+        ),
+        FunctionExport("registered", w_registered,
+                       (_DOMAIN, _AOR, ArgSpec(ArgKind.STR, "callid", optional=True)),
+                       route_types=_ANYWHERE, doc="2.x: is the AOR (default: R-URI) registered"),
+        FunctionExport("is_registered", w_is_registered, (_DOMAIN, _AOR), route_types=_ANYWHERE,
+                       doc="is the AOR (default: To for REGISTER, else From) registered"),
+        FunctionExport("is_contact_registered", w_is_contact_registered,
+                       (_DOMAIN, _AOR, ArgSpec(ArgKind.STR, "contact", optional=True),
+                        ArgSpec(ArgKind.STR, "callid", optional=True)),
+                       route_types=_ANYWHERE, doc="is this contact / Call-ID registered for the AOR"),
+        FunctionExport("remove", w_remove,
+                       (_DOMAIN, ArgSpec(ArgKind.STR, "aor"), ArgSpec(ArgKind.STR, "contact", optional=True),
+                        ArgSpec(ArgKind.STR, "next_hop", optional=True),
+                        ArgSpec(ArgKind.STR, "sip_instance", optional=True)),
+                       route_types=_REQ | RouteType.ONREPLY | RouteType.TIMER | RouteType.EVENT,
+                       doc="remove bindings of an AOR (all, or by contact / next hop / instance)"),
+        FunctionExport("is_ip_registered", w_registered, missing="is_ip_registered() of registrar"),
+        FunctionExport("remove_ip_port", w_remove, missing="remove_ip_port() of registrar"),
+        FunctionExport("add_sock_hdr", w_registered, missing="add_sock_hdr() of registrar"),
+    ),
+    params=(
+        ParamExport("default_expires", ParamType.INT, 3600),
+        ParamExport("min_expires", ParamType.INT, 60),
+        ParamExport("max_expires", ParamType.INT, 0),
+        ParamExport("default_q", ParamType.INT, None, doc="q x 1000 for contacts without q"),
+        ParamExport("case_sensitive", ParamType.INT, 1),
+        ParamExport("realm_prefix", ParamType.STR, None),
+        ParamExport("received_avp", ParamType.STR, None, doc="AVP holding the source URI (nathelper)"),
+        ParamExport("received_param", ParamType.STR, "received"),
+        ParamExport("allow_dup_cseq", ParamType.INT, 1),
+        ParamExport("expires_max_deviation", ParamType.INT, 0),
+        ParamExport("max_contacts", ParamType.INT, 0),
+        ParamExport("max_username_len", ParamType.INT, 64),
+        ParamExport("max_domain_len", ParamType.INT, 64),
+        ParamExport("max_aor_len", ParamType.INT, 256),
+        ParamExport("max_contact_len", ParamType.INT, 255),
+        ParamExport("retry_after", ParamType.INT, 0),
+        ParamExport("sock_hdr_name", ParamType.STR, None),
+        ParamExport("disable_gruu", ParamType.INT, 1, check=lambda v: _only(v, 1, "disable_gruu")),
+        ParamExport("reject_brief_expires", ParamType.INT, 0,
+                    doc="pysips: answer 423 with Min-Expires instead of raising a short expiry"),
+    ),
+    deps=("usrloc", "signaling"),
+    init=_init,
+    doc="SIP registrar",
+)
+
+
+def _only(value: Any, allowed: int, name: str) -> Any:
+    if value != allowed:
+        raise FixupError(f"{name}={value} is not supported by pysips (GRUU is not implemented)")
+    return value

@@ -1,0 +1,61 @@
+"""Replies to REGISTER: the Contact list of the 200 OK, and sending through tm or statelessly."""
+
+from __future__ import annotations
+
+import logging
+
+from pysips.core.replies import set_last_error
+from pysips.script.context import MsgContext
+
+from .errors import RegError
+
+log = logging.getLogger("pysips.registrar")
+
+
+def contact_header(bindings: list[tuple[str, float, int, str | None, str | None, int]],
+                   received_param: str) -> str | None:
+    """One Contact header listing (uri, q, seconds left, received, instance, reg-id) bindings."""
+    if not bindings:
+        return None
+    parts = []
+    for uri, q, left, received, instance, reg_id in bindings:
+        text = f"<{uri}>"
+        if q >= 0:
+            text += f";q={_q_text(q)}"
+        text += f";expires={left}"
+        if received:
+            text += f';{received_param}="{received}"'
+        if instance:
+            text += f';+sip.instance="{instance}"'
+        if reg_id:
+            text += f";reg-id={reg_id}"
+        parts.append(text)
+    return "Contact: " + ", ".join(parts)
+
+
+def _q_text(q: float) -> str:
+    text = f"{q:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def send(ctx: MsgContext, code: int, reason: str, headers: tuple[str, ...]) -> bool:
+    """Statefully when tm holds a transaction for the request (OpenSIPS signaling), else stateless."""
+    tm = ctx.process.modules.get("tm")
+    if tm is not None and hasattr(tm, "has_transaction") and tm.has_transaction(ctx):
+        return int(tm.reply(ctx, code, reason, extra_headers=headers)) > 0
+    engine = ctx.process.core
+    if engine is None:
+        log.error("save: no SIP engine in this process to send %d %s", code, reason)
+        return False
+    return bool(engine.send_reply(ctx, engine.build_reply(ctx, code, reason, extra_headers=headers)))
+
+
+def send_error(ctx: MsgContext, error: RegError, retry_after: int, no_reply: bool) -> None:
+    set_last_error(ctx, error.code, error.reason)
+    if no_reply:
+        return
+    headers = [f"P-Registrar-Error: {error.info}", *error.headers]
+    if 500 <= error.code < 600 and retry_after:
+        headers.append(f"Retry-After: {retry_after}")
+    send(ctx, error.code, error.reason, tuple(headers))
+

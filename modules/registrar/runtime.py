@@ -1,0 +1,48 @@
+"""The registrar runtime (`process.modules["registrar"]`): its settings and the usrloc binding."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from pysips.script.context import MsgContext, ProcessState
+
+from .config import RegConfig
+
+if TYPE_CHECKING:
+    from usrloc.runtime import Usrloc
+
+
+class Registrar:
+    __slots__ = ("_ul", "accepted", "config", "process", "rejected")
+
+    def __init__(self, config: RegConfig, process: ProcessState) -> None:
+        self.config = config
+        self.process = process
+        self._ul: Usrloc | None = None
+        self.accepted = 0
+        self.rejected = 0
+
+    @property
+    def usrloc(self) -> Usrloc:
+        ul = self._ul
+        if ul is None:
+            ul = self._ul = self.process.modules.get("usrloc")
+            if ul is None:
+                raise RuntimeError("registrar: the usrloc module is not initialised")
+        return ul
+
+
+def registrar_of(ctx: MsgContext) -> Registrar:
+    reg = ctx.process.modules.get("registrar")
+    if not isinstance(reg, Registrar):
+        raise RuntimeError("registrar: module not initialised in this process")
+    return reg
+
+
+def now_of(ctx: MsgContext) -> float:
+    """The event's wall-clock time (passed in by the engine); the clock when run by hand."""
+    if ctx.now:
+        return ctx.now
+    core: Any = ctx.process.core
+    return float(core.wall_time()) if core is not None else time.time()

@@ -1,0 +1,329 @@
+"""save(): process a REGISTER against usrloc (RFC 3261 section 10.3) and answer it.
+
+Order of checks follows OpenSIPS (lib/reg + registrar/save.c): Contact syntax and `*` rules, AOR,
+then per Contact: expiry, matching an existing binding (Contact URI, or +sip.instance/reg-id per
+RFC 5626), the Call-ID/CSeq ordering check, max-contacts. The 200 OK lists every binding left.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import TYPE_CHECKING
+
+from pysips.script.context import MsgContext
+from pysips.sip.errors import ParseError
+from pysips.sip.headers import unquote
+from pysips.sip.message import SipMessage
+from pysips.sip.nameaddr import Contact
+
+from . import errors as E
+from .aor import aor_key
+from .errors import RegError
+from .flags import (
+    FORCE_REG,
+    MEMORY_ONLY,
+    NO_REPLY,
+    PATH_ANY,
+    PATH_OFF,
+    PATH_RECEIVED,
+    PATH_STRICT,
+    REQ_CT_ONLY,
+    SOCKET_HEADER,
+    SaveFlags,
+)
+from .reply import contact_header, send, send_error
+from .runtime import Registrar, now_of
+
+if TYPE_CHECKING:
+    from usrloc.contact import UContact
+    from usrloc.domain import UDomain
+    from usrloc.record import URecord
+
+log = logging.getLogger("pysips.registrar")
+
+# usrloc constants, repeated to keep modules independent at import time
+FL_MEM = 1
+RETRANSMISSION = -2
+BAD_CSEQ = -1
+
+
+class _Request:
+    """What every binding of one REGISTER shares."""
+
+    __slots__ = ("callid", "cflags", "conn_id", "cseq", "flags", "methods", "path", "received",
+                 "socket", "user_agent")
+
+    def __init__(self) -> None:
+        self.callid = ""
+        self.cseq = 0
+        self.flags = 0
+        self.cflags = 0
+        self.user_agent = ""
+        self.received: str | None = None
+        self.path: str | None = None
+        self.socket: str | None = None
+        self.methods: int | None = None
+        self.conn_id = 0
+
+
+def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_uri: str | None) -> int:
+    """1 saved and answered, -2 refused (answered unless no-reply), -1 the reply could not be sent."""
+    msg = ctx.msg
+    flags = sflags.flags
+    if not isinstance(msg, SipMessage) or not msg.is_request:
+        log.error("save: no request to process")
+        return -1
+    try:
+        headers = _save(reg, ctx, msg, domain, sflags, aor_uri)
+    except RegError as err:
+        reg.rejected += 1
+        log.info("save: %s %s: %s (AOR from %s)", err.code, err.reason, err.info, aor_uri or msg.to.uri)
+        send_error(ctx, err, reg.config.retry_after, bool(flags & NO_REPLY))
+        return -2
+    reg.accepted += 1
+    if flags & NO_REPLY:
+        return 1
+    return 1 if send(ctx, 200, "OK", headers) else -1
+
+
+def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags: SaveFlags,
+          aor_uri: str | None) -> tuple[str, ...]:
+    cfg = reg.config
+    flags = sflags.flags
+    contacts = msg.contacts()
+    if isinstance(contacts, ParseError):
+        raise RegError(400, E.PARSE_CONT)
+    star = any(c.star for c in contacts)
+    if star:
+        if len(contacts) > 1:
+            raise RegError(400, E.STAR_CONT)
+        if msg.header("expires") is not None and msg.expires() != 0:
+            raise RegError(400, E.STAR_EXP)
+    for c in contacts:
+        if not c.star and len(c.uri) > cfg.max_contact_len:
+            raise RegError(400, E.CONTACT_LEN)
+
+    aor = aor_key(aor_uri or msg.to.uri, reg.usrloc.config.use_domain, cfg.case_sensitive, cfg.realm_prefix)
+    if aor is None:
+        raise RegError(400, E.AOR_PARSE)
+    user, _, host = aor.rpartition("@") if "@" in aor else (aor, "", "")
+    if len(aor) > cfg.max_aor_len or len(user) > cfg.max_username_len or len(host) > cfg.max_domain_len:
+        raise RegError(500, E.AOR_LEN)
+
+    now = now_of(ctx)
+    dom = reg.usrloc.domain(domain)
+    extra_headers: list[str] = []
+    shared = _shared(reg, ctx, msg, flags, extra_headers)
+
+    if star:
+        rec = dom.get(aor)
+        if rec is not None:
+            for binding in list(rec.contacts):
+                binding.flags = (binding.flags | FL_MEM) if flags & MEMORY_ONLY else (binding.flags & ~FL_MEM)
+                if not dom.delete(rec, binding):
+                    raise RegError(500, E.UL_DEL_C)
+        return tuple(extra_headers)
+
+    if contacts:
+        _brief_check(reg, msg, contacts, sflags)
+        rec = _update(reg, dom, msg, aor, contacts, sflags, shared, now)
+    else:
+        rec = dom.get(aor)
+    if rec is not None:
+        header = _binding_list(reg, rec, contacts if flags & REQ_CT_ONLY else None, now)
+        if header:
+            extra_headers.insert(0, header)
+    return tuple(extra_headers)
+
+
+def _shared(reg: Registrar, ctx: MsgContext, msg: SipMessage, flags: int, out: list[str]) -> _Request:
+    cfg = reg.config
+    ul = reg.usrloc
+    s = _Request()
+    s.callid = msg.call_id
+    s.cseq = msg.cseq.number
+    s.flags = FL_MEM if flags & MEMORY_ONLY else 0
+    s.cflags = ctx.bflags
+    s.user_agent = (msg.header("user-agent") or "")[:255]
+    allow = msg.headers("allow")
+    if allow:
+        s.methods = ul.methods_mask(",".join(allow))
+    rcv = ctx.rcv
+    if rcv is not None:
+        ip = f"[{rcv.local_ip}]" if ":" in rcv.local_ip else rcv.local_ip
+        s.socket = f"{rcv.proto}:{ip}:{rcv.local_port}"
+        if rcv.proto != "udp":
+            s.conn_id = rcv.conn_id
+    if flags & SOCKET_HEADER and cfg.sock_hdr_name:
+        value = msg.header(cfg.sock_hdr_name)
+        if value:
+            s.socket = value.strip()
+    if cfg.received_avp:
+        values = ctx.avps.get(cfg.received_avp)
+        if values and values[0] is not None and str(values[0]):
+            s.received = str(values[0])
+    if flags & PATH_ANY:
+        _path(msg, flags, s, ul.nat_flag, out)
+    return s
+
+
+def _path(msg: SipMessage, flags: int, s: _Request, nat_flag: int, out: list[str]) -> None:
+    hops = msg.name_addrs("path")
+    if isinstance(hops, ParseError):
+        raise RegError(400, E.PARSE_PATH)
+    if not hops:
+        return
+    text = ",".join(msg.headers("path"))
+    supported = "path" in msg.option_tags("supported")
+    if flags & PATH_STRICT and not supported:
+        raise RegError(420, E.PATH_UNSUP, ("Unsupported: path", f"Path: {text}"))
+    s.path = text
+    if flags & PATH_RECEIVED:
+        received = hops[0].parsed_uri()
+        if not isinstance(received, ParseError):
+            value = received.params.get("received")
+            if value:
+                s.received = unquote(value)
+                s.cflags |= nat_flag
+    if supported and not flags & PATH_OFF:
+        out.append(f"Path: {text}")
+
+
+def _requested_expires(msg: SipMessage, c: Contact, default: int) -> int:
+    if "expires" in c.params:
+        value = c.expires
+        return default if value is None else value
+    header = msg.expires()
+    return default if header is None else header
+
+
+def _limits(reg: Registrar, sflags: SaveFlags) -> tuple[int, int]:
+    cfg = reg.config
+    lo = cfg.min_expires if sflags.min_expires is None else sflags.min_expires
+    hi = cfg.max_expires if sflags.max_expires is None else sflags.max_expires
+    return lo, hi
+
+
+def _brief_check(reg: Registrar, msg: SipMessage, contacts: list[Contact], sflags: SaveFlags) -> None:
+    """RFC 3261 10.3 step 7: with reject_brief_expires, refuse rather than raise a short expiry."""
+    if not reg.config.reject_brief_expires:
+        return
+    lo, _ = _limits(reg, sflags)
+    for c in contacts:
+        e = _requested_expires(msg, c, reg.config.default_expires)
+        if 0 < e < lo:
+            raise RegError(423, E.INTERVAL_BRIEF, (f"Min-Expires: {lo}",))
+
+
+def _expires(reg: Registrar, msg: SipMessage, c: Contact, sflags: SaveFlags, now: float) -> int:
+    """Absolute expiry (0 = remove) of one Contact, within the limits."""
+    cfg = reg.config
+    e = _requested_expires(msg, c, cfg.default_expires)
+    if e == 0:
+        return 0
+    lo, hi = _limits(reg, sflags)
+    if e < lo:
+        e = lo
+    if hi and e > hi:
+        e = hi
+    if cfg.expires_max_deviation:
+        e = max(1, e + random.randint(-cfg.expires_max_deviation, cfg.expires_max_deviation))
+    return int(now) + e
+
+
+def _q(reg: Registrar, c: Contact) -> float:
+    if "q" not in c.params:
+        return reg.config.default_q
+    q = c.q
+    if q is None:
+        raise RegError(400, E.INV_Q)
+    return q
+
+
+def _new_binding(reg: Registrar, aor: str, c: Contact, expires: int, s: _Request, now: float) -> UContact:
+    ul = reg.usrloc
+    received = s.received
+    if received is None:
+        value = c.params.get("received")
+        if value:
+            received = unquote(value)
+    methods = s.methods
+    param = c.params.get("methods")
+    if param:
+        methods = ul.methods_mask(unquote(param))
+    return ul.new_contact(
+        aor, c.uri, expires, q=_q(reg, c), callid=s.callid, cseq=s.cseq, flags=s.flags,
+        cflags=s.cflags, user_agent=s.user_agent, received=received, path=s.path, socket=s.socket,
+        methods=methods, instance=c.instance, reg_id=c.reg_id or 0, conn_id=s.conn_id,
+        last_modified=now,
+    )
+
+
+def _update(reg: Registrar, dom: UDomain, msg: SipMessage, aor: str, contacts: list[Contact],
+            sflags: SaveFlags, s: _Request, now: float) -> URecord | None:
+    ul = reg.usrloc
+    cfg = reg.config
+    max_contacts = cfg.max_contacts if sflags.max_contacts is None else sflags.max_contacts
+    mode = ul.config.matching_mode if sflags.matching_mode is None else sflags.matching_mode
+    force = bool(sflags.flags & FORCE_REG)
+    rec = dom.get(aor)
+    num = len(rec.valid(now)) if rec is not None and max_contacts else 0
+    for c in contacts:
+        expires = _expires(reg, msg, c, sflags, now)
+        found = rec.match(c.uri, s.callid, c.instance, c.reg_id or 0, mode) if rec is not None else None
+        if found is not None:
+            verdict = ul.check_cseq(found, s.callid, s.cseq, cfg.allow_dup_cseq, now)
+            if verdict == BAD_CSEQ:
+                raise RegError(400, E.INV_CSEQ)
+            if verdict == RETRANSMISSION:
+                continue
+        if found is None:
+            if expires == 0:
+                continue
+            if rec is None:
+                rec = dom.get_or_create(aor)
+            while max_contacts and num >= max_contacts:
+                if not force or not _drop_oldest(dom, rec, None, now):
+                    dom.release(rec)
+                    raise RegError(503, E.TOO_MANY)
+                num -= 1
+            if not dom.insert(rec, _new_binding(reg, aor, c, expires, s, now)):
+                raise RegError(500, E.UL_INS_C)
+            num += 1
+            continue
+        assert rec is not None
+        if expires == 0:
+            found.flags = (found.flags | FL_MEM) if s.flags & FL_MEM else (found.flags & ~FL_MEM)
+            if not dom.delete(rec, found):
+                raise RegError(500, E.UL_DEL_C)
+            num -= 1 if max_contacts and found.is_valid(now) else 0
+            continue
+        if max_contacts and not found.is_valid(now):
+            num += 1
+        while max_contacts and num > max_contacts:
+            if not force or not _drop_oldest(dom, rec, found, now):
+                raise RegError(503, E.TOO_MANY)
+            num -= 1
+        if not dom.update(rec, found, _new_binding(reg, aor, c, expires, s, now)):
+            raise RegError(500, E.UL_UPD_C)
+    return rec
+
+
+def _drop_oldest(dom: UDomain, rec: URecord, keep: UContact | None, now: float) -> bool:
+    """force-registration: make room by removing the least preferred, least recent binding."""
+    victims = [c for c in rec.contacts if c.is_valid(now) and c is not keep]
+    if not victims:
+        return False
+    victim = min(victims, key=lambda c: (c.q, c.last_modified))
+    return dom.delete(rec, victim)
+
+
+def _binding_list(reg: Registrar, rec: URecord, only: list[Contact] | None, now: float) -> str | None:
+    wanted = {c.uri for c in only} if only is not None else None
+    bindings = [
+        (c.uri, c.q, c.remaining(now) if c.expires else 0, c.received, c.instance, c.reg_id)
+        for c in rec.contacts
+        if c.is_valid(now) and (wanted is None or c.uri in wanted)
+    ]
+    return contact_header(bindings, reg.config.received_param)

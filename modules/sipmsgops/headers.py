@@ -1,0 +1,136 @@
+"""Header-field functions of sipmsgops: presence, adding, removing (by name, regex or glob).
+
+Every edit is a lump over the received message: what append_hf() adds is not seen by $hdr() or
+is_present_hf() in the same route, and a removed header still reads as present, as in OpenSIPS.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+from pysips.script.context import MsgContext
+from pysips.script.errors import FixupError
+from pysips.script.exports import FixupContext
+from pysips.sip.headers import header_key
+from pysips.sip.message import SipMessage
+
+
+def fix_header_name(value: Any, fctx: FixupContext) -> str:
+    """A header name, canonicalised once (compact forms and case folded)."""
+    name = str(value).strip()
+    if not name or ":" in name or " " in name:
+        raise FixupError(f"bad header name {value!r}")
+    return header_key(name)
+
+
+def fix_glob(value: Any, fctx: FixupContext) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(str(value)), re.IGNORECASE)
+
+
+def _msg(ctx: MsgContext) -> SipMessage | None:
+    msg = ctx.msg
+    return msg if isinstance(msg, SipMessage) else None
+
+
+def is_present_hf(ctx: MsgContext, key: str) -> int:
+    msg = _msg(ctx)
+    return 1 if msg is not None and msg.has_header(key) else -1
+
+
+def _with_crlf(text: str) -> str:
+    # OpenSIPS inserts the text verbatim; a missing CRLF would glue two header lines together.
+    return text if not text or text.endswith("\r\n") else text + "\r\n"
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def append_hf(ctx: MsgContext, text: str, after: str | None = None) -> int:
+    """Add header line(s) after the last header, or after the first `after` header."""
+    msg = _msg(ctx)
+    if msg is None or not text:
+        return -1
+    if after is not None:
+        spans = msg.header_spans(after)
+        if spans:
+            end = spans[0][1]
+            msg.add_lump(end, end, _encode(_with_crlf(text)))
+            return 1
+    msg.append_header(_with_crlf(text))
+    return 1
+
+
+def insert_hf(ctx: MsgContext, text: str, before: str | None = None) -> int:
+    """Add header line(s) before the first header, or before the first `before` header."""
+    msg = _msg(ctx)
+    if msg is None or not text:
+        return -1
+    if before is not None:
+        spans = msg.header_spans(before)
+        if spans:
+            start = spans[0][0]
+            msg.add_lump(start, start, _encode(_with_crlf(text)))
+            return 1
+    msg.insert_header(_with_crlf(text))
+    return 1
+
+
+def append_urihf(ctx: MsgContext, prefix: str, suffix: str) -> int:
+    """append_hf(prefix + the received R-URI + suffix)."""
+    msg = _msg(ctx)
+    if msg is None or not msg.is_request:
+        return -1
+    msg.append_header(_with_crlf(prefix + msg.original_ruri + suffix))
+    return 1
+
+
+def remove_hf(ctx: MsgContext, key: str) -> int:
+    msg = _msg(ctx)
+    if msg is None:
+        return -1
+    return 1 if msg.remove_header(key) > 0 else -1
+
+
+def _remove_matching(msg: SipMessage, matches: Any) -> int:
+    seen: dict[str, int] = {}
+    removed = 0
+    for name in msg.header_names():
+        key = header_key(name)
+        nth = seen.get(key, 0)
+        seen[key] = nth + 1
+        if matches(name) and msg.remove_header_at(key, nth):
+            removed += 1
+    return removed
+
+
+def remove_hf_re(ctx: MsgContext, pattern: re.Pattern[str]) -> int:
+    msg = _msg(ctx)
+    if msg is None:
+        return -1
+    return 1 if _remove_matching(msg, pattern.search) > 0 else -1
+
+
+def remove_hf_glob(ctx: MsgContext, pattern: re.Pattern[str]) -> int:
+    msg = _msg(ctx)
+    if msg is None:
+        return -1
+    return 1 if _remove_matching(msg, pattern.match) > 0 else -1
+
+
+def append_to_reply(ctx: MsgContext, text: str) -> int:
+    """Header line(s) for the next reply this server sends to the request."""
+    from pysips.core.replies import REPLY_HEADERS
+
+    lines = [line for line in text.split("\r\n") if line]
+    if not lines:
+        return -1
+    queued = ctx.extra.get(REPLY_HEADERS)
+    if not isinstance(queued, list):
+        queued = ctx.extra[REPLY_HEADERS] = []
+        # tm reads the same list under its own key (see the report to the lead)
+        ctx.extra["append_to_reply"] = queued
+    queued.extend(lines)
+    return 1

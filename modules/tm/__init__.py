@@ -1,0 +1,40 @@
+"""tm: stateful proxying (OpenSIPS tm module).
+
+Transactions, forking, reply selection, CANCEL, the failure/branch/onreply routes and the
+final-response timers. See docs/tm.md and `runtime.Tm` for what other modules can use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pysips.script.context import ProcessState
+from pysips.script.exports import ModuleExports, ModuleInitContext
+
+from .config import PARAMS, TmConfig
+from .functions import FUNCTIONS
+from .pvars import PVARS
+from .runtime import Tm
+
+
+def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Tm:
+    tm = Tm(ictx.process, TmConfig.from_params(params))
+    if ictx.process.core is not None:
+        tm.attach(ictx.process.core)
+    return tm
+
+
+def _child_init(process: ProcessState, runtime: object) -> None:
+    if isinstance(runtime, Tm) and process.core is not None:
+        runtime.attach(process.core)
+
+
+exports = ModuleExports(
+    name="tm",
+    functions=FUNCTIONS,
+    params=PARAMS,
+    pvars=PVARS,
+    init=_init,
+    child_init=_child_init,
+    doc="Stateful SIP proxying: transactions, forking, failure routes, CANCEL, timers.",
+)

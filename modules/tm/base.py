@@ -1,0 +1,310 @@
+"""The state and plumbing every part of tm shares: tables, the engine, actions, timers, replies
+upstream and CANCELs downstream. Forking lives in forking.py, reply processing in replies.py."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pysips.script.context import MsgContext
+from pysips.sip.branch import parse_branch
+from pysips.sip.message import SipMessage
+from pysips.sip.transaction import (
+    Actions,
+    ClientTransaction,
+    FinalResponseTimeout,
+    NonInviteClientTransaction,
+    PassResponse,
+    SendMessage,
+    ServerTransaction,
+    Terminated,
+    TimerQueue,
+    Transaction,
+    TransactionTable,
+    TxState,
+    status_of,
+)
+
+from .cell import CANCEL_PENDING, CANCEL_SENT, Branch, Cell
+from .config import TmConfig
+from .outgoing import cancel_for
+
+if TYPE_CHECKING:
+    from pysips.core.api import Core, Socket, TimerHandle
+    from pysips.script.context import ProcessState
+    from pysips.script.exports import RouteRef
+    from pysips.sip.receive import ReceiveInfo
+
+log = logging.getLogger("pysips.tm")
+
+# t_relay flags (3.x names, 2.x bits)
+RELAY_NO_AUTO_477 = 0x02
+RELAY_NO_DNS_FAILOVER = 0x04
+RELAY_PASS_REASON = 0x08
+RELAY_ALLOW_NO_CANCEL = 0x10
+
+# t_relay error codes
+E_GENERIC = -1
+E_BAD_MSG = -2
+E_NO_DESTINATION = -3
+E_BAD_DESTINATION = -4
+E_SEND = -6
+
+_UAS, _UAC, _CANCEL = 0, 1, 2
+_ABSORBING = (TxState.COMPLETED, TxState.CONFIRMED)
+_REASON_ELSEWHERE = 'Reason: SIP;cause=200;text="Call completed elsewhere"'
+_REASON_NO_ANSWER = 'Reason: SIP;cause=480;text="NO_ANSWER"'
+
+BranchSendHook = Callable[[MsgContext, SipMessage, "Socket"], None]
+Owner = tuple[int, Cell, Branch | None]
+
+
+class Pending:
+    """What the script armed before the transaction existed (t_on_* before t_relay)."""
+
+    __slots__ = ("fr_inv_timeout", "fr_timeout", "on_branch", "on_failure", "on_reply")
+
+    def __init__(self) -> None:
+        self.on_reply: RouteRef | None = None
+        self.on_failure: RouteRef | None = None
+        self.on_branch: RouteRef | None = None
+        self.fr_timeout: float | None = None
+        self.fr_inv_timeout: float | None = None
+
+
+class TmBase:
+    def __init__(self, process: ProcessState, config: TmConfig) -> None:
+        self.process = process
+        self.config = config
+        self.table = TransactionTable()
+        self.cells: dict[str, Cell] = {}
+        self.timers = TimerQueue()
+        self.core: Core | None = None
+        self.branch_send_hooks: list[BranchSendHook] = []
+        self._owners: dict[Transaction, Owner] = {}
+        self._timer: TimerHandle | None = None
+        self._timer_at = float("inf")
+        self._prefix = os.urandom(3).hex()
+        self._ids = itertools.count(1)
+        self._reply_rcv: ReceiveInfo | None = None
+
+    # ------------------------------------------------------------------ engine wiring
+
+    def attach(self, core: Core) -> None:
+        """Register the hooks with the engine (idempotent)."""
+        if self.core is core:
+            return
+        self.core = core
+        core.hooks.request.append(self.on_request)
+        core.hooks.reply.append(self.on_reply)
+
+    def _core(self) -> Core:
+        core = self.core
+        if core is None:
+            core = self.process.core
+            if core is None:
+                raise RuntimeError("tm: no engine to send with")
+            self.attach(core)
+        return core
+
+    def _now(self) -> float:
+        return self._core().now()
+
+    def on_request(self, msg: SipMessage, rcv: ReceiveInfo) -> bool:
+        """Before the script: absorb retransmissions and the ACK of a non-2xx final."""
+        tx = self.table.match_request(msg)
+        if tx is None:
+            return False
+        if msg.method == "ACK" and tx.state not in _ABSORBING:
+            return False  # an ACK for a 2xx is end to end: the script routes it
+        self._feed(tx, tx.receive_request(msg, self._now()))
+        return True
+
+    def on_reply(self, reply: SipMessage, rcv: ReceiveInfo) -> bool:
+        tx = self.table.match_response(reply)
+        if tx is None:
+            return False
+        saved = self._reply_rcv
+        self._reply_rcv = rcv
+        try:
+            self._feed(tx, tx.receive_response(reply, self._now()))
+        finally:
+            self._reply_rcv = saved
+        return True
+
+    # ------------------------------------------------------------------ queries for modules
+
+    def has_transaction(self, ctx: MsgContext) -> bool:
+        return isinstance(ctx.transaction, Cell)
+
+    @staticmethod
+    def current_branch(ctx: MsgContext) -> Branch | None:
+        branch = ctx.extra.get("tm.branch")
+        return branch if isinstance(branch, Branch) else None
+
+    @staticmethod
+    def pending(ctx: MsgContext) -> Pending:
+        pending = ctx.extra.get("tm.pending")
+        if not isinstance(pending, Pending):
+            pending = ctx.extra["tm.pending"] = Pending()
+        return pending
+
+    # ------------------------------------------------------------------ transactions
+
+    def lookup(self, msg: SipMessage) -> ServerTransaction | None:
+        return self.table.match_request(msg)
+
+    def cancel_target(self, msg: SipMessage) -> Cell | None:
+        """The INVITE transaction a CANCEL refers to."""
+        tx = self.table.find_cancel_target(msg)
+        owner = self._owners.get(tx) if tx is not None else None
+        return owner[1] if owner is not None else None
+
+    def absorb(self, tx: ServerTransaction, msg: SipMessage) -> None:
+        """A retransmission or hop-by-hop ACK the script led to (t_check_trans, t_newtran)."""
+        self._feed(tx, tx.receive_request(msg, self._now()))
+
+    # ------------------------------------------------------------------ replies we send
+
+    def reply_cell(
+        self,
+        cell: Cell,
+        code: int,
+        reason: str,
+        body: bytes = b"",
+        extra_headers: tuple[str, ...] = (),
+        local: bool = True,
+        ctx: MsgContext | None = None,
+    ) -> int:
+        """A reply of ours on `cell`; `ctx` (the script's, for its reply lumps) or a fresh one."""
+        if not 100 <= code <= 699:
+            return E_GENERIC
+        if code >= 180 and cell.to_tag is None and cell.request.to.tag is None:
+            cell.to_tag = os.urandom(8).hex()  # one tag for every reply of ours on this transaction
+        if ctx is None:
+            ctx = MsgContext(self.process, cell.request, cell.rcv)
+            ctx.msg_flags = cell.msg_flags
+        data = self._core().build_reply(ctx, code, reason, cell.to_tag, extra_headers, body)
+        return 1 if self._send_upstream(cell, data, local) else E_GENERIC
+
+    def _send_upstream(self, cell: Cell, data: bytes, local: bool) -> bool:
+        actions = cell.uas.send_response(data, self._now())
+        code = status_of(data)
+        if not actions:
+            if cell.is_invite and 200 <= code < 300 and cell.status >= 300:
+                # A 2xx after a negative final still goes up (RFC 3261 16.7 step 5, RFC 6026).
+                self._send(_UAS, cell, None, data)
+                return True
+            return False
+        cell.status = code
+        cell.status_local = local
+        self._feed(cell.uas, actions)
+        if code >= 200 and cell.is_invite:
+            self._cancel_pending(cell, _REASON_ELSEWHERE if code < 300 else None)
+        return True
+
+    # ------------------------------------------------------------------ CANCEL
+
+    def _cancel_pending(self, cell: Cell, reason: str | None) -> None:
+        for branch in cell.current_branches():
+            if branch.pending:
+                self.cancel_branch(cell, branch, reason)
+
+    def cancel_branch(self, cell: Cell, branch: Branch, reason: str | None = None) -> None:
+        """CANCEL one pending INVITE branch; before any provisional only mark it (RFC 3261 9.1)."""
+        if not cell.is_invite or not branch.pending or branch.cancel_state == CANCEL_SENT:
+            return
+        if branch.last_code == 0 or branch.dst is None or branch.socket is None:
+            branch.cancel_state = CANCEL_PENDING
+            return
+        data = cancel_for(branch.request, reason)
+        if data is None:
+            return
+        tx = NonInviteClientTransaction(
+            data, reliable=branch.dst.proto != "udp", timers=self.config.timers,
+            fr_timeout=self.config.fr_timeout,
+        )
+        branch.cancel_tx = tx
+        branch.cancel_state = CANCEL_SENT
+        self.table.add_client(branch.via_branch, "CANCEL", tx)
+        self._owners[tx] = (_CANCEL, cell, branch)
+        cell.live += 1
+        self._feed(tx, tx.start(self._now()))
+
+    # ------------------------------------------------------------------ actions and timers
+
+    def _feed(self, tx: Transaction, actions: Actions) -> None:
+        owner = self._owners.get(tx)
+        if owner is None:
+            return
+        kind, cell, branch = owner
+        for action in actions:
+            if isinstance(action, SendMessage):
+                self._send(kind, cell, branch, action.data)
+            elif isinstance(action, PassResponse):
+                if kind == _UAC and branch is not None:
+                    self._branch_reply(cell, branch, action.response)
+            elif isinstance(action, FinalResponseTimeout):
+                if branch is not None:
+                    self._fr_expired(cell, branch, action)
+            elif isinstance(action, Terminated):
+                self._forget(tx, cell)
+        if not tx.terminated:
+            self.timers.schedule(tx)
+        self._arm_timer()
+
+    def _send(self, kind: int, cell: Cell, branch: Branch | None, data: bytes) -> None:
+        core = self._core()
+        if kind == _UAS:
+            if cell.reply_dst is not None and cell.reply_socket is not None:
+                core.send(data, cell.reply_dst, cell.reply_socket)
+        elif branch is not None and branch.dst is not None and branch.socket is not None:
+            core.send(data, branch.dst, branch.socket)
+
+    def _forget(self, tx: Transaction, cell: Cell) -> None:
+        if self._owners.pop(tx, None) is None:
+            return
+        if isinstance(tx, ClientTransaction | ServerTransaction):
+            self.table.remove(tx)
+        cell.live -= 1
+        if cell.live <= 0:
+            self.cells.pop(cell.id, None)
+
+    def _arm_timer(self) -> None:
+        at = self.timers.next_deadline()
+        if at is None or at >= self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self._core().call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = float("inf")
+        for tx, actions in self.timers.expire(self._now()):
+            self._feed(tx, actions)
+        self._arm_timer()
+
+    # ------------------------------------------------------------------ lookups by branch id
+
+    def branch_of_via(self, via_branch: str) -> Branch | None:
+        parsed = parse_branch(via_branch)
+        if parsed is None:
+            return None
+        cell = self.cells.get(parsed[0])
+        if cell is None or parsed[1] >= len(cell.branches):
+            return None
+        return cell.branches[parsed[1]]
+
+
+    # ------------------------------------------------------------------ provided by Replies
+
+    def _branch_reply(self, cell: Cell, branch: Branch, reply: SipMessage) -> None:
+        raise NotImplementedError
+
+    def _fr_expired(self, cell: Cell, branch: Branch, timeout: FinalResponseTimeout) -> None:
+        raise NotImplementedError

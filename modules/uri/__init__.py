@@ -1,0 +1,89 @@
+"""uri: the OpenSIPS 2.x `uri` module (removed in 3.x, its functions spread over other modules).
+
+Scripts written for 2.x load it and set its parameters (the seed: `modparam("uri",
+"use_uri_table", 0)`), so the module and every parameter exist. Its functions check users against
+a database or an AAA server; pysips has neither yet, so each is declared and using one is a load
+error naming it. has_user_part() and has_param()/has_totag() of older releases are offered: they
+need nothing but the message.
+"""
+
+from __future__ import annotations
+
+from pysips.script.context import MsgContext, RouteType
+from pysips.script.exports import ArgKind, ArgSpec, FunctionExport, ModuleExports, ParamExport, ParamType
+from pysips.sip.message import SipMessage
+from pysips.sip.uri import SipUri, parse_uri
+
+_NEEDS_DB = "needs the database layer (db_url), which pysips does not have yet"
+_NEEDS_AAA = "needs an AAA (RADIUS/Diameter) client, which pysips does not have"
+
+
+def _current_ruri(ctx: MsgContext) -> SipUri | None:
+    msg = ctx.msg
+    if not isinstance(msg, SipMessage) or not msg.is_request:
+        return None
+    parsed = parse_uri(ctx.new_ruri or msg.ruri)
+    return parsed if isinstance(parsed, SipUri) else None
+
+
+def has_user_part(ctx: MsgContext) -> int:
+    """The R-URI has a user part."""
+    uri = _current_ruri(ctx)
+    return 1 if uri is not None and uri.user else -1
+
+
+def uri_param(ctx: MsgContext, name: str, value: str | None = None) -> int:
+    """The R-URI has the parameter (with this value when given)."""
+    uri = _current_ruri(ctx)
+    if uri is None:
+        return -1
+    key = name.lower()
+    if key not in uri.params:
+        return -1
+    if value is None:
+        return 1
+    return 1 if uri.params[key] == value else -1
+
+
+def _unavailable(ctx: MsgContext, *args: object) -> int:
+    return -1
+
+
+def _missing(name: str, arity: int, why: str) -> FunctionExport:
+    args = tuple(ArgSpec(ArgKind.ANY, f"arg{i + 1}", optional=True) for i in range(arity))
+    return FunctionExport(name, _unavailable, args, RouteType.REQUEST, missing=why)
+
+
+exports = ModuleExports(
+    "uri",
+    functions=(
+        FunctionExport("has_user_part", has_user_part, (), RouteType.REQUEST | RouteType.FAILURE,
+                       doc="the R-URI has a user part"),
+        FunctionExport(
+            "uri_param",
+            uri_param,
+            (ArgSpec(ArgKind.STR, "name"), ArgSpec(ArgKind.STR, "value", optional=True)),
+            RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
+            doc="the R-URI has the parameter (with this value)",
+        ),
+        _missing("db_check_to", 0, _NEEDS_DB),
+        _missing("db_check_from", 0, _NEEDS_DB),
+        _missing("db_does_uri_exist", 0, _NEEDS_DB),
+        _missing("db_get_auth_id", 3, _NEEDS_DB),
+        _missing("aaa_does_uri_exist", 1, _NEEDS_AAA),
+        _missing("aaa_does_uri_user_exist", 1, _NEEDS_AAA),
+    ),
+    params=(
+        ParamExport("db_url", ParamType.STR, None, doc="database URL of the db_* functions"),
+        ParamExport("db_table", ParamType.STR, "subscriber", doc="table to check users in"),
+        ParamExport("user_column", ParamType.STR, "username"),
+        ParamExport("domain_column", ParamType.STR, "domain"),
+        ParamExport("uriuser_column", ParamType.STR, "uri_user"),
+        ParamExport("use_uri_table", ParamType.INT, 0, doc="check the 'uri' table instead of subscriber"),
+        ParamExport("use_domain", ParamType.INT, 0, doc="match the domain too"),
+        ParamExport("aaa_url", ParamType.STR, None),
+        ParamExport("service_type", ParamType.INT, 10),
+        ParamExport("use_sip_uri_host", ParamType.INT, 0),
+    ),
+    doc="URI checks of OpenSIPS 2.x (database and AAA checks not available).",
+)

@@ -1,0 +1,67 @@
+"""usrloc: the user location table (OpenSIPS module `usrloc`).
+
+Keeps the registered contacts of each address-of-record for registrar's save() and lookup(), in
+memory and/or in an SQL table with OpenSIPS's `location` layout (see `working_mode_preset`, or the
+2.x `db_mode`). Exports no script functions, as in OpenSIPS.
+
+pysips addition: `handle_lost_tcp` (named as in Kamailio) removes the contacts registered over a
+TCP/TLS/WS connection when that connection closes, so calls to a browser whose tab is gone fail
+at once instead of waiting for the registration to expire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
+
+from .config import (
+    DEFAULT_DB_URL,
+    check_cluster_mode,
+    check_db_mode,
+    check_db_url,
+    check_desc_time_order,
+    check_preset,
+    check_restart_persistency,
+    check_sql_write_mode,
+    config_from,
+)
+from .runtime import Usrloc, UsrlocError
+
+__all__ = ["Usrloc", "UsrlocError", "exports"]
+
+
+def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Usrloc:
+    return Usrloc(config_from(params), mctx.flags, mctx.process.core)
+
+
+
+exports = ModuleExports(
+    "usrloc",
+    params=(
+        ParamExport("nat_bflag", ParamType.BFLAG, doc="branch flag marking contacts behind NAT"),
+        ParamExport("db_url", ParamType.STR, DEFAULT_DB_URL, check=check_db_url, doc="database URL"),
+        ParamExport("db_mode", ParamType.INT, 0, check=check_db_mode,
+                    doc="2.x: 0 memory, 1 write-through, 2 write-back, 3 database only"),
+        ParamExport("working_mode_preset", ParamType.STR, check=check_preset,
+                    doc="3.x: single-instance-no-db, single-instance-sql-write-through, "
+                        "single-instance-sql-write-back, sql-only"),
+        ParamExport("cluster_mode", ParamType.STR, check=check_cluster_mode, doc="none or sql-only"),
+        ParamExport("restart_persistency", ParamType.STR, check=check_restart_persistency,
+                    doc="none or load-from-sql"),
+        ParamExport("sql_write_mode", ParamType.STR, check=check_sql_write_mode,
+                    doc="none, write-through or write-back"),
+        ParamExport("timer_interval", ParamType.INT, 60, doc="seconds between expiry/write-back runs"),
+        ParamExport("use_domain", ParamType.INT, 1, doc="the AOR includes the domain"),
+        ParamExport("matching_mode", ParamType.INT, 0, doc="0 Contact URI, 1 Contact URI and Call-ID"),
+        ParamExport("cseq_delay", ParamType.INT, 20,
+                    doc="seconds a REGISTER with the same Call-ID and CSeq counts as a retransmission"),
+        ParamExport("desc_time_order", ParamType.INT, 0, check=check_desc_time_order,
+                    doc="only 0: contacts are ordered by q"),
+        ParamExport("hash_size", ParamType.INT, 9, doc="accepted; tables are Python dicts"),
+        ParamExport("handle_lost_tcp", ParamType.INT, 0,
+                    doc="pysips: remove contacts of a TCP/TLS/WS connection when it closes"),
+    ),
+    init=_init,
+    doc="user location",
+)

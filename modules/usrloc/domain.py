@@ -1,0 +1,238 @@
+"""One usrloc table ("location"): bindings by address-of-record, and their database mirror.
+
+How changes reach the database depends on the write mode (OpenSIPS db_mode):
+  NO_DB         memory only;
+  WRITE_THROUGH each change is written at once (restart-safe, slower);
+  WRITE_BACK    changes are marked and written by the timer (`flush()`);
+  DB_ONLY       no memory copy: every lookup reads the table, every change writes it.
+A database failure is logged and reported to the caller as an error value, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+
+from pysips.db.api import Database, DbError
+from pysips.db.schema import LOCATION
+
+from .contact import CLEAN, DIRTY, FL_MEM, NEW, UContact
+from .dbrow import COLUMNS, FlagBits, FlagNames, from_row, split_aor, to_row
+from .record import URecord
+
+log = logging.getLogger("pysips.usrloc")
+
+NO_DB = 0
+WRITE_THROUGH = 1
+WRITE_BACK = 2
+DB_ONLY = 3
+
+# (table, binding, old connection id, new connection id): keeps the by-connection index current
+ConnHook = Callable[["UDomain", UContact, int, int], None]
+
+
+class UDomain:
+    __slots__ = ("_deleted", "db", "flag_bits", "flag_names", "mode", "name", "on_conn", "records",
+                 "use_domain")
+
+    def __init__(
+        self,
+        name: str,
+        mode: int = NO_DB,
+        db: Database | None = None,
+        use_domain: bool = True,
+        flag_names: FlagNames = lambda mask: str(mask) if mask else "",
+        flag_bits: FlagBits = lambda text: int(text) if text.isdigit() else 0,
+    ) -> None:
+        if mode != NO_DB and db is None:
+            raise ValueError(f"usrloc table {name!r}: write mode {mode} needs a database")
+        self.name = name
+        self.mode = mode
+        self.db = db
+        self.use_domain = use_domain
+        self.flag_names = flag_names
+        self.flag_bits = flag_bits
+        self.records: dict[str, URecord] = {}
+        self._deleted: list[int] = []  # contact_ids to delete at the next write-back flush
+        self.on_conn: ConnHook | None = None
+
+    # ------------------------------------------------------------------ startup
+
+    def prepare_table(self) -> None:
+        """Creates the table when missing and loads the stored bindings (modes 1 and 2)."""
+        if self.db is None:
+            return
+        self.db.ensure_table(LOCATION, self.name)
+        version = self.db.table_version(self.name)
+        if version is not None and version != LOCATION.version:
+            log.warning("usrloc: table %s has version %s, expected %s", self.name, version,
+                        LOCATION.version)
+        if self.mode in (WRITE_THROUGH, WRITE_BACK):
+            for row in self.db.query(self.name, COLUMNS):
+                c = from_row(row, self.use_domain, self.flag_bits)
+                c.state = CLEAN
+                rec = self.records.get(c.aor)
+                if rec is None:
+                    rec = self.records[c.aor] = URecord(c.aor)
+                rec.add(c)
+
+    # ------------------------------------------------------------------ reading
+
+    def get(self, aor: str) -> URecord | None:
+        if self.mode == DB_ONLY:
+            return self._load(aor)
+        return self.records.get(aor)
+
+    def get_or_create(self, aor: str) -> URecord:
+        found = self.get(aor)
+        if found is not None:
+            return found
+        rec = URecord(aor)
+        if self.mode != DB_ONLY:
+            self.records[aor] = rec
+        return rec
+
+    def release(self, rec: URecord) -> None:
+        """Forget a record that has no bindings left."""
+        if not rec.contacts and self.records.get(rec.aor) is rec:
+            del self.records[rec.aor]
+
+    def all_contacts(self) -> Iterator[UContact]:
+        if self.mode == DB_ONLY:
+            yield from self._load_all()
+            return
+        for rec in list(self.records.values()):
+            yield from list(rec.contacts)
+
+    def _load(self, aor: str) -> URecord | None:
+        assert self.db is not None
+        username, domain = split_aor(aor, self.use_domain)
+        where = {"username": username, "domain": domain} if self.use_domain else {"username": username}
+        try:
+            rows = self.db.query(self.name, COLUMNS, where)
+        except DbError as exc:
+            log.error("usrloc: reading %s of %s failed: %s", self.name, aor, exc)
+            return None
+        if not rows:
+            return None
+        rec = URecord(aor)
+        for row in rows:
+            c = from_row(row, self.use_domain, self.flag_bits)
+            c.state = CLEAN
+            rec.add(c)
+        return rec
+
+    def _load_all(self) -> list[UContact]:
+        assert self.db is not None
+        try:
+            rows = self.db.query(self.name, COLUMNS)
+        except DbError as exc:
+            log.error("usrloc: reading %s failed: %s", self.name, exc)
+            return []
+        return [from_row(row, self.use_domain, self.flag_bits) for row in rows]
+
+    # ------------------------------------------------------------------ changes
+
+    def _writes_now(self, c: UContact) -> bool:
+        return self.mode in (WRITE_THROUGH, DB_ONLY) and not c.flags & FL_MEM
+
+    def insert(self, rec: URecord, c: UContact) -> bool:
+        c.state = NEW
+        if self._writes_now(c):
+            assert self.db is not None
+            try:
+                c.contact_id = self.db.insert(self.name, to_row(c, self.use_domain, self.flag_names))
+            except DbError as exc:
+                log.error("usrloc: inserting %s into %s failed: %s", c.uri, self.name, exc)
+                return False
+            c.state = CLEAN
+        rec.add(c)
+        if c.conn_id and self.on_conn is not None:
+            self.on_conn(self, c, 0, c.conn_id)
+        return True
+
+    def update(self, rec: URecord, c: UContact, new: UContact) -> bool:
+        old_conn = c.conn_id
+        c.update_from(new)
+        rec.resort(c)
+        if self._writes_now(c):
+            assert self.db is not None
+            try:
+                row = to_row(c, self.use_domain, self.flag_names)
+                if c.state == NEW or not self.db.update(self.name, {"contact_id": c.contact_id}, row):
+                    c.contact_id = self.db.insert(self.name, row)
+            except DbError as exc:
+                log.error("usrloc: updating %s in %s failed: %s", c.uri, self.name, exc)
+                return False
+            c.state = CLEAN
+        elif c.state == CLEAN:
+            c.state = DIRTY
+        if old_conn != c.conn_id and self.on_conn is not None:
+            self.on_conn(self, c, old_conn, c.conn_id)
+        return True
+
+    def delete(self, rec: URecord, c: UContact) -> bool:
+        rec.remove(c)
+        self.release(rec)
+        if c.conn_id and self.on_conn is not None:
+            self.on_conn(self, c, c.conn_id, 0)
+        if c.flags & FL_MEM or c.state == NEW:
+            return True
+        if self.mode == WRITE_BACK:
+            self._deleted.append(c.contact_id)
+            return True
+        if self._writes_now(c):
+            assert self.db is not None
+            try:
+                self.db.delete(self.name, {"contact_id": c.contact_id})
+            except DbError as exc:
+                log.error("usrloc: deleting %s from %s failed: %s", c.uri, self.name, exc)
+                return False
+        return True
+
+    # ------------------------------------------------------------------ timer
+
+    def expire(self, now: float) -> int:
+        """Drop expired bindings (and, in write-back, write pending changes). Returns how many."""
+        removed = 0
+        if self.mode == DB_ONLY:
+            assert self.db is not None
+            try:
+                removed = self.db.delete(self.name, [("expires", "!=", 0), ("expires", "<=", int(now))])
+            except DbError as exc:
+                log.error("usrloc: expiring %s failed: %s", self.name, exc)
+            return removed
+        for rec in list(self.records.values()):
+            for c in [c for c in rec.contacts if not c.is_valid(now)]:
+                self.delete(rec, c)
+                removed += 1
+        if self.mode == WRITE_BACK:
+            self.flush()
+        return removed
+
+    def flush(self) -> bool:
+        """Write-back: store new and changed bindings, delete removed ones, in one transaction."""
+        if self.mode != WRITE_BACK or self.db is None:
+            return True
+        db = self.db
+        pending = [c for rec in self.records.values() for c in rec.contacts
+                   if c.state != CLEAN and not c.flags & FL_MEM]
+        deleted, self._deleted = self._deleted, []
+        if not pending and not deleted:
+            return True
+        try:
+            with db.transaction():
+                for contact_id in deleted:
+                    db.delete(self.name, {"contact_id": contact_id})
+                for c in pending:
+                    row = to_row(c, self.use_domain, self.flag_names)
+                    if c.state == NEW or not db.update(self.name, {"contact_id": c.contact_id}, row):
+                        c.contact_id = db.insert(self.name, row)
+        except DbError as exc:
+            log.error("usrloc: write-back of %s failed: %s", self.name, exc)
+            self._deleted = deleted + self._deleted
+            return False
+        for c in pending:
+            c.state = CLEAN
+        return True
+

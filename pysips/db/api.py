@@ -1,0 +1,107 @@
+"""The database interface modules share (OpenSIPS's db API): rows by column names, no SQL text.
+
+A driver module (db_sqlite, ...) registers a `Driver` for its URL scheme when it is imported;
+`connect(url)` then opens a `Database`. Calls are synchronous: SQLite is embedded, and a module
+that must not block (usrloc write-back) batches its writes in a timer instead.
+
+Conditions are `{"column": value}` (all equal, `None` meaning IS NULL) or a sequence of
+`(column, operator, value)` with operator one of = != < <= > >=.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from pysips.db.schema import Table
+from pysips.db.url import DbUrl, parse_db_url
+
+DbValue = str | int | float | bytes | None
+Row = tuple[DbValue, ...]
+Condition = tuple[str, str, DbValue]
+Where = Mapping[str, DbValue] | Sequence[Condition] | None
+
+OPERATORS = frozenset(("=", "!=", "<", "<=", ">", ">="))
+
+
+class DbError(Exception):
+    """A database operation failed (the message says which and why)."""
+
+
+class Database(Protocol):
+    url: DbUrl
+
+    def query(self, table: str, columns: Sequence[str], where: Where = None,
+              order_by: str | None = None) -> list[Row]: ...
+
+    def insert(self, table: str, values: Mapping[str, DbValue]) -> int:
+        """Returns the new row id (the AUTOINCREMENT key) when the table has one."""
+        ...
+
+    def update(self, table: str, where: Where, values: Mapping[str, DbValue]) -> int:
+        """Returns the number of rows changed."""
+        ...
+
+    def delete(self, table: str, where: Where = None) -> int: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Groups writes: committed together at exit, rolled back on an exception."""
+        ...
+
+    def ensure_table(self, schema: Table, name: str | None = None) -> None:
+        """Creates the table (and its `version` row) when missing."""
+        ...
+
+    def table_version(self, table: str) -> int | None: ...
+
+    def columns_of(self, table: str) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+Driver = Callable[[DbUrl], Database]
+
+_drivers: dict[str, Driver] = {}
+_driver_modules = {"sqlite": "db_sqlite", "mysql": "db_mysql", "postgres": "db_postgres",
+                   "postgresql": "db_postgres", "text": "db_text", "dbtext": "db_text"}
+
+
+def register_driver(scheme: str, driver: Driver) -> None:
+    _drivers[scheme.lower()] = driver
+
+
+def has_driver(scheme: str) -> bool:
+    return scheme.lower() in _drivers
+
+
+def connect(url: str | DbUrl) -> Database:
+    """Opens a connection; DbError naming the module to load when no driver serves the scheme."""
+    parsed = parse_db_url(url) if isinstance(url, str) else url
+    driver = _drivers.get(parsed.scheme)
+    if driver is None:
+        module = _driver_modules.get(parsed.scheme, f"db_{parsed.scheme}")
+        available = ", ".join(sorted(_drivers)) or "none"
+        raise DbError(
+            f"no database driver for {parsed.scheme!r} URLs ({parsed}): load the {module} module"
+            f" (drivers loaded: {available})"
+        )
+    return driver(parsed)
+
+
+def conditions(where: Where) -> Iterator[Condition]:
+    """The normalised (column, operator, value) triples of a condition argument."""
+    if where is None:
+        return
+    if isinstance(where, Mapping):
+        for column, value in where.items():
+            yield column, "=", value
+        return
+    for column, op, value in where:
+        if op not in OPERATORS:
+            raise DbError(f"unsupported operator {op!r} on column {column!r}")
+        yield column, op, value
+
+
+def row_dict(columns: Sequence[str], row: Row) -> dict[str, Any]:
+    return dict(zip(columns, row, strict=True))

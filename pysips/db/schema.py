@@ -1,0 +1,101 @@
+"""The OpenSIPS table layouts pysips reads and writes, so an existing `opensips.db` works as is.
+
+Only the tables our modules use are described. Versions are those of OpenSIPS 3.x (`version`
+table rows); a table created here gets its version row too, as `opensips-cli database create` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    sql_type: str  # as written in OpenSIPS's SQLite schema
+    default: str | None = None  # SQL literal
+    nullable: bool = True
+    primary_key: bool = False  # INTEGER PRIMARY KEY AUTOINCREMENT
+
+    def ddl(self) -> str:
+        if self.primary_key:
+            return f"{self.name} INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"
+        text = f"{self.name} {self.sql_type}"
+        if self.default is not None:
+            text += f" DEFAULT {self.default}"
+        if not self.nullable:
+            text += " NOT NULL"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    version: int
+    columns: tuple[Column, ...]
+    unique: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def ddl(self, name: str | None = None) -> str:
+        table = name or self.name
+        parts = [c.ddl() for c in self.columns]
+        for i, cols in enumerate(self.unique):
+            parts.append(f"CONSTRAINT {table}_idx{i} UNIQUE ({', '.join(cols)})")
+        return f"CREATE TABLE {table} (\n    " + ",\n    ".join(parts) + "\n)"
+
+
+VERSION = Table(
+    "version",
+    0,
+    (
+        Column("table_name", "CHAR(32)", nullable=False),
+        Column("table_version", "INTEGER", "0", nullable=False),
+    ),
+    unique=(("table_name",),),
+)
+
+LOCATION = Table(
+    "location",
+    1013,
+    (
+        Column("contact_id", "INTEGER", primary_key=True),
+        Column("username", "CHAR(64)", "''", nullable=False),
+        Column("domain", "CHAR(64)", "NULL"),
+        Column("contact", "TEXT", nullable=False),
+        Column("received", "CHAR(255)", "NULL"),
+        Column("path", "CHAR(255)", "NULL"),
+        Column("expires", "INTEGER", nullable=False),
+        Column("q", "FLOAT(10,2)", "1.0", nullable=False),
+        Column("callid", "CHAR(255)", "'Default-Call-ID'", nullable=False),
+        Column("cseq", "INTEGER", "13", nullable=False),
+        Column("last_modified", "DATETIME", "'1900-01-01 00:00:01'", nullable=False),
+        Column("flags", "INTEGER", "0", nullable=False),
+        Column("cflags", "CHAR(255)", "NULL"),
+        Column("user_agent", "CHAR(255)", "''", nullable=False),
+        Column("socket", "CHAR(64)", "NULL"),
+        Column("methods", "INTEGER", "NULL"),
+        Column("sip_instance", "CHAR(255)", "NULL"),
+        Column("kv_store", "TEXT(512)", "NULL"),
+        Column("attr", "CHAR(255)", "NULL"),
+    ),
+)
+
+SUBSCRIBER = Table(
+    "subscriber",
+    8,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("username", "CHAR(64)", "''", nullable=False),
+        Column("domain", "CHAR(64)", "''", nullable=False),
+        Column("password", "CHAR(25)", "''", nullable=False),
+        Column("ha1", "CHAR(64)", "''", nullable=False),
+        Column("ha1_sha256", "CHAR(64)", "''", nullable=False),
+        Column("ha1_sha512t256", "CHAR(64)", "''", nullable=False),
+    ),
+    unique=(("username", "domain"),),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (VERSION, LOCATION, SUBSCRIBER)}

@@ -1,0 +1,352 @@
+"""From bytes to SipMessage: the routing-level parse (RFC 3261 section 7).
+
+The first line is read, the header section split once (continuation lines joined only when present)
+and only what routing needs is interpreted; the rest is left to SipMessage's lazy accessors.
+"""
+
+from __future__ import annotations
+
+from pysips.sip.errors import ParseError
+from pysips.sip.headers import CSeq, header_key, is_token, key_for_bytes, parse_cseq, split_commas
+from pysips.sip.message import Field, SipMessage, _decode
+from pysips.sip.nameaddr import NameAddr, parse_name_addr
+from pysips.sip.via import parse_via
+
+_SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards")
+_REQUIRED = ("via", "from", "to", "call-id", "cseq")
+_DIGITS = frozenset(b"0123456789")
+
+
+def _quick_tag(value: bytes) -> bytes | None:
+    """The tag parameter of a From/To value by string search: the tag, None when there is none,
+    or b"" when the value needs the full name-addr parser to tell."""
+    low = value.lower()
+    i = low.find(b"tag")
+    if i < 0:
+        return None
+    if low[i - 1 : i] != b";" or low[i + 3 : i + 4] != b"=" or value.rfind(b">") > i or b'"' in value[i:]:
+        return b""
+    end = value.find(b";", i)
+    tag = value[i + 4 :] if end < 0 else value[i + 4 : end]
+    if b" " in tag or b"\t" in tag:
+        return b""
+    return tag
+
+
+def parse_message(data: bytes) -> SipMessage | ParseError:
+    """Parse one SIP message. Never raises: failures come back as ParseError values."""
+    try:
+        return _parse(bytes(data))
+    except Exception as exc:  # a parser bug must not take the server down; fuzzing hunts these
+        return ParseError(f"internal parser error: {exc!r}", None)
+
+
+def _unfold(lines: list[bytes], pos: int) -> tuple[list[bytes], list[Field] | None, ParseError | None]:
+    """Join continuation lines; returns logical lines and, since offsets then differ, the spans."""
+    logical: list[bytes] = []
+    spans: list[tuple[int, int]] = []
+    error: ParseError | None = None
+    for line in lines:
+        end = pos + len(line) + 2
+        c0 = line[:1]
+        if c0 == b" " or c0 == b"\t":
+            if logical:
+                prev = logical[-1]
+                more = line.strip(b" \t")
+                logical[-1] = prev + b" " + more if prev.rstrip(b" \t")[-1:] != b":" else prev + more
+                spans[-1] = (spans[-1][0], end)
+            elif error is None:
+                error = ParseError("continuation line before the first header")
+        else:
+            logical.append(line)
+            spans.append((pos, end))
+        pos = end
+    fields: list[Field] = []
+    for line, (start, end) in zip(logical, spans, strict=True):
+        name, _, value = line.partition(b":")
+        fields.append(("", name, value.strip(b" \t"), start, end))
+    return logical, fields, error
+
+
+def _parse(data: bytes) -> SipMessage | ParseError:
+    error: ParseError | None = None
+    head_end = data.find(b"\r\n\r\n")
+    if head_end < 0:
+        head = data[:-2] if data.endswith(b"\r\n") else data
+        body_start = len(data) + 2  # where the missing empty line would be
+    else:
+        head = data[:head_end]
+        body_start = head_end + 4
+    lines = head.split(b"\r\n")
+    first = lines[0]
+    if not first:
+        return ParseError("empty first line", None)
+    del lines[0]
+
+    msg = SipMessage.__new__(SipMessage)
+    msg.raw = data
+    msg._lumps = []
+    msg._cache = None
+    msg._uri = None
+    msg._new_ruri = None
+    msg._new_body = None
+    msg._new_ctype = None
+    msg._pushed_vias = []
+    msg._vias_popped = 0
+    msg._from = None
+    msg._to = None
+    msg._vias = None
+    msg.top_via = None
+    msg.from_tag = None
+    msg.to_tag = None
+    msg.method = ""
+    msg.ruri = ""
+    msg.status = 0
+    msg.reason = ""
+    msg.call_id = ""
+    msg.cseq = _NO_CSEQ
+    msg.max_forwards = None
+    msg.content_length = None
+    msg.body = b""
+    msg._body_start = body_start
+
+    if first[:4] == b"SIP/":
+        msg.is_request = False
+        msg._ruri_span = (0, 0)
+        parts = first.split(b" ", 2)
+        if parts[0] != b"SIP/2.0":
+            return ParseError(f"unsupported version {parts[0][:20]!r} in status line", None)
+        code = parts[1] if len(parts) > 1 else b""
+        if len(code) != 3 or not _DIGITS.issuperset(code) or code[0] == 0x30:
+            return ParseError(f"bad status code {code[:20]!r}", None)
+        msg.status = int(code)
+        msg.reason = _decode(parts[2]) if len(parts) == 3 else ""
+    else:
+        msg.is_request = True
+        parts = first.split(b" ")
+        method = parts[0]
+        known = _KNOWN_METHODS.get(method)
+        msg.method = known if known is not None else method.decode("latin-1")
+        if len(parts) >= 2:
+            msg._ruri_span = (len(method) + 1, len(method) + 1 + len(parts[1]))
+            msg.ruri = _decode(parts[1])
+        else:
+            msg._ruri_span = (len(first), len(first))
+        if len(parts) != 3 or not parts[1] or not parts[2]:
+            error = ParseError("malformed Request-Line (want METHOD SP URI SP SIP/2.0)")
+        elif parts[2] != b"SIP/2.0":
+            if parts[2].startswith(b"SIP/"):
+                error = ParseError(f"unsupported SIP version {parts[2][:20]!r}", 505)
+            else:
+                error = ParseError("malformed Request-Line version")
+        elif known is None and not is_token(msg.method):
+            error = ParseError(f"bad method {msg.method[:40]!r}")
+
+    # split the header lines once; continuation lines (rare) take the slow path
+    if b"\r\n " in head or b"\r\n\t" in head:
+        logical, fields, fold_error = _unfold(lines, len(first) + 2)
+        error = error or fold_error
+        msg._line_lens = None
+        lines = logical
+    else:
+        msg._line_lens = list(map(len, lines))
+        fields = None
+    split = [line.partition(b":") for line in lines]
+    get = _KEYS.get
+    keys = [(get(p[0]) or key_for_bytes(p[0]) or "") if p[1] else "" for p in split]
+    if "" in keys:
+        if error is None:
+            bad = lines[keys.index("")]
+            error = ParseError(f"bad header line {bad[:40]!r}")
+        keep = [i for i, k in enumerate(keys) if k]
+        split = [split[i] for i in keep]
+        keys = [keys[i] for i in keep]
+        if fields is not None:
+            fields = [fields[i] for i in keep]
+        elif msg._line_lens is not None:
+            # spans must still count the dropped lines: compute them now
+            fields = _spans_with_gaps(lines, len(first) + 2, keep, split, keys)
+            msg._line_lens = None
+    if fields is not None:
+        fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
+    msg._fields_cache = fields
+    msg._parts = split
+    msg._keys = keys
+    # first occurrence of each key: the dict keeps the last value written, so write in reverse
+    first_index = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+    msg._first = first_index
+    msg._index_cache = None
+
+    error = _interpret(msg, data, body_start, error)
+    if error is None and head_end < 0:
+        error = ParseError("headers not terminated by an empty line")
+    if error is None:
+        return msg
+    error.partial = msg
+    if not msg.is_request or "via" not in first_index:
+        error.status = None  # nothing to answer, or nowhere to send the answer
+    return error
+
+
+def _spans_with_gaps(
+    lines: list[bytes], pos: int, keep: list[int], split: list[tuple[bytes, bytes, bytes]], keys: list[str]
+) -> list[Field]:
+    spans = []
+    for line in lines:
+        spans.append((pos, pos + len(line) + 2))
+        pos += len(line) + 2
+    return [
+        (keys[n], split[n][0], split[n][2].strip(b" \t"), spans[i][0], spans[i][1])
+        for n, i in enumerate(keep)
+    ]
+
+
+_KEYS: dict[bytes, str] = {}
+for _name in (
+    "Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq", "Contact", "m", "Max-Forwards", "Route",
+    "Record-Route", "Content-Length", "l", "Content-Type", "c", "Expires", "Allow", "Supported", "k",
+    "User-Agent", "Server", "Authorization", "Proxy-Authorization", "WWW-Authenticate", "Proxy-Authenticate",
+    "Require", "Proxy-Require", "Accept", "Event", "Subscription-State", "Path", "Session-Expires", "Min-SE",
+    "Date", "Timestamp", "Allow-Events", "Call-Id", "Cseq", "Content-type", "Content-length", "Max-forwards",
+    "Record-route", "Call-id", "User-agent",
+):
+    _KEYS[_name.encode()] = header_key(_name)
+    _KEYS[_name.lower().encode()] = header_key(_name)
+    _KEYS[_name.upper().encode()] = header_key(_name)
+
+_NO_CSEQ = CSeq(0, "")
+
+
+def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError | None) -> ParseError | None:
+    """Read the routing headers; returns the first error (the given one wins)."""
+    parts = msg._parts
+    first = msg._first
+    keys = msg._keys
+    is_request = msg.is_request
+
+    if error is None and len(first) != len(keys):
+        for key in _SINGLE_VALUED:
+            if key in first and keys.count(key) > 1:
+                error = ParseError(f"several {key} headers")
+                break
+    if error is None and is_request:
+        for key in _REQUIRED:
+            if key not in first:
+                error = ParseError(f"missing {key} header")
+                break
+
+    i = first.get("call-id")
+    if i is not None:
+        msg.call_id = _decode(parts[i][2].strip(b" \t"))
+        if not msg.call_id and error is None:
+            error = ParseError("empty Call-ID")
+    elif error is None and not is_request:
+        error = ParseError("missing call-id header")
+
+    i = first.get("cseq")
+    if i is not None:
+        value_b = parts[i][2]
+        words = value_b.split()
+        method = _KNOWN_METHODS.get(words[1]) if len(words) == 2 else None
+        if method is not None and 0 < len(words[0]) < 10 and _DIGITS.issuperset(words[0]):
+            msg.cseq = CSeq(int(words[0]), method)
+        else:
+            cseq = parse_cseq(_decode(value_b))
+            if isinstance(cseq, ParseError):
+                if error is None:
+                    error = cseq
+            else:
+                msg.cseq = cseq
+        if not is_request:
+            msg.method = msg.cseq.method
+        elif msg.cseq.method != msg.method and error is None and msg.cseq is not _NO_CSEQ:
+            error = ParseError(f"CSeq method {msg.cseq.method!r} does not match {msg.method!r}")
+    elif error is None and not is_request:
+        error = ParseError("missing cseq header")
+
+    i = first.get("from")
+    if i is not None:
+        value_b = parts[i][2].strip(b" \t")
+        tag = _quick_tag(value_b)
+        if tag == b"":
+            msg._from = parsed = parse_name_addr(_decode(value_b))
+            if isinstance(parsed, NameAddr):
+                msg.from_tag = parsed.tag
+            elif error is None:
+                error = ParseError(f"from: {parsed.reason}")
+        elif tag is not None:
+            msg.from_tag = tag.decode("utf-8", "surrogateescape")
+    elif error is None and not is_request:
+        error = ParseError("missing from header")
+
+    i = first.get("to")
+    if i is not None:
+        value_b = parts[i][2].strip(b" \t")
+        tag = _quick_tag(value_b)
+        if tag == b"":
+            msg._to = parsed = parse_name_addr(_decode(value_b))
+            if isinstance(parsed, NameAddr):
+                msg.to_tag = parsed.tag
+            elif error is None:
+                error = ParseError(f"to: {parsed.reason}")
+        elif tag is not None:
+            msg.to_tag = tag.decode("utf-8", "surrogateescape")
+    elif error is None and not is_request:
+        error = ParseError("missing to header")
+
+    i = first.get("via")
+    if i is not None:
+        value = _decode(parts[i][2].strip(b" \t"))
+        if "," in value:
+            value = split_commas(value)[0]
+        top = parse_via(value)
+        if isinstance(top, ParseError):
+            if error is None:
+                error = top
+        else:
+            msg.top_via = top
+    elif error is None and not is_request:
+        error = ParseError("missing via header")
+
+    i = first.get("max-forwards")
+    if i is not None:
+        value_b = parts[i][2].strip(b" \t")
+        if value_b and _DIGITS.issuperset(value_b):
+            # RFC 4475 3.1.2.4: an overlarge value may be treated as absent
+            number = int(value_b) if len(value_b) < 6 else 256
+            msg.max_forwards = number if number <= 255 else None
+        elif error is None:
+            error = ParseError("bad Max-Forwards")
+
+    i = first.get("content-length")
+    available = len(data) - body_start if body_start <= len(data) else 0
+    length = available
+    if i is not None:
+        value_b = parts[i][2].strip(b" \t")
+        if len(first) != len(keys) and keys.count("content-length") > 1 and len(
+            {parts[n][2].strip(b" \t") for n, key in enumerate(keys) if key == "content-length"}
+        ) > 1:
+            if error is None:
+                error = ParseError("conflicting Content-Length values")
+        elif not value_b or not _DIGITS.issuperset(value_b) or len(value_b) > 10:
+            if error is None:
+                error = ParseError(f"bad Content-Length {value_b[:20]!r}")
+        else:
+            length = int(value_b)
+            msg.content_length = length
+            if length > available:
+                if error is None:
+                    error = ParseError(f"Content-Length {length} exceeds the {available} body bytes")
+                length = available
+    msg.body = data[body_start : body_start + length] if length else b""
+    msg._end = min(body_start + length, len(data))
+    return error
+
+
+_KNOWN_METHODS: dict[bytes, str] = {
+    m.encode(): m
+    for m in (
+        "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY", "PUBLISH",
+        "INFO", "REFER", "MESSAGE", "UPDATE",
+    )
+}

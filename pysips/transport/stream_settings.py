@@ -1,0 +1,138 @@
+"""Settings of the stream transports, gathered once at startup from the script.
+
+Sources: the core globals (`tcp_connection_lifetime`, `tcp_connect_timeout`, `tcp_max_connections`,
+`tcp_keepalive`/`tcp_keepidle`/`tcp_keepinterval`/`tcp_keepcount`, `tcp_accept_aliases`,
+`tcp_socket_backlog`) and the parameters of proto_tcp, proto_tls, proto_ws and proto_wss. The
+proto modules keep their parameters in `process.modules[name]` (a dict, with the core globals
+they saw under CORE_KEY); a protocol whose module is not loaded cannot have listeners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pysips.transport.stream_framing import DEFAULT_MAX_MESSAGE
+
+CORE_KEY = "__core__"
+MODULE_OF = {"tcp": "proto_tcp", "tls": "proto_tls", "ws": "proto_ws", "wss": "proto_wss"}
+STREAM_PROTOS = frozenset(MODULE_OF)
+CORE_NAMES = ("tcp_connection_lifetime", "tcp_connect_timeout", "tcp_max_connections", "tcp_keepalive",
+              "tcp_keepidle", "tcp_keepinterval", "tcp_keepcount", "tcp_accept_aliases", "tcp_socket_backlog",
+              "tcp_max_msg_time")
+
+
+@dataclass(slots=True)
+class ProtoSettings:
+    """What differs between tcp, tls, ws and wss."""
+
+    proto: str
+    max_chunks: int = 4
+    crlf_pingpong: bool = True
+    crlf_drop: bool = False
+    handshake_timeout: float = 10.0  # seconds, TLS handshake (tls) or WS opening handshake
+    require_origin: bool = False
+    allowed_origins: tuple[str, ...] = ()
+    resource: str = "/"  # path we ask for when we open a WS connection
+    ping_interval: float = 0.0  # seconds between our WS pings on a quiet connection; 0: never
+    default_port: int = 5060
+
+
+@dataclass(slots=True)
+class StreamSettings:
+    lifetime: float = 120.0  # tcp_connection_lifetime: idle seconds before a connection is closed
+    connect_timeout: float = 0.1  # tcp_connect_timeout (ms in the script)
+    max_connections: int = 2048
+    keepalive: bool = True
+    keepidle: int = 0
+    keepinterval: int = 0
+    keepcount: int = 0
+    accept_aliases: bool = False
+    backlog: int = 1024
+    max_message: int = DEFAULT_MAX_MESSAGE
+    protos: dict[str, ProtoSettings] = field(default_factory=dict)
+
+    def proto(self, name: str) -> ProtoSettings:
+        found = self.protos.get(name)
+        if found is None:
+            found = self.protos[name] = ProtoSettings(name)
+        return found
+
+
+def _int(value: Any, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return int(value)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _bool(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "yes", "true", "on", "enable", "enabled")
+    return bool(value)
+
+
+def settings_from(modules: dict[str, Any]) -> StreamSettings:
+    """Build from process.modules (the proto modules' state) and the core globals they carry."""
+    core: dict[str, Any] = {}
+    for mod in MODULE_OF.values():
+        state = modules.get(mod)
+        if isinstance(state, dict):
+            core.update(state.get(CORE_KEY, {}))
+    s = StreamSettings()
+    s.lifetime = float(_int(core.get("tcp_connection_lifetime"), 120))
+    # OpenSIPS 3.x counts tcp_connect_timeout in milliseconds (2.x in seconds: small values are those)
+    ct = _int(core.get("tcp_connect_timeout"), 100)
+    s.connect_timeout = ct / 1000.0 if ct >= 50 else float(ct)
+    s.max_connections = _int(core.get("tcp_max_connections"), 2048)
+    s.keepalive = _bool(core.get("tcp_keepalive"), True)
+    s.keepidle = _int(core.get("tcp_keepidle"), 0)
+    s.keepinterval = _int(core.get("tcp_keepinterval"), 0)
+    s.keepcount = _int(core.get("tcp_keepcount"), 0)
+    s.accept_aliases = _bool(core.get("tcp_accept_aliases"), False)
+    s.backlog = _int(core.get("tcp_socket_backlog"), 1024) or 1024
+    for proto, mod in MODULE_OF.items():
+        params = modules.get(mod)
+        if not isinstance(params, dict):
+            continue
+        p = s.proto(proto)
+        prefix = {"tcp": "tcp_", "tls": "tls_", "ws": "ws_", "wss": "wss_"}[proto]
+        p.default_port = _int(params.get(prefix + "port"), 5061 if proto in ("tls", "wss") else 5060)
+        p.max_chunks = _int(params.get(prefix + "max_msg_chunks"), 4)
+        p.crlf_pingpong = _bool(params.get(prefix + "crlf_pingpong"), True)
+        p.crlf_drop = _bool(params.get(prefix + "crlf_drop"), False)
+        hs = params.get("tls_handshake_timeout" if proto == "tls" else "wss_tls_handshake_timeout")
+        # OpenSIPS's 100 ms default is per blocking attempt; a whole non-blocking handshake over
+        # the internet needs more, so only an explicit, larger setting shortens our 10 s.
+        if hs is not None and _int(hs, 0) >= 1000:
+            p.handshake_timeout = _int(hs, 10000) / 1000.0
+        p.require_origin = _bool(params.get("require_origin"), False)
+        allowed = params.get("allowed_origins")
+        if allowed:
+            p.allowed_origins = tuple(a.strip() for a in str(allowed).split(",") if a.strip())
+        p.resource = str(params.get("wss_resource") or params.get("ws_resource") or "/")
+        p.ping_interval = float(_int(params.get("ws_ping_interval"), 0))
+    return s
+
+
+def proto_module_state(script: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """What a proto_* module keeps in process.modules: its parameters and the core tcp_* globals."""
+    core = getattr(script, "core", None) or {}
+    state = dict(params)
+    state[CORE_KEY] = {name: core.get(name) for name in CORE_NAMES if core.get(name) is not None}
+    return state
+
+
+def refuse_tracing(value: Any) -> Any:
+    """trace_* parameters need proto_hep, which pysips does not have: refuse them at load."""
+    from pysips.script.errors import FixupError
+
+    if value in (None, "", 0):
+        return value
+    raise FixupError("SIP capture (trace_destination/trace_on) needs proto_hep, not available in pysips")

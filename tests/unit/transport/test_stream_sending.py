@@ -1,0 +1,115 @@
+"""StreamTransports' sending rules, with connections in memory: reuse, replies, browsers, dialling."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from types import SimpleNamespace
+from typing import Any
+
+from pysips.core.api import Destination, Hooks, Socket
+from pysips.transport.connections import Connection
+from pysips.transport.stream_listeners import StreamTransports
+from pysips.transport.stream_settings import CORE_KEY
+
+WS_SOCK = Socket("ws", "127.0.0.1", 8080)
+TCP_SOCK = Socket("tcp", "127.0.0.1", 5060)
+REQUEST = b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n"
+REPLY = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+class MemConn(Connection):
+    __slots__ = ("sent",)
+
+    def __init__(self, proto: str, ip: str, port: int) -> None:
+        super().__init__(proto, WS_SOCK if proto == "ws" else TCP_SOCK, False)
+        self.remote_ip, self.remote_port = ip, port
+        self.sent: list[bytes] = []
+
+    def write(self, data: bytes) -> bool:
+        self.sent.append(data)
+        return True
+
+    def close(self, reason: str = "") -> None:
+        pass
+
+
+def make(loop: asyncio.AbstractEventLoop) -> tuple[StreamTransports, list[int], list[Any]]:
+    closed: list[int] = []
+    received: list[Any] = []
+    hooks = Hooks()
+    hooks.connection_closed.append(closed.append)
+    modules = {"proto_tcp": {CORE_KEY: {"tcp_connect_timeout": 500}}, "proto_ws": {}}
+    engine = SimpleNamespace(process=SimpleNamespace(modules=modules), hooks=hooks,
+                             receive=lambda data, rcv: received.append((data, rcv)))
+    return StreamTransports(engine, loop), closed, received  # type: ignore[arg-type]
+
+
+def test_reuse_by_id_and_by_address_and_closing_notifies() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        st, closed, _ = make(loop)
+        conn = MemConn("ws", "10.0.0.1", 50000)
+        cid = st.table.add(conn)
+        assert st.send(REQUEST, Destination("ws", "10.0.0.1", 50000), WS_SOCK)
+        assert st.send(REPLY, Destination("ws", "0.0.0.0", 1, cid), WS_SOCK)
+        assert conn.sent == [REQUEST, REPLY]
+        st.lost(conn, "test")  # type: ignore[arg-type]
+        assert closed == [cid]
+    finally:
+        loop.close()
+
+
+def test_reply_never_opens_a_connection_and_browsers_are_not_dialled() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        st, _, _ = make(loop)
+        assert not st.send(REPLY, Destination("tcp", "10.0.0.2", 5060), TCP_SOCK)
+        browser = MemConn("ws", "10.0.0.3", 51000)
+        cid = st.table.add(browser)
+        st.lost(browser, "gone")  # type: ignore[arg-type]
+        assert not st.send(REQUEST, Destination("ws", "10.0.0.3", 51000), WS_SOCK)
+        # a destination naming a WebSocket connection that is gone is not dialled either
+        assert not st.send(REQUEST, Destination("ws", "10.0.0.9", 9, cid), WS_SOCK)
+        assert st.stats["dialled"] == 0 and len(st.table) == 0
+    finally:
+        loop.close()
+
+
+def test_request_to_a_new_peer_dials_and_a_refused_connect_is_cleaned_up() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once closed
+
+    async def run() -> tuple[bool, dict[str, int], int, list[int]]:
+        st, closed, _ = make(asyncio.get_running_loop())
+        ok = st.send(REQUEST, Destination("tcp", "127.0.0.1", port), TCP_SOCK)
+        for _ in range(50):
+            if st.stats["dial_failures"]:
+                break
+            await asyncio.sleep(0.02)
+        return ok, st.stats, len(st.table), closed
+
+    ok, stats, left, closed = asyncio.run(run())
+    assert ok  # queued: the connect happens in the background
+    assert stats["dialled"] == 1 and stats["dial_failures"] == 1
+    assert left == 0 and len(closed) == 1
+
+
+def test_delivery_carries_the_connection_id_and_learns_aliases() -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        st, _, received = make(loop)
+        st.settings.accept_aliases = True
+        conn = MemConn("tcp", "10.0.0.4", 40000)
+        cid = st.table.add(conn)
+        msg = (b"OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.4:5070;branch=z9hG4bK1;alias\r\n"
+               b"From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n"
+               b"Content-Length: 0\r\n\r\n")
+        st.deliver(conn, msg)  # type: ignore[arg-type]
+        rcv = received[0][1]
+        assert (rcv.proto, rcv.local_port, rcv.src_ip, rcv.src_port, rcv.conn_id) == (
+            "tcp", 5060, "10.0.0.4", 40000, cid)
+        assert st.table.by_addr("tcp", "10.0.0.4", 5070) is conn
+    finally:
+        loop.close()
