@@ -48,7 +48,7 @@ def _lookup_flags(value: Any, fctx: FixupContext) -> LookupFlags:
 
 def _domain(value: Any, fctx: FixupContext) -> str:
     name = str(value).strip()
-    if not name or not all(ch.isalnum() or ch == "_" for ch in name):
+    if not name or not all(ch.isalnum() or ch in "_-." for ch in name):
         raise FixupError(f"bad usrloc table name {name!r}", fctx.pos)
     return name
 
@@ -149,7 +149,7 @@ exports = ModuleExports(
         ParamExport("reject_brief_expires", ParamType.INT, 0,
                     doc="pysips: answer 423 with Min-Expires instead of raising a short expiry"),
     ),
-    deps=("usrloc", "signaling"),
+    deps=("usrloc",),
     init=_init,
     doc="SIP registrar",
 )

@@ -130,7 +130,5 @@ def append_to_reply(ctx: MsgContext, text: str) -> int:
     queued = ctx.extra.get(REPLY_HEADERS)
     if not isinstance(queued, list):
         queued = ctx.extra[REPLY_HEADERS] = []
-        # tm reads the same list under its own key (see the report to the lead)
-        ctx.extra["append_to_reply"] = queued
     queued.extend(lines)
     return 1

@@ -42,14 +42,11 @@ def build_request(msg: SipMessage, ruri: str | None, via: str, reliable: bool) -
     return msg.serialize(add_content_length=reliable)
 
 
-def relayed_reply(reply: SipMessage, rewrite_503: bool) -> bytes:
-    """The reply without our Via; a relayed 503 becomes 500 (RFC 3261 16.7 step 6)."""
+def relayed_reply(reply: SipMessage) -> bytes:
+    """The reply without our Via. A 503 goes up as 503: RFC 3261 16.7 step 6 asks for 500, but
+    OpenSIPS relays the stored reply unchanged (t_reply.c relay_reply), and so do we."""
     reply.pop_via()
-    data = reply.serialize()
-    if rewrite_503 and reply.status == 503:
-        end = data.find(b"\r\n")
-        data = b"SIP/2.0 500 Service Unavailable Downstream" + data[end:]
-    return data
+    return reply.serialize()
 
 
 def cancel_for(sent_request: bytes, reason_header: str | None) -> bytes | None:

@@ -41,13 +41,13 @@ class Replies(TmBase):
                     self.cancel_branch(cell, branch, None)
             if dropped or code == 100 or cell.status >= 200 or not branch.pending:
                 return
-            self._send_upstream(cell, relayed_reply(reply, False), local=False)
+            self._send_upstream(cell, relayed_reply(reply), local=False)
             return
         if code < 300 and cell.is_invite:
             if branch.pending or branch.last_code < 300 or cell.status >= 200:
                 branch.last_code = code
                 branch.local_reply = False
-                self._send_upstream(cell, relayed_reply(reply, False), local=False)
+                self._send_upstream(cell, relayed_reply(reply), local=False)
             return
         if cell.status >= 200 or not branch.pending:
             if branch.pending:
@@ -57,7 +57,7 @@ class Replies(TmBase):
         branch.reply = reply
         branch.local_reply = False
         if code < 300:  # non-INVITE 2xx
-            self._send_upstream(cell, relayed_reply(reply, False), local=False)
+            self._send_upstream(cell, relayed_reply(reply), local=False)
             return
         self._negative(cell, branch)
 
@@ -66,7 +66,7 @@ class Replies(TmBase):
         the transaction's flags), then the transaction's onreply route (the branch's own if
         t_on_reply ran in its branch_route). True when a route dropped the reply."""
         core = self._core()
-        main: Callable[[MsgContext], int] | None = getattr(core, "onreply_route", None)
+        main = core.onreply_route
         route = branch.on_reply or cell.on_reply
         if main is None and (route is None or route.run is None):
             return False
@@ -90,7 +90,8 @@ class Replies(TmBase):
             return
         if cell.is_invite:
             self.cancel_branch(cell, branch, _REASON_NO_ANSWER)
-        branch.last_code = 487 if cell.cancelled else 408
+        # OpenSIPS fakes a 408 for a timed-out branch even after the caller's CANCEL (timer.c)
+        branch.last_code = 408
         branch.local_reply = True
         branch.reply = None
         if cell.status >= 200:
@@ -143,7 +144,7 @@ class Replies(TmBase):
 
     def _relay_final(self, cell: Cell, picked: Branch) -> None:
         if picked.reply is not None and not picked.local_reply:
-            self._send_upstream(cell, relayed_reply(picked.reply, True), local=False)
+            self._send_upstream(cell, relayed_reply(picked.reply), local=False)
             return
         code = picked.last_code
         self.reply_cell(cell, code, REASONS.get(code, "Server Internal Error"), local=True)

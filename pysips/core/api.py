@@ -95,7 +95,14 @@ class TransactionReplier(Protocol):
 
     def has_transaction(self, ctx: MsgContext) -> bool: ...
 
-    def reply(self, ctx: MsgContext, code: int, reason: str) -> int: ...
+    def reply(
+        self,
+        ctx: MsgContext,
+        code: int,
+        reason: str,
+        body: bytes = b"",
+        extra_headers: tuple[str, ...] = (),
+    ) -> int: ...
 
 
 class Core(Protocol):
@@ -104,6 +111,9 @@ class Core(Protocol):
     sockets: list[Socket]
     hooks: Hooks
     myself: MyselfChecker
+    # The script's unnamed onreply_route{} (None when it has none). tm runs it for the replies it
+    # matches, with the transaction's flags; the engine runs it for the others.
+    onreply_route: Callable[[MsgContext], int] | None
 
     def now(self) -> float:
         """Monotonic seconds, for timers."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pysips.core.api import Destination
+from pysips.core.api import Destination, Socket
 from pysips.core.engine import Engine
 from pysips.core.sockets import default_port
 from pysips.script.context import MsgContext
@@ -92,12 +92,21 @@ def forward_request(engine: Engine, ctx: MsgContext, target: HostPort | str | No
         if ctx.new_ruri is not None and ctx.new_ruri != msg.ruri:
             msg.set_ruri(ctx.new_ruri)
         engine.prepare_relay(ctx)
+        finalize_for_socket(engine, msg, sock)
         via = engine.via_for(sock, stateless_branch(msg), ctx)
         data = insert_top_via(msg.serialize(add_content_length=sock.reliable), via)
         if engine.send(data, dst, sock):
             return 1
         log.error("forward(): sending to %s:%s:%d failed", dst.proto, dst.ip, dst.port)
     return -1
+
+
+def finalize_for_socket(engine: Engine, msg: SipMessage, sock: Socket) -> None:
+    """Socket-dependent edits before serializing: rr's Record-Route(s) for the outgoing socket
+    (a second one when it differs from the receiving socket), as tm does for each branch."""
+    finalize = getattr(engine.process.modules.get("rr"), "finalize_for_socket", None)
+    if callable(finalize):
+        finalize(msg, sock)
 
 
 def send_as_is(engine: Engine, ctx: MsgContext, target: HostPort, headers: str | None) -> int:

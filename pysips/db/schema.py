@@ -43,8 +43,8 @@ class Table:
         table = name or self.name
         parts = [c.ddl() for c in self.columns]
         for i, cols in enumerate(self.unique):
-            parts.append(f"CONSTRAINT {table}_idx{i} UNIQUE ({', '.join(cols)})")
-        return f"CREATE TABLE {table} (\n    " + ",\n    ".join(parts) + "\n)"
+            parts.append(f"CONSTRAINT `{table}_idx{i}` UNIQUE ({', '.join(cols)})")
+        return f"CREATE TABLE `{table}` (\n    " + ",\n    ".join(parts) + "\n)"
 
 
 VERSION = Table(

@@ -31,9 +31,11 @@ SETTINGS = SqliteSettings()
 
 
 def _ident(name: str) -> str:
-    if not name or not all(c.isalnum() or c == "_" for c in name):
+    """A quoted identifier; table names like "location-internal" are legal in OpenSIPS. Backquotes,
+    because SQLite reads an unknown "double-quoted" name as a string literal."""
+    if not name or not all(c.isalnum() or c in "_-." for c in name):
         raise DbError(f"bad SQL identifier {name!r}")
-    return name
+    return f"`{name}`"
 
 
 def _where_sql(where: Where) -> tuple[str, list[DbValue]]:
@@ -68,7 +70,10 @@ class SqliteDatabase:
                                          timeout=opts.busy_timeout_ms / 1000.0)
             for pragma in opts.pragmas:
                 name, _, value = pragma.partition("=")
-                self._conn.execute(f"PRAGMA {_ident(name.strip())} = {value.strip()}")
+                pname = name.strip()
+                if not pname.replace("_", "").isalnum():
+                    raise DbError(f"bad PRAGMA name {pname!r}")
+                self._conn.execute(f"PRAGMA {pname} = {value.strip()}")
             for ext in opts.extensions:
                 self._conn.enable_load_extension(True)
                 self._conn.load_extension(ext)
@@ -134,7 +139,8 @@ class SqliteDatabase:
         return rows.fetchone() is not None
 
     def ensure_table(self, schema: Table, name: str | None = None) -> None:
-        table = _ident(name or schema.name)
+        table = name or schema.name
+        _ident(table)
         with self.transaction():
             if not self._exists(VERSION.name):
                 self._run(VERSION.ddl())

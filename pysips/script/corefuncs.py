@@ -413,6 +413,12 @@ def core_exports(env: CoreEnv) -> ModuleExports:
             (_a(s, "uri", optional=True), _a(s, "q", optional=True, fixup=fix_qvalue)),
             doc="2.x: add a branch (the current R-URI when no URI is given)",
         ),
+        FunctionExport(
+            "append_branch_old",
+            _append_branch,
+            (_a(s, "uri", optional=True), _a(s, "q", optional=True, fixup=fix_qvalue)),
+            doc="3.6 name of append_branch(): the current R-URI when no URI is given",
+        ),
         FunctionExport("remove_msg_branch", _remove_msg_branch, (_a(i, "index"),), doc="remove a branch"),
         FunctionExport(
             "pv_printf",

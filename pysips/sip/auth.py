@@ -64,12 +64,15 @@ def parse_auth(text: str) -> AuthHeader | ParseError:
     rest = value[space:].strip()
     pos = 0
     end = len(rest)
+    match_at = _AUTH_PARAM.match
     while pos < end:
-        match = _AUTH_PARAM.match(rest, pos)
+        match = match_at(rest, pos)
         if match is None:
             return _parse_auth_slow(scheme, rest)
-        name, raw = match.group(1), match.group(2)
-        params[name.lower()] = unquote(raw) if raw[:1] == '"' else raw
+        name, raw = match.group(1, 2)
+        if raw[:1] == '"':
+            raw = raw[1:-1] if "\\" not in raw else unquote(raw)
+        params[name.lower()] = raw
         pos = match.end()
     return AuthHeader(scheme, params)
 

@@ -1,8 +1,8 @@
-"""SIP messages: lazy parsing from bytes, header access, lumps, serialization.
+"""SIP messages: header access, lazily parsed values, lumps, serialization.
 
-`parse_message` reads the first line, splits the header lines once and interprets only what routing
-needs (Via, CSeq, Call-ID, From, To, Max-Forwards, Content-Length, the Request-URI). Everything else
-stays as raw bytes until asked for. Edits never touch `raw`: they are lumps applied by serialize().
+`parse_message` (in parser.py, re-exported here) fills the routing-level attributes: Via, CSeq,
+Call-ID, From/To tags, Max-Forwards, Content-Length. Everything else stays as raw bytes until an
+accessor asks for it. Edits never touch `raw`: they are lumps applied by serialize().
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 # (canonical key, name as written, value bytes unfolded and stripped, start offset, end offset)
 Field = tuple[str, bytes, bytes, int, int]
 
-_AUTH_KEYS = frozenset(("authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate"))
-_NAME_ADDR_LIST_KEYS = frozenset(("route", "record-route", "path", "service-route"))
-_DELTA_KEYS = frozenset(("expires", "min-expires"))
 
 
 def _decode(value: bytes) -> str:
@@ -348,29 +345,13 @@ class SipMessage:
         return error
 
     def _validate(self) -> ParseError | None:
-        keys = self._first.keys()
-        for key in keys:
-            result: object = None
-            if key == "contact":
-                result = self.contacts()
-            elif key in _NAME_ADDR_LIST_KEYS:
-                result = self.name_addrs(key)
-            elif key in _AUTH_KEYS:
-                result = self.auth(key)
-            elif key == "content-type":
-                result = self.content_type_full()
-            elif key in _DELTA_KEYS:
-                for value in self.headers(key):
-                    result = parse_delta_seconds(value)
-                    if isinstance(result, ParseError):
-                        break
-            elif key in ("reply-to", "refer-to", "referred-by", "p-asserted-identity"):
-                for value in self.headers(key):
-                    result = parse_name_addr(value)
-                    if isinstance(result, ParseError):
-                        break
-            if isinstance(result, ParseError):
-                return ParseError(f"{key}: {result.reason}", result.status)
+        get = _VALIDATORS.get
+        for key in self._first:
+            check = get(key)
+            if check is not None:
+                result = check(self, key)
+                if isinstance(result, ParseError):
+                    return ParseError(f"{key}: {result.reason}", result.status)
         return None
 
     # ---------------------------------------------------------------- edits (lumps)
@@ -547,6 +528,33 @@ def _parse_sdp_body(msg: SipMessage) -> Sdp | ParseError | None:
 
 
 # ---------------------------------------------------------------- helpers of the lazy accessors
+
+
+def _first_error(results: list[object]) -> object:
+    for result in results:
+        if isinstance(result, ParseError):
+            return result
+    return None
+
+
+# what validate() parses, per header key
+_VALIDATORS: dict[str, Callable[[SipMessage, str], object]] = {
+    "contact": lambda msg, key: msg.contacts(),
+    "content-type": lambda msg, key: msg.content_type_full(),
+    **dict.fromkeys(("route", "record-route", "path", "service-route"), lambda msg, key: msg.name_addrs(key)),
+    **dict.fromkeys(
+        ("authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate"),
+        lambda msg, key: msg.auth(key),
+    ),
+    **dict.fromkeys(
+        ("expires", "min-expires"),
+        lambda msg, key: _first_error([parse_delta_seconds(v) for v in msg.headers(key)]),
+    ),
+    **dict.fromkeys(
+        ("reply-to", "refer-to", "referred-by", "p-asserted-identity"),
+        lambda msg, key: _first_error([parse_name_addr(v) for v in msg.headers(key)]),
+    ),
+}
 
 def _broken_name_addr(msg: SipMessage, key: str) -> NameAddr:
     return NameAddr("", "", {}, msg.header(key) or "")

@@ -6,6 +6,8 @@ and only what routing needs is interpreted; the rest is left to SipMessage's laz
 
 from __future__ import annotations
 
+import re
+
 from pysips.sip.errors import ParseError
 from pysips.sip.headers import CSeq, header_key, is_token, key_for_bytes, parse_cseq, split_commas
 from pysips.sip.message import Field, SipMessage, _decode
@@ -15,20 +17,22 @@ from pysips.sip.via import parse_via
 _SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards")
 _REQUIRED = ("via", "from", "to", "call-id", "cseq")
 _DIGITS = frozenset(b"0123456789")
+# a continuation line; one regex pass beats two substring searches that stall at every CRLF
+_FOLDED = re.compile(rb"\r\n[ \t]").search
 
 
 def _quick_tag(value: bytes) -> bytes | None:
     """The tag parameter of a From/To value by string search: the tag, None when there is none,
-    or b"" when the value needs the full name-addr parser to tell."""
-    low = value.lower()
-    i = low.find(b"tag")
+    or b"" when the value needs the full name-addr parser to tell (odd spelling, LWS, quotes)."""
+    i = value.find(b";tag=")
     if i < 0:
-        return None
-    if low[i - 1 : i] != b";" or low[i + 3 : i + 4] != b"=" or value.rfind(b">") > i or b'"' in value[i:]:
+        return b"" if b"tag" in value.lower() else None
+    i += 5
+    if value.rfind(b">") > i or value.find(b'"', i) >= 0:
         return b""
     end = value.find(b";", i)
-    tag = value[i + 4 :] if end < 0 else value[i + 4 : end]
-    if b" " in tag or b"\t" in tag:
+    tag = value[i:] if end < 0 else value[i:end]
+    if not tag or b" " in tag or b"\t" in tag:
         return b""
     return tag
 
@@ -143,7 +147,7 @@ def _parse(data: bytes) -> SipMessage | ParseError:
             error = ParseError(f"bad method {msg.method[:40]!r}")
 
     # split the header lines once; continuation lines (rare) take the slow path
-    if b"\r\n " in head or b"\r\n\t" in head:
+    if _FOLDED(head) is not None:
         logical, fields, fold_error = _unfold(lines, len(first) + 2)
         error = error or fold_error
         msg._line_lens = None
@@ -172,8 +176,10 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     msg._fields_cache = fields
     msg._parts = split
     msg._keys = keys
-    # first occurrence of each key: the dict keeps the last value written, so write in reverse
-    first_index = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+    first_index: dict[str, int] = {}
+    remember = first_index.setdefault  # keeps the first occurrence of each key
+    for i, key in enumerate(keys):
+        remember(key, i)
     msg._first = first_index
     msg._index_cache = None
 

@@ -99,10 +99,20 @@ class Daemon:
         B = _sub("bencode")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(2)
-            s.sendto(b"q1 " + B.encode({"command": "query", "call-id": call_id}), ("127.0.0.1", self.ng_port))
+            cookie = f"q{random.randrange(1 << 40)}".encode()  # the daemon caches replies by cookie
+            query = B.encode({"command": "query", "call-id": call_id})
+            s.sendto(cookie + b" " + query, ("127.0.0.1", self.ng_port))
             data = s.recv(65535)
         reply: dict[str, Any] = B.decode(data.partition(b" ")[2])
         return reply
+
+    def log_contains(self, text: str) -> bool:
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            if text in self.log_path.read_text(errors="replace"):
+                return True
+            time.sleep(0.05)
+        return False
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -285,7 +295,8 @@ def test_phone_to_browser_gets_dtls_and_ice(daemon: Daemon) -> None:
     assert_relayed(sdp, daemon)
 
     ok = reply(call_id, browser_sdp("active"))
-    assert F.rtpengine_answer(_engine_ctx(process, ok), "RTP/AVP replace-session-connection replace-origin ICE=remove") == 1
+    plain = "RTP/AVP replace-session-connection replace-origin ICE=remove"
+    assert F.rtpengine_answer(_engine_ctx(process, ok), plain) == 1
     answer = body_of(ok)
     assert re.search(r"^m=audio \d+ RTP/AVP ", answer, re.M)
     assert "a=candidate" not in answer and "a=fingerprint" not in answer and "a=ice-" not in answer
@@ -358,6 +369,7 @@ def test_each_fork_has_its_own_session(daemon: Daemon) -> None:
     ctx.extra["tm.branch"] = FakeBranch("z9hG4bKfork0")
     assert F.rtpengine_manage(ctx) == 1  # >= 300: a delete with this branch's via-branch
     assert daemon.query(call_id)["result"] == "ok"  # the answered branch lives on
+    assert daemon.log_contains("Call branch '' (via-branch 'z9hG4bKfork0') deleted")
     assert F.rtpengine_delete(_engine_ctx(process, invite(call_id, PHONE_SDP))) == 1
     assert daemon.query(call_id)["result"] == "error"
 
@@ -374,7 +386,8 @@ def test_killed_daemon_is_logged_disabled_and_the_other_takes_over(
         engine = process.modules["rtpengine"]
         nodeset = engine.sets[0]
         S = _sub("sets")
-        on_first = [f"kill-{i}" for i in range(300) if S.select_node(nodeset, f"kill-{i}", set(), 0).index == 0]
+        names = (f"kill-{i}" for i in range(300))
+        on_first = [c for c in names if S.select_node(nodeset, c, set(), 0).index == 0]
         call_a, call_b = on_first[0], on_first[1]
 
         inv = invite(call_a, PHONE_SDP)
@@ -405,3 +418,23 @@ def test_killed_daemon_is_logged_disabled_and_the_other_takes_over(
     finally:
         first.kill()
         second.kill()
+
+
+def test_offer_outside_a_branch_then_answer_in_a_branch_reply(daemon: Daemon) -> None:
+    # the script offered in the request route (no via-branch); the reply comes back through tm,
+    # which names its branch: the daemon must still pair the answer with the offer
+    _, process = _load(daemon.sock)
+    process.modules["tm"] = FakeTm()
+    call_id = f"mixed-{random.random()}"
+    inv = invite(call_id, PHONE_SDP)
+    assert F.rtpengine_offer(_engine_ctx(process, inv), "UDP/TLS/RTP/SAVPF ICE=force") == 1
+    ok = reply(call_id, browser_sdp("active"))
+    ctx = _engine_ctx(process, ok, RouteType.ONREPLY)
+    ctx.extra["tm.branch"] = FakeBranch("z9hG4bKproxy0")
+    assert F.rtpengine_answer(ctx, "RTP/AVP replace-session-connection replace-origin ICE=remove") == 1
+    answer = body_of(ok)
+    assert re.search(r"^m=audio \d+ RTP/AVP ", answer, re.M) and "a=fingerprint" not in answer
+    assert_relayed(answer, daemon)
+    tags = daemon.query(call_id)["tags"]
+    assert {"alice-tag", "bob-tag"} <= set(tags)
+    assert F.rtpengine_delete(_engine_ctx(process, inv)) == 1

@@ -70,7 +70,8 @@ def test_created_location_table_matches_opensips(tmp_path: Path) -> None:
     db.ensure_table(LOCATION)  # idempotent
     db.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("select table_version from version where table_name='location'").fetchall() == [(1013,)]
+    version = conn.execute("select table_version from version where table_name='location'").fetchall()
+    assert version == [(1013,)]
     cols = [r[1] for r in conn.execute("pragma table_info(location)")]
     assert cols == list(LOCATION.column_names)
 

@@ -22,6 +22,7 @@ from pysips.sip.receive import ReceiveInfo
 T0 = 1_700_000_000.0
 PROXY = Socket("udp", "192.0.2.1", 5060)
 PROXY_WS = Socket("ws", "192.0.2.1", 8080)
+PROXY_TCP = Socket("tcp", "192.0.2.1", 5060)
 
 
 def module(name: str) -> ModuleExports:
@@ -59,7 +60,7 @@ class Sent:
 
 @dataclass
 class FakeCore:
-    sockets: list[Socket] = field(default_factory=lambda: [PROXY, PROXY_WS])
+    sockets: list[Socket] = field(default_factory=lambda: [PROXY, PROXY_WS, PROXY_TCP])
     hooks: Hooks = field(default_factory=Hooks)
     mono: float = 100.0
     wall: float = T0
@@ -158,7 +159,7 @@ class Fx:
         raw = data.encode() if isinstance(data, str) else data
         msg = parse_message(raw)
         assert isinstance(msg, SipMessage), msg
-        local = PROXY_WS if proto in ("ws", "wss") else PROXY
+        local = {"ws": PROXY_WS, "tcp": PROXY_TCP}.get(proto, PROXY)
         rcv = ReceiveInfo(proto, local.ip, local.port, src[0], src[1], conn_id)
         wall = now if now is not None else (self.core.wall if self.core is not None else T0)
         return MsgContext(self.process, msg, rcv, now=wall)

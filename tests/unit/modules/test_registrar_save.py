@@ -55,7 +55,8 @@ def test_star_removes_everything_and_needs_expires_zero() -> None:
     ret, ctx = fx.save(register(contact="*", cseq=5, expires=5))
     assert ret == -2
     bad = fx.core.replies()[-1]
-    assert bad.status == 400 and bad.header("P-Registrar-Error") == "* used in contact and expires is not zero"
+    assert bad.status == 400
+    assert bad.header("P-Registrar-Error") == "* used in contact and expires is not zero"
     assert ctx.extra[LAST_ERROR] == (400, "Bad Request")
     ret, _ = fx.save(register(contact="*", cseq=6, expires=0))
     assert ret == 1
@@ -253,11 +254,11 @@ def test_case_insensitive_aor() -> None:
 
 def test_unknown_flag_is_a_load_error() -> None:
     import pytest
+    from test_registrar_fakes import module
 
     from pysips.script.ast import NOWHERE
     from pysips.script.exports import FixupContext
     from pysips.script.flags import FlagRegistry
-    from test_registrar_fakes import module
 
     fix = module("registrar").functions_by_name["save"].args[1].fixup
     assert fix is not None

@@ -161,7 +161,9 @@ def test_silent_daemon_is_retried_then_disabled_and_the_next_takes_over(
     engine = engine_for([f"udp:127.0.0.1:{dead.port} udp:127.0.0.1:{alive.port}"], tout=0.1, retr=3)
     dead_node = engine.sets[0].nodes[0]
     # find a Call-ID that hashes to the silent daemon
-    call_id = next(f"c{i}" for i in range(100) if SETS.select_node(engine.sets[0], f"c{i}", set(), 0).index == 0)
+    nodeset = engine.sets[0]
+    names = (f"c{i}" for i in range(100))
+    call_id = next(c for c in names if SETS.select_node(nodeset, c, set(), 0).index == 0)
     caplog.set_level(logging.ERROR, "pysips.modules.rtpengine")
     assert FUNCS.rtpengine_offer(ctx_for(engine, invite(call_id))) == 1
     assert len(dead.received) == 3  # rtpengine_retr attempts

@@ -285,7 +285,9 @@ def test_sock_parameter_forms() -> None:
     assert SETS.parse_sock_param("udp:10.0.0.1")[1][0].port == 22222
 
 
-@pytest.mark.parametrize("value", ["", "x == udp:a:1", "unix:/run/ng.sock", "/run/ng.sock", "tcp:a:1", "udp:a:0"])
+@pytest.mark.parametrize(
+    "value", ["", "x == udp:a:1", "unix:/run/ng.sock", "/run/ng.sock", "tcp:a:1", "udp:a:0"]
+)
 def test_bad_sock_parameters(value: str) -> None:
     with pytest.raises(FixupError):
         SETS.parse_sock_param(value)

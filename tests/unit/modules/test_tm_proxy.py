@@ -197,13 +197,14 @@ def test_486_relayed_acked_downstream_and_caller_ack_absorbed() -> None:
     assert lines(rig.take()) == [ack.first_line]
 
 
-def test_503_is_relayed_as_500() -> None:
+def test_503_is_relayed_unchanged_as_opensips_does() -> None:
+    # RFC 3261 16.7 step 6 would map it to 500; OpenSIPS relays the stored reply as it came.
     rig = Rig(proxy_script())
     _, sent = start_call(rig)
     (out,) = to(sent, ALICE)
     rig.receive(rig.answer(out, 503, "Service Unavailable"), ALICE)
     (final,) = to(rig.take(), CALLER)
-    assert final.first_line.startswith("SIP/2.0 500 ")
+    assert final.first_line == "SIP/2.0 503 Service Unavailable"
 
 
 def test_unresolvable_destination_gets_a_local_478() -> None:
@@ -357,6 +358,19 @@ def test_cancel_before_any_provisional_waits_then_cancels_on_first_reply() -> No
     rig.receive(rig.answer(out, 100, "Trying", to_tag=None), ALICE)
     (cancel,) = rig.take()
     assert cancel.first_line.startswith("CANCEL ")
+
+
+def test_branch_timing_out_after_cancel_reports_408_as_opensips() -> None:
+    # The callee rings, the caller cancels, the callee never answers the CANCEL nor the INVITE:
+    # fr_inv_timeout fakes a 408 on the branch (OpenSIPS timer.c), and that goes upstream.
+    rig = Rig(proxy_script(), {"fr_inv_timeout": 3, "fr_timeout": 2})
+    data, sent = start_call(rig)
+    (out,) = to(sent, ALICE)
+    rig.receive(rig.answer(out, 180, "Ringing"), ALICE)
+    rig.receive(cancel_of(data), CALLER)
+    rig.take()
+    rig.advance(3.1)
+    assert lines(to(rig.take(), CALLER)) == ["SIP/2.0 408 Request Timeout"]
 
 
 def test_cancel_for_an_unknown_invite_is_not_answered_by_t_check_trans() -> None:

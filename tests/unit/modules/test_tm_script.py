@@ -151,3 +151,25 @@ def test_record_route_of_the_rr_module_is_in_every_branch() -> None:
         (out,) = to(sent, peer)
         rr = out.msg.header("Record-Route") or ""
         assert "10.0.0.1" in rr and ";lr" in rr
+
+
+@pytest.mark.parametrize("call", [
+    'append_branch("sip:b@10.0.0.4")',  # 3.1-3.5 (and 2.x)
+    'append_branch_old("sip:b@10.0.0.4")',  # 3.6
+    'append_msg_branch("sip:b@10.0.0.4")',  # 3.6
+])
+def test_every_spelling_of_append_branch_forks(call: str) -> None:
+    rig, _ = loaded(f'loadmodule "tm.so"\nroute {{ {call}; t_relay(); exit; }}')
+    rig.receive(invite(), CALLER)
+    sent = rig.take()
+    (to_alice,) = to(sent, ALICE)
+    (to_bob,) = to(sent, BOB)
+    assert to_bob.first_line.startswith("INVITE sip:b@10.0.0.4 ")
+    assert to_alice.first_line.startswith("INVITE sip:bob@10.0.0.3 ")
+
+
+def test_append_branch_old_without_uri_copies_the_current_ruri() -> None:
+    rig, _ = loaded('loadmodule "tm.so"\nroute { append_branch_old(); $ru = "sip:b@10.0.0.4"; t_relay(); exit; }')
+    rig.receive(invite(), CALLER)
+    sent = rig.take()
+    assert len(to(sent, ALICE)) == 1 and len(to(sent, BOB)) == 1

@@ -78,7 +78,8 @@ def test_write_through_survives_restart(tmp_path: Path) -> None:
 
 def test_preset_names_select_the_mode(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path}/p.db"
-    assert Fx(ul={"working_mode_preset": "single-instance-sql-write-through", "db_url": url}).ul.config.mode == 1
+    through = Fx(ul={"working_mode_preset": "single-instance-sql-write-through", "db_url": url})
+    assert through.ul.config.mode == 1
     assert Fx(ul={"working_mode_preset": "single-instance-sql-write-back", "db_url": url}).ul.config.mode == 2
     assert Fx(ul={"working_mode_preset": "sql-only", "db_url": url}).ul.config.mode == 3
     assert Fx(ul={"working_mode_preset": "single-instance-no-db"}).ul.config.mode == 0
@@ -141,7 +142,8 @@ def test_db_only_mode_shares_state_between_instances(tmp_path: Path) -> None:
     _, ctx = b.lookup(invite())
     assert ctx.new_ruri == "sip:alice@198.51.100.8" and ctx.branches == []
     # cseq ordering works against the table too
-    assert b.save(register(contact="<sip:alice@198.51.100.8>", call_id="b", cseq=0, expires=600))[0] == -2
+    assert b.save(register(contact="<sip:alice@198.51.100.8>", call_id="b", cseq=5, expires=600))[0] == 1
+    assert b.save(register(contact="<sip:alice@198.51.100.8>", call_id="b", cseq=2, expires=600))[0] == -2
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
@@ -203,8 +205,6 @@ def test_connection_close_ignored_unless_asked() -> None:
 
 
 def test_contact_memory_is_small() -> None:
-    from test_registrar_fakes import module as m  # noqa: F401
-
     fx = Fx()
     fx.save(register(expires=600))
     c = fx.ul.domain("location").get("alice@example.com").contacts[0]

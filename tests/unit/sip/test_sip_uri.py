@@ -28,8 +28,7 @@ def test_full_sip_uri() -> None:
     assert uri.headers == {"subject": "x", "priority": "urgent"}
     assert uri.transport == "tcp"
     assert (
-        str(uri)
-        == "sips:alice:secret@atlanta.example.com:5061;transport=TCP;lr;Maddr=10.0.0.1"
+        str(uri) == "sips:alice:secret@atlanta.example.com:5061;transport=TCP;lr;Maddr=10.0.0.1"
         "?subject=x&priority=urgent"
     )
 

@@ -61,7 +61,7 @@ def test_seed_2x_form_loads_and_gives_settings() -> None:
     assert settings.proto("ws").require_origin
     tls = process.modules["tls_mgm"]
     assert isinstance(tls, TlsDomains)
-    default = [d for d in tls.servers if d.implicit][0]
+    default = next(d for d in tls.servers if d.implicit)
     assert default.settings["certificate"] == "/etc/letsencrypt/live/acme.com/cert.pem"
 
 

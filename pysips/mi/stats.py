@@ -1,0 +1,89 @@
+"""Statistics as OpenSIPS names them (`group:name`, e.g. `core:rcv_requests`, `tm:UAS_transactions`).
+
+Nothing is counted here: modules and the engine keep plain int attributes (or dict entries) and
+increment them directly, one process, no locks. The registry only knows how to read and reset
+them when MI asks, so counting costs an attribute increment and nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+Getter = Callable[[], int | float]
+Resetter = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Stat:
+    group: str
+    name: str
+    get: Getter
+    reset: Resetter | None = None  # None: "non-incremental" (a gauge or a function), not resettable
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.group}:{self.name}"
+
+
+class StatsRegistry:
+    __slots__ = ("_groups",)
+
+    def __init__(self) -> None:
+        self._groups: dict[str, dict[str, Stat]] = {}
+
+    def register(self, group: str, name: str, get: Getter, reset: Resetter | None = None) -> Stat:
+        stat = Stat(group, name, get, reset)
+        self._groups.setdefault(group, {})[name] = stat
+        return stat
+
+    def gauge(self, group: str, name: str, get: Getter) -> Stat:
+        return self.register(group, name, get)
+
+    def counter_attr(self, group: str, name: str, obj: Any, attr: str | None = None) -> Stat:
+        """A counter kept as `obj.<attr>` (a plain int the owner increments)."""
+        field = attr or name
+
+        def get() -> int | float:
+            return int(getattr(obj, field))
+
+        def reset() -> None:
+            setattr(obj, field, 0)
+
+        return self.register(group, name, get, reset)
+
+    def counter_key(self, group: str, name: str, table: MutableMapping[str, int], key: str | None = None) -> Stat:
+        """A counter kept as `table[key]` (the engine's `stats` dict)."""
+        k = key or name
+
+        def get() -> int | float:
+            return table.get(k, 0)
+
+        def reset() -> None:
+            table[k] = 0
+
+        return self.register(group, name, get, reset)
+
+    def has_group(self, group: str) -> bool:
+        return group in self._groups
+
+    def groups(self) -> list[str]:
+        return list(self._groups)
+
+    def group(self, group: str) -> list[Stat]:
+        return list(self._groups.get(group, {}).values())
+
+    def find(self, name: str) -> Stat | None:
+        """`group:name`, or a bare name searched in every group (as OpenSIPS's get_stat)."""
+        if ":" in name:
+            group, _, short = name.partition(":")
+            return self._groups.get(group, {}).get(short)
+        for stats in self._groups.values():
+            if name in stats:
+                return stats[name]
+        return None
+
+    def __iter__(self) -> Iterator[Stat]:
+        for stats in self._groups.values():
+            yield from stats.values()

@@ -1,0 +1,107 @@
+"""The seed's registration logic as a compiled script on the real engine (in-memory sockets)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
+
+from core_support import PROXY, script_net
+
+from pysips.core.api import Socket
+from pysips.sip.receive import ReceiveInfo
+
+WS = Socket("ws", "127.0.0.1", 8080)
+
+SCRIPT = r'''
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "usrloc.so"
+modparam("usrloc", "nat_bflag", "NAT")
+modparam("usrloc", "db_mode", 0)
+loadmodule "registrar.so"
+loadmodule "nathelper.so"
+modparam("registrar|nathelper", "received_avp", "$avp(rcv)")
+
+route {
+    if (proto == WS || proto == WSS)
+        setflag(SRC_WS);
+    fix_nated_contact();
+    if ($rm == "REGISTER") {
+        if (isflagset(SRC_WS))
+            setbflag(DST_WS);
+        fix_nated_register();
+        if (!save("location"))
+            sl_reply_error();
+        exit;
+    }
+    if (!lookup("location", "m")) {
+        sl_send_reply(404, "Not Found");
+        exit;
+    }
+    if (isbflagset(DST_WS))
+        sl_send_reply(299, "ws $ru $du");
+    else
+        sl_send_reply(298, "other $ru");
+    exit;
+}
+'''
+
+REGISTER = (
+    "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+    "Via: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bKreg1\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=r1\r\n"
+    "To: <sip:alice@127.0.0.1>\r\n"
+    "Call-ID: ws-reg-1\r\n"
+    "CSeq: 1 REGISTER\r\n"
+    "Contact: <sip:8eu4ph0u@df7jal23ls0d.invalid;transport=ws>;+sip.instance=\"<urn:uuid:a>\";reg-id=1;"
+    "expires=600\r\n"
+    "Supported: path, gruu, outbound\r\n"
+    "Content-Length: 0\r\n\r\n"
+)
+
+
+def test_ws_register_then_invite_finds_the_ws_binding() -> None:
+    net, _ = script_net(SCRIPT, sockets=(PROXY, WS))
+    before = len(net.sent)
+    net.engine.receive(REGISTER.encode(), ReceiveInfo("ws", WS.ip, WS.port, "127.0.0.1", 51000, 4))
+    (ok,) = net.sent[before:]
+    reply = ok.msg
+    assert reply.status == 200
+    assert ok.dst.conn_id == 4 and ok.dst.proto == "ws"
+    contacts = reply.contacts()
+    assert isinstance(contacts, list)
+    (contact,) = contacts
+    # fix_nated_contact() changed what save() stored: the source, not the .invalid host
+    assert contact.uri == "sip:8eu4ph0u@127.0.0.1:51000;transport=ws"
+    assert contact.params["received"] == '"sip:127.0.0.1:51000;transport=ws"'
+    assert contact.params["reg-id"] == "1"
+
+    invite = (
+        "INVITE sip:alice@127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKinv1;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=b\r\nTo: <sip:alice@127.0.0.1>\r\n"
+        "Call-ID: inv-1\r\nCSeq: 1 INVITE\r\nContact: <sip:bob@127.0.0.1:40000>\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
+    (answer,) = net.deliver(invite)
+    assert answer.msg.status == 299
+    assert answer.msg.reason == ("ws sip:8eu4ph0u@127.0.0.1:51000;transport=ws "
+                                 "sip:127.0.0.1:51000;transport=ws")
+    message = invite.replace("INVITE", "MESSAGE").replace("z9hG4bKinv1", "z9hG4bKmsg1")
+    (answer,) = net.deliver(message)
+    assert answer.msg.status == 299  # no Allow in the REGISTER: every method allowed
+    (answer,) = net.deliver(invite.replace("sip:alice@", "sip:carol@").replace("z9hG4bKinv1", "z9hG4bKx"))
+    assert answer.msg.status == 404
+
+
+def test_bad_register_gets_one_error_reply_shape() -> None:
+    net, _ = script_net(SCRIPT, sockets=(PROXY, WS))
+    bad = REGISTER.replace("Contact: <sip:8eu4ph0u@df7jal23ls0d.invalid;transport=ws>", "Contact: *")
+    before = len(net.sent)
+    net.engine.receive(bad.encode(), ReceiveInfo("ws", WS.ip, WS.port, "127.0.0.1", 51000, 4))
+    codes = [s.msg.status for s in net.sent[before:]]
+    assert codes and set(codes) == {400}  # save()'s reply, and sl_reply_error() repeating it
