@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pysips.script.context import MsgContext
 from pysips.sip.auth import AuthHeader
@@ -16,7 +17,9 @@ from . import digest
 from .nonce import is_stale
 from .reply import send_reply
 from .results import AUTHORIZED, DO_AUTHORIZATION, ERROR, NO_CREDENTIALS, STALE_NONCE
-from .runtime import AuthRuntime
+
+if TYPE_CHECKING:
+    from .runtime import AuthRuntime
 
 log = logging.getLogger("pysips.modules.auth")
 
@@ -46,14 +49,21 @@ class Credentials:
     def qop(self) -> str:
         return self.param("qop")
 
+    @property
+    def family(self) -> str:
+        """"md5", "sha256" or "sha512t256": which stored HA1 column fits the algorithm."""
+        if self.alg in (digest.SHA256, digest.SHA256_SESS):
+            return "sha256"
+        if self.alg in (digest.SHA512_256, digest.SHA512_256_SESS):
+            return "sha512t256"
+        return "md5"
+
 
 def request_realm(msg: SipMessage, header: str, realm_prefix: str) -> str | None:
     """The realm of an empty realm argument: the To host of a REGISTER answered with 401,
     else the From host; `realm_prefix` stripped."""
-    if msg.method == "REGISTER" and header == WWW:
-        parsed = msg.to_header()
-    else:
-        parsed = msg.from_header()
+    use_to = msg.method == "REGISTER" and header == WWW
+    parsed = msg.to_header() if use_to else msg.from_header()
     if isinstance(parsed, ParseError):
         return None
     uri = parsed.parsed_uri()
@@ -65,7 +75,7 @@ def request_realm(msg: SipMessage, header: str, realm_prefix: str) -> str | None
     return host
 
 
-def _find(msg: SipMessage, header: str, realm: str) -> Credentials | None | ParseError:
+def _find(msg: SipMessage, header: str, realm: str) -> Credentials | ParseError | None:
     parsed = msg.auth(header)
     if isinstance(parsed, ParseError):
         return parsed

@@ -25,7 +25,7 @@ from pysips.script.exports import (
 
 from .config import config_from
 from .flags import LookupFlags, SaveFlags, parse_lookup_flags, parse_save_flags
-from .lookup import is_contact_registered, lookup, registered, remove
+from .lookup import is_contact_registered, lookup, registered, remove, remove_ip_port
 from .runtime import Registrar, registrar_of
 from .save import save
 
@@ -84,6 +84,10 @@ def w_remove(ctx: MsgContext, domain: str, aor: str, contact: str | None = None,
     return remove(registrar_of(ctx), ctx, domain, aor, _opt(contact), _opt(next_hop), _opt(instance))
 
 
+def w_remove_ip_port(ctx: MsgContext, ip: str, port: int, domain: str, aor: str | None = None) -> int:
+    return remove_ip_port(registrar_of(ctx), ctx, ip, port, domain, _opt(aor))
+
+
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Registrar:
     return Registrar(config_from(params), mctx.process)
 
@@ -124,7 +128,9 @@ exports = ModuleExports(
                        route_types=_REQ | RouteType.ONREPLY | RouteType.TIMER | RouteType.EVENT,
                        doc="remove bindings of an AOR (all, or by contact / next hop / instance)"),
         FunctionExport("is_ip_registered", w_registered, missing="is_ip_registered() of registrar"),
-        FunctionExport("remove_ip_port", w_remove, missing="remove_ip_port() of registrar"),
+        FunctionExport("remove_ip_port", w_remove_ip_port,
+                       (ArgSpec(ArgKind.STR, "ip"), ArgSpec(ArgKind.INT, "port"), _DOMAIN, _AOR),
+                       route_types=RouteType.ALL, doc="remove the bindings behind ip:port"),
         FunctionExport("add_sock_hdr", w_registered, missing="add_sock_hdr() of registrar"),
     ),
     params=(
@@ -146,6 +152,8 @@ exports = ModuleExports(
         ParamExport("retry_after", ParamType.INT, 0),
         ParamExport("sock_hdr_name", ParamType.STR, None),
         ParamExport("disable_gruu", ParamType.INT, 1, check=lambda v: _only(v, 1, "disable_gruu")),
+        ParamExport("tcp_persistent_flag", ParamType.MFLAG, None,
+                    doc="message flag: keep the REGISTER's TCP/TLS/WS connection open while bound"),
         ParamExport("reject_brief_expires", ParamType.INT, 0,
                     doc="pysips: answer 423 with Min-Expires instead of raising a short expiry"),
     ),

@@ -27,6 +27,7 @@ class RegConfig:
     max_domain_len: int = 64
     max_aor_len: int = 256
     max_contact_len: int = 255
+    tcp_persistent_flag: int = 0  # message flag mask
     reject_brief_expires: bool = False  # pysips: 423 + Min-Expires instead of raising the value
 
 
@@ -65,5 +66,7 @@ def config_from(params: dict[str, Any]) -> RegConfig:
         max_domain_len=num("max_domain_len", 64),
         max_aor_len=num("max_aor_len", 256),
         max_contact_len=num("max_contact_len", 255),
+        tcp_persistent_flag=(1 << int(params["tcp_persistent_flag"]))
+        if params.get("tcp_persistent_flag") is not None else 0,
         reject_brief_expires=bool(num("reject_brief_expires", 0)),
     )

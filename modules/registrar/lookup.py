@@ -209,18 +209,19 @@ def is_contact_registered(reg: Registrar, ctx: MsgContext, domain: str, aor_uri:
     return -1
 
 
-def _host_of(uri: str) -> str | None:
+def _hostport_of(uri: str) -> tuple[str, int] | None:
     parsed = parse_uri(uri)
-    return None if isinstance(parsed, ParseError) else parsed.host.strip("[]").lower()
+    if isinstance(parsed, ParseError):
+        return None
+    return parsed.host.strip("[]").lower(), parsed.port or (5061 if parsed.scheme == "sips" else 5060)
 
 
-def _next_hop(c: UContact) -> str | None:
+def _next_hop(c: UContact) -> tuple[str, int] | None:
+    """Where requests to this binding go first: Path, else received, else the Contact itself."""
     if c.path:
         first = path_destination(c.path)
-        return _host_of(first) if first else None
-    if c.received:
-        return _host_of(c.received)
-    return _host_of(c.uri)
+        return _hostport_of(first) if first else None
+    return _hostport_of(c.received or c.uri)
 
 
 def remove(reg: Registrar, ctx: MsgContext, domain: str, aor_uri: str, contact: str | None,
@@ -240,8 +241,32 @@ def remove(reg: Registrar, ctx: MsgContext, domain: str, aor_uri: str, contact: 
             continue
         if instance is not None and c.instance != instance:
             continue
-        if hop is not None and _next_hop(c) != hop:
+        if hop is not None and (_next_hop(c) or ("", 0))[0] != hop:
             continue
         if dom.delete(rec, c):
             removed += 1
+    return 1 if removed else -1
+
+
+def remove_ip_port(reg: Registrar, ctx: MsgContext, ip: str, port: int, domain: str,
+                   aor_uri: str | None) -> int:
+    """Removes the bindings whose next hop is ip:port (of one AOR, or of all)."""
+    dom = reg.usrloc.domain(domain)
+    target = (ip.strip("[]").lower(), port)
+    if aor_uri is not None:
+        aor = _aor(reg, aor_uri)
+        found = dom.get(aor) if aor is not None else None
+        records = [found] if found is not None else []
+    else:
+        records = list(dom.records.values())
+        if not records and dom.mode == 3:  # database only: scan the table
+            by_aor: dict[str, list[UContact]] = {}
+            for c in dom.all_contacts():
+                by_aor.setdefault(c.aor, []).append(c)
+            records = [r for r in (dom.get(a) for a in by_aor) if r is not None]
+    removed = 0
+    for rec in records:
+        for c in list(rec.contacts):
+            if _next_hop(c) == target and dom.delete(rec, c):
+                removed += 1
     return 1 if removed else -1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 from typing import TYPE_CHECKING
 
 from pysips.script.context import MsgContext
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from usrloc.record import URecord
 
 log = logging.getLogger("pysips.registrar")
+
+# asked of the transport when tcp_persistent_flag is set: (connection id, seconds to stay open)
+CONN_LIFETIME = "core.conn_lifetime"
 
 # usrloc constants, repeated to keep modules independent at import time
 FL_MEM = 1
@@ -130,6 +134,8 @@ def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags:
         rec = _update(reg, dom, msg, aor, contacts, sflags, shared, now)
     else:
         rec = dom.get(aor)
+    if rec is not None and cfg.tcp_persistent_flag and ctx.flags & cfg.tcp_persistent_flag:
+        _keep_connection(ctx, rec, now)
     if rec is not None:
         header = _binding_list(reg, rec, contacts if flags & REQ_CT_ONLY else None, now)
         if header:
@@ -145,14 +151,15 @@ def _shared(reg: Registrar, ctx: MsgContext, msg: SipMessage, flags: int, out: l
     s.cseq = msg.cseq.number
     s.flags = FL_MEM if flags & MEMORY_ONLY else 0
     s.cflags = ctx.bflags
-    s.user_agent = (msg.header("user-agent") or "")[:255]
+    # shared by many bindings: interned, so that each binding does not keep its own copy
+    s.user_agent = sys.intern((msg.header("user-agent") or "")[:255])
     allow = msg.headers("allow")
     if allow:
         s.methods = ul.methods_mask(",".join(allow))
     rcv = ctx.rcv
     if rcv is not None:
         ip = f"[{rcv.local_ip}]" if ":" in rcv.local_ip else rcv.local_ip
-        s.socket = f"{rcv.proto}:{ip}:{rcv.local_port}"
+        s.socket = sys.intern(f"{rcv.proto}:{ip}:{rcv.local_port}")
         if rcv.proto != "udp":
             s.conn_id = rcv.conn_id
     if flags & SOCKET_HEADER and cfg.sock_hdr_name:
@@ -317,6 +324,21 @@ def _drop_oldest(dom: UDomain, rec: URecord, keep: UContact | None, now: float) 
         return False
     victim = min(victims, key=lambda c: (c.q, c.last_modified))
     return dom.delete(rec, victim)
+
+
+def _keep_connection(ctx: MsgContext, rec: URecord, now: float) -> None:
+    """tcp_persistent_flag: the connection must outlive its longest binding (+10 s, as OpenSIPS)."""
+    rcv = ctx.rcv
+    if rcv is None or rcv.proto == "udp" or not rcv.conn_id:
+        return
+    ends = [c.expires for c in rec.contacts if c.conn_id == rcv.conn_id and c.expires]
+    if not ends:
+        return
+    seconds = max(ends) - int(now) + 10
+    ctx.extra[CONN_LIFETIME] = (rcv.conn_id, seconds)
+    setter = getattr(ctx.process.core, "set_connection_lifetime", None)
+    if setter is not None:
+        setter(rcv.conn_id, seconds)
 
 
 def _binding_list(reg: Registrar, rec: URecord, only: list[Contact] | None, now: float) -> str | None:

@@ -32,7 +32,6 @@ class Branch:
         "bflags",
         "cancel_state",
         "cancel_tx",
-        "cell",
         "dst",
         "dst_uri",
         "index",
@@ -48,8 +47,9 @@ class Branch:
         "via_branch",
     )
 
-    def __init__(self, cell: Cell, index: int, via_branch: str) -> None:
-        self.cell = cell
+    # No reference back to the Cell: a Cell <-> Branch cycle would leave every finished
+    # transaction (messages, timers, buffers) to the cyclic garbage collector.
+    def __init__(self, index: int, via_branch: str) -> None:
         self.index = index
         self.via_branch = via_branch
         self.ruri = ""

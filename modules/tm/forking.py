@@ -195,7 +195,7 @@ class Forking(TmBase):
         msg = ctx.msg
         assert isinstance(msg, SipMessage)
         index = len(cell.branches)
-        branch = Branch(cell, index, make_branch(cell.id, index))
+        branch = Branch(index, make_branch(cell.id, index))
         bctx = MsgContext(self.process, clone_request(msg), ctx.rcv, RouteType.BRANCH, ctx.now)
         bctx.flags = ctx.flags
         bctx.bflags = bflags

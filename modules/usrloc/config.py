@@ -45,12 +45,6 @@ def check_db_url(value: Any) -> str:
     return str(value)
 
 
-def check_desc_time_order(value: Any) -> int:
-    if value:
-        raise FixupError("desc_time_order is not supported by pysips: contacts are ordered by q")
-    return 0
-
-
 def check_cluster_mode(value: Any) -> str:
     text = str(value).strip().lower()
     if text not in ("none", "sql-only"):
@@ -82,6 +76,7 @@ class UlConfig:
     cseq_delay: int = 20
     nat_bflag: int | None = None  # bit index
     handle_lost_tcp: bool = False
+    desc_time_order: bool = False
 
     @property
     def nat_flag(self) -> int:
@@ -113,4 +108,5 @@ def config_from(params: dict[str, Any]) -> UlConfig:
         cseq_delay=int(params.get("cseq_delay", 20) or 0),
         nat_bflag=params.get("nat_bflag"),
         handle_lost_tcp=bool(params.get("handle_lost_tcp") or 0),
+        desc_time_order=bool(params.get("desc_time_order") or 0),
     )

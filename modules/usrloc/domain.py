@@ -33,7 +33,7 @@ ConnHook = Callable[["UDomain", UContact, int, int], None]
 
 class UDomain:
     __slots__ = ("_deleted", "db", "flag_bits", "flag_names", "mode", "name", "on_conn", "records",
-                 "use_domain")
+                 "time_order", "use_domain")
 
     def __init__(
         self,
@@ -43,6 +43,7 @@ class UDomain:
         use_domain: bool = True,
         flag_names: FlagNames = lambda mask: str(mask) if mask else "",
         flag_bits: FlagBits = lambda text: int(text) if text.isdigit() else 0,
+        time_order: bool = False,
     ) -> None:
         if mode != NO_DB and db is None:
             raise ValueError(f"usrloc table {name!r}: write mode {mode} needs a database")
@@ -50,6 +51,7 @@ class UDomain:
         self.mode = mode
         self.db = db
         self.use_domain = use_domain
+        self.time_order = time_order
         self.flag_names = flag_names
         self.flag_bits = flag_bits
         self.records: dict[str, URecord] = {}
@@ -73,7 +75,7 @@ class UDomain:
                 c.state = CLEAN
                 rec = self.records.get(c.aor)
                 if rec is None:
-                    rec = self.records[c.aor] = URecord(c.aor)
+                    rec = self.records[c.aor] = URecord(c.aor, self.time_order)
                 rec.add(c)
 
     # ------------------------------------------------------------------ reading
@@ -87,7 +89,7 @@ class UDomain:
         found = self.get(aor)
         if found is not None:
             return found
-        rec = URecord(aor)
+        rec = URecord(aor, self.time_order)
         if self.mode != DB_ONLY:
             self.records[aor] = rec
         return rec
@@ -115,7 +117,7 @@ class UDomain:
             return None
         if not rows:
             return None
-        rec = URecord(aor)
+        rec = URecord(aor, self.time_order)
         for row in rows:
             c = from_row(row, self.use_domain, self.flag_bits)
             c.state = CLEAN

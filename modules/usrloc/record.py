@@ -14,14 +14,22 @@ RETRANSMISSION = -2  # same Call-ID and CSeq within cseq_delay: answer, change n
 
 
 class URecord:
-    __slots__ = ("aor", "contacts")
+    __slots__ = ("aor", "contacts", "time_order")
 
-    def __init__(self, aor: str) -> None:
+    def __init__(self, aor: str, time_order: bool = False) -> None:
         self.aor = aor
-        self.contacts: list[UContact] = []  # by q, highest first; then most recent first
+        # by q, highest first, then most recent first; or most recent first (desc_time_order)
+        self.contacts: list[UContact] = []
+        self.time_order = time_order
 
     def add(self, contact: UContact) -> None:
         contacts = self.contacts
+        if self.time_order:
+            i = 0
+            while i < len(contacts) and contacts[i].last_modified > contact.last_modified:
+                i += 1
+            contacts.insert(i, contact)
+            return
         i = 0
         while i < len(contacts) and contacts[i].q > contact.q:
             i += 1

@@ -21,6 +21,8 @@ from .record import check_cseq
 
 log = logging.getLogger("pysips.usrloc")
 
+DEFAULT_TABLE = "location"
+
 
 class UsrlocError(Exception):
     """usrloc cannot start (no database driver, unreadable table ...)."""
@@ -43,6 +45,9 @@ class Usrloc:
                 self.db = connect(config.db_url)
             except DbError as exc:
                 raise UsrlocError(f"usrloc: {exc}") from exc
+        if self.db is not None:
+            # the usual table is opened at startup, so a broken database stops the server there
+            self.domain(DEFAULT_TABLE)
         if core is not None:
             if config.handle_lost_tcp:
                 core.hooks.connection_closed.append(self.connection_closed)
@@ -69,7 +74,7 @@ class Usrloc:
         if found is not None:
             return found
         dom = UDomain(name, self.config.mode, self.db, self.config.use_domain,
-                      self._flag_names, self._flag_bits)
+                      self._flag_names, self._flag_bits, self.config.desc_time_order)
         dom.on_conn = self._index_conn if self.config.handle_lost_tcp else None
         if self.db is not None:
             try:

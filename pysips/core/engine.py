@@ -117,6 +117,11 @@ class Engine:
         self.server_header = server_header
         self._senders: dict[Socket, Sender] = {}
         self.stats = {"received": 0, "parse_errors": 0, "script_errors": 0, "sent": 0, "send_failures": 0}
+        # OpenSIPS's core statistics, under their names (MI get_statistics core:)
+        self.stats.update(dict.fromkeys(("rcv_requests", "rcv_replies", "fwd_replies", "drop_replies",
+                                         "bad_msg_hdr"), 0))
+        # set by the server: re-parses the script and swaps the routes (MI reload_routes)
+        self.reloader: Callable[[], bool] | None = None
         process.core = self
 
     # ------------------------------------------------------------------ Core API
@@ -250,6 +255,7 @@ class Engine:
 
     def _parse_failed(self, error: ParseError, rcv: ReceiveInfo) -> None:
         self.stats["parse_errors"] += 1
+        self.stats["bad_msg_hdr"] += 1
         partial = error.partial
         status = error.status
         if status is None or partial is None or not partial.is_request or not partial.vias:
@@ -265,6 +271,7 @@ class Engine:
         self.send_reply(ctx, self.build_reply(ctx, status, reason))
 
     def _request(self, msg: SipMessage, rcv: ReceiveInfo) -> None:
+        self.stats["rcv_requests"] += 1
         for hook in self.hooks.request:
             if hook(msg, rcv):
                 return
@@ -274,6 +281,7 @@ class Engine:
         self.run_route(MsgContext(self.process, msg, rcv, RouteType.REQUEST, self.wall_time()), route)
 
     def _reply(self, msg: SipMessage, rcv: ReceiveInfo) -> None:
+        self.stats["rcv_replies"] += 1
         # A reply that tm matches runs the global onreply_route inside tm, with its transaction's
         # flags and AVPs; the engine runs it only for the replies no module took.
         for hook in self.hooks.reply:
@@ -284,6 +292,7 @@ class Engine:
             ctx = MsgContext(self.process, msg, rcv, RouteType.ONREPLY, self.wall_time())
             self.run_route(ctx, route)
             if ctx.dropped:
+                self.stats["drop_replies"] += 1
                 return
         self.forward_reply(msg)
 
@@ -311,4 +320,11 @@ class Engine:
             log.error("cannot forward a %d reply: no %s socket for %s", msg.status, dst.proto, dst.ip)
             return False
         msg.pop_via()
-        return self.send(msg.serialize(), dst, sock)
+        if self.send(msg.serialize(), dst, sock):
+            self.stats["fwd_replies"] += 1
+            return True
+        return False
+
+    def reload_routes(self) -> bool:
+        """MI reload_routes: True when the script loaded again and its routes now run."""
+        return self.reloader is not None and self.reloader()

@@ -42,7 +42,8 @@ class MICommand:
     module: str = "core"
 
 
-def command(name: str, doc: str, recipes: Mapping[tuple[str, ...], Handler], module: str = "core") -> MICommand:
+def command(name: str, doc: str, recipes: Mapping[tuple[str, ...], Handler],
+            module: str = "core") -> MICommand:
     """`command("ul_dump", "...", {(): dump, ("brief",): dump})`"""
     return MICommand(name, tuple(Recipe(params, fn) for params, fn in recipes.items()), doc, module)
 

@@ -118,8 +118,8 @@ def handle_request(request: Any, lookup: Callable[[str], MICommand | None],
         return None if req_id is _NO_ID else error_response(err, req_id)
     except Exception:
         log.exception("MI command %s failed", method)
-        err = MIError.of(SERVER_ERROR, "Internal error")
-        return None if req_id is _NO_ID else error_response(err, req_id)
+        failure = MIError.of(SERVER_ERROR, "Internal error")
+        return None if req_id is _NO_ID else error_response(failure, req_id)
     if req_id is _NO_ID:
         return None
     return {"jsonrpc": "2.0", "result": result, "id": req_id}

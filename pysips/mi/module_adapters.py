@@ -8,6 +8,7 @@ registered.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from pysips.mi.stats import StatsRegistry
@@ -46,7 +47,7 @@ def register_core_stats(mi: MIRuntime, core: Any) -> None:
             if _absent(stats, "pysips", name):
                 stats.counter_key("pysips", name, table)
     started = mi.started
-    stats.gauge("core", "timestamp", lambda: int(__import__("time").time() - started))
+    stats.gauge("core", "timestamp", lambda: int(time.time() - started))
 
 
 def _sl(mi: MIRuntime, sl: Any) -> None:

@@ -20,7 +20,8 @@ class MIRegistry:
     def register(self, cmd: MICommand) -> None:
         old = self._by_name.get(cmd.name)
         if old is not None:
-            raise DuplicateCommand(f"MI command {cmd.name!r} of {cmd.module} is already registered by {old.module}")
+            raise DuplicateCommand(
+                f"MI command {cmd.name!r} of {cmd.module} is already registered by {old.module}")
         self._by_name[cmd.name] = cmd
 
     def register_all(self, cmds: Iterable[MICommand]) -> None:

@@ -53,7 +53,8 @@ class StatsRegistry:
 
         return self.register(group, name, get, reset)
 
-    def counter_key(self, group: str, name: str, table: MutableMapping[str, int], key: str | None = None) -> Stat:
+    def counter_key(self, group: str, name: str, table: MutableMapping[str, int],
+                    key: str | None = None) -> Stat:
         """A counter kept as `table[key]` (the engine's `stats` dict)."""
         k = key or name
 

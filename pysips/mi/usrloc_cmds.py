@@ -9,14 +9,18 @@ imported from the module itself: the core never imports a module by name.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from pysips.mi.command import MICall, command
+from pysips.mi.errors import MIError
+from pysips.mi.stats import StatsRegistry
 
 if TYPE_CHECKING:
     from pysips.mi.runtime import MIRuntime
-from pysips.mi.errors import MIError
+
+log = logging.getLogger("pysips.mi")
 
 # What OpenSIPS writes into a binding made by ul_add.
 MI_CALLID = "dfjrewr12386fd6-343@opensips.mi"
@@ -128,7 +132,7 @@ class UsrlocCommands:
         return self._dump(bool(call.get_int("brief")))
 
     def _dump(self, brief: bool) -> Any:
-        now = time.time()
+        now = int(time.time())  # whole seconds, as usrloc stores expiry times
         domains = []
         for name, dom in list(self.ul.domains.items()):
             aors = [aor_json(rec, dom, now, brief) for rec in self._records(dom)]
@@ -140,7 +144,7 @@ class UsrlocCommands:
         rec = dom.get(self._aor(call))
         if rec is None:
             raise MIError(*AOR_NOT_FOUND)
-        return aor_json(rec, dom, time.time())
+        return aor_json(rec, dom, int(time.time()))
 
     def rm_aor(self, call: MICall) -> Any:
         dom = self._table(call)
@@ -215,6 +219,13 @@ def parse_q(text: str) -> float | None:
 
 
 def register_usrloc(mi: MIRuntime, ul: Any) -> None:
+    if "registrar" in mi.process.modules and "location" not in ul.domains:
+        # registrar creates its table on the first REGISTER; OpenSIPS has it from startup on,
+        # so that ul_dump and ul_add know "location" before anyone registered
+        try:
+            ul.domain("location")
+        except Exception:
+            log.exception("usrloc: cannot open table location")
     cmds = UsrlocCommands(ul)
     table_aor = ("table_name", "aor")
     for cmd in (
@@ -247,7 +258,16 @@ def _register_stats(mi: MIRuntime, ul: Any) -> None:
     # per table, as OpenSIPS's location-users / location-contacts (for the tables known now)
     for name, dom in list(ul.domains.items()):
         records = getattr(dom, "records", None)
-        if not isinstance(records, dict):
-            continue
-        stats.gauge("usrloc", f"{name}-users", lambda r=records: len(r))
-        stats.gauge("usrloc", f"{name}-contacts", lambda r=records: sum(len(x.contacts) for x in r.values()))
+        if isinstance(records, dict):
+            _table_stats(stats, name, records)
+
+
+def _table_stats(stats: StatsRegistry, name: str, records: dict[str, Any]) -> None:
+    def users() -> int:
+        return len(records)
+
+    def contacts() -> int:
+        return sum(len(rec.contacts) for rec in records.values())
+
+    stats.gauge("usrloc", f"{name}-users", users)
+    stats.gauge("usrloc", f"{name}-contacts", contacts)

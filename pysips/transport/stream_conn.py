@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket as pysocket
+import ssl
 from typing import TYPE_CHECKING, Protocol
 
 from pysips.transport.connections import Connection
 from pysips.transport.stream_framing import FramingError, KeepalivePing, SipFrame, StreamFramer
+from pysips.transport.tls_session import TlsFailed, TlsSession
 from pysips.transport.ws_protocol import (
     CLOSE_GOING_AWAY,
     OriginPolicy,
@@ -46,17 +48,19 @@ class Owner(Protocol):
 
 
 class StreamConnection(Connection, asyncio.Protocol):
-    __slots__ = ("_closed", "_framer", "_owner", "_queue", "_transport", "_ws", "close_reason", "opened_at",
-                 "proto_settings", "ws_uri")
+    __slots__ = ("_closed", "_framer", "_owner", "_queue", "_tls", "_transport", "_ws", "close_reason",
+                 "opened_at", "proto_settings", "ssl_context", "ws_uri")
 
     def __init__(self, owner: Owner, socket: object, proto: str, outbound: bool,
-                 ws_uri: str | None = None) -> None:
+                 ws_uri: str | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
         Connection.__init__(self, proto, socket, outbound)
         self._owner = owner
         self.proto_settings: ProtoSettings = owner.settings.proto(proto)
         self._transport: asyncio.Transport | None = None
         self._framer: StreamFramer | None = None
         self._ws: WsSession | None = None
+        self._tls: TlsSession | None = None
+        self.ssl_context = ssl_context  # tls and wss: TLS runs in-process (see tls_session.py)
         self._queue: list[bytes] | None = None  # messages waiting for the handshake
         self._closed = False
         self.close_reason = ""
@@ -81,6 +85,21 @@ class StreamConnection(Connection, asyncio.Protocol):
             self._closed = True
             transport.abort()
             return
+        if self.ssl_context is not None:
+            try:
+                self._tls = TlsSession(self.ssl_context, server_side=not self.outbound)
+                hello = self._tls.start()
+            except TlsFailed as exc:
+                self.abort(f"TLS setup failed: {exc}")
+                return
+            if hello:
+                transport.write(hello)
+            return  # the SIP layers start once the handshake is done
+        self._session_up()
+
+    def _session_up(self) -> None:
+        """TCP is connected (and TLS handshaken): start WebSocket or SIP framing."""
+        settings = self._owner.settings
         if self.proto in ("ws", "wss"):
             p = self.proto_settings
             if self.outbound:
@@ -95,10 +114,29 @@ class StreamConnection(Connection, asyncio.Protocol):
             self._framer = StreamFramer(settings.max_message, self.proto_settings.max_chunks)
             queued, self._queue = self._queue, None
             for data in queued or ():
-                transport.write(data)
+                self._send_raw(data)
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self._owner.now()
+        tls = self._tls
+        if tls is not None:
+            try:
+                data, out, just_up = tls.receive(data)
+            except TlsFailed as exc:
+                log.info("%s:%s:%d: TLS failed: %s", self.proto, self.remote_ip, self.remote_port, exc)
+                self.abort(f"TLS failed: {exc}")
+                return
+            if out and self._transport is not None:
+                self._transport.write(out)
+            if just_up:
+                self._session_up()
+            if tls.closed:
+                self.close("TLS close_notify")
+            if not data:
+                return
+        self._on_plain(data)
+
+    def _on_plain(self, data: bytes) -> None:
         if self._ws is not None:
             self._ws_data(data)
             return
@@ -109,8 +147,8 @@ class StreamConnection(Connection, asyncio.Protocol):
             if isinstance(event, SipFrame):
                 self._owner.deliver(self, event.data)
             elif isinstance(event, KeepalivePing):
-                if self.proto_settings.crlf_pingpong and self._transport is not None:
-                    self._transport.write(b"\r\n")
+                if self.proto_settings.crlf_pingpong:
+                    self._send_raw(b"\r\n")
             elif isinstance(event, FramingError):
                 log.warning("%s:%s:%d: %s; closing the connection", self.proto, self.remote_ip,
                             self.remote_port, event.reason)
@@ -163,11 +201,11 @@ class StreamConnection(Connection, asyncio.Protocol):
             return
         for chunk in ws.take_output():
             if chunk is None:
-                if transport.can_write_eof():
+                if self._tls is None and transport.can_write_eof():
                     transport.write_eof()
                 transport.close()
                 return
-            transport.write(chunk)
+            self._send_raw(chunk)
         if ws.close_expected() and ws.closing:
             # give the peer a moment to close first, as RFC 6455 7.1.1 asks of servers
             asyncio.get_running_loop().call_later(2.0, self._abort_if_open)
@@ -195,13 +233,21 @@ class StreamConnection(Connection, asyncio.Protocol):
     def is_ready(self) -> bool:
         if self._transport is None:
             return False
-        return self._ws is None or self._ws.is_open
+        if self.ssl_context is not None and (self._tls is None or not self._tls.handshaken):
+            return False
+        if self.proto in ("ws", "wss"):
+            return self._ws is not None and self._ws.is_open
+        return True
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject | None:
+        return None if self._tls is None else self._tls.ssl_object
 
     def write(self, data: bytes) -> bool:
         transport = self._transport
         if self._closed:
             return False
-        if transport is None or (self._ws is not None and not self._ws.is_open):
+        if transport is None or not self.is_ready:
             if self._queue is None:
                 if transport is not None:
                     return False  # an inbound WS connection still in its handshake
@@ -221,9 +267,22 @@ class StreamConnection(Connection, asyncio.Protocol):
             self._ws.send_message(data)
             self._flush_ws()
         else:
-            transport.write(data)
+            self._send_raw(data)
         self.last_active = self._owner.now()
         return True
+
+    def _send_raw(self, data: bytes) -> None:
+        """Bytes of the SIP (or WebSocket) layer onto the wire, through TLS when there is one."""
+        transport = self._transport
+        if transport is None:
+            return
+        if self._tls is None:
+            transport.write(data)
+            return
+        try:
+            transport.write(self._tls.encrypt(data))
+        except TlsFailed as exc:
+            self.abort(f"TLS write failed: {exc}")
 
     def close(self, reason: str = "") -> None:
         if self._closed:
@@ -237,6 +296,10 @@ class StreamConnection(Connection, asyncio.Protocol):
             self._flush_ws()
             return
         self._closed = True
+        if self._tls is not None:
+            notify = self._tls.close_notify()
+            if notify:
+                transport.write(notify)
         transport.close()
 
     def abort(self, reason: str) -> None:

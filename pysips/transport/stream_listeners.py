@@ -94,13 +94,11 @@ class StreamTransports:
         if proto in ("tls", "wss"):
             ssl_ctx = self._server_ssl(sock)
         raise_fd_limit()
-        p = self.settings.proto(proto)
         try:
             server = await self.loop.create_server(
-                lambda: StreamConnection(self, sock, proto, outbound=False),
-                host=sock.ip, port=sock.port, ssl=ssl_ctx, backlog=self.settings.backlog,
+                lambda: StreamConnection(self, sock, proto, outbound=False, ssl_context=ssl_ctx),
+                host=sock.ip, port=sock.port, backlog=self.settings.backlog,
                 reuse_address=True, reuse_port=reuse_port or None,
-                ssl_handshake_timeout=p.handshake_timeout if ssl_ctx is not None else None,
             )
         except OSError as exc:
             raise StreamStartupError(exc.errno, exc.strerror or str(exc)) from exc
@@ -218,22 +216,21 @@ class StreamTransports:
         uri = None
         if proto in ("ws", "wss"):
             uri = f"{proto}://{host}:{dst.port}{self.settings.proto(proto).resource}"
-        conn = StreamConnection(self, sock, proto, outbound=True, ws_uri=uri)
+        conn = StreamConnection(self, sock, proto, outbound=True, ws_uri=uri, ssl_context=ssl_ctx)
         conn.remote_ip, conn.remote_port = dst.ip, dst.port
         conn.write(data)  # queued until connected
         self.table.add(conn)
         self.stats["dialled"] += 1
-        self.loop.create_task(self._connect(conn, ssl_ctx))
+        self.loop.create_task(self._connect(conn))
         return True
 
-    async def _connect(self, conn: StreamConnection, ssl_ctx: ssl.SSLContext | None) -> None:
-        p = self.settings.proto(conn.proto)
-        timeout = self.settings.connect_timeout + (p.handshake_timeout if ssl_ctx is not None else 0.0)
+    async def _connect(self, conn: StreamConnection) -> None:
+        """The TCP connect; TLS and WebSocket handshakes follow in the connection (the sweep
+        enforces their timeout)."""
         try:
             await asyncio.wait_for(
-                self.loop.create_connection(lambda: conn, conn.remote_ip, conn.remote_port, ssl=ssl_ctx,
-                                            server_hostname="" if ssl_ctx is not None else None),
-                timeout)
+                self.loop.create_connection(lambda: conn, conn.remote_ip, conn.remote_port),
+                self.settings.connect_timeout)
         except (OSError, TimeoutError) as exc:
             self.stats["dial_failures"] += 1
             log.error("cannot connect to %s:%s:%d: %s", conn.proto, conn.remote_ip, conn.remote_port,
@@ -253,9 +250,10 @@ class StreamTransports:
                     continue
                 p = conn.proto_settings
                 idle = now - conn.last_active
-                if conn.proto in ("ws", "wss") and not conn.ws_open:
-                    if now - conn.opened_at > min(lifetime, p.handshake_timeout):
-                        conn.abort("WebSocket handshake not completed in time")
+                if not conn.is_ready:
+                    limit = min(lifetime, p.handshake_timeout) + self.settings.connect_timeout
+                    if now - conn.opened_at > limit:
+                        conn.abort("handshake not completed in time")
                     continue
                 if idle > lifetime:
                     conn.close("idle for longer than tcp_connection_lifetime")

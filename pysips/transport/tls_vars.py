@@ -46,10 +46,9 @@ def ssl_object_of(ctx: MsgContext) -> ssl.SSLObject | None:
     if streams is None:
         return None
     conn = streams.table.by_id(rcv.conn_id)
-    if not isinstance(conn, StreamConnection) or conn.transport is None:
+    if not isinstance(conn, StreamConnection):
         return None
-    obj = conn.transport.get_extra_info("ssl_object")
-    return obj if isinstance(obj, ssl.SSLObject) else None
+    return conn.ssl_object
 
 
 def _cert(ctx: MsgContext, peer: bool) -> x509.Certificate | None:

@@ -55,12 +55,15 @@ loadmodule "proto_ws.so"
 loadmodule "proto_wss.so"
 loadmodule "tls_mgm.so"
 modparam("proto_tcp", "tcp_max_msg_chunks", 5000)
+modparam("proto_wss", "ws_ping_interval", 1)
 modparam("tls_mgm", "certificate", "{cert}")
 modparam("tls_mgm", "private_key", "{key}")
 modparam("tls_mgm", "ca_list", "{cert}")
 
 route {{
     if (is_method("OPTIONS|REGISTER")) {{
+        if (proto == TLS)
+            append_to_reply("X-TLS: $tls_version $tls_my_subject_cn verified=$tls_peer_verified\\r\\n");
         if (proto == WS || proto == WSS)
             append_to_reply("X-Proto: websocket $pr $socket_in(proto) $socket_in(port)\\r\\n");
         else
@@ -258,6 +261,7 @@ def test_tls_options_and_register(server: Server) -> None:
             replies = read_replies(s, 1)
             assert replies and replies[0].startswith(b"SIP/2.0 200 OK"), replies
             assert b"X-Proto: tls tls" in replies[0]
+            assert b"X-TLS: TLSv1.3 localhost verified=0" in replies[0], replies[0]
 
 
 @pytest.mark.parametrize("proto", ["ws", "wss"])
@@ -507,3 +511,29 @@ def test_outbound_connections_opened_once_and_reused(server: Server) -> None:
     assert got["tcp"][0].startswith(b"INVITE sip:tcp@")
     assert b"Via: SIP/2.0/TLS 127.0.0.1:" in got["tls"][0]
     assert b"Via: SIP/2.0/WS 127.0.0.1:" in got["ws"][0]
+
+
+def test_server_pings_keep_a_quiet_websocket_alive(server: Server) -> None:
+    """With ws_ping_interval set (wss here), a quiet peer that answers pings outlives the idle
+    lifetime; on plain ws (no pings) the same quiet peer is closed after it."""
+    kw: dict[str, object] = {"ssl": client_tls_context()}
+
+    async def quiet(proto: str, extra: dict[str, object]) -> bool:
+        url = f"{proto}://{LOCAL}:{server.ports[proto]}/"
+        async with ws_connect(url, subprotocols=["sip"], ping_interval=None, **extra) as ws:  # type: ignore[arg-type]
+            await asyncio.sleep(LIFETIME + 2.5)
+            msg = request("OPTIONS", proto.upper(), server.ports[proto], via_host="q.invalid")
+            try:
+                await ws.send(msg.decode())
+                await asyncio.wait_for(ws.recv(), 3)
+            except Exception:
+                return False
+            return True
+
+    async def both() -> tuple[bool, bool]:
+        alive, closed = await asyncio.gather(quiet("wss", kw), quiet("ws", {}))
+        return alive, closed
+
+    wss_alive, ws_alive = asyncio.run(both())
+    assert wss_alive
+    assert not ws_alive

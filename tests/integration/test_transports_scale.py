@@ -1,4 +1,4 @@
-"""1,000 concurrent TCP and 1,000 concurrent WebSocket connections registering at once.
+"""1,000 concurrent TCP, WebSocket and TLS connections registering at once (per protocol).
 
 Every REGISTER must be answered; the figures (time for all answers, server memory per idle
 connection from /proc/PID/status VmRSS) are printed: run with `-s` to see them.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
+from pysips.devcert import make_dev_certificate
 from tests.integration.proxy_harness import free_port
 from tests.integration.test_transports import LOCAL, launch, stop, wait_listening
 
@@ -30,6 +32,7 @@ log_stderror=yes
 listen=udp:127.0.0.1:{tcp}
 listen=tcp:127.0.0.1:{tcp}
 listen=ws:127.0.0.1:{ws}
+listen=tls:127.0.0.1:{tls}
 tcp_max_connections=5000
 tcp_connection_lifetime=300
 
@@ -38,6 +41,10 @@ loadmodule "sipmsgops.so"
 loadmodule "proto_udp.so"
 loadmodule "proto_tcp.so"
 loadmodule "proto_ws.so"
+loadmodule "proto_tls.so"
+loadmodule "tls_mgm.so"
+modparam("tls_mgm", "certificate", "{cert}")
+modparam("tls_mgm", "private_key", "{key}")
 
 route {{
     if (is_method("REGISTER")) {{
@@ -82,9 +89,10 @@ def register(proto: str, i: int) -> bytes:
 def scale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[str, int], Path]]:
     raise_nofile(4 * N + 200)
     base = tmp_path_factory.mktemp("scale")
-    ports = {"tcp": free_port(), "ws": free_port()}
+    ports = {"tcp": free_port(), "ws": free_port(), "tls": free_port()}
+    cert, key = make_dev_certificate(base / "certs")
     cfg = base / "scale.cfg"
-    cfg.write_text(CFG.format(**ports))
+    cfg.write_text(CFG.format(cert=cert, key=key, **ports))
     log_path = base / "pysips.log"
     proc = launch(cfg, log_path)
     try:
@@ -95,10 +103,16 @@ def scale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int
         stop(proc)
 
 
-async def tcp_clients(port: int) -> tuple[float, list[asyncio.StreamWriter]]:
+async def tcp_clients(port: int, tls: bool = False) -> tuple[float, list[asyncio.StreamWriter]]:
+    ctx: ssl.SSLContext | None = None
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+
     async def one(i: int) -> asyncio.StreamWriter:
-        reader, writer = await asyncio.open_connection(LOCAL, port)
-        writer.write(register("TCP", i))
+        reader, writer = await asyncio.open_connection(LOCAL, port, ssl=ctx)
+        writer.write(register("TLS" if tls else "TCP", i))
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
         assert head.startswith(b"SIP/2.0 200 "), head
         return writer
@@ -142,6 +156,12 @@ def test_thousand_tcp_and_thousand_ws_registrations(scale_server: tuple[int, dic
         await asyncio.sleep(1.0)
         figures["ws_seconds"] = ws_elapsed
         figures["ws_kib_per_conn"] = (rss_kib(pid) - base) / N
+        base = rss_kib(pid)
+        tls_elapsed, tls_writers = await tcp_clients(ports["tls"], tls=True)
+        await asyncio.sleep(1.0)
+        figures["tls_seconds"] = tls_elapsed
+        figures["tls_kib_per_conn"] = (rss_kib(pid) - base) / N
+        writers += tls_writers
         for w in writers:
             w.close()
         await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
@@ -161,5 +181,7 @@ def test_thousand_tcp_and_thousand_ws_registrations(scale_server: tuple[int, dic
           f"server RSS per idle TCP connection {figures['tcp_kib_per_conn']:.1f} KiB")
     print(f"{N} WS REGISTERs on {N} concurrent connections answered in {figures['ws_seconds']:.2f} s; "
           f"server RSS per idle WS connection {figures['ws_kib_per_conn']:.1f} KiB")
-    assert figures["tcp_seconds"] < 30 and figures["ws_seconds"] < 30
+    print(f"{N} TLS REGISTERs on {N} concurrent connections answered in {figures['tls_seconds']:.2f} s; "
+          f"server RSS per idle TLS connection {figures['tls_kib_per_conn']:.1f} KiB")
+    assert figures["tcp_seconds"] < 30 and figures["ws_seconds"] < 30 and figures["tls_seconds"] < 60
     assert "refusing" not in log_path.read_text()

@@ -167,3 +167,29 @@ def test_remove_by_contact_and_next_hop() -> None:
     assert [c.uri for c in rec.contacts] == ["sip:alice@198.51.100.3"]
     assert rm(ctx, "location", "sip:alice@example.com", None, None, None) == 1
     assert fx.ul.domain("location").get("alice@example.com") is None
+
+
+def test_remove_ip_port() -> None:
+    fx = Fx(reg={"received_avp": "$avp(rcv)"})
+    ctx = fx.ctx(register(contact="<sip:alice@10.0.0.5>", expires=600))
+    ctx.avps["rcv"] = ["sip:198.51.100.7:40000"]
+    fn("registrar", "save")(ctx, "location", None, None)
+    fx.save(register(contact="<sip:alice@198.51.100.7:5060>", call_id="x", expires=600))
+    rm = fn("registrar", "remove_ip_port")
+    assert rm(fx.ctx(invite()), "198.51.100.7", 40000, "location", None) == 1
+    assert [c.uri for c in fx.ul.domain("location").get("alice@example.com").contacts] == [
+        "sip:alice@198.51.100.7:5060"]
+    assert rm(fx.ctx(invite()), "198.51.100.7", 40000, "location", "sip:alice@example.com") == -1
+
+
+def test_tcp_persistent_flag_asks_to_keep_the_connection() -> None:
+    fx = Fx(reg={"tcp_persistent_flag": 3})
+    ctx = fx.ctx(register(contact="<sip:alice@198.51.100.7:5070;transport=tcp>", expires=600),
+                 proto="tcp", conn_id=21)
+    ctx.flags = 1 << 3
+    assert fn("registrar", "save")(ctx, "location", None, None) == 1
+    assert ctx.extra["core.conn_lifetime"] == (21, 610)
+    plain = fx.ctx(register(contact="<sip:bob@198.51.100.7:5070;transport=tcp>", user="bob", expires=600),
+                   proto="tcp", conn_id=22)
+    fn("registrar", "save")(plain, "location", None, None)
+    assert "core.conn_lifetime" not in plain.extra

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -133,6 +134,40 @@ def test_everything_is_freed_after_the_call() -> None:
     rig.advance(60)
     assert not rig.tm.cells
     assert len(rig.tm.table) == 0
+
+
+def test_a_finished_call_leaves_no_cyclic_garbage() -> None:
+    # Finished transactions must be freed by reference counting: cycles (Cell <-> Branch) made the
+    # cyclic collector run constantly under load.
+    rig = Rig(proxy_script(before=add_bob))
+    _, sent = start_call(rig)
+    rig.receive(rig.answer(to(sent, ALICE)[0], 180, "Ringing", to_tag="a"), ALICE)
+    rig.receive(rig.answer(to(sent, BOB)[0], 200, "OK", to_tag="b"), BOB)
+    rig.take()
+    for _ in range(10):
+        rig.advance(60)
+    assert not rig.tm.cells
+    gc.collect()
+    gc.disable()
+    try:
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        del sent
+        for n in range(3):
+            call_id = f"call-gc-{n}"
+            _, sent = start_call(rig, invite(call_id=call_id, branch=f"z9hG4bKgc{n}"))
+            rig.receive(rig.answer(to(sent, ALICE)[0], 486, "Busy Here", to_tag="a"), ALICE)
+            rig.receive(rig.answer(to(sent, BOB)[0], 200, "OK", to_tag="b"), BOB)
+            rig.take()
+            for _ in range(10):
+                rig.advance(60)
+        del sent
+        gc.collect()
+        kinds = {type(o).__name__ for o in gc.garbage}
+        assert not kinds & {"Cell", "Branch", "SipMessage", "MsgContext"}, kinds
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
 
 
 def test_200_retransmissions_are_relayed() -> None:

@@ -209,3 +209,25 @@ def test_contact_memory_is_small() -> None:
     fx.save(register(expires=600))
     c = fx.ul.domain("location").get("alice@example.com").contacts[0]
     assert not hasattr(c, "__dict__")
+
+
+def test_desc_time_order_puts_newest_first() -> None:
+    fx = Fx(ul={"desc_time_order": 1})
+    fx.save(register(contact="<sip:alice@198.51.100.1>;q=1.0", call_id="a", expires=600))
+    fx.core.advance(1)
+    fx.save(register(contact="<sip:alice@198.51.100.2>;q=0.1", call_id="b", expires=600))
+    _, ctx = fx.lookup(invite())
+    assert ctx.new_ruri == "sip:alice@198.51.100.2"
+    assert [b["uri"] for b in ctx.branches] == ["sip:alice@198.51.100.1"]
+
+
+def test_table_names_with_dashes_work_in_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "dash.db"
+    fx = Fx(ul={"db_mode": 1, "db_url": f"sqlite://{db}"})
+    ctx = fx.ctx(register(expires=600))
+    from test_registrar_fakes import fn
+
+    assert fn("registrar", "save")(ctx, "location-internal", None, None) == 1
+    conn = sqlite3.connect(db)
+    assert conn.execute("select contact from `location-internal`").fetchall() == [
+        ("sip:alice@198.51.100.7:5060",)]

@@ -185,3 +185,21 @@ def test_copy_has_its_own_edits() -> None:
     branch.append_header("X-Branch: 2")
     assert b"X-Branch" not in m.serialize() and b"X-Shared" in m.serialize()
     assert msg(branch.serialize()).ruri == "sip:other@example.net" and m.ruri == "sip:bob@example.com"
+
+
+def test_tags_found_by_the_fast_path_match_the_full_parser() -> None:
+    cases = {
+        b"<sip:a@b>;tag=x1": "x1",
+        b"sip:a@b;tag=x2;other": "x2",
+        b'"a;tag=no" <sip:a@b>;tag=x3': "x3",
+        b"<sip:a@b;tag=inuri>": None,
+        b"<sip:a@b>;TAG=x4": "x4",
+        b"<sip:a@b> ; tag = x5": "x5",
+        b"<sip:tagger@b>": None,
+        b"<sip:a@b>;xtag=1;tag=x6": "x6",
+        b"<sip:a@b>": None,
+    }
+    for value, tag in cases.items():
+        data = INVITE.replace(b'"Alice" <sip:alice@example.com>;tag=1234', value)
+        m = msg(data)
+        assert m.from_tag == tag == m.from_.tag, value

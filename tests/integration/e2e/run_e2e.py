@@ -1,0 +1,186 @@
+"""End-to-end driver: a browser (JsSIP over WSS, DTLS-SRTP, ICE) and a UDP phone (plain RTP) call
+each other through pysips running examples/residential.cfg, with rtpengine bridging the media.
+
+Run it inside its own network namespace, where Chromium offers loopback ICE candidates:
+    unshare -n sh -c 'ip link set lo up && python3 -m tests.integration.e2e.run_e2e --workdir DIR'
+It prints one JSON object (also written to DIR/result.json) and exits 0 when it ran to the end;
+judging the numbers is the caller's job (tests/integration/test_e2e_browser.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pysips.devcert import make_dev_certificate
+from tests.integration.e2e.cdp import BASE_FLAGS, E2E_FLAGS, Browser, Page
+from tests.integration.e2e.phone import Call, Phone
+from tests.integration.e2e.stack import EXAMPLE, HOST, PageServer, Pysips, RtpEngine, SipPorts, free_port, \
+    render_config
+
+BROWSER_AOR = f"sip:alice@{HOST}"
+PHONE_USER = "bob"
+
+
+def _ng_state(engine: RtpEngine, call_id: str) -> dict[str, Any]:
+    """What the daemon says about a call: 'ok' with packet totals, or its error reason."""
+    reply = engine.query(call_id)
+    if reply.get("result") != "ok":
+        return {"result": reply.get("result"), "error": reply.get("error-reason")}
+    packets = 0
+    for tag in reply.get("tags", {}).values():
+        for media in tag.get("medias", []):
+            for stream in media.get("streams", []):
+                packets += int(stream.get("stats", {}).get("packets", 0))
+    return {"result": "ok", "relayed_packets": packets}
+
+
+async def _wait_gone(engine: RtpEngine, call_id: str, timeout: float = 5.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    state = _ng_state(engine, call_id)
+    while state["result"] == "ok" and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        state = _ng_state(engine, call_id)
+    return state
+
+
+async def _media_phase(page: Page, engine: RtpEngine, call: Call, seconds: float) -> dict[str, Any]:
+    await asyncio.sleep(seconds)
+    stats = await page.evaluate("e2e.stats()")
+    return {
+        "call_id": call.call_id,
+        "phone_sent": call.rtp.sent,
+        "phone_received": call.rtp.counter.received,
+        "phone_rtp_sources": sorted(f"{h}:{p}" for h, p in call.rtp.counter.sources),
+        "phone_remote_media": f"{call.remote_media[0]}:{call.remote_media[1]}",
+        "browser": stats,
+        "rtpengine_during": _ng_state(engine, call.call_id),
+    }
+
+
+async def browser_calls_phone(page: Page, phone: Phone, engine: RtpEngine, seconds: float) -> dict[str, Any]:
+    started = time.monotonic()
+    js_call = asyncio.ensure_future(page.evaluate(f"e2e.call('sip:{PHONE_USER}@{HOST}')", timeout=25))
+    try:
+        call = await asyncio.wait_for(phone.incoming.get(), 15)
+        call_id = await js_call
+    except BaseException:
+        js_call.cancel()
+        raise
+    result: dict[str, Any] = {"setup_seconds": round(time.monotonic() - started, 2), "browser_call_id": call_id}
+    result.update(await _media_phase(page, engine, call, seconds))
+    result["hangup_cause"] = await page.evaluate("e2e.hangup()", timeout=10)
+    await asyncio.wait_for(call.ended.wait(), 10)
+    result["phone_ended_by"] = call.ended_by
+    result["rtpengine_after_bye"] = await _wait_gone(engine, call.call_id)
+    return result
+
+
+async def phone_calls_browser(page: Page, phone: Phone, engine: RtpEngine, seconds: float) -> dict[str, Any]:
+    started = time.monotonic()
+
+    async def browser_answers() -> str:
+        await page.wait_for("e2e.incomingCount() > 0", timeout=15)
+        value: str = await page.evaluate("e2e.answer()", timeout=20)
+        return value
+
+    answering = asyncio.ensure_future(browser_answers())
+    try:
+        call = await phone.call(BROWSER_AOR, timeout=20)
+        call_id = await asyncio.wait_for(answering, 20)
+    except BaseException:
+        answering.cancel()
+        raise
+    result: dict[str, Any] = {"setup_seconds": round(time.monotonic() - started, 2), "browser_call_id": call_id}
+    result.update(await _media_phase(page, engine, call, seconds))
+    result["bye_status"] = await phone.hangup(call)
+    result["browser_ended_by"] = await page.evaluate("e2e.ended()", timeout=10)
+    result["rtpengine_after_bye"] = await _wait_gone(engine, call.call_id)
+    return result
+
+
+async def run(workdir: Path, source: Path, seconds: float, log_level: int | None = None) -> dict[str, Any]:
+    started = time.monotonic()
+    result: dict[str, Any] = {"ok": False, "workdir": str(workdir)}
+    cleanups: list[Any] = []
+    browser: Browser | None = None
+    phone: Phone | None = None
+    page: Page | None = None
+    try:
+        cert, key = make_dev_certificate(workdir / "certs")
+        engine = RtpEngine(workdir)
+        cleanups.append(engine.stop)
+        ports = SipPorts(udp=free_port(), tls=free_port(), ws=free_port(), wss=free_port())
+        cfg = workdir / "residential.cfg"
+        cfg.write_text(render_config(source, ports, engine.sock, cert, key, workdir / "opensips_fifo"))
+        server = Pysips(cfg, workdir / "pysips.log", log_level)
+        cleanups.append(server.stop)
+        server.wait_listening([ports.ws, ports.wss, ports.tls])
+        pages = PageServer()
+        cleanups.append(pages.stop)
+
+        browser = await Browser.launch(workdir / "chromium-profile", workdir / "chromium.log",
+                                       BASE_FLAGS + E2E_FLAGS)
+        page = await browser.open_page(pages.url)
+        await page.wait_for("typeof window.e2e === 'object'", timeout=15)
+        await page.evaluate(f"e2e.register('wss://{HOST}:{ports.wss}', '{BROWSER_AOR}')", timeout=15)
+        phone = Phone(PHONE_USER, (HOST, ports.udp), HOST)
+        await phone.start()
+        result["phone_register_status"] = await phone.register()
+        result["startup_seconds"] = round(time.monotonic() - started, 2)
+
+        result["browser_to_phone"] = await browser_calls_phone(page, phone, engine, seconds)
+        result["phone_to_browser"] = await phone_calls_browser(page, phone, engine, seconds)
+        result["ok"] = True
+    except BaseException as exc:  # the JSON result carries the failure; the caller asserts
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        result["traceback"] = traceback.format_exc()[-3000:]
+    finally:
+        if page is not None:
+            with contextlib.suppress(BaseException):
+                result["browser_log"] = await asyncio.wait_for(page.evaluate("e2e.log()"), 3)
+        if browser is not None:
+            result["browser_console"] = browser.console[-40:]
+            await browser.close()
+        if phone is not None:
+            result["phone_trace"] = phone.trace[-60:]
+            phone.close()
+        for stop in reversed(cleanups):
+            with contextlib.suppress(Exception):
+                stop()
+        result["total_seconds"] = round(time.monotonic() - started, 2)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--cfg", type=Path, default=EXAMPLE, help="script to render (default: the example)")
+    parser.add_argument("--media-seconds", type=float, default=3.0)
+    parser.add_argument("--timeout", type=float, default=80.0)
+    parser.add_argument("--log-level", type=int, help="pysips log level, overriding the script (debugging)")
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    async def bounded() -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(run(args.workdir, args.cfg, args.media_seconds, args.log_level), args.timeout)
+        except TimeoutError:
+            return {"ok": False, "error": f"driver timed out after {args.timeout} s", "workdir": str(args.workdir)}
+
+    result = asyncio.run(bounded())
+    text = json.dumps(result, indent=1, default=str)
+    (args.workdir / "result.json").write_text(text)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
