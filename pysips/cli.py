@@ -44,6 +44,7 @@ def _parse(path: str) -> object:
 @click.option("-F", "foreground", is_flag=True, help="stay in the foreground (no daemon)")
 @click.option("-D", "no_fork", is_flag=True, help="do not fork (debugging)")
 @click.option("-V", "show_version", is_flag=True, help="print the version and exit")
+@click.option("--log-level", type=int, help="OpenSIPS log level (-3..4); overrides the script's")
 @click.option(
     "--skip-unimplemented-listeners",
     "skip_unimplemented",
@@ -61,6 +62,7 @@ def main(
     foreground: bool,
     no_fork: bool,
     show_version: bool,
+    log_level: int | None,
     skip_unimplemented: bool,
 ) -> None:
     """pysips: an OpenSIPS-compatible SIP server running opensips.cfg scripts."""
@@ -106,7 +108,9 @@ def main(
         return
     from pysips.core.server import run_script_file
 
-    sys.exit(run_script_file(cfg_file, mpath=mpath, skip_unimplemented=skip_unimplemented))
+    sys.exit(
+        run_script_file(cfg_file, mpath=mpath, skip_unimplemented=skip_unimplemented, log_level=log_level)
+    )
 
 
 @main.command("modules")

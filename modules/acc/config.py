@@ -11,6 +11,16 @@ from pysips.script.pv_base import PVAccessor
 
 from .pvspec import compile_spec
 
+# core value -> default column (the acc_*_column parameters)
+DEFAULT_COLUMNS = {
+    "method": "method", "from_tag": "from_tag", "to_tag": "to_tag", "callid": "callid",
+    "sip_code": "sip_code", "sip_reason": "sip_reason", "time": "time",
+}
+COLUMN_PARAMS = {
+    "acc_method_column": "method", "acc_from_tag_column": "from_tag", "acc_to_tag_column": "to_tag",
+    "acc_callid_column": "callid", "acc_sip_code_column": "sip_code",
+    "acc_sip_reason_column": "sip_reason", "acc_time_column": "time",
+}
 
 @dataclass(frozen=True, slots=True)
 class ExtraField:
@@ -38,16 +48,6 @@ class AccConfig:
     tags: tuple[str, ...] = ()  # every $acc_extra tag declared by extra_fields
 
 
-# core value -> default column (the acc_*_column parameters)
-DEFAULT_COLUMNS = {
-    "method": "method", "from_tag": "from_tag", "to_tag": "to_tag", "callid": "callid",
-    "sip_code": "sip_code", "sip_reason": "sip_reason", "time": "time",
-}
-COLUMN_PARAMS = {
-    "acc_method_column": "method", "acc_from_tag_column": "from_tag", "acc_to_tag_column": "to_tag",
-    "acc_callid_column": "callid", "acc_sip_code_column": "sip_code",
-    "acc_sip_reason_column": "sip_reason", "acc_time_column": "time",
-}
 _BACKENDS = ("log", "db", "aaa", "evi")
 
 
@@ -73,6 +73,7 @@ def parse_extra_fields(text: str) -> list[tuple[str, ExtraField]]:
     Without a backend prefix the fields serve every backend (OpenSIPS: the evi form)."""
     out: list[tuple[str, ExtraField]] = []
     backend, colon, rest = text.partition(":")
+    backends: tuple[str, ...]
     if colon and backend.strip().lower() in _BACKENDS:
         backends = (backend.strip().lower(),)
     else:
@@ -115,7 +116,7 @@ def config_from(params: dict[str, Any]) -> AccConfig:
         early_media=_bool(params.get("early_media") or 0),
         report_cancels=_bool(params.get("report_cancels") or 0),
         detect_direction=_bool(params.get("detect_direction") or 0),
-        log_level=int(params.get("log_level") if params.get("log_level") is not None else 2),
+        log_level=int(params.get("log_level") or 0) if params.get("log_level") is not None else 2,
         log_facility=str(params.get("log_facility") or "LOG_DAEMON"),
         db_url=params.get("db_url") if isinstance(params.get("db_url"), DbUrl) else None,
         table_acc=str(params.get("db_table_acc") or "acc"),

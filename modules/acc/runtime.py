@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 from pysips.db.api import Database, DbError, connect
@@ -79,6 +80,10 @@ class Acc:
             except DbError as exc:
                 log.error("acc: %s", exc)
         return self._db
+
+    def wall_time(self) -> float:
+        core = self.process.core
+        return float(core.wall_time()) if core is not None else time.time()
 
     # ------------------------------------------------------------------ state
 
@@ -147,7 +152,7 @@ class Acc:
         if not isinstance(request, SipMessage):
             return
         rctx = self._request_ctx(cell)
-        now = _now(rctx)
+        now = self.wall_time()
         rec = record_for(request, code, reason, to_tag, state.created or now)
         cfg = self.config
         if kind_of(LOG):
@@ -157,14 +162,6 @@ class Acc:
             table = cfg.table_missed if missed else (state.table or cfg.table_acc)
             if db is not None:
                 write_db(cfg, db, table, rec, state, extra_values(cfg.db_extra, state, rctx), now, missed)
-
-
-def _now(ctx: MsgContext) -> float:
-    if ctx.now:
-        return ctx.now
-    import time
-
-    return time.time()
 
 
 def acc_of(ctx: MsgContext) -> Acc:

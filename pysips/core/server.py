@@ -5,9 +5,9 @@ does the same without the CLI. One worker process for now: each worker owns its 
 with SO_REUSEPORT when `reuse_port` is set), so several workers can share a port later, with
 Call-ID affinity to keep a transaction's messages in one process.
 
-Only UDP is implemented. A listener of another protocol is a startup error naming it, unless
-`skip_unimplemented` (`--skip-unimplemented-listeners`) is given: then it is skipped with a
-warning, so scripts such as the WebSocket tutorial's can run their UDP side today.
+UDP, TCP, TLS, WS and WSS listeners are served (the stream ones by pysips.transport). A listener of
+another protocol (sctp, bin, hep ...) is a startup error naming it, unless `skip_unimplemented`
+(`--skip-unimplemented-listeners`) is given: then it is skipped with a warning.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ from pysips.core.listeners import (
 from pysips.script import ast
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.oslog import setup_logging
+from pysips.transport.stream_listeners import STREAM_PROTOS, StreamListener, start_stream_listener
 from pysips.transport.udp import AsyncioClock, UdpListener, start_udp_listener
 
 log = logging.getLogger("pysips.core.server")
 
-IMPLEMENTED_PROTOS = frozenset({"udp"})
+IMPLEMENTED_PROTOS = frozenset({"udp"}) | STREAM_PROTOS
 DEFAULT_LOG_LEVEL = 2  # L_NOTICE: the "listening on" lines show, per-message chatter does not
 
 
@@ -180,24 +181,29 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
     tune_gc()
 
     loop = asyncio.get_running_loop()
-    bound: list[UdpListener] = []
+    bound: list[UdpListener | StreamListener] = []
     try:
         for listener in listeners:
+            sock = listener.socket
+            started: UdpListener | StreamListener
             try:
-                udp = await start_udp_listener(loop, listener.socket, engine.receive, opts.reuse_port)
+                if sock.proto == "udp":
+                    started = await start_udp_listener(loop, sock, engine.receive, opts.reuse_port)
+                else:
+                    started = await start_stream_listener(loop, sock, engine, opts.reuse_port)
             except OSError as exc:
                 print(f"pysips: cannot bind {listener.written}: {exc.strerror or exc}", file=sys.stderr)
                 return 1
-            bound.append(udp)
-            engine.attach(listener.socket, udp.send)
+            bound.append(started)
+            engine.attach(sock, started.send)
 
         startup = loaded.route(ast.RouteKind.STARTUP, None)
         if startup is not None:
             start_ctx = MsgContext(process, None, None, RouteType.STARTUP, engine.wall_time())
             engine.run_route(start_ctx, startup.run)
 
-        for udp in bound:
-            log.log(25, "listening on %s", udp.sock.name)
+        for started in bound:
+            log.log(25, "listening on %s", started.sock.name)
         stop_event = stop or asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -211,8 +217,8 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
-        for udp in bound:
-            udp.close()
+        for started in bound:
+            started.close()
 
 
 # Per-message objects are freed by reference counting (tm keeps no cycles), so the cyclic collector

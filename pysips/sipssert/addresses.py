@@ -17,6 +17,12 @@ from typing import Any
 
 IPV4_LITERAL = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d])")
 PROC_NET = Path("/proc/net")
+# A test's /24 is cut in four /26, one per docker network (in declaration order), so that addresses
+# of one network share a longer prefix with each other than with the others' (the kernel cannot tell
+# networks apart on `lo`; a server picking its socket by address prefix still can).
+NETWORKS_PER_BLOCK = 4
+NETWORK_SIZE = 64
+FRESH_FROM = 40  # hosts 40..62 of a network's /26 go to tasks that name no address
 _TCP_LISTEN = "0A"
 
 
@@ -47,7 +53,12 @@ def strings_in(value: Any) -> Iterable[str]:
 def _network_rank(address: str, subnets: list[ipaddress.IPv4Network]) -> int | None:
     """Which docker network holds `address` (0 = the first one declared), None when it is not mapped."""
     ip = ipaddress.IPv4Address(address)
-    if ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255"):
+    if (
+        ip.is_loopback
+        or ip.is_unspecified
+        or ip.is_multicast
+        or ip == ipaddress.IPv4Address("255.255.255.255")
+    ):
         return None
     if not subnets:
         return 0
@@ -57,10 +68,9 @@ def _network_rank(address: str, subnets: list[ipaddress.IPv4Network]) -> int | N
     return None
 
 
-def docker_addresses(texts: Iterable[str], subnets: Iterable[str]) -> list[str]:
-    """The addresses to map: literals found in `texts` that lie in the docker subnets (all, if none).
-
-    Ordered by network, then address, so that the first network's hosts keep their last byte."""
+def docker_addresses(texts: Iterable[str], subnets: Iterable[str]) -> list[tuple[str, int]]:
+    """The addresses to map with their network's rank: literals found in `texts` that lie in the
+    docker subnets (all, if none are declared), ordered by network then address."""
     nets = []
     for subnet in subnets:
         try:
@@ -72,8 +82,8 @@ def docker_addresses(texts: Iterable[str], subnets: Iterable[str]) -> list[str]:
         for address in ipv4_literals(text):
             rank = _network_rank(address, nets)
             if rank is not None:
-                ranked[address] = rank
-    return sorted(ranked, key=lambda a: (ranked[a], ipaddress.IPv4Address(a)))
+                ranked[address] = min(rank, NETWORKS_PER_BLOCK - 1)
+    return sorted(ranked.items(), key=lambda item: (item[1], ipaddress.IPv4Address(item[0])))
 
 
 def _hex_to_ipv4(hex_addr: str) -> str:
@@ -107,12 +117,11 @@ def bound_sockets(proc_net: Path = PROC_NET) -> set[tuple[str, str, int]]:
 class AddressMap:
     """Rewrites docker addresses into the test's loopback block, in text and in YAML values."""
 
-    __slots__ = ("_next_host", "_pattern", "block", "mapping")
+    __slots__ = ("_pattern", "block", "mapping")
 
     def __init__(self, block: str, mapping: dict[str, str]) -> None:
         self.block = block  # "127.A.B"
         self.mapping = dict(mapping)
-        self._next_host = 100
         self._pattern = self._compile()
 
     def _compile(self) -> re.Pattern[str] | None:
@@ -135,13 +144,14 @@ class AddressMap:
             return [self.value(v) for v in value]
         return value
 
-    def fresh(self) -> str:
-        """A loopback address of the block that no docker address maps to (for tasks without an ip)."""
-        used = set(self.mapping.values())
-        while self._next_host < 255:
-            candidate = f"{self.block}.{self._next_host}"
-            self._next_host += 1
-            if candidate not in used:
+    def fresh(self, used: set[str], network: int = 0) -> str:
+        """An address of the block for a task that names none, on docker network number `network`."""
+        taken = set(self.mapping.values()) | used
+        base = NETWORK_SIZE * min(network, NETWORKS_PER_BLOCK - 1)
+        order = [base + h for h in range(FRESH_FROM, NETWORK_SIZE - 1)] + list(range(1, 255))
+        for host in order:
+            candidate = f"{self.block}.{host}"
+            if candidate not in taken:
                 return candidate
         raise RuntimeError(f"no free address left in {self.block}.0/24")
 
@@ -149,25 +159,28 @@ class AddressMap:
         return sorted(set(self.mapping.values()), key=ipaddress.IPv4Address)
 
 
-def plan(addresses: list[str], block: str) -> AddressMap:
-    """Map each docker address to `block`.N, keeping its last byte where that is free."""
+def plan(addresses: list[tuple[str, int]], block: str) -> AddressMap:
+    """Map each docker address into its network's part of `block`, keeping the last byte when it fits."""
     mapping: dict[str, str] = {}
     taken: set[int] = set()
-    pending: list[str] = []
-    for address in addresses:
+    pending: list[tuple[str, int]] = []
+    for address, rank in addresses:
+        base = NETWORK_SIZE * rank
         last = int(address.rsplit(".", 1)[1])
-        if 1 <= last <= 99 and last not in taken:
-            taken.add(last)
-            mapping[address] = f"{block}.{last}"
+        host = base + last
+        if 1 <= last < FRESH_FROM and host not in taken:
+            taken.add(host)
+            mapping[address] = f"{block}.{host}"
         else:
-            pending.append(address)
-    spare = (n for n in range(1, 100) if n not in taken)
-    for address in pending:
-        host = next(spare, None)
-        if host is None:
-            raise RuntimeError("more than 99 docker addresses in one test")
-        taken.add(host)
-        mapping[address] = f"{block}.{host}"
+            pending.append((address, rank))
+    for address, rank in pending:
+        base = NETWORK_SIZE * rank
+        spare = [h for h in range(base + 1, base + FRESH_FROM) if h not in taken]
+        spare += [h for h in range(1, 255) if h not in taken]
+        if not spare:
+            raise RuntimeError("too many docker addresses in one test")
+        taken.add(spare[0])
+        mapping[address] = f"{block}.{spare[0]}"
     return AddressMap(block, mapping)
 
 

@@ -34,9 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"seconds per test when its scenario sets no timeout (default {DEFAULT_TIMEOUT:g})",
     )
     p.add_argument("--logs", type=Path, help="folder for the task logs (default: a new temporary folder)")
-    p.add_argument(
-        "--pysips", default=None, help="the pysips command (default: this Python with -m pysips)"
-    )
+    p.add_argument("--pysips", default=None, help="the pysips command (default: this Python with -m pysips)")
     p.add_argument(
         "-D", "--define", action="append", default=[], metavar="NAME=VALUE", help="an extra template variable"
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pysips.sipssert.addresses import AddressMap, bound_sockets
+from pysips.sipssert.dbmap import map_volume
 from pysips.sipssert.paths import PathMap
 from pysips.sipssert.process import TaskProcess, log_tail
 from pysips.sipssert.report import porting_summary
@@ -105,6 +106,8 @@ class TestEnvironment:
     volume_dirs: dict[str, Path]
     options: RunnerOptions
     task_ips: dict[str, str]
+    passwords: list[str]  # candidate passwords for re-hashing digest credentials (see dbmap)
+    mapped_files: set[Path]
 
 
 def task_paths(env: TestEnvironment, spec: TaskSpec) -> PathMap:
@@ -121,8 +124,23 @@ def task_paths(env: TestEnvironment, spec: TaskSpec) -> PathMap:
 def task_ip(env: TestEnvironment, spec: TaskSpec) -> str:
     if spec.name not in env.task_ips:
         ip = spec.get("ip")
-        env.task_ips[spec.name] = env.addresses.text(str(ip)) if ip else env.addresses.fresh()
+        if ip:
+            env.task_ips[spec.name] = env.addresses.text(str(ip))
+        else:
+            env.task_ips[spec.name] = env.addresses.fresh(
+                set(env.task_ips.values()), _network_index(env, spec)
+            )
     return env.task_ips[spec.name]
+
+
+def _network_index(env: TestEnvironment, spec: TaskSpec) -> int:
+    names = [
+        str(n.get("name"))
+        for n in env.scenario.set_config.get("bridge_networks") or []
+        if isinstance(n, dict)
+    ]
+    network = spec.get("network")
+    return names.index(network) if network in names else 0
 
 
 def describe_wait(run: TaskRun) -> str:
@@ -150,6 +168,10 @@ class PhaseRunner:
             workdir=self.env.workdir,
             options=self.env.options,
         )
+        for volume in spec.volumes:
+            folder = self.env.volume_dirs.get(volume.name)
+            if folder is not None and spec.kind != "generic":
+                map_volume(folder, self.env.addresses, self.env.passwords, self.env.mapped_files)
         built = build_launch(ctx)
         if isinstance(built, Broken):
             return Failure(spec.name, built.reason)
@@ -207,7 +229,12 @@ class PhaseRunner:
         code = run.process.poll()
         if code is None:
             limit = run.spec.get("timeout")
-            if limit and not run.daemon and run.started_at is not None and now - run.started_at > float(limit):
+            if (
+                limit
+                and not run.daemon
+                and run.started_at is not None
+                and now - run.started_at > float(limit)
+            ):
                 run.process.stop(0.5)
                 return Failure(run.spec.name, f"still running after its timeout of {limit} s", run.log_path)
             return None
@@ -237,7 +264,9 @@ class PhaseRunner:
         if pending:
             parts.append("never started: " + ", ".join(describe_wait(r) for r in pending))
         first = running[0] if running else None
-        return Failure(first.spec.name if first else None, "; ".join(parts), first.log_path if first else None)
+        return Failure(
+            first.spec.name if first else None, "; ".join(parts), first.log_path if first else None
+        )
 
     def run(self) -> Failure | None:
         try:
@@ -275,7 +304,9 @@ class PhaseRunner:
 
     def _stop_all(self) -> None:
         # non-daemons first (a sipp still talking to the server), then daemons in reverse order
-        runs = [r for r in self.tasks.runs if not r.daemon] + [r for r in reversed(self.tasks.runs) if r.daemon]
+        runs = [r for r in self.tasks.runs if not r.daemon] + [
+            r for r in reversed(self.tasks.runs) if r.daemon
+        ]
         for run in runs:
             if run.process is not None and run.running:
                 grace = float(run.spec.get("stop_timeout", 0) or 0) if run.daemon else 0.2

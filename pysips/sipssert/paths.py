@@ -19,7 +19,9 @@ class PathMap:
         self._binds = sorted(cleaned.items(), key=lambda kv: len(kv[0]), reverse=True)
         if self._binds:
             alternatives = "|".join(re.escape(c) for c, _ in self._binds)
-            self._pattern: re.Pattern[str] | None = re.compile(rf"(?<![\w.-])(?:{alternatives})(?=/|[^\w.-]|$)")
+            self._pattern: re.Pattern[str] | None = re.compile(
+                rf"(?<![\w.-])(?:{alternatives})(?=/|[^\w.-]|$)"
+            )
         else:
             self._pattern = None
 

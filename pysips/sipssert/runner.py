@@ -84,6 +84,8 @@ def run_test(location: TestLocation, index: int, options: RunOptions) -> TestRes
         volume_dirs=volume_dirs,
         options=RunnerOptions(pysips=list(options.pysips), python=sys.executable),
         task_ips={},
+        passwords=[str(v) for v in scenario.defines.values() if isinstance(v, str | int) and str(v)],
+        mapped_files=set(),
     )
     budget = scenario.timeout or options.default_timeout
     failure: Failure | None = None

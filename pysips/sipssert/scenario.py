@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pysips.sipssert.discovery import TestLocation
-from pysips.sipssert.requires import Kind, Requirement, RequireError, parse_requirements
+from pysips.sipssert.requires import Kind, RequireError, Requirement, parse_requirements
 from pysips.sipssert.templates import RenderedTest, render_test
 
 PHASES = ("init_tasks", "tasks", "cleanup_tasks")
@@ -107,7 +107,11 @@ def _task_volumes(raw: Any, declared: dict[str, Volume], task: str) -> tuple[Vol
         if base is None and bind is None:
             raise ScenarioError(f"task {task!r}: volume {name!r} is not declared in the scenario")
         result.append(
-            Volume(str(name), str(bind or (base.bind if base else "")), str(mode or (base.mode if base else "rw")))
+            Volume(
+                str(name),
+                str(bind or (base.bind if base else "")),
+                str(mode or (base.mode if base else "rw")),
+            )
         )
     return tuple(result)
 
@@ -171,7 +175,10 @@ def build_scenario(location: TestLocation, rendered: RenderedTest) -> Scenario:
     raw = rendered.scenario
     set_config = rendered.set_config
     defaults = set_config.get("defaults") or {}
-    templates = {str(k).lower(): v for k, v in (raw.get("task_templates") or set_config.get("task_templates") or {}).items()}
+    templates = {
+        str(k).lower(): v
+        for k, v in (raw.get("task_templates") or set_config.get("task_templates") or {}).items()
+    }
     network = raw.get("network", set_config.get("network"))
     volumes = _volumes(raw.get("volumes"))
     phases: dict[str, list[TaskSpec]] = {}
@@ -190,12 +197,16 @@ def build_scenario(location: TestLocation, rendered: RenderedTest) -> Scenario:
             names.update(task.labels)
         phases[phase] = tasks
     for task in (t for phase in PHASES for t in phases[phase]):
-        missing = [r.task for r in (*task.requires, *task.ready) if r.task is not None and r.task not in names]
+        missing = [
+            r.task for r in (*task.requires, *task.ready) if r.task is not None and r.task not in names
+        ]
         if missing:
             raise ScenarioError(f"task {task.name!r} requires unknown task(s): {', '.join(missing)}")
     timeout = raw.get("timeout")
     subnets = tuple(
-        str(n["subnet"]) for n in (set_config.get("bridge_networks") or []) if isinstance(n, dict) and n.get("subnet")
+        str(n["subnet"])
+        for n in (set_config.get("bridge_networks") or [])
+        if isinstance(n, dict) and n.get("subnet")
     )
     return Scenario(
         name=location.name,

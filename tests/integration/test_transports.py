@@ -104,13 +104,7 @@ def has_ipv6() -> bool:
 
 
 def launch(cfg: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    """pysips itself once the server starts stream listeners; until then the bridge launcher."""
-    from pysips.core import server
-
-    if {"tcp", "tls", "ws", "wss"} <= server.IMPLEMENTED_PROTOS and shutil.which("pysips"):
-        argv = ["pysips", "-f", str(cfg)]
-    else:
-        argv = [sys.executable, "-m", "tests.integration.test_transports_launch", "-f", str(cfg)]
+    argv = [sys.executable, "-m", "pysips", "-f", str(cfg)]
     with log_path.open("wb") as out:
         return subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 

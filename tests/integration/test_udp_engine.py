@@ -106,17 +106,17 @@ def test_sigterm_stops_cleanly(running: Rig) -> None:
 
 
 def test_unimplemented_listener_is_a_clear_startup_error(tmp_path: Path, pysips_env: None) -> None:
-    cfg = tmp_path / "ws.cfg"
-    cfg.write_text('listen=ws:127.0.0.1:18080\nlisten=udp:127.0.0.1:0\nloadmodule "sl.so"\nroute{ exit; }\n')
+    cfg = tmp_path / "sctp.cfg"
+    cfg.write_text('listen=sctp:127.0.0.1:18080\nlisten=udp:127.0.0.1:0\nloadmodule "sl.so"\nroute{ exit; }\n')
     done = subprocess.run(server_argv(cfg), capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert done.returncode != 0
-    assert "ws:127.0.0.1:18080" in done.stderr and "not implemented" in done.stderr
+    assert "sctp:127.0.0.1:18080" in done.stderr and "not implemented" in done.stderr
 
 
 def test_skip_unimplemented_listeners_flag(rig: Rig, pysips_env: None) -> None:
     rig.workdir.mkdir(parents=True, exist_ok=True)
     cfg = rig.workdir / "mixed.cfg"
-    cfg.write_text(f"listen=ws:{LOCALHOST}:18081\n" + CFG.replace("@@PROXY_PORT@@", str(rig.ports.proxy)))
+    cfg.write_text(f"listen=sctp:{LOCALHOST}:18081\n" + CFG.replace("@@PROXY_PORT@@", str(rig.ports.proxy)))
     proxy = rig.start_proxy("pysips", server_argv(cfg, "--skip-unimplemented-listeners"))
     assert options_probe(rig.ports.proxy, timeout=2.0) == "SIP/2.0 200 OK"
     assert "skipped" in proxy.log()

@@ -84,7 +84,15 @@ class TaskContext:
         return re.sub(r"[^A-Za-z0-9_.-]", "_", self.spec.name)
 
 
-SOCKET_PROTOS = {"udp": "udp", "tcp": "tcp", "tls": "tcp", "ws": "tcp", "wss": "tcp", "bin": "tcp", "hep_tcp": "tcp"}
+SOCKET_PROTOS = {
+    "udp": "udp",
+    "tcp": "tcp",
+    "tls": "tcp",
+    "ws": "tcp",
+    "wss": "tcp",
+    "bin": "tcp",
+    "hep_tcp": "tcp",
+}
 
 
 def parse_socket(text: str) -> Endpoint | None:

@@ -21,7 +21,9 @@ def generic_launch(ctx: TaskContext) -> Launch | NotRun:
     entrypoint = ctx.spec.get("entrypoint")
     words: list[str] = []
     if entrypoint:
-        words += [str(x) for x in entrypoint] if isinstance(entrypoint, list) else shlex.split(str(entrypoint))
+        words += (
+            [str(x) for x in entrypoint] if isinstance(entrypoint, list) else shlex.split(str(entrypoint))
+        )
     if raw is not None:
         words += [str(x) for x in raw] if isinstance(raw, list) else shlex.split(str(raw))
     image = ctx.spec.get("image", "?")

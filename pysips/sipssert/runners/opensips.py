@@ -7,6 +7,8 @@ the script's first line, which keeps every other line where it was (errors keep 
 
 from __future__ import annotations
 
+import re
+
 from pysips.sipssert.runners.base import Broken, Endpoint, Launch, TaskContext, parse_socket
 
 DEFAULT_SCRIPT = "opensips.cfg"  # the image's /etc/opensips/opensips.cfg, i.e. the test's own
@@ -24,8 +26,22 @@ def task_sockets(ctx: TaskContext) -> list[str]:
     return sockets
 
 
+HTTPD_LOAD = re.compile(r'^(\s*loadmodule\s+"httpd(?:\.so)?"[^\n#]*)', re.MULTILINE)
+HTTPD_ADDRESS_PARAM = re.compile(r'modparam\(\s*"httpd"\s*,\s*"(?:ip|socket)"')
+
+
+def pin_httpd(text: str, ip: str) -> str:
+    """Bind httpd to the task's address when the script leaves it to the default.
+
+    In a container the default reaches the MI on the container's own address (where SIPssert's MI
+    tasks look for it); on a shared host it would be one port for every test."""
+    if HTTPD_ADDRESS_PARAM.search(text):
+        return text
+    return HTTPD_LOAD.sub(lambda m: f'{m.group(1)} modparam("httpd", "ip", "{ip}")', text, count=1)
+
+
 def render_script(ctx: TaskContext, text: str, sockets: list[str]) -> str:
-    text = ctx.addresses.text(ctx.paths.text(text))
+    text = pin_httpd(ctx.addresses.text(ctx.paths.text(text)), ctx.ip)
     if not sockets:
         return text
     prefix = " ".join(f"socket={s}" for s in sockets)

@@ -24,7 +24,7 @@ def _port(value: Any) -> str | None:
     return str(value).split("/")[0]
 
 
-def scenario_file(ctx: TaskContext) -> Path | None | Broken:
+def scenario_file(ctx: TaskContext) -> Path | Broken | None:
     name = ctx.spec.get("config_file")
     if name is None:
         default = ctx.scenario.directory / DEFAULT_SCENARIO

@@ -25,9 +25,11 @@ BASE_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 ]
-# Loopback ICE candidates (the test runs in a network namespace that has only `lo`) and the test's
-# self-signed WSS certificate.
-E2E_FLAGS = ["--allow-loopback-in-peer-connection", "--ignore-certificate-errors"]
+# Loopback ICE candidates (the test runs in a network namespace that has only `lo`), the test's
+# WSS certificate.
+# self-signed WSS certificate; remote audio is played out (so its energy is measured) without a click.
+E2E_FLAGS = ["--allow-loopback-in-peer-connection", "--ignore-certificate-errors",
+             "--autoplay-policy=no-user-gesture-required"]
 
 
 class CdpError(RuntimeError):

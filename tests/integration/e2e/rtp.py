@@ -31,6 +31,16 @@ def _ulaw(sample: int) -> int:
     return ~(sign | (exponent << 4) | mantissa) & 0xFF
 
 
+def _ulaw_decode(byte: int) -> int:
+    inverted = ~byte & 0xFF
+    magnitude = (((inverted & 0x0F) << 3) + 0x84) << ((inverted & 0x70) >> 4)
+    return 0x84 - magnitude if inverted & 0x80 else magnitude - 0x84
+
+
+ULAW_PEAK = [abs(_ulaw_decode(b)) for b in range(256)]
+AUDIBLE = 300  # peak amplitude (of 32767) above which a packet carries sound rather than silence
+
+
 def tone_payloads(freq: float = 440.0) -> list[bytes]:
     """One second of a sine tone as 50 PCMU payloads (a real signal, not silence)."""
     samples = [int(8000 * math.sin(2 * math.pi * freq * n / 8000)) for n in range(8000)]
@@ -57,10 +67,11 @@ def bind_rtp_pair(host: str) -> tuple[socket.socket, socket.socket]:
 
 
 class RtpCounter(asyncio.DatagramProtocol):
-    __slots__ = ("received", "sources", "first_at")
+    __slots__ = ("received", "audible", "sources", "first_at")
 
     def __init__(self) -> None:
         self.received = 0
+        self.audible = 0
         self.sources: set[tuple[str, int]] = set()
         self.first_at = 0.0
 
@@ -71,6 +82,8 @@ class RtpCounter(asyncio.DatagramProtocol):
                 self.first_at = time.monotonic()
             self.received += 1
             self.sources.add(addr)
+            if data[1] & 0x7F == PCMU and max(ULAW_PEAK[b] for b in data[12:]) > AUDIBLE:
+                self.audible += 1
 
 
 class RtpStream:

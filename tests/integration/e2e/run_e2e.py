@@ -22,8 +22,7 @@ from typing import Any
 from pysips.devcert import make_dev_certificate
 from tests.integration.e2e.cdp import BASE_FLAGS, E2E_FLAGS, Browser, Page
 from tests.integration.e2e.phone import Call, Phone
-from tests.integration.e2e.stack import EXAMPLE, HOST, PageServer, Pysips, RtpEngine, SipPorts, free_port, \
-    render_config
+from tests.integration.e2e.stack import EXAMPLE, HOST, PageServer, Pysips, RtpEngine, render_config, script_ports
 
 BROWSER_AOR = f"sip:alice@{HOST}"
 PHONE_USER = "bob"
@@ -58,6 +57,7 @@ async def _media_phase(page: Page, engine: RtpEngine, call: Call, seconds: float
         "call_id": call.call_id,
         "phone_sent": call.rtp.sent,
         "phone_received": call.rtp.counter.received,
+        "phone_received_audible": call.rtp.counter.audible,
         "phone_rtp_sources": sorted(f"{h}:{p}" for h, p in call.rtp.counter.sources),
         "phone_remote_media": f"{call.remote_media[0]}:{call.remote_media[1]}",
         "browser": stats,
@@ -80,6 +80,7 @@ async def browser_calls_phone(page: Page, phone: Phone, engine: RtpEngine, secon
     await asyncio.wait_for(call.ended.wait(), 10)
     result["phone_ended_by"] = call.ended_by
     result["rtpengine_after_bye"] = await _wait_gone(engine, call.call_id)
+    result["rtpengine_commands"] = engine.commands_for(call.call_id)
     return result
 
 
@@ -103,6 +104,7 @@ async def phone_calls_browser(page: Page, phone: Phone, engine: RtpEngine, secon
     result["bye_status"] = await phone.hangup(call)
     result["browser_ended_by"] = await page.evaluate("e2e.ended()", timeout=10)
     result["rtpengine_after_bye"] = await _wait_gone(engine, call.call_id)
+    result["rtpengine_commands"] = engine.commands_for(call.call_id)
     return result
 
 
@@ -115,9 +117,9 @@ async def run(workdir: Path, source: Path, seconds: float, log_level: int | None
     page: Page | None = None
     try:
         cert, key = make_dev_certificate(workdir / "certs")
-        engine = RtpEngine(workdir)
+        ports, ng_port = script_ports(source)
+        engine = RtpEngine(workdir, ng_port)
         cleanups.append(engine.stop)
-        ports = SipPorts(udp=free_port(), tls=free_port(), ws=free_port(), wss=free_port())
         cfg = workdir / "residential.cfg"
         cfg.write_text(render_config(source, ports, engine.sock, cert, key, workdir / "opensips_fifo"))
         server = Pysips(cfg, workdir / "pysips.log", log_level)

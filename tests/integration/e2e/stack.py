@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import json
 import os
 import random
 import re
@@ -29,6 +30,8 @@ REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "residential.cfg"
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 HOST = "127.0.0.1"
+# `--log-level=7` makes the daemon dump each request as JSON (SDP with raw newlines inside)
+_DUMP = re.compile(r"Dump for '(offer|answer|delete)' from [^:]+:\d+: (\{.*?\})\n(?=\[|\Z)", re.S)
 
 
 def _bencode() -> Any:
@@ -67,11 +70,11 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 class RtpEngine:
     """The Debian daemon in userspace mode on 127.0.0.1 (flags measured in DESIGN.md)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, ng_port: int) -> None:
         binary = shutil.which("rtpengine")
         if binary is None:
             raise RuntimeError("rtpengine is not installed (apt: rtpengine-daemon --no-install-recommends)")
-        self.ng_port = free_port()
+        self.ng_port = ng_port
         base = random.randrange(40000, 49000, 2)
         self.log_path = workdir / "rtpengine.log"
         self.proc = subprocess.Popen(
@@ -110,6 +113,17 @@ class RtpEngine:
     def query(self, call_id: str) -> dict[str, Any]:
         return self.command({"command": "query", "call-id": call_id})
 
+    def commands_for(self, call_id: str) -> list[dict[str, Any]]:
+        """offer/answer/delete requests the daemon logged for a call (its debug dumps), SDP left out."""
+        found: list[dict[str, Any]] = []
+        for match in _DUMP.finditer(self.log_text()):
+            with contextlib.suppress(ValueError):
+                body = json.loads(match.group(2), strict=False)
+                if body.get("call-id") == call_id:
+                    body.pop("sdp", None)
+                    found.append(body)
+        return found
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -123,6 +137,20 @@ class SipPorts:
     tls: int
     ws: int
     wss: int
+
+
+def script_ports(source: Path) -> tuple[SipPorts, int]:
+    """The SIP listener ports and the rtpengine NG port a script names.
+
+    Inside its own network namespace the test keeps them: the residential logic relies on them, e.g.
+    a browser registers to `sip:127.0.0.1`, which is `myself` only when something listens on 5060.
+    """
+    text = source.read_text()
+    found = {m.group(1): int(m.group(2)) for m in re.finditer(r"^listen=(\w+):127\.0\.0\.1:(\d+)$", text, re.M)}
+    ng = re.search(r'^modparam\("rtpengine", "rtpengine_sock", "udp:127\.0\.0\.1:(\d+)"\)$', text, re.M)
+    if set(found) != {"udp", "tls", "ws", "wss"} or ng is None:
+        raise RuntimeError(f"{source}: expected udp, tls, ws and wss listeners and one rtpengine_sock")
+    return SipPorts(udp=found["udp"], tls=found["tls"], ws=found["ws"], wss=found["wss"]), int(ng.group(1))
 
 
 def render_config(source: Path, ports: SipPorts, rtpengine_sock: str, cert: Path, key: Path, fifo: Path) -> str:

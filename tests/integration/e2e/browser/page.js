@@ -14,12 +14,23 @@ function watch(session) {
   for (const name of ["progress", "accepted", "confirmed", "ended", "failed"]) {
     session.on(name, (e) => note(`session ${name}${e && e.cause ? " " + e.cause : ""}`));
   }
-  session.on("peerconnection", (e) => {
-    const pc = e.peerconnection;
-    pc.addEventListener("iceconnectionstatechange", () => note(`ice ${pc.iceConnectionState}`));
-    pc.addEventListener("connectionstatechange", () => note(`pc ${pc.connectionState}`));
-  });
+  if (session.connection) {
+    watchPeerConnection(session.connection);
+  } else {
+    session.on("peerconnection", (e) => watchPeerConnection(e.peerconnection));
+  }
   return session;
+}
+
+function watchPeerConnection(pc) {
+  pc.addEventListener("iceconnectionstatechange", () => note(`ice ${pc.iceConnectionState}`));
+  pc.addEventListener("connectionstatechange", () => note(`pc ${pc.connectionState}`));
+  // Played out, so Chromium decodes the audio and inbound-rtp reports its energy.
+  pc.addEventListener("track", (e) => {
+    const audio = new Audio();
+    audio.srcObject = e.streams[0] || new MediaStream([e.track]);
+    audio.play().catch((err) => note(`play failed: ${err}`));
+  });
 }
 
 function register(wsUrl, uri) {
