@@ -21,15 +21,25 @@ from websockets.asyncio.client import ClientConnection, connect
 CHROMIUM = "/usr/bin/chromium"
 # Measured on Chromium 156 (DESIGN.md): these plus a fresh profile run WebRTC with fake audio.
 BASE_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 # Loopback ICE candidates (the test runs in a network namespace that has only `lo`), the test's
 # WSS certificate.
 # self-signed WSS certificate; remote audio is played out (so its energy is measured) without a click.
-E2E_FLAGS = ["--allow-loopback-in-peer-connection", "--ignore-certificate-errors",
-             "--autoplay-policy=no-user-gesture-required"]
+E2E_FLAGS = [
+    "--allow-loopback-in-peer-connection",
+    "--ignore-certificate-errors",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 class CdpError(RuntimeError):
@@ -37,7 +47,9 @@ class CdpError(RuntimeError):
 
 
 class Browser:
-    def __init__(self, proc: asyncio.subprocess.Process, ws: ClientConnection, log_task: asyncio.Task[None]) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process, ws: ClientConnection, log_task: asyncio.Task[None]
+    ) -> None:
         self.proc = proc
         self._ws = ws
         self._log_task = log_task
@@ -49,9 +61,16 @@ class Browser:
     @classmethod
     async def launch(cls, profile: Path, log_path: Path, flags: list[str]) -> Browser:
         proc = await asyncio.create_subprocess_exec(
-            CHROMIUM, *flags, "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True)
+            CHROMIUM,
+            *flags,
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "about:blank",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
         assert proc.stderr is not None
         log = log_path.open("wb")
         url = ""
@@ -86,10 +105,17 @@ class Browser:
                 self.console.append(" ".join(str(a.get("value", a.get("description", ""))) for a in args))
             elif msg.get("method") == "Runtime.exceptionThrown":
                 details = msg["params"]["exceptionDetails"]
-                self.console.append("EXCEPTION " + str(details.get("exception", {}).get("description", details)))
+                self.console.append(
+                    "EXCEPTION " + str(details.get("exception", {}).get("description", details))
+                )
 
-    async def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
-                   timeout: float = 30.0) -> dict[str, Any]:
+    async def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        session: str | None = None,
+        timeout: float = 30.0,
+    ) -> dict[str, Any]:
         ident = next(self._ids)
         message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
         if session is not None:
@@ -131,9 +157,16 @@ class Page:
 
     async def evaluate(self, expression: str, timeout: float = 30.0) -> Any:
         """Value of a JavaScript expression; promises are awaited, exceptions raised as CdpError."""
-        result = await self.browser.send("Runtime.evaluate", {
-            "expression": expression, "awaitPromise": True, "returnByValue": True,
-        }, session=self.session, timeout=timeout)
+        result = await self.browser.send(
+            "Runtime.evaluate",
+            {
+                "expression": expression,
+                "awaitPromise": True,
+                "returnByValue": True,
+            },
+            session=self.session,
+            timeout=timeout,
+        )
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             text = details.get("exception", {}).get("description") or details.get("text")

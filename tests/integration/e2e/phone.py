@@ -130,7 +130,9 @@ class Phone(asyncio.DatagramProtocol):
             self._send(data, dest)
             while time.monotonic() < deadline:
                 try:
-                    return await asyncio.wait_for(asyncio.shield(future), min(interval, deadline - time.monotonic()))
+                    return await asyncio.wait_for(
+                        asyncio.shield(future), min(interval, deadline - time.monotonic())
+                    )
                 except TimeoutError:
                     pass
                 if not provisional.is_set():
@@ -161,21 +163,31 @@ class Phone(asyncio.DatagramProtocol):
 
     async def register(self, expires: int = 300) -> int:
         self._register_cseq += 1
-        msg = SipMsg(f"REGISTER sip:{self.proxy[0]}:{self.proxy[1]} SIP/2.0", [
-            ("via", self._via("z9hG4bK" + new_token())), ("max-forwards", "70"),
-            ("from", f"<{self.aor}>;tag={new_token()}"), ("to", f"<{self.aor}>"),
-            ("call-id", self._register_call_id), ("cseq", f"{self._register_cseq} REGISTER"),
-            ("contact", self.contact), ("expires", str(expires)), ("user-agent", "pysips-e2e-phone"),
-        ])
+        msg = SipMsg(
+            f"REGISTER sip:{self.proxy[0]}:{self.proxy[1]} SIP/2.0",
+            [
+                ("via", self._via("z9hG4bK" + new_token())),
+                ("max-forwards", "70"),
+                ("from", f"<{self.aor}>;tag={new_token()}"),
+                ("to", f"<{self.aor}>"),
+                ("call-id", self._register_call_id),
+                ("cseq", f"{self._register_cseq} REGISTER"),
+                ("contact", self.contact),
+                ("expires", str(expires)),
+                ("user-agent", "pysips-e2e-phone"),
+            ],
+        )
         return (await self._transact(msg, self.proxy)).status
 
     # ------------------------------------------------------------------------------- calling
 
     def _sdp(self, call: Call) -> bytes:
         sess = int(time.time())
-        return (f"v=0\r\no={self.user} {sess} 1 IN IP4 {self.host}\r\ns=pysips-e2e\r\n"
-                f"c=IN IP4 {self.host}\r\nt=0 0\r\nm=audio {call.rtp.port} RTP/AVP 0\r\n"
-                "a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n").encode()
+        return (
+            f"v=0\r\no={self.user} {sess} 1 IN IP4 {self.host}\r\ns=pysips-e2e\r\n"
+            f"c=IN IP4 {self.host}\r\nt=0 0\r\nm=audio {call.rtp.port} RTP/AVP 0\r\n"
+            "a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n"
+        ).encode()
 
     async def call(self, target: str, timeout: float = 20.0) -> Call:
         """INVITE `target` through the proxy; returns once the 2xx is ACKed and RTP is flowing."""
@@ -184,12 +196,21 @@ class Phone(asyncio.DatagramProtocol):
         call = Call(new_token(), new_token(), self.aor, target, outgoing=True, rtp=rtp)
         self.calls[call.call_id] = call
         branch = "z9hG4bK" + new_token()
-        invite = SipMsg(f"INVITE {target} SIP/2.0", [
-            ("via", self._via(branch)), ("max-forwards", "70"),
-            ("from", f"<{call.local_uri}>;tag={call.local_tag}"), ("to", f"<{target}>"),
-            ("call-id", call.call_id), ("cseq", f"{call.local_cseq} INVITE"), ("contact", self.contact),
-            ("content-type", "application/sdp"), ("user-agent", "pysips-e2e-phone"),
-        ], self._sdp(call))
+        invite = SipMsg(
+            f"INVITE {target} SIP/2.0",
+            [
+                ("via", self._via(branch)),
+                ("max-forwards", "70"),
+                ("from", f"<{call.local_uri}>;tag={call.local_tag}"),
+                ("to", f"<{target}>"),
+                ("call-id", call.call_id),
+                ("cseq", f"{call.local_cseq} INVITE"),
+                ("contact", self.contact),
+                ("content-type", "application/sdp"),
+                ("user-agent", "pysips-e2e-phone"),
+            ],
+            self._sdp(call),
+        )
         call.invite = invite
         call.timeline["invite"] = time.monotonic()
         final = await self._transact(invite, self.proxy, timeout)
@@ -208,18 +229,28 @@ class Phone(asyncio.DatagramProtocol):
         return call
 
     def _ack_failure(self, invite: SipMsg, final: SipMsg) -> None:
-        ack = SipMsg(invite.first_line.replace("INVITE", "ACK", 1), [
-            ("via", invite.get("via")), ("max-forwards", "70"), ("from", invite.get("from")),
-            ("to", final.get("to")), ("call-id", invite.get("call-id")), ("cseq", f"{invite.cseq} ACK"),
-        ])
+        ack = SipMsg(
+            invite.first_line.replace("INVITE", "ACK", 1),
+            [
+                ("via", invite.get("via")),
+                ("max-forwards", "70"),
+                ("from", invite.get("from")),
+                ("to", final.get("to")),
+                ("call-id", invite.get("call-id")),
+                ("cseq", f"{invite.cseq} ACK"),
+            ],
+        )
         self._send(ack.serialize(), self.proxy)
 
     def _in_dialog(self, call: Call, method: str, cseq: int) -> tuple[SipMsg, Addr]:
         headers = [("via", self._via("z9hG4bK" + new_token())), ("max-forwards", "70")]
         headers += [("route", f"<{r}>") for r in call.route_set]
-        headers += [("from", f"<{call.local_uri}>;tag={call.local_tag}"),
-                    ("to", f"<{call.remote_uri}>;tag={call.remote_tag}"),
-                    ("call-id", call.call_id), ("cseq", f"{cseq} {method}")]
+        headers += [
+            ("from", f"<{call.local_uri}>;tag={call.local_tag}"),
+            ("to", f"<{call.remote_uri}>;tag={call.remote_tag}"),
+            ("call-id", call.call_id),
+            ("cseq", f"{cseq} {method}"),
+        ]
         if call.route_set and ";lr" in call.route_set[0]:
             dest = host_port(call.route_set[0])
         else:
@@ -245,7 +276,11 @@ class Phone(asyncio.DatagramProtocol):
     def _on_request(self, msg: SipMsg, addr: Addr) -> None:
         # replies go to the top Via's sent-by, or the source when it asked for rport
         via = msg.get("via")
-        dest = addr if ";rport" in via or ";received" in via else host_port("sip:" + via.split()[1].split(";")[0])
+        dest = (
+            addr
+            if ";rport" in via or ";received" in via
+            else host_port("sip:" + via.split()[1].split(";")[0])
+        )
         call = self.calls.get(msg.get("call-id"))
         method = msg.method
         if method == "INVITE" and not tag_of(msg.get("to")):
@@ -271,10 +306,18 @@ class Phone(asyncio.DatagramProtocol):
     async def _answer(self, invite: SipMsg, dest: Addr) -> None:
         rtp = RtpStream(self.host)
         await rtp.open()
-        call = Call(invite.get("call-id"), new_token(), uri_of(invite.get("to")), uri_of(invite.get("from")),
-                    outgoing=False, rtp=rtp, remote_tag=tag_of(invite.get("from")),
-                    remote_target=uri_of(invite.get("contact")),
-                    route_set=[uri_of(rr) for rr in invite.get_all("record-route")], invite=invite)
+        call = Call(
+            invite.get("call-id"),
+            new_token(),
+            uri_of(invite.get("to")),
+            uri_of(invite.get("from")),
+            outgoing=False,
+            rtp=rtp,
+            remote_tag=tag_of(invite.get("from")),
+            remote_target=uri_of(invite.get("contact")),
+            route_set=[uri_of(rr) for rr in invite.get_all("record-route")],
+            invite=invite,
+        )
         call.local_cseq = 0
         call.remote_media = sdp_media(invite.body)
         call.timeline["invite"] = time.monotonic()

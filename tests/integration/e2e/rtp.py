@@ -67,7 +67,7 @@ def bind_rtp_pair(host: str) -> tuple[socket.socket, socket.socket]:
 
 
 class RtpCounter(asyncio.DatagramProtocol):
-    __slots__ = ("received", "audible", "sources", "first_at")
+    __slots__ = ("audible", "first_at", "received", "sources")
 
     def __init__(self) -> None:
         self.received = 0
@@ -102,8 +102,9 @@ class RtpStream:
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.create_datagram_endpoint(lambda: self.counter, sock=self._rtp_sock)
-        self._rtcp_transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
-                                                                      sock=self._rtcp_sock)
+        self._rtcp_transport, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, sock=self._rtcp_sock
+        )
 
     def start_sending(self, remote: tuple[str, int]) -> None:
         if self._sender is None:

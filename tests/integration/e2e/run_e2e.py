@@ -22,7 +22,15 @@ from typing import Any
 from pysips.devcert import make_dev_certificate
 from tests.integration.e2e.cdp import BASE_FLAGS, E2E_FLAGS, Browser, Page
 from tests.integration.e2e.phone import Call, Phone
-from tests.integration.e2e.stack import EXAMPLE, HOST, PageServer, Pysips, RtpEngine, render_config, script_ports
+from tests.integration.e2e.stack import (
+    EXAMPLE,
+    HOST,
+    PageServer,
+    Pysips,
+    RtpEngine,
+    render_config,
+    script_ports,
+)
 
 BROWSER_AOR = f"sip:alice@{HOST}"
 PHONE_USER = "bob"
@@ -74,7 +82,10 @@ async def browser_calls_phone(page: Page, phone: Phone, engine: RtpEngine, secon
     except BaseException:
         js_call.cancel()
         raise
-    result: dict[str, Any] = {"setup_seconds": round(time.monotonic() - started, 2), "browser_call_id": call_id}
+    result: dict[str, Any] = {
+        "setup_seconds": round(time.monotonic() - started, 2),
+        "browser_call_id": call_id,
+    }
     result.update(await _media_phase(page, engine, call, seconds))
     result["hangup_cause"] = await page.evaluate("e2e.hangup()", timeout=10)
     await asyncio.wait_for(call.ended.wait(), 10)
@@ -99,7 +110,10 @@ async def phone_calls_browser(page: Page, phone: Phone, engine: RtpEngine, secon
     except BaseException:
         answering.cancel()
         raise
-    result: dict[str, Any] = {"setup_seconds": round(time.monotonic() - started, 2), "browser_call_id": call_id}
+    result: dict[str, Any] = {
+        "setup_seconds": round(time.monotonic() - started, 2),
+        "browser_call_id": call_id,
+    }
     result.update(await _media_phase(page, engine, call, seconds))
     result["bye_status"] = await phone.hangup(call)
     result["browser_ended_by"] = await page.evaluate("e2e.ended()", timeout=10)
@@ -128,8 +142,9 @@ async def run(workdir: Path, source: Path, seconds: float, log_level: int | None
         pages = PageServer()
         cleanups.append(pages.stop)
 
-        browser = await Browser.launch(workdir / "chromium-profile", workdir / "chromium.log",
-                                       BASE_FLAGS + E2E_FLAGS)
+        browser = await Browser.launch(
+            workdir / "chromium-profile", workdir / "chromium.log", BASE_FLAGS + E2E_FLAGS
+        )
         page = await browser.open_page(pages.url)
         await page.wait_for("typeof window.e2e === 'object'", timeout=15)
         await page.evaluate(f"e2e.register('wss://{HOST}:{ports.wss}', '{BROWSER_AOR}')", timeout=15)
@@ -173,9 +188,15 @@ def main() -> int:
 
     async def bounded() -> dict[str, Any]:
         try:
-            return await asyncio.wait_for(run(args.workdir, args.cfg, args.media_seconds, args.log_level), args.timeout)
+            return await asyncio.wait_for(
+                run(args.workdir, args.cfg, args.media_seconds, args.log_level), args.timeout
+            )
         except TimeoutError:
-            return {"ok": False, "error": f"driver timed out after {args.timeout} s", "workdir": str(args.workdir)}
+            return {
+                "ok": False,
+                "error": f"driver timed out after {args.timeout} s",
+                "workdir": str(args.workdir),
+            }
 
     result = asyncio.run(bounded())
     text = json.dumps(result, indent=1, default=str)

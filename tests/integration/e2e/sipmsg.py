@@ -10,8 +10,15 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-_COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "l": "content-length",
-            "c": "content-type"}
+_COMPACT = {
+    "v": "via",
+    "f": "from",
+    "t": "to",
+    "i": "call-id",
+    "m": "contact",
+    "l": "content-length",
+    "c": "content-type",
+}
 _TAG = re.compile(r";\s*tag=([^;>\s]+)")
 _URI_IN_BRACKETS = re.compile(r"<([^>]+)>")
 
@@ -131,14 +138,24 @@ def host_port(uri: str) -> tuple[str, int]:
     return host, int(port) if port else 5060
 
 
-def reply_to(request: SipMsg, status: int, reason: str, to_tag: str, extra: list[tuple[str, str]] | None = None,
-             body: bytes = b"") -> SipMsg:
+def reply_to(
+    request: SipMsg,
+    status: int,
+    reason: str,
+    to_tag: str,
+    extra: list[tuple[str, str]] | None = None,
+    body: bytes = b"",
+) -> SipMsg:
     """A reply copying Via, From, To (tag added once), Call-ID and CSeq from the request."""
     to = request.get("to")
     if to_tag and not tag_of(to):
         to = f"{to};tag={to_tag}"
     headers = [("via", v) for v in request.get_all("via")]
-    headers += [("from", request.get("from")), ("to", to), ("call-id", request.get("call-id")),
-                ("cseq", request.get("cseq"))]
+    headers += [
+        ("from", request.get("from")),
+        ("to", to),
+        ("call-id", request.get("call-id")),
+        ("cseq", request.get("cseq")),
+    ]
     headers += extra or []
     return SipMsg(f"SIP/2.0 {status} {reason}", headers, body)

@@ -78,11 +78,24 @@ class RtpEngine:
         base = random.randrange(40000, 49000, 2)
         self.log_path = workdir / "rtpengine.log"
         self.proc = subprocess.Popen(
-            [binary, "--config-file=none", "--table=-1", "--foreground", "--log-stderr", "--log-level=7",
-             f"--interface={HOST}", f"--listen-ng={HOST}:{self.ng_port}", f"--port-min={base}",
-             f"--port-max={base + 199}", "--delete-delay=0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log_path.open("wb"),
-            start_new_session=True)
+            [
+                binary,
+                "--config-file=none",
+                "--table=-1",
+                "--foreground",
+                "--log-stderr",
+                "--log-level=7",
+                f"--interface={HOST}",
+                f"--listen-ng={HOST}:{self.ng_port}",
+                f"--port-min={base}",
+                f"--port-max={base + 199}",
+                "--delete-delay=0",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_path.open("wb"),
+            start_new_session=True,
+        )
         self._wait_ready()
 
     @property
@@ -146,14 +159,18 @@ def script_ports(source: Path) -> tuple[SipPorts, int]:
     a browser registers to `sip:127.0.0.1`, which is `myself` only when something listens on 5060.
     """
     text = source.read_text()
-    found = {m.group(1): int(m.group(2)) for m in re.finditer(r"^listen=(\w+):127\.0\.0\.1:(\d+)$", text, re.M)}
+    found = {
+        m.group(1): int(m.group(2)) for m in re.finditer(r"^listen=(\w+):127\.0\.0\.1:(\d+)$", text, re.M)
+    }
     ng = re.search(r'^modparam\("rtpengine", "rtpengine_sock", "udp:127\.0\.0\.1:(\d+)"\)$', text, re.M)
     if set(found) != {"udp", "tls", "ws", "wss"} or ng is None:
         raise RuntimeError(f"{source}: expected udp, tls, ws and wss listeners and one rtpengine_sock")
     return SipPorts(udp=found["udp"], tls=found["tls"], ws=found["ws"], wss=found["wss"]), int(ng.group(1))
 
 
-def render_config(source: Path, ports: SipPorts, rtpengine_sock: str, cert: Path, key: Path, fifo: Path) -> str:
+def render_config(
+    source: Path, ports: SipPorts, rtpengine_sock: str, cert: Path, key: Path, fifo: Path
+) -> str:
     """The example script with only its addresses and paths changed; each rewrite must apply."""
     text = source.read_text()
     rewrites = [
@@ -161,10 +178,18 @@ def render_config(source: Path, ports: SipPorts, rtpengine_sock: str, cert: Path
         (r"^listen=wss:127\.0\.0\.1:\d+$", f"listen=wss:{HOST}:{ports.wss}"),
         (r"^listen=tls:127\.0\.0\.1:\d+$", f"listen=tls:{HOST}:{ports.tls}"),
         (r"^listen=udp:127\.0\.0\.1:\d+$", f"listen=udp:{HOST}:{ports.udp}"),
-        (r'^modparam\("rtpengine", "rtpengine_sock", "[^"]*"\)$',
-         f'modparam("rtpengine", "rtpengine_sock", "{rtpengine_sock}")'),
-        (r'^modparam\("tls_mgm", ?"certificate", ?"[^"]*"\)$', f'modparam("tls_mgm", "certificate", "{cert}")'),
-        (r'^modparam\("tls_mgm", ?"private_key", ?"[^"]*"\)$', f'modparam("tls_mgm", "private_key", "{key}")'),
+        (
+            r'^modparam\("rtpengine", "rtpengine_sock", "[^"]*"\)$',
+            f'modparam("rtpengine", "rtpengine_sock", "{rtpengine_sock}")',
+        ),
+        (
+            r'^modparam\("tls_mgm", ?"certificate", ?"[^"]*"\)$',
+            f'modparam("tls_mgm", "certificate", "{cert}")',
+        ),
+        (
+            r'^modparam\("tls_mgm", ?"private_key", ?"[^"]*"\)$',
+            f'modparam("tls_mgm", "private_key", "{key}")',
+        ),
         (r'^modparam\("mi_fifo", "fifo_name", "[^"]*"\)$', f'modparam("mi_fifo", "fifo_name", "{fifo}")'),
     ]
     for pattern, replacement in rewrites:
@@ -186,9 +211,14 @@ class Pysips:
             argv = [sys.executable, "-m", "tests.integration.test_transports_launch", "-f", str(cfg)]
         if log_level is not None:
             argv = [*argv, "--log-level", str(log_level)]
-        self.proc = subprocess.Popen(argv, cwd=REPO,
-                                     stdin=subprocess.DEVNULL, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def wait_listening(self, tcp_ports: list[int], timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -212,7 +242,7 @@ class Pysips:
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

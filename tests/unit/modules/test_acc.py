@@ -27,17 +27,19 @@ from pysips.sip.receive import ReceiveInfo
 T0 = 1_700_000_000.0
 RCV = ReceiveInfo("udp", "127.0.0.1", 5060, "127.0.0.1", 40000)
 
-ACC_SQL = """
-CREATE TABLE acc (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, method CHAR(16) DEFAULT '' NOT NULL,
- from_tag CHAR(64) DEFAULT '' NOT NULL, to_tag CHAR(64) DEFAULT '' NOT NULL, callid CHAR(64) DEFAULT '' NOT NULL,
- sip_code CHAR(3) DEFAULT '' NOT NULL, sip_reason CHAR(32) DEFAULT '' NOT NULL, time DATETIME NOT NULL,
- duration INTEGER DEFAULT 0 NOT NULL, ms_duration INTEGER DEFAULT 0 NOT NULL, setuptime INTEGER DEFAULT 0 NOT NULL,
- created DATETIME DEFAULT NULL, ua CHAR(64) DEFAULT NULL);
-CREATE TABLE missed_calls (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, method CHAR(16) DEFAULT '' NOT NULL,
- from_tag CHAR(64) DEFAULT '' NOT NULL, to_tag CHAR(64) DEFAULT '' NOT NULL, callid CHAR(64) DEFAULT '' NOT NULL,
- sip_code CHAR(3) DEFAULT '' NOT NULL, sip_reason CHAR(32) DEFAULT '' NOT NULL, time DATETIME NOT NULL,
- setuptime INTEGER DEFAULT 0 NOT NULL, created DATETIME DEFAULT NULL, ua CHAR(64) DEFAULT NULL);
-"""
+_CORE = (
+    "id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, method CHAR(16) DEFAULT '' NOT NULL,"
+    " from_tag CHAR(64) DEFAULT '' NOT NULL, to_tag CHAR(64) DEFAULT '' NOT NULL,"
+    " callid CHAR(64) DEFAULT '' NOT NULL, sip_code CHAR(3) DEFAULT '' NOT NULL,"
+    " sip_reason CHAR(32) DEFAULT '' NOT NULL, time DATETIME NOT NULL"
+)
+_CDR = "setuptime INTEGER DEFAULT 0 NOT NULL, created DATETIME DEFAULT NULL, ua CHAR(64) DEFAULT NULL"
+# OpenSIPS's acc (7) and missed_calls (5) tables, plus an extra column for db_extra
+ACC_SQL = (
+    f"CREATE TABLE acc ({_CORE}, duration INTEGER DEFAULT 0 NOT NULL,"
+    f" ms_duration INTEGER DEFAULT 0 NOT NULL, {_CDR});"
+    f"CREATE TABLE missed_calls ({_CORE}, {_CDR});"
+)
 
 
 def exports() -> ModuleExports:
@@ -109,7 +111,7 @@ class Fx:
                 merged[name].append(checked)
             else:
                 merged[name] = checked
-        merged["db_url"] = exp.param("db_url").check(merged["db_url"])  # type: ignore[union-attr]
+        merged["db_url"] = exp.param("db_url").check(merged["db_url"])
         self.process = ProcessState()
         self.process.core = self  # acc asks the engine for the time of a reply
         self.clock = T0 + 2
@@ -129,8 +131,9 @@ class Fx:
 
     def rows(self, table: str = "acc") -> list[tuple[Any, ...]]:
         with sqlite3.connect(self.db) as conn:
-            return conn.execute(f"SELECT method, from_tag, to_tag, callid, sip_code, sip_reason, setuptime, ua"
-                                f" FROM {table}").fetchall()
+            return conn.execute(
+                f"SELECT method, from_tag, to_tag, callid, sip_code, sip_reason, setuptime, ua FROM {table}"
+            ).fetchall()
 
 
 def acc_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -162,21 +165,27 @@ def test_comment_without_reason_or_code(tmp_path: Path, caplog: pytest.LogCaptur
 def test_extra_fields_and_2x_log_extra(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fx = Fx(tmp_path, extra_fields="log: src->src_ip; dst", log_extra="ua=$hdr(User-Agent)")
     caplog.set_level(logging.DEBUG, logger="pysips.acc")
-    ctx = fx.ctx(invite("z9hG4bKa4").replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nUser-Agent: ph1\r\n"),
-                 now=T0 + 3)
+    ctx = fx.ctx(
+        invite("z9hG4bKa4").replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nUser-Agent: ph1\r\n"),
+        now=T0 + 3,
+    )
     pv = exports().pvars[0].factory("acc_extra", "src", NOWHERE)
     pv.set(ctx, "10.0.0.9")
     assert pv.get(ctx) == "10.0.0.9"
     fn("acc_log_request")(ctx, "200 OK")
     (line,) = acc_lines(caplog)
     ts = int(T0 + 3)
-    assert line == (f"ACC: request accounted: timestamp={ts};created={ts};setuptime=0;method=INVITE;"
-                    "from_tag=77;to_tag=;call_id=call-auth-1;code=200;reason=OK;src_ip=10.0.0.9;dst=;ua=ph1")
+    assert line == (
+        f"ACC: request accounted: timestamp={ts};created={ts};setuptime=0;method=INVITE;"
+        "from_tag=77;to_tag=;call_id=call-auth-1;code=200;reason=OK;src_ip=10.0.0.9;dst=;ua=ph1"
+    )
 
 
 def test_acc_db_request_writes_a_row(tmp_path: Path) -> None:
     fx = Fx(tmp_path, db_extra="ua=$hdr(User-Agent)")
-    ctx = fx.ctx(invite("z9hG4bKa5").replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nUser-Agent: ph2\r\n"))
+    ctx = fx.ctx(
+        invite("z9hG4bKa5").replace("Max-Forwards: 70\r\n", "Max-Forwards: 70\r\nUser-Agent: ph2\r\n")
+    )
     assert fn("acc_db_request")(ctx, "200 Dialog Timeout", "acc") == 1
     assert fx.rows() == [("INVITE", "77", "", "call-auth-1", "200", "Dialog Timeout", 0, "ph2")]
     assert fn("acc_db_request")(ctx, "408", "no_such_table") == -1
@@ -195,7 +204,9 @@ def _out(fx: Fx, cell: FakeCell, code: int, reason: str, reply: SipMessage | Non
         hook(cell, code, reason, reply)
 
 
-def test_do_accounting_logs_the_answered_transaction(tmp_path: Path, caplog: pytest.LogCaptureFixture, tm_ready: None) -> None:
+def test_do_accounting_logs_the_answered_transaction(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, tm_ready: None
+) -> None:
     fx = Fx(tmp_path)
     caplog.set_level(logging.DEBUG, logger="pysips.acc")
     ctx = fx.ctx(invite("z9hG4bKt1"))
@@ -204,7 +215,8 @@ def test_do_accounting_logs_the_answered_transaction(tmp_path: Path, caplog: pyt
     reply = parse_message(
         b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKt1\r\n"
         b"From: <sip:testing@192.168.52.1>;tag=77\r\nTo: <sip:testing@192.168.52.1:5060>;tag=callee9\r\n"
-        b"Call-ID: call-auth-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+        b"Call-ID: call-auth-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
     assert isinstance(reply, SipMessage)
     _out(fx, cell, 180, "Ringing")
     assert acc_lines(caplog) == []  # provisional replies are not accounted (no early_media)
@@ -217,7 +229,9 @@ def test_do_accounting_logs_the_answered_transaction(tmp_path: Path, caplog: pyt
     assert len(acc_lines(caplog)) == 1
 
 
-def test_negative_finals_need_the_failed_flag(tmp_path: Path, caplog: pytest.LogCaptureFixture, tm_ready: None) -> None:
+def test_negative_finals_need_the_failed_flag(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, tm_ready: None
+) -> None:
     fx = Fx(tmp_path)
     caplog.set_level(logging.DEBUG, logger="pysips.acc")
     ctx = fx.ctx(invite("z9hG4bKt2"))
@@ -231,7 +245,9 @@ def test_negative_finals_need_the_failed_flag(tmp_path: Path, caplog: pytest.Log
     assert line.endswith(";to_tag=ourtag;call_id=call-auth-1;code=486;reason=Busy Here")
 
 
-def test_missed_call_is_reported_once(tmp_path: Path, caplog: pytest.LogCaptureFixture, tm_ready: None) -> None:
+def test_missed_call_is_reported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, tm_ready: None
+) -> None:
     fx = Fx(tmp_path)
     caplog.set_level(logging.DEBUG, logger="pysips.acc")
     ctx = fx.ctx(invite("z9hG4bKt4"))
@@ -260,8 +276,12 @@ def test_drop_accounting(tmp_path: Path, caplog: pytest.LogCaptureFixture, tm_re
 def test_bad_types_and_unavailable_flags_are_load_errors(tm_ready: None) -> None:
     from pysips.script.errors import FixupError
 
-    for index, value, needle in ((0, "syslog", "unknown accounting type"), (0, "aaa", "AAA"),
-                                 (1, "cdr", "dialog module"), (1, "misssed", "unknown accounting flag")):
+    for index, value, needle in (
+        (0, "syslog", "unknown accounting type"),
+        (0, "aaa", "AAA"),
+        (1, "cdr", "dialog module"),
+        (1, "misssed", "unknown accounting flag"),
+    ):
         with pytest.raises(FixupError, match=needle):
             fix("do_accounting", index, value)
 

@@ -62,14 +62,17 @@ def test_domain_column_is_used_with_use_domain(tmp_path: Path) -> None:
 
 def test_au_must_match_the_to_user(tmp_path: Path) -> None:
     net, _ = corpus_net("03.password-db-proxy", tmp_path)
-    chal = challenge_params(only_reply(net.deliver(invite("z9hG4bKu1", to_user="bob"))).header(
-        "Proxy-Authenticate") or "")
-    final = only_reply(net.deliver(invite("z9hG4bKu2", credentials(chal, "INVITE", RURI), cseq=2, to_user="bob")))
+    chal = challenge_params(
+        only_reply(net.deliver(invite("z9hG4bKu1", to_user="bob"))).header("Proxy-Authenticate") or ""
+    )
+    final = only_reply(
+        net.deliver(invite("z9hG4bKu2", credentials(chal, "INVITE", RURI), cseq=2, to_user="bob"))
+    )
     assert (final.status, final.reason) == (403, "Forbidden auth ID")
 
 
 def test_wrong_password_is_challenged_again(tmp_path: Path) -> None:
-    net, loaded = corpus_net("01.password-db-www", tmp_path)
+    net, _ = corpus_net("01.password-db-www", tmp_path)
     chal = challenge_params(only_reply(net.deliver(register("z9hG4bKw1"))).header("WWW-Authenticate") or "")
     bad = credentials(chal, "REGISTER", f"sip:{DOMAIN}", password="guess")
     again = only_reply(net.deliver(register("z9hG4bKw2", bad, cseq=2)))
@@ -83,8 +86,10 @@ def test_replayed_nonce_gets_stale_challenge(tmp_path: Path) -> None:
     auth = credentials(chal, "REGISTER", f"sip:{DOMAIN}")
     assert only_reply(net.deliver(register("z9hG4bKp2", auth, cseq=2))).status == 200
     # the same credentials again (a sniffed REGISTER replayed), and with a higher nc
-    for branch, cred in (("z9hG4bKp3", auth),
-                         ("z9hG4bKp4", credentials(chal, "REGISTER", f"sip:{DOMAIN}", nc="00000002"))):
+    for branch, cred in (
+        ("z9hG4bKp3", auth),
+        ("z9hG4bKp4", credentials(chal, "REGISTER", f"sip:{DOMAIN}", nc="00000002")),
+    ):
         replay = only_reply(net.deliver(register(branch, cred, cseq=3)))
         assert replay.status == 401
         assert challenge_params(replay.header("WWW-Authenticate") or "")["stale"] == "true"
@@ -131,10 +136,12 @@ def test_missing_digest_parameters_get_400(tmp_path: Path) -> None:
 
 
 def test_return_codes_reach_the_script(tmp_path: Path) -> None:
-    replace = {'xlog("[$ci] authentication returned with $var(rc) code\\n");':
-               'xlog("[$ci] authentication returned with $var(rc) code\\n"); '
-               'if ($var(rc) == -4 && $hdr(X-Probe) != NULL) { send_reply(499, "rc $var(rc)"); exit; } '
-               'if ($var(rc) < 0 && $var(rc) != -4) { send_reply(499, "rc $var(rc)"); exit; }'}
+    xlog = 'xlog("[$ci] authentication returned with $var(rc) code\\n");'
+    probe_rc = (
+        'if ($var(rc) == -4 && $hdr(X-Probe) != NULL) { send_reply(499, "rc $var(rc)"); exit; } '
+        'if ($var(rc) < 0 && $var(rc) != -4) { send_reply(499, "rc $var(rc)"); exit; }'
+    )
+    replace = {xlog: f"{xlog} {probe_rc}"}
     net, _ = corpus_net("01.password-db-www", tmp_path, replace)
     probe = register("z9hG4bKc1").replace("Expires: 5\r\n", "Expires: 5\r\nX-Probe: 1\r\n")
     assert only_reply(net.deliver(probe)).reason == "rc -4"

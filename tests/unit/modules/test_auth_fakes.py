@@ -21,8 +21,11 @@ USER = "testing"
 PASSWORD = "T3st|n6"
 DOMAIN = "192.168.52.1"  # the SIPssert proxy address: the realm of the stored HA1 values
 
-_HASH = {"md5": hashlib.md5, "sha-256": hashlib.sha256,
-         "sha-512-256": lambda data: hashlib.new("sha512_256", data)}
+_HASH = {
+    "md5": hashlib.md5,
+    "sha-256": hashlib.sha256,
+    "sha-512-256": lambda data: hashlib.new("sha512_256", data),
+}
 
 
 def h(alg: str, text: str | bytes) -> str:
@@ -34,14 +37,26 @@ def h(alg: str, text: str | bytes) -> str:
 def challenge_params(value: str) -> dict[str, str]:
     """The parameters of one WWW-/Proxy-Authenticate value ("Digest realm=..., ...")."""
     assert value.startswith("Digest "), value
-    return {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-            for m in re.finditer(r'(\w+)=(?:"([^"]*)"|([^\s,]+))', value[7:])}
+    return {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in re.finditer(r'(\w+)=(?:"([^"]*)"|([^\s,]+))', value[7:])
+    }
 
 
 def credentials(
-    chal: dict[str, str], method: str, uri: str, *, user: str = USER, password: str = PASSWORD,
-    qop: str | None = "auth", nc: str = "00000001", cnonce: str = "0a4f113b", body: bytes = b"",
-    realm: str | None = None, response: str | None = None, ha1: str | None = None,
+    chal: dict[str, str],
+    method: str,
+    uri: str,
+    *,
+    user: str = USER,
+    password: str = PASSWORD,
+    qop: str | None = "auth",
+    nc: str = "00000001",
+    cnonce: str = "0a4f113b",
+    body: bytes = b"",
+    realm: str | None = None,
+    response: str | None = None,
+    ha1: str | None = None,
 ) -> str:
     """The Authorization value a UA computes for a challenge (RFC 2617 3.2.2, RFC 7616 3.4)."""
     alg = chal.get("algorithm", "MD5")
@@ -55,8 +70,13 @@ def credentials(
         resp = h(alg, f"{key}:{nonce}:{nc}:{cnonce}:{qop}:{h(alg, a2)}")
     else:
         resp = h(alg, f"{key}:{nonce}:{h(alg, a2)}")
-    parts = [f'Digest username="{user}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"',
-             f'response="{response or resp}"']
+    parts = [
+        f'Digest username="{user}"',
+        f'realm="{realm}"',
+        f'nonce="{nonce}"',
+        f'uri="{uri}"',
+        f'response="{response or resp}"',
+    ]
     if "algorithm" in chal:
         parts.append(f"algorithm={alg}")
     if qop:
@@ -81,11 +101,20 @@ def register(branch: str, auth: str | None = None, cseq: int = 1, user: str = US
     )
 
 
-SDP = "v=0\r\no=user1 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
+SDP = (
+    "v=0\r\no=user1 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
+)
 
 
-def invite(branch: str, auth: str | None = None, cseq: int = 1, method: str = "INVITE",
-           to_user: str = USER, header: str = "Proxy-Authorization", body: str = SDP) -> str:
+def invite(
+    branch: str,
+    auth: str | None = None,
+    cseq: int = 1,
+    method: str = "INVITE",
+    to_user: str = USER,
+    header: str = "Proxy-Authorization",
+    body: str = SDP,
+) -> str:
     extra = f"{header}: {auth}\r\n" if auth else ""
     ctype = "Content-Type: application/sdp\r\n" if body else ""
     return (

@@ -11,6 +11,7 @@ function note(text) {
 
 function watch(session) {
   state.session = session;
+  session.on("ended", (e) => { session.e2eEndedBy = e.originator; });
   for (const name of ["progress", "accepted", "confirmed", "ended", "failed"]) {
     session.on(name, (e) => note(`session ${name}${e && e.cause ? " " + e.cause : ""}`));
   }
@@ -79,9 +80,10 @@ function hangup() {
   return ended;
 }
 
+// Who ended the current session ("local" or "remote"), once it has ended.
 function ended() {
   const session = state.session;
-  if (session.isEnded()) return Promise.resolve(true);
+  if (session.e2eEndedBy) return Promise.resolve(session.e2eEndedBy);
   return new Promise((resolve) => session.on("ended", (e) => resolve(e.originator)));
 }
 
