@@ -4,6 +4,9 @@
 
 "routing" is parse_message() alone (first line, Via, CSeq, Call-ID, From/To, Max-Forwards,
 Content-Length, Request-URI); "full" adds validate() (every structured header) and the SDP body.
+The relay lines measure what tm does per message: "branch" is copy() of a parsed INVITE,
+append_header(), push_via() and serialize(); "reply" is pop_via() and serialize() of a parsed
+180/200 (on a copy, so each run starts from the received reply); "reply+parse" adds the parse.
 Prints the median of several runs (rates per second of CPU time of this process, so that other
 load on a shared machine matters less), and tracemalloc bytes held per parsed message.
 """
@@ -18,6 +21,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -76,6 +80,38 @@ REGISTER = (
 )
 
 
+RINGING = (
+    b"SIP/2.0 180 Ringing\r\n"
+    b"Via: SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK2d4790.0;rport=5060\r\n"
+    b"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport=5060;received=192.0.2.10\r\n"
+    b"Record-Route: <sip:198.51.100.1;lr;ftag=1928301774>\r\n"
+    b"To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\r\n"
+    b'From: "Alice" <sip:alice@atlanta.example.com>;tag=1928301774\r\n'
+    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:bob@192.0.2.4:5060>\r\n"
+    b"Content-Length: 0\r\n"
+    b"\r\n"
+)
+
+OK_200 = (
+    b"SIP/2.0 200 OK\r\n"
+    b"Via: SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK2d4790.0;rport=5060\r\n"
+    b"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport=5060;received=192.0.2.10\r\n"
+    b"Record-Route: <sip:198.51.100.1;lr;ftag=1928301774>\r\n"
+    b"To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\r\n"
+    b'From: "Alice" <sip:alice@atlanta.example.com>;tag=1928301774\r\n'
+    b"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+    b"CSeq: 314159 INVITE\r\n"
+    b"Contact: <sip:bob@192.0.2.4:5060>\r\n"
+    b"Content-Type: application/sdp\r\n"
+    b"Content-Length: " + str(len(SDP)).encode() + b"\r\n"
+    b"\r\n" + SDP
+)
+
+OUR_VIA = "SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK2d4790.0"
+
+
 def routing(data: bytes) -> object:
     return parse_message(data)
 
@@ -89,7 +125,29 @@ def full(data: bytes) -> object:
     return msg
 
 
-def rate(fn: Callable[[bytes], object], data: bytes, seconds: float) -> float:
+def branch(msg: SipMessage) -> bytes:
+    """tm's per-branch copy of a relayed request."""
+    clone = msg.copy()
+    clone.append_header("X-Branch: 1")
+    clone.push_via(OUR_VIA)
+    return clone.serialize()
+
+
+def reply(msg: SipMessage) -> bytes:
+    """A relayed reply: our Via off (on a copy, so every call starts from the received reply)."""
+    clone = msg.copy()
+    clone.pop_via()
+    return clone.serialize()
+
+
+def reply_parse(data: bytes) -> bytes:
+    msg = parse_message(data)
+    assert isinstance(msg, SipMessage)
+    msg.pop_via()
+    return msg.serialize()
+
+
+def rate(fn: Callable[[Any], object], data: Any, seconds: float) -> float:
     """Messages per second of this process's CPU time: the machine is shared, and time spent
     descheduled says nothing about the parser."""
     count = 0
@@ -104,7 +162,7 @@ def rate(fn: Callable[[bytes], object], data: bytes, seconds: float) -> float:
             return count / elapsed
 
 
-def memory_per_message(fn: Callable[[bytes], object], data: bytes, n: int = 2000) -> float:
+def memory_per_message(fn: Callable[[Any], object], data: bytes, n: int = 2000) -> float:
     """tracemalloc bytes held by n parsed messages (kept alive), per message, input excluded."""
     copies = [bytes(bytearray(data)) for _ in range(n)]
     tracemalloc.start()
@@ -114,6 +172,12 @@ def memory_per_message(fn: Callable[[bytes], object], data: bytes, n: int = 2000
     tracemalloc.stop()
     del kept
     return (after - before) / n
+
+
+def parsed(data: bytes) -> SipMessage:
+    msg = parse_message(data)
+    assert isinstance(msg, SipMessage)
+    return msg
 
 
 def main() -> None:
@@ -132,12 +196,28 @@ def main() -> None:
                 f"(min {min(rates):,.0f}, max {max(rates):,.0f}, {opts.runs} runs)  "
                 f"{mem:,.0f} bytes/msg ({len(data)} bytes on the wire)"
             )
+    for name, fn, arg in (
+        ("INVITE+SDP", branch, parsed(INVITE)),
+        ("180", reply, parsed(RINGING)),
+        ("200+SDP", reply, parsed(OK_200)),
+        ("180", reply_parse, RINGING),
+        ("200+SDP", reply_parse, OK_200),
+    ):
+        level = {branch: "branch", reply: "reply", reply_parse: "reply+parse"}[fn]
+        rates = [rate(fn, arg, opts.seconds) for _ in range(opts.runs)]
+        print(
+            f"{name:11} {level:11} {statistics.median(rates):>9,.0f} msg/s  "
+            f"(min {min(rates):,.0f}, max {max(rates):,.0f}, {opts.runs} runs)"
+        )
     if opts.profile:
         profiler = cProfile.Profile()
         profiler.enable()
+        invite = parsed(INVITE)
         for _ in range(20000):
             full(INVITE)
             routing(REGISTER)
+            branch(invite)
+            reply_parse(OK_200)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 

@@ -177,6 +177,10 @@ def _pv_extra(what: str) -> Any:
     return check
 
 
+def _no_legs(value: Any) -> Any:
+    raise FixupError("multi-leg accounting (leg_fields, $acc_leg) is not available in pysips yet")
+
+
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Acc:
     cfg = config_from(params)
     acc = Acc(cfg, mctx.process)
@@ -222,6 +226,7 @@ exports = ModuleExports(
                     doc="accepted; From/To are not swapped for upstream requests yet"),
         ParamExport("extra_fields", ParamType.STR, multi=True, check=_extra_fields,
                     doc="\"backend: tag->name; tag\" values set with $acc_extra(tag)"),
+        ParamExport("leg_fields", ParamType.STR, multi=True, check=_no_legs, doc="not available yet"),
         ParamExport("log_extra", ParamType.STR, multi=True, check=_pv_extra("log_extra"),
                     doc="2.x: \"name=$pvar;...\" added to log records"),
         ParamExport("db_extra", ParamType.STR, multi=True, check=_pv_extra("db_extra"),

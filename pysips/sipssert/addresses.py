@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-IPV4_LITERAL = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?![\d])")
+IPV4_LITERAL = re.compile(r"(?<![\d.])(\d{1,3}(?:\.\d{1,3}){3})(?!\d|\.\d)")
 PROC_NET = Path("/proc/net")
 # A test's /24 is cut in four /26, one per docker network (in declaration order), so that addresses
 # of one network share a longer prefix with each other than with the others' (the kernel cannot tell
@@ -128,7 +128,7 @@ class AddressMap:
         if not self.mapping:
             return None
         alternatives = "|".join(re.escape(a) for a in sorted(self.mapping, key=len, reverse=True))
-        return re.compile(rf"(?<![\d.])(?:{alternatives})(?![\d])")
+        return re.compile(rf"(?<![\d.])(?:{alternatives})(?!\d|\.\d)")
 
     def text(self, text: str) -> str:
         if self._pattern is None:

@@ -13,6 +13,7 @@ _FUNCTION_LINE = re.compile(r"^\s+([A-Za-z_][\w.]*\(\))\s+used\b")
 
 @dataclass(slots=True)
 class TestResult:
+    __test__ = False  # not a pytest test class despite the name
     name: str  # set/test
     passed: bool
     reason: str = ""  # why it failed, one line

@@ -196,7 +196,10 @@ class Ua:
         """The first final reply (of `callid` when given; provisionals skipped)."""
         deadline = time.monotonic() + timeout
         while True:
-            reply = Reply(self.recv(max(0.05, deadline - time.monotonic())))
+            data = self.recv(max(0.05, deadline - time.monotonic()))
+            if not data.startswith(b"SIP/2.0 "):
+                continue  # a request relayed to this UA (an INVITE retransmission)
+            reply = Reply(data)
             if reply.status >= 200 and (callid is None or reply.values("call-id") == [callid]):
                 return reply
 

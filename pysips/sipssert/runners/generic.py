@@ -26,16 +26,17 @@ def generic_launch(ctx: TaskContext) -> Launch | NotRun:
         )
     if raw is not None:
         words += [str(x) for x in raw] if isinstance(raw, list) else shlex.split(str(raw))
-    image = ctx.spec.get("image", "?")
+    image = ctx.spec.get("image")
+    container = f"the {image} container" if image else "its container"
     if not words:
-        return NotRun(f"runs the default command of image {image}")
+        return NotRun(f"runs the default command of {f'image {image}' if image else 'its image'}")
     words = [ctx.addresses.text(w) for w in words]
     mapped: list[str] = []
     for word in words:
         if word.startswith("/"):
             host = ctx.paths.host(word)
             if host is None:
-                return NotRun(f"'{word}' is a path inside the {image} container")
+                return NotRun(f"'{word}' is a path inside {container}")
             mapped.append(str(host))
         else:
             mapped.append(word)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.integration.e2e.rtp import RtpStream
 from tests.integration.e2e.sipmsg import SipMsg, host_port, new_token, parse, reply_to, tag_of, uri_of
@@ -65,6 +67,7 @@ class Phone(asyncio.DatagramProtocol):
         self.calls: dict[str, Call] = {}
         self.incoming: asyncio.Queue[Call] = asyncio.Queue()
         self.trace: list[str] = []
+        self.wire: list[bytes] = []  # every datagram sent and received, for the run's sip log
         self._pending: dict[str, asyncio.Future[SipMsg]] = {}
         self._provisional: dict[str, asyncio.Event] = {}
         self._register_cseq = 0
@@ -88,14 +91,16 @@ class Phone(asyncio.DatagramProtocol):
         assert self.transport is not None
         first_line = data.split(b"\r\n", 1)[0].decode()
         self.trace.append(f"{time.monotonic() - self._t0:7.3f} -> {dest[0]}:{dest[1]} {first_line}")
+        self.wire.append(f"=== {time.monotonic() - self._t0:7.3f} sent to {dest[0]}:{dest[1]}\n".encode() + data)
         self.transport.sendto(data, dest)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def datagram_received(self, data: bytes, addr: Addr) -> None:
+        self.wire.append(f"=== {time.monotonic() - self._t0:7.3f} from {addr[0]}:{addr[1]}\n".encode() + data)
         msg = parse(data)
         if msg is None:
             return

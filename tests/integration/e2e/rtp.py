@@ -7,6 +7,7 @@ RTCP out (rtcp-mux-demux) has somewhere to send it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import socket
@@ -128,10 +129,8 @@ class RtpStream:
     async def close(self) -> None:
         if self._sender is not None:
             self._sender.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
-            except asyncio.CancelledError:
-                pass
         for transport in (self._transport, self._rtcp_transport):
             if transport is not None:
                 transport.close()

@@ -153,9 +153,21 @@ async def run(workdir: Path, source: Path, seconds: float, log_level: int | None
         result["phone_register_status"] = await phone.register()
         result["startup_seconds"] = round(time.monotonic() - started, 2)
 
-        result["browser_to_phone"] = await browser_calls_phone(page, phone, engine, seconds)
-        result["phone_to_browser"] = await phone_calls_browser(page, phone, engine, seconds)
-        result["ok"] = True
+        # each direction reports on its own, so one failing still shows how the other does
+        errors = 0
+        for leg, scenario in (
+            ("browser_to_phone", browser_calls_phone),
+            ("phone_to_browser", phone_calls_browser),
+        ):
+            try:
+                result[leg] = await scenario(page, phone, engine, seconds)
+            except Exception as exc:
+                errors += 1
+                result[leg] = {
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "traceback": traceback.format_exc()[-2000:],
+                }
+        result["ok"] = errors == 0
     except BaseException as exc:  # the JSON result carries the failure; the caller asserts
         result["error"] = f"{type(exc).__name__}: {exc}"
         result["traceback"] = traceback.format_exc()[-3000:]
@@ -168,6 +180,7 @@ async def run(workdir: Path, source: Path, seconds: float, log_level: int | None
             await browser.close()
         if phone is not None:
             result["phone_trace"] = phone.trace[-60:]
+            (workdir / "phone-sip.txt").write_bytes(b"\n".join(phone.wire))
             phone.close()
         for stop in reversed(cleanups):
             with contextlib.suppress(Exception):

@@ -168,6 +168,10 @@ def script_ports(source: Path) -> tuple[SipPorts, int]:
     return SipPorts(udp=found["udp"], tls=found["tls"], ws=found["ws"], wss=found["wss"]), int(ng.group(1))
 
 
+def _literal(text: str, _match: re.Match[str]) -> str:
+    return text
+
+
 def render_config(
     source: Path, ports: SipPorts, rtpengine_sock: str, cert: Path, key: Path, fifo: Path
 ) -> str:
@@ -193,24 +197,28 @@ def render_config(
         (r'^modparam\("mi_fifo", "fifo_name", "[^"]*"\)$', f'modparam("mi_fifo", "fifo_name", "{fifo}")'),
     ]
     for pattern, replacement in rewrites:
-        text, count = re.subn(pattern, lambda _m, r=replacement: r, text, flags=re.M)
+        # a function, not a template: Windows-style paths must not be read as backreferences
+        text, count = re.subn(pattern, functools.partial(_literal, replacement), text, flags=re.M)
         if count != 1:
             raise RuntimeError(f"{source}: expected one line matching {pattern!r}, found {count}")
     return text
 
 
 class Pysips:
+    """`pysips -E -f CFG`, the command users run (-E: the example logs to syslog, the test to a file)."""
+
     def __init__(self, cfg: Path, log_path: Path, log_level: int | None = None) -> None:
-        self.log_path = log_path
         from pysips.core import server
 
-        # -E: the example logs to syslog (log_stderror=no); the test wants the log in a file
+        self.log_path = log_path
         argv = [sys.executable, "-m", "pysips", "-E", "-f", str(cfg)]
         if not {"tcp", "tls", "ws", "wss"} <= server.IMPLEMENTED_PROTOS:
             # until the server starts stream listeners itself: the transport tests' bridge launcher
             argv = [sys.executable, "-m", "tests.integration.test_transports_launch", "-f", str(cfg)]
-        if log_level is not None:
-            argv = [*argv, "--log-level", str(log_level)]
+            if log_level is not None:
+                argv += ["--log-level", str(log_level)]
+        elif log_level is not None:
+            raise RuntimeError("the pysips command has no --log-level: change debug= in the script instead")
         self.proc = subprocess.Popen(
             argv,
             cwd=REPO,

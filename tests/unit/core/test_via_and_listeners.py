@@ -89,8 +89,8 @@ def test_global_advertised_address_applies_to_sockets_without_their_own() -> Non
 
 
 def test_unimplemented_listener_is_a_startup_error_unless_skipped() -> None:
-    found = listeners_from([spec("ws", "127.0.0.1", 8080), spec("udp", "127.0.0.1", 5060)])
-    with pytest.raises(StartupError, match=re.escape("ws:127.0.0.1:8080")):
+    found = listeners_from([spec("sctp", "127.0.0.1", 8080), spec("udp", "127.0.0.1", 5060)])
+    with pytest.raises(StartupError, match=re.escape("sctp:127.0.0.1:8080")):
         usable_listeners(found, skip_unimplemented=False)
     assert [lst.socket.proto for lst in usable_listeners(found, skip_unimplemented=True)] == ["udp"]
     with pytest.raises(StartupError, match="no usable listener"):

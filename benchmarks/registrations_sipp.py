@@ -1,0 +1,303 @@
+"""REGISTERs per second over UDP with sipp: pysips and Kamailio's registrar, in memory and SQLite.
+
+    python3 benchmarks/registrations_sipp.py                       # all four targets, ~4-5 min
+    python3 benchmarks/registrations_sipp.py --targets pysips-mem --runs 1
+
+Targets: `pysips-mem` (usrloc db_mode 0), `pysips-sqlite` (db_mode 1, write-through to a SQLite
+file), `kamailio-mem`, `kamailio-sqlite` (benchmarks/kamailio/registrar.cfg, `-A WITH_SQLITE`;
+needs Debian's kamailio-sqlite-modules). Both servers run one worker on 127.0.0.1 and answer
+REGISTER with fix_nated_register() + save("location").
+
+sipp (tests/integration/sipp/reg_flood.xml) sends one REGISTER per call at a fixed rate, the user
+from an injection CSV of --users names read in sequence, so the location table fills up and
+later REGISTERs refresh bindings. A step passes when every REGISTER got its 200 (no failed call,
+none left unanswered). Each run doubles the rate until a step fails, then bisects; the median of
+--runs runs (a fresh server and database each) is printed, with the ratio pysips/Kamailio.
+
+Memory: the pysips process's RSS (/proc/PID/status VmRSS) before and after --mem-users new
+registrations (db_mode 0), divided by their number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.integration.proxy_harness import (  # noqa: E402
+    KAMAILIO,
+    LOCALHOST,
+    Rig,
+    SippProcess,
+    SippResult,
+    kamailio_argv,
+    pysips_argv,
+    render_template,
+    rig_in,
+    sipp_argv,
+)
+
+KAMAILIO_REGISTRAR_CFG = REPO_ROOT / "benchmarks" / "kamailio" / "registrar.cfg"
+KAMAILIO_SQL = Path("/usr/share/kamailio/db_sqlite")
+SCENARIO = "reg_flood.xml"
+
+# The seed's residential route up to its REGISTER branch, with the modules it loads for it.
+PYSIPS_SCRIPT = """\
+log_level=@@LOG_LEVEL@@
+stderror_enabled=yes
+syslog_enabled=no
+udp_workers=1
+auto_aliases=no
+socket=udp:127.0.0.1:@@PROXY_PORT@@
+
+loadmodule "proto_udp.so"
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "sipmsgops.so"
+@@DB_MODULE@@
+loadmodule "usrloc.so"
+modparam("usrloc", "nat_bflag", "NAT")
+modparam("usrloc", "db_mode", @@DB_MODE@@)
+modparam("usrloc", "db_url", "@@DB_URL@@")
+loadmodule "registrar.so"
+loadmodule "nathelper.so"
+modparam("registrar|nathelper", "received_avp", "$avp(rcv)")
+
+route{
+	if (!mf_process_maxfwd_header(10)) {
+		sl_send_reply(483, "Too Many Hops");
+		exit;
+	}
+	if (has_totag()) {
+		sl_send_reply(404, "Not here");
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans())
+			t_relay();
+		exit;
+	}
+	t_check_trans();
+	if (is_method("REGISTER")) {
+		fix_nated_register();
+		if (!save("location"))
+			sl_reply_error();
+		exit;
+	}
+	sl_send_reply(200, "OK");
+}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    rate: int
+    passed: bool
+    sent: int
+    successful: int
+    failed: int
+    note: str
+
+
+def users_csv(path: Path, count: int, prefix: str = "user") -> Path:
+    lines = ["SEQUENTIAL"] + [f"{prefix}{i:06d};" for i in range(count)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_pysips(rig: Rig, sqlite_file: Path | None) -> None:
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+    template = rig.workdir / "pysips-registrar.cfg.in"
+    template.write_text(PYSIPS_SCRIPT)
+    values = rig.ports.template_values(
+        LOG_LEVEL=1,
+        DB_MODE=1 if sqlite_file else 0,
+        DB_URL=f"sqlite://{sqlite_file}" if sqlite_file else "sqlite:///unused.db",
+        DB_MODULE='loadmodule "db_sqlite.so"' if sqlite_file else "",
+    )
+    cfg = render_template(template, values, rig.workdir / "pysips.cfg")
+    rig.start_proxy("pysips", pysips_argv(cfg))
+
+
+def kamailio_sqlite_file(path: Path) -> Path:
+    """A SQLite file with Kamailio's version and location tables (Kamailio does not create them)."""
+    with sqlite3.connect(path) as db:
+        for name in ("standard-create.sql", "usrloc-create.sql"):
+            db.executescript((KAMAILIO_SQL / name).read_text())
+    return path
+
+
+def start_kamailio(rig: Rig, sqlite_file: Path | None, children: int) -> None:
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+    values = rig.ports.template_values(LOG_LEVEL=0, CHILDREN=children,
+                                       DB_PATH=str(sqlite_file) if sqlite_file else "")
+    cfg = render_template(KAMAILIO_REGISTRAR_CFG, values, rig.workdir / "kamailio.cfg")
+    runtime = rig.workdir / "kamailio-run"
+    runtime.mkdir(parents=True, exist_ok=True)
+    argv = kamailio_argv(cfg, runtime)
+    if sqlite_file is not None:
+        argv += ["-A", "WITH_SQLITE"]
+    rig.start_proxy("kamailio", argv)
+
+
+def flood(rig: Rig, csv: Path, calls: int, rate: float | None, timeout_s: float) -> SippResult:
+    argv = sipp_argv(SCENARIO, rig.ports.uac, remote=(LOCALHOST, rig.ports.proxy), calls=calls,
+                     rate=rate, timeout_s=timeout_s, extra=("-inf", str(csv), "-l", "2000"))
+    rig._counter += 1
+    sipp = SippProcess(role="uac reg_flood", argv=argv, workdir=rig.workdir / f"{rig._counter:02d}-flood")
+    sipp.start()
+    return sipp.wait(timeout=timeout_s + 10)
+
+
+def run_step(rig: Rig, csv: Path, rate: int, seconds: float) -> Step:
+    calls = max(1, round(rate * seconds))
+    result = flood(rig, csv, calls, rate, timeout_s=seconds + 8)
+    unanswered = calls - result.successful - result.failed
+    passed = result.failed == 0 and unanswered == 0 and not result.timed_out
+    note = ""
+    if not passed:
+        note = f"exit={result.exit_code} unanswered={unanswered} timed_out={result.timed_out}"
+    if rig.proxy is not None and not rig.proxy.alive():
+        passed, note = False, "server died"
+    return Step(rate, passed, calls, result.successful, result.failed, note)
+
+
+def search(start: Callable[[Rig], None], workdir: Path, csv: Path, args: argparse.Namespace) -> int:
+    """One run with a fresh server: double until a step fails, then bisect. Returns the best rate."""
+    best, worst = 0, None
+    rate = args.start_rate
+    steps = 0
+    with rig_in(workdir) as rig:
+        start(rig)
+        time.sleep(0.3)
+        while steps < args.max_steps:
+            steps += 1
+            step = run_step(rig, csv, rate, args.step_seconds)
+            print(f"    {rate:6d}/s  {'ok  ' if step.passed else 'FAIL'}  sent={step.sent} "
+                  f"200s={step.successful} failed={step.failed} {step.note}", flush=True)
+            if step.passed:
+                best = rate
+            else:
+                worst = rate
+                if not (rig.proxy and rig.proxy.alive()):
+                    break
+                time.sleep(1.0)  # let the queues drain before the next step
+            if worst is None:
+                if rate >= args.max_rate:
+                    break
+                rate = min(args.max_rate, rate * 2)
+            else:
+                if worst - best <= max(50, best // 10):
+                    break
+                rate = (best + worst) // 2
+    return best
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def memory_per_contact(workdir: Path, count: int) -> tuple[float, int, int]:
+    """Bytes of pysips RSS per binding added (db_mode 0); also RSS before and after in KiB."""
+    with rig_in(workdir) as rig:
+        start_pysips(rig, None)
+        assert rig.proxy is not None and rig.proxy.proc is not None
+        pid = rig.proxy.proc.pid
+        warm = users_csv(workdir / "warm.csv", 500, "warm")
+        result = flood(rig, warm, 500, 500, timeout_s=20)
+        if result.failed or result.successful != 500:
+            raise RuntimeError("warm-up registrations failed\n" + result.describe())
+        time.sleep(0.5)
+        before = rss_kib(pid)
+        csv = users_csv(workdir / "mem.csv", count, "mem")
+        result = flood(rig, csv, count, 2000, timeout_s=count / 2000 + 30)
+        if result.failed or result.successful != count:
+            raise RuntimeError("registrations for the memory figure failed\n" + result.describe())
+        time.sleep(0.5)
+        after = rss_kib(pid)
+    return (after - before) * 1024 / count, before, after
+
+
+TARGETS = ("pysips-mem", "pysips-sqlite", "kamailio-mem", "kamailio-sqlite")
+
+
+def starter(target: str, workdir: Path, run: int, children: int) -> Callable[[Rig], None]:
+    db = workdir / f"{target}-{run}.db" if target.endswith("sqlite") else None
+    if target.startswith("pysips"):
+        return lambda rig: start_pysips(rig, db)
+    if db is not None:
+        kamailio_sqlite_file(db)
+    return lambda rig: start_kamailio(rig, db, children)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--users", type=int, default=20000, help="distinct AORs in the injection file")
+    ap.add_argument("--start-rate", type=int, default=500)
+    ap.add_argument("--max-rate", type=int, default=16000)
+    ap.add_argument("--step-seconds", type=float, default=2.0)
+    ap.add_argument("--max-steps", type=int, default=7)
+    ap.add_argument("--kamailio-children", type=int, default=1)
+    ap.add_argument("--mem-users", type=int, default=20000)
+    args = ap.parse_args()
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    for t in targets:
+        if t not in TARGETS:
+            raise SystemExit(f"unknown target {t!r}")
+    if any(t.startswith("kamailio") for t in targets) and not Path(KAMAILIO).exists():
+        raise SystemExit(f"{KAMAILIO} not found (Debian package kamailio)")
+    if "kamailio-sqlite" in targets and not (KAMAILIO_SQL / "usrloc-create.sql").exists():
+        raise SystemExit("kamailio-sqlite needs Debian's kamailio-sqlite-modules")
+
+    began = time.monotonic()
+    medians: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="reg-sipp-") as tmp:
+        workdir = Path(tmp)
+        csv = users_csv(workdir / "users.csv", args.users)
+        for target in targets:
+            print(f"{target}:", flush=True)
+            bests = []
+            for run in range(args.runs):
+                best = search(starter(target, workdir, run, args.kamailio_children),
+                              workdir / f"{target}-{run}", csv, args)
+                print(f"  run {run + 1}: {best}/s with zero failures", flush=True)
+                bests.append(best)
+            medians[target] = statistics.median(bests)
+        mem = None
+        if args.mem_users:
+            mem = memory_per_contact(workdir / "memory", args.mem_users)
+
+    print("\nREGISTER/s with zero failures (median of "
+          f"{args.runs} runs, {args.step_seconds:g} s steps, {args.users} AORs, cap {args.max_rate}/s):")
+    for target, value in medians.items():
+        print(f"  {target:16s} {value:8.0f}")
+    for mode in ("mem", "sqlite"):
+        p, k = medians.get(f"pysips-{mode}"), medians.get(f"kamailio-{mode}")
+        if p and k:
+            print(f"  pysips/kamailio ({mode}): {p / k:.2f}")
+    if mem is not None:
+        per, before, after = mem
+        print(f"memory per stored contact (pysips RSS, {args.mem_users} bindings): {per:.0f} bytes "
+              f"(RSS {before} KiB -> {after} KiB)")
+    print(f"total time {time.monotonic() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
