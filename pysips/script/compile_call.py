@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pysips.script import ast
 from pysips.script.compile_expr import compile_pvar, constant, value
 from pysips.script.compile_state import MAX_ROUTE_DEPTH, FunctionUse, log
-from pysips.script.context import MsgContext
+from pysips.script.context import ACT_EXIT, MsgContext
 from pysips.script.errors import FixupError
 from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, RouteRef
 from pysips.script.flags import FlagKind
@@ -67,6 +67,8 @@ def compile_route_call(c: CompilerState, call: ast.RouteCall) -> RunFn:
         finally:
             ctx.route_depth -= 1
             ctx.params = saved
+        if ret == 0:
+            ctx.action_flags |= ACT_EXIT
         ctx.retcode = ret
         return ret
 
@@ -126,6 +128,8 @@ def _report_unknown(c: CompilerState, call: ast.Call) -> None:
 
 
 def _bind(fexp: FunctionExport, name: str, plan: list[tuple[bool, Any]], pos: ast.Pos) -> RunFn:
+    # A call returning 0 ends the script wherever it sits (statement, condition, the right side of
+    # an assignment): OpenSIPS runs every call through run_action_list, which raises EXIT on 0.
     handler = fexp.handler
     if not any(dyn for dyn, _ in plan):
         consts = tuple(item for _, item in plan)
@@ -136,6 +140,8 @@ def _bind(fexp: FunctionExport, name: str, plan: list[tuple[bool, Any]], pos: as
             except Exception:
                 log.exception("%s: %s() failed", pos, name)
                 ret = -1
+            if ret == 0:
+                ctx.action_flags |= ACT_EXIT
             ctx.retcode = ret
             return ret
 
@@ -152,6 +158,8 @@ def _bind(fexp: FunctionExport, name: str, plan: list[tuple[bool, Any]], pos: as
         except Exception:
             log.exception("%s: %s() failed", pos, name)
             ret = -1
+        if ret == 0:
+            ctx.action_flags |= ACT_EXIT
         ctx.retcode = ret
         return ret
 

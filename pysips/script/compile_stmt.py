@@ -282,6 +282,9 @@ def _switch(c: CompilerState, s: ast.Switch) -> RunFn:
 
     def run(ctx: MsgContext) -> int:
         v = subject(ctx)
+        if ctx.action_flags & _LEAVE:  # the subject called a function that returned 0
+            ctx.retcode = 0
+            return 0
         ret = 1
         matched = False
         broke = False

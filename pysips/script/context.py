@@ -81,6 +81,7 @@ class MsgContext:
         "bflags",
         "branches",
         "dst_uri",
+        "event_params",
         "extra",
         "flags",
         "force_socket",
@@ -128,6 +129,8 @@ class MsgContext:
         self.msg_flags = 0  # MSGFL_* bits
         self.route_depth = 0
         self.extra: dict[str, Any] = {}  # per-message scratch space for modules, keyed by module
+        # The named parameters of the event that started an event_route ($param(name)).
+        self.event_params: dict[str, Value] | None = None
 
     @property
     def exit_requested(self) -> bool:

@@ -148,7 +148,7 @@ def make_avp(name: str, subname: str | None, pos: Pos) -> PVAccessor:
 
 def make_param(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     """`$param(2)`: the second argument of `route(name, a, b)`; `$param(name)`: a parameter of
-    the event that started an event_route (found in `ctx.extra["event_params"]`, a dict)."""
+    the event that started an event_route (`ctx.event_params`, a dict set by whoever raised it)."""
     text = (subname or "").strip()
     if not text:
         raise PVError("$param needs a position (from 1) or an event parameter name", pos)
@@ -156,8 +156,8 @@ def make_param(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         key = text
 
         def get_named(ctx: MsgContext) -> Value:
-            params = ctx.extra.get("event_params")
-            return params.get(key) if isinstance(params, dict) else None
+            params = ctx.event_params
+            return None if params is None else params.get(key)
 
         return FuncPV(f"$param({key})", get_named)
     position = int(text)

@@ -91,7 +91,9 @@ class Phone(asyncio.DatagramProtocol):
         assert self.transport is not None
         first_line = data.split(b"\r\n", 1)[0].decode()
         self.trace.append(f"{time.monotonic() - self._t0:7.3f} -> {dest[0]}:{dest[1]} {first_line}")
-        self.wire.append(f"=== {time.monotonic() - self._t0:7.3f} sent to {dest[0]}:{dest[1]}\n".encode() + data)
+        self.wire.append(
+            f"=== {time.monotonic() - self._t0:7.3f} sent to {dest[0]}:{dest[1]}\n".encode() + data
+        )
         self.transport.sendto(data, dest)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -208,17 +208,10 @@ class Pysips:
     """`pysips -E -f CFG`, the command users run (-E: the example logs to syslog, the test to a file)."""
 
     def __init__(self, cfg: Path, log_path: Path, log_level: int | None = None) -> None:
-        from pysips.core import server
-
         self.log_path = log_path
         argv = [sys.executable, "-m", "pysips", "-E", "-f", str(cfg)]
-        if not {"tcp", "tls", "ws", "wss"} <= server.IMPLEMENTED_PROTOS:
-            # until the server starts stream listeners itself: the transport tests' bridge launcher
-            argv = [sys.executable, "-m", "tests.integration.test_transports_launch", "-f", str(cfg)]
-            if log_level is not None:
-                argv += ["--log-level", str(log_level)]
-        elif log_level is not None:
-            raise RuntimeError("the pysips command has no --log-level: change debug= in the script instead")
+        if log_level is not None:
+            argv += ["--log-level", str(log_level)]
         self.proc = subprocess.Popen(
             argv,
             cwd=REPO,

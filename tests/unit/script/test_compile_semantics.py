@@ -197,6 +197,43 @@ CASES: list[tuple[str, str, list[tuple[Any, ...]], int | None]] = [
         [("t_ret", 0)],
         0,
     ),
+    # OpenSIPS runs every function call through run_action_list, which ends the script on 0
+    (
+        "function-0-in-assignment-ends-script",
+        '$var(x) = t_ret(0); t_rec("never");',
+        [("t_ret", 0)],
+        None,
+    ),
+    (
+        "function-0-in-arithmetic-ends-script",
+        '$var(x) = t_ret(0) + 1; t_rec("never");',
+        [("t_ret", 0)],
+        None,
+    ),
+    (
+        "function-0-under-not-ends-script",
+        'if (!t_ret(0)) t_rec("a"); t_rec("never");',
+        [("t_ret", 0)],
+        0,
+    ),
+    (
+        "function-0-in-while-ends-script",
+        'while (t_ret(0)) t_rec("body"); t_rec("never");',
+        [("t_ret", 0)],
+        0,
+    ),
+    (
+        "function-0-in-subroute-condition-ends-script",
+        'route(zcond); t_rec("never");',
+        [("t_ret", 0)],
+        0,
+    ),
+    (
+        "function-0-as-switch-subject-ends-script",
+        'switch (t_ret(0)) { case 0: t_rec("case"); } t_rec("never");',
+        [("t_ret", 0)],
+        None,
+    ),
     ("negative-does-not-stop", 't_ret(-1); t_rec("$rc");', [("t_ret", -1), ("t_rec", "-1", None)], 1),
     (
         "retcode-after-if",
@@ -235,6 +272,7 @@ route[outer] { route(inner); t_rec("outer"); return(3); }
 route[inner] { t_rec("inner"); return(1); t_rec("unreached"); }
 route[quit] { t_rec("quitting"); exit; }
 route[zero] { return(0); }
+route[zcond] { if (t_ret(0)) t_rec("a"); t_rec("b"); }
 """
 
 

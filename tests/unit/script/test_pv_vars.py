@@ -229,8 +229,11 @@ def test_param() -> None:
 
 def test_named_param_reads_event_parameters() -> None:
     ctx = MsgContext(ProcessState())
+    assert ctx.event_params is None
     assert acc(P("param", "uri")).get(ctx) is None
-    ctx.extra["event_params"] = {"uri": "sip:a@b", "expires": 60}
+    ctx.extra["event_params"] = {"uri": "module scratch space is not the event"}
+    assert acc(P("param", "uri")).get(ctx) is None
+    ctx.event_params = {"uri": "sip:a@b", "expires": 60}
     assert acc(P("param", "uri")).get(ctx) == "sip:a@b"
     assert acc(P("param", "expires")).get(ctx) == 60
     assert acc(P("param", "other")).get(ctx) is None

@@ -22,7 +22,9 @@ def test_only_docker_network_hosts_are_mapped() -> None:
 
 
 def test_plan_keeps_last_byte_and_separates_networks() -> None:
-    amap = plan([("192.168.52.1", 0), ("192.168.52.3", 0), ("192.168.52.254", 0), ("10.52.0.1", 1)], "127.99.7")
+    amap = plan(
+        [("192.168.52.1", 0), ("192.168.52.3", 0), ("192.168.52.254", 0), ("10.52.0.1", 1)], "127.99.7"
+    )
     assert amap.mapping["192.168.52.1"] == "127.99.7.1"
     assert amap.mapping["192.168.52.3"] == "127.99.7.3"
     assert amap.mapping["10.52.0.1"] == "127.99.7.65"  # the second network's /26

@@ -13,7 +13,9 @@ def make_test(tmp_path: Path, body: str, timeout: float | None = 5) -> Path:
     test = tmp_path / "set" / "t"
     test.mkdir(parents=True)
     head = f"timeout: {timeout}\n" if timeout else ""
-    (test / "scenario.yml").write_text(head + "volumes:\n  data:\n    bind: /data\n    mode: rw\ntasks:\n" + body)
+    (test / "scenario.yml").write_text(
+        head + "volumes:\n  data:\n    bind: /data\n    mode: rw\ntasks:\n" + body
+    )
     return test
 
 
@@ -68,7 +70,9 @@ def test_started_does_not_wait_for_the_end(tmp_path: Path) -> None:
 
 
 def test_a_failing_task_fails_the_test_with_its_log(tmp_path: Path) -> None:
-    result = run(tmp_path, "  - name: Boom\n    type: generic\n    volumes: [data]\n    args: ls /data/nothing-here\n")
+    result = run(
+        tmp_path, "  - name: Boom\n    type: generic\n    volumes: [data]\n    args: ls /data/nothing-here\n"
+    )
     assert not result.passed
     assert result.task == "Boom"
     assert result.reason == "ls exited with status 2"

@@ -13,7 +13,9 @@ from pysips.sipssert.paths import PathMap
 
 
 def test_paths_longest_mount_wins(tmp_path: Path) -> None:
-    pm = PathMap([("/home", tmp_path / "test"), ("/home/scripts", tmp_path / "s"), ("/var/lib/db", tmp_path / "v")])
+    pm = PathMap(
+        [("/home", tmp_path / "test"), ("/home/scripts", tmp_path / "s"), ("/var/lib/db", tmp_path / "v")]
+    )
     assert pm.host("/home/opensips.db") == tmp_path / "test" / "opensips.db"
     assert pm.host("/home/scripts/x.sh") == tmp_path / "s" / "x.sh"
     assert pm.host("/var/lib/db") == tmp_path / "v"
@@ -24,7 +26,10 @@ def test_paths_longest_mount_wins(tmp_path: Path) -> None:
 
 def test_paths_in_script_text(tmp_path: Path) -> None:
     pm = PathMap([("/var/lib/opensips/db_sqlite", tmp_path / "vol")])
-    text = 'modparam("usrloc", "db_url", "sqlite:///var/lib/opensips/db_sqlite/opensips.db") /x/var/lib/opensips/db_sqlite'
+    text = (
+        'modparam("usrloc", "db_url", "sqlite:///var/lib/opensips/db_sqlite/opensips.db")'
+        " /x/var/lib/opensips/db_sqlite"
+    )
     assert pm.text(text) == (
         f'modparam("usrloc", "db_url", "sqlite://{tmp_path}/vol/opensips.db") /x/var/lib/opensips/db_sqlite'
     )
@@ -49,6 +54,8 @@ def test_domain_columns_are_mapped_once(tmp_path: Path) -> None:
     done: set[Path] = set()
     map_volume(volume, amap, [], done)
     map_volume(volume, amap, [], done)
-    rows = sqlite3.connect(volume / "opensips.db").execute("SELECT domain, password FROM subscriber").fetchall()
+    rows = (
+        sqlite3.connect(volume / "opensips.db").execute("SELECT domain, password FROM subscriber").fetchall()
+    )
     assert rows == [("127.5.5.1", "T3st|n6")]
     assert (volume / "notes.txt").read_text() == "192.168.52.1"  # only databases are touched

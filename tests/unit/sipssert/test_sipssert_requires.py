@@ -4,7 +4,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pysips.sipssert.requires import Kind, Phase, Requirement, RequireError, all_hold, holds, parse_requirements
+from pysips.sipssert.requires import (
+    Kind,
+    Phase,
+    RequireError,
+    Requirement,
+    all_hold,
+    holds,
+    parse_requirements,
+)
 
 
 @dataclass
@@ -87,7 +95,9 @@ def test_after_a_task_waits_for_its_end() -> None:
 
 def test_ready_needs_the_other_tasks_ready_conditions() -> None:
     gate = FakeTask("Gate")
-    uas = FakeTask("UAS", phase=Phase.ACTIVE, started_at=100.0, ready_conditions=(Requirement(Kind.AFTER, "Gate"),))
+    uas = FakeTask(
+        "UAS", phase=Phase.ACTIVE, started_at=100.0, ready_conditions=(Requirement(Kind.AFTER, "Gate"),)
+    )
     me = FakeTask("UAC")
     tl = FakeTimeline(gate, uas, me)
     req = Requirement(Kind.READY, "UAS")

@@ -80,7 +80,10 @@ def test_generic_copy_runs_with_mapped_paths(tmp_path: Path) -> None:
     scenario = load_scenario(locate(CORPUS / "registration" / "02.db"))
     launch = build_launch(context(scenario, "Init SQLite DB", tmp_path))
     assert isinstance(launch, Launch)
-    assert launch.argv[1:] == [str(scenario.directory / "opensips.db"), str(tmp_path / "db_sqlite" / "opensips.db")]
+    assert launch.argv[1:] == [
+        str(scenario.directory / "opensips.db"),
+        str(tmp_path / "db_sqlite" / "opensips.db"),
+    ]
     missing = build_launch(context(scenario, "SQLite Check Register", tmp_path))
     assert missing == NotRun("/home/scripts/sqlite-register.sh is not shipped with the test")
 
@@ -96,7 +99,8 @@ def test_mi_check_script_present_runs_with_mi_environment(tmp_path: Path) -> Non
     test.mkdir(parents=True)
     (test / "check.py").write_text("print('ok')\n")
     (test / "scenario.yml").write_text(
-        "tasks:\n  - name: MI\n    type: opensips-mi\n    script: check.py\n    mi_ip: 192.168.52.1\n    args: 2\n"
+        "tasks:\n  - name: MI\n    type: opensips-mi\n    script: check.py\n"
+        "    mi_ip: 192.168.52.1\n    args: 2\n"
     )
     scenario = load_scenario(locate(test))
     launch = build_launch(context(scenario, "MI", tmp_path))
@@ -129,7 +133,9 @@ def test_missing_sipp_scenario_breaks_the_test(tmp_path: Path) -> None:
         "tasks:\n  - name: U\n    type: uac-sipp\n    proxy: 192.168.52.1:5060\n    config_file: nope.xml\n"
     )
     scenario = load_scenario(locate(test))
-    assert build_launch(context(scenario, "U", tmp_path)) == Broken("sipp scenario nope.xml not found in the test folder")
+    assert build_launch(context(scenario, "U", tmp_path)) == Broken(
+        "sipp scenario nope.xml not found in the test folder"
+    )
 
 
 def test_socket_syntax() -> None:

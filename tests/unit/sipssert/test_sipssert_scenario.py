@@ -3,11 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sipssert_corpus import CORPUS
 
 from pysips.sipssert.discovery import discover, locate
 from pysips.sipssert.requires import Kind
 from pysips.sipssert.scenario import ScenarioError, load_scenario, merge_under
-from sipssert_corpus import CORPUS
 
 ALL_TESTS = discover([CORPUS])
 KNOWN_KINDS = {"opensips", "uac-sipp", "uas-sipp", "opensips-mi", "opensips-cli", "generic"}

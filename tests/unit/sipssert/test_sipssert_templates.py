@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sipssert_corpus import CORPUS
 
 from pysips.sipssert.discovery import discover, locate
 from pysips.sipssert.templates import TemplateError, render_test, render_text, render_yaml
-from sipssert_corpus import CORPUS
 
 
 def test_corpus_levels_are_found() -> None:
@@ -64,7 +64,7 @@ def test_getenv_filter(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "scenario.yml"
     bad.write_text("tasks: [\n")
-    with pytest.raises(TemplateError, match="scenario.yml"):
+    with pytest.raises(TemplateError, match=r"scenario\.yml"):
         render_yaml(bad, {})
     bad.write_text("{% if %}")
     with pytest.raises(TemplateError, match="template error"):
