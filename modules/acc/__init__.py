@@ -25,6 +25,7 @@ from pysips.script.exports import (
     ModuleExports,
     ModuleInitContext,
     ParamExport,
+    ParamResolveContext,
     ParamType,
     PVarExport,
 )
@@ -171,10 +172,10 @@ def _extra_fields(value: Any) -> Any:
 
 
 def _pv_extra(what: str) -> Any:
-    def check(value: Any) -> Any:
-        return parse_pv_extra(str(value), what)
+    def resolve(value: Any, rctx: ParamResolveContext) -> Any:
+        return parse_pv_extra(str(value), what, rctx.pv_registry)
 
-    return check
+    return resolve
 
 
 def _no_legs(value: Any) -> Any:
@@ -227,9 +228,9 @@ exports = ModuleExports(
         ParamExport("extra_fields", ParamType.STR, multi=True, check=_extra_fields,
                     doc="\"backend: tag->name; tag\" values set with $acc_extra(tag)"),
         ParamExport("leg_fields", ParamType.STR, multi=True, check=_no_legs, doc="not available yet"),
-        ParamExport("log_extra", ParamType.STR, multi=True, check=_pv_extra("log_extra"),
+        ParamExport("log_extra", ParamType.STR, multi=True, resolve=_pv_extra("log_extra"),
                     doc="2.x: \"name=$pvar;...\" added to log records"),
-        ParamExport("db_extra", ParamType.STR, multi=True, check=_pv_extra("db_extra"),
+        ParamExport("db_extra", ParamType.STR, multi=True, resolve=_pv_extra("db_extra"),
                     doc="2.x: \"column=$pvar;...\" added to database records"),
         ParamExport("log_level", ParamType.INT, 2, doc="OpenSIPS level of the ACC lines (L_NOTICE)"),
         ParamExport("log_facility", ParamType.STR, "LOG_DAEMON"),

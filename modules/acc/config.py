@@ -7,6 +7,7 @@ from typing import Any
 
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.errors import FixupError
+from pysips.script.pv import PVRegistry
 from pysips.script.pv_base import PVAccessor
 
 from .pvspec import compile_spec
@@ -91,7 +92,7 @@ def parse_extra_fields(text: str) -> list[tuple[str, ExtraField]]:
     return out
 
 
-def parse_pv_extra(text: str, what: str) -> list[ExtraField]:
+def parse_pv_extra(text: str, what: str, registry: PVRegistry | None = None) -> list[ExtraField]:
     """2.x log_extra/db_extra: "ua=$hdr(User-Agent);uuid=$avp(x)"."""
     out: list[ExtraField] = []
     for item in text.split(";"):
@@ -101,7 +102,7 @@ def parse_pv_extra(text: str, what: str) -> list[ExtraField]:
         name, eq, spec = entry.partition("=")
         if not eq or not name.strip() or not spec.strip():
             raise FixupError(f"{what}: bad entry {entry!r} (expected name=$pvar)")
-        out.append(ExtraField(name.strip(), name.strip(), compile_spec(spec, what)))
+        out.append(ExtraField(name.strip(), name.strip(), compile_spec(spec, what, registry=registry)))
     return out
 
 

@@ -23,6 +23,7 @@ from pysips.script.exports import (
     ModuleExports,
     ModuleInitContext,
     ParamExport,
+    ParamResolveContext,
     ParamType,
 )
 from pysips.script.pv_base import PVAccessor
@@ -92,11 +93,11 @@ def w_append_rpid_hf(ctx: MsgContext, prefix: str | None = None, suffix: str | N
 
 
 def _spec(what: str) -> Any:
-    def check(value: Any) -> PVAccessor | None:
+    def resolve(value: Any, rctx: ParamResolveContext) -> PVAccessor | None:
         text = str(value).strip()
-        return compile_spec(text, what) if text else None
+        return compile_spec(text, what, registry=rctx.pv_registry) if text else None
 
-    return check
+    return resolve
 
 
 def _rpid_avp(value: Any) -> str | None:
@@ -164,9 +165,9 @@ exports = ModuleExports(
         ParamExport("rpid_suffix", ParamType.STR, ";party=calling;id-type=subscriber;screen=yes"),
         ParamExport("realm_prefix", ParamType.STR, "", doc="prefix stripped from request realms"),
         ParamExport("rpid_avp", ParamType.STR, "$avp(rpid)", check=_rpid_avp),
-        ParamExport("username_spec", ParamType.STR, None, check=_spec("username_spec"),
+        ParamExport("username_spec", ParamType.STR, None, resolve=_spec("username_spec"),
                     doc="pseudo-variable holding the username for pv_*_authorize"),
-        ParamExport("password_spec", ParamType.STR, None, check=_spec("password_spec"),
+        ParamExport("password_spec", ParamType.STR, None, resolve=_spec("password_spec"),
                     doc="pseudo-variable holding the password (or HA1) for pv_*_authorize"),
         ParamExport("calculate_ha1", ParamType.INT_OR_STR, 0, check=_check_bool,
                     doc="password_spec holds a plain password"),

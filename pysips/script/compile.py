@@ -33,6 +33,7 @@ from pysips.script.exports import (
     ModuleExports,
     ModuleInitContext,
     ParamExport,
+    ParamResolveContext,
     ParamType,
 )
 from pysips.script.flags import FlagKind, FlagRegistry
@@ -63,8 +64,10 @@ class LoadedScript:
         myself: MyselfChecker,
         warnings: list[LoadProblem],
         script: ast.Script,
+        pv_registry: Any = None,
     ) -> None:
         self.routes = routes
+        self.pv_registry = pv_registry  # pysips.script.pv.PVRegistry, module variables included
         self.modules = modules
         self.core = core
         self.flags = flags
@@ -95,7 +98,7 @@ class LoadedScript:
         """Run each module's `init` in load order; the returned object is its runtime state."""
         for name, mod in self.modules.items():
             if mod.exports.init is not None:
-                ictx = ModuleInitContext(name, process, self.flags, self)
+                ictx = ModuleInitContext(name, process, self.flags, self, self.pv_registry)
                 process.modules[name] = mod.exports.init(ictx, mod.params)
 
     def child_init(self, process: ProcessState) -> None:
@@ -188,6 +191,10 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     missing_at: list[tuple[str, ast.Pos]] = []
     mpath: str | None = options.mpath
     finder: ModuleFinder | None = None
+    # Module variables are registered as each module loads, so that every later step (parameter
+    # resolution, routes, module init) sees them.
+    registry = new_registry()
+    pending: list[_PendingResolve] = []
 
     for item in script.items:
         if isinstance(item, ast.GlobalParam):
@@ -215,8 +222,12 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
                 finder = ModuleFinder(mpath, options.base_dir)
             if _load_module(item, finder, modules, missing, problems):
                 missing_at.append((missing[-1], item.pos))
+            elif (mod := modules.get(module_name(item.path))) is not None and mod.pos == item.pos:
+                _register_pvars(mod, registry, problems)
         elif isinstance(item, ast.ModParam):
-            _modparam(item, modules, missing, flags, problems)
+            _modparam(item, modules, missing, flags, problems, pending)
+
+    _resolve_params(pending, ParamResolveContext(registry, flags), problems)
 
     for name, mod in modules.items():
         for dep in mod.exports.deps:
@@ -240,11 +251,6 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
                 continue
             functions[fexp.name] = FunctionEntry(fexp, name, mod.params)
 
-    registry = new_registry()
-    for mod in modules.values():
-        for pv in mod.exports.pvars:
-            registry.register(pv.name, pv.factory)
-
     routes = _route_tables(script, problems)
     state = CompilerState(problems, flags, registry, functions, routes, myself, core, missing)
     for route_node in script.routes:
@@ -266,7 +272,7 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
         if target is not None:
             ref.run = target.run
 
-    loaded = LoadedScript(routes, modules, core, flags, myself, problems.warnings, script)
+    loaded = LoadedScript(routes, modules, core, flags, myself, problems.warnings, script, registry)
     return loaded, CheckReport(problems.sorted(), missing_at, state.unknown_functions)
 
 
@@ -299,12 +305,49 @@ def _load_module(
     return False
 
 
+def _register_pvars(mod: LoadedModule, registry: Any, problems: Problems) -> None:
+    for pv in mod.exports.pvars:
+        try:
+            registry.register(pv.name, pv.factory)
+        except ValueError:
+            problems.error(mod.pos, f"module {mod.name!r} exports ${pv.name}, which another module has")
+
+
+@dataclass(slots=True)
+class _PendingResolve:
+    """A parameter value waiting for `ParamExport.resolve` (index: the item of a multi parameter)."""
+
+    module: LoadedModule
+    spec: ParamExport
+    index: int | None
+    pos: ast.Pos
+
+
+def _resolve_params(pending: list[_PendingResolve], rctx: ParamResolveContext, problems: Problems) -> None:
+    for item in pending:
+        resolve = item.spec.resolve
+        assert resolve is not None
+        params = item.module.params
+        name = item.spec.name
+        raw = params[name][item.index] if item.index is not None else params[name]
+        try:
+            val = resolve(raw, rctx)
+        except FixupError as exc:
+            problems.error(item.pos, f"modparam {item.module.name}.{name}: {exc.message}")
+            continue
+        if item.index is not None:
+            params[name][item.index] = val
+        else:
+            params[name] = val
+
+
 def _modparam(
     item: ast.ModParam,
     modules: dict[str, LoadedModule],
     missing: list[str],
     flags: FlagRegistry,
     problems: Problems,
+    pending: list[_PendingResolve],
 ) -> None:
     try:
         pattern = re.compile(f"^({translate(item.module)})$", re.IGNORECASE)
@@ -326,10 +369,17 @@ def _modparam(
         except FixupError as exc:
             problems.error(item.pos, f"modparam {mod.name}.{item.name}: {exc.message}")
             continue
+        index: int | None = None
         if spec.multi:
+            index = len(mod.params[spec.name])
             mod.params[spec.name].append(val)
         else:
             mod.params[spec.name] = val
+        if spec.resolve is not None:
+            # A later modparam of a single-valued parameter replaces this value: resolve once.
+            if index is None:
+                pending[:] = [p for p in pending if p.module is not mod or p.spec is not spec]
+            pending.append(_PendingResolve(mod, spec, index, item.pos))
 
 
 def _param_value(spec: ParamExport, raw: int | str, flags: FlagRegistry) -> Any:

@@ -22,6 +22,7 @@ from pysips.script.context import MsgContext, ProcessState, RouteType
 
 if TYPE_CHECKING:
     from pysips.script.flags import FlagRegistry
+    from pysips.script.pv import PVRegistry
 
 
 class ArgKind(enum.Enum):
@@ -92,6 +93,14 @@ class ParamType(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ParamResolveContext:
+    """What `ParamExport.resolve` may consult once every module of the script is loaded."""
+
+    pv_registry: PVRegistry  # core variables plus every loaded module's ($T_reply_code ...)
+    flags: FlagRegistry
+
+
+@dataclass(frozen=True, slots=True)
 class ParamExport:
     name: str
     type: ParamType
@@ -100,6 +109,10 @@ class ParamExport:
     # Validates/converts the (already typed) value at load; raise FixupError to reject it.
     check: Callable[[Any], Any] | None = None
     doc: str = ""
+    # Like `check`, but run after every `loadmodule`, so a parameter naming pseudo-variables
+    # ("$T_reply_code", "$avp(pass)") can use those of any module, as OpenSIPS fixes them up in
+    # mod_init. Runs on each value the script set (each item of a multi parameter), after `check`.
+    resolve: Callable[[Any, ParamResolveContext], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,8 @@ class ModuleInitContext:
     process: ProcessState
     flags: FlagRegistry
     script: Any  # pysips.script.compile.LoadedScript (typed loosely to keep modules decoupled)
+    # The script's pseudo-variables, module ones included, for specs compiled at init time.
+    pv_registry: PVRegistry | None = None
 
 
 InitHook = Callable[[ModuleInitContext, dict[str, Any]], object]

@@ -19,7 +19,8 @@ import pytest
 
 from tests.integration.proxy_harness import LOCALHOST, REPO_ROOT, free_port
 
-pytestmark = pytest.mark.integration
+# a reply that never comes must fail the test, not hang the suite
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 OPENSIPS_CLI = shutil.which("opensips-cli")
 
@@ -38,6 +39,7 @@ loadmodule "mi_datagram.so"
 modparam("httpd", "socket", "http:127.0.0.1:{http}")
 modparam("mi_fifo", "fifo_name", "{fifo}")
 modparam("mi_fifo", "fifo_mode", 0600)
+modparam("mi_fifo", "reply_dir", "{tmp}")
 modparam("mi_datagram", "socket_name", "udp:127.0.0.1:{dgram}")
 
 route {{
@@ -87,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     # not under /tmp's sticky bit: the FIFO's owner and its readers are the same user anyway
     tmp = tmp_path_factory.mktemp("mi")
     params = {"sip": free_port(), "http": free_port(), "dgram": free_port(), "fifo": tmp / "opensips_fifo",
-              "mpath": REPO_ROOT / "modules"}
+              "mpath": REPO_ROOT / "modules", "tmp": tmp}
     srv = Server(None, tmp / "mi.cfg", tmp, params["sip"], params["http"], params["dgram"],  # type: ignore[arg-type]
                  params["fifo"], params)
     srv.write_cfg("Not Here")
@@ -114,7 +116,7 @@ def sip(server: Server, text: str) -> str:
 
 
 REGISTER = """REGISTER sip:example.com SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-reg-{user};rport
+Via: SIP/2.0/UDP 127.0.0.1:{{port}};branch=z9hG4bK-reg-{user};rport
 Max-Forwards: 70
 From: <sip:{user}@example.com>;tag=1
 To: <sip:{user}@example.com>

@@ -1,8 +1,8 @@
 """JsSIP in headless Chromium registers over WS and WSS, then sends a MESSAGE over the same socket.
 
-Needs `chromium` (Debian package, --no-install-recommends) and npm (JsSIP and esbuild are installed
-once into a cache folder and bundled as an IIFE with the global `JsSIP`, see DESIGN.md). Skipped when
-either is missing. The 200 to REGISTER echoes the Contact: JsSIP ignores a 200 without its Contact.
+Needs `chromium` and npm (scripts/setup installs both); JsSIP is the pinned bundle built by
+tests/integration/e2e/bundle.py. The 200 to REGISTER echoes the Contact: JsSIP ignores a 200 without
+its Contact.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from pysips.devcert import make_dev_certificate
+from tests.integration.e2e.bundle import ensure_bundle
 from tests.integration.proxy_harness import free_port
 from tests.integration.test_transports import LOCAL, launch, stop, wait_listening
 
 pytestmark = pytest.mark.integration
 
-CACHE = Path(tempfile.gettempdir()) / "pysips-jssip-bundle"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--ignore-certificate-errors"]
@@ -65,31 +64,11 @@ ua.start();
 """
 
 
-def jssip_bundle() -> Path:
-    bundle = CACHE / "jssip.bundle.js"
-    if bundle.exists():
-        return bundle
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("chromium") is None:
-        pytest.skip("needs chromium and npm")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    (CACHE / "package.json").write_text('{"name": "pysips-jssip-bundle", "private": true}\n')
-    (CACHE / "entry.js").write_text("module.exports = require('jssip');\n")
-    done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "jssip", "esbuild"], cwd=CACHE,
-                          capture_output=True, timeout=300)
-    if done.returncode != 0:
-        pytest.skip(f"npm install failed: {done.stderr[-500:]!r}")
-    subprocess.run([str(CACHE / "node_modules" / ".bin" / "esbuild"), "entry.js", "--bundle", "--format=iife",
-                    "--global-name=JsSIP", "--outfile=jssip.bundle.js"], cwd=CACHE, check=True, timeout=120,
-                   capture_output=True)
-    return bundle
-
-
 @pytest.fixture(scope="module")
 def browser_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, int], Path, Path]]:
     if shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed")
-    bundle = jssip_bundle()
+        pytest.fail("chromium is not installed (run scripts/setup)")
+    bundle = ensure_bundle()  # the pinned JsSIP of the end-to-end test
     base = tmp_path_factory.mktemp("browser")
     shutil.copy(bundle, base / "jssip.bundle.js")
     (base / "page.html").write_text(PAGE)

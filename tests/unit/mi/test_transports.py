@@ -110,8 +110,8 @@ def test_http_and_datagram_serve_json_rpc() -> None:
             reader, writer = await asyncio.open_connection("127.0.0.1", http_port)
             body = REQ.encode()
             for method in ("POST", "GET"):
-                writer.write(f"{method} /json HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                             + body)
+                head = f"{method} /json HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
+                writer.write(head.encode() + body)
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
                 out.append(head + await reader.readexactly(length))

@@ -90,9 +90,12 @@ def test_removals_and_errors() -> None:
         "code": 404, "message": "AOR not found"}
     assert rpc(mi, "ul_show_contact", ["nosuch", "alice@example.com"])["error"] == {
         "code": 404, "message": "Table not found"}
-    assert rpc(mi, "ul_rm", ["location", "alice"])["error"] == {"code": 400, "message": "Domain missing in AOR"}
-    assert rpc(mi, "ul_add", [*ADD[:4], "2.5", *ADD[5:]])["error"] == {"code": 400, "message": "Bad parameter value"}
-    assert rpc(mi, "ul_add", [*ADD[:3], "soon", *ADD[4:]])["error"]["data"] == "Bad type for parameter 'expires'"
+    assert rpc(mi, "ul_rm", ["location", "alice"])["error"] == {
+        "code": 400, "message": "Domain missing in AOR"}
+    assert rpc(mi, "ul_add", [*ADD[:4], "2.5", *ADD[5:]])["error"] == {
+        "code": 400, "message": "Bad parameter value"}
+    err = rpc(mi, "ul_add", [*ADD[:3], "soon", *ADD[4:]])["error"]
+    assert err["data"] == "Bad type for parameter 'expires'"
 
 
 def test_without_use_domain_the_domain_is_dropped() -> None:
