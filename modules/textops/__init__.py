@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pysips.script.context import MsgContext, RouteType
-from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, ModuleExports
+from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, ModuleExports, fallback_alias
 from pysips.sip.message import SipMessage
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -221,4 +221,18 @@ def _functions() -> tuple[FunctionExport, ...]:
     )
 
 
-exports = ModuleExports("textops", functions=_functions(), doc="Text operations on the message.")
+# OpenSIPS 1.x (up to 1.7) exported these from textops; 1.8 moved them to sipmsgops. Old scripts
+# that load only textops.so still call them.
+_MOVED_TO_SIPMSGOPS = (
+    "append_hf", "append_time", "append_to_reply", "append_urihf", "codec_delete",
+    "codec_delete_except_re", "codec_delete_re", "codec_exists", "codec_exists_re", "codec_move_down",
+    "codec_move_down_re", "codec_move_up", "codec_move_up_re", "has_body", "insert_hf",
+    "is_audio_on_hold", "is_method", "is_present_hf", "is_privacy", "remove_hf",
+)
+
+exports = ModuleExports(
+    "textops",
+    functions=(*_functions(), *(fallback_alias(name, "sipmsgops") for name in _MOVED_TO_SIPMSGOPS)),
+    doc="Text operations on the message. Also answers to the 1.x textops functions that moved to "
+    "sipmsgops, when sipmsgops is not loaded.",
+)

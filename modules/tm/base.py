@@ -19,12 +19,14 @@ from pysips.sip.transaction import (
     NonInviteClientTransaction,
     PassResponse,
     SendMessage,
+    ServerKey,
     ServerTransaction,
     Terminated,
     TimerQueue,
     Transaction,
     TransactionTable,
     TxState,
+    request_key,
     status_of,
 )
 
@@ -90,6 +92,10 @@ class TmBase:
         self._prefix = os.urandom(3).hex()
         self._ids = itertools.count(1)
         self._reply_rcv: ReceiveInfo | None = None
+        # The server key of the request being handled: the request hook, t_check_trans() and
+        # t_relay() all look the same request up, and the key parses its top Via.
+        self._keyed: SipMessage | None = None
+        self._key: ServerKey | None = None
 
     # ------------------------------------------------------------------ engine wiring
 
@@ -113,9 +119,19 @@ class TmBase:
     def _now(self) -> float:
         return self._core().now()
 
+    def server_key(self, msg: SipMessage) -> ServerKey | None:
+        if msg is not self._keyed:
+            self._keyed = msg
+            self._key = request_key(msg)
+        return self._key
+
+    def match_server(self, msg: SipMessage) -> ServerTransaction | None:
+        key = self.server_key(msg)
+        return None if key is None else self.table.match_request(msg, key)
+
     def on_request(self, msg: SipMessage, rcv: ReceiveInfo) -> bool:
         """Before the script: absorb retransmissions and the ACK of a non-2xx final."""
-        tx = self.table.match_request(msg)
+        tx = self.match_server(msg)
         if tx is None:
             return False
         if msg.method == "ACK" and tx.state not in _ABSORBING:
@@ -124,7 +140,10 @@ class TmBase:
         return True
 
     def on_reply(self, reply: SipMessage, rcv: ReceiveInfo) -> bool:
-        tx = self.table.match_response(reply)
+        top = reply.top_via  # parsed with the message: no need to parse the lower Vias
+        if top is None or not top.branch:
+            return False
+        tx = self.table.match_response(reply, (top.branch, reply.cseq.method))
         if tx is None:
             return False
         saved = self._reply_rcv
@@ -155,7 +174,7 @@ class TmBase:
     # ------------------------------------------------------------------ transactions
 
     def lookup(self, msg: SipMessage) -> ServerTransaction | None:
-        return self.table.match_request(msg)
+        return self.match_server(msg)
 
     def cancel_target(self, msg: SipMessage) -> Cell | None:
         """The INVITE transaction a CANCEL refers to."""

@@ -18,7 +18,6 @@ from pysips.sip.transaction import (
     SendMessage,
     ServerTransaction,
     is_reliable,
-    request_key,
 )
 
 from .base import (
@@ -53,7 +52,7 @@ class Forking(TmBase):
         msg = ctx.msg
         if not isinstance(msg, SipMessage) or not msg.is_request or ctx.rcv is None:
             return E_BAD_MSG
-        tx = self.table.match_request(msg)
+        tx = self.match_server(msg)
         if tx is not None:
             if msg.method != "ACK" or tx.state in _ABSORBING:
                 self.absorb(tx, msg)
@@ -61,7 +60,7 @@ class Forking(TmBase):
             return 1
         if msg.method == "ACK":
             return 1  # ACKs never make a transaction
-        key = request_key(msg)
+        key = self.server_key(msg)
         if key is None:
             return E_BAD_MSG
         core = self._core()
@@ -111,7 +110,7 @@ class Forking(TmBase):
             return self._forward_round(ctx, cell, flags)
         if not isinstance(cell, Cell):
             if msg.method == "ACK":
-                tx = self.table.match_request(msg)
+                tx = self.match_server(msg)
                 if tx is not None and tx.state in _ABSORBING:
                     self.absorb(tx, msg)
                     return 1

@@ -3,14 +3,23 @@
 Scripts written for 2.x load it and set its parameters (the seed: `modparam("uri",
 "use_uri_table", 0)`), so the module and every parameter exist. Its functions check users against
 a database or an AAA server; pysips has neither yet, so each is declared and using one is a load
-error naming it. has_user_part() and has_param()/has_totag() of older releases are offered: they
-need nothing but the message.
+error naming it. has_user_part() and uri_param() are offered: they need nothing but the message;
+has_totag(), is_uri_user_e164(), tel2sip(), add_uri_param() and del_uri_param(), which 3.x moved to
+sipmsgops, answer as fallbacks when sipmsgops is not loaded.
 """
 
 from __future__ import annotations
 
 from pysips.script.context import MsgContext, RouteType
-from pysips.script.exports import ArgKind, ArgSpec, FunctionExport, ModuleExports, ParamExport, ParamType
+from pysips.script.exports import (
+    ArgKind,
+    ArgSpec,
+    FunctionExport,
+    ModuleExports,
+    ParamExport,
+    ParamType,
+    fallback_alias,
+)
 from pysips.sip.message import SipMessage
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -66,6 +75,12 @@ exports = ModuleExports(
             RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
             doc="the R-URI has the parameter (with this value)",
         ),
+        # Functions of the 1.x/2.x uri module that 3.x moved to sipmsgops (two renamed).
+        fallback_alias("has_totag", "sipmsgops"),
+        fallback_alias("is_uri_user_e164", "sipmsgops"),
+        fallback_alias("tel2sip", "sipmsgops", "ruri_tel2sip"),
+        fallback_alias("add_uri_param", "sipmsgops", "ruri_add_param"),
+        fallback_alias("del_uri_param", "sipmsgops", "ruri_del_param"),
         _missing("db_check_to", 0, _NEEDS_DB),
         _missing("db_check_from", 0, _NEEDS_DB),
         _missing("db_does_uri_exist", 0, _NEEDS_DB),

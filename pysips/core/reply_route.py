@@ -28,7 +28,7 @@ def reply_destination(request: SipMessage, rcv: ReceiveInfo, force_rport: bool =
     """RFC 3261 18.2.2 for a request we received."""
     if rcv.conn_id or rcv.proto != "udp":
         return Destination(rcv.proto, rcv.src_ip, rcv.src_port, rcv.conn_id)
-    via = request.vias[0] if request.vias else None
+    via = request.top_via
     if via is None or force_rport or via.rport is not None:
         return Destination(rcv.proto, rcv.src_ip, rcv.src_port)
     return Destination(rcv.proto, rcv.src_ip, via.port or default_port(rcv.proto))

@@ -65,9 +65,9 @@ def replace_top_via(line: bytes, old_text: str, new_text: str) -> bytes | None:
 
 def apply_to_request(msg: SipMessage, rcv: ReceiveInfo, force_rport: bool = False) -> bool:
     """Edit the received request so its top Via carries received/rport; True when it changed."""
-    if not msg.vias:
+    via = msg.top_via  # parsed with the message; the lower Vias need no parsing here
+    if via is None:
         return False
-    via = msg.vias[0]
     new_text = fixed_via_text(via, rcv, force_rport)
     if new_text is None:
         return False
@@ -89,9 +89,9 @@ def apply_to_request(msg: SipMessage, rcv: ReceiveInfo, force_rport: bool = Fals
 
 def fix_reply_vias(reply: bytes, request: SipMessage, rcv: ReceiveInfo, force_rport: bool = False) -> bytes:
     """A reply built from `request`'s raw Via lines, with the top Via fixed as in the request."""
-    if not request.vias:
+    via = request.top_via
+    if via is None:
         return reply
-    via = request.vias[0]
     new_text = fixed_via_text(via, rcv, force_rport)
     if new_text is None:
         return reply

@@ -18,7 +18,6 @@ from pysips.script.compile_state import (
     ROUTE_TYPE_OF,
     CompiledRoute,
     CompilerState,
-    FunctionEntry,
     RouteFacts,
     route_label,
 )
@@ -37,6 +36,7 @@ from pysips.script.exports import (
     ParamType,
 )
 from pysips.script.flags import FlagKind, FlagRegistry
+from pysips.script.functable import build_function_table
 from pysips.script.loader import ModuleFinder, ModuleLoadError, module_name
 from pysips.script.myself import MyselfChecker, from_script
 from pysips.script.posixre import translate
@@ -236,20 +236,12 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
 
     myself = options.myself or from_script(global_params)
     env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
-    functions: dict[str, FunctionEntry] = {}
-    for fexp in core_exports(env).functions:
-        functions[fexp.name] = FunctionEntry(fexp, "core", {})
-    for fexp in options.core_functions:
-        functions[fexp.name] = FunctionEntry(fexp, "core", {})
-    for name, mod in modules.items():
-        for fexp in mod.exports.functions:
-            if fexp.name in functions:
-                problems.warn(
-                    mod.pos,
-                    f"function {fexp.name}() of module {name!r} hides one of {functions[fexp.name].module!r}",
-                )
-                continue
-            functions[fexp.name] = FunctionEntry(fexp, name, mod.params)
+    functions = build_function_table(
+        (*core_exports(env).functions, *options.core_functions),
+        modules,
+        finder if finder is not None else ModuleFinder(mpath, options.base_dir),
+        problems,
+    )
 
     routes = _route_tables(script, problems)
     state = CompilerState(problems, flags, registry, functions, routes, myself, core, missing)

@@ -82,6 +82,29 @@ class FunctionExport:
     doc: str = ""
     # Declared but not usable yet (e.g. needs the network engine): using it is a load error.
     missing: str | None = None
+    # A name an older OpenSIPS exported from this module (1.x textops had is_method, now in
+    # sipmsgops): used only when no loaded module exports the name itself, and never reported as
+    # hidden. With `alias_of` = (module, function) the loader takes that module's export (its
+    # arguments, route types and handler) without loading the module; `handler` is then unused.
+    fallback: bool = False
+    alias_of: tuple[str, str] | None = None
+
+
+def _bound_by_loader(ctx: MsgContext, *args: object) -> int:
+    raise RuntimeError("an alias export is replaced by its provider's when the script loads")
+
+
+def fallback_alias(name: str, module: str, function: str | None = None) -> FunctionExport:
+    """`name()` carried out by `module`'s `function()` (same name by default), as a fallback."""
+    target = function or name
+    where = f"{module}.{target}()" if target != name else f"{module}"
+    return FunctionExport(
+        name,
+        _bound_by_loader,
+        doc=f"older OpenSIPS spelling: the same as {where}, used when {module!r} is not loaded",
+        fallback=True,
+        alias_of=(module, target),
+    )
 
 
 class ParamType(enum.Enum):

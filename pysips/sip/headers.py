@@ -41,20 +41,20 @@ def display_name(key: str) -> str:
 
 
 # Byte-level lookup used by the message scanner: every spelling seen on the wire maps to its key.
-_KEY_CACHE: dict[bytes, str] = {}
+KNOWN_KEYS: dict[bytes, str] = {}
 
 
 def key_for_bytes(name: bytes) -> str | None:
     """Canonical key for a raw header name, or None if the name is not a token."""
-    key = _KEY_CACHE.get(name)
+    key = KNOWN_KEYS.get(name)
     if key is not None:
         return key
     text = name.rstrip(b" \t").decode("latin-1")
     if not is_token(text):
         return None
     key = header_key(text)
-    if len(_KEY_CACHE) < 4096:  # bounded: hostile peers may send endless distinct names
-        _KEY_CACHE[name] = key
+    if len(KNOWN_KEYS) < 4096:  # bounded: hostile peers may send endless distinct names
+        KNOWN_KEYS[name] = key
     return key
 
 

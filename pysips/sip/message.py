@@ -59,7 +59,6 @@ class SipMessage:
         "_from",
         "_index_cache",
         "_keys",
-        "_line_lens",
         "_lumps",
         "_new_body",
         "_new_ctype",
@@ -95,7 +94,6 @@ class SipMessage:
     _first: dict[str, int]
     _index_cache: dict[str, list[int]] | None
     _keys: list[str]
-    _line_lens: list[int] | None
     _parts: list[tuple[bytes, bytes, bytes]]
     _to: NameAddr | ParseError | None
     _vias: list[Via] | ParseError | None
@@ -568,14 +566,13 @@ def _parse_single_name_addr(msg: SipMessage, key: str) -> NameAddr | ParseError:
 
 
 def _build_fields(msg: SipMessage) -> list[Field]:
-    """Spans of the header lines; only for the unfolded case (folded messages build them eagerly)."""
+    """Spans of the header lines; only for the unfolded case (folded messages build them eagerly).
+    partition() keeps every byte, so a line's length is the sum of its three parts."""
     fields: list[Field] = []
     pos = _first_line_length(msg)
-    parts = msg._parts
-    keys = msg._keys
-    for i, length in enumerate(msg._line_lens or ()):
-        end = pos + length + 2
-        fields.append((keys[i], parts[i][0], parts[i][2].strip(b" \t"), pos, end))
+    for key, (name, sep, value) in zip(msg._keys, msg._parts, strict=True):
+        end = pos + len(name) + len(sep) + len(value) + 2
+        fields.append((key, name, value.strip(b" \t"), pos, end))
         pos = end
     return fields
 

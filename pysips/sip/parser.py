@@ -7,9 +7,10 @@ and only what routing needs is interpreted; the rest is left to SipMessage's laz
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 from pysips.sip.errors import ParseError
-from pysips.sip.headers import CSeq, header_key, is_token, key_for_bytes, parse_cseq, split_commas
+from pysips.sip.headers import KNOWN_KEYS, CSeq, is_token, key_for_bytes, parse_cseq, split_commas
 from pysips.sip.message import Field, SipMessage, _decode
 from pysips.sip.nameaddr import NameAddr, parse_name_addr
 from pysips.sip.via import parse_via
@@ -150,37 +151,33 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     if _FOLDED(head) is not None:
         logical, fields, fold_error = _unfold(lines, len(first) + 2)
         error = error or fold_error
-        msg._line_lens = None
         lines = logical
     else:
-        msg._line_lens = list(map(len, lines))
-        fields = None
+        fields = None  # spans are computed from the parts when first needed
     split = [line.partition(b":") for line in lines]
-    get = _KEYS.get
-    keys = [(get(p[0]) or key_for_bytes(p[0]) or "") if p[1] else "" for p in split]
-    if "" in keys:
-        if error is None:
-            bad = lines[keys.index("")]
-            error = ParseError(f"bad header line {bad[:40]!r}")
-        keep = [i for i, k in enumerate(keys) if k]
-        split = [split[i] for i in keep]
-        keys = [keys[i] for i in keep]
-        if fields is not None:
-            fields = [fields[i] for i in keep]
-        elif msg._line_lens is not None:
-            # spans must still count the dropped lines: compute them now
-            fields = _spans_with_gaps(lines, len(first) + 2, keep, split, keys)
-            msg._line_lens = None
+    keys: list[str] = [_KEY_OF(p[0]) for p in split]  # type: ignore[misc]
+    if None in keys or not all(map(_SEPARATOR, split)):
+        keys = [(key_for_bytes(p[0]) or "") if p[1] else "" for p in split]
+        if "" in keys:
+            if error is None:
+                bad = lines[keys.index("")]
+                error = ParseError(f"bad header line {bad[:40]!r}")
+            keep = [i for i, k in enumerate(keys) if k]
+            split = [split[i] for i in keep]
+            keys = [keys[i] for i in keep]
+            if fields is not None:
+                fields = [fields[i] for i in keep]
+            else:
+                # spans must still count the dropped lines: compute them now
+                fields = _spans_with_gaps(lines, len(first) + 2, keep, split, keys)
     if fields is not None:
         fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
     msg._fields_cache = fields
     msg._parts = split
     msg._keys = keys
-    first_index: dict[str, int] = {}
-    remember = first_index.setdefault  # keeps the first occurrence of each key
-    for i, key in enumerate(keys):
-        remember(key, i)
-    msg._first = first_index
+    # the first occurrence of each key: reversed, so that earlier positions overwrite later ones
+    last = len(keys) - 1
+    msg._first = dict(zip(reversed(keys), range(last, -1, -1)))
     msg._index_cache = None
 
     error = _interpret(msg, data, body_start, error)
@@ -189,7 +186,7 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     if error is None:
         return msg
     error.partial = msg
-    if not msg.is_request or "via" not in first_index:
+    if not msg.is_request or "via" not in msg._first:
         error.status = None  # nothing to answer, or nowhere to send the answer
     return error
 
@@ -207,7 +204,6 @@ def _spans_with_gaps(
     ]
 
 
-_KEYS: dict[bytes, str] = {}
 for _name in (
     "Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq", "Contact", "m", "Max-Forwards", "Route",
     "Record-Route", "Content-Length", "l", "Content-Type", "c", "Expires", "Allow", "Supported", "k",
@@ -216,9 +212,11 @@ for _name in (
     "Date", "Timestamp", "Allow-Events", "Call-Id", "Cseq", "Content-type", "Content-length", "Max-forwards",
     "Record-route", "Call-id", "User-agent",
 ):
-    _KEYS[_name.encode()] = header_key(_name)
-    _KEYS[_name.lower().encode()] = header_key(_name)
-    _KEYS[_name.upper().encode()] = header_key(_name)
+    for _spelling in (_name, _name.lower(), _name.upper()):
+        key_for_bytes(_spelling.encode())
+# every spelling met so far (the common ones above, then what peers send) -> canonical key
+_KEY_OF = KNOWN_KEYS.get
+_SEPARATOR = itemgetter(1)
 
 _NO_CSEQ = CSeq(0, "")
 

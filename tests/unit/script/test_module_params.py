@@ -65,7 +65,8 @@ def test_init_gets_the_registry_with_module_variables() -> None:
 )
 def test_bundled_modules_take_module_variables_in_parameters(modparam: str) -> None:
     text = HEADER.replace('loadmodule "testmod.so"\n', "") + (
-        'loadmodule "tm.so"\nloadmodule "sl.so"\nloadmodule "signaling.so"\nloadmodule "acc.so"\nloadmodule "auth.so"\n'
+        'loadmodule "tm.so"\nloadmodule "sl.so"\nloadmodule "signaling.so"\n'
+        'loadmodule "acc.so"\nloadmodule "auth.so"\n'
         + modparam
         + "\nroute { exit; }\n"
     )
