@@ -102,7 +102,8 @@ def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags:
     if star:
         if len(contacts) > 1:
             raise RegError(400, E.STAR_CONT)
-        if msg.header("expires") is not None and msg.expires() != 0:
+        # RFC 3261 10.3 step 6 and OpenSIPS: a missing or unparsable Expires is not zero either
+        if msg.expires() != 0:
             raise RegError(400, E.STAR_EXP)
     for c in contacts:
         if not c.star and len(c.uri) > cfg.max_contact_len:
@@ -158,8 +159,7 @@ def _shared(reg: Registrar, ctx: MsgContext, msg: SipMessage, flags: int, out: l
         s.methods = ul.methods_mask(",".join(allow))
     rcv = ctx.rcv
     if rcv is not None:
-        ip = f"[{rcv.local_ip}]" if ":" in rcv.local_ip else rcv.local_ip
-        s.socket = sys.intern(f"{rcv.proto}:{ip}:{rcv.local_port}")
+        s.socket = _socket_name(rcv.proto, rcv.local_ip, rcv.local_port)
         if rcv.proto != "udp":
             s.conn_id = rcv.conn_id
     if flags & SOCKET_HEADER and cfg.sock_hdr_name:
@@ -173,6 +173,19 @@ def _shared(reg: Registrar, ctx: MsgContext, msg: SipMessage, flags: int, out: l
     if flags & PATH_ANY:
         _path(msg, flags, s, ul.nat_flag, out)
     return s
+
+
+# (proto, ip, port) of our listeners -> "proto:ip:port", the `socket` column's spelling
+_SOCKET_NAMES: dict[tuple[str, str, int], str] = {}
+
+
+def _socket_name(proto: str, ip: str, port: int) -> str:
+    key = (proto, ip, port)
+    name = _SOCKET_NAMES.get(key)
+    if name is None:
+        host = f"[{ip}]" if ":" in ip else ip
+        name = _SOCKET_NAMES[key] = sys.intern(f"{proto}:{host}:{port}")
+    return name
 
 
 def _path(msg: SipMessage, flags: int, s: _Request, nat_flag: int, out: list[str]) -> None:

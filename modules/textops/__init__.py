@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from pysips.script.context import MsgContext, RouteType
-from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, ModuleExports, fallback_alias
+from pysips.script.exports import (
+    ArgKind,
+    ArgSpec,
+    FixupContext,
+    FunctionExport,
+    ModuleExports,
+    fallback_alias,
+)
 from pysips.sip.message import SipMessage
 from pysips.sip.uri import SipUri, parse_uri
 

@@ -22,7 +22,6 @@ from pysips.sip.transaction import (
     ServerKey,
     ServerTransaction,
     Terminated,
-    TimerQueue,
     Transaction,
     TransactionTable,
     TxState,
@@ -33,6 +32,7 @@ from pysips.sip.transaction import (
 from .cell import CANCEL_PENDING, CANCEL_SENT, Branch, Cell
 from .config import TmConfig
 from .outgoing import cancel_for
+from .timers import TxTimers, WaitQueue
 
 if TYPE_CHECKING:
     from pysips.core.api import Core, Socket, TimerHandle
@@ -83,7 +83,8 @@ class TmBase:
         self.config = config
         self.table = TransactionTable()
         self.cells: dict[str, Cell] = {}
-        self.timers = TimerQueue()
+        self.timers = TxTimers()
+        self.waiting: WaitQueue[Cell] = WaitQueue()  # answered INVITEs on wt_timer (timers.py)
         self.core: Core | None = None
         self.branch_send_hooks: list[BranchSendHook] = []
         self._owners: dict[Transaction, Owner] = {}
@@ -218,6 +219,8 @@ class TmBase:
                 self._send(_UAS, cell, None, data)
                 return True
             return False
+        if cell.is_invite and 200 <= code < 300 and cell.status < 200:
+            self.waiting.add(self._now() + self.config.wt_timer, cell)
         cell.status = code
         cell.status_local = local
         self._feed(cell.uas, actions)
@@ -286,14 +289,26 @@ class TmBase:
     def _forget(self, tx: Transaction, cell: Cell) -> None:
         if self._owners.pop(tx, None) is None:
             return
+        self.timers.forget(tx)
         if isinstance(tx, ClientTransaction | ServerTransaction):
             self.table.remove(tx)
         cell.live -= 1
         if cell.live <= 0:
             self.cells.pop(cell.id, None)
 
+    def _end_wait(self, cell: Cell) -> None:
+        """wt_timer after the 2xx: drop the transactions still absorbing (RFC 6026 Accepted);
+        branches still being cancelled finish on their own."""
+        txs: list[Transaction | None] = [cell.uas, *(branch.uac for branch in cell.branches)]
+        for tx in txs:
+            if tx is not None and tx.state is TxState.ACCEPTED:
+                self._forget(tx, cell)
+
     def _arm_timer(self) -> None:
         at = self.timers.next_deadline()
+        waiting = self.waiting.next_deadline()
+        if waiting is not None and (at is None or waiting < at):
+            at = waiting
         if at is None or at >= self._timer_at:
             return
         if self._timer is not None:
@@ -304,8 +319,11 @@ class TmBase:
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = float("inf")
-        for tx, actions in self.timers.expire(self._now()):
+        now = self._now()
+        for tx, actions in self.timers.expire(now):
             self._feed(tx, actions)
+        for cell in self.waiting.expire(now):
+            self._end_wait(cell)
         self._arm_timer()
 
     # ------------------------------------------------------------------ lookups by branch id

@@ -45,8 +45,28 @@ def build_request(msg: SipMessage, ruri: str | None, via: str, reliable: bool) -
 def relayed_reply(reply: SipMessage) -> bytes:
     """The reply without our Via. A 503 goes up as 503: RFC 3261 16.7 step 6 asks for 500, but
     OpenSIPS relays the stored reply unchanged (t_reply.c relay_reply), and so do we."""
+    if not reply.has_edits:
+        cut = _without_first_via_line(reply.serialize())
+        if cut is not None:
+            return cut
     reply.pop_via()
     return reply.serialize()
+
+
+_VIA_NAMES = (b"via:", b"via :", b"v:", b"v :")
+
+
+def _without_first_via_line(data: bytes) -> bytes | None:
+    """The usual reply, whose first header line is our Via alone: that line cut out of the bytes,
+    without indexing every header. None when the layout is anything else (the general path)."""
+    start = data.find(b"\r\n") + 2
+    end = data.find(b"\r\n", start)
+    if start < 2 or end < 0 or data[end + 2 : end + 3] in (b" ", b"\t"):
+        return None  # no header, or a folded line
+    head = data[start : start + 5].lower()
+    if not head.startswith(_VIA_NAMES) or data.find(b",", start, end) >= 0:
+        return None  # another header first, or several Via values on the line
+    return data[:start] + data[end + 2 :]
 
 
 def cancel_for(sent_request: bytes, reason_header: str | None) -> bytes | None:

@@ -27,13 +27,25 @@ def method_bit(method: str) -> int:
     return METHOD_BITS.get(method.upper(), METHOD_OTHER)
 
 
+# Allow values -> masks: a fleet of phones sends a handful of distinct Allow headers, so every
+# REGISTER after the first of its kind skips the split (bounded: odd values are not kept forever)
+_MASKS: dict[str, int | None] = {}
+_MASKS_MAX = 256
+
+
 def methods_mask(text: str) -> int | None:
     """An Allow header value (or the `methods` contact parameter) as a mask; None if empty."""
+    try:
+        return _MASKS[text]
+    except KeyError:
+        pass
     mask = 0
     for part in text.replace('"', "").split(","):
         name = part.strip()
         if name:
             mask |= method_bit(name)
+    if len(_MASKS) < _MASKS_MAX:
+        _MASKS[text] = mask or None
     return mask or None
 
 

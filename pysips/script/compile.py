@@ -39,6 +39,7 @@ from pysips.script.flags import FlagKind, FlagRegistry
 from pysips.script.functable import build_function_table
 from pysips.script.loader import ModuleFinder, ModuleLoadError, module_name
 from pysips.script.myself import MyselfChecker, from_script
+from pysips.script.porting import provider_note
 from pysips.script.posixre import translate
 from pysips.script.pvbridge import new_registry
 
@@ -138,7 +139,9 @@ class CheckReport:
             lines.append(f"unknown functions ({len(self.unknown_functions)}):")
             for name in sorted(self.unknown_functions):
                 where = self.unknown_functions[name]
-                lines.append(f"  {name}() used {len(where)}x, first at {where[0]}")
+                note = provider_note(name)
+                tail = f", {note}" if note else ""
+                lines.append(f"  {name}() used {len(where)}x, first at {where[0]}{tail}")
         return lines
 
 
@@ -236,15 +239,16 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
 
     myself = options.myself or from_script(global_params)
     env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
+    if finder is None:
+        finder = ModuleFinder(mpath, options.base_dir)
     functions = build_function_table(
-        (*core_exports(env).functions, *options.core_functions),
-        modules,
-        finder if finder is not None else ModuleFinder(mpath, options.base_dir),
-        problems,
+        (*core_exports(env).functions, *options.core_functions), modules, finder, problems
     )
 
     routes = _route_tables(script, problems)
-    state = CompilerState(problems, flags, registry, functions, routes, myself, core, missing)
+    state = CompilerState(
+        problems, flags, registry, functions, routes, myself, core, missing, set(modules), finder.exists
+    )
     for route_node in script.routes:
         slot = (
             state.route(route_node.kind, route_node.name)

@@ -13,6 +13,7 @@ from pysips.script.context import ACT_EXIT, MsgContext
 from pysips.script.errors import FixupError
 from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, RouteRef
 from pysips.script.flags import FlagKind
+from pysips.script.porting import unknown_function_message
 from pysips.script.posixre import compile_dynamic, compile_posix
 from pysips.script.pvbridge import PVError, template
 from pysips.script.values import as_int
@@ -80,7 +81,14 @@ def compile_route_call(c: CompilerState, call: ast.RouteCall) -> RunFn:
 # ---------------------------------------------------------------------------------------------
 
 
+ASYNC_WORDS = frozenset({"async", "launch"})
+
+
 def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
+    if call.name in ASYNC_WORDS and call.args and isinstance(call.args[0], ast.Call):
+        # async()/launch() inside an expression (OpenSIPS's grammar makes them commands, so
+        # `if (!async(f(), resume))` is valid): the same report as the statement form.
+        return not_async_yet(c, call.name, call.args[0], call.pos)
     entry = c.find_function(call.name, len(call.args))
     if entry is None:
         _report_unknown(c, call)
@@ -114,14 +122,20 @@ def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
     return _bind(fexp, call.name, plan, call.pos)
 
 
+def not_async_yet(c: CompilerState, word: str, inner: ast.Call, pos: ast.Pos) -> RunFn:
+    compile_call(c, inner)  # still check the function, so the porting report lists it
+    c.error(pos, f"{word}() is not implemented in pysips yet (needs the asynchronous engine)")
+    return lambda ctx: -1
+
+
 def _pos(expr: ast.Expr, default: ast.Pos) -> ast.Pos:
     pos = getattr(expr, "pos", default)
     return pos if isinstance(pos, ast.Pos) and pos != ast.NOWHERE else default
 
 
 def _report_unknown(c: CompilerState, call: ast.Call) -> None:
-    message = f"unknown function {call.name}()"
-    if c.missing_modules:
+    message = unknown_function_message(call.name, c.loaded_modules, c.module_exists)
+    if message.endswith("()") and c.missing_modules:
         message += " (maybe from a module pysips does not have yet)"
     c.error(call.pos, message)
     c.unknown_functions.setdefault(call.name, []).append(call.pos)

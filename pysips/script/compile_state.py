@@ -7,7 +7,7 @@ pseudo-variable accessors. The closures built from it never look anything up by 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,8 @@ class CompilerState:
         myself: MyselfChecker,
         core: dict[str, Any],
         missing_modules: list[str],
+        loaded_modules: Collection[str] = (),
+        module_exists: Callable[[str], bool] = lambda name: False,
     ) -> None:
         self.problems = problems
         self.flags = flags
@@ -113,6 +115,8 @@ class CompilerState:
         self.myself = myself
         self.core = core  # canonical core parameters (max_while_loops, enable_asserts ...)
         self.missing_modules = missing_modules
+        self.loaded_modules = loaded_modules  # for the porting hints of unknown functions
+        self.module_exists = module_exists
         self.facts: dict[tuple[ast.RouteKind, str | None], RouteFacts] = {}
         self.current: RouteFacts = RouteFacts()
         self.route_refs: list[tuple[RouteRef, ast.Pos]] = []

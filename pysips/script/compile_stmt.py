@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from pysips.script import ast
-from pysips.script.compile_call import compile_action, compile_call
+from pysips.script.compile_call import compile_action, not_async_yet
 from pysips.script.compile_expr import compile_pvar, cond, constant, value
 from pysips.script.context import ACT_BREAK, ACT_DROP, ACT_EXIT, ACT_RETURN, MsgContext, Value
 from pysips.script.values import EXPR_DROP, as_int, compound
@@ -75,10 +75,7 @@ def statement(c: CompilerState, s: ast.Stmt) -> RunFn:
     if isinstance(s, ast.Assert):
         return _assert(c, s)
     if isinstance(s, ast.Async | ast.Launch):
-        compile_call(c, s.call)  # still check the function, so the porting report lists it
-        word = "async" if isinstance(s, ast.Async) else "launch"
-        c.error(s.pos, f"{word}() is not implemented in pysips yet (needs the asynchronous engine)")
-        return lambda ctx: -1
+        return not_async_yet(c, "async" if isinstance(s, ast.Async) else "launch", s.call, s.pos)
     c.error(getattr(s, "pos", ast.NOWHERE), f"unsupported statement {type(s).__name__}")
     return lambda ctx: -1
 

@@ -81,6 +81,7 @@ class MsgContext:
         "bflags",
         "branches",
         "dst_uri",
+        "error_info",
         "event_params",
         "extra",
         "flags",
@@ -131,6 +132,9 @@ class MsgContext:
         self.extra: dict[str, Any] = {}  # per-message scratch space for modules, keyed by module
         # The named parameters of the event that started an event_route ($param(name)).
         self.event_params: dict[str, Value] | None = None
+        # What went wrong, for an error_route ($err.class level info rcode rreason), set by the
+        # core when it runs one; None otherwise.
+        self.error_info: dict[str, Value] | None = None
 
     @property
     def exit_requested(self) -> bool:

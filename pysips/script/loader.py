@@ -130,6 +130,10 @@ class ModuleFinder:
             return FoundModule(name, _exports_of(obj, f"entry point {ep.value}"), f"entry point {ep.value}")
         return None
 
+    def exists(self, name: str) -> bool:
+        """A module of that name can be found, without importing it."""
+        return any(_is_module_folder(folder, name) for folder in self.search) or name in self._entry_points()
+
     def available(self) -> list[FoundModule]:
         """Every module reachable from the search path and entry points (for `pysips modules`)."""
         seen: dict[str, FoundModule] = {}

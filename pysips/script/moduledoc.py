@@ -38,6 +38,13 @@ def signature(f: FunctionExport) -> str:
     return f"{_fname(f)}({', '.join(parts)})"
 
 
+def _alias_target(f: FunctionExport) -> str:
+    if f.alias_of is None:
+        return _cell(f.doc) or "own implementation"
+    module, name = f.alias_of
+    return f"`{module}`'s `{name}()`"
+
+
 def route_types(mask: int) -> str:
     if mask & RouteType.ALL == RouteType.ALL:
         return "any"
@@ -47,12 +54,15 @@ def route_types(mask: int) -> str:
 def module_listing(mpath: str | None = None) -> str:
     lines: list[str] = []
     for mod in _all_modules(mpath):
-        usable = [f for f in mod.functions if f.missing is None]
+        usable = [f for f in mod.functions if f.missing is None and not f.fallback]
         lines.append(
             f"{mod.name}: {len(usable)} functions, {len(mod.params)} parameters, {len(mod.pvars)} pvars"
         )
         for f in usable:
             lines.append(f"  {signature(f)}")
+        for f in mod.functions:
+            if f.fallback:
+                lines.append(f"  {_fname(f)}() (fallback: {_alias_target(f)})")
         for p in mod.params:
             lines.append(f"  modparam {p.name} ({p.type.value}, default {p.default!r})")
         for pv in mod.pvars:
@@ -75,8 +85,9 @@ def modules_markdown(mpath: str | None = None) -> str:
         out += [f"## {mod.name}", ""]
         if mod.doc:
             out += [mod.doc.strip(), ""]
-        usable = [f for f in mod.functions if f.missing is None]
-        missing = [f for f in mod.functions if f.missing is not None]
+        usable = [f for f in mod.functions if f.missing is None and not f.fallback]
+        missing = [f for f in mod.functions if f.missing is not None and not f.fallback]
+        fallbacks = [f for f in mod.functions if f.fallback]
         if usable:
             out += ["| function | route types | description |", "|---|---|---|"]
             for f in usable:
@@ -86,6 +97,11 @@ def modules_markdown(mpath: str | None = None) -> str:
             out += ["Declared but not implemented yet (a script using them fails to load):", ""]
             for f in missing:
                 out.append(f"- `{_fname(f)}()`: {f.missing}")
+            out.append("")
+        if fallbacks:
+            out += ["Older names, answered only when no loaded module exports them:", ""]
+            for f in fallbacks:
+                out.append(f"- `{_fname(f)}()`: {_alias_target(f)}")
             out.append("")
         if mod.params:
             out += ["| parameter | type | default | description |", "|---|---|---|---|"]

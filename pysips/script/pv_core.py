@@ -462,11 +462,57 @@ def _socket_out(field: str | None) -> Getter:
     return get
 
 
+_SOCKET_PROTOS = frozenset({"udp", "tcp", "tls", "ws", "wss", "sctp"})
+
+
+def _split_socket(text: str) -> tuple[str, str, int] | None:
+    """`[proto:]host[:port]` (IPv6 in brackets) -> (proto, host, port), udp and 5060/5061 by default."""
+    proto = "udp"
+    head, sep, rest = text.strip().partition(":")
+    if sep and head.lower() in _SOCKET_PROTOS:
+        proto, text = head.lower(), rest
+    port: int | None = None
+    if text.startswith("["):
+        host, _, tail = text[1:].partition("]")
+        if tail:
+            if not tail.startswith(":") or not tail[1:].isdigit():
+                return None
+            port = int(tail[1:])
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        if not port_text.isdigit():
+            return None
+        port = int(port_text)
+    else:
+        host = text
+    if not host:
+        return None
+    return proto, host, port if port is not None else (5061 if proto in ("tls", "wss") else 5060)
+
+
+def _set_socket_out(ctx: MsgContext, value: Value) -> None:
+    """OpenSIPS pv_set_force_sock: NULL resets; a socket we do not listen on only warns."""
+    if value is None:
+        ctx.force_socket = None
+        return
+    where = _split_socket(str(value))
+    engine = ctx.process.core
+    sock = None
+    if where is not None and engine is not None:
+        sock = engine.table.find(*where)
+    if sock is None:
+        log.warning("no socket found to match [%s]", value)
+        return
+    ctx.force_socket = sock
+
+
 def make_socket_out(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     key = subname.strip().lower() if subname else None
     if key not in (None, "ip", "port", "proto", "af"):
         raise PVError(f"$socket_out: unknown field {subname!r} (ip, port, proto, af)", pos)
-    return FuncPV(f"$socket_out({subname})" if subname else "$socket_out", _socket_out(key))
+    if key is None:
+        return FuncPV("$socket_out", _socket_out(None), _set_socket_out)
+    return FuncPV(f"$socket_out({subname})", _socket_out(key))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,6 +635,16 @@ def _branch_field(key: str) -> Callable[[MsgContext], list[Value]]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _error_field(key: str) -> Getter:
+    """`$err.class` ...: the error an error_route runs for (OpenSIPS error info), NULL elsewhere."""
+
+    def get(ctx: MsgContext) -> Value:
+        info = ctx.error_info
+        return None if info is None else info.get(key)
+
+    return get
+
+
 def _plain(get: Getter, set_: Setter | None = None) -> PVFactory:
     """A factory for a variable that takes no name in parentheses."""
 
@@ -686,6 +742,7 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
         "msg.branch.duri": _list(_branch_field("dst_uri")),
         "msg.branch.path": _list(_branch_field("path")),
         # script state
+        **{f"err.{key}": _plain(_error_field(key)) for key in ("class", "level", "info", "rcode", "rreason")},
         "rc": _plain(lambda c: c.retcode),
         "mf": _plain(lambda c: c.flags),
         "bf": _plain(lambda c: c.bflags),

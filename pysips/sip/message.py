@@ -344,7 +344,7 @@ class SipMessage:
 
     def _validate(self) -> ParseError | None:
         get = _VALIDATORS.get
-        for key in self._first:
+        for key in dict.fromkeys(self._keys):  # in order of first appearance
             check = get(key)
             if check is not None:
                 result = check(self, key)

@@ -17,6 +17,7 @@ from pysips.sip.via import parse_via
 
 _SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards")
 _REQUIRED = ("via", "from", "to", "call-id", "cseq")
+_REQUIRED_SET = frozenset(_REQUIRED)
 _DIGITS = frozenset(b"0123456789")
 # a continuation line; one regex pass beats two substring searches that stall at every CRLF
 _FOLDED = re.compile(rb"\r\n[ \t]").search
@@ -98,21 +99,11 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     msg._new_ctype = None
     msg._pushed_vias = []
     msg._vias_popped = 0
-    msg._from = None
-    msg._to = None
     msg._vias = None
-    msg.top_via = None
-    msg.from_tag = None
-    msg.to_tag = None
     msg.method = ""
     msg.ruri = ""
     msg.status = 0
     msg.reason = ""
-    msg.call_id = ""
-    msg.cseq = _NO_CSEQ
-    msg.max_forwards = None
-    msg.content_length = None
-    msg.body = b""
     msg._body_start = body_start
 
     if first[:4] == b"SIP/":
@@ -225,50 +216,58 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
     """Read the routing headers; returns the first error (the given one wins)."""
     parts = msg._parts
     first = msg._first
-    keys = msg._keys
     is_request = msg.is_request
 
-    if error is None and len(first) != len(keys):
-        for key in _SINGLE_VALUED:
-            if key in first and keys.count(key) > 1:
-                error = ParseError(f"several {key} headers")
-                break
-    if error is None and is_request:
-        for key in _REQUIRED:
-            if key not in first:
-                error = ParseError(f"missing {key} header")
-                break
+    if error is None:
+        if len(first) != len(parts):
+            keys = msg._keys
+            for key in _SINGLE_VALUED:
+                if key in first and keys.count(key) > 1:
+                    error = ParseError(f"several {key} headers")
+                    break
+        if error is None and is_request and not first.keys() >= _REQUIRED_SET:
+            for key in _REQUIRED:
+                if key not in first:
+                    error = ParseError(f"missing {key} header")
+                    break
 
-    i = first.get("call-id")
+    get = first.get
+    i = get("call-id")
     if i is not None:
-        msg.call_id = _decode(parts[i][2].strip(b" \t"))
-        if not msg.call_id and error is None:
+        msg.call_id = call_id = parts[i][2].strip(b" \t").decode("utf-8", "surrogateescape")
+        if not call_id and error is None:
             error = ParseError("empty Call-ID")
-    elif error is None and not is_request:
-        error = ParseError("missing call-id header")
+    else:
+        msg.call_id = ""
+        if error is None and not is_request:
+            error = ParseError("missing call-id header")
 
-    i = first.get("cseq")
+    i = get("cseq")
+    cseq = _NO_CSEQ
     if i is not None:
         value_b = parts[i][2]
         words = value_b.split()
         method = _KNOWN_METHODS.get(words[1]) if len(words) == 2 else None
         if method is not None and 0 < len(words[0]) < 10 and _DIGITS.issuperset(words[0]):
-            msg.cseq = CSeq(int(words[0]), method)
+            cseq = CSeq(int(words[0]), method)
         else:
-            cseq = parse_cseq(_decode(value_b))
-            if isinstance(cseq, ParseError):
+            parsed_cseq = parse_cseq(_decode(value_b))
+            if isinstance(parsed_cseq, ParseError):
                 if error is None:
-                    error = cseq
+                    error = parsed_cseq
             else:
-                msg.cseq = cseq
+                cseq = parsed_cseq
         if not is_request:
-            msg.method = msg.cseq.method
-        elif msg.cseq.method != msg.method and error is None and msg.cseq is not _NO_CSEQ:
-            error = ParseError(f"CSeq method {msg.cseq.method!r} does not match {msg.method!r}")
+            msg.method = cseq.method
+        elif cseq.method != msg.method and error is None and cseq is not _NO_CSEQ:
+            error = ParseError(f"CSeq method {cseq.method!r} does not match {msg.method!r}")
     elif error is None and not is_request:
         error = ParseError("missing cseq header")
+    msg.cseq = cseq
 
-    i = first.get("from")
+    msg._from = msg._to = None
+    msg.from_tag = msg.to_tag = None
+    i = get("from")
     if i is not None:
         value_b = parts[i][2].strip(b" \t")
         tag = _quick_tag(value_b)
@@ -283,7 +282,7 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
     elif error is None and not is_request:
         error = ParseError("missing from header")
 
-    i = first.get("to")
+    i = get("to")
     if i is not None:
         value_b = parts[i][2].strip(b" \t")
         tag = _quick_tag(value_b)
@@ -298,9 +297,10 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
     elif error is None and not is_request:
         error = ParseError("missing to header")
 
-    i = first.get("via")
+    i = get("via")
+    msg.top_via = None
     if i is not None:
-        value = _decode(parts[i][2].strip(b" \t"))
+        value = parts[i][2].strip(b" \t").decode("utf-8", "surrogateescape")
         if "," in value:
             value = split_commas(value)[0]
         top = parse_via(value)
@@ -312,7 +312,8 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
     elif error is None and not is_request:
         error = ParseError("missing via header")
 
-    i = first.get("max-forwards")
+    i = get("max-forwards")
+    msg.max_forwards = None
     if i is not None:
         value_b = parts[i][2].strip(b" \t")
         if value_b and _DIGITS.issuperset(value_b):
@@ -322,11 +323,13 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
         elif error is None:
             error = ParseError("bad Max-Forwards")
 
-    i = first.get("content-length")
+    i = get("content-length")
     available = len(data) - body_start if body_start <= len(data) else 0
     length = available
+    msg.content_length = None
     if i is not None:
         value_b = parts[i][2].strip(b" \t")
+        keys = msg._keys
         if len(first) != len(keys) and keys.count("content-length") > 1 and len(
             {parts[n][2].strip(b" \t") for n, key in enumerate(keys) if key == "content-length"}
         ) > 1:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pysips.sip.errors import ParseError
 from pysips.sip.headers import parse_header_params, split_commas
 from pysips.sip.uri import parse_hostport
@@ -58,12 +60,40 @@ class Via:
         return f"Via({self.text!r})"
 
 
-_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+# The usual via-parm in one match: "SIP/2.0/UDP host[:port][;name[=value]]..." with a plain host and
+# parameters free of quotes, brackets and whitespace; a subset of what _parse_via_plain accepts,
+# with the same result. Anything else goes through _parse_via_plain.
+_TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
+_COMMON_VIA = re.compile(
+    rf"SIP/2\.0/([^ \[]+) ([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?((?:;{_TOKEN}(?:=[^;\"\s\[\]]+)?)*)"
+).fullmatch
 
 
 def parse_via(text: str) -> Via | ParseError:
     value = text.strip()
-    # fast path: "SIP/2.0/UDP host[:port];params" with single spaces and a plain host
+    match = _COMMON_VIA(value)
+    if match is not None:
+        proto, host, port_text, param_text = match.groups()
+        port = None
+        if port_text is not None:
+            port = int(port_text)
+            if port > 65535:
+                return _parse_via_plain(value)
+        params: dict[str, str | None] = {}
+        if param_text:
+            for item in param_text[1:].split(";"):
+                name, eq, param = item.partition("=")
+                params[name.lower()] = param if eq else None
+        return Via(proto.upper(), host, port, params, value)
+    return _parse_via_plain(value)
+
+
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._")
+
+
+def _parse_via_plain(value: str) -> Via | ParseError:
+    """"SIP/2.0/transport host[:port];params" with single spaces and a plain host, the parameters
+    as parse_header_params takes them; other shapes go to _parse_via_slow."""
     if value[:8] == "SIP/2.0/" and "[" not in value:
         space = value.find(" ", 8)
         semi = value.find(";", space)

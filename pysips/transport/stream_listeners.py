@@ -6,7 +6,8 @@ share one `StreamTransports` (one connection table, so conn ids are unique and a
 connection to a peer).
 
 Sending rules (RFC 3261 18, RFC 5923, RFC 7118):
-- an existing connection is used when the destination names it (conn_id) or its address matches;
+- an existing connection is used when the destination names it (conn_id) or its address matches
+  (a `ws` destination also takes a `wss` connection: browsers write transport=ws over WSS too);
 - a reply never opens a connection: if the request's connection is gone the reply is dropped;
 - a WebSocket destination whose connection is gone is never dialled when it was a browser (the
   client end of an inbound connection) or when the destination named a connection id;
@@ -175,14 +176,17 @@ class StreamTransports:
     def send(self, data: bytes, dst: Destination, sock: Socket) -> bool:
         proto = dst.proto if dst.proto in STREAM_PROTOS else sock.proto
         conn = self.table.find(proto, dst.ip, dst.port, dst.conn_id)
+        if conn is None and proto == "ws":
+            # JsSIP and other browsers write transport=ws in their Contact over WSS as well: a
+            # plain-ws destination may take the TLS connection at that address (never the reverse)
+            conn = self.table.by_addr("wss", dst.ip, dst.port)
         if conn is not None:
             return conn.write(data)
         if data.startswith(b"SIP/2.0 "):
             log.warning("reply to %s:%s:%d not sent: its connection is gone (replies never open one)",
                         proto, dst.ip, dst.port)
             return False
-        ws = proto in ("ws", "wss")
-        if ws and (dst.conn_id or self.table.was_browser(proto, dst.ip, dst.port, self.now())):
+        if proto in ("ws", "wss") and (dst.conn_id or self._was_browser(proto, dst)):
             log.warning("%s:%s:%d: the WebSocket connection is gone; not dialling a browser", proto, dst.ip,
                         dst.port)
             return False
@@ -190,6 +194,12 @@ class StreamTransports:
             log.info("%s:%s:%d: no connection, and new ones are forbidden here", proto, dst.ip, dst.port)
             return False
         return self._dial(data, proto, dst, sock)
+
+    def _was_browser(self, proto: str, dst: Destination) -> bool:
+        now = self.now()
+        if self.table.was_browser(proto, dst.ip, dst.port, now):
+            return True
+        return proto == "ws" and self.table.was_browser("wss", dst.ip, dst.port, now)
 
     def _dial(self, data: bytes, proto: str, dst: Destination, sock: Socket) -> bool:
         if len(self.table) >= self.settings.max_connections:

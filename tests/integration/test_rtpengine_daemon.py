@@ -46,23 +46,32 @@ def _free_udp_port() -> int:
         return port
 
 
+_ranges_handed_out: list[tuple[int, int]] = []
+
+
 def _free_range(width: int = 60) -> tuple[int, int]:
+    """Ports free now and disjoint from every range handed out before (daemons bind lazily)."""
     for _ in range(50):
         base = random.randrange(20000, 60000 - width, 2)
+        if any(base <= high and low <= base + width - 1 for low, high in _ranges_handed_out):
+            continue
         try:
             for port in (base, base + width // 2, base + width - 1):
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                     s.bind(("127.0.0.1", port))
         except OSError:
             continue
+        _ranges_handed_out.append((base, base + width - 1))
         return base, base + width - 1
     raise RuntimeError("no free UDP port range")
 
 
 class Daemon:
-    def __init__(self, log_dir: Path, name: str) -> None:
+    """The Debian daemon, userspace, on free ports; `log_level` 6 (the default) logs each NG command."""
+
+    def __init__(self, log_dir: Path, name: str, log_level: int | None = None, port_width: int = 60) -> None:
         self.ng_port = _free_udp_port()
-        self.port_min, self.port_max = _free_range()
+        self.port_min, self.port_max = _free_range(port_width)
         self.log_path = log_dir / f"rtpengine-{name}.log"
         assert RTPENGINE is not None
         self.proc = subprocess.Popen(
@@ -70,6 +79,7 @@ class Daemon:
                 RTPENGINE, "--config-file=none", "--table=-1", "--foreground", "--log-stderr",
                 "--interface=127.0.0.1", f"--listen-ng=127.0.0.1:{self.ng_port}",
                 f"--port-min={self.port_min}", f"--port-max={self.port_max}", "--delete-delay=0",
+                *([] if log_level is None else [f"--log-level={log_level}"]),
             ],
             stdout=subprocess.DEVNULL,
             stderr=self.log_path.open("wb"),
@@ -95,16 +105,21 @@ class Daemon:
                     time.sleep(0.1)
         raise RuntimeError("rtpengine did not answer ping")
 
-    def query(self, call_id: str) -> dict[str, Any]:
+    def command(self, command: dict[str, Any]) -> dict[str, Any]:
         B = _sub("bencode")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.settimeout(2)
             cookie = f"q{random.randrange(1 << 40)}".encode()  # the daemon caches replies by cookie
-            query = B.encode({"command": "query", "call-id": call_id})
-            s.sendto(cookie + b" " + query, ("127.0.0.1", self.ng_port))
+            s.sendto(cookie + b" " + B.encode(command), ("127.0.0.1", self.ng_port))
             data = s.recv(65535)
         reply: dict[str, Any] = B.decode(data.partition(b" ")[2])
         return reply
+
+    def query(self, call_id: str) -> dict[str, Any]:
+        return self.command({"command": "query", "call-id": call_id})
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def log_contains(self, text: str) -> bool:
         deadline = time.monotonic() + 2

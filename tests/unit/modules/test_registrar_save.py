@@ -64,6 +64,19 @@ def test_star_removes_everything_and_needs_expires_zero() -> None:
     assert fx.ul.domain("location").get("alice@example.com") is None
 
 
+def test_star_without_expires_header_is_400_and_keeps_bindings() -> None:
+    # a missing (or unparsable) Expires is the default expiry, not zero: OpenSIPS answers 400
+    fx = Fx()
+    fx.save(register(expires=600))
+    for extra in ("", "Expires: soon\r\n"):
+        ret, _ = fx.save(register(contact="*", cseq=7, extra=extra))
+        assert ret == -2
+        bad = fx.core.replies()[-1]
+        assert bad.status == 400
+        assert bad.header("P-Registrar-Error") == "* used in contact and expires is not zero"
+    assert fx.ul.domain("location").get("alice@example.com") is not None
+
+
 def test_star_with_other_contacts_is_400() -> None:
     fx = Fx()
     ret, _ = fx.save(register(contacts=["*", "<sip:alice@198.51.100.7>"], expires=0))

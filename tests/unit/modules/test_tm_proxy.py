@@ -181,6 +181,27 @@ def test_200_retransmissions_are_relayed() -> None:
     assert lines(rig.take()) == ["SIP/2.0 200 OK", "SIP/2.0 200 OK"]
 
 
+def test_answered_invite_is_dropped_after_wt_timer_and_late_200s_still_go_up() -> None:
+    # OpenSIPS keeps a transaction wt_timer seconds after its final reply (put_on_wait), not the
+    # 32 s of RFC 6026's Accepted state; later 2xx retransmissions go up statelessly by Via.
+    rig = Rig(proxy_script(), {"wt_timer": 5})
+    _, sent = start_call(rig)
+    (out,) = to(sent, ALICE)
+    ok = rig.answer(out, 200, "OK")
+    rig.receive(ok, ALICE)
+    rig.take()
+    rig.advance(4.9)
+    assert rig.tm.cells and len(rig.tm.table) == 2
+    rig.receive(ok, ALICE)
+    assert lines(to(rig.take(), CALLER)) == ["SIP/2.0 200 OK"]
+    rig.advance(0.2)
+    assert not rig.tm.cells and len(rig.tm.table) == 0 and len(rig.tm.timers) == 0
+    rig.receive(ok, ALICE)
+    (late,) = rig.take()
+    assert late.first_line == "SIP/2.0 200 OK" and (late.dst.ip, late.dst.port) == CALLER
+    assert [v.branch for v in late.msg.vias] == ["z9hG4bKcaller1"]
+
+
 def test_invite_retransmission_absorbed_and_last_reply_resent() -> None:
     calls: list[int] = []
 

@@ -169,7 +169,9 @@ def test_every_spelling_of_append_branch_forks(call: str) -> None:
 
 
 def test_append_branch_old_without_uri_copies_the_current_ruri() -> None:
-    rig, _ = loaded('loadmodule "tm.so"\nroute { append_branch_old(); $ru = "sip:b@10.0.0.4"; t_relay(); exit; }')
+    rig, _ = loaded(
+        'loadmodule "tm.so"\nroute { append_branch_old(); $ru = "sip:b@10.0.0.4"; t_relay(); exit; }'
+    )
     rig.receive(invite(), CALLER)
     sent = rig.take()
     assert len(to(sent, ALICE)) == 1 and len(to(sent, BOB)) == 1

@@ -231,3 +231,22 @@ def test_table_names_with_dashes_work_in_the_database(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("select contact from `location-internal`").fetchall() == [
         ("sip:alice@198.51.100.7:5060",)]
+
+
+def test_methods_mask_cached_values_stay_right() -> None:
+    mask = Fx().ul.methods_mask
+    cache = mask.__globals__["_MASKS"]
+    other = mask.__globals__["METHOD_OTHER"]
+    allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE"
+    expected = 1 | 4 | 2 | 8 | 32 | 256
+    assert mask(allow) == expected
+    assert cache[allow] == expected
+    assert mask(allow) == expected  # from the cache
+    assert mask('"REFER,NOTIFY"') == 4096 | 1024
+    assert mask(" , ") is None
+    assert mask(" , ") is None
+    assert mask("FOO") == other
+    limit = mask.__globals__["_MASKS_MAX"]
+    for i in range(limit + 50):  # odd values never grow the cache past its bound
+        assert mask(f"X{i}, INVITE") == other | 1
+    assert len(cache) <= limit

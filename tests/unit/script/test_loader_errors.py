@@ -170,3 +170,55 @@ def test_function_used_in_condition_and_statement_checked_once_each() -> None:
     loaded = load("route { if (t_int(1)) t_int(2); }\n")
     _, ctx = run(loaded)
     assert calls(ctx) == [("t_int", 1), ("t_int", 2)]
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (
+            "dialog_foo_bar();",
+            "unknown function dialog_foo_bar()",
+        ),
+        (
+            "create_dialog();",
+            "unknown function create_dialog(): provided by OpenSIPS module 'dialog', which pysips does not "
+            "have yet",
+        ),
+        (
+            "t_relay();",
+            "unknown function t_relay(): provided by OpenSIPS module 'tm'; add loadmodule \"tm.so\"",
+        ),
+        (
+            "avp_delete(\"$avp(x)\");",
+            "unknown function avp_delete(): provided by OpenSIPS module 'avpops' (up to OpenSIPS 3.4), "
+            "which pysips does not have yet",
+        ),
+    ],
+)
+def test_unknown_function_names_its_opensips_module(call: str, expected: str) -> None:
+    errors = _errors("route {\n  " + call + "\n}")
+    assert errors == [f"{_line(2)}3: {expected}"]
+
+
+def test_porting_summary_names_the_opensips_module() -> None:
+    report = check('route {\n  create_dialog();\n  create_dialog();\n  nosuch_fn();\n}')
+    summary = report.summary()
+    assert f"  create_dialog() used 2x, first at {_line(2)}3, OpenSIPS module 'dialog'" in summary
+    assert f"  nosuch_fn() used 1x, first at {_line(4)}3" in summary
+
+
+@pytest.mark.parametrize("word", ["async", "launch"])
+def test_async_in_a_condition_is_reported_as_async_not_as_an_unknown_function(word: str) -> None:
+    # OpenSIPS's grammar makes async()/launch() commands, usable in conditions like any call.
+    body = (
+        "route {\n  if (!" + word + "(t_ret(1), r1)) exit;\n  " + word + "(nosuch_fn(), r1);\n}\n"
+        "route[r1] { exit; }"
+    )
+    report = check(body)
+    errors = [p.format() for p in report.problems if not p.warning]
+    assert errors == [
+        f"{_line(2)}8: {word}() is not implemented in pysips yet (needs the asynchronous engine)",
+        f"{_line(3)}3: {word}() is not implemented in pysips yet (needs the asynchronous engine)",
+        f"{_line(3)}{len(word) + 4}: unknown function nosuch_fn()",
+    ]
+    assert sorted(report.unknown_functions) == ["nosuch_fn"]

@@ -201,6 +201,19 @@ def test_no_message_reads_null() -> None:
     assert read(P("rc"), ctx) == 1
 
 
+def test_err_reads_the_error_of_an_error_route() -> None:
+    ctx = MsgContext(ProcessState())
+    assert read(P("err.class"), ctx) is None
+    ctx.error_info = {"class": 1, "level": 2, "info": "parse error in message", "rcode": 400,
+                      "rreason": "Bad Request"}
+    assert read(P("err.class"), ctx) == 1
+    assert read(P("err.level"), ctx) == 2
+    assert read(P("err.info"), ctx) == "parse error in message"
+    assert read(P("err.rcode"), ctx) == 400
+    assert read(P("err.rreason"), ctx) == "Bad Request"
+    assert not compile_pvar(P("err.rcode"), REG).writable
+
+
 def test_ru_reads_new_ruri_and_ou_keeps_original() -> None:
     ctx = ctx_for("invite")
     ctx.new_ruri = "sip:carol@chicago.example.com"

@@ -253,7 +253,41 @@ def test_socket_out_reads_forced_socket() -> None:
     assert acc(P("socket_out")).get(ctx) == "tcp:[2001:db8::5]:5070"
     assert acc(P("socket_out", "port")).get(ctx) == 5070
     assert acc(P("socket_out", "af")).get(ctx) == "INET6"
-    assert not acc(P("socket_out")).writable
+    assert not acc(P("socket_out", "port")).writable
+
+
+class FakeTable:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, int]] = []
+
+    def find(self, proto: str, ip: str, port: int) -> FakeSocket | None:
+        self.asked.append((proto, ip, port))
+        return FakeSocket() if (proto, ip, port) == ("tcp", "2001:db8::5", 5070) else None
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.table = FakeTable()
+
+
+def test_socket_out_assignment_picks_one_of_our_sockets() -> None:
+    # OpenSIPS pv_set_force_sock: NULL resets, an unknown socket only warns (the old one stays).
+    ctx = MsgContext(ProcessState())
+    out = acc(P("socket_out"))
+    assert out.writable
+    out.set(ctx, "tcp:[2001:db8::5]:5070")  # no engine (script only checked): nothing to pick
+    assert ctx.force_socket is None
+    engine = FakeEngine()
+    ctx.process.core = engine
+    out.set(ctx, "tcp:[2001:db8::5]:5070")
+    assert isinstance(ctx.force_socket, FakeSocket)
+    out.set(ctx, "udp:10.0.0.9")
+    assert isinstance(ctx.force_socket, FakeSocket)
+    assert engine.table.asked[-1] == ("udp", "10.0.0.9", 5060)
+    out.set(ctx, "tls:10.0.0.9")
+    assert engine.table.asked[-1] == ("tls", "10.0.0.9", 5061)
+    out.set(ctx, None)
+    assert ctx.force_socket is None
 
 
 def test_registry_replace_core_variable() -> None:

@@ -13,6 +13,7 @@ from pysips.transport.stream_listeners import StreamTransports
 from pysips.transport.stream_settings import CORE_KEY
 
 WS_SOCK = Socket("ws", "127.0.0.1", 8080)
+WSS_SOCK = Socket("wss", "127.0.0.1", 8443)
 TCP_SOCK = Socket("tcp", "127.0.0.1", 5060)
 REQUEST = b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n"
 REPLY = b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"
@@ -22,7 +23,7 @@ class MemConn(Connection):
     __slots__ = ("sent",)
 
     def __init__(self, proto: str, ip: str, port: int) -> None:
-        super().__init__(proto, WS_SOCK if proto == "ws" else TCP_SOCK, False)
+        super().__init__(proto, {"ws": WS_SOCK, "wss": WSS_SOCK}.get(proto, TCP_SOCK), False)
         self.remote_ip, self.remote_port = ip, port
         self.sent: list[bytes] = []
 
@@ -72,6 +73,30 @@ def test_reply_never_opens_a_connection_and_browsers_are_not_dialled() -> None:
         # a destination naming a WebSocket connection that is gone is not dialled either
         assert not st.send(REQUEST, Destination("ws", "10.0.0.9", 9, cid), WS_SOCK)
         assert st.stats["dialled"] == 0 and len(st.table) == 0
+    finally:
+        loop.close()
+
+
+def test_ws_destination_takes_the_wss_connection_of_a_browser_but_not_the_reverse() -> None:
+    # JsSIP over WSS registers Contact: <sip:x@y.invalid;transport=ws>; once fixed up to the
+    # source address, a request to it says ws while the only connection there is wss
+    loop = asyncio.new_event_loop()
+    try:
+        st, _, _ = make(loop)
+        browser = MemConn("wss", "10.0.0.4", 52000)
+        st.table.add(browser)
+        assert st.send(REQUEST, Destination("ws", "10.0.0.4", 52000), WS_SOCK)
+        assert browser.sent == [REQUEST]
+        plain = MemConn("ws", "10.0.0.5", 53000)
+        st.table.add(plain)
+        st.no_new_conn = True  # a wss destination must not fall back to plain ws: it would dial
+        assert not st.send(REQUEST, Destination("wss", "10.0.0.5", 53000), WSS_SOCK)
+        assert plain.sent == []
+        st.no_new_conn = False
+        # once the wss browser is gone, a ws destination to it is not dialled either
+        st.lost(browser, "gone")  # type: ignore[arg-type]
+        assert not st.send(REQUEST, Destination("ws", "10.0.0.4", 52000), WS_SOCK)
+        assert st.stats["dialled"] == 0
     finally:
         loop.close()
 

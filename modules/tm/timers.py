@@ -1,0 +1,113 @@
+"""tm's timers: the deadlines of its transactions, and the wait of finished INVITE transactions.
+
+Like pysips.sip.transaction's TimerQueue (a heap with lazy invalidation), except that the heap
+holds transaction ids, not transactions: a transaction tm forgets is freed at once, not when its
+stale heap entries surface (up to 64*T1 later). Under load that difference is most of the memory
+the process holds, and the cyclic collector walks all of it.
+
+The wait (OpenSIPS's wt_timer): an INVITE transaction that sent a 2xx upstream is kept wt_timer
+seconds to relay 2xx retransmissions, then dropped, as OpenSIPS's put_on_wait does; RFC 6026's
+64*T1 Accepted states would keep every answered call's transaction for 32 s. Later 2xx
+retransmissions go up statelessly by their Via, as in OpenSIPS.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from typing import Generic, TypeVar
+
+from pysips.sip.transaction import Actions, Transaction
+
+T = TypeVar("T")
+
+
+class TxTimers:
+    __slots__ = ("_counter", "_heap", "_live")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, int]] = []  # (deadline, tie-break, id of the tx)
+        self._live: dict[int, Transaction] = {}
+        self._counter = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def schedule(self, tx: Transaction) -> None:
+        """Call after every event given to `tx`, so its current deadline is in the queue."""
+        at = tx.next_timer_at()
+        if at is None:
+            return
+        key = id(tx)
+        self._live[key] = tx
+        heapq.heappush(self._heap, (at, next(self._counter), key))
+
+    def forget(self, tx: Transaction) -> None:
+        self._live.pop(id(tx), None)
+
+    def next_deadline(self) -> float | None:
+        """The earliest live deadline; stale entries on top are dropped on the way."""
+        heap = self._heap
+        live = self._live
+        while heap:
+            at, _, key = heap[0]
+            tx = live.get(key)
+            current = tx.next_timer_at() if tx is not None else None
+            if current is not None and current <= at:
+                return at
+            heapq.heappop(heap)
+            if current is not None:  # the deadline moved later: queue the new one
+                heapq.heappush(heap, (current, next(self._counter), key))
+            elif tx is not None:
+                del live[key]
+        return None
+
+    def expire(self, now: float) -> list[tuple[Transaction, Actions]]:
+        """Run handle_timer on each transaction due at `now`; their actions, in deadline order."""
+        heap = self._heap
+        live = self._live
+        fired: list[tuple[Transaction, Actions]] = []
+        while heap and heap[0][0] <= now:
+            _, _, key = heapq.heappop(heap)
+            tx = live.get(key)
+            if tx is None:
+                continue
+            current = tx.next_timer_at()
+            if current is None or current > now:
+                continue  # stale: the transaction moved on (its new deadline is queued)
+            actions = tx.handle_timer(now)
+            after = tx.next_timer_at()
+            if actions:
+                fired.append((tx, actions))
+            if after is None:
+                live.pop(key, None)
+            elif actions or after > now:
+                # nothing fired although due: re-queueing the same deadline would spin
+                heapq.heappush(heap, (after, next(self._counter), key))
+        return fired
+
+
+class WaitQueue(Generic[T]):
+    """Items to drop after one fixed delay: deadlines come in order, so a deque is enough."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[float, T]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, at: float, item: T) -> None:
+        self._items.append((at, item))
+
+    def next_deadline(self) -> float | None:
+        return self._items[0][0] if self._items else None
+
+    def expire(self, now: float) -> list[T]:
+        items = self._items
+        due: list[T] = []
+        while items and items[0][0] <= now:
+            due.append(items.popleft()[1])
+        return due
