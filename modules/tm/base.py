@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -56,6 +57,7 @@ E_BAD_DESTINATION = -4
 E_SEND = -6
 
 _UAS, _UAC, _CANCEL = 0, 1, 2
+TIMER_TICK = 0.05  # seconds
 _ABSORBING = (TxState.COMPLETED, TxState.CONFIRMED)
 _REASON_ELSEWHERE = 'Reason: SIP;cause=200;text="Call completed elsewhere"'
 _REASON_NO_ANSWER = 'Reason: SIP;cause=480;text="NO_ANSWER"'
@@ -309,7 +311,12 @@ class TmBase:
         waiting = self.waiting.next_deadline()
         if waiting is not None and (at is None or waiting < at):
             at = waiting
-        if at is None or at >= self._timer_at:
+        if at is None:
+            return
+        # Deadlines are served in ticks, as OpenSIPS's timer processes do: one loop callback per
+        # tick for every transaction due in it, instead of one per transaction.
+        at = math.ceil(at / TIMER_TICK) * TIMER_TICK
+        if at >= self._timer_at:
             return
         if self._timer is not None:
             self._timer.cancel()

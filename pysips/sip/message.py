@@ -21,6 +21,7 @@ from pysips.sip.headers import (
     parse_option_tags,
     split_commas,
 )
+from pysips.sip.headertable import Field, HeaderTable, Part, table_of_clean_head
 from pysips.sip.lumps import Lump, apply_lumps
 from pysips.sip.nameaddr import Contact, NameAddr, parse_contacts, parse_name_addr, parse_name_addr_list
 from pysips.sip.uri import SipUri, parse_uri
@@ -29,8 +30,6 @@ from pysips.sip.via import Via, parse_vias
 if TYPE_CHECKING:
     from pysips.sip.sdp import Sdp
 
-# (canonical key, name as written, value bytes unfolded and stripped, start offset, end offset)
-Field = tuple[str, bytes, bytes, int, int]
 
 
 
@@ -54,18 +53,15 @@ class SipMessage:
         "_body_start",
         "_cache",
         "_end",
-        "_fields_cache",
-        "_first",
         "_from",
-        "_index_cache",
-        "_keys",
+        "_head_end",
         "_lumps",
         "_new_body",
         "_new_ctype",
         "_new_ruri",
-        "_parts",
         "_pushed_vias",
         "_ruri_span",
+        "_table_cache",
         "_to",
         "_uri",
         "_vias",
@@ -89,12 +85,9 @@ class SipMessage:
     _body_start: int
     _cache: dict[str, Any] | None
     _end: int
-    _fields_cache: list[Field] | None
     _from: NameAddr | ParseError | None
-    _first: dict[str, int]
-    _index_cache: dict[str, list[int]] | None
-    _keys: list[str]
-    _parts: list[tuple[bytes, bytes, bytes]]
+    _head_end: int
+    _table_cache: HeaderTable | None
     _to: NameAddr | ParseError | None
     _vias: list[Via] | ParseError | None
     _lumps: list[Lump]
@@ -123,26 +116,48 @@ class SipMessage:
     # ---------------------------------------------------------------- header access
 
     @property
+    def _table(self) -> HeaderTable:
+        """Every header line, split and keyed on first need (the routing parse does without)."""
+        table = self._table_cache
+        if table is None:
+            table = self._table_cache = table_of_clean_head(self.raw, _first_line_end(self), self._head_end)
+        return table
+
+    @property
+    def _parts(self) -> list[Part]:
+        return self._table.parts
+
+    @property
+    def _keys(self) -> list[str]:
+        return self._table.keys
+
+    @property
+    def _first(self) -> dict[str, int]:
+        return self._table.first
+
+    @property
     def _fields(self) -> list[Field]:
         """Every header line with its byte span, built on first need (edits, raw copies)."""
-        fields = self._fields_cache
+        table = self._table
+        fields = table.fields
         if fields is None:
-            fields = self._fields_cache = _build_fields(self)
+            fields = table.fields = _build_fields(self, table)
         return fields
 
     @property
     def _index(self) -> dict[str, list[int]]:
         """Positions of every field per key, built on first need."""
-        index = self._index_cache
+        table = self._table
+        index = table.index
         if index is None:
             index = {}
-            for i, key in enumerate(self._keys):
+            for i, key in enumerate(table.keys):
                 idx = index.get(key)
                 if idx is None:
                     index[key] = [i]
                 else:
                     idx.append(i)
-            self._index_cache = index
+            table.index = index
         return index
 
     def _value(self, i: int) -> str:
@@ -565,20 +580,21 @@ def _parse_single_name_addr(msg: SipMessage, key: str) -> NameAddr | ParseError:
     return parse_name_addr(value)
 
 
-def _build_fields(msg: SipMessage) -> list[Field]:
-    """Spans of the header lines; only for the unfolded case (folded messages build them eagerly).
+def _build_fields(msg: SipMessage, table: HeaderTable) -> list[Field]:
+    """Spans of the header lines of a clean head (the parser builds them for the others).
     partition() keeps every byte, so a line's length is the sum of its three parts."""
     fields: list[Field] = []
-    pos = _first_line_length(msg)
-    for key, (name, sep, value) in zip(msg._keys, msg._parts, strict=True):
+    pos = _first_line_end(msg) + 2
+    for key, (name, sep, value) in zip(table.keys, table.parts, strict=True):
         end = pos + len(name) + len(sep) + len(value) + 2
         fields.append((key, name, value.strip(b" \t"), pos, end))
         pos = end
     return fields
 
 
-def _first_line_length(msg: SipMessage) -> int:
-    return msg.raw.find(b"\r\n") + 2
+def _first_line_end(msg: SipMessage) -> int:
+    end = msg.raw.find(b"\r\n", 0, msg._head_end)
+    return msg._head_end if end < 0 else end
 
 
 # the parser needs SipMessage, defined above; importing it last keeps parse_message here too

@@ -7,11 +7,11 @@ and only what routing needs is interpreted; the rest is left to SipMessage's laz
 from __future__ import annotations
 
 import re
-from operator import itemgetter
 
 from pysips.sip.errors import ParseError
-from pysips.sip.headers import KNOWN_KEYS, CSeq, is_token, key_for_bytes, parse_cseq, split_commas
-from pysips.sip.message import Field, SipMessage, _decode
+from pysips.sip.headers import CSeq, header_key, is_token, key_for_bytes, parse_cseq, split_commas
+from pysips.sip.headertable import Field, HeaderTable
+from pysips.sip.message import SipMessage, _decode
 from pysips.sip.nameaddr import NameAddr, parse_name_addr
 from pysips.sip.via import parse_via
 
@@ -77,17 +77,18 @@ def _unfold(lines: list[bytes], pos: int) -> tuple[list[bytes], list[Field] | No
 def _parse(data: bytes) -> SipMessage | ParseError:
     error: ParseError | None = None
     head_end = data.find(b"\r\n\r\n")
-    if head_end < 0:
-        head = data[:-2] if data.endswith(b"\r\n") else data
-        body_start = len(data) + 2  # where the missing empty line would be
-    else:
-        head = data[:head_end]
+    terminated = head_end >= 0
+    if terminated:
         body_start = head_end + 4
-    lines = head.split(b"\r\n")
-    first = lines[0]
+    else:
+        head_end = len(data) - 2 if data.endswith(b"\r\n") else len(data)
+        body_start = len(data) + 2  # where the missing empty line would be
+    first_end = data.find(b"\r\n", 0, head_end)
+    if first_end < 0:
+        first_end = head_end
+    first = data[:first_end]
     if not first:
         return ParseError("empty first line", None)
-    del lines[0]
 
     msg = SipMessage.__new__(SipMessage)
     msg.raw = data
@@ -100,14 +101,12 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     msg._pushed_vias = []
     msg._vias_popped = 0
     msg._vias = None
-    msg.method = ""
-    msg.ruri = ""
-    msg.status = 0
-    msg.reason = ""
     msg._body_start = body_start
+    msg._head_end = head_end
 
     if first[:4] == b"SIP/":
         msg.is_request = False
+        msg.method = msg.ruri = ""
         msg._ruri_span = (0, 0)
         parts = first.split(b" ", 2)
         if parts[0] != b"SIP/2.0":
@@ -119,6 +118,8 @@ def _parse(data: bytes) -> SipMessage | ParseError:
         msg.reason = _decode(parts[2]) if len(parts) == 3 else ""
     else:
         msg.is_request = True
+        msg.status = 0
+        msg.reason = ""
         parts = first.split(b" ")
         method = parts[0]
         known = _KNOWN_METHODS.get(method)
@@ -127,6 +128,7 @@ def _parse(data: bytes) -> SipMessage | ParseError:
             msg._ruri_span = (len(method) + 1, len(method) + 1 + len(parts[1]))
             msg.ruri = _decode(parts[1])
         else:
+            msg.ruri = ""
             msg._ruri_span = (len(first), len(first))
         if len(parts) != 3 or not parts[1] or not parts[2]:
             error = ParseError("malformed Request-Line (want METHOD SP URI SP SIP/2.0)")
@@ -138,48 +140,64 @@ def _parse(data: bytes) -> SipMessage | ParseError:
         elif known is None and not is_token(msg.method):
             error = ParseError(f"bad method {msg.method[:40]!r}")
 
-    # split the header lines once; continuation lines (rare) take the slow path
-    if _FOLDED(head) is not None:
-        logical, fields, fold_error = _unfold(lines, len(first) + 2)
-        error = error or fold_error
-        lines = logical
+    if _UNCLEAN_LINE(data, first_end, head_end) is None:
+        # the common case: only the routing header lines are looked at; the table waits for use
+        msg._table_cache = None
+        found = _ROUTING_LINES(data, first_end, head_end)
+        routing_keys = [_ROUTING_KEY[name.lower()] for name, _ in found]
+        routing_values = [value for _, value in found]
     else:
-        fields = None  # spans are computed from the parts when first needed
-    split = [line.partition(b":") for line in lines]
-    keys: list[str] = [_KEY_OF(p[0]) for p in split]  # type: ignore[misc]
-    if None in keys or not all(map(_SEPARATOR, split)):
-        keys = [(key_for_bytes(p[0]) or "") if p[1] else "" for p in split]
-        if "" in keys:
-            if error is None:
-                bad = lines[keys.index("")]
-                error = ParseError(f"bad header line {bad[:40]!r}")
-            keep = [i for i, k in enumerate(keys) if k]
-            split = [split[i] for i in keep]
-            keys = [keys[i] for i in keep]
-            if fields is not None:
-                fields = [fields[i] for i in keep]
-            else:
-                # spans must still count the dropped lines: compute them now
-                fields = _spans_with_gaps(lines, len(first) + 2, keep, split, keys)
-    if fields is not None:
-        fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
-    msg._fields_cache = fields
-    msg._parts = split
-    msg._keys = keys
-    # the first occurrence of each key: reversed, so that earlier positions overwrite later ones
-    last = len(keys) - 1
-    msg._first = dict(zip(reversed(keys), range(last, -1, -1)))
-    msg._index_cache = None
+        table, error = _table_of_unclean_head(data, first_end, head_end, error)
+        msg._table_cache = table
+        routing_keys = []
+        routing_values = []
+        for key, part in zip(table.keys, table.parts, strict=True):
+            if key in _ROUTING_KEYS:
+                routing_keys.append(key)
+                routing_values.append(part[2])
 
-    error = _interpret(msg, data, body_start, error)
-    if error is None and head_end < 0:
+    first_value = dict(zip(reversed(routing_keys), reversed(routing_values), strict=True))
+    error = _interpret(msg, data, body_start, error, routing_keys, routing_values, first_value)
+    if error is None and not terminated:
         error = ParseError("headers not terminated by an empty line")
     if error is None:
         return msg
     error.partial = msg
-    if not msg.is_request or "via" not in msg._first:
+    if not msg.is_request or "via" not in first_value:
         error.status = None  # nothing to answer, or nowhere to send the answer
     return error
+
+
+def _table_of_unclean_head(
+    data: bytes, first_end: int, head_end: int, error: ParseError | None
+) -> tuple[HeaderTable, ParseError | None]:
+    """The header table of a head with continuation lines, bad lines or stray CRs, and the first
+    error (the given one wins)."""
+    head = data[:head_end]
+    lines = head.split(b"\r\n")
+    first_len = len(lines[0])
+    del lines[0]
+    fields: list[Field] | None = None
+    if _FOLDED(head) is not None:
+        lines, fields, fold_error = _unfold(lines, first_len + 2)
+        error = error or fold_error
+    split = [line.partition(b":") for line in lines]
+    keys = [(key_for_bytes(p[0]) or "") if p[1] else "" for p in split]
+    if "" in keys:
+        if error is None:
+            bad = lines[keys.index("")]
+            error = ParseError(f"bad header line {bad[:40]!r}")
+        keep = [i for i, k in enumerate(keys) if k]
+        split = [split[i] for i in keep]
+        keys = [keys[i] for i in keep]
+        if fields is not None:
+            fields = [fields[i] for i in keep]
+        else:
+            # spans must still count the dropped lines: compute them now
+            fields = _spans_with_gaps(lines, first_len + 2, keep, split, keys)
+    if fields is not None:
+        fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
+    return HeaderTable(split, keys, fields), error
 
 
 def _spans_with_gaps(
@@ -195,6 +213,23 @@ def _spans_with_gaps(
     ]
 
 
+# The routing headers, by every spelling a case-insensitive match can give
+_ROUTING_NAMES = (
+    "via", "v", "from", "f", "to", "t", "call-id", "i", "cseq", "max-forwards", "content-length", "l",
+)
+_ROUTING_KEY: dict[bytes, str] = {name.encode(): header_key(name) for name in _ROUTING_NAMES}
+_ROUTING_KEYS = frozenset(_ROUTING_KEY.values())
+# Longer names first, so that "via" is tried before "v"; CR only ends the value (_UNCLEAN_LINE
+# has excluded stray ones).
+_ROUTING_LINES = re.compile(
+    rb"\r\n(" + b"|".join(sorted((n.encode() for n in _ROUTING_NAMES), key=len, reverse=True))
+    + rb")[ \t]*:([^\r]*)",
+    re.IGNORECASE,
+).findall
+# What the one-pass routing parse cannot judge: a CR not in CRLF, or a line that is not
+# `token [SP/HTAB] ':'` (continuation lines, junk); such heads get the full table up front.
+_UNCLEAN_LINE = re.compile(rb"\r(?!\n)|\r\n(?![A-Za-z0-9.!%*_+`'~-]+[ \t]*:)").search
+
 for _name in (
     "Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq", "Contact", "m", "Max-Forwards", "Route",
     "Record-Route", "Content-Length", "l", "Content-Type", "c", "Expires", "Allow", "Supported", "k",
@@ -205,22 +240,25 @@ for _name in (
 ):
     for _spelling in (_name, _name.lower(), _name.upper()):
         key_for_bytes(_spelling.encode())
-# every spelling met so far (the common ones above, then what peers send) -> canonical key
-_KEY_OF = KNOWN_KEYS.get
-_SEPARATOR = itemgetter(1)
 
 _NO_CSEQ = CSeq(0, "")
 
 
-def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError | None) -> ParseError | None:
-    """Read the routing headers; returns the first error (the given one wins)."""
-    parts = msg._parts
-    first = msg._first
+def _interpret(
+    msg: SipMessage,
+    data: bytes,
+    body_start: int,
+    error: ParseError | None,
+    keys: list[str],
+    values: list[bytes],
+    first: dict[str, bytes],
+) -> ParseError | None:
+    """Read the routing headers (`keys`/`values` in order, `first` the first value per key);
+    returns the first error (the given one wins)."""
     is_request = msg.is_request
 
     if error is None:
-        if len(first) != len(parts):
-            keys = msg._keys
+        if len(first) != len(keys):
             for key in _SINGLE_VALUED:
                 if key in first and keys.count(key) > 1:
                     error = ParseError(f"several {key} headers")
@@ -232,9 +270,9 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
                     break
 
     get = first.get
-    i = get("call-id")
-    if i is not None:
-        msg.call_id = call_id = parts[i][2].strip(b" \t").decode("utf-8", "surrogateescape")
+    raw_value = get("call-id")
+    if raw_value is not None:
+        msg.call_id = call_id = raw_value.strip(b" \t").decode("utf-8", "surrogateescape")
         if not call_id and error is None:
             error = ParseError("empty Call-ID")
     else:
@@ -242,10 +280,10 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
         if error is None and not is_request:
             error = ParseError("missing call-id header")
 
-    i = get("cseq")
+    raw_value = get("cseq")
     cseq = _NO_CSEQ
-    if i is not None:
-        value_b = parts[i][2]
+    if raw_value is not None:
+        value_b = raw_value
         words = value_b.split()
         method = _KNOWN_METHODS.get(words[1]) if len(words) == 2 else None
         if method is not None and 0 < len(words[0]) < 10 and _DIGITS.issuperset(words[0]):
@@ -267,9 +305,9 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
 
     msg._from = msg._to = None
     msg.from_tag = msg.to_tag = None
-    i = get("from")
-    if i is not None:
-        value_b = parts[i][2].strip(b" \t")
+    raw_value = get("from")
+    if raw_value is not None:
+        value_b = raw_value.strip(b" \t")
         tag = _quick_tag(value_b)
         if tag == b"":
             msg._from = parsed = parse_name_addr(_decode(value_b))
@@ -282,9 +320,9 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
     elif error is None and not is_request:
         error = ParseError("missing from header")
 
-    i = get("to")
-    if i is not None:
-        value_b = parts[i][2].strip(b" \t")
+    raw_value = get("to")
+    if raw_value is not None:
+        value_b = raw_value.strip(b" \t")
         tag = _quick_tag(value_b)
         if tag == b"":
             msg._to = parsed = parse_name_addr(_decode(value_b))
@@ -297,10 +335,10 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
     elif error is None and not is_request:
         error = ParseError("missing to header")
 
-    i = get("via")
+    raw_value = get("via")
     msg.top_via = None
-    if i is not None:
-        value = parts[i][2].strip(b" \t").decode("utf-8", "surrogateescape")
+    if raw_value is not None:
+        value = raw_value.strip(b" \t").decode("utf-8", "surrogateescape")
         if "," in value:
             value = split_commas(value)[0]
         top = parse_via(value)
@@ -312,10 +350,10 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
     elif error is None and not is_request:
         error = ParseError("missing via header")
 
-    i = get("max-forwards")
+    raw_value = get("max-forwards")
     msg.max_forwards = None
-    if i is not None:
-        value_b = parts[i][2].strip(b" \t")
+    if raw_value is not None:
+        value_b = raw_value.strip(b" \t")
         if value_b and _DIGITS.issuperset(value_b):
             # RFC 4475 3.1.2.4: an overlarge value may be treated as absent
             number = int(value_b) if len(value_b) < 6 else 256
@@ -323,15 +361,14 @@ def _interpret(msg: SipMessage, data: bytes, body_start: int, error: ParseError 
         elif error is None:
             error = ParseError("bad Max-Forwards")
 
-    i = get("content-length")
+    raw_value = get("content-length")
     available = len(data) - body_start if body_start <= len(data) else 0
     length = available
     msg.content_length = None
-    if i is not None:
-        value_b = parts[i][2].strip(b" \t")
-        keys = msg._keys
+    if raw_value is not None:
+        value_b = raw_value.strip(b" \t")
         if len(first) != len(keys) and keys.count("content-length") > 1 and len(
-            {parts[n][2].strip(b" \t") for n, key in enumerate(keys) if key == "content-length"}
+            {values[n].strip(b" \t") for n, key in enumerate(keys) if key == "content-length"}
         ) > 1:
             if error is None:
                 error = ParseError("conflicting Content-Length values")

@@ -41,8 +41,8 @@ class Connection:
     """One stream connection as the table sees it. Transports subclass it and implement `write`
     and `close`; everything else is bookkeeping shared by all of them."""
 
-    __slots__ = ("aliases", "conn_id", "last_active", "local_ip", "local_port", "outbound", "proto",
-                 "remote_ip", "remote_port", "socket")
+    __slots__ = ("aliases", "conn_id", "keep_until", "last_active", "local_ip", "local_port", "outbound",
+                 "proto", "remote_ip", "remote_port", "socket")
 
     def __init__(self, proto: str, socket: object, outbound: bool) -> None:
         self.conn_id = 0
@@ -54,6 +54,8 @@ class Connection:
         self.local_ip = ""
         self.local_port = 0
         self.last_active = 0.0
+        # not closed for idleness before this time (registrar's tcp_persistent_flag)
+        self.keep_until = 0.0
         self.aliases: list[ConnKey] = []
 
     @property

@@ -248,6 +248,16 @@ class StreamTransports:
             conn.close_reason = "connect failed"
             self.lost(conn, "connect failed")
 
+    def set_connection_lifetime(self, conn_id: int, seconds: float) -> bool:
+        """Keep a connection open for at least `seconds` more, however quiet it is (OpenSIPS's
+        registrar does this for tcp_persistent_flag: the connection outlives the registration).
+        Never shortens; False when the connection is gone."""
+        conn = self.table.by_id(conn_id)
+        if conn is None:
+            return False
+        conn.keep_until = max(conn.keep_until, self.now() + seconds)
+        return True
+
     # ------------------------------------------------------------------ timers
 
     def _sweep(self) -> None:
@@ -265,7 +275,7 @@ class StreamTransports:
                     if now - conn.opened_at > limit:
                         conn.abort("handshake not completed in time")
                     continue
-                if idle > lifetime:
+                if idle > lifetime and now > conn.keep_until:
                     conn.close("idle for longer than tcp_connection_lifetime")
                 elif p.ping_interval and idle > p.ping_interval and conn.ws_open:
                     conn.ping()

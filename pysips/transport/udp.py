@@ -55,7 +55,7 @@ class UdpListener:
     and flushed when the socket is writable again.
     """
 
-    __slots__ = ("_closed", "_fd", "_local", "_loop", "_os_sock", "_pending", "_receive", "sock")
+    __slots__ = ("_batch", "_closed", "_fd", "_local", "_loop", "_os_sock", "_pending", "_receive", "sock")
 
     def __init__(self, sock: Socket, receive: Receiver, loop: asyncio.AbstractEventLoop,
                  os_sock: pysocket.socket) -> None:
@@ -67,6 +67,10 @@ class UdpListener:
         self._local = (sock.ip, sock.port)
         self._pending: deque[tuple[bytes, tuple[str, int]]] = deque()
         self._closed = False
+        # While a batch of datagrams is handled, what it sends is held and written at the end:
+        # the first datagram wakes the peer, the rest then find it awake, which costs the kernel
+        # (and a virtual machine's CPUs) far less than one wake-up per datagram.
+        self._batch: list[tuple[bytes, tuple[str, int]]] | None = None
 
     def start(self) -> None:
         self._loop.add_reader(self._fd, self._on_readable)
@@ -75,23 +79,38 @@ class UdpListener:
         recvfrom = self._os_sock.recvfrom
         receive = self._receive
         ip, port = self._local
-        for _ in range(READ_BATCH):
-            try:
-                data, addr = recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                # ICMP port unreachable from an earlier send shows up here: not our socket's fault
-                log.debug("%s: %s", self.sock.name, exc)
-                continue
-            receive(data, ReceiveInfo("udp", ip, port, addr[0], addr[1]))
-            if self._closed:
-                return
+        batch: list[tuple[bytes, tuple[str, int]]] = []
+        self._batch = batch
+        try:
+            for _ in range(READ_BATCH):
+                try:
+                    data, addr = recvfrom(MAX_DATAGRAM)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:
+                    # ICMP port unreachable from an earlier send shows up here: not our fault
+                    log.debug("%s: %s", self.sock.name, exc)
+                    continue
+                receive(data, ReceiveInfo("udp", ip, port, addr[0], addr[1]))
+                if self._closed:
+                    return
+        finally:
+            self._batch = None
+        for data, addr in batch:
+            self._send_now(data, addr)
 
     def send(self, data: bytes, dst: Destination) -> bool:
         if self._closed:
             return False
-        addr = (dst.ip, dst.port)
+        batch = self._batch
+        if batch is not None:
+            batch.append((data, (dst.ip, dst.port)))
+            return True
+        return self._send_now(data, (dst.ip, dst.port))
+
+    def _send_now(self, data: bytes, addr: tuple[str, int]) -> bool:
+        if self._closed:
+            return False
         if self._pending:
             self._pending.append((data, addr))
             return True
@@ -101,7 +120,7 @@ class UdpListener:
             self._pending.append((data, addr))
             self._loop.add_writer(self._fd, self._flush)
         except OSError as exc:
-            log.error("sending to %s:%d from %s failed: %s", dst.ip, dst.port, self.sock.name, exc)
+            log.error("sending to %s:%d from %s failed: %s", addr[0], addr[1], self.sock.name, exc)
             return False
         return True
 

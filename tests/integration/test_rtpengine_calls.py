@@ -218,6 +218,20 @@ def rtp_packets_by_tag(query: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
+def udp_rx_queue(port: int) -> int | None:
+    """Bytes waiting unread on the 127.0.0.1 UDP socket bound to `port` (Linux /proc/net/udp).
+
+    sipp 3.6.1's rtp_stream never reads its socket, so what the relay sends the caller piles up
+    there: a growing queue is the caller's RTP receive counter."""
+    wanted = f"0100007F:{port:04X}"
+    with open("/proc/net/udp") as table:
+        for line in table:
+            fields = line.split()
+            if len(fields) > 4 and fields[1] == wanted:
+                return int(fields[4].partition(":")[2], 16)
+    return None
+
+
 def wait_for(predicate: Any, timeout: float, step: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -270,6 +284,7 @@ def test_call_media_goes_through_the_daemon(rig: Rig, daemons: list[Daemon]) -> 
     time.sleep(1.5)
     during = daemon.query(call_id)
     assert during["result"] == "ok", during
+    caller_queue = udp_rx_queue(stack.uac_media_port)
 
     uac_result = uac.wait(timeout=25)
     uas_result = uas.wait(timeout=10)
@@ -296,8 +311,10 @@ def test_call_media_goes_through_the_daemon(rig: Rig, daemons: list[Daemon]) -> 
     seconds = 1.0  # at least a second of the call had passed at the query (rtp_stream: 50 pkt/s)
     assert packets[from_tag] >= seconds * PACKETS_PER_SECOND * 0.8, packets
     assert packets[to_tag] >= seconds * PACKETS_PER_SECOND * 0.8, packets
+    # ... and the daemon forwarded the echo to the caller's rtp_stream port
+    assert caller_queue is not None and caller_queue > 0, (caller_queue, stack.uac_media_port)
     print(f"RTP packets relayed 1.5 s into the call: caller->daemon {packets[from_tag]}, "
-          f"callee echo->daemon {packets[to_tag]}")
+          f"callee echo->daemon {packets[to_tag]}; {caller_queue} bytes queued at the caller")
 
     # BYE: pysips sent the delete, the daemon forgot the call
     gone = daemon.query(call_id)

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from pysips.devcert import make_dev_certificate
-from tests.integration.e2e.sipmsg import SipMsg, parse, split_commas
+from tests.integration.e2e.sipmsg import SipMsg, parse
 from tests.integration.proxy_harness import (
     LOCALHOST,
     REPO_ROOT,
@@ -59,7 +59,6 @@ def seed_without_rtpengine(udp: int, ws: int, wss: int, tls: int, cert: Path, ke
         (r"^listen=tls:127\.0\.0\.1:\d+$", f"listen=tls:{LOCALHOST}:{tls}", 1),
         (r"^listen=udp:127\.0\.0\.1:\d+$", f"listen=udp:{LOCALHOST}:{udp}", 1),
         (r"^log_stderror=no$", "log_stderror=yes", 1),
-        (r"^fork=yes$", "fork=no", 1),
         (r'^modparam\("tls_mgm", ?"certificate", ?"[^"]*"\)$',
          f'modparam("tls_mgm", "certificate", "{cert}")', 1),
         (r'^modparam\("tls_mgm", ?"private_key", ?"[^"]*"\)$',
@@ -104,10 +103,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         cfg.write_text(seed_without_rtpengine(rig.ports.proxy, ws, wss, tls, cert, key))
         rig.start_proxy("pysips", pysips_argv(cfg))
         yield Server(rig, rig.ports.proxy, ws, wss)
-        log = rig.proxy.log_path.read_text(errors="replace") if rig.proxy else ""
-    # over the whole module: nothing ever tried to resolve or dial a browser's address
-    assert ".invalid" not in "\n".join(line for line in log.splitlines() if "resolv" in line), log[-3000:]
-    assert "cannot connect" not in log, log[-3000:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,32 +144,21 @@ def received_by_sipp(sipp: SippProcess) -> list[SipMsg]:
     return found
 
 
-def rr_params(entry: str) -> tuple[str, int, dict[str, str]]:
-    """`<sip:1.2.3.4:5;transport=ws;r2=on;lr>` -> ("1.2.3.4", 5, {"transport": "ws", ...})."""
-    match = re.fullmatch(r"<sip:([^:;>]+):(\d+)((?:;[^;>]*)*)>", entry.strip())
-    assert match, f"unexpected Record-Route entry {entry!r}"
-    params = {}
-    for part in match.group(3).split(";")[1:]:
-        name, _, value = part.partition("=")
-        params[name.lower()] = value
-    return match.group(1), int(match.group(2)), params
-
-
 Hop = tuple[int, str | None]  # a pysips socket as a Record-Route names it: port, transport param
 
 
 def check_double_rr(entries: list[str], first: Hop, second: Hop) -> None:
-    """Two Record-Route entries, each naming (port, transport) of a pysips socket, r2=on and lr."""
-    assert len(entries) == 2, entries
-    for entry, (port, transport) in zip(entries, (first, second), strict=True):
-        host, got_port, params = rr_params(entry)
-        assert (host, got_port) == (LOCALHOST, port), entries
-        assert params.get("transport") == transport, entries
-        assert params.get("r2") == "on" and "lr" in params, entries
+    """Two Record-Route entries naming pysips sockets (port, transport), written as OpenSIPS writes
+    them (modules/rr/record.c: host:port and transport of the socket, then `;r2=on`, then `;lr`;
+    no transport parameter for UDP)."""
+    expected = [f"<sip:{LOCALHOST}:{port}{f';transport={proto}' if proto else ''};r2=on;lr>"
+                for port, proto in (first, second)]
+    assert entries == expected, entries
 
 
 def all_rr(msg: SipMsg) -> list[str]:
-    return [e for v in msg.get_all("record-route") for e in split_commas(v)]
+    """Every Record-Route entry, whether in one header or several."""
+    return msg.get_all("record-route")
 
 
 def assert_no_dial_or_lookup(server: Server) -> None:
@@ -241,6 +225,7 @@ def test_ws_client_calls_udp_phone_bye_both_ways(server: Server) -> None:
         # client's source address, which only its connection reaches
         assert bye.first_line == f"BYE sip:alice@{client_addr[0]}:{client_addr[1]};transport=ws;ob SIP/2.0", \
             bye.first_line
+        assert not bye.get_all("route"), bye.serialize()[:400]
         assert not ua.closed.is_set() and ua.local_address() == client_addr
         await asyncio.to_thread(assert_sipp_ok, server, uas)
         await ua.close()
@@ -361,7 +346,10 @@ def test_call_to_vanished_ws_client_fails_fast(server: Server, abort: bool) -> N
         sock.sendto(invite, (LOCALHOST, server.udp))
         final = b""
         while not final:
-            data = sock.recv(65535)
+            try:
+                data = sock.recv(65535)
+            except TimeoutError:
+                raise AssertionError(f"no final reply within 3 s\n{server.log()[-3000:]}") from None
             if not data.startswith(b"SIP/2.0 1"):
                 final = data
         elapsed = time.monotonic() - started

@@ -107,7 +107,9 @@ def test_sigterm_stops_cleanly(running: Rig) -> None:
 
 def test_unimplemented_listener_is_a_clear_startup_error(tmp_path: Path, pysips_env: None) -> None:
     cfg = tmp_path / "sctp.cfg"
-    cfg.write_text('listen=sctp:127.0.0.1:18080\nlisten=udp:127.0.0.1:0\nloadmodule "sl.so"\nroute{ exit; }\n')
+    cfg.write_text(
+        'listen=sctp:127.0.0.1:18080\nlisten=udp:127.0.0.1:0\nloadmodule "sl.so"\nroute{ exit; }\n'
+    )
     done = subprocess.run(server_argv(cfg), capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert done.returncode != 0
     assert "sctp:127.0.0.1:18080" in done.stderr and "not implemented" in done.stderr

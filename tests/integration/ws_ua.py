@@ -105,20 +105,30 @@ class WsUa:
 
     async def next_reply(self, cseq_method: str, timeout: float = 5.0, final: bool = True) -> SipMsg:
         """The next reply to `cseq_method` (the next final one when `final`)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                msg = await self._inbox.get()
-                if msg.cseq_method == cseq_method and (msg.status >= 200 or not final):
-                    return msg
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    msg = await self._inbox.get()
+                    if msg.cseq_method == cseq_method and (msg.status >= 200 or not final):
+                        return msg
+        except TimeoutError:
+            raise AssertionError(f"no reply to {cseq_method} within {timeout}s; {self.summary()}") from None
 
     async def wait_request(self, method: str, call_id: str | None = None, timeout: float = 5.0) -> SipMsg:
         """The first request `method` received (already or within `timeout`)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                for msg in self.received:
-                    if msg.is_request and msg.method == method and call_id in (None, msg.get("call-id")):
-                        return msg
-                await asyncio.sleep(0.02)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            for msg in self.received:
+                if msg.is_request and msg.method == method and call_id in (None, msg.get("call-id")):
+                    return msg
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no {method} (Call-ID {call_id}) within {timeout}s; {self.summary()}")
+            await asyncio.sleep(0.02)
+
+    def summary(self) -> str:
+        lines = [f"{m.first_line} ({m.get('call-id')})" for m in self.received]
+        state = "closed" if self.closed.is_set() else "open"
+        return f"connection {state}, received: {lines}"
 
     async def close(self, abort: bool = False) -> None:
         """Close with a close frame, or drop the TCP connection as a closing browser tab does."""

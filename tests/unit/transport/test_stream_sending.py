@@ -138,3 +138,44 @@ def test_delivery_carries_the_connection_id_and_learns_aliases() -> None:
         assert st.table.by_addr("tcp", "10.0.0.4", 5070) is conn
     finally:
         loop.close()
+
+
+def test_a_kept_connection_outlives_the_idle_lifetime_and_others_do_not() -> None:
+    # tcp_persistent_flag: the registrar asks the connection to stay as long as the registration
+    async def run() -> tuple[bool, bool, bool, bool]:
+        loop = asyncio.get_running_loop()
+        st, _, _ = make(loop)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        await st.start_listener(Socket("tcp", "127.0.0.1", port))
+        try:
+            kept_r, kept_w = await asyncio.open_connection("127.0.0.1", port)
+            idle_r, idle_w = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(50):
+                if len(st.table) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            local = kept_w.get_extra_info("sockname")[1]
+            kept = next(c for c in st.table if c.remote_port == local)
+            set_ok = st.set_connection_lifetime(kept.conn_id, 60)
+            st.settings.lifetime = 0.0  # everything is idle for longer than that
+            await asyncio.sleep(0.01)
+            st._sweep()
+            idle_closed = await asyncio.wait_for(idle_r.read(), 2) == b""
+            for _ in range(50):
+                if len(st.table) < 2:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            kept_open = not kept_r.at_eof() and [c.conn_id for c in st.table] == [kept.conn_id]
+            gone = st.set_connection_lifetime(9999, 60)
+            kept_w.close()
+            idle_w.close()
+            return set_ok, idle_closed, kept_open, gone
+        finally:
+            st.close()
+
+    set_ok, idle_closed, kept_open, gone = asyncio.run(run())
+    assert set_ok and idle_closed and kept_open
+    assert not gone
