@@ -3,7 +3,9 @@
 Each step runs the call scenario (INVITE, 100, 180, 200, ACK, BYE, 200, Record-Route honoured) at a
 fixed rate for --step-seconds. The rate doubles until a step fails, then a bisection narrows the
 bound. That search runs --repeats times with a fresh proxy; the median of the results is printed.
-The whole run stops at --budget seconds and reports what it has.
+The whole run stops at --budget seconds and reports what it has. Each step also prints the
+proxy's CPU time per call (user + system, from /proc): unlike the highest rate, that figure holds
+when other processes share the machine's CPUs.
 
     python3 benchmarks/calls_per_second.py --proxy kamailio
     python3 benchmarks/calls_per_second.py --proxy pysips --config tests/integration/cfg/residential-test.cfg
@@ -12,6 +14,7 @@ The whole run stops at --budget seconds and reports what it has.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import sys
@@ -41,6 +44,35 @@ class Step:
     failed: int
     seconds: float
     note: str
+    cpu_us_per_call: float | None = None
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def proxy_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of the proxy and its direct children (Kamailio's workers), from /proc.
+
+    CPU per call does not depend on what else runs on the machine, unlike the highest rate."""
+    own = _stat_fields(pid)
+    if own is None:
+        return None
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is not None and (int(entry.name) == pid or int(fields[1]) == pid):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / _CLOCK_TICKS
 
 
 def first_error(error_log: str) -> str:
@@ -58,9 +90,15 @@ def run_step(rig: Rig, rate: int, step_seconds: float, call_ms: int) -> Step:
     started = time.monotonic()
     uas = rig.start_uas("uas_call.xml", calls=10**9, trace_messages=False)
     time.sleep(0.2)
+    pid = rig.proxy.proc.pid if rig.proxy is not None and rig.proxy.proc is not None else None
+    cpu_before = proxy_cpu_seconds(pid) if pid is not None else None
     uac: SippResult = rig.run_uac("uac_call.xml", "callee", calls=calls, rate=rate, duration_ms=call_ms,
                                   timeout_s=step_seconds + 5, trace_messages=False)
     uas.stop()
+    cpu_after = proxy_cpu_seconds(pid) if pid is not None else None
+    cpu_per_call = None
+    if cpu_before is not None and cpu_after is not None and uac.successful:
+        cpu_per_call = 1e6 * (cpu_after - cpu_before) / uac.successful
     stranded = calls - uac.successful - uac.failed
     passed = uac.failed == 0 and 0 <= stranded <= max(1, calls // 1000)
     note = f"stranded={stranded}" if stranded else ""
@@ -69,11 +107,13 @@ def run_step(rig: Rig, rate: int, step_seconds: float, call_ms: int) -> Step:
     alive = rig.proxy is not None and rig.proxy.alive()
     if not alive:
         passed, note = False, "proxy died"
-    return Step(rate, passed, uac.successful, uac.failed, time.monotonic() - started, note)
+    return Step(rate, passed, uac.successful, uac.failed, time.monotonic() - started, note, cpu_per_call)
 
 
-def search(start_proxy: object, workdir: Path, args: argparse.Namespace, deadline: float) -> int:
-    """One search with a fresh proxy: double until a failure, then bisect. Returns the best rate."""
+def search(start_proxy: object, workdir: Path, args: argparse.Namespace, deadline: float,
+           cpu_costs: list[float]) -> int:
+    """One search with a fresh proxy: double until a failure, then bisect. Returns the best rate;
+    the proxy's CPU per call of each passing step goes to `cpu_costs`."""
     best, worst = 0, None
     rate = args.start_rate
     with rig_in(workdir) as rig:
@@ -81,10 +121,13 @@ def search(start_proxy: object, workdir: Path, args: argparse.Namespace, deadlin
         while time.monotonic() + args.step_seconds + 5 < deadline:
             step = run_step(rig, rate, args.step_seconds, args.call_ms)
             mark = "ok  " if step.passed else "FAIL"
+            cpu = f" cpu={step.cpu_us_per_call:.0f}us/call" if step.cpu_us_per_call is not None else ""
             print(f"    {mark} {rate:6d} calls/s  successful={step.successful} failed={step.failed} "
-                  f"({step.seconds:.1f}s) {step.note}", flush=True)
+                  f"({step.seconds:.1f}s){cpu} {step.note}", flush=True)
             if step.passed:
                 best = max(best, rate)
+                if step.cpu_us_per_call is not None:
+                    cpu_costs.append(step.cpu_us_per_call)
             else:
                 worst = rate if worst is None else min(worst, rate)
                 if not (rig.proxy and rig.proxy.alive()):
@@ -130,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     deadline = time.monotonic() + args.budget
     results: list[int] = []
+    cpu_costs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="pysips-cps-") as tmp:
         for repeat in range(args.repeats):
             if time.monotonic() + 2 * args.step_seconds > deadline:
@@ -137,13 +181,17 @@ def main(argv: list[str] | None = None) -> int:
                 break
             print(f"repeat {repeat + 1}/{args.repeats} ({args.proxy}, {config.name}, "
                   f"children={args.children})", flush=True)
-            best = search(start_proxy, Path(tmp) / f"run{repeat}", args, deadline)
+            best = search(start_proxy, Path(tmp) / f"run{repeat}", args, deadline, cpu_costs)
             print(f"  highest rate with zero failed calls: {best} calls/s", flush=True)
             results.append(best)
     if not results:
         print("no result")
         return 1
     print(f"median over {len(results)} run(s): {statistics.median(results):g} calls/s  (runs: {results})")
+    if cpu_costs:
+        cost = statistics.median(cpu_costs)
+        print(f"proxy CPU per call (median of passing steps): {cost:.0f} us "
+              f"= {1e6 / cost:.0f} calls per CPU-second")
     return 0
 
 

@@ -4,6 +4,7 @@ findings), and the socket questions both halves of the module ask.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pysips.core.api import Socket
@@ -42,9 +43,16 @@ class RRConfig:
     def finalize_for_socket(self, msg: Any, out_socket: Socket) -> int:
         """Render this message's Record-Route(s) for the socket it is about to leave on; returns how
         many record_route() entries were rendered. Idempotent: call it before every serialize()."""
-        from .record import finalize_for_socket
+        global _finalize
+        if _finalize is None:
+            from .record import finalize_for_socket  # record.py imports this module
 
-        return finalize_for_socket(msg, out_socket, self.enable_double_rr)
+            _finalize = finalize_for_socket
+        return _finalize(msg, out_socket, self.enable_double_rr)
+
+
+# record.finalize_for_socket, imported on first use (once per process, not once per message)
+_finalize: Callable[[Any, Socket, bool], int] | None = None
 
 
 _DEFAULT = RRConfig()

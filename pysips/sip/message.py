@@ -21,7 +21,7 @@ from pysips.sip.headers import (
     parse_option_tags,
     split_commas,
 )
-from pysips.sip.headertable import Field, HeaderTable, Part, table_of_clean_head
+from pysips.sip.headertable import Field, HeaderTable, Part
 from pysips.sip.lumps import Lump, apply_lumps
 from pysips.sip.nameaddr import Contact, NameAddr, parse_contacts, parse_name_addr, parse_name_addr_list
 from pysips.sip.uri import SipUri, parse_uri
@@ -54,14 +54,13 @@ class SipMessage:
         "_cache",
         "_end",
         "_from",
-        "_head_end",
         "_lumps",
         "_new_body",
         "_new_ctype",
         "_new_ruri",
         "_pushed_vias",
         "_ruri_span",
-        "_table_cache",
+        "_table",
         "_to",
         "_uri",
         "_vias",
@@ -86,8 +85,7 @@ class SipMessage:
     _cache: dict[str, Any] | None
     _end: int
     _from: NameAddr | ParseError | None
-    _head_end: int
-    _table_cache: HeaderTable | None
+    _table: HeaderTable
     _to: NameAddr | ParseError | None
     _vias: list[Via] | ParseError | None
     _lumps: list[Lump]
@@ -114,14 +112,6 @@ class SipMessage:
     body: bytes
 
     # ---------------------------------------------------------------- header access
-
-    @property
-    def _table(self) -> HeaderTable:
-        """Every header line, split and keyed on first need (the routing parse does without)."""
-        table = self._table_cache
-        if table is None:
-            table = self._table_cache = table_of_clean_head(self.raw, _first_line_end(self), self._head_end)
-        return table
 
     @property
     def _parts(self) -> list[Part]:
@@ -593,8 +583,7 @@ def _build_fields(msg: SipMessage, table: HeaderTable) -> list[Field]:
 
 
 def _first_line_end(msg: SipMessage) -> int:
-    end = msg.raw.find(b"\r\n", 0, msg._head_end)
-    return msg._head_end if end < 0 else end
+    return msg.raw.find(b"\r\n")
 
 
 # the parser needs SipMessage, defined above; importing it last keeps parse_message here too

@@ -7,9 +7,10 @@ and only what routing needs is interpreted; the rest is left to SipMessage's laz
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 from pysips.sip.errors import ParseError
-from pysips.sip.headers import CSeq, header_key, is_token, key_for_bytes, parse_cseq, split_commas
+from pysips.sip.headers import KNOWN_KEYS, CSeq, is_token, key_for_bytes, parse_cseq, split_commas
 from pysips.sip.headertable import Field, HeaderTable
 from pysips.sip.message import SipMessage, _decode
 from pysips.sip.nameaddr import NameAddr, parse_name_addr
@@ -102,7 +103,6 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     msg._vias_popped = 0
     msg._vias = None
     msg._body_start = body_start
-    msg._head_end = head_end
 
     if first[:4] == b"SIP/":
         msg.is_request = False
@@ -140,30 +140,26 @@ def _parse(data: bytes) -> SipMessage | ParseError:
         elif known is None and not is_token(msg.method):
             error = ParseError(f"bad method {msg.method[:40]!r}")
 
-    if _UNCLEAN_LINE(data, first_end, head_end) is None:
-        # the common case: only the routing header lines are looked at; the table waits for use
-        msg._table_cache = None
-        found = _ROUTING_LINES(data, first_end, head_end)
-        routing_keys = [_ROUTING_KEY[name.lower()] for name, _ in found]
-        routing_values = [value for _, value in found]
+    head = data[:head_end]
+    if _FOLDED(head) is None:
+        parts = [line.partition(b":") for line in head.split(b"\r\n")]
+        del parts[0]
+        keys: list[str] = [_KEY_OF(p[0]) for p in parts]  # type: ignore[misc]
+        if None in keys or not all(map(_SEPARATOR, parts)):
+            table, error = _table_of_unclean_head(data, first_end, head_end, error)
+        else:
+            table = HeaderTable(parts, keys, None)
     else:
         table, error = _table_of_unclean_head(data, first_end, head_end, error)
-        msg._table_cache = table
-        routing_keys = []
-        routing_values = []
-        for key, part in zip(table.keys, table.parts, strict=True):
-            if key in _ROUTING_KEYS:
-                routing_keys.append(key)
-                routing_values.append(part[2])
+    msg._table = table
 
-    first_value = dict(zip(reversed(routing_keys), reversed(routing_values), strict=True))
-    error = _interpret(msg, data, body_start, error, routing_keys, routing_values, first_value)
+    error = _interpret(msg, data, body_start, error, table)
     if error is None and not terminated:
         error = ParseError("headers not terminated by an empty line")
     if error is None:
         return msg
     error.partial = msg
-    if not msg.is_request or "via" not in first_value:
+    if not msg.is_request or "via" not in table.first:
         error.status = None  # nothing to answer, or nowhere to send the answer
     return error
 
@@ -213,23 +209,6 @@ def _spans_with_gaps(
     ]
 
 
-# The routing headers, by every spelling a case-insensitive match can give
-_ROUTING_NAMES = (
-    "via", "v", "from", "f", "to", "t", "call-id", "i", "cseq", "max-forwards", "content-length", "l",
-)
-_ROUTING_KEY: dict[bytes, str] = {name.encode(): header_key(name) for name in _ROUTING_NAMES}
-_ROUTING_KEYS = frozenset(_ROUTING_KEY.values())
-# Longer names first, so that "via" is tried before "v"; CR only ends the value (_UNCLEAN_LINE
-# has excluded stray ones).
-_ROUTING_LINES = re.compile(
-    rb"\r\n(" + b"|".join(sorted((n.encode() for n in _ROUTING_NAMES), key=len, reverse=True))
-    + rb")[ \t]*:([^\r]*)",
-    re.IGNORECASE,
-).findall
-# What the one-pass routing parse cannot judge: a CR not in CRLF, or a line that is not
-# `token [SP/HTAB] ':'` (continuation lines, junk); such heads get the full table up front.
-_UNCLEAN_LINE = re.compile(rb"\r(?!\n)|\r\n(?![A-Za-z0-9.!%*_+`'~-]+[ \t]*:)").search
-
 for _name in (
     "Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq", "Contact", "m", "Max-Forwards", "Route",
     "Record-Route", "Content-Length", "l", "Content-Type", "c", "Expires", "Allow", "Supported", "k",
@@ -240,22 +219,21 @@ for _name in (
 ):
     for _spelling in (_name, _name.lower(), _name.upper()):
         key_for_bytes(_spelling.encode())
+# every spelling met so far (the common ones above, then what peers send) -> canonical key
+_KEY_OF = KNOWN_KEYS.get
+_SEPARATOR = itemgetter(1)
 
 _NO_CSEQ = CSeq(0, "")
 
 
 def _interpret(
-    msg: SipMessage,
-    data: bytes,
-    body_start: int,
-    error: ParseError | None,
-    keys: list[str],
-    values: list[bytes],
-    first: dict[str, bytes],
+    msg: SipMessage, data: bytes, body_start: int, error: ParseError | None, table: HeaderTable
 ) -> ParseError | None:
-    """Read the routing headers (`keys`/`values` in order, `first` the first value per key);
-    returns the first error (the given one wins)."""
+    """Read the routing headers; returns the first error (the given one wins)."""
     is_request = msg.is_request
+    parts = table.parts
+    first = table.first
+    keys = table.keys
 
     if error is None:
         if len(first) != len(keys):
@@ -270,9 +248,9 @@ def _interpret(
                     break
 
     get = first.get
-    raw_value = get("call-id")
-    if raw_value is not None:
-        msg.call_id = call_id = raw_value.strip(b" \t").decode("utf-8", "surrogateescape")
+    i = get("call-id")
+    if i is not None:
+        msg.call_id = call_id = parts[i][2].strip(b" \t").decode("utf-8", "surrogateescape")
         if not call_id and error is None:
             error = ParseError("empty Call-ID")
     else:
@@ -280,10 +258,10 @@ def _interpret(
         if error is None and not is_request:
             error = ParseError("missing call-id header")
 
-    raw_value = get("cseq")
+    i = get("cseq")
     cseq = _NO_CSEQ
-    if raw_value is not None:
-        value_b = raw_value
+    if i is not None:
+        value_b = parts[i][2]
         words = value_b.split()
         method = _KNOWN_METHODS.get(words[1]) if len(words) == 2 else None
         if method is not None and 0 < len(words[0]) < 10 and _DIGITS.issuperset(words[0]):
@@ -305,9 +283,9 @@ def _interpret(
 
     msg._from = msg._to = None
     msg.from_tag = msg.to_tag = None
-    raw_value = get("from")
-    if raw_value is not None:
-        value_b = raw_value.strip(b" \t")
+    i = get("from")
+    if i is not None:
+        value_b = parts[i][2].strip(b" \t")
         tag = _quick_tag(value_b)
         if tag == b"":
             msg._from = parsed = parse_name_addr(_decode(value_b))
@@ -320,9 +298,9 @@ def _interpret(
     elif error is None and not is_request:
         error = ParseError("missing from header")
 
-    raw_value = get("to")
-    if raw_value is not None:
-        value_b = raw_value.strip(b" \t")
+    i = get("to")
+    if i is not None:
+        value_b = parts[i][2].strip(b" \t")
         tag = _quick_tag(value_b)
         if tag == b"":
             msg._to = parsed = parse_name_addr(_decode(value_b))
@@ -335,10 +313,10 @@ def _interpret(
     elif error is None and not is_request:
         error = ParseError("missing to header")
 
-    raw_value = get("via")
+    i = get("via")
     msg.top_via = None
-    if raw_value is not None:
-        value = raw_value.strip(b" \t").decode("utf-8", "surrogateescape")
+    if i is not None:
+        value = parts[i][2].strip(b" \t").decode("utf-8", "surrogateescape")
         if "," in value:
             value = split_commas(value)[0]
         top = parse_via(value)
@@ -350,10 +328,10 @@ def _interpret(
     elif error is None and not is_request:
         error = ParseError("missing via header")
 
-    raw_value = get("max-forwards")
+    i = get("max-forwards")
     msg.max_forwards = None
-    if raw_value is not None:
-        value_b = raw_value.strip(b" \t")
+    if i is not None:
+        value_b = parts[i][2].strip(b" \t")
         if value_b and _DIGITS.issuperset(value_b):
             # RFC 4475 3.1.2.4: an overlarge value may be treated as absent
             number = int(value_b) if len(value_b) < 6 else 256
@@ -361,14 +339,14 @@ def _interpret(
         elif error is None:
             error = ParseError("bad Max-Forwards")
 
-    raw_value = get("content-length")
+    i = get("content-length")
     available = len(data) - body_start if body_start <= len(data) else 0
     length = available
     msg.content_length = None
-    if raw_value is not None:
-        value_b = raw_value.strip(b" \t")
+    if i is not None:
+        value_b = parts[i][2].strip(b" \t")
         if len(first) != len(keys) and keys.count("content-length") > 1 and len(
-            {values[n].strip(b" \t") for n, key in enumerate(keys) if key == "content-length"}
+            {parts[n][2].strip(b" \t") for n, key in enumerate(keys) if key == "content-length"}
         ) > 1:
             if error is None:
                 error = ParseError("conflicting Content-Length values")

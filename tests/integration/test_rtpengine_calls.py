@@ -270,12 +270,15 @@ def daemons(tmp_path: Path) -> Iterator[list[Daemon]]:
 # ------------------------------------------------------------------------------------- tests
 
 
-def test_call_media_goes_through_the_daemon(rig: Rig, daemons: list[Daemon]) -> None:
+def test_call_media_goes_through_the_daemon(
+    rig: Rig, daemons: list[Daemon], request: pytest.FixtureRequest
+) -> None:
     daemon = daemons[0]
     stack = start_stack(rig, [daemon])
     uas = start_uas(stack, calls=1)
     time.sleep(0.2)  # let sipp bind
     uac = start_uac(stack, "one", calls=1, rate=1, call_ms=3000, timeout_s=15)
+    request.addfinalizer(uac.stop)
 
     # during the call: the daemon holds it and relays RTP both ways
     assert wait_for(lambda: bool(daemon.command({"command": "list"}).get("calls")), 10), report(
@@ -324,13 +327,16 @@ def test_call_media_goes_through_the_daemon(rig: Rig, daemons: list[Daemon]) -> 
         assert f"[{call_id}]: [control] Received command '{command}'" in log, f"no {command}\n{details}"
 
 
-def test_killed_daemon_the_other_takes_the_calls(rig: Rig, daemons: list[Daemon]) -> None:
+def test_killed_daemon_the_other_takes_the_calls(
+    rig: Rig, daemons: list[Daemon], request: pytest.FixtureRequest
+) -> None:
     first, second = daemons
     stack = start_stack(rig, daemons)
     calls = 20
     uas = start_uas(stack, calls=calls)
     time.sleep(0.2)
     uac = start_uac(stack, "failover", calls=calls, rate=5, call_ms=1000, timeout_s=40)
+    request.addfinalizer(uac.stop)
 
     # kill the first daemon once it holds calls and while sipp still has calls to place
     assert wait_for(lambda: len(offered_call_ids(first)) >= 2, 15), report(stack, uac.result())
