@@ -18,14 +18,17 @@ none left unanswered). Each run doubles the rate until a step fails, then bisect
 --runs runs (a fresh server and database each) is printed, with the ratio pysips/Kamailio.
 
 Memory: the pysips process's RSS (/proc/PID/status VmRSS) before and after --mem-users new
-registrations (db_mode 0), divided by their number.
+registrations (db_mode 0), divided by their number; for Kamailio, the shared memory in use
+(`kamcmd core.shmmem`, through the ctl module: registrar.cfg with `-A WITH_CTL`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -136,17 +139,23 @@ def start_pysips(rig: Rig, sqlite_file: Path | None, wal: bool = False) -> None:
     rig.start_proxy("pysips", pysips_argv(cfg))
 
 
-def kamailio_sqlite_file(path: Path) -> Path:
-    """A SQLite file with Kamailio's version and location tables (Kamailio does not create them)."""
-    with sqlite3.connect(path) as db:
+def kamailio_sqlite_file(path: Path, wal: bool = False) -> Path:
+    """A SQLite file with Kamailio's version and location tables (Kamailio does not create them).
+
+    WAL is set in the file (the journal mode persists): db_sqlite's db_set_journal_mode did not
+    take effect here with Kamailio 5.6.3."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
         for name in ("standard-create.sql", "usrloc-create.sql"):
             db.executescript((KAMAILIO_SQL / name).read_text())
+        if wal:
+            db.execute("PRAGMA journal_mode=wal")
+        db.commit()
     return path
 
 
-def start_kamailio(rig: Rig, sqlite_file: Path | None, children: int, wal: bool = False) -> None:
+def start_kamailio(rig: Rig, sqlite_file: Path | None, children: int, ctl: Path | None = None) -> None:
     rig.workdir.mkdir(parents=True, exist_ok=True)
-    values = rig.ports.template_values(LOG_LEVEL=0, CHILDREN=children,
+    values = rig.ports.template_values(LOG_LEVEL=0, CHILDREN=children, CTL_SOCKET=ctl or "",
                                        DB_PATH=str(sqlite_file) if sqlite_file else "")
     cfg = render_template(KAMAILIO_REGISTRAR_CFG, values, rig.workdir / "kamailio.cfg")
     runtime = rig.workdir / "kamailio-run"
@@ -154,8 +163,8 @@ def start_kamailio(rig: Rig, sqlite_file: Path | None, children: int, wal: bool 
     argv = kamailio_argv(cfg, runtime)
     if sqlite_file is not None:
         argv += ["-A", "WITH_SQLITE"]
-    if wal:
-        argv += ["-A", "WITH_WAL"]
+    if ctl is not None:
+        argv += ["-A", "WITH_CTL"]
     rig.start_proxy("kamailio", argv)
 
 
@@ -236,25 +245,47 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def memory_per_contact(workdir: Path, count: int) -> tuple[float, int, int]:
-    """Bytes of pysips RSS per binding added (db_mode 0); also RSS before and after in KiB."""
+def kamailio_shm_used(ctl: Path) -> int:
+    """Bytes of Kamailio's shared memory in use (where usrloc keeps its contacts)."""
+    out = subprocess.run(["kamcmd", "-s", f"unix:{ctl}", "core.shmmem"], capture_output=True,
+                         text=True, timeout=10, check=True).stdout
+    for line in out.splitlines():
+        name, _, value = line.strip().partition(":")
+        if name.strip() == "used":
+            return int(value)
+    raise RuntimeError(f"no 'used' in kamcmd core.shmmem output: {out!r}")
+
+
+def memory_per_contact(workdir: Path, count: int, server: str) -> tuple[float, int, int]:
+    """Bytes per binding added (db_mode 0): pysips RSS, or Kamailio's shared memory in use.
+    Also the figures before and after, in KiB."""
     with rig_in(workdir) as rig:
-        start_pysips(rig, None)
-        assert rig.proxy is not None and rig.proxy.proc is not None
-        pid = rig.proxy.proc.pid
+        ctl = workdir / "kamailio.ctl"
+        if server == "pysips":
+            start_pysips(rig, None)
+            assert rig.proxy is not None and rig.proxy.proc is not None
+            pid = rig.proxy.proc.pid
+
+            def measure() -> int:
+                return rss_kib(pid) * 1024
+        else:
+            start_kamailio(rig, None, 1, ctl)
+
+            def measure() -> int:
+                return kamailio_shm_used(ctl)
         warm = users_csv(workdir / "warm.csv", 500, "warm")
         result = flood(rig, warm, 500, 500, timeout_s=20)
         if result.failed or result.successful != 500:
             raise RuntimeError("warm-up registrations failed\n" + result.describe())
         time.sleep(0.5)
-        before = rss_kib(pid)
+        before = measure()
         csv = users_csv(workdir / "mem.csv", count, "mem")
         result = flood(rig, csv, count, 2000, timeout_s=count / 2000 + 30)
         if result.failed or result.successful != count:
             raise RuntimeError("registrations for the memory figure failed\n" + result.describe())
         time.sleep(0.5)
-        after = rss_kib(pid)
-    return (after - before) * 1024 / count, before, after
+        after = measure()
+    return (after - before) / count, before // 1024, after // 1024
 
 
 TARGETS = ("pysips-mem", "pysips-sqlite", "kamailio-mem", "kamailio-sqlite")
@@ -268,8 +299,8 @@ def starter(target: str, workdir: Path, run: int, children: int) -> Callable[[Ri
     if target.startswith("pysips"):
         return lambda rig: start_pysips(rig, db, wal)
     if db is not None:
-        kamailio_sqlite_file(db)
-    return lambda rig: start_kamailio(rig, db, children, wal)
+        kamailio_sqlite_file(db, wal)
+    return lambda rig: start_kamailio(rig, db, children)
 
 
 def main() -> None:
@@ -279,7 +310,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--users", type=int, default=20000, help="distinct AORs in the injection file")
     ap.add_argument("--start-rate", type=int, default=500)
-    ap.add_argument("--max-rate", type=int, default=16000)
+    ap.add_argument("--max-rate", type=int, default=32000)
     ap.add_argument("--step-seconds", type=float, default=2.0)
     ap.add_argument("--max-steps", type=int, default=7)
     ap.add_argument("--kamailio-children", type=int, default=1)
@@ -310,9 +341,12 @@ def main() -> None:
                 print(f"  {target} run {run + 1}: {best}/s with zero failures", flush=True)
                 bests[target].append(best)
         medians = {t: statistics.median(v) for t, v in bests.items()}
-        mem = None
+        mems: dict[str, tuple[float, int, int]] = {}
         if args.mem_users:
-            mem = memory_per_contact(workdir / "memory", args.mem_users)
+            mems["pysips RSS"] = memory_per_contact(workdir / "memory-pysips", args.mem_users, "pysips")
+            if Path(KAMAILIO).exists():
+                mems["kamailio shm used"] = memory_per_contact(workdir / "memory-kamailio",
+                                                               args.mem_users, "kamailio")
 
     print("\nREGISTER/s with zero failures (median of "
           f"{args.runs} runs, {args.step_seconds:g} s steps, {args.users} AORs, cap {args.max_rate}/s):")
@@ -322,10 +356,9 @@ def main() -> None:
         p, k = medians.get(f"pysips-{mode}"), medians.get(f"kamailio-{mode}")
         if p and k:
             print(f"  pysips/kamailio ({mode}): {p / k:.2f}")
-    if mem is not None:
-        per, before, after = mem
-        print(f"memory per stored contact (pysips RSS, {args.mem_users} bindings): {per:.0f} bytes "
-              f"(RSS {before} KiB -> {after} KiB)")
+    for what, (per, before, after) in mems.items():
+        print(f"memory per stored contact ({what}, {args.mem_users} new bindings): {per:.0f} bytes "
+              f"({before} KiB -> {after} KiB)")
     print(f"total time {time.monotonic() - began:.0f} s")
 
 

@@ -57,13 +57,18 @@ def _opt(value: str | None) -> str | None:
     return value if value else None
 
 
+# shared by every call without flags (frozen), instead of a new object per REGISTER
+_NO_SAVE_FLAGS = SaveFlags()
+_NO_LOOKUP_FLAGS = LookupFlags()
+
+
 def w_save(ctx: MsgContext, domain: str, flags: SaveFlags | None = None, aor: str | None = None,
            ownership_tag: str | None = None) -> int:
-    return save(registrar_of(ctx), ctx, domain, flags or SaveFlags(), _opt(aor))
+    return save(registrar_of(ctx), ctx, domain, flags or _NO_SAVE_FLAGS, _opt(aor))
 
 
 def w_lookup(ctx: MsgContext, domain: str, flags: LookupFlags | None = None, aor: str | None = None) -> int:
-    return lookup(registrar_of(ctx), ctx, domain, flags or LookupFlags(), _opt(aor))
+    return lookup(registrar_of(ctx), ctx, domain, flags or _NO_LOOKUP_FLAGS, _opt(aor))
 
 
 def w_registered(ctx: MsgContext, domain: str, aor: str | None = None, callid: str | None = None) -> int:

@@ -211,7 +211,9 @@ def _path(msg: SipMessage, flags: int, s: _Request, nat_flag: int, out: list[str
 
 
 def _requested_expires(msg: SipMessage, c: Contact, default: int) -> int:
-    if "expires" in c.params:
+    # as OpenSIPS: an `expires` parameter without a value counts as absent (the header decides),
+    # one that is not a number gives default_expires
+    if c.params.get("expires"):
         value = c.expires
         return default if value is None else value
     header = msg.expires()

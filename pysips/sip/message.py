@@ -21,7 +21,7 @@ from pysips.sip.headers import (
     parse_option_tags,
     split_commas,
 )
-from pysips.sip.headertable import Field, HeaderTable, Part
+from pysips.sip.headertable import HeaderTable, Part
 from pysips.sip.lumps import Lump, apply_lumps
 from pysips.sip.nameaddr import Contact, NameAddr, parse_contacts, parse_name_addr, parse_name_addr_list
 from pysips.sip.uri import SipUri, parse_uri
@@ -126,15 +126,6 @@ class SipMessage:
         return self._table.first
 
     @property
-    def _fields(self) -> list[Field]:
-        """Every header line with its byte span, built on first need (edits, raw copies)."""
-        table = self._table
-        fields = table.fields
-        if fields is None:
-            fields = table.fields = _build_fields(self, table)
-        return fields
-
-    @property
     def _index(self) -> dict[str, list[int]]:
         """Positions of every field per key, built on first need."""
         table = self._table
@@ -155,15 +146,22 @@ class SipMessage:
 
     def header(self, name: str) -> str | None:
         """First header field body with this name (case-insensitive, compact forms match)."""
-        i = self._first.get(header_key(name))
-        return None if i is None else _decode(self._parts[i][2].strip(b" \t"))
+        table = self._table
+        i = table.first.get(header_key(name))
+        return None if i is None else _decode(table.parts[i][2].strip(b" \t"))
 
     def headers(self, name: str) -> list[str]:
         """Every field body with this name, in order (one entry per header line)."""
-        idx = self._index.get(header_key(name))
+        table = self._table
+        key = header_key(name)
+        if len(table.first) == len(table.keys):
+            # no name repeats (the common request): the first occurrence is the only one
+            i = table.first.get(key)
+            return [] if i is None else [_decode(table.parts[i][2].strip(b" \t"))]
+        idx = self._index.get(key)
         if not idx:
             return []
-        parts = self._parts
+        parts = table.parts
         return [_decode(parts[i][2].strip(b" \t")) for i in idx]
 
     # ---------------------------------------------------------------- lazily parsed routing values
@@ -238,11 +236,14 @@ class SipMessage:
 
     def header_names(self) -> list[str]:
         """Header names as written, in order."""
-        return [f[1].rstrip(b" \t").decode("latin-1") for f in self._fields]
+        return [p[0].rstrip(b" \t").decode("latin-1") for p in self._table.parts]
 
     def header_fields(self) -> list[tuple[str, str]]:
         """(name as written, body) for every header line, in order."""
-        return [(f[1].rstrip(b" \t").decode("latin-1"), _decode(f[2])) for f in self._fields]
+        return [
+            (name.rstrip(b" \t").decode("latin-1"), _decode(value.strip(b" \t")))
+            for name, _, value in self._table.parts
+        ]
 
     def header_count(self, name: str) -> int:
         return len(self._index.get(header_key(name), ()))
@@ -250,7 +251,7 @@ class SipMessage:
     def raw_header_bytes(self, name: str) -> list[bytes]:
         """The exact received bytes of each field with this name, CRLF included."""
         raw = self.raw
-        return [raw[self._fields[i][3] : self._fields[i][4]] for i in self._index.get(header_key(name), ())]
+        return [raw[start:end] for start, end in map(self._table.span, self._index.get(header_key(name), ()))]
 
     @property
     def original_ruri(self) -> str:
@@ -361,19 +362,44 @@ class SipMessage:
 
     def copy(self) -> SipMessage:
         """A message sharing this one's buffers and parse results, with edits of its own from now
-        on (tm's per-branch copies)."""
+        on (tm's per-branch copies). Every slot is listed: a loop over __slots__ with getattr and
+        setattr costs several times more, and tm copies each relayed request per branch."""
         clone = SipMessage.__new__(SipMessage)
-        for slot in SipMessage.__slots__:
-            setattr(clone, slot, getattr(self, slot))
-        clone._lumps = list(self._lumps)
-        clone._pushed_vias = list(self._pushed_vias)
+        clone._body_start = self._body_start
         clone._cache = dict(self._cache) if self._cache else None
+        clone._end = self._end
+        clone._from = self._from
+        clone._lumps = list(self._lumps)
+        clone._new_body = self._new_body
+        clone._new_ctype = self._new_ctype
+        clone._new_ruri = self._new_ruri
+        clone._pushed_vias = list(self._pushed_vias)
+        clone._ruri_span = self._ruri_span
+        clone._table = self._table
+        clone._to = self._to
+        clone._uri = self._uri
+        clone._vias = self._vias
+        clone._vias_popped = self._vias_popped
+        clone.body = self.body
+        clone.call_id = self.call_id
+        clone.content_length = self.content_length
+        clone.cseq = self.cseq
+        clone.from_tag = self.from_tag
+        clone.is_request = self.is_request
+        clone.max_forwards = self.max_forwards
+        clone.method = self.method
+        clone.raw = self.raw
+        clone.reason = self.reason
+        clone.ruri = self.ruri
+        clone.status = self.status
+        clone.to_tag = self.to_tag
+        clone.top_via = self.top_via
         return clone
 
     def header_spans(self, name: str) -> list[tuple[int, int]]:
         """Byte spans in `raw` of each field with this name (CRLF included), for add_lump()."""
-        fields = self._fields
-        return [(fields[i][3], fields[i][4]) for i in self._index.get(header_key(name), ())]
+        span = self._table.span
+        return [span(i) for i in self._index.get(header_key(name), ())]
 
     def add_lump(self, start: int, end: int, data: bytes) -> None:
         """Replace raw[start:end] with data at serialization (start == end inserts)."""
@@ -389,25 +415,25 @@ class SipMessage:
         """Add "Name: value" before the first header."""
         if not text.endswith("\r\n"):
             text += "\r\n"
-        first = self._fields[0][3] if self._fields else self._body_start - 2
+        first = self._first_header_start()
         self.add_lump(first, first, _encode(text))
 
     def remove_header(self, name: str) -> int:
         """Delete every field with this name; returns how many."""
         idx = self._index.get(header_key(name), [])
+        span = self._table.span
         for i in idx:
-            field = self._fields[i]
-            self.add_lump(field[3], field[4], b"")
+            self.add_lump(*span(i), b"")
         return len(idx)
 
     def remove_header_at(self, name: str, occurrence: int) -> bool:
         """Delete the n-th field (0-based; negative counts from the end) with this name."""
         idx = self._index.get(header_key(name), [])
         try:
-            field = self._fields[idx[occurrence]]
+            i = idx[occurrence]
         except IndexError:
             return False
-        self.add_lump(field[3], field[4], b"")
+        self.add_lump(*self._table.span(i), b"")
         return True
 
     def set_ruri(self, uri: str) -> None:
@@ -450,8 +476,8 @@ class SipMessage:
             lumps.append((start, end, _encode(self._new_ruri), seq))
             seq += 1
         if self._pushed_vias:
-            via_idx = self._index.get("via")
-            at = self._fields[via_idx[0]][3] if via_idx else self._first_header_start()
+            top = self._table.first.get("via")
+            at = self._table.span(top)[0] if top is not None else self._first_header_start()
             text = "".join(f"Via: {v}\r\n" for v in reversed(self._pushed_vias))
             lumps.append((at, at, _encode(text), -1))
         if self._vias_popped:
@@ -474,34 +500,34 @@ class SipMessage:
         return apply_lumps(self.raw, self._end, lumps)
 
     def _first_header_start(self) -> int:
-        return self._fields[0][3] if self._fields else self._body_start - 2
+        return self._table.span(0)[0] if self._table.parts else self._body_start - 2
 
     def _replace_fields(self, key: str, line: bytes, head_end: int, seq: int) -> list[Lump]:
         idx = self._index.get(key)
         if not idx:
             return [(head_end, head_end, line, seq)] if line else []
-        out: list[Lump] = []
-        for n, i in enumerate(idx):
-            field = self._fields[i]
-            out.append((field[3], field[4], line if n == 0 else b"", seq))
-        return out
+        span = self._table.span
+        return [(*span(i), line if n == 0 else b"", seq) for n, i in enumerate(idx)]
 
     def _via_pop_lumps(self, seq: int) -> list[Lump]:
         remaining = self._vias_popped
         out: list[Lump] = []
-        for i in self._index.get("via", ()):
-            if remaining <= 0:
-                break
-            field = self._fields[i]
-            values = split_commas(_decode(field[2]))
-            if len(values) <= remaining:
-                out.append((field[3], field[4], b"", seq))
-                remaining -= len(values)
+        table = self._table
+        keys = table.keys
+        i = table.first.get("via")
+        while i is not None and remaining > 0:
+            name, _, value = table.parts[i]
+            value = value.strip(b" \t")
+            values = split_commas(_decode(value)) if b"," in value else None
+            start, end = table.span(i)
+            if values is None or len(values) <= remaining:
+                out.append((start, end, b"", seq))
+                remaining -= 1 if values is None else len(values)
             else:
-                name = field[1].rstrip(b" \t")
                 rest = ", ".join(values[remaining:])
-                out.append((field[3], field[4], name + b": " + _encode(rest) + b"\r\n", seq))
+                out.append((start, end, name.rstrip(b" \t") + b": " + _encode(rest) + b"\r\n", seq))
                 remaining = 0
+            i = keys.index("via", i + 1) if "via" in keys[i + 1 :] else None
         return out
 
     def __repr__(self) -> str:
@@ -568,22 +594,6 @@ def _parse_single_name_addr(msg: SipMessage, key: str) -> NameAddr | ParseError:
     if value is None:
         return ParseError(f"missing {key} header")
     return parse_name_addr(value)
-
-
-def _build_fields(msg: SipMessage, table: HeaderTable) -> list[Field]:
-    """Spans of the header lines of a clean head (the parser builds them for the others).
-    partition() keeps every byte, so a line's length is the sum of its three parts."""
-    fields: list[Field] = []
-    pos = _first_line_end(msg) + 2
-    for key, (name, sep, value) in zip(table.keys, table.parts, strict=True):
-        end = pos + len(name) + len(sep) + len(value) + 2
-        fields.append((key, name, value.strip(b" \t"), pos, end))
-        pos = end
-    return fields
-
-
-def _first_line_end(msg: SipMessage) -> int:
-    return msg.raw.find(b"\r\n")
 
 
 # the parser needs SipMessage, defined above; importing it last keeps parse_message here too

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pysips.sip.errors import ParseError
 from pysips.sip.headers import closing_quote, is_token, parse_header_params, split_commas, unquote
 from pysips.sip.uri import SipUri, parse_uri
@@ -52,8 +54,27 @@ def parse_name_addr(text: str) -> NameAddr | ParseError:
     return parts if isinstance(parts, ParseError) else NameAddr(*parts)
 
 
+_TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
+# The usual shapes in one match: `"Display" <uri>;params`, `Display Name <uri>;params`, `<uri>`, with a
+# display free of backslashes, a URI free of whitespace, parameters free of quotes and whitespace.
+# It accepts a subset of what the code below accepts, with the same result; the rest goes there.
+_COMMON_NAME_ADDR = re.compile(
+    rf'(?:("[^"\\]*")[ \t]*|((?:{_TOKEN}[ \t]+)*{_TOKEN})[ \t]*)?<([^>\s]+)>((?:;{_TOKEN}(?:=[^;"\s]+)?)*)'
+).fullmatch
+
+
 def _name_addr_parts(text: str) -> tuple[str, str, dict[str, str | None], str] | ParseError:
     value = text.strip()
+    match = _COMMON_NAME_ADDR(value)
+    if match is not None:
+        quoted, plain, uri, param_text = match.groups()
+        if ":" in uri:
+            params: dict[str, str | None] = {}
+            if param_text:
+                for item in param_text[1:].split(";"):
+                    name, eq, param = item.partition("=")
+                    params[name.lower()] = param if eq else None
+            return quoted or plain or "", uri, params, value
     if not value:
         return ParseError("empty name-addr")
     display = ""
@@ -94,7 +115,7 @@ def _name_addr_parts(text: str) -> tuple[str, str, dict[str, str | None], str] |
             return ParseError("URI with headers or commas must be enclosed in <>")
     if ":" not in uri:
         return ParseError(f"URI without scheme: {uri[:60]!r}")
-    params: dict[str, str | None] = {}
+    params = {}
     if after:
         if after[0] != ";":
             return ParseError(f"junk after URI: {after[:40]!r}")

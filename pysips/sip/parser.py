@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from operator import itemgetter
+from typing import cast
 
 from pysips.sip.errors import ParseError
 from pysips.sip.headers import KNOWN_KEYS, CSeq, is_token, key_for_bytes, parse_cseq, split_commas
@@ -24,20 +25,24 @@ _DIGITS = frozenset(b"0123456789")
 _FOLDED = re.compile(rb"\r\n[ \t]").search
 
 
+# After ";tag=": a tag free of quotes, spaces, ';' and '>' (a '>' may open it) and a remainder with
+# no quote or '>', i.e. nothing the name-addr parser could read differently.
+_PLAIN_TAG = re.compile(rb'([^;" \t][^;"> \t]*)(?:;[^">]*)?').fullmatch
+
+
 def _quick_tag(value: bytes) -> bytes | None:
     """The tag parameter of a From/To value by string search: the tag, None when there is none,
     or b"" when the value needs the full name-addr parser to tell (odd spelling, LWS, quotes)."""
     i = value.find(b";tag=")
     if i < 0:
         return b"" if b"tag" in value.lower() else None
-    i += 5
-    if value.rfind(b">") > i or value.find(b'"', i) >= 0:
+    match = _PLAIN_TAG(value, i + 5)
+    if match is None:
         return b""
-    end = value.find(b";", i)
-    tag = value[i:] if end < 0 else value[i:end]
-    if not tag or b" " in tag or b"\t" in tag:
-        return b""
-    return tag
+    end = match.end(1)
+    if end < len(value) and b"tag" in value[end:].lower():
+        return b""  # a second tag parameter (any case): the full parser's last-one-wins decides
+    return match.group(1)
 
 
 def parse_message(data: bytes) -> SipMessage | ParseError:
@@ -84,10 +89,9 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     else:
         head_end = len(data) - 2 if data.endswith(b"\r\n") else len(data)
         body_start = len(data) + 2  # where the missing empty line would be
-    first_end = data.find(b"\r\n", 0, head_end)
-    if first_end < 0:
-        first_end = head_end
-    first = data[:first_end]
+    head = data[:head_end]
+    lines = head.split(b"\r\n")
+    first = lines[0]
     if not first:
         return ParseError("empty first line", None)
 
@@ -140,17 +144,15 @@ def _parse(data: bytes) -> SipMessage | ParseError:
         elif known is None and not is_token(msg.method):
             error = ParseError(f"bad method {msg.method[:40]!r}")
 
-    head = data[:head_end]
-    if _FOLDED(head) is None:
-        parts = [line.partition(b":") for line in head.split(b"\r\n")]
-        del parts[0]
-        keys: list[str] = [_KEY_OF(p[0]) for p in parts]  # type: ignore[misc]
-        if None in keys or not all(map(_SEPARATOR, parts)):
-            table, error = _table_of_unclean_head(data, first_end, head_end, error)
-        else:
-            table = HeaderTable(parts, keys, None)
+    # Split every line at its first colon and look its name up among the spellings met before. A
+    # continuation line starts with SP/HTAB, which no known name does: it lands in the slow path
+    # like a line without a colon or a name never seen, so folding needs no search of its own here.
+    split = [line.partition(b":") for line in lines[1:]]
+    keys = [_KEY_OF(p[0]) for p in split]
+    if None in keys or not all(map(_SEPARATOR, split)):
+        table, error = _table_of_unclean_head(lines, head, error)
     else:
-        table, error = _table_of_unclean_head(data, first_end, head_end, error)
+        table = HeaderTable(split, cast("list[str]", keys), lines, None)
     msg._table = table
 
     error = _interpret(msg, data, body_start, error, table)
@@ -165,14 +167,14 @@ def _parse(data: bytes) -> SipMessage | ParseError:
 
 
 def _table_of_unclean_head(
-    data: bytes, first_end: int, head_end: int, error: ParseError | None
+    lines: list[bytes], head: bytes, error: ParseError | None
 ) -> tuple[HeaderTable, ParseError | None]:
-    """The header table of a head with continuation lines, bad lines or stray CRs, and the first
+    """The header table of a head with names not met before, continuation lines or bad lines (for
+    the last two, spans are computed now since lines and fields no longer match), and the first
     error (the given one wins)."""
-    head = data[:head_end]
-    lines = head.split(b"\r\n")
+    all_lines = lines
     first_len = len(lines[0])
-    del lines[0]
+    lines = lines[1:]
     fields: list[Field] | None = None
     if _FOLDED(head) is not None:
         lines, fields, fold_error = _unfold(lines, first_len + 2)
@@ -191,9 +193,10 @@ def _table_of_unclean_head(
         else:
             # spans must still count the dropped lines: compute them now
             fields = _spans_with_gaps(lines, first_len + 2, keep, split, keys)
-    if fields is not None:
-        fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
-    return HeaderTable(split, keys, fields), error
+    if fields is None:
+        return HeaderTable(split, keys, all_lines, None), error
+    fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
+    return HeaderTable(split, keys, None, fields), error
 
 
 def _spans_with_gaps(

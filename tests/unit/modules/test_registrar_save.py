@@ -64,6 +64,14 @@ def test_star_removes_everything_and_needs_expires_zero() -> None:
     assert fx.ul.domain("location").get("alice@example.com") is None
 
 
+def test_valueless_expires_param_defers_to_header_bad_one_to_default() -> None:
+    fx = Fx(reg={"default_expires": 1800})
+    fx.save(register(contact="<sip:alice@198.51.100.7>;expires", expires=300))
+    assert contacts_of(fx.core.replies()[-1])["sip:alice@198.51.100.7"]["expires"] == "300"
+    fx.save(register(contact="<sip:alice@198.51.100.7>;expires=abc", expires=500, cseq=3))
+    assert contacts_of(fx.core.replies()[-1])["sip:alice@198.51.100.7"]["expires"] == "1800"
+
+
 def test_star_without_expires_header_is_400_and_keeps_bindings() -> None:
     # a missing (or unparsable) Expires is the default expiry, not zero: OpenSIPS answers 400
     fx = Fx()
