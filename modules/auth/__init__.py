@@ -25,6 +25,7 @@ from pysips.script.exports import (
     ParamExport,
     ParamResolveContext,
     ParamType,
+    check_bool,
 )
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pv_vars import avp_key
@@ -109,17 +110,6 @@ def _rpid_avp(value: Any) -> str | None:
     return avp_key(text)
 
 
-def _check_bool(value: Any) -> int:
-    if isinstance(value, bool | int):
-        return int(value)
-    text = str(value).strip().lower()
-    if text in ("yes", "true", "on", "1"):
-        return 1
-    if text in ("no", "false", "off", "0"):
-        return 0
-    raise FixupError(f"expects a boolean (1/0, yes/no), got {value!r}")
-
-
 def _check_secret(value: Any) -> str:
     text = str(value)
     if not text:
@@ -169,9 +159,9 @@ exports = ModuleExports(
                     doc="pseudo-variable holding the username for pv_*_authorize"),
         ParamExport("password_spec", ParamType.STR, None, resolve=_spec("password_spec"),
                     doc="pseudo-variable holding the password (or HA1) for pv_*_authorize"),
-        ParamExport("calculate_ha1", ParamType.INT_OR_STR, 0, check=_check_bool,
+        ParamExport("calculate_ha1", ParamType.INT_OR_STR, 0, check=check_bool,
                     doc="password_spec holds a plain password"),
-        ParamExport("disable_nonce_check", ParamType.INT_OR_STR, 0, check=_check_bool,
+        ParamExport("disable_nonce_check", ParamType.INT_OR_STR, 0, check=check_bool,
                     doc="allow a nonce to be used more than once"),
     ),
     deps=("signaling",),

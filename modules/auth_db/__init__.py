@@ -23,13 +23,14 @@ from pysips.script.exports import (
     ModuleInitContext,
     ParamExport,
     ParamType,
+    check_bool,
 )
 from pysips.script.pv_base import PVAccessor
 
 from .api import auth_api_of
 from .authorize import authorize
 from .checks import does_uri_exist, get_auth_id, is_authorized_for
-from .config import TABLES_KEY, check_bool, check_column, check_db_url, config_from, parse_credentials
+from .config import TABLES_KEY, check_column, check_db_url, config_from, parse_credentials
 from .runtime import AuthDb, auth_db_of
 
 __all__ = ["AuthDb", "exports"]

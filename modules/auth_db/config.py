@@ -7,6 +7,7 @@ from typing import Any
 
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.errors import FixupError
+from pysips.script.exports import check_bool
 from pysips.script.pv_vars import avp_key
 
 DEFAULT_DB_URL = "mysql://opensipsro:opensipsro@localhost/opensips"
@@ -45,18 +46,6 @@ def check_column(value: Any) -> str:
     if not name or not all(c.isalnum() or c == "_" for c in name):
         raise FixupError(f"bad column name {name!r}")
     return name
-
-
-def check_bool(value: Any) -> int:
-    """Integers, and the yes/no/true/false/on/off words OpenSIPS's lexer turns into 1/0."""
-    if isinstance(value, bool | int):
-        return int(value)
-    text = str(value).strip().lower()
-    if text in ("yes", "true", "on", "1"):
-        return 1
-    if text in ("no", "false", "off", "0"):
-        return 0
-    raise FixupError(f"expects a boolean (1/0, yes/no), got {value!r}")
 
 
 def parse_credentials(value: Any) -> list[tuple[str, str]]:

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
-from pysips.transport.stream_settings import proto_module_state, refuse_tracing
-
-
-def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> dict[str, Any]:
-    return proto_module_state(mctx.script, params)
-
+from pysips.script.exports import ModuleExports, ParamExport, ParamType
+from pysips.transport.proto_module import TRACE_PARAMS, init_proto_module
 
 exports = ModuleExports(
     "proto_tls",
@@ -26,11 +19,9 @@ exports = ModuleExports(
         ParamExport("tls_send_timeout", ParamType.INT, 100, doc="accepted; writes never block"),
         ParamExport("tls_async", ParamType.INT, 1, doc="accepted; always asynchronous"),
         ParamExport("tls_async_max_postponed_chunks", ParamType.INT, 32, doc="accepted"),
-        ParamExport("trace_destination", ParamType.STR, None, check=refuse_tracing, doc="not supported"),
-        ParamExport("trace_on", ParamType.INT, 0, check=refuse_tracing, doc="not supported (0 only)"),
-        ParamExport("trace_filter_route", ParamType.STR, None, doc="accepted; tracing is not supported"),
+        *TRACE_PARAMS,
     ),
     deps=("tls_mgm",),
-    init=_init,
+    init=init_proto_module,
     doc="TLS transport",
 )

@@ -7,15 +7,8 @@ silence after which we send a WebSocket ping; 0, the default, never pings).
 
 from __future__ import annotations
 
-from typing import Any
-
-from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
-from pysips.transport.stream_settings import proto_module_state, refuse_tracing
-
-
-def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> dict[str, Any]:
-    return proto_module_state(mctx.script, params)
-
+from pysips.script.exports import ModuleExports, ParamExport, ParamType
+from pysips.transport.proto_module import TRACE_PARAMS, init_proto_module
 
 exports = ModuleExports(
     "proto_wss",
@@ -26,16 +19,14 @@ exports = ModuleExports(
         ParamExport("require_origin", ParamType.INT, 0, doc="refuse handshakes without an Origin header"),
         ParamExport("allowed_origins", ParamType.STR, None, doc="pysips: Origin values allowed (comma list)"),
         ParamExport("ws_ping_interval", ParamType.INT, 0, doc="pysips: ping a quiet connection after N s"),
-        ParamExport("trace_destination", ParamType.STR, None, check=refuse_tracing, doc="not supported"),
-        ParamExport("trace_on", ParamType.INT, 0, check=refuse_tracing, doc="not supported (0 only)"),
-        ParamExport("trace_filter_route", ParamType.STR, None, doc="accepted; tracing is not supported"),
         ParamExport("wss_resource", ParamType.STR, "/", doc="path requested when we open a WSS connection"),
         ParamExport("wss_handshake_timeout", ParamType.INT, 100, doc="accepted"),
         ParamExport("wss_tls_handshake_timeout", ParamType.INT, 100,
                     doc="ms for the TLS handshake; values under 1000 keep pysips's 10 s"),
         ParamExport("cert_check_on_conn_reusage", ParamType.INT, 0, doc="accepted"),
+        *TRACE_PARAMS,
     ),
     deps=("tls_mgm",),
-    init=_init,
+    init=init_proto_module,
     doc="SIP over secure WebSocket (RFC 7118), TLS from tls_mgm",
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pysips.script.pv_sipparse import split_commas
 from pysips.sip.message import SipMessage
 from pysips.sip.nameaddr import NameAddr, parse_name_addr
 
@@ -33,31 +34,7 @@ def _split_entries(body: str) -> list[str]:
         parts = body.split(",")
         if all(p.count("<") == p.count(">") for p in parts):
             return [p.strip() for p in parts]  # the usual case: no comma inside <>
-    out: list[str] = []
-    depth = 0
-    quoted = False
-    start = 0
-    i = 0
-    n = len(body)
-    while i < n:
-        ch = body[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth = max(depth - 1, 0)
-        elif ch == "," and depth == 0:
-            out.append(body[start:i].strip())
-            start = i + 1
-        i += 1
-    out.append(body[start:].strip())
-    return out
+    return split_commas(body)  # empty entries are dropped, as route_set skips them anyway
 
 
 class RouteSet:

@@ -48,18 +48,24 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+def _add_next_to(msg: SipMessage, name: str, line: str, after: bool) -> bool:
+    """Add `line` after (or before) the first `name` header; False when there is none."""
+    spans = msg.header_spans(name)
+    if not spans:
+        return False
+    at = spans[0][1] if after else spans[0][0]
+    msg.add_lump(at, at, _encode(line))
+    return True
+
+
 def append_hf(ctx: MsgContext, text: str, after: str | None = None) -> int:
     """Add header line(s) after the last header, or after the first `after` header."""
     msg = _msg(ctx)
     if msg is None or not text:
         return -1
-    if after is not None:
-        spans = msg.header_spans(after)
-        if spans:
-            end = spans[0][1]
-            msg.add_lump(end, end, _encode(_with_crlf(text)))
-            return 1
-    msg.append_header(_with_crlf(text))
+    line = _with_crlf(text)
+    if after is None or not _add_next_to(msg, after, line, after=True):
+        msg.append_header(line)
     return 1
 
 
@@ -68,13 +74,9 @@ def insert_hf(ctx: MsgContext, text: str, before: str | None = None) -> int:
     msg = _msg(ctx)
     if msg is None or not text:
         return -1
-    if before is not None:
-        spans = msg.header_spans(before)
-        if spans:
-            start = spans[0][0]
-            msg.add_lump(start, start, _encode(_with_crlf(text)))
-            return 1
-    msg.insert_header(_with_crlf(text))
+    line = _with_crlf(text)
+    if before is None or not _add_next_to(msg, before, line, after=False):
+        msg.insert_header(line)
     return 1
 
 

@@ -28,26 +28,6 @@ log = logging.getLogger("pysips.mi")
 
 _NO_ID = object()  # a notification: the request has no "id" member
 
-_decoder = json.JSONDecoder()
-
-
-def split_requests(text: str) -> tuple[list[Any], str]:
-    """Decodes the JSON values at the start of text; returns them and the undecoded rest.
-
-    A stream (the FIFO) may carry several requests back to back, or half of one."""
-    values: list[Any] = []
-    pos, end = 0, len(text)
-    while True:
-        while pos < end and text[pos] in " \t\r\n":
-            pos += 1
-        if pos >= end:
-            return values, ""
-        try:
-            value, pos = _decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            return values, text[pos:]
-        values.append(value)
-
 
 def choose_recipe(cmd: MICommand, params: Any) -> Recipe:
     """OpenSIPS's recipe matching (mi.c get_cmd_recipe), with its error texts."""

@@ -9,7 +9,6 @@ imported from the module itself: the core never imports a module by name.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,6 @@ from pysips.mi.stats import StatsRegistry
 if TYPE_CHECKING:
     from pysips.mi.runtime import MIRuntime
 
-log = logging.getLogger("pysips.mi")
 
 # What OpenSIPS writes into a binding made by ul_add.
 MI_CALLID = "dfjrewr12386fd6-343@opensips.mi"
@@ -91,10 +89,6 @@ class UsrlocCommands:
 
     # ---------------------------------------------------------------- helpers
 
-    def _hash_size(self) -> int:
-        bits = getattr(self.ul.config, "hash_size", 9)
-        return 1 << int(bits) if isinstance(bits, int) and 0 < bits < 17 else 512
-
     def _table(self, call: MICall) -> Any:
         dom = self.ul.domains.get(call.get_str("table_name"))
         if dom is None:
@@ -136,7 +130,7 @@ class UsrlocCommands:
         domains = []
         for name, dom in list(self.ul.domains.items()):
             aors = [aor_json(rec, dom, now, brief) for rec in self._records(dom)]
-            domains.append({"name": name, "hash_size": self._hash_size(), "AORs": aors})
+            domains.append({"name": name, "hash_size": int(getattr(dom, "size", 512)), "AORs": aors})
         return {"Domains": domains}
 
     def show_contact(self, call: MICall) -> Any:
@@ -219,13 +213,6 @@ def parse_q(text: str) -> float | None:
 
 
 def register_usrloc(mi: MIRuntime, ul: Any) -> None:
-    if "registrar" in mi.process.modules and "location" not in ul.domains:
-        # registrar creates its table on the first REGISTER; OpenSIPS has it from startup on,
-        # so that ul_dump and ul_add know "location" before anyone registered
-        try:
-            ul.domain("location")
-        except Exception:
-            log.exception("usrloc: cannot open table location")
     cmds = UsrlocCommands(ul)
     table_aor = ("table_name", "aor")
     for cmd in (

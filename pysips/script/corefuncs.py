@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pysips.script.context import MSGFL_ADD_LOCAL_RPORT, MSGFL_FORCE_RPORT, MsgContext, Value
 from pysips.script.errors import FixupError
@@ -141,6 +141,8 @@ def _isbflagset(ctx: MsgContext, bit: int, index: int | None) -> int:
 # R-URI and destination
 # ---------------------------------------------------------------------------------------------
 
+_Arg = TypeVar("_Arg")
+
 
 def current_ruri(ctx: MsgContext) -> str | None:
     if ctx.new_ruri is not None:
@@ -152,30 +154,21 @@ def current_ruri(ctx: MsgContext) -> str | None:
     return ruri
 
 
-def _rewrite(change: Callable[[UriText, str], UriText]) -> Callable[[MsgContext, str], int]:
-    def handler(ctx: MsgContext, text: str) -> int:
+def _rewrite(change: Callable[[UriText, _Arg], UriText]) -> Callable[[MsgContext, _Arg], int]:
+    def handler(ctx: MsgContext, arg: _Arg) -> int:
         current = current_ruri(ctx)
         parts = split_uri(current) if current else None
         if parts is None:
             log.error("cannot rewrite the R-URI %r: not a URI", current)
             return -1
-        ctx.new_ruri = change(parts, text).build()
+        ctx.new_ruri = change(parts, arg).build()
         return 1
 
     return handler
 
 
 def _user_edit(edit: Callable[[str, Any], str]) -> Callable[[MsgContext, Any], int]:
-    def handler(ctx: MsgContext, arg: Any) -> int:
-        current = current_ruri(ctx)
-        parts = split_uri(current) if current else None
-        if parts is None:
-            log.error("cannot rewrite the R-URI %r: not a URI", current)
-            return -1
-        ctx.new_ruri = set_user(parts, edit(parts.user or "", arg)).build()
-        return 1
-
-    return handler
+    return _rewrite(lambda parts, arg: set_user(parts, edit(parts.user or "", arg)))
 
 
 def _strip(user: str, n: Any) -> str:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pysips.script.ast import NOWHERE, Pos, RouteKind
 from pysips.script.context import MsgContext, ProcessState, RouteType
+from pysips.script.errors import FixupError
 
 if TYPE_CHECKING:
     from pysips.script.flags import FlagRegistry
@@ -136,6 +137,20 @@ class ParamExport:
     # ("$T_reply_code", "$avp(pass)") can use those of any module, as OpenSIPS fixes them up in
     # mod_init. Runs on each value the script set (each item of a multi parameter), after `check`.
     resolve: Callable[[Any, ParamResolveContext], Any] | None = None
+
+
+
+def check_bool(value: Any) -> int:
+    """A `check` for 0/1 parameters: integers, and the yes/no/true/false/on/off words OpenSIPS's
+    lexer turns into 1/0."""
+    if isinstance(value, bool | int):
+        return int(value)
+    text = str(value).strip().lower()
+    if text in ("yes", "true", "on", "1"):
+        return 1
+    if text in ("no", "false", "off", "0"):
+        return 0
+    raise FixupError(f"expects a boolean (1/0, yes/no), got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,10 +174,6 @@ def _du_parts(ctx: MsgContext) -> UriParts | None:
     return split_uri(du) if du else None
 
 
-def _nonempty(value: str) -> Value:
-    return value or None
-
-
 # ---------------------------------------------------------------------------------------------
 # From / To and name-addr headers
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _TRIM = " \t\r\n"
 _USER_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!$&'()*+,-./;=?_~")
 _PARAM_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'()[]/:&+$")
-_HASHES = {"sha1": "sha1", "sha224": "sha224", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
+_HASH_ALGORITHMS = frozenset(("sha1", "sha224", "sha256", "sha384", "sha512"))  # hashlib names
 
 
 def _b(text: str) -> bytes:
@@ -333,12 +333,12 @@ def make(method: str, args: tuple[TrArg, ...], pos: ast.Pos) -> TrFunc:
     if simple is not None:
         want_args(f"s.{method}", args, 0, 0, pos)
         return simple
-    if method in _HASHES:
+    if method in _HASH_ALGORITHMS:
         want_args(f"s.{method}", args, 0, 0, pos)
-        return _hash(_HASHES[method])
-    if method.endswith("_hmac") and method[:-5] in _HASHES:
+        return _hash(method)
+    if method.endswith("_hmac") and method[:-5] in _HASH_ALGORITHMS:
         want_args(f"s.{method}", args, 1, 1, pos)
-        return _hmac(_HASHES[method[:-5]], str_arg(method, args[0], pos))
+        return _hmac(method[:-5], str_arg(method, args[0], pos))
     builder = _WITH_ARGS.get(method)
     if builder is None:
         if method == "eval":

@@ -62,8 +62,6 @@ class StreamSettings:
 def _int(value: Any, default: int) -> int:
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        return int(value)
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -102,7 +100,7 @@ def settings_from(modules: dict[str, Any]) -> StreamSettings:
         if not isinstance(params, dict):
             continue
         p = s.proto(proto)
-        prefix = {"tcp": "tcp_", "tls": "tls_", "ws": "ws_", "wss": "wss_"}[proto]
+        prefix = proto + "_"
         p.default_port = _int(params.get(prefix + "port"), 5061 if proto in ("tls", "wss") else 5060)
         p.max_chunks = _int(params.get(prefix + "max_msg_chunks"), 4)
         p.crlf_pingpong = _bool(params.get(prefix + "crlf_pingpong"), True)
@@ -128,11 +126,3 @@ def proto_module_state(script: Any, params: dict[str, Any]) -> dict[str, Any]:
     state[CORE_KEY] = {name: core.get(name) for name in CORE_NAMES if core.get(name) is not None}
     return state
 
-
-def refuse_tracing(value: Any) -> Any:
-    """trace_* parameters need proto_hep, which pysips does not have: refuse them at load."""
-    from pysips.script.errors import FixupError
-
-    if value in (None, "", 0):
-        return value
-    raise FixupError("SIP capture (trace_destination/trace_on) needs proto_hep, not available in pysips")

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from transform_support import POS, REG, apply, tr
 
 from pysips.script import ast
 from pysips.script.context import MsgContext, ProcessState, Value
-from pysips.script.pv import PVError, PVRegistry, compile_pvar
+from pysips.script.pv import PVError, compile_pvar
 from pysips.sip.message import SipMessage, parse_message
-
-POS = ast.Pos("t.cfg", 5, 2)
-REG = PVRegistry()
 
 SDP = "v=0\r\nm=audio 4000 RTP/AVP 0\r\nm=video 5000 RTP/AVP 31\r\n"
 URI = "sip:alice:pw@[2001:db8::1]:5070;transport=TCP;lr;user=phone;maddr=10.0.0.1?subject=hi&x=y"
-
-
-def tr(name: str, *args: int | str | ast.PVar) -> ast.Transform:
-    nodes: list[ast.Expr] = []
-    for a in args:
-        if isinstance(a, int):
-            nodes.append(ast.IntLit(a, POS) if a >= 0 else ast.UnOp("-", ast.IntLit(-a, POS), POS))
-        elif isinstance(a, str):
-            nodes.append(ast.StrLit(a, POS))
-        else:
-            nodes.append(a)
-    return ast.Transform(name, tuple(nodes), POS)
-
-
-def apply(value: Value, *chain: ast.Transform) -> Value:
-    ctx = MsgContext(ProcessState())
-    if value is not None:
-        ctx.process.vars["in"] = value
-    return compile_pvar(ast.PVar("var", "in", transforms=tuple(chain), pos=POS), REG).get(ctx)
 
 
 CASES: list[tuple[ast.Transform, Value, Value]] = [
