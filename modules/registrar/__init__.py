@@ -46,15 +46,46 @@ def _lookup_flags(value: Any, fctx: FixupContext) -> LookupFlags:
         raise FixupError(exc.message, fctx.pos) from None
 
 
+# filled by the table fixups: the usrloc tables the script names, opened at init as OpenSIPS
+# registers them with usrloc at fixup time (so they exist, and show in ul_dump, from the start)
+TABLES_KEY = "_usrloc_tables"
+
+
 def _domain(value: Any, fctx: FixupContext) -> str:
     name = str(value).strip()
     if not name or not all(ch.isalnum() or ch in "_-." for ch in name):
         raise FixupError(f"bad usrloc table name {name!r}", fctx.pos)
+    tables = fctx.params.setdefault(TABLES_KEY, [])
+    if name not in tables:
+        tables.append(name)
     return name
 
 
 def _opt(value: str | None) -> str | None:
     return value if value else None
+
+
+# OpenSIPS parameters whose feature pysips lacks: named so that setting one is a clear load error
+_PUSH = "RFC 8599 push notification"
+_NOT_IMPLEMENTED = (
+    ("attr_avp", "the $msg.branch.attr contact attribute"),
+    ("mcontact_avp", "save() in onreply_route"),
+    ("gruu_secret", "GRUU"),
+    ("pn_providers", _PUSH),
+    ("pn_ct_match_params", _PUSH),
+    ("pn_pnsreg_interval", _PUSH),
+    ("pn_trigger_interval", _PUSH),
+    ("pn_skip_pn_interval", _PUSH),
+    ("pn_refresh_timeout", _PUSH),
+    ("pn_enable_purr", _PUSH),
+)
+
+
+def _not_implemented(name: str, what: str) -> Any:
+    def check(value: Any) -> Any:
+        raise FixupError(f"{name} is not supported by pysips: {what} is not implemented")
+
+    return check
 
 
 # shared by every call without flags (frozen), instead of a new object per REGISTER
@@ -94,7 +125,10 @@ def w_remove_ip_port(ctx: MsgContext, ip: str, port: int, domain: str, aor: str 
 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Registrar:
-    return Registrar(config_from(params), mctx.process)
+    reg = Registrar(config_from(params), mctx.process, tuple(params.get(TABLES_KEY) or ()))
+    if "usrloc" in mctx.process.modules:  # else (usrloc loaded later) on first use
+        reg.open_tables()
+    return reg
 
 
 _DOMAIN = ArgSpec(ArgKind.STR, "domain", static=True, fixup=_domain)
@@ -161,6 +195,10 @@ exports = ModuleExports(
                     doc="message flag: keep the REGISTER's TCP/TLS/WS connection open while bound"),
         ParamExport("reject_brief_expires", ParamType.INT, 0,
                     doc="pysips: answer 423 with Min-Expires instead of raising a short expiry"),
+        ParamExport("pn_enable", ParamType.INT, 0,
+                    check=lambda v: _only(v, 0, "pn_enable", _PUSH)),
+        *(ParamExport(name, ParamType.INT_OR_STR, None, check=_not_implemented(name, what))
+          for name, what in _NOT_IMPLEMENTED),
     ),
     deps=("usrloc",),
     init=_init,
@@ -168,7 +206,7 @@ exports = ModuleExports(
 )
 
 
-def _only(value: Any, allowed: int, name: str) -> Any:
+def _only(value: Any, allowed: int, name: str, what: str = "GRUU") -> Any:
     if value != allowed:
-        raise FixupError(f"{name}={value} is not supported by pysips (GRUU is not implemented)")
+        raise FixupError(f"{name}={value} is not supported by pysips ({what} is not implemented)")
     return value

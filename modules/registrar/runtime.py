@@ -14,14 +14,21 @@ if TYPE_CHECKING:
 
 
 class Registrar:
-    __slots__ = ("_ul", "accepted", "config", "process", "rejected")
+    __slots__ = ("_ul", "accepted", "config", "process", "rejected", "tables")
 
-    def __init__(self, config: RegConfig, process: ProcessState) -> None:
+    def __init__(self, config: RegConfig, process: ProcessState, tables: tuple[str, ...] = ()) -> None:
         self.config = config
         self.process = process
         self._ul: Usrloc | None = None
         self.accepted = 0
         self.rejected = 0
+        self.tables = tables  # the usrloc tables the script names
+
+    def open_tables(self) -> None:
+        """Creates (and loads) every table the script names, as OpenSIPS does at startup."""
+        ul = self.usrloc
+        for name in self.tables:
+            ul.domain(name)
 
     @property
     def usrloc(self) -> Usrloc:
@@ -30,6 +37,8 @@ class Registrar:
             ul = self._ul = self.process.modules.get("usrloc")
             if ul is None:
                 raise RuntimeError("registrar: the usrloc module is not initialised")
+            for name in self.tables:
+                ul.domain(name)
         return ul
 
 

@@ -17,6 +17,7 @@ from pysips.sip.errors import ParseError
 from pysips.sip.headers import unquote
 from pysips.sip.message import SipMessage
 from pysips.sip.nameaddr import Contact
+from pysips.sip.receive import ReceiveInfo
 
 from . import errors as E
 from .aor import aor_key
@@ -55,8 +56,8 @@ BAD_CSEQ = -1
 class _Request:
     """What every binding of one REGISTER shares."""
 
-    __slots__ = ("callid", "cflags", "conn_id", "cseq", "flags", "methods", "path", "received",
-                 "socket", "user_agent")
+    __slots__ = ("callid", "cflags", "conn_id", "cseq", "flags", "methods", "path", "rcv",
+                 "received", "socket", "user_agent")
 
     def __init__(self) -> None:
         self.callid = ""
@@ -69,6 +70,7 @@ class _Request:
         self.socket: str | None = None
         self.methods: int | None = None
         self.conn_id = 0
+        self.rcv: ReceiveInfo | None = None
 
 
 def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_uri: str | None) -> int:
@@ -157,7 +159,7 @@ def _shared(reg: Registrar, ctx: MsgContext, msg: SipMessage, flags: int, out: l
     allow = msg.headers("allow")
     if allow:
         s.methods = ul.methods_mask(",".join(allow))
-    rcv = ctx.rcv
+    rcv = s.rcv = ctx.rcv
     if rcv is not None:
         s.socket = _socket_name(rcv.proto, rcv.local_ip, rcv.local_port)
         if rcv.proto != "udp":
@@ -263,6 +265,16 @@ def _q(reg: Registrar, c: Contact) -> float:
     return q
 
 
+def _invalid_host_route(c: Contact, rcv: ReceiveInfo) -> str | None:
+    """pysips addition: a `.invalid` Contact host (RFC 7118 browsers) can never be resolved, so the
+    binding is reached at the address the REGISTER came from, over that connection."""
+    uri = c.parsed_uri()
+    if isinstance(uri, ParseError) or not uri.host.lower().endswith(".invalid"):
+        return None
+    ip = f"[{rcv.src_ip}]" if ":" in rcv.src_ip else rcv.src_ip
+    return f"sip:{ip}:{rcv.src_port};transport={rcv.proto}"
+
+
 def _new_binding(reg: Registrar, aor: str, c: Contact, expires: int, s: _Request, now: float) -> UContact:
     ul = reg.usrloc
     received = s.received
@@ -270,6 +282,8 @@ def _new_binding(reg: Registrar, aor: str, c: Contact, expires: int, s: _Request
         value = c.params.get("received")
         if value:
             received = unquote(value)
+        elif s.rcv is not None and s.path is None:  # behind a Path, the edge proxy delivers
+            received = _invalid_host_route(c, s.rcv)
     methods = s.methods
     param = c.params.get("methods")
     if param:

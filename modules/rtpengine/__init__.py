@@ -11,6 +11,7 @@ blocks the worker, as in OpenSIPS. See docs/rtpengine.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pysips.script.ast import NOWHERE
@@ -24,9 +25,11 @@ from pysips.script.exports import (
     ModuleExports,
     ModuleInitContext,
     ParamExport,
+    ParamResolveContext,
     ParamType,
 )
 from pysips.script.posixre import compile_posix
+from pysips.script.pv import PVRegistry
 from pysips.script.pv_vars import avp_key
 
 from . import flags as fl
@@ -86,10 +89,10 @@ def _check_regex(value: Any) -> str:
     return str(value)
 
 
-def _check_extra_id(value: Any) -> str:
-    text = str(value)
-    _compile_template(text)  # raises FixupError
-    return text
+def _resolve_extra_id(value: Any, rctx: ParamResolveContext) -> ExtraId:
+    # resolved once every module is loaded, so any module's variable may be named (OpenSIPS
+    # parses the spec in mod_init)
+    return _compile_template(str(value), rctx.pv_registry)
 
 
 def _unsupported(name: str) -> Any:
@@ -99,11 +102,15 @@ def _unsupported(name: str) -> Any:
     return check
 
 
-def _compile_template(text: str) -> Any:
+ExtraId = Callable[[MsgContext], str]
+
+
+def _compile_template(text: str, registry: PVRegistry | None) -> ExtraId:
     from pysips.script.ast import StrLit
     from pysips.script.parse_pv import string_value
-    from pysips.script.pv import PVRegistry, compile_template
+    from pysips.script.pv import compile_template
     from pysips.script.pv_base import PVError
+    from pysips.script.pvparam import core_registry
 
     node = string_value(text, NOWHERE, lambda _k: NOWHERE)
     if isinstance(node, StrLit):
@@ -114,7 +121,7 @@ def _compile_template(text: str) -> Any:
 
         return fixed
     try:
-        return compile_template(node, PVRegistry())
+        return compile_template(node, registry if registry is not None else core_registry())
     except PVError as exc:
         raise FixupError(f"extra_id_pv {text!r}: {exc.message}") from None
 
@@ -124,12 +131,14 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> object:
     transport = SyncUdpTransport(float(params["rtpengine_tout"]), int(params["rtpengine_retr"]))
     setid = params.get("setid_avp")
     extra = params.get("extra_id_pv")
+    if isinstance(extra, str):  # set without the script loader (tests): compile it here
+        extra = _compile_template(extra, ictx.pv_registry) if extra else None
     engine = RtpEngine(
         build_sets(socks),
         transport,
         float(params["rtpengine_disable_tout"]),
         setid_avp=avp_key(setid) if setid else None,
-        extra_id=_compile_template(extra) if extra else None,
+        extra_id=extra,
         extra_failover=tuple(compile_posix(p) for p in params.get("extra_failover_error") or ()),
     )
     engine.resolve_all()
@@ -203,7 +212,7 @@ exports = ModuleExports(
         ParamExport("rtpengine_timer_interval", ParamType.INT, 5, check=_check_positive,
                     doc="accepted for compatibility: disabled daemons are probed when next selected"),
         ParamExport("ping_enabled", ParamType.INT, 0, doc="accepted for compatibility; no effect"),
-        ParamExport("extra_id_pv", ParamType.STR, None, check=_check_extra_id,
+        ParamExport("extra_id_pv", ParamType.STR, None, resolve=_resolve_extra_id,
                     doc="the value of via-branch=extra (a string with pseudo-variables)"),
         ParamExport("setid_avp", ParamType.STR, None, check=_check_avp,
                     doc="an AVP holding the set id to use"),

@@ -3,7 +3,9 @@
 send_reply(code, reason) answers through tm when the request has a transaction (tm registers an
 object with `has_transaction(ctx)` and `reply(ctx, code, reason)` as its runtime state in
 `process.modules["tm"]`, see pysips.core.api.TransactionReplier), else statelessly like
-sl_send_reply(). It needs sl; tm is optional, as in OpenSIPS.
+sl_send_reply(). tm and sl are both optional (OpenSIPS: DEP_SILENT): without a transaction the
+reply goes out statelessly through the engine, whichever of them is loaded. OpenSIPS refuses to
+start when neither is loaded; pysips answers statelessly then too.
 """
 
 from __future__ import annotations
@@ -59,6 +61,5 @@ exports = ModuleExports(
             doc="reply statefully when a transaction exists (tm), else statelessly",
         ),
     ),
-    deps=("sl",),
     doc="replies that follow the request's state",
 )

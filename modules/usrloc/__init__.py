@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.script.errors import FixupError
 from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
 
 from .config import (
@@ -20,6 +21,7 @@ from .config import (
     check_cluster_mode,
     check_db_mode,
     check_db_url,
+    check_hash_size,
     check_preset,
     check_restart_persistency,
     check_sql_write_mode,
@@ -28,6 +30,11 @@ from .config import (
 from .runtime import Usrloc, UsrlocError
 
 __all__ = ["Usrloc", "UsrlocError", "exports"]
+
+
+def _push_only(value: Any) -> Any:
+    raise FixupError("contact_refresh_timer is not supported by pysips: "
+                     "RFC 8599 push notification is not implemented")
 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Usrloc:
@@ -57,7 +64,10 @@ exports = ModuleExports(
                     doc="seconds a REGISTER with the same Call-ID and CSeq counts as a retransmission"),
         ParamExport("desc_time_order", ParamType.INT, 0,
                     doc="order an AOR's contacts by registration time (newest first) instead of q"),
-        ParamExport("hash_size", ParamType.INT, 9, doc="accepted; tables are Python dicts"),
+        ParamExport("hash_size", ParamType.INT, 9, check=check_hash_size,
+                    doc="2^n hash slots per table: shown by ul_dump and part of every contact id"),
+        ParamExport("contact_refresh_timer", ParamType.INT, None, check=_push_only,
+                    doc="RFC 8599 push notification refreshes: not implemented (a load error)"),
         ParamExport("handle_lost_tcp", ParamType.INT, 0,
                     doc="pysips: remove contacts of a TCP/TLS/WS connection when it closes"),
     ),

@@ -66,6 +66,17 @@ def check_sql_write_mode(value: Any) -> str:
     return text
 
 
+def check_hash_size(value: Any) -> int:
+    """The 2^n exponent, as OpenSIPS takes it (above 16 refused; 0 or 1 means 512 entries)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value > 16:
+        raise FixupError(f"hash_size must be a power-of-two exponent up to 16, got {value!r}")
+    return value
+
+
+def table_size(exponent: int) -> int:
+    return 512 if exponent <= 1 else 1 << exponent
+
+
 @dataclass(frozen=True, slots=True)
 class UlConfig:
     mode: int = NO_DB
@@ -77,6 +88,7 @@ class UlConfig:
     nat_bflag: int | None = None  # bit index
     handle_lost_tcp: bool = False
     desc_time_order: bool = False
+    hash_size: int = 512  # entries (2 ** the hash_size modparam)
 
     @property
     def nat_flag(self) -> int:
@@ -109,4 +121,5 @@ def config_from(params: dict[str, Any]) -> UlConfig:
         nat_bflag=params.get("nat_bflag"),
         handle_lost_tcp=bool(params.get("handle_lost_tcp") or 0),
         desc_time_order=bool(params.get("desc_time_order") or 0),
+        hash_size=table_size(int(params.get("hash_size", 9) if params.get("hash_size") is not None else 9)),
     )

@@ -11,13 +11,15 @@ A database failure is logged and reported to the caller as an error value, never
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Iterator
 
-from pysips.db.api import Database, DbError
+from pysips.db.api import Database, DbError, DbValue
 from pysips.db.schema import LOCATION
 
 from .contact import CLEAN, DIRTY, FL_MEM, NEW, UContact
 from .dbrow import COLUMNS, FlagBits, FlagNames, from_row, split_aor, to_row
+from .labels import CLABEL_MASK, SlotLabels, core_hash, pack, unpack
 from .record import URecord
 
 log = logging.getLogger("pysips.usrloc")
@@ -32,8 +34,8 @@ ConnHook = Callable[["UDomain", UContact, int, int], None]
 
 
 class UDomain:
-    __slots__ = ("_deleted", "db", "flag_bits", "flag_names", "mode", "name", "on_conn", "records",
-                 "time_order", "use_domain")
+    __slots__ = ("_deleted", "db", "flag_bits", "flag_names", "labels", "mode", "name", "on_conn",
+                 "records", "size", "time_order", "use_domain")
 
     def __init__(
         self,
@@ -44,6 +46,7 @@ class UDomain:
         flag_names: FlagNames = lambda mask: str(mask) if mask else "",
         flag_bits: FlagBits = lambda text: int(text) if text.isdigit() else 0,
         time_order: bool = False,
+        size: int = 512,
     ) -> None:
         if mode != NO_DB and db is None:
             raise ValueError(f"usrloc table {name!r}: write mode {mode} needs a database")
@@ -57,6 +60,8 @@ class UDomain:
         self.records: dict[str, URecord] = {}
         self._deleted: list[int] = []  # contact_ids to delete at the next write-back flush
         self.on_conn: ConnHook | None = None
+        self.size = size  # OpenSIPS's hash table size: shown by ul_dump, shapes the contact ids
+        self.labels = SlotLabels(size)
 
     # ------------------------------------------------------------------ startup
 
@@ -77,6 +82,8 @@ class UDomain:
                 if rec is None:
                     rec = self.records[c.aor] = URecord(c.aor, self.time_order)
                 rec.add(c)
+            for rec in self.records.values():
+                self._adopt_labels(rec)
 
     # ------------------------------------------------------------------ reading
 
@@ -133,6 +140,34 @@ class UDomain:
             return []
         return [from_row(row, self.use_domain, self.flag_bits) for row in rows]
 
+    # ------------------------------------------------------------------ contact ids
+
+    def _adopt_labels(self, rec: URecord) -> None:
+        """Loaded bindings keep their ids; new ones of the record continue their labels."""
+        aorhash = core_hash(rec.aor) & 0xFFFF
+        ids = [unpack(c.contact_id) for c in rec.contacts if c.contact_id]
+        if not ids or ids[0][0] != aorhash:
+            return  # ids from another hash_size or another tool: new bindings get fresh labels
+        rec.aorhash = aorhash
+        rec.label = ids[0][1]
+        rec.next_clabel = (max(cl for _, _, cl in ids) + 1) & CLABEL_MASK
+        self.labels.seen(aorhash, rec.label)
+
+    def _next_contact_id(self, rec: URecord) -> int:
+        if rec.label is None:
+            rec.aorhash = core_hash(rec.aor) & 0xFFFF
+            rec.label = self.labels.next_record_label(rec.aorhash)
+            rec.next_clabel = random.getrandbits(14)
+        contact_id = pack(rec.aorhash, rec.label, rec.next_clabel)
+        rec.next_clabel = (rec.next_clabel + 1) & CLABEL_MASK
+        return contact_id
+
+    def _row(self, c: UContact) -> dict[str, DbValue]:
+        row = to_row(c, self.use_domain, self.flag_names)
+        if self.mode != DB_ONLY and c.contact_id:
+            row["contact_id"] = c.contact_id  # OpenSIPS writes its own ids; sql-only lets SQL pick
+        return row
+
     # ------------------------------------------------------------------ changes
 
     def _writes_now(self, c: UContact) -> bool:
@@ -140,10 +175,12 @@ class UDomain:
 
     def insert(self, rec: URecord, c: UContact) -> bool:
         c.state = NEW
+        if not c.contact_id and self.mode != DB_ONLY:
+            c.contact_id = self._next_contact_id(rec)
         if self._writes_now(c):
             assert self.db is not None
             try:
-                c.contact_id = self.db.insert(self.name, to_row(c, self.use_domain, self.flag_names))
+                c.contact_id = self.db.insert(self.name, self._row(c))
             except DbError as exc:
                 log.error("usrloc: inserting %s into %s failed: %s", c.uri, self.name, exc)
                 return False
@@ -160,7 +197,7 @@ class UDomain:
         if self._writes_now(c):
             assert self.db is not None
             try:
-                row = to_row(c, self.use_domain, self.flag_names)
+                row = self._row(c)
                 if c.state == NEW or not self.db.update(self.name, {"contact_id": c.contact_id}, row):
                     c.contact_id = self.db.insert(self.name, row)
             except DbError as exc:
@@ -227,7 +264,7 @@ class UDomain:
                 for contact_id in deleted:
                     db.delete(self.name, {"contact_id": contact_id})
                 for c in pending:
-                    row = to_row(c, self.use_domain, self.flag_names)
+                    row = self._row(c)
                     if c.state == NEW or not db.update(self.name, {"contact_id": c.contact_id}, row):
                         c.contact_id = db.insert(self.name, row)
         except DbError as exc:

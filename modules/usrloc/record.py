@@ -14,10 +14,14 @@ RETRANSMISSION = -2  # same Call-ID and CSeq within cseq_delay: answer, change n
 
 
 class URecord:
-    __slots__ = ("aor", "contacts", "time_order")
+    __slots__ = ("aor", "aorhash", "contacts", "label", "next_clabel", "time_order")
 
     def __init__(self, aor: str, time_order: bool = False) -> None:
         self.aor = aor
+        # contact-id parts (labels.py), set when the record first hands out an id
+        self.aorhash = 0
+        self.label: int | None = None
+        self.next_clabel = 0
         # by q, highest first, then most recent first; or most recent first (desc_time_order)
         self.contacts: list[UContact] = []
         self.time_order = time_order

@@ -74,7 +74,8 @@ class Usrloc:
         if found is not None:
             return found
         dom = UDomain(name, self.config.mode, self.db, self.config.use_domain,
-                      self._flag_names, self._flag_bits, self.config.desc_time_order)
+                      self._flag_names, self._flag_bits, self.config.desc_time_order,
+                      self.config.hash_size)
         dom.on_conn = self._index_conn if self.config.handle_lost_tcp else None
         if self.db is not None:
             try:

@@ -113,3 +113,22 @@ def test_q_text(q: float, text: str) -> None:
 def test_parse_q() -> None:
     assert parse_q("0.5") == 0.5 and parse_q("1") == 1.0
     assert parse_q("1.5") is None and parse_q("x") is None and parse_q("0.1234") is None
+
+
+def test_dump_shows_contact_ids_and_configured_hash_size() -> None:
+    import importlib
+
+    assert ModuleFinder().find("usrloc") is not None
+    config = importlib.import_module("pysips_modules.usrloc.config")
+    usrloc = importlib.import_module("pysips_modules.usrloc")
+    ul = usrloc.Usrloc(config.config_from({"hash_size": 12}))
+    ul.domain("location")
+    process = ProcessState()
+    process.modules["usrloc"] = ul
+    mi = mi_of(process)
+    assert rpc(mi, "ul_add", ADD)["result"] == "OK"
+    (dom,) = rpc(mi, "ul_dump")["result"]["Domains"]
+    assert dom["hash_size"] == 4096
+    (c,) = dom["AORs"][0]["Contacts"]
+    stored = ul.domain("location").get("alice@example.com").contacts[0].contact_id
+    assert stored != 0 and c["ContactID"] == str(stored)

@@ -1,5 +1,5 @@
 """acc: request accounting (log and SQLite), extra values, and transaction accounting over the
-tm callback contract (a fake tm standing in until the real one offers it)."""
+tm callback contract (a fake tm; test_tm_callbacks.py drives acc with the real one)."""
 
 from __future__ import annotations
 
@@ -286,18 +286,20 @@ def test_bad_types_and_unavailable_flags_are_load_errors(tm_ready: None) -> None
             fix("do_accounting", index, value)
 
 
-def test_do_accounting_without_tm_callbacks_fails_at_load() -> None:
-    """The tm in the tree does not offer the callbacks yet: the script must not load silently."""
+def test_do_accounting_loads_with_the_bundled_tm() -> None:
+    """The bundled tm offers the callbacks (on_created, on_reply_out, on_failure)."""
     from pysips.script.compile import check_script
     from pysips.script.parse import parse_text
 
     text = 'loadmodule "tm.so"\nloadmodule "acc.so"\nroute { do_accounting("log"); t_relay(); }\n'
     report = check_script(parse_text(text, "acc.cfg"))
-    messages = " ".join(p.message for p in report.problems)
-    import sys as _sys
+    assert report.ok, " ".join(p.message for p in report.problems)
 
-    tm_runtime = next(m for n, m in _sys.modules.items() if n.endswith(".tm.runtime"))
-    if all(hasattr(tm_runtime.Tm, m) for m in ("on_created", "on_reply_out", "on_failure")):
-        assert report.ok, messages
-    else:
-        assert not report.ok and "tm callbacks" in messages
+
+def test_do_accounting_without_tm_callbacks_fails_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pysips.script.errors import FixupError
+
+    module = sys.modules[fn("do_accounting").__module__]
+    monkeypatch.setattr(module, "tm_has_callbacks", lambda: False)
+    with pytest.raises(FixupError, match="tm callbacks"):
+        fix("do_accounting", 0, "log")

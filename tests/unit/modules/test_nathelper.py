@@ -176,10 +176,23 @@ def test_natping_streams_only_with_natping_tcp() -> None:
         assert by_proto["tcp"].data == b"\r\n\r\n" and by_proto["tcp"].dst.conn_id == 10
 
 
-def test_no_ping_to_invalid_host_without_received() -> None:
+def test_browser_saved_plainly_is_pinged_over_its_connection() -> None:
     fx = Fx(nh={"natping_interval": 10, "natping_tcp": 1})
-    ctx = fx.ctx(register(contact="<sip:a@x.invalid;transport=ws>", expires=600), proto="ws", conn_id=4)
+    ctx = fx.ctx(register(contact="<sip:a@x.invalid;transport=ws>", expires=600), src=("198.51.100.7", 40000),
+                 proto="ws", conn_id=4)
     fn("registrar", "save")(ctx, "location", None, None)
     fx.core.sent.clear()
+    fx.core.advance(10)
+    (ping,) = fx.core.sent
+    assert (ping.dst.proto, ping.dst.ip, ping.dst.port, ping.dst.conn_id) == ("ws", "198.51.100.7", 40000, 4)
+
+
+def test_no_ping_to_invalid_host_without_received() -> None:
+    fx = Fx(nh={"natping_interval": 10, "natping_tcp": 1})
+    dom = fx.ul.domain("location")
+    rec = dom.get_or_create("a@example.com")
+    binding = fx.ul.new_contact("a@example.com", "sip:a@x.invalid;transport=ws", int(fx.core.wall) + 600,
+                                conn_id=4, last_modified=fx.core.wall)
+    dom.insert(rec, binding)
     fx.core.advance(10)
     assert fx.core.sent == []

@@ -193,3 +193,29 @@ def test_tcp_persistent_flag_asks_to_keep_the_connection() -> None:
                    proto="tcp", conn_id=22)
     fn("registrar", "save")(plain, "location", None, None)
     assert "core.conn_lifetime" not in plain.extra
+
+
+def test_invalid_contact_host_without_received_is_reached_at_its_source() -> None:
+    # plain save() of a browser (no fix_nated_*): the `.invalid` host can never be resolved, so
+    # the binding routes to the address and connection the REGISTER came from (pysips addition)
+    fx = Fx()
+    ret, _ = fx.save(register(contact="<sip:bob@xyz.invalid;transport=ws>", expires=600),
+                     src=("198.51.100.7", 40000), proto="ws", conn_id=7)
+    assert ret == 1
+    binding = fx.ul.domain("location").get("alice@example.com").contacts[0]
+    assert binding.received == "sip:198.51.100.7:40000;transport=ws" and binding.conn_id == 7
+    ret, lctx = fx.lookup(invite())
+    assert ret == 1
+    assert lctx.new_ruri == "sip:bob@xyz.invalid;transport=ws"
+    assert lctx.dst_uri == "sip:198.51.100.7:40000;transport=ws"
+
+
+def test_resolvable_contact_or_path_gets_no_implicit_received() -> None:
+    fx = Fx()
+    fx.save(register(contact="<sip:bob@198.51.100.9:5080;transport=tcp>", expires=600),
+            src=("198.51.100.7", 40000), proto="tcp", conn_id=3)
+    assert fx.ul.domain("location").get("alice@example.com").contacts[0].received is None
+    fx.save(register(user="carol", contact="<sip:c@abc.invalid;transport=ws>", expires=600,
+                     extra="Path: <sip:edge.example.com;lr>\r\nSupported: path"),
+            "path-lazy", src=("198.51.100.8", 5060))
+    assert fx.ul.domain("location").get("carol@example.com").contacts[0].received is None

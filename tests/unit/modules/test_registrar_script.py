@@ -105,3 +105,45 @@ def test_bad_register_gets_one_error_reply_shape() -> None:
     net.engine.receive(bad.encode(), ReceiveInfo("ws", WS.ip, WS.port, "127.0.0.1", 51000, 4))
     codes = [s.msg.status for s in net.sent[before:]]
     assert codes and set(codes) == {400}  # save()'s reply, and sl_reply_error() repeating it
+
+
+def test_tables_named_by_the_script_exist_before_the_first_register() -> None:
+    # OpenSIPS registers save()/lookup() tables with usrloc at fixup time: ul_dump lists them
+    import json
+
+    from pysips.mi import mi_of
+
+    text = SCRIPT.replace('if (!lookup("location", "m"))',
+                          'if (!lookup("location", "m") && !registered("aliases"))')
+    net, _ = script_net(text, sockets=(PROXY, WS))
+    process = net.engine.process
+    assert set(process.modules["usrloc"].domains) == {"location", "aliases"}
+    mi = mi_of(process)
+    answer = json.loads(mi.handle_text(json.dumps({"jsonrpc": "2.0", "method": "ul_dump", "id": 1})))
+    names = [d["name"] for d in answer["result"]["Domains"]]
+    assert sorted(names) == ["aliases", "location"]
+
+
+def test_unimplemented_opensips_params_and_onreply_save_are_load_errors() -> None:
+    import pytest
+
+    from pysips.script.compile import load_script
+    from pysips.script.errors import ScriptLoadError
+    from pysips.script.parse import parse_text
+
+    head = 'loadmodule "tm.so"\nloadmodule "usrloc.so"\nloadmodule "registrar.so"\n'
+    cases = [
+        ('modparam("registrar", "attr_avp", "$avp(attr)")', "attr_avp is not supported"),
+        ('modparam("registrar", "pn_enable", 1)', "pn_enable=1 is not supported"),
+        ('modparam("registrar", "pn_providers", "apple")', "pn_providers is not supported"),
+        ('modparam("registrar", "mcontact_avp", "$avp(m)")', "mcontact_avp is not supported"),
+        ('modparam("usrloc", "contact_refresh_timer", 60)', "contact_refresh_timer is not supported"),
+        ('onreply_route[r] { save("location"); }', "save() cannot be used in onreply_route"),
+    ]
+    for line, message in cases:
+        with pytest.raises(ScriptLoadError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_script(parse_text(head + line + '\nroute { save("location"); }\n', "r.cfg"))
+    # pn_enable 0 means what OpenSIPS means by it: no push notifications
+    text = head + 'modparam("registrar", "pn_enable", 0)\nroute { save("location"); }\n'
+    loaded = load_script(parse_text(text, "r.cfg"))
+    assert "registrar" in loaded.modules

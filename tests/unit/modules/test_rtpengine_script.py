@@ -66,3 +66,14 @@ route {
     assert [(n.port, n.weight) for n in engine.sets[1].nodes] == [(2224, 2), (2225, 1)]
     assert engine.transport.timeout == 2 and engine.transport.retries == 1
     assert engine.disable_tout == 20 and engine.setid_avp == "setid"
+
+
+def test_extra_id_pv_may_name_any_modules_variable() -> None:
+    # rtpengine is loaded before tm here: the spec is resolved once every module is loaded
+    text = ('loadmodule "tm.so"\nmodparam("rtpengine", "extra_id_pv", "$T_branch_idx")\n'
+            'route { rtpengine_offer("via-branch=extra"); }\n')
+    loaded = load_script(parse_text(HEAD + text, "r.cfg"))
+    process = ProcessState()
+    loaded.init_modules(process)
+    assert callable(process.modules["rtpengine"].extra_id)
+    assert "extra_id_pv" in _errors('modparam("rtpengine", "extra_id_pv", "$no_such_var")\nroute { exit; }')

@@ -250,3 +250,59 @@ def test_methods_mask_cached_values_stay_right() -> None:
     for i in range(limit + 50):  # odd values never grow the cache past its bound
         assert mask(f"X{i}, INVITE") == other | 1
     assert len(cache) <= limit
+
+
+def test_contact_ids_are_built_as_opensips_builds_them() -> None:
+    from pysips_modules.usrloc.labels import core_hash, unpack
+
+    fx = Fx(ul={"hash_size": 4})
+    fx.save(register(expires=600))
+    fx.save(register(contact="<sip:alice@198.51.100.9>", call_id="reg-2", expires=600))
+    fx.save(register(user="bob", contact="<sip:bob@198.51.100.8>", call_id="reg-3", expires=600))
+    dom = fx.ul.domain("location")
+    assert dom.size == 16 and fx.ul.config.hash_size == 16
+    by_uri = {c.uri: c.contact_id for c in dom.get("alice@example.com").contacts}
+    a1, a2 = by_uri["sip:alice@198.51.100.7:5060"], by_uri["sip:alice@198.51.100.9"]
+    (b1,) = (c.contact_id for c in dom.get("bob@example.com").contacts)
+    assert 0 not in (a1, a2, b1) and len({a1, a2, b1}) == 3
+    # same AOR: same hash and record label, consecutive contact labels
+    (h1, r1, c1), (h2, r2, c2) = unpack(a1), unpack(a2)
+    assert h1 == h2 == core_hash("alice@example.com") & 0xFFFF and r1 == r2
+    assert c2 == (c1 + 1) & 0x3FFF
+    assert unpack(b1)[0] == core_hash("bob@example.com") & 0xFFFF
+    # a refresh keeps the id
+    fx.save(register(cseq=2, expires=900))
+    assert {c.contact_id for c in dom.get("alice@example.com").contacts} == {a1, a2}
+
+
+def test_core_hash_matches_opensips() -> None:
+    from pysips_modules.usrloc.labels import core_hash, pack, unpack
+
+    # values computed by OpenSIPS's core_hash() compiled from hash_func.h
+    assert core_hash("alice@example.com") == 2920418261
+    assert core_hash("bob") == 7222211
+    assert core_hash("abcdé@x") == 1213588405  # bytes above 127 count as negative chars
+    assert unpack(pack(0xABCD, 0x12345678, 0x2ABC)) == (0xABCD, 0x12345678, 0x2ABC)
+
+
+def test_hash_size_above_16_is_a_load_error() -> None:
+    with pytest.raises(FixupError, match="hash_size"):
+        Fx(ul={"hash_size": 17})
+
+
+def test_write_through_stores_and_reloads_contact_ids(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'opensips.db'}"
+    fx = Fx(ul={"db_mode": 1, "db_url": url})
+    fx.save(register(expires=600))
+    cid = fx.ul.domain("location").get("alice@example.com").contacts[0].contact_id
+    conn = sqlite3.connect(tmp_path / "opensips.db")
+    try:
+        assert conn.execute("select contact_id from location").fetchall() == [(cid,)]
+    finally:
+        conn.close()
+    fx2 = Fx(ul={"db_mode": 1, "db_url": url})
+    rec = fx2.ul.domain("location").get("alice@example.com")
+    assert rec.contacts[0].contact_id == cid
+    fx2.save(register(contact="<sip:alice@198.51.100.9>", call_id="reg-2", expires=600))
+    new = rec.contacts[-1].contact_id if rec.contacts[-1].contact_id != cid else rec.contacts[0].contact_id
+    assert new >> 14 == cid >> 14 and new != cid  # same record label, next contact label
