@@ -33,6 +33,7 @@ from pysips.sip.transaction import (
 from .cell import CANCEL_PENDING, CANCEL_SENT, Branch, Cell
 from .config import TmConfig
 from .outgoing import cancel_for
+from .stats import TmStats
 from .timers import TxTimers, WaitQueue
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ _REASON_NO_ANSWER = 'Reason: SIP;cause=480;text="NO_ANSWER"'
 
 BranchSendHook = Callable[[MsgContext, SipMessage, "Socket"], None]
 Owner = tuple[int, Cell, Branch | None]
+CreatedCallback = Callable[[MsgContext, Cell], None]
+# (cell, code, reason, the relayed reply or None for one tm made itself)
+ReplyCallback = Callable[[Cell, int, str, SipMessage | None], None]
 
 
 class Pending:
@@ -89,6 +93,11 @@ class TmBase:
         self.waiting: WaitQueue[Cell] = WaitQueue()  # answered INVITEs on wt_timer (timers.py)
         self.core: Core | None = None
         self.branch_send_hooks: list[BranchSendHook] = []
+        # completion callbacks for other modules (acc); empty lists cost one test per event
+        self.created_callbacks: list[CreatedCallback] = []
+        self.reply_out_callbacks: list[ReplyCallback] = []
+        self.failure_callbacks: list[ReplyCallback] = []
+        self.stats = TmStats()
         self._owners: dict[Transaction, Owner] = {}
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
@@ -162,6 +171,18 @@ class TmBase:
     def has_transaction(self, ctx: MsgContext) -> bool:
         return isinstance(ctx.transaction, Cell)
 
+    def on_created(self, fn: CreatedCallback) -> None:
+        """fn(ctx, cell) when t_newtran/t_relay/t_reply makes a transaction for ctx's request."""
+        self.created_callbacks.append(fn)
+
+    def on_reply_out(self, fn: ReplyCallback) -> None:
+        """fn(cell, code, reason, reply) for every reply sent upstream (reply None when ours)."""
+        self.reply_out_callbacks.append(fn)
+
+    def on_failure(self, fn: ReplyCallback) -> None:
+        """fn(cell, code, reason, reply) when a negative final is picked, before failure_route."""
+        self.failure_callbacks.append(fn)
+
     @staticmethod
     def current_branch(ctx: MsgContext) -> Branch | None:
         branch = ctx.extra.get("tm.branch")
@@ -210,25 +231,42 @@ class TmBase:
             ctx = MsgContext(self.process, cell.request, cell.rcv)
             ctx.msg_flags = cell.msg_flags
         data = self._core().build_reply(ctx, code, reason, cell.to_tag, extra_headers, body)
-        return 1 if self._send_upstream(cell, data, local) else E_GENERIC
+        return 1 if self._send_upstream(cell, data, local, reason) else E_GENERIC
 
-    def _send_upstream(self, cell: Cell, data: bytes, local: bool) -> bool:
+    def _send_upstream(self, cell: Cell, data: bytes, local: bool, reason: str = "",
+                       reply: SipMessage | None = None) -> bool:
         actions = cell.uas.send_response(data, self._now())
         code = status_of(data)
         if not actions:
             if cell.is_invite and 200 <= code < 300 and cell.status >= 300:
                 # A 2xx after a negative final still goes up (RFC 3261 16.7 step 5, RFC 6026).
                 self._send(_UAS, cell, None, data)
+                self._sent_upstream(cell, code, reason, reply, local)
                 return True
             return False
         if cell.is_invite and 200 <= code < 300 and cell.status < 200:
             self.waiting.add(self._now() + self.config.wt_timer, cell)
+        if code >= 200 and cell.status < 200:
+            self.stats.completed(code)
         cell.status = code
         cell.status_local = local
         self._feed(cell.uas, actions)
+        self._sent_upstream(cell, code, reason, reply, local)
         if code >= 200 and cell.is_invite:
             self._cancel_pending(cell, _REASON_ELSEWHERE if code < 300 else None)
         return True
+
+    def _sent_upstream(self, cell: Cell, code: int, reason: str, reply: SipMessage | None,
+                       local: bool) -> None:
+        if local:
+            self.stats.local_replies += 1
+        else:
+            self.stats.relayed_replies += 1
+        if self.reply_out_callbacks:
+            if reply is not None and not reason:
+                reason = reply.reason
+            for fn in self.reply_out_callbacks:
+                fn(cell, code, reason, None if local else reply)
 
     # ------------------------------------------------------------------ CANCEL
 

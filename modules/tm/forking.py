@@ -90,6 +90,9 @@ class Forking(TmBase):
         self._owners[uas] = (_UAS, cell, None)
         self.cells[cell.id] = cell
         ctx.transaction = cell
+        self.stats.UAS_transactions += 1
+        for created_fn in self.created_callbacks:
+            created_fn(ctx, cell)
         if isinstance(uas, InviteServerTransaction):
             uas.start(self._now(), None)  # our own 100 Trying below, with the engine's Via rules
             if self.config.auto_100trying:
@@ -207,7 +210,8 @@ class Forking(TmBase):
         bctx.extra = dict(ctx.extra)
         bctx.extra["tm.branch"] = branch
         if path:
-            for hop in reversed([p.strip() for p in path.split(",") if p.strip()]):
+            # insertions at one offset keep their order: the first Path hop is the first Route
+            for hop in [p.strip() for p in path.split(",") if p.strip()]:
                 bctx.msg.insert_header(f"Route: {hop}")
             if bctx.dst_uri is None:
                 first = path.split(",")[0].strip()
@@ -252,6 +256,7 @@ class Forking(TmBase):
         self.table.add_client(branch.via_branch, cell.method, uac)
         self._owners[uac] = (_UAC, cell, branch)
         cell.live += 1
+        self.stats.UAC_transactions += 1
         if not core.send(data, dst, sock):
             log.error("t_relay: sending to %s:%s failed", dst.ip, dst.port)
             self._feed(uac, uac.transport_error(self._now()))

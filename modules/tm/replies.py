@@ -30,6 +30,7 @@ class Replies(TmBase):
 
     def _branch_reply(self, cell: Cell, branch: Branch, reply: SipMessage) -> None:
         code = reply.status
+        self.stats.received_replies += 1
         cell.received_any = True
         if reply.to.tag:
             branch.to_tag = reply.to.tag
@@ -41,13 +42,13 @@ class Replies(TmBase):
                     self.cancel_branch(cell, branch, None)
             if dropped or code == 100 or cell.status >= 200 or not branch.pending:
                 return
-            self._send_upstream(cell, relayed_reply(reply), local=False)
+            self._send_upstream(cell, relayed_reply(reply), local=False, reply=reply)
             return
         if code < 300 and cell.is_invite:
             if branch.pending or branch.last_code < 300 or cell.status >= 200:
                 branch.last_code = code
                 branch.local_reply = False
-                self._send_upstream(cell, relayed_reply(reply), local=False)
+                self._send_upstream(cell, relayed_reply(reply), local=False, reply=reply)
             return
         if cell.status >= 200 or not branch.pending:
             if branch.pending:
@@ -57,7 +58,7 @@ class Replies(TmBase):
         branch.reply = reply
         branch.local_reply = False
         if code < 300:  # non-INVITE 2xx
-            self._send_upstream(cell, relayed_reply(reply), local=False)
+            self._send_upstream(cell, relayed_reply(reply), local=False, reply=reply)
             return
         self._negative(cell, branch)
 
@@ -112,6 +113,12 @@ class Replies(TmBase):
             if index < 0:
                 return
             picked = current[index]
+        if self.failure_callbacks:
+            reply = None if picked.local_reply else picked.reply
+            code = picked.last_code
+            reason = reply.reason if reply is not None else REASONS.get(code, "Server Internal Error")
+            for fn in self.failure_callbacks:
+                fn(cell, code, reason, reply)
         route = cell.on_failure
         if route is not None and route.run is not None and cell.method != "CANCEL":
             cell.on_failure = None  # failure_route must re-arm itself to run again
@@ -144,7 +151,7 @@ class Replies(TmBase):
 
     def _relay_final(self, cell: Cell, picked: Branch) -> None:
         if picked.reply is not None and not picked.local_reply:
-            self._send_upstream(cell, relayed_reply(picked.reply), local=False)
+            self._send_upstream(cell, relayed_reply(picked.reply), local=False, reply=picked.reply)
             return
         code = picked.last_code
         self.reply_cell(cell, code, REASONS.get(code, "Server Internal Error"), local=True)

@@ -24,67 +24,93 @@ T = TypeVar("T")
 
 
 class TxTimers:
-    __slots__ = ("_counter", "_heap", "_live")
+    """Each transaction has at most one live heap entry, its earliest queued deadline (`_due`):
+    a later deadline is not pushed, the entry re-queues itself when it surfaces early."""
+
+    __slots__ = ("_counter", "_due", "_heap", "_live")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, int]] = []  # (deadline, tie-break, id of the tx)
         self._live: dict[int, Transaction] = {}
+        self._due: dict[int, float] = {}  # id of the tx -> deadline of its live heap entry
         self._counter = itertools.count()
 
     def __len__(self) -> int:
         return len(self._live)
 
+    def _push(self, at: float, key: int) -> None:
+        self._due[key] = at
+        heapq.heappush(self._heap, (at, next(self._counter), key))
+
     def schedule(self, tx: Transaction) -> None:
-        """Call after every event given to `tx`, so its current deadline is in the queue."""
+        """Call after every event given to `tx`, so its current deadline is covered."""
         at = tx.next_timer_at()
         if at is None:
             return
         key = id(tx)
         self._live[key] = tx
-        heapq.heappush(self._heap, (at, next(self._counter), key))
+        queued = self._due.get(key)
+        if queued is None or at < queued:
+            self._push(at, key)
 
     def forget(self, tx: Transaction) -> None:
-        self._live.pop(id(tx), None)
+        key = id(tx)
+        self._live.pop(key, None)
+        self._due.pop(key, None)
+
+    def _surface(self, at: float, key: int) -> Transaction | None:
+        """The popped entry's transaction when the entry was its live one, else None."""
+        if self._due.get(key) != at:
+            return None  # superseded by an earlier entry, or the transaction was forgotten
+        del self._due[key]
+        return self._live.get(key)
 
     def next_deadline(self) -> float | None:
         """The earliest live deadline; stale entries on top are dropped on the way."""
         heap = self._heap
-        live = self._live
         while heap:
             at, _, key = heap[0]
-            tx = live.get(key)
-            current = tx.next_timer_at() if tx is not None else None
-            if current is not None and current <= at:
-                return at
+            if self._due.get(key) == at:
+                tx = self._live.get(key)
+                current = tx.next_timer_at() if tx is not None else None
+                if current is not None and current <= at:
+                    return at
             heapq.heappop(heap)
-            if current is not None:  # the deadline moved later: queue the new one
-                heapq.heappush(heap, (current, next(self._counter), key))
-            elif tx is not None:
-                del live[key]
+            tx = self._surface(at, key)
+            if tx is None:
+                continue
+            current = tx.next_timer_at()
+            if current is None:
+                del self._live[key]
+            else:  # the deadline moved later: queue the new one
+                self._push(current, key)
         return None
 
     def expire(self, now: float) -> list[tuple[Transaction, Actions]]:
         """Run handle_timer on each transaction due at `now`; their actions, in deadline order."""
         heap = self._heap
-        live = self._live
         fired: list[tuple[Transaction, Actions]] = []
         while heap and heap[0][0] <= now:
-            _, _, key = heapq.heappop(heap)
-            tx = live.get(key)
+            at, _, key = heapq.heappop(heap)
+            tx = self._surface(at, key)
             if tx is None:
                 continue
             current = tx.next_timer_at()
-            if current is None or current > now:
-                continue  # stale: the transaction moved on (its new deadline is queued)
+            if current is None:
+                del self._live[key]
+                continue
+            if current > now:
+                self._push(current, key)  # stale: the transaction moved on
+                continue
             actions = tx.handle_timer(now)
             after = tx.next_timer_at()
             if actions:
                 fired.append((tx, actions))
             if after is None:
-                live.pop(key, None)
+                self._live.pop(key, None)
             elif actions or after > now:
                 # nothing fired although due: re-queueing the same deadline would spin
-                heapq.heappush(heap, (after, next(self._counter), key))
+                self._push(after, key)
         return fired
 
 

@@ -165,3 +165,8 @@ class Core(Protocol):
     def send_reply(self, ctx: MsgContext, data: bytes) -> bool:
         """Sends reply bytes to reply_destination(ctx) from the socket the request came in on."""
         ...
+
+    def set_connection_lifetime(self, conn_id: int, seconds: float) -> bool:
+        """Keeps a stream connection open for at least `seconds` more, however idle (registrar's
+        tcp_persistent_flag); never shortens. False when there is no such connection."""
+        ...

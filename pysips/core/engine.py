@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from pysips.core.api import Destination, Hooks, Socket, TimerHandle
+from pysips.core.mhomed import OutSocketChooser
 from pysips.core.replies import REPLY_HEADERS, reason_for, stateless_to_tag
 from pysips.core.reply_route import next_hop_of_reply, reply_destination
 from pysips.core.resolve import Resolver
@@ -120,8 +121,11 @@ class Engine:
         # OpenSIPS's core statistics, under their names (MI get_statistics core:)
         self.stats.update(dict.fromkeys(("rcv_requests", "rcv_replies", "fwd_replies", "drop_replies",
                                          "bad_msg_hdr"), 0))
+        # forward()'s requests sent / not sent (OpenSIPS counts only the stateless forward here)
+        self.stats.update(fwd_requests=0, drop_requests=0)
         # set by the server: re-parses the script and swaps the routes (MI reload_routes)
         self.reloader: Callable[[], bool] | None = None
+        self.mhomed: OutSocketChooser | None = None  # set_mhomed()
         process.core = self
 
     # ------------------------------------------------------------------ Core API
@@ -161,9 +165,24 @@ class Engine:
             forced = ctx.force_socket
             if isinstance(forced, Socket):
                 return forced
-            if ctx.rcv is not None:
-                preferred = self.receiving_socket(ctx.rcv)
+        if self.mhomed is not None:
+            by_network = self.mhomed.choose(dst)
+            if by_network is not None:
+                return by_network
+        if ctx is not None and ctx.rcv is not None:
+            preferred = self.receiving_socket(ctx.rcv)
         return self.table.choose(dst, preferred)
+
+    def set_connection_lifetime(self, conn_id: int, seconds: float) -> bool:
+        # imported here: the transports import the engine, not the other way round
+        from pysips.transport.stream_listeners import existing_streams
+
+        streams = existing_streams(self)
+        return streams is not None and streams.set_connection_lifetime(conn_id, seconds)
+
+    def set_mhomed(self, on: bool) -> None:
+        """`mhomed=yes`: UDP requests leave from the socket facing their destination."""
+        self.mhomed = OutSocketChooser(self.sockets) if on else None
 
     def resolve(self, uri: str) -> list[Destination]:
         return self.resolver.resolve(uri)
@@ -272,6 +291,12 @@ class Engine:
 
     def _request(self, msg: SipMessage, rcv: ReceiveInfo) -> None:
         self.stats["rcv_requests"] += 1
+        # R-URI, From, To and every Via must parse before anything routes the request (RFC 4475);
+        # the script reads most of them anyway, and the parses are cached on the message
+        broken = msg.check()
+        if broken is not None:
+            self._parse_failed(broken, rcv)
+            return
         for hook in self.hooks.request:
             if hook(msg, rcv):
                 return

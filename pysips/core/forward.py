@@ -81,6 +81,7 @@ def forward_request(engine: Engine, ctx: MsgContext, target: HostPort | str | No
     dests = destinations_for(engine, ctx, target)
     if not dests:
         log.error("forward(): no destination for %s", ctx.dst_uri or ctx.new_ruri or msg.ruri)
+        engine.stats["drop_requests"] += 1
         return -1
     for dst in dests:
         sock = engine.socket_for(dst, ctx)
@@ -96,8 +97,10 @@ def forward_request(engine: Engine, ctx: MsgContext, target: HostPort | str | No
         via = engine.via_for(sock, stateless_branch(msg), ctx)
         data = insert_top_via(msg.serialize(add_content_length=sock.reliable), via)
         if engine.send(data, dst, sock):
+            engine.stats["fwd_requests"] += 1
             return 1
         log.error("forward(): sending to %s:%s:%d failed", dst.proto, dst.ip, dst.port)
+    engine.stats["drop_requests"] += 1
     return -1
 
 

@@ -163,7 +163,17 @@ async def serve_script(path: str | Path, options: ServeOptions | None = None,
         engine.resolver.try_ipv6 = False
     if loaded.core.get("dns_try_naptr") is False:
         engine.resolver.try_naptr = False
+    engine.set_mhomed(bool(loaded.core.get("mhomed")))
     return await serve(loaded, engine, listeners, opts, stop)
+
+
+def _start_error(loaded: Any, process: ProcessState, exc: Exception) -> str:
+    """The error, named after the first module whose init has not stored its runtime."""
+    text = str(exc) or type(exc).__name__
+    for name, mod in getattr(loaded, "modules", {}).items():
+        if getattr(mod.exports, "init", None) is not None and name not in process.modules:
+            return text if text.startswith(f"{name}:") else f"{name}: {text}"
+    return text
 
 
 async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options: ServeOptions | None = None,
@@ -176,8 +186,14 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
     onreply = loaded.route(ast.RouteKind.ONREPLY, None)
     engine.onreply_route = onreply.run if onreply is not None else None
 
-    loaded.init_modules(process)
-    loaded.child_init(process)
+    try:
+        loaded.init_modules(process)
+        loaded.child_init(process)
+    except Exception as exc:
+        # a port in use, a database that does not open...: a start error, not a traceback
+        log.debug("module initialisation failed", exc_info=True)
+        print(f"pysips: {_start_error(loaded, process, exc)}", file=sys.stderr)
+        return 1
     tune_gc()
 
     loop = asyncio.get_running_loop()

@@ -117,6 +117,9 @@ def task_paths(env: TestEnvironment, spec: TaskSpec) -> PathMap:
         local = private / folder.strip("/").replace("/", "_")
         local.mkdir(parents=True, exist_ok=True)
         binds.append((folder, local))
+    # The OpenSIPS image ships /run/opensips (its default FIFO and pid folder); scripts rely on it.
+    for folder in ("run", "var_run"):
+        (private / folder / "opensips").mkdir(parents=True, exist_ok=True)
     binds.extend((v.bind, env.volume_dirs[v.name]) for v in spec.volumes if v.name in env.volume_dirs)
     return PathMap(binds)
 

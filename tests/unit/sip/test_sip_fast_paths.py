@@ -163,3 +163,18 @@ def test_validate_reports_the_first_broken_header_in_message_order() -> None:
     assert isinstance(msg, SipMessage)
     error = msg.validate()
     assert isinstance(error, ParseError) and error.reason.startswith("expires:")
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        (b"<sip:a@b>;tag=1;TAG=2", "2"),  # the last tag parameter wins, whatever its case
+        (b"sip:x;tag=>;tag=a", "a"),
+        (b"<sip:a@b>;tag=x\x0b", "x"),  # trailing whitespace is not part of the tag
+    ],
+)
+def test_from_tag_agrees_with_the_parsed_from_header(value: bytes, tag: str) -> None:
+    data = (REPLY % 11).replace(b"From: <sip:a@example.com>;tag=1", b"From: " + value)
+    msg = parse_message(data)
+    assert isinstance(msg, SipMessage)
+    assert msg.from_tag == msg.from_.tag == tag
