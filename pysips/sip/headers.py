@@ -30,10 +30,19 @@ def is_token(text: str) -> bool:
     return bool(text) and _TOKEN_CHARS.issuperset(text)
 
 
+# names asked for so far -> key; accessors are called with a handful of names, again and again
+_KEY_OF_NAME: dict[str, str] = {}
+
+
 def header_key(name: str) -> str:
     """The canonical key of a header name as written ('v', 'VIA ', 'Via' -> 'via')."""
-    lowered = name.strip().lower()
-    return COMPACT_FORMS.get(lowered, lowered)
+    key = _KEY_OF_NAME.get(name)
+    if key is None:
+        lowered = name.strip().lower()
+        key = COMPACT_FORMS.get(lowered, lowered)
+        if len(_KEY_OF_NAME) < 4096:  # bounded: names may come from peers' input
+            _KEY_OF_NAME[name] = key
+    return key
 
 
 def display_name(key: str) -> str:

@@ -14,20 +14,20 @@ Field = tuple[str, bytes, bytes, int, int]
 Part = tuple[bytes, bytes, bytes]
 
 class HeaderTable:
-    """`parts[i]`/`keys[i]` describe header line i; `first` maps a key to its first line.
-    `lines` is the head split at CRLF (the first line included) when the head has no continuation or
-    bad lines, and byte spans come from it; otherwise the parser gives `fields` (spans included)."""
+    """`parts[i]`/`keys[i]` describe header line i; `first` maps a key to its first line. Byte spans
+    come from the part lengths (partition keeps every byte) after a first line of `first_len`
+    bytes, or, when the parser had to join or drop lines, from the `fields` it gives."""
 
-    __slots__ = ("fields", "first", "index", "keys", "lines", "parts", "starts")
+    __slots__ = ("fields", "first", "first_len", "index", "keys", "parts", "starts")
 
     def __init__(
-        self, parts: list[Part], keys: list[str], lines: list[bytes] | None, fields: list[Field] | None
+        self, parts: list[Part], keys: list[str], first_len: int, fields: list[Field] | None
     ) -> None:
         self.parts = parts
         self.keys = keys
         # reversed, so that earlier positions overwrite later ones: the first occurrence wins
-        self.first: dict[str, int] = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-        self.lines = lines
+        self.first: dict[str, int] = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=False))
+        self.first_len = first_len
         self.fields = fields
         self.index: dict[str, list[int]] | None = None
         self.starts: list[int] | None = None
@@ -40,7 +40,14 @@ class HeaderTable:
             return field[3], field[4]
         starts = self.starts
         if starts is None:
-            # where each line starts: the running sum of the line lengths plus their CRLFs
-            lengths = map(add, map(len, self.lines or ()), repeat(2))
-            starts = self.starts = list(accumulate(lengths, initial=0))
-        return starts[i + 1], starts[i + 2]
+            if i < 4:
+                # the top lines (Via, mostly, for pop_via/push_via): a short sum beats the table
+                start = self.first_len + 2
+                for name, sep, value in self.parts[:i]:
+                    start += len(name) + len(sep) + len(value) + 2
+                name, sep, value = self.parts[i]
+                return start, start + len(name) + len(sep) + len(value) + 2
+            # where each line starts: a running sum of line lengths (the parts' lengths) plus CRLFs
+            lengths = map(add, map(sum, map(map, repeat(len), self.parts)), repeat(2))
+            starts = self.starts = list(accumulate(lengths, initial=self.first_len + 2))
+        return starts[i], starts[i + 1]

@@ -190,8 +190,13 @@ class SipMessage:
     def via_headers(self) -> list[Via] | ParseError:
         """Every Via value, top first."""
         if self._vias is None:
-            keys = self._keys
-            values = [self._value(i) for i in range(len(keys)) if keys[i] == "via"]
+            table = self._table
+            if len(table.first) == len(table.keys):  # no name repeats: one Via line at most
+                top_line = table.first.get("via")
+                lines = [] if top_line is None else [top_line]
+            else:
+                lines = self._index.get("via", [])
+            values = [self._value(i) for i in lines]
             top = self.top_via
             if top is not None and "," not in values[0]:
                 # the top value is parsed already

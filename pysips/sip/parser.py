@@ -40,8 +40,13 @@ def _quick_tag(value: bytes) -> bytes | None:
     if match is None:
         return b""
     end = match.end(1)
-    if end < len(value) and b"tag" in value[end:].lower():
-        return b""  # a second tag parameter (any case): the full parser's last-one-wins decides
+    if end < len(value):
+        if b"tag" in value[end:].lower():
+            return b""  # a second tag parameter (any case): the full parser's last-one-wins decides
+    else:
+        last = value[-1]
+        if (chr(last) if last < 0x80 else value.decode("utf-8", "surrogateescape")[-1]).isspace():
+            return b""  # the full parser strips trailing whitespace (LF, VT, Unicode spaces) off a tag
     return match.group(1)
 
 
@@ -152,7 +157,7 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     if None in keys or not all(map(_SEPARATOR, split)):
         table, error = _table_of_unclean_head(lines, head, error)
     else:
-        table = HeaderTable(split, cast("list[str]", keys), lines, None)
+        table = HeaderTable(split, cast("list[str]", keys), len(first), None)
     msg._table = table
 
     error = _interpret(msg, data, body_start, error, table)
@@ -172,7 +177,6 @@ def _table_of_unclean_head(
     """The header table of a head with names not met before, continuation lines or bad lines (for
     the last two, spans are computed now since lines and fields no longer match), and the first
     error (the given one wins)."""
-    all_lines = lines
     first_len = len(lines[0])
     lines = lines[1:]
     fields: list[Field] | None = None
@@ -194,9 +198,9 @@ def _table_of_unclean_head(
             # spans must still count the dropped lines: compute them now
             fields = _spans_with_gaps(lines, first_len + 2, keep, split, keys)
     if fields is None:
-        return HeaderTable(split, keys, all_lines, None), error
+        return HeaderTable(split, keys, first_len, None), error
     fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
-    return HeaderTable(split, keys, None, fields), error
+    return HeaderTable(split, keys, first_len, fields), error
 
 
 def _spans_with_gaps(

@@ -183,8 +183,10 @@ def parse_uri(text: str) -> SipUri | ParseError:
     scheme = text[:colon].lower()
     if scheme == "sip" or scheme == "sips":
         return _parse_sip(text, scheme, colon + 1)
-    if scheme == "tel":
-        return _parse_tel(text, colon + 1)
+    if scheme == "tel" or scheme == "tels":
+        return _parse_tel(text, colon + 1, scheme)
+    if scheme == "urn":
+        return _parse_service_urn(text)
     if not scheme.isascii() or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
         return ParseError(f"bad URI scheme {text[:colon]!r}")
     return ParseError(f"unsupported URI scheme {scheme!r}", 416)
@@ -233,7 +235,35 @@ def _parse_sip(text: str, scheme: str, start: int) -> SipUri | ParseError:
     return SipUri(scheme, user, hostport[0], hostport[1], params, headers, password, text)
 
 
-def _parse_tel(text: str, start: int) -> SipUri | ParseError:
+# RFC 5031 service URNs (emergency calls: urn:service:sos) and NENA's, the URN forms OpenSIPS routes.
+_SERVICE_URN_PREFIXES = ("urn:service:", "urn:nena:service:")
+
+
+def _parse_service_urn(text: str) -> SipUri | ParseError:
+    lowered = text.lower()
+    for prefix in _SERVICE_URN_PREFIXES:
+        if lowered.startswith(prefix):
+            break
+    else:
+        return ParseError(f"unsupported URN {text[:80]!r}", 416)
+    if _has_forbidden(text):
+        return ParseError("forbidden character in URN")
+    rest = text[len(prefix) :]
+    semi = rest.find(";")
+    service = rest if semi < 0 else rest[:semi]
+    if not service:
+        return ParseError("URN without a service")
+    params: dict[str, str | None] = {}
+    if semi >= 0:
+        parsed = parse_params(rest[semi + 1 :])
+        if isinstance(parsed, ParseError):
+            return parsed
+        params = parsed
+    # As OpenSIPS: the scheme is the URN kind, the service (sos, sos.police ...) stands as the host.
+    return SipUri(prefix[:-1], None, service, None, params, {}, None, text)
+
+
+def _parse_tel(text: str, start: int, scheme: str = "tel") -> SipUri | ParseError:
     if _has_forbidden(text):
         return ParseError("forbidden character in tel URI")
     rest = text[start:]
@@ -247,4 +277,4 @@ def _parse_tel(text: str, start: int) -> SipUri | ParseError:
         if isinstance(parsed, ParseError):
             return parsed
         params = parsed
-    return SipUri("tel", number, "", None, params, {}, None, text)
+    return SipUri(scheme, number, "", None, params, {}, None, text)
