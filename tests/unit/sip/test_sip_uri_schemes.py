@@ -32,11 +32,11 @@ def test_other_urns_and_unknown_schemes_stay_416() -> None:
 
 def test_an_emergency_invite_passes_the_request_check() -> None:
     raw = (
-        "INVITE urn:service:sos SIP/2.0\r\n"
-        "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKsos1\r\n"
-        "From: <sip:alice@example.com>;tag=1\r\nTo: <urn:service:sos>\r\n"
-        "Call-ID: sos-1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-    ).encode()
+        b"INVITE urn:service:sos SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKsos1\r\n"
+        b"From: <sip:alice@example.com>;tag=1\r\nTo: <urn:service:sos>\r\n"
+        b"Call-ID: sos-1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
     msg = parse_message(raw)
     assert not isinstance(msg, ParseError)
     assert msg.check() is None
