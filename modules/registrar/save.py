@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from pysips.script.context import MsgContext
+from pysips.script.errinfo import set_parse_error
 from pysips.sip.errors import ParseError
 from pysips.sip.headers import unquote
 from pysips.sip.message import SipMessage
@@ -52,6 +53,9 @@ FL_MEM = 1
 RETRANSMISSION = -2
 BAD_CSEQ = -1
 
+# $err.info of the header parse failures save() meets (OpenSIPS parse_contact / parse_rr wording)
+_PARSE_ERROR_INFO = {E.PARSE_CONT: "error parsing CONTACT headers", E.PARSE_PATH: "error parsing RR headers"}
+
 
 class _Request:
     """What every binding of one REGISTER shares."""
@@ -85,6 +89,9 @@ def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_ur
     except RegError as err:
         reg.rejected += 1
         log.info("save: %s %s: %s (AOR from %s)", err.code, err.reason, err.info, aor_uri or msg.to.uri)
+        parse_info = _PARSE_ERROR_INFO.get(err.info)
+        if parse_info is not None:
+            set_parse_error(ctx, parse_info)  # for the script's error_route, as OpenSIPS's parsers
         send_error(ctx, err, reg.config.retry_after, bool(flags & NO_REPLY))
         return -2
     reg.accepted += 1

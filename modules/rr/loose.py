@@ -11,6 +11,7 @@ import logging
 import re
 
 from pysips.script.context import MsgContext
+from pysips.script.errinfo import set_parse_error
 from pysips.sip.message import SipMessage
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -74,6 +75,8 @@ def loose_route(ctx: MsgContext) -> int:
     routes = route_set(msg)
     if routes is None or not routes.entries:
         log.error("loose_route: failed to parse the Route header")
+        if routes is None:
+            set_parse_error(ctx, "error parsing RR headers")  # for the error_route (OpenSIPS parse_rr)
         return NOT_RR_DRIVEN
     ruri = parse_uri(ctx.new_ruri or msg.ruri)
     if not isinstance(ruri, SipUri):

@@ -30,6 +30,14 @@ from pysips.script.context import (
     ProcessState,
     RouteType,
 )
+from pysips.script.errinfo import (
+    BAD_HEADERS,
+    EC_PARSER,
+    EL_MEDIUM,
+    parse_failure_info,
+    run_top_error_route,
+    set_error,
+)
 from pysips.sip.build import make_response
 from pysips.sip.errors import ParseError
 from pysips.sip.message import SipMessage, parse_message
@@ -104,6 +112,7 @@ class Engine:
         resolver: Resolver | None = None,
         main_route: RouteFn | None = None,
         onreply_route: RouteFn | None = None,
+        error_route: RouteFn | None = None,
         server_header: str | None = "Server: pysips",
     ) -> None:
         self.process = process
@@ -115,6 +124,8 @@ class Engine:
         self.resolver = resolver or Resolver(self.table.protos())
         self.main_route = main_route
         self.onreply_route = onreply_route
+        # the script's error_route: it answers (or not) the requests that fail to parse
+        self.error_route = error_route
         self.server_header = server_header
         self._senders: dict[Socket, Sender] = {}
         self.stats = {"received": 0, "parse_errors": 0, "script_errors": 0, "sent": 0, "send_failures": 0}
@@ -283,10 +294,20 @@ class Engine:
         if partial.method == "ACK":
             log.warning("dropping unparsable ACK from %s:%d: %s", rcv.src_ip, rcv.src_port, error.reason)
             return
+        reason = reason_for(status)
+        error_route = self.error_route
+        if error_route is not None:
+            # OpenSIPS (receive.c): the script's error_route decides; the message is dropped after
+            log.warning("running error_route for a bad request from %s:%d: %s", rcv.src_ip, rcv.src_port,
+                        error.reason)
+            ctx = MsgContext(self.process, partial, rcv, RouteType.ERROR, self.wall_time())
+            set_error(ctx, EC_PARSER, EL_MEDIUM, parse_failure_info(error.reason), status,
+                      BAD_HEADERS if status == 400 else reason)
+            self.run_route(ctx, lambda c: run_top_error_route(c, error_route))
+            return
         log.warning("answering %d to a bad request from %s:%d: %s", status, rcv.src_ip, rcv.src_port,
                     error.reason)
         ctx = MsgContext(self.process, partial, rcv, RouteType.REQUEST, self.wall_time())
-        reason = reason_for(status)
         self.send_reply(ctx, self.build_reply(ctx, status, reason))
 
     def _request(self, msg: SipMessage, rcv: ReceiveInfo) -> None:

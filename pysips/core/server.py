@@ -107,6 +107,8 @@ def route_reloader(path: Path, engine: Engine, mpath: str | None, loaded: Any) -
         onreply = fresh.route(ast.RouteKind.ONREPLY, None)
         engine.main_route = main.run if main is not None else None
         engine.onreply_route = onreply.run if onreply is not None else None
+        error_route = fresh.error_route
+        engine.error_route = error_route.run if error_route is not None else None
         current[0] = fresh
         log.log(25, "reload_routes: routes of %s reloaded", path)
         return True
@@ -185,6 +187,8 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
     engine.main_route = main.run if main is not None else None
     onreply = loaded.route(ast.RouteKind.ONREPLY, None)
     engine.onreply_route = onreply.run if onreply is not None else None
+    error_route = loaded.error_route
+    engine.error_route = error_route.run if error_route is not None else None
 
     try:
         loaded.init_modules(process)

@@ -86,6 +86,11 @@ class LoadedScript:
     def main_route(self) -> CompiledRoute | None:
         return self.route(ast.RouteKind.REQUEST, None)
 
+    @property
+    def error_route(self) -> CompiledRoute | None:
+        """`error_route{}`: the engine runs it for requests that fail to parse (Engine.error_route)."""
+        return self.route(ast.RouteKind.ERROR, None)
+
     def run(self, route: CompiledRoute, ctx: MsgContext) -> int:
         """Run a top-level route for one event; returns the last return code.
 

@@ -10,6 +10,7 @@ from pysips.script import ast
 from pysips.script.compile_expr import compile_pvar, constant, value
 from pysips.script.compile_state import MAX_ROUTE_DEPTH, FunctionUse, log
 from pysips.script.context import ACT_EXIT, MsgContext
+from pysips.script.errinfo import RouteRunner, run_error_route
 from pysips.script.errors import FixupError
 from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, RouteRef
 from pysips.script.flags import FlagKind
@@ -119,7 +120,7 @@ def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
             plan.append((False, None))
     if not ok:
         return lambda ctx: -1
-    return _bind(fexp, call.name, plan, call.pos)
+    return _bind(fexp, call.name, plan, call.pos, error_route_of(c))
 
 
 def not_async_yet(c: CompilerState, word: str, inner: ast.Call, pos: ast.Pos) -> RunFn:
@@ -141,9 +142,19 @@ def _report_unknown(c: CompilerState, call: ast.Call) -> None:
     c.unknown_functions.setdefault(call.name, []).append(call.pos)
 
 
-def _bind(fexp: FunctionExport, name: str, plan: list[tuple[bool, Any]], pos: ast.Pos) -> RunFn:
+def error_route_of(c: CompilerState) -> RouteRunner | None:
+    """The script's error_route, run where a call left `ctx.error_info` set (None: no such route)."""
+    slot = c.routes.get(ast.RouteKind.ERROR, {}).get(None)
+    return slot.run if slot is not None else None
+
+
+def _bind(
+    fexp: FunctionExport, name: str, plan: list[tuple[bool, Any]], pos: ast.Pos, on_error: RouteRunner | None
+) -> RunFn:
     # A call returning 0 ends the script wherever it sits (statement, condition, the right side of
     # an assignment): OpenSIPS runs every call through run_action_list, which raises EXIT on 0.
+    # After each call OpenSIPS also runs the error_route when the call left error info behind;
+    # `ctx.error_info is not None` is false on the hot path, so the test comes first.
     handler = fexp.handler
     if not any(dyn for dyn, _ in plan):
         consts = tuple(item for _, item in plan)
@@ -156,6 +167,8 @@ def _bind(fexp: FunctionExport, name: str, plan: list[tuple[bool, Any]], pos: as
                 ret = -1
             if ret == 0:
                 ctx.action_flags |= ACT_EXIT
+            if ctx.error_info is not None and on_error is not None:
+                run_error_route(ctx, on_error)
             ctx.retcode = ret
             return ret
 
@@ -174,6 +187,8 @@ def _bind(fexp: FunctionExport, name: str, plan: list[tuple[bool, Any]], pos: as
             ret = -1
         if ret == 0:
             ctx.action_flags |= ACT_EXIT
+        if ctx.error_info is not None and on_error is not None:
+            run_error_route(ctx, on_error)
         ctx.retcode = ret
         return ret
 

@@ -11,9 +11,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from pysips.script import ast
-from pysips.script.compile_call import compile_action, not_async_yet
+from pysips.script.compile_call import compile_action, error_route_of, not_async_yet
 from pysips.script.compile_expr import compile_pvar, cond, constant, value
 from pysips.script.context import ACT_BREAK, ACT_DROP, ACT_EXIT, ACT_RETURN, MsgContext, Value
+from pysips.script.errinfo import EC_ASSERT, EL_CRITIC, run_error_route, set_error
 from pysips.script.values import EXPR_DROP, as_int, compound
 
 if TYPE_CHECKING:
@@ -342,6 +343,7 @@ def _assert(c: CompilerState, s: ast.Assert) -> RunFn:
     if not c.core.get("enable_asserts", False):
         return _one
     pos = s.pos
+    on_error = error_route_of(c)
 
     def run(ctx: MsgContext) -> int:
         if test(ctx) > 0:
@@ -351,6 +353,14 @@ def _assert(c: CompilerState, s: ast.Assert) -> RunFn:
             log.critical("ASSERTION FAILED (%s) at %s", text, pos)
         else:
             log.critical("ASSERTION FAILED at %s", pos)
+        # OpenSIPS: error info "assertion failed" with a suggested 500, then the error_route; the
+        # failed assert ends the script whatever that route does
+        set_error(ctx, EC_ASSERT, EL_CRITIC, "assertion failed", 500, "server error")
+        if on_error is not None:
+            run_error_route(ctx, on_error)
+        ctx.error_info = None
+        ctx.action_flags |= ACT_EXIT
+        ctx.retcode = 0
         return 0
 
     return run
