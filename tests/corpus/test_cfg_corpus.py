@@ -18,7 +18,6 @@ VALID = sorted((CORPUS / "cfgs").glob("*.cfg"))
 INVALID_DIR = CORPUS / "cfgs-invalid"
 SEED = Path(__file__).resolve().parents[1] / "data" / "seed-residential.cfg"
 
-pytestmark = pytest.mark.skipif(not VALID, reason="shared corpus not present")
 
 
 def test_corpus_has_the_47_scripts() -> None:

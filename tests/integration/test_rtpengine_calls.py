@@ -37,12 +37,11 @@ from tests.integration.proxy_harness import (
     free_port,
     sipp_argv,
 )
-from tests.integration.test_rtpengine_daemon import RTPENGINE, Daemon, _free_range, _sub
+from tests.integration.test_rtpengine_daemon import Daemon, _free_range, _sub
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(90),
-    pytest.mark.skipif(RTPENGINE is None, reason="rtpengine daemon not installed (apt: rtpengine-daemon)"),
 ]
 
 CALLEE = "callee"

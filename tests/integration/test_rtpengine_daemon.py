@@ -28,10 +28,11 @@ from pysips.sip.message import SipMessage, parse_message
 from pysips.sip.receive import ReceiveInfo
 
 RTPENGINE = shutil.which("rtpengine")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(RTPENGINE is None, reason="rtpengine daemon not installed (apt: rtpengine-daemon)"),
-]
+pytestmark = [pytest.mark.integration]
+
+
+def test_rtpengine_daemon_is_installed() -> None:
+    assert RTPENGINE is not None, "rtpengine is not installed: run scripts/setup (apt: rtpengine-daemon)"
 
 
 def _sub(name: str) -> Any:

@@ -273,7 +273,7 @@ def test_websocket_options_and_register(server: Server, proto: str) -> None:
 def test_sipp_register_over_tcp(server: Server, tmp_path: Path) -> None:
     sipp = shutil.which("sipp")
     if sipp is None:
-        pytest.skip("sipp is not installed")
+        pytest.fail("sipp is not installed: run scripts/setup (apt: sip-tester)")
     scenario = tmp_path / "register.xml"
     scenario.write_text(SIPP_REGISTER)
     result = subprocess.run(
@@ -445,7 +445,7 @@ def test_ws_peer_vanishing_mid_transaction(server: Server) -> None:
 
 def test_ipv6_tcp_listener(server: Server) -> None:
     if not has_ipv6():
-        pytest.skip("no IPv6 loopback")
+        pytest.fail("no IPv6 loopback (::1) on this machine")
     port = server.ports["tcp6"]
     with socket.create_connection(("::1", port), timeout=3) as s:
         s.sendall(request("OPTIONS", "TCP", port, via_host="[::1]:1"))

@@ -62,7 +62,7 @@ def raise_nofile(want: int) -> None:
         new = want if hard == resource.RLIM_INFINITY else min(want, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
     if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < want:
-        pytest.skip(f"RLIMIT_NOFILE cannot reach {want}")
+        pytest.fail(f"RLIMIT_NOFILE cannot reach {want}")
 
 
 def rss_kib(pid: int) -> int:

@@ -32,8 +32,7 @@ def _net() -> tuple[list[MsgContext], Net]:
 ])
 def test_broken_torture_requests_are_answered_not_routed(name: str, status: int) -> None:
     path = TORTURE / f"{name}.sip"
-    if not path.exists():
-        pytest.skip("the shared torture corpus is not here")
+    assert path.exists(), f"the shared torture corpus is missing: {path}"
     routed, net = _net()
     out = net.deliver(path.read_bytes())
     assert routed == []

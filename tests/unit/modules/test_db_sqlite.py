@@ -81,7 +81,6 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         connect(f"sqlite://{tmp_path}/no/such/dir/x.db")
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 def test_reads_an_opensips_generated_database(tmp_path: Path) -> None:
     src = CORPUS / "registration" / "02.db" / "opensips.db"
     dst = tmp_path / "opensips.db"

@@ -146,7 +146,6 @@ def test_db_only_mode_shares_state_between_instances(tmp_path: Path) -> None:
     assert b.save(register(contact="<sip:alice@198.51.100.8>", call_id="b", cseq=2, expires=600))[0] == -2
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")
 def test_existing_opensips_db_with_opensips_rows(tmp_path: Path) -> None:
     db = tmp_path / "opensips.db"
     shutil.copy(CORPUS / "registration" / "02.db" / "opensips.db", db)
