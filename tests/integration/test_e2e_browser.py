@@ -1,6 +1,7 @@
 """Issue 7, end to end: a browser (JsSIP over WSS, DTLS-SRTP, ICE, in headless Chromium) and a classic
 phone (SIP over UDP, plain PCMU RTP) call each other through pysips running examples/residential.cfg,
 with the rtpengine daemon bridging the media; audio flows both ways and BYE ends both legs.
+Issue 6: then the real sipp (UDP, `sipp/e2e_uac_to_browser.xml`) calls the registered browser.
 
 Everything runs in fresh network and PID namespaces (`unshare`, root only): Chromium offers loopback
 ICE candidates only where the loopback is the sole interface, the example's own ports (5060, 8443,
@@ -29,6 +30,7 @@ from tests.integration.e2e.cdp import CHROMIUM
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 90.0  # seconds for the whole run inside the namespace
 MIN_PACKETS = 100  # of ~150 in the 3 s of media each call holds (50 packets/s)
+MIN_SIPP_PACKETS = 25  # of ~70 sampled 1.4 s into sipp's 2 s call (rtp_stream, 50 packets/s)
 UNSHARE = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
 
 
@@ -145,6 +147,49 @@ def test_phone_calls_browser(e2e: dict[str, Any]) -> None:
     assert call["bye_status"] == 200 and call["browser_ended_by"] == "remote", call
     offer = call["rtpengine_commands"][0]
     assert offer["transport-protocol"] == "UDP/TLS/RTP/SAVPF" and offer["ICE"] == "force", offer
+    _assert_torn_down(call)
+
+
+def test_sipp_calls_browser(e2e: dict[str, Any]) -> None:
+    """Issue 6: a real sipp UAC (UDP) calls the browser's AOR; lookup() finds its WSS contact."""
+    call = _completed(e2e, "sipp_to_browser")
+    assert "error" not in call, _diagnostics(e2e) + f"\nsipp_to_browser: {call}"
+    sipp = call["sipp"]
+    # sipp's own verdict: one call, every step of e2e_uac_to_browser.xml matched (SDP checks included)
+    assert (sipp["exit_code"], sipp["successful"], sipp["failed"]) == (0, 1, 0), sipp
+    finals = [line for line in sipp["received"] if line.startswith("SIP/2.0 200")]
+    assert finals == ["SIP/2.0 200 OK (1 INVITE)", "SIP/2.0 200 OK (2 BYE)"], sipp["received"]
+    answer = sipp["answer"]
+    # the 200 came from the browser over its WSS connection: fix_nated_contact() in the reply route
+    # rewrote JsSIP's `.invalid` Contact to the connection's source address
+    assert len(answer["contact"]) == 1 and "transport=ws" in answer["contact"][0].lower(), answer
+    assert answer["record_route"] and all("127.0.0.1" in rr for rr in answer["record_route"]), answer
+    # rtpengine rewrote the browser's DTLS-SRTP/ICE answer into plain RTP on its own address
+    assert [ln for ln in answer["sdp_media"] if ln.startswith("c=")] == ["c=IN IP4 127.0.0.1"], answer
+    media = [ln for ln in answer["sdp_media"] if ln.startswith("m=")]
+    assert len(media) == 1 and media[0].endswith(" RTP/AVP 0"), answer
+    assert answer["sdp_ice_or_crypto"] == [], answer
+    # the browser: confirmed, media from sipp's rtp_stream decoded, ended by sipp's BYE
+    events = call["browser_events"]
+    # lookup("location") sent the INVITE to the contact JsSIP registered over WSS. JsSIP registers
+    # sip:USER@RANDOM.invalid;transport=ws; the script's fix_nated_contact() before save() rewrote
+    # host:port to the connection's source (as in OpenSIPS, save() stores the rewritten URI)
+    contact = [e.split()[2] for e in e2e.get("browser_log", []) if e.split()[1:2] == ["registered"]]
+    assert len(contact) == 1 and contact[0].endswith(".invalid;transport=ws"), e2e.get("browser_log")
+    incoming = [e.split() for e in events if e.startswith("incoming ")]
+    assert len(incoming) == 1 and incoming[0][1] == call["browser_call_id"], events
+    ruri = incoming[0][2]
+    assert ruri.startswith(contact[0].partition("@")[0] + "@127.0.0.1:"), (ruri, contact)
+    assert ruri.endswith(";transport=ws"), ruri
+    assert "session confirmed" in events and events[-1] == "session ended Terminated", events
+    assert events.index("session confirmed") < events.index("session ended Terminated"), events
+    assert call["browser_ended_by"] == "remote", call
+    browser = call["browser"]
+    assert browser["dtlsState"] == "connected" and browser["inboundCodec"] == "audio/PCMU", browser
+    assert browser["packetsReceived"] > MIN_SIPP_PACKETS and browser["totalAudioEnergy"] > 0, browser
+    offer, answered = call["rtpengine_commands"][:2]
+    assert offer["transport-protocol"] == "UDP/TLS/RTP/SAVPF" and offer["ICE"] == "force", offer
+    assert answered["transport-protocol"] == "RTP/AVP" and answered["ICE"] == "remove", answered
     _assert_torn_down(call)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from pysips.devcert import make_dev_certificate
 from tests.integration.e2e.cdp import BASE_FLAGS, E2E_FLAGS, Browser, Page
 from tests.integration.e2e.phone import Call, Phone
+from tests.integration.e2e.sipp_uac import SippUac
 from tests.integration.e2e.stack import (
     EXAMPLE,
     HOST,
@@ -32,7 +33,8 @@ from tests.integration.e2e.stack import (
     script_ports,
 )
 
-BROWSER_AOR = f"sip:alice@{HOST}"
+BROWSER_USER = "alice"
+BROWSER_AOR = f"sip:{BROWSER_USER}@{HOST}"
 PHONE_USER = "bob"
 
 
@@ -122,7 +124,42 @@ async def phone_calls_browser(page: Page, phone: Phone, engine: RtpEngine, secon
     return result
 
 
-async def run(workdir: Path, source: Path, seconds: float, log_level: int | None = None) -> dict[str, Any]:
+async def sipp_calls_browser(
+    page: Page, engine: RtpEngine, workdir: Path, proxy: tuple[str, int], hold_seconds: float
+) -> dict[str, Any]:
+    """Issue 6: the real sipp (UDP) calls the browser's AOR; lookup() finds its WSS contact."""
+    started = time.monotonic()
+    log_before = len(await page.evaluate("e2e.log()"))
+    uac = SippUac(workdir / "sipp-uac", BROWSER_USER, proxy, int(hold_seconds * 1000), hold_seconds + 15)
+    await uac.start()
+    result: dict[str, Any] = {}
+    try:
+        await page.wait_for("e2e.incomingCount() > 0", timeout=15)
+        result["browser_call_id"] = await page.evaluate("e2e.answer()", timeout=15)
+        result["setup_seconds"] = round(time.monotonic() - started, 2)
+        # sipp holds the call hold_seconds after its ACK; sample media before its BYE
+        await asyncio.sleep(max(hold_seconds - 0.6, 0.5))
+        result["browser"] = await page.evaluate("e2e.stats()")
+        result["rtpengine_during"] = _ng_state(engine, result["browser_call_id"])
+        result["browser_ended_by"] = await page.evaluate("e2e.ended()", timeout=10)
+        await uac.wait(10)
+    finally:
+        uac.kill()
+        result.update({"sipp": uac.report(), "sipp_argv": uac.argv})
+    events = (await page.evaluate("e2e.log()"))[log_before:]
+    result["browser_events"] = [line.split(" ", 1)[1] for line in events]
+    result["rtpengine_after_bye"] = await _wait_gone(engine, result["browser_call_id"])
+    result["rtpengine_commands"] = engine.commands_for(result["browser_call_id"])
+    return result
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+
+
+async def run(
+    workdir: Path, source: Path, seconds: float, log_level: int | None = None, sipp_hold: float = 2.0
+) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {"ok": False, "workdir": str(workdir)}
     cleanups: list[Any] = []
@@ -163,10 +200,14 @@ async def run(workdir: Path, source: Path, seconds: float, log_level: int | None
                 result[leg] = await scenario(page, phone, engine, seconds)
             except Exception as exc:
                 errors += 1
-                result[leg] = {
-                    "error": f"{type(exc).__name__}: {exc}",
-                    "traceback": traceback.format_exc()[-2000:],
-                }
+                result[leg] = _failure(exc)
+        try:
+            result["sipp_to_browser"] = await sipp_calls_browser(
+                page, engine, workdir, (HOST, ports.udp), sipp_hold
+            )
+        except Exception as exc:
+            errors += 1
+            result["sipp_to_browser"] = _failure(exc)
         result["ok"] = errors == 0
     except BaseException as exc:  # the JSON result carries the failure; the caller asserts
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -194,6 +235,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--cfg", type=Path, default=EXAMPLE, help="script to render (default: the example)")
     parser.add_argument("--media-seconds", type=float, default=3.0)
+    parser.add_argument("--sipp-hold", type=float, default=2.0, help="seconds sipp holds its call")
     parser.add_argument("--timeout", type=float, default=80.0)
     parser.add_argument("--log-level", type=int, help="pysips log level, overriding the script (debugging)")
     args = parser.parse_args()
@@ -202,7 +244,7 @@ def main() -> int:
     async def bounded() -> dict[str, Any]:
         try:
             return await asyncio.wait_for(
-                run(args.workdir, args.cfg, args.media_seconds, args.log_level), args.timeout
+                run(args.workdir, args.cfg, args.media_seconds, args.log_level, args.sipp_hold), args.timeout
             )
         except TimeoutError:
             return {

@@ -39,11 +39,12 @@ function register(wsUrl, uri) {
     const socket = new JsSIP.WebSocketInterface(wsUrl);
     const ua = new JsSIP.UA({ sockets: [socket], uri, register: true, register_expires: 300,
                               session_timers: false, user_agent: "pysips-e2e-jssip" });
-    ua.on("registered", () => { note("registered"); resolve(true); });
+    ua.on("registered", () => { note(`registered ${ua.contact.uri}`); resolve(true); });
     ua.on("registrationFailed", (e) => reject(new Error(`registration failed: ${e.cause}`)));
     ua.on("newRTCSession", (e) => {
       if (e.originator === "remote") {
-        note(`incoming ${e.request.call_id}`);
+        // the Request-URI shows which contact lookup("location") chose
+        note(`incoming ${e.request.call_id} ${e.request.ruri}`);
         state.incoming.push(e.session);
         watch(e.session);
       }
