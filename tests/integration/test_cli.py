@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.proxy_harness import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TEST_MODULES = ROOT / "tests" / "data" / "modules"
 
@@ -81,14 +83,8 @@ def test_syntax_error_has_position(tmp_path: Path) -> None:
     assert f"{path}:2:" in result.stderr
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_run_serves_until_sigterm(tmp_path: Path) -> None:
-    port = _free_udp_port()
+    port = free_port()
     path = tmp_path / "serve.cfg"
     path.write_text(
         f'socket=udp:127.0.0.1:{port}\nloadmodule "sl.so"\nloadmodule "proto_udp.so"\n'

@@ -26,6 +26,7 @@ from pysips.script.loader import ModuleFinder
 from pysips.script.parse import parse_text
 from pysips.sip.message import SipMessage, parse_message
 from pysips.sip.receive import ReceiveInfo
+from tests.integration.proxy_harness import free_port
 
 RTPENGINE = shutil.which("rtpengine")
 pytestmark = [pytest.mark.integration]
@@ -38,13 +39,6 @@ def test_rtpengine_daemon_is_installed() -> None:
 def _sub(name: str) -> Any:
     assert ModuleFinder().find("rtpengine") is not None
     return importlib.import_module(f"pysips_modules.rtpengine.{name}")
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 _ranges_handed_out: list[tuple[int, int]] = []
@@ -71,7 +65,7 @@ class Daemon:
     """The Debian daemon, userspace, on free ports; `log_level` 6 (the default) logs each NG command."""
 
     def __init__(self, log_dir: Path, name: str, log_level: int | None = None, port_width: int = 60) -> None:
-        self.ng_port = _free_udp_port()
+        self.ng_port = free_port()
         self.port_min, self.port_max = _free_range(port_width)
         self.log_path = log_dir / f"rtpengine-{name}.log"
         assert RTPENGINE is not None
