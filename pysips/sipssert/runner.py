@@ -95,7 +95,6 @@ def run_test(location: TestLocation, index: int, options: RunOptions) -> TestRes
             continue
         runner = PhaseRunner(env, specs, budget)
         outcome = runner.run()
-        result.not_run += runner.not_run
         if failure is None:
             failure = outcome
     result.seconds = time.monotonic() - began
