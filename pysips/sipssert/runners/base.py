@@ -56,6 +56,7 @@ class Broken:
 class RunnerOptions:
     pysips: list[str]  # the pysips command (argv prefix)
     python: str  # the interpreter for Python check scripts
+    startup_timeout: float = 30.0  # how long pysips may take to come up; past it the test fails
 
 
 @dataclass(frozen=True, slots=True)

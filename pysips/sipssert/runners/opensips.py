@@ -12,9 +12,6 @@ import re
 from pysips.sipssert.runners.base import Broken, Endpoint, Launch, TaskContext, parse_socket
 
 DEFAULT_SCRIPT = "opensips.cfg"  # the image's /etc/opensips/opensips.cfg, i.e. the test's own
-# pysips counts as started when its sockets are bound or it logs that it listens; a server that is
-# not up by then fails the test (loading a large script on a busy 2-core machine takes seconds)
-STARTUP_TIMEOUT = 30.0
 # the last lines pysips logs at start-up (L_NOTICE), once every SIP socket is bound
 READY_LINE = "NOTICE:server: listening on "
 # the script's own sockets, when the task names none (SIPssert passes those with -l)
@@ -92,7 +89,7 @@ def opensips_launch(ctx: TaskContext) -> Launch | Broken:
         cwd=script.parent,
         endpoints=tuple(endpoints),
         what="pysips",
-        bind_timeout=STARTUP_TIMEOUT,
+        bind_timeout=ctx.options.startup_timeout,
         strict_bind=True,
         ready_line=READY_LINE,
     )
