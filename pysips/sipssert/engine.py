@@ -3,10 +3,12 @@
 As in SIPssert, a phase (init_tasks, tasks, cleanup_tasks) lasts until every non-daemon task has
 ended; daemons (OpenSIPS) are then stopped. The test fails when a non-daemon task exits non-zero, a
 daemon exits before it is stopped, a task outlives its own `timeout`, or the scenario's `timeout`
-passes. Differences, because the server is pysips and not OpenSIPS in a container:
-- a task with known sockets counts as started once they are bound (pysips needs a second or two
-  to load a script; SIPssert's waits assume a server that starts at once), and the time pysips
-  spends starting is not charged to the scenario's timeout;
+passes; and when a task cannot run here at all (never a pass for what was not checked).
+Differences, because the server is pysips and not OpenSIPS in a container:
+- a task with known sockets counts as started once they are bound, or once it logs its ready line
+  (pysips needs a second or two to load a script; SIPssert's waits assume a server that starts at
+  once); a server not up within its bound fails the test, and the time pysips spends starting is
+  not charged to the scenario's timeout;
 - the first failure ends the test (SIPssert runs on; the verdict is the same, the report clearer).
 """
 
