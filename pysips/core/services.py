@@ -11,6 +11,7 @@ all a module may rely on of another: nothing is imported from a module, nothing 
 | TRANSACTIONS   | tm          | TransactionService   |
 | RECORD_ROUTE   | rr          | RouteService         |
 | REPLIES        | signaling   | ReplyService         |
+| STATELESS_REPLIES | sl       | StatelessReplyService |
 | LOCATION       | usrloc      | LocationService      |
 | HTTP           | httpd       | HttpService          |
 | DIGEST_AUTH    | auth        | DigestAuthService    |
@@ -193,8 +194,9 @@ LooseRouteCallback = Callable[["MsgContext", LooseRouteMatch], None]
 class RouteService(Protocol):
     """rr: Record-Route and loose routing."""
 
-    def finalize_for_socket(self, msg: SipMessage, socket: Socket) -> None:
-        """Socket-dependent Record-Route edits, before a request is serialized for `socket`."""
+    def finalize_for_socket(self, msg: SipMessage, socket: Socket) -> int:
+        """Socket-dependent Record-Route edits, before a request is serialized for `socket`;
+        returns how many record_route() entries it rendered."""
         ...
 
     def on_loose_route(self, fn: LooseRouteCallback) -> None:
@@ -220,6 +222,16 @@ class ReplyService(Protocol):
 
 
 REPLIES: Service[ReplyService] = Service("replies", "signaling", "stateful-or-stateless replies")
+
+
+class StatelessReplyService(Protocol):
+    """sl: a reply with no transaction (counted in sl's statistics; its ACK is filtered)."""
+
+    def send_stateless(self, ctx: MsgContext, code: int, reason: str,
+                       headers: tuple[str, ...] = (), body: bytes = b"") -> int: ...
+
+
+STATELESS_REPLIES: Service[StatelessReplyService] = Service("stateless_replies", "sl", "stateless replies")
 
 
 # ------------------------------------------------------------------------------------ usrloc

@@ -113,9 +113,9 @@ class LoadedScript:
                 process.modules[name] = exports.init(ictx, mod.params)
             for svc in exports.provides:
                 if process.services.provider(svc) != name:
-                    raise RuntimeError(f"{name}: declares it provides {svc.name} but its init did not register it")
+                    raise RuntimeError(f"{name}: provides {svc.name}, but its init did not register it")
             if exports.mi_commands or exports.stats:
-                _register_mi(process, name, exports, process.modules.get(name))
+                register_module_mi(process, name, exports, process.modules.get(name))
 
     def child_init(self, process: ProcessState) -> None:
         for name in self.init_order:
@@ -134,7 +134,7 @@ class LoadedScript:
         return hooks
 
 
-def _register_mi(process: ProcessState, name: str, exports: ModuleExports, runtime: object) -> None:
+def register_module_mi(process: ProcessState, name: str, exports: ModuleExports, runtime: object) -> None:
     from pysips.mi.runtime import mi_of
 
     mi = mi_of(process)
