@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pysips.core.services import PROTO_SERVICES
 from pysips.script.exports import ModuleExports, ParamExport, ParamType
 from pysips.transport.proto_module import TRACE_PARAMS, init_proto_module
 
@@ -22,6 +23,7 @@ exports = ModuleExports(
         *TRACE_PARAMS,
     ),
     deps=("tls_mgm",),
+    provides=(PROTO_SERVICES["tls"],),
     init=init_proto_module,
     doc="TLS transport",
 )

@@ -15,6 +15,8 @@ all a module may rely on of another: nothing is imported from a module, nothing 
 | LOCATION       | usrloc      | LocationService      |
 | HTTP           | httpd       | HttpService          |
 | DIGEST_AUTH    | auth        | DigestAuthService    |
+| TLS_DOMAINS    | tls_mgm     | TlsDomains (pysips.transport.tls_domains) |
+| PROTO_SERVICES[proto] | proto_tcp/tls/ws/wss | the module's parameters (dict) |
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from pysips.script.context import MsgContext
     from pysips.sip.message import SipMessage
     from pysips.sip.receive import ReceiveInfo
+    from pysips.transport.tls_domains import TlsDomains
 
 
 # ------------------------------------------------------------------------------------ tm
@@ -301,3 +304,16 @@ class DigestAuthService(Protocol):
 
 
 DIGEST_AUTH: Service[DigestAuthService] = Service("digest_auth", "auth", "digest authentication")
+
+
+# ------------------------------------------------------------------------------------ transports
+
+
+TLS_DOMAINS: Service[TlsDomains] = Service("tls_domains", "tls_mgm", "TLS domains and certificates")
+
+# The proto_* modules' parameters (with the core tcp_* globals), read by the stream transports:
+# loading the module is what enables its protocol.
+PROTO_SERVICES: dict[str, Service[dict[str, Any]]] = {
+    proto: Service(f"proto_{proto}", f"proto_{proto}", f"{proto.upper()} listeners and connections")
+    for proto in ("tcp", "tls", "ws", "wss")
+}
