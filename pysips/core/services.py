@@ -241,32 +241,83 @@ STATELESS_REPLIES: Service[StatelessReplyService] = Service("stateless_replies",
 
 
 class LocationContact(Protocol):
-    """One binding (usrloc's ucontact)."""
+    """One binding (usrloc's ucontact): the fields registrar and nathelper read."""
 
+    aor: str
     uri: str
+    expires: float  # wall-clock seconds; 0: permanent
+    q: float
+    callid: str
+    cseq: int
+    flags: int
+    cflags: int
     received: str | None
     path: str | None
     socket: str | None
-    cflags: int
+    instance: str | None
+    reg_id: int
     conn_id: int
+    methods: int
+    user_agent: str
 
     def is_valid(self, now: float) -> bool: ...
 
 
+class LocationRecord(Protocol):
+    """An AOR with its bindings (usrloc's urecord)."""
+
+    aor: str
+    contacts: list[Any]  # LocationContact, best first
+
+    def valid(self, now: float) -> list[Any]: ...
+
+    def match(self, uri: str, callid: str, instance: str | None, reg_id: int, mode: int) -> Any: ...
+
+
+class LocationDomain(Protocol):
+    """A location table (usrloc's udomain): records are changed only through it, so that its
+    database mode (write-through, write-back, sql-only) sees every change."""
+
+    def get(self, aor: str) -> LocationRecord | None: ...
+
+    def get_or_create(self, aor: str) -> LocationRecord: ...
+
+    def release(self, rec: LocationRecord) -> None:
+        """Drops a record get_or_create() made when nothing was stored in it."""
+        ...
+
+    def insert(self, rec: LocationRecord, contact: Any) -> bool: ...
+
+    def update(self, rec: LocationRecord, old: Any, new: Any) -> bool: ...
+
+    def delete(self, rec: LocationRecord, contact: Any) -> bool: ...
+
+    def all_contacts(self) -> Iterator[Any]: ...
+
+
 class LocationService(Protocol):
-    """usrloc: the location tables. Table objects (`domain()`) are usrloc's udomain: registrar
-    reads and writes records through them (get/insert/delete of records and contacts)."""
+    """usrloc: the location tables."""
 
     @property
     def nat_flag(self) -> int: ...
 
-    def domain(self, name: str) -> Any:
+    config: Any  # its parameters (matching_mode, use_domain ...)
+
+    def domain(self, name: str) -> LocationDomain:
         """The table of that name (created and loaded from the database on first use)."""
         ...
 
-    def all_contacts(self) -> Iterator[tuple[Any, LocationContact]]: ...
+    def all_contacts(self) -> Iterator[tuple[LocationDomain, LocationContact]]: ...
 
     def check_cseq(self, found: Any, callid: str, cseq: int, allow_dup: bool, now: float) -> int: ...
+
+    def new_contact(self, aor: str, uri: str, expires: float, **fields: Any) -> Any:
+        """A binding not stored yet (insert/update it through a table)."""
+        ...
+
+    def methods_mask(self, text: str) -> int | None:
+        """A Contact's methods= parameter as usrloc's method bit mask."""
+        ...
 
 
 LOCATION: Service[LocationService] = Service("location", "usrloc", "user location tables")
