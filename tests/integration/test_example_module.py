@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.proxy_harness import LOCALHOST, REPO_ROOT, free_port, options_probe
+from tests.integration.proxy_harness import LOCALHOST, REPO_ROOT, Rig, free_port, options_probe
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -176,3 +176,37 @@ def test_without_tm_the_installed_module_does_not_load(installed: Path, tmp_path
                           capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert "module options_ping depends on module tm, but it was not loaded!" in done.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# the same module driven with the rig: pysips from a template, sipp as the pinged peer
+
+RIG_TEMPLATE = """\
+log_level=@@LOG_LEVEL@@
+socket=udp:127.0.0.1:@@PROXY_PORT@@
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "options_ping.so"
+route {
+    if ($rm == "MESSAGE") {
+        options_ping("sip:peer@127.0.0.1:@@UAS_PORT@@");
+        sl_send_reply(202, "Pinging");
+        exit;
+    }
+    sl_send_reply(200, "OK");
+}
+"""
+
+
+def test_with_the_rig_a_sipp_peer_answers_the_ping(installed: Path, rig: Rig,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # the proxy process the rig starts inherits the environment: it finds the installed package
+    monkeypatch.setenv("PYTHONPATH", f"{installed}:{REPO_ROOT}")
+    template = rig.workdir / "options_ping.cfg.in"
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+    template.write_text(RIG_TEMPLATE)
+    peer = rig.start_uas("uas_options.xml", rig.ports.uas)
+    rig.start_pysips(template)
+    assert _request(rig.ports.proxy, "sip:unused@127.0.0.1") == "SIP/2.0 202 Pinging"
+    result = peer.wait(timeout=10)
+    assert result.ok and result.successful == 1, rig.report(result)
