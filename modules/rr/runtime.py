@@ -42,6 +42,23 @@ class RRConfig:
         self.script_myself = script_myself
         self.loose_route_callbacks: list[LooseRouteCallback] = []
 
+    def record_route(self, ctx: MsgContext, params: str | None = None) -> int:
+        """RouteService: record_route() for a module (dialog, topology hiding)."""
+        from .record import record_route  # record.py imports this module
+
+        return record_route(ctx, params)
+
+    def add_rr_param(self, ctx: MsgContext, param: str) -> int:
+        """RouteService: add_rr_param(";did=ab12") for a module (dialog's id in the Record-Route)."""
+        from .record import add_rr_param
+
+        return add_rr_param(ctx, param)
+
+    def route_params(self, ctx: MsgContext) -> str | None:
+        """RouteService: the parameters of our Route that loose_route() consumed ($rr_params)."""
+        params = route_state(ctx).params
+        return params if params else None
+
     def on_loose_route(self, fn: LooseRouteCallback) -> None:
         """RouteService: fn(ctx, match) whenever loose_route() consumes a Route of ours."""
         self.loose_route_callbacks.append(fn)

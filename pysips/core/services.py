@@ -202,6 +202,18 @@ class RouteService(Protocol):
         returns how many record_route() entries it rendered."""
         ...
 
+    def record_route(self, ctx: MsgContext, params: str | None = None) -> int:
+        """record_route(params): our Record-Route on the request (rendered per outgoing socket)."""
+        ...
+
+    def add_rr_param(self, ctx: MsgContext, param: str) -> int:
+        """Adds ";name=value" to the Record-Route(s) of the request, or to the next one made."""
+        ...
+
+    def route_params(self, ctx: MsgContext) -> str | None:
+        """After loose_route(): the parameters of our Route it consumed ($rr_params), else None."""
+        ...
+
     def on_loose_route(self, fn: LooseRouteCallback) -> None:
         """fn(ctx, match) each time loose_route() matches one of our Routes (rr's API
         register_rrcb: dialog matches sequential requests by a Route parameter)."""

@@ -393,3 +393,20 @@ def test_loose_route_tells_registered_modules_our_route_params() -> None:
     foreign = IN_DIALOG_BYE.replace("Route: <sip:10.0.0.1;lr;ftag=a1;did=ab12>\n", "")
     assert fn("loose_route")(ctx_for(foreign, proc=proc)) == 1
     assert len(seen) == 1
+
+
+def test_a_module_records_the_route_with_its_parameter_and_reads_it_back() -> None:
+    """What dialog does: record_route + add_rr_param(";did=...") on the INVITE, route_params()
+    after loose_route() on the BYE."""
+    from pysips.core.services import RECORD_ROUTE
+
+    proc = process()
+    service = proc.services.get(RECORD_ROUTE)
+    assert service is not None
+    ctx = ctx_for(INVITE, proc=proc)
+    assert service.record_route(ctx) == 1 and service.add_rr_param(ctx, ";did=ab12") == 1
+    assert rr_lines(ctx.msg.serialize()) == ["Record-Route: <sip:10.0.0.1;lr;ftag=a1;did=ab12>"]
+    bye = ctx_for(IN_DIALOG_BYE, proc=proc)
+    assert service.route_params(bye) is None
+    assert fn("loose_route")(bye) == 1
+    assert service.route_params(bye) == "lr;ftag=a1;did=ab12"
