@@ -114,6 +114,9 @@ class LoadedScript:
             for svc in exports.provides:
                 if process.services.provider(svc) != name:
                     raise RuntimeError(f"{name}: provides {svc.name}, but its init did not register it")
+            for svc in process.services.provided_by(name):
+                if svc not in exports.provides:
+                    raise RuntimeError(f"{name}: registered {svc.name} without declaring it in `provides`")
             if exports.mi_commands or exports.stats:
                 register_module_mi(process, name, exports, process.modules.get(name))
 

@@ -66,5 +66,9 @@ class ServiceRegistry:
         """The name of the module that registered it."""
         return self._owners.get(service)
 
+    def provided_by(self, module: str) -> list[Service[Any]]:
+        """The keys a module registered."""
+        return [svc for svc, owner in self._owners.items() if owner == module]
+
     def __contains__(self, service: object) -> bool:
         return service in self._impls
