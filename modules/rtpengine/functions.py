@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pysips.core.services import TRANSACTIONS
+from pysips.core.services import TRANSACTIONS, TransactionInfo
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.pv_base import PVAccessor
 
@@ -230,8 +230,12 @@ _MANAGED = ("INVITE", "ACK", "CANCEL", "BYE", "UPDATE", "PRACK")
 
 
 def _request_had_sdp(ctx: MsgContext) -> bool:
-    request = getattr(ctx.transaction, "request", None)
-    return request is None or bool(getattr(request, "body", b""))
+    """Whether the transaction's request carried SDP (True without a transaction)."""
+    tm = ctx.process.services.get(TRANSACTIONS)
+    if tm is None or not tm.has_transaction(ctx):
+        return True
+    transaction: TransactionInfo = ctx.transaction
+    return bool(transaction.request.body)
 
 
 def rtpengine_manage(
