@@ -2,21 +2,20 @@
 
 Each request starts with a cookie unique to this process; the daemon echoes it in front of its
 reply, which is how a reply is matched to its request (and a late reply to an earlier, timed-out
-request is ignored). Framing is sans-I/O (`frame_request`, `parse_reply`) so that an asyncio
-transport can reuse it; `SyncUdpTransport` is the blocking one OpenSIPS also uses: the worker
-waits up to `timeout` seconds per attempt, `retries` attempts per daemon.
+request is ignored). Framing is sans-I/O (`frame_request`, `parse_reply`); `NgTransport` is the
+asyncio exchange: up to `timeout` seconds per attempt, `retries` attempts per daemon, during which
+only the message waiting on the reply is suspended (OpenSIPS's worker blocks in poll() instead).
 """
 
 from __future__ import annotations
 
-import errno
+import asyncio
 import logging
 import os
 import random
-import select
 import socket
-import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 from .bencode import BencodeError, BValue, decode, encode
 
@@ -62,102 +61,130 @@ class Endpoint:
     address: tuple[str, int] | tuple[str, int, int, int]
 
 
-class SyncUdpTransport:
-    """Blocking request/reply exchange, one connected UDP socket per daemon."""
+class _NgProtocol(asyncio.DatagramProtocol):
+    """One connected UDP socket to one daemon: replies go to the request waiting on their cookie."""
 
-    __slots__ = ("_sockets", "cookies", "retries", "timeout")
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.waiting: dict[bytes, asyncio.Future[bytes | None]] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        cookie, sep, _ = data.partition(b" ")
+        future = self.waiting.get(cookie) if sep else None
+        if future is None or future.done():
+            return  # a late reply to a request that timed out, or someone else's
+        future.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable on the connected socket: no daemon there, every attempt now fails
+        log.error("can't read reply from a RTP proxy (%d:%s)", getattr(exc, "errno", 0) or 0,
+                  getattr(exc, "strerror", str(exc)))
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_result(None)
+
+
+class NgTransport:
+    """Asynchronous request/reply exchange, one connected UDP socket per daemon and event loop.
+
+    `exchange` is a coroutine: the script functions run it through pysips.core.suspend.wait, so a
+    silent daemon suspends only the message waiting on it (`timeout` seconds per attempt,
+    `retries` attempts), never the worker."""
+
+    __slots__ = ("_conns", "cookies", "retries", "timeout")
 
     def __init__(self, timeout: float, retries: int) -> None:
         self.timeout = timeout
         self.retries = max(1, retries)
         self.cookies = CookieJar()
-        self._sockets: dict[int, socket.socket] = {}
+        self._conns: dict[int, tuple[asyncio.AbstractEventLoop, _NgProtocol]] = {}
 
     def close(self) -> None:
-        for sock in self._sockets.values():
-            sock.close()
-        self._sockets.clear()
+        for _, proto in self._conns.values():
+            if proto.transport is not None:
+                proto.transport.close()
+        self._conns.clear()
 
-    def _socket(self, key: int, endpoint: Endpoint) -> socket.socket:
-        sock = self._sockets.get(key)
-        if sock is None:
-            sock = socket.socket(endpoint.family, socket.SOCK_DGRAM)
-            sock.setblocking(False)
-            sock.connect(endpoint.address)
-            self._sockets[key] = sock
-        return sock
+    async def _connection(self, key: int, endpoint: Endpoint) -> _NgProtocol:
+        loop = asyncio.get_running_loop()
+        known = self._conns.get(key)
+        if known is not None and known[0] is loop and known[1].transport is not None:
+            return known[1]
+        if known is not None and known[1].transport is not None:
+            known[1].transport.close()  # made on another event loop (tests without a server)
+        _, proto = await loop.create_datagram_endpoint(
+            _NgProtocol, remote_addr=endpoint.address, family=endpoint.family
+        )
+        self._conns[key] = (loop, proto)
+        return proto
 
     def _drop(self, key: int) -> None:
-        sock = self._sockets.pop(key, None)
-        if sock is not None:
-            sock.close()
+        known = self._conns.pop(key, None)
+        if known is not None and known[1].transport is not None:
+            known[1].transport.close()
 
-    def exchange(
+    async def exchange(
         self, key: int, endpoint: Endpoint, command: dict[str, BValue], retries: int | None = None
     ) -> dict[str, BValue] | None:
         """The daemon's reply; None when it does not answer (logged). BencodeError for a reply
-        that cannot be decoded."""
+        that cannot be decoded. Every attempt resends the same cookie, so a late reply to an
+        earlier attempt is taken as well."""
         cookie = self.cookies.next()
         payload = frame_request(cookie, command)
         attempts = self.retries if retries is None else max(1, retries)
+        loop = asyncio.get_running_loop()
         for _ in range(attempts):
             try:
-                sock = self._socket(key, endpoint)
-                self._drain(sock)
-                sock.send(payload)
+                proto = await self._connection(key, endpoint)
+                assert proto.transport is not None
+                proto.transport.sendto(payload)
             except OSError as exc:
                 log.error("can't send command to a RTP proxy (%d:%s)", exc.errno or 0, exc.strerror)
                 self._drop(key)
                 continue
-            reply = self._wait(key, sock, cookie)
-            if reply is not None:
-                return reply
-        log.error("timeout waiting reply from a RTP proxy")
-        return None
-
-    def _drain(self, sock: socket.socket) -> None:
-        # Late replies to earlier (timed-out) requests would otherwise sit in the buffer.
-        while True:
+            future: asyncio.Future[bytes | None] = loop.create_future()
+            proto.waiting[cookie] = future
+            timer = loop.call_later(self.timeout, _expire, future)
             try:
-                sock.recv(MAX_DATAGRAM)
-            except BlockingIOError:
-                return
-            except OSError as exc:
-                if exc.errno == errno.ECONNREFUSED:
-                    continue  # a stale ICMP error from an earlier attempt
-                raise
-
-    def _wait(self, key: int, sock: socket.socket, cookie: bytes) -> dict[str, BValue] | None:
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        remaining_ms = int(self.timeout * 1000)
-        deadline = _monotonic_ms() + remaining_ms
-        while remaining_ms > 0:
-            if not poller.poll(remaining_ms):
-                return None
-            try:
-                data = sock.recv(MAX_DATAGRAM)
-            except BlockingIOError:
-                data = b""
-            except OSError as exc:
-                log.error("can't read reply from a RTP proxy (%d:%s)", exc.errno or 0, exc.strerror)
-                self._drop(key)
-                return None
-            if data:
+                data = await future
+            finally:
+                timer.cancel()
+                proto.waiting.pop(cookie, None)
+            if data is not None:
                 reply = parse_reply(cookie, data)
                 if reply is not None:
                     return reply
-            remaining_ms = deadline - _monotonic_ms()
+        log.error("timeout waiting reply from a RTP proxy")
         return None
 
 
-def _monotonic_ms() -> int:
-    return int(time.monotonic() * 1000)
+def _expire(future: asyncio.Future[bytes | None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def resolve_endpoint(host: str, port: int, want_v6: bool) -> Endpoint:
-    """Raises OSError when the name does not resolve."""
+    """Blocking: for module init, before the event loop serves messages. Raises OSError when the
+    name does not resolve."""
     family = socket.AF_INET6 if want_v6 else socket.AF_UNSPEC
     infos = socket.getaddrinfo(host, port, family, socket.SOCK_DGRAM)
+    fam, _, _, _, addr = infos[0]
+    return Endpoint(int(fam), addr)  # type: ignore[arg-type]
+
+
+async def resolve_endpoint_async(host: str, port: int, want_v6: bool) -> Endpoint:
+    """The same through the event loop's resolver (a thread), for daemons that did not resolve
+    at init."""
+    family = socket.AF_INET6 if want_v6 else socket.AF_UNSPEC
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=socket.SOCK_DGRAM)
     fam, _, _, _, addr = infos[0]
     return Endpoint(int(fam), addr)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pysips.core.suspend import spawn
 from pysips.script.context import MsgContext
 from pysips.sip.branch import parse_branch
 from pysips.sip.message import SipMessage
@@ -366,7 +367,9 @@ class TmBase:
         self._timer_at = float("inf")
         now = self._now()
         for tx, actions in self.timers.expire(now):
-            self._feed(tx, actions)
+            # each expiry in its own script greenlet: a failure_route waiting on the network
+            # (pysips.core.suspend) holds back its own transaction, not the rest of the tick
+            spawn(self._feed, tx, actions)
         for cell in self.waiting.expire(now):
             self._end_wait(cell)
         self._arm_timer()
