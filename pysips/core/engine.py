@@ -363,7 +363,7 @@ class Engine:
         finally:
             in_progress = self._in_progress
             if in_progress:
-                key = _request_key(ctx.msg)  # type: ignore[arg-type]
+                key = _request_key(ctx.msg)
                 count = in_progress.pop(key, 0) - 1
                 if count > 0:
                     in_progress[key] = count

@@ -34,7 +34,7 @@ _DONE = object()  # what a script greenlet hands its parent when its job ended
 _POOL_MAX = 256  # idle greenlets kept for reuse; more are simply freed
 
 
-class ScriptGreenlet(greenlet):  # type: ignore[misc]
+class ScriptGreenlet(greenlet):
     """A greenlet running script code: the only kind `wait()` may switch out of.
 
     Creating a greenlet costs about ten times a switch, so they are pooled: each one loops over
@@ -51,7 +51,9 @@ class ScriptGreenlet(greenlet):  # type: ignore[misc]
                 # resumed code has no caller to raise to: it costs this one message, logged
                 log.exception("error in script code run by %r", fn)
             fn = args = None  # type: ignore[assignment]  # nothing of the job outlives it
-            fn, args = self.parent.switch(_DONE)
+            parent = self.parent
+            assert parent is not None  # spawn() and _resume() always set it
+            fn, args = parent.switch(_DONE)
 
 
 class _Suspended:

@@ -58,7 +58,9 @@ def test_a_waiting_script_lets_the_others_run_and_resumes_with_its_frame() -> No
     assert order == ["a waits", "quick ran", "a got x with a-state"]
 
 
-def test_an_exception_after_resuming_is_logged_and_the_next_job_runs(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_exception_after_resuming_is_logged_and_the_next_job_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     ran: list[int] = []
 
     async def main() -> None:
