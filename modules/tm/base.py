@@ -105,6 +105,8 @@ class TmBase:
         self._prefix = os.urandom(3).hex()
         self._ids = itertools.count(1)
         self._reply_rcv: ReceiveInfo | None = None
+        # core param disable_dns_failover=yes turns it off (set by the module's init)
+        self.use_dns_failover = True
         # The server key of the request being handled: the request hook, t_check_trans() and
         # t_relay() all look the same request up, and the key parses its top Via.
         self._keyed: SipMessage | None = None
@@ -392,4 +394,9 @@ class TmBase:
         raise NotImplementedError
 
     def _fr_expired(self, cell: Cell, branch: Branch, timeout: FinalResponseTimeout) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ provided by Forking
+
+    def dns_failover(self, cell: Cell, picked: Branch) -> bool:
         raise NotImplementedError
