@@ -161,6 +161,7 @@ exports = ModuleExports(
             rtpengine_offer,
             (_FLAGS, _SOCK, _SDP, _BODY),
             _ALL,
+            async_capable=True,
             doc="send the SDP offer to rtpengine and put the rewritten SDP in the message",
         ),
         FunctionExport(
@@ -168,10 +169,11 @@ exports = ModuleExports(
             rtpengine_answer,
             (_FLAGS, _SOCK, _SDP, _BODY),
             _ALL,
+            async_capable=True,
             doc="send the SDP answer (reply, ACK or PRACK) and put the rewritten SDP in the message",
         ),
         FunctionExport(
-            "rtpengine_delete", rtpengine_delete, (_FLAGS, _SOCK), _ALL,
+            "rtpengine_delete", rtpengine_delete, (_FLAGS, _SOCK), _ALL, async_capable=True,
             doc="end the media session of the call (or of the current branch)",
         ),
         FunctionExport(
@@ -179,6 +181,7 @@ exports = ModuleExports(
             rtpengine_manage,
             (_FLAGS, _SOCK, _SDP, _BODY),
             _ALL,
+            async_capable=True,
             doc="offer, answer or delete, chosen from the message",
         ),
         FunctionExport(

@@ -23,7 +23,7 @@ from pysips.core.replies import REPLY_HEADERS, reason_for, stateless_to_tag
 from pysips.core.reply_route import next_hop_of_reply, reply_destination
 from pysips.core.resolve import Resolver
 from pysips.core.sockets import SocketMyself, SocketTable, default_port, is_ip_literal
-from pysips.core.suspend import in_script, spawn
+from pysips.core.suspend import call_with_deadline, in_script, spawn
 from pysips.core.via_fix import apply_to_request, fix_reply_vias
 from pysips.script.context import (
     MSGFL_ADD_LOCAL_RPORT,
@@ -234,6 +234,15 @@ class Engine:
             self.stats["script_errors"] += 1
             log.exception("error while running the script on %r", ctx.msg)
             return -1
+
+    def launch(self, fn: Callable[..., object], *args: object) -> bool:
+        """Runs `fn(*args)` in its own script greenlet (launch()): True when it already ended,
+        False when it waits and ends later. Exceptions are logged."""
+        return spawn(fn, *args)
+
+    def call_with_deadline(self, seconds: float, fn: Callable[..., int], *args: object) -> int:
+        """`fn(*args)` with every network wait in it cut short after `seconds` (TimeoutError)."""
+        return call_with_deadline(seconds, fn, *args)
 
     def _route_code(self, ctx: MsgContext, route: RouteFn, codes: list[int]) -> None:
         codes.append(self.run_route(ctx, route))

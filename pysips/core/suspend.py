@@ -42,9 +42,11 @@ class ScriptGreenlet(greenlet):
 
     def __init__(self) -> None:
         super().__init__(self._serve)
+        self.deadline: float | None = None  # loop time after which wait() gives up (async timeout)
 
     def _serve(self, fn: Callable[..., object], args: tuple[Any, ...]) -> None:
         while True:
+            self.deadline = None
             try:
                 fn(*args)
             except Exception:
@@ -139,11 +141,37 @@ def wait(awaitable: Awaitable[T]) -> T:
         if asyncio.iscoroutine(awaitable):
             awaitable.close()
         raise RuntimeError("wait() called on the event loop outside script code: it would stall the worker")
+    deadline = current.deadline
+    if deadline is not None and deadline <= loop.time():
+        if asyncio.iscoroutine(awaitable):
+            awaitable.close()
+        raise TimeoutError("the script's time to wait ran out")
     future = asyncio.ensure_future(awaitable)
+    timer = loop.call_at(deadline, future.cancel) if deadline is not None else None
     done = current.parent.switch(_Suspended(future))
     assert done is future
+    if timer is not None:
+        timer.cancel()
+        if future.cancelled():
+            raise TimeoutError("the script's time to wait ran out")
     result: T = future.result()
     return result
+
+
+def call_with_deadline(seconds: float, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)`, every wait() in it cut short (TimeoutError) once `seconds` have passed: the
+    timeout of OpenSIPS's async(). Outside script code it is a plain call."""
+    current = getcurrent()
+    loop = _running_loop()
+    if not isinstance(current, ScriptGreenlet) or loop is None:
+        return fn(*args)
+    saved = current.deadline
+    deadline = loop.time() + seconds
+    current.deadline = deadline if saved is None else min(saved, deadline)
+    try:
+        return fn(*args)
+    finally:
+        current.deadline = saved
 
 
 def _run_blocking(awaitable: Awaitable[T]) -> T:
