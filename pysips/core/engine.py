@@ -163,7 +163,9 @@ class Engine:
         return time.time()
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        return self.clock.call_at(when, callback)
+        # timers run script code too (tm's failure_route on a timeout, nathelper's DNS lookups):
+        # in a script greenlet, so that they may wait
+        return self.clock.call_at(when, lambda: spawn(callback))
 
     def attach(self, socket: Socket, sender: Sender) -> None:
         """A transport declares how to send from one of our sockets."""
