@@ -55,6 +55,10 @@ _VIA_FIXED = "core.via_fixed"  # ctx.extra marker: the inbound top Via got recei
 _MIN_MESSAGE = 16  # shorter datagrams are keepalives (CRLF, "jaK") or noise
 
 
+def _spawned(callback: Callable[[], None]) -> None:
+    spawn(callback)
+
+
 def _request_key(msg: SipMessage) -> tuple[str, str, str]:
     """What identifies a request's retransmissions (RFC 3261 17.2.3): top Via branch and sent-by,
     and the method."""
@@ -165,7 +169,7 @@ class Engine:
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
         # timers run script code too (tm's failure_route on a timeout, nathelper's DNS lookups):
         # in a script greenlet, so that they may wait
-        return self.clock.call_at(when, lambda: spawn(callback))
+        return self.clock.call_at(when, lambda: _spawned(callback))
 
     def attach(self, socket: Socket, sender: Sender) -> None:
         """A transport declares how to send from one of our sockets."""
