@@ -15,7 +15,6 @@ import os
 import random
 import socket
 from dataclasses import dataclass
-from typing import Any, cast
 
 from .bencode import BencodeError, BValue, decode, encode
 
@@ -61,36 +60,55 @@ class Endpoint:
     address: tuple[str, int] | tuple[str, int, int, int]
 
 
-class _NgProtocol(asyncio.DatagramProtocol):
-    """One connected UDP socket to one daemon: replies go to the request waiting on their cookie."""
+class _NgSocket:
+    """One connected UDP socket to one daemon, read by the event loop: each reply goes to the
+    request waiting on its cookie. Made synchronously, so requests arriving together share it."""
 
-    def __init__(self) -> None:
-        self.transport: asyncio.DatagramTransport | None = None
+    __slots__ = ("loop", "sock", "waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, endpoint: Endpoint) -> None:
+        self.loop = loop
         self.waiting: dict[bytes, asyncio.Future[bytes | None]] = {}
+        self.sock = socket.socket(endpoint.family, socket.SOCK_DGRAM)
+        try:
+            self.sock.setblocking(False)
+            self.sock.connect(endpoint.address)
+            loop.add_reader(self.sock.fileno(), self._readable)
+        except BaseException:
+            self.sock.close()
+            raise
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
+    def _readable(self) -> None:
+        for _ in range(64):
+            try:
+                data = self.sock.recv(MAX_DATAGRAM)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                # ICMP port unreachable on the connected socket: no daemon there, the requests
+                # waiting now fail at once (their next attempt is sent again)
+                log.error("can't read reply from a RTP proxy (%d:%s)", exc.errno or 0, exc.strerror)
+                self._fail_all()
+                return
+            cookie, sep, _ = data.partition(b" ")
+            future = self.waiting.get(cookie) if sep else None
+            if future is not None and not future.done():
+                future.set_result(data)
+            # else: a late reply to a request that timed out, or someone else's
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        cookie, sep, _ = data.partition(b" ")
-        future = self.waiting.get(cookie) if sep else None
-        if future is None or future.done():
-            return  # a late reply to a request that timed out, or someone else's
-        future.set_result(data)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable on the connected socket: no daemon there, every attempt now fails
-        log.error("can't read reply from a RTP proxy (%d:%s)", getattr(exc, "errno", 0) or 0,
-                  getattr(exc, "strerror", str(exc)))
+    def _fail_all(self) -> None:
         for future in self.waiting.values():
             if not future.done():
                 future.set_result(None)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        for future in self.waiting.values():
-            if not future.done():
-                future.set_result(None)
+    def send(self, payload: bytes) -> None:
+        self.sock.send(payload)
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
+        self._fail_all()
 
 
 class NgTransport:
@@ -106,31 +124,26 @@ class NgTransport:
         self.timeout = timeout
         self.retries = max(1, retries)
         self.cookies = CookieJar()
-        self._conns: dict[int, tuple[asyncio.AbstractEventLoop, _NgProtocol]] = {}
+        self._conns: dict[int, _NgSocket] = {}
 
     def close(self) -> None:
-        for _, proto in self._conns.values():
-            if proto.transport is not None:
-                proto.transport.close()
+        for conn in self._conns.values():
+            conn.close()
         self._conns.clear()
 
-    async def _connection(self, key: int, endpoint: Endpoint) -> _NgProtocol:
-        loop = asyncio.get_running_loop()
-        known = self._conns.get(key)
-        if known is not None and known[0] is loop and known[1].transport is not None:
-            return known[1]
-        if known is not None and known[1].transport is not None:
-            known[1].transport.close()  # made on another event loop (tests without a server)
-        _, proto = await loop.create_datagram_endpoint(
-            _NgProtocol, remote_addr=endpoint.address, family=endpoint.family
-        )
-        self._conns[key] = (loop, proto)
-        return proto
+    def _connection(self, key: int, endpoint: Endpoint, loop: asyncio.AbstractEventLoop) -> _NgSocket:
+        conn = self._conns.get(key)
+        if conn is not None and conn.loop is loop:
+            return conn
+        if conn is not None:
+            conn.close()  # made on another event loop (tests without a server)
+        conn = self._conns[key] = _NgSocket(loop, endpoint)
+        return conn
 
     def _drop(self, key: int) -> None:
-        known = self._conns.pop(key, None)
-        if known is not None and known[1].transport is not None:
-            known[1].transport.close()
+        conn = self._conns.pop(key, None)
+        if conn is not None:
+            conn.close()
 
     async def exchange(
         self, key: int, endpoint: Endpoint, command: dict[str, BValue], retries: int | None = None
@@ -144,21 +157,20 @@ class NgTransport:
         loop = asyncio.get_running_loop()
         for _ in range(attempts):
             try:
-                proto = await self._connection(key, endpoint)
-                assert proto.transport is not None
-                proto.transport.sendto(payload)
+                conn = self._connection(key, endpoint, loop)
+                conn.send(payload)
             except OSError as exc:
                 log.error("can't send command to a RTP proxy (%d:%s)", exc.errno or 0, exc.strerror)
                 self._drop(key)
                 continue
             future: asyncio.Future[bytes | None] = loop.create_future()
-            proto.waiting[cookie] = future
+            conn.waiting[cookie] = future
             timer = loop.call_later(self.timeout, _expire, future)
             try:
                 data = await future
             finally:
                 timer.cancel()
-                proto.waiting.pop(cookie, None)
+                conn.waiting.pop(cookie, None)
             if data is not None:
                 reply = parse_reply(cookie, data)
                 if reply is not None:

@@ -259,3 +259,29 @@ def test_sock_var_pins_the_daemon_and_use_set_switches_sets(daemons: list[FakeDa
     # a pinned socket outside the set is refused for a delete
     var.value = "udp:127.0.0.1:1"
     assert FUNCS.rtpengine_delete(ctx_for(engine, invite()), None, var) == -1
+
+
+def test_concurrent_requests_get_their_own_replies_whatever_the_order(daemons: list[FakeDaemon]) -> None:
+    import asyncio
+
+    held: list[tuple[bytes, dict[str, Any]]] = []
+
+    def reversed_order(cookie: bytes, command: dict[str, Any]) -> None:
+        # hold the first request; on the second, answer it first, then the held one
+        held.append((cookie, command))
+        if len(held) == 2:
+            for c, cmd in reversed(held):
+                d.sock.sendto(c + b" " + B.encode({"result": "ok", "sdp": cmd["sdp"]}), d.last_peer)
+        return None
+
+    d = start(daemons, reversed_order)
+    engine = engine_for([f"udp:127.0.0.1:{d.port}"], tout=2.0, retr=1)
+    transport = engine.transport
+    node = engine.sets[0].nodes[0]
+
+    async def both() -> list[Any]:
+        first = transport.exchange(node.index, node.endpoint, {"command": "offer", "sdp": "one"})
+        second = transport.exchange(node.index, node.endpoint, {"command": "offer", "sdp": "two"})
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(both()) == [{"result": "ok", "sdp": "one"}, {"result": "ok", "sdp": "two"}]
