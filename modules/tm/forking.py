@@ -374,7 +374,6 @@ class Forking(TmBase):
         return 1
 
 
-
 def _with_new_via(sent: bytes, via: str) -> bytes | None:
     """A request we sent, with its top Via (ours, the first header we wrote) replaced."""
     start = sent.find(b"\r\n") + 2
