@@ -243,11 +243,14 @@ class DnsLookups:
 
         self.resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in servers]
 
-    def set_timing(self, retr_time: int | None, retr_no: int | None) -> None:
-        """OpenSIPS's dns_retr_time (seconds per try) and dns_retr_no (tries)."""
+    def set_timing(self, retr_time: int | None, retr_no: int | None, servers_no: int | None = None) -> None:
+        """OpenSIPS's dns_retr_time (seconds per try), dns_retr_no (tries) and dns_servers_no
+        (how many of the configured servers are asked)."""
         if retr_time is not None and retr_time > 0:
             self.resolver.timeout = float(retr_time)
             self.resolver.lifetime = float(retr_time) * max(1, retr_no or 1)
+        if servers_no is not None and servers_no > 0:
+            self.resolver.nameservers = list(self.resolver.nameservers)[:servers_no]
 
     def _query(self, name: str, rdtype: str) -> tuple[list[Any], float]:
         import dns.exception

@@ -171,9 +171,8 @@ async def serve_script(path: str | Path, options: ServeOptions | None = None,
     if dns is not None:
         if opts.dns_servers:
             dns.use_servers(list(opts.dns_servers))
-        retr_time, retr_no = loaded.core.get("dns_retr_time"), loaded.core.get("dns_retr_no")
-        dns.set_timing(int(retr_time) if retr_time is not None else None,
-                       int(retr_no) if retr_no is not None else None)
+        timing = [loaded.core.get(name) for name in ("dns_retr_time", "dns_retr_no", "dns_servers_no")]
+        dns.set_timing(*(int(v) if v is not None else None for v in timing))
     engine.set_mhomed(bool(loaded.core.get("mhomed")))
     return await serve(loaded, engine, listeners, opts, stop)
 

@@ -38,6 +38,9 @@ live.example.test. 60 IN AAAA ::1
 
 SCRIPT = """\
 log_level = 3
+dns_retr_time = 1
+dns_retr_no = 2
+dns_servers_no = 1
 socket = udp:127.0.0.1:{port}
 loadmodule "signaling.so"
 loadmodule "sl.so"
