@@ -23,6 +23,9 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Tm:
     tm = Tm(ictx.process, TmConfig.from_params(params))
     tm.routes = ictx.get(RECORD_ROUTE)
     ictx.provide(TRANSACTIONS, tm)
+    core_params = ictx.script.core if ictx.script is not None else {}
+    tm.use_dns_failover = not core_params.get("disable_dns_failover")
+    ictx.process.transactions = tm  # async() creates its transaction through tm
     if ictx.process.core is not None:
         tm.attach(ictx.process.core)
     return tm

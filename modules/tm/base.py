@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pysips.core.suspend import spawn
 from pysips.script.context import MsgContext
 from pysips.sip.branch import parse_branch
 from pysips.sip.message import SipMessage
@@ -115,6 +116,8 @@ class TmBase:
         self._prefix = os.urandom(3).hex()
         self._ids = itertools.count(1)
         self._reply_rcv: ReceiveInfo | None = None
+        # core param disable_dns_failover=yes turns it off (set by the module's init)
+        self.use_dns_failover = True
         # The server key of the request being handled: the request hook, t_check_trans() and
         # t_relay() all look the same request up, and the key parses its top Via.
         self._keyed: SipMessage | None = None
@@ -401,7 +404,9 @@ class TmBase:
         self._timer_at = float("inf")
         now = self._now()
         for tx, actions in self.timers.expire(now):
-            self._feed(tx, actions)
+            # each expiry in its own script greenlet: a failure_route waiting on the network
+            # (pysips.core.suspend) holds back its own transaction, not the rest of the tick
+            spawn(self._feed, tx, actions)
         for cell in self.waiting.expire(now):
             self._end_wait(cell)
         self._arm_timer()
@@ -429,4 +434,9 @@ class TmBase:
     # ------------------------------------------------------------------ provided by Uac
 
     def _feed_local(self, tx: Transaction, local: Any, actions: Actions) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ provided by Forking
+
+    def dns_failover(self, cell: Cell, picked: Branch) -> bool:
         raise NotImplementedError

@@ -7,7 +7,7 @@ through `process`; per-message/per-transaction state ($avp, flags, the new R-URI
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pysips.script.services import ServiceRegistry
 
@@ -18,6 +18,13 @@ if TYPE_CHECKING:
 Value = str | int | None
 
 
+class TransactionStarter(Protocol):
+    """The transaction layer as async() needs it: t_newtran's return codes (1 created or exists,
+    0 retransmission absorbed, <0 error)."""
+
+    def new_tran(self, ctx: MsgContext) -> int: ...
+
+
 class ProcessState:
     """What survives between messages in one worker: `$var`s and module runtime objects.
 
@@ -26,7 +33,7 @@ class ProcessState:
     scripts can be loaded side by side in tests.
     """
 
-    __slots__ = ("core", "modules", "services", "vars")
+    __slots__ = ("core", "modules", "services", "transactions", "vars")
 
     def __init__(self) -> None:
         self.vars: dict[str, Value] = {}
@@ -36,6 +43,8 @@ class ProcessState:
         self.services = ServiceRegistry()
         # The engine (pysips.core.api.Core) once it runs; None while only checking a script.
         self.core: Any = None
+        # What creates a transaction for async() (tm registers itself at init); None without tm.
+        self.transactions: TransactionStarter | None = None
 
 
 class RouteType:

@@ -91,6 +91,9 @@ class FunctionExport:
     # arguments, route types and handler) without loading the module; `handler` is then unused.
     fallback: bool = False
     alias_of: tuple[str, str] | None = None
+    # May be used in async()/launch() (OpenSIPS exports these as "acmds"): the function waits on
+    # the network through pysips.core.suspend.wait, so it can run while other messages go on.
+    async_capable: bool = False
 
 
 def _bound_by_loader(ctx: MsgContext, *args: object) -> int:
