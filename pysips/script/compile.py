@@ -202,6 +202,7 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     # Module variables are registered as each module loads, so that every later step (parameter
     # resolution, routes, module init) sees them.
     registry = new_registry()
+    registry.branch_flags.registry = flags
     pending: list[_PendingResolve] = []
 
     for item in script.items:
@@ -243,7 +244,8 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
                 problems.error(mod.pos, f"module {name!r} needs module {dep!r}, which is not loaded")
 
     myself = options.myself or from_script(global_params)
-    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
+    registry.xlog.default = int(core.get("xlog_level", 2))
+    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)), registry.xlog)
     if finder is None:
         finder = ModuleFinder(mpath, options.base_dir)
     functions = build_function_table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pysips.script.context import MSGFL_ADD_LOCAL_RPORT, MSGFL_FORCE_RPORT, MsgContext, Value
@@ -17,6 +17,7 @@ from pysips.script.errors import FixupError
 from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, ModuleExports
 from pysips.script.myself import MyselfChecker
 from pysips.script.oslog import LEVEL_NAMES, SCRIPT_LOGGER, py_level
+from pysips.script.pv_extra import XlogLevel
 from pysips.script.pvbridge import PVAccessor
 from pysips.script.uri_rewrite import (
     UriText,
@@ -39,6 +40,8 @@ L_DBG = 4
 class CoreEnv:
     myself: MyselfChecker
     xlog_print_level: int = L_NOTICE  # level of the one-argument xlog()
+    # xlog() prints up to this level ($xlog_level), whatever log_level says, as OpenSIPS does.
+    xlog: XlogLevel = field(default_factory=XlogLevel)
 
 
 def _a(kind: ArgKind, name: str = "", optional: bool = False, **kw: Any) -> ArgSpec:
@@ -69,12 +72,23 @@ def _emit(os_level: int, text: str) -> int:
     return 1
 
 
-def _xlog_level_fmt(ctx: MsgContext, level: int, text: str) -> int:
+def _log_level_fmt(ctx: MsgContext, level: int, text: str) -> int:
     return _emit(level, text)
 
 
-def _xdbg(ctx: MsgContext, text: str) -> int:
-    return _emit(L_DBG, text)
+def _make_xlog(env: CoreEnv) -> Callable[[MsgContext, int, str], int]:
+    """xlog(level, format): printed when level <= $xlog_level; log_level does not filter it
+    (OpenSIPS raises the process log level to the xlog level while it prints)."""
+
+    def xlog(ctx: MsgContext, level: int, text: str) -> int:
+        if level > env.xlog.current(ctx):
+            return 1
+        line = text[:-1] if text.endswith("\n") else text
+        record = xlog_logger.makeRecord(xlog_logger.name, py_level(level), "", 0, "%s", (line,), None)
+        xlog_logger.handle(record)
+        return 1
+
+    return xlog
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,8 +361,13 @@ def core_exports(env: CoreEnv) -> ModuleExports:
     s, i, any_ = ArgKind.STR, ArgKind.INT, ArgKind.ANY
     level = _a(any_, "level", fixup=fix_log_level)
 
+    xlog2 = _make_xlog(env)
+
     def xlog1(ctx: MsgContext, text: str) -> int:
-        return _emit(env.xlog_print_level, text)
+        return xlog2(ctx, env.xlog_print_level, text)
+
+    def xdbg(ctx: MsgContext, text: str) -> int:
+        return xlog2(ctx, L_DBG, text)
 
     def log1(ctx: MsgContext, text: str) -> int:
         return _emit(L_DBG, text)
@@ -361,10 +380,10 @@ def core_exports(env: CoreEnv) -> ModuleExports:
     rewrite_port = _rewrite(set_port)
     functions = [
         FunctionExport("xlog", xlog1, (_a(s, "format"),), doc="log a formatted line at xlog_print_level"),
-        FunctionExport("xlog/2", _xlog_level_fmt, (level, _a(s, "format")), doc="log at a level (L_ERR ...)"),
-        FunctionExport("xdbg", _xdbg, (_a(s, "format"),), doc="log a formatted line at L_DBG"),
+        FunctionExport("xlog/2", xlog2, (level, _a(s, "format")), doc="log at a level (L_ERR ...)"),
+        FunctionExport("xdbg", xdbg, (_a(s, "format"),), doc="log a formatted line at L_DBG"),
         FunctionExport("log", log1, (_a(s, "text"),), doc="log a line at L_DBG"),
-        FunctionExport("log/2", _xlog_level_fmt, (level, _a(s, "text")), doc="log a line at a level"),
+        FunctionExport("log/2", _log_level_fmt, (level, _a(s, "text")), doc="log a line at a level"),
         FunctionExport("setflag", _setflag, (_a(ArgKind.MFLAG, "flag"),), doc="set a message flag"),
         FunctionExport("resetflag", _resetflag, (_a(ArgKind.MFLAG, "flag"),), doc="reset a message flag"),
         FunctionExport("isflagset", _isflagset, (_a(ArgKind.MFLAG, "flag"),), doc="test a message flag"),

@@ -1,0 +1,163 @@
+"""More core pseudo-variables of OpenSIPS 3.6: `$Au`, `$dir`/`$dip` (Diversion), `$pU $pd $pn`
+(P-Preferred-Identity), `$ru_q`, `$msg.is_request`, `$msg.type`, `$xlog_level`.
+
+`$xlog_level` is the level up to which xlog() prints: the script's `xlog_level=` (default
+L_NOTICE), overridden per process by assigning it; assigning NULL goes back to the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pysips.script.ast import Pos
+from pysips.script.pv_base import FuncPV, Getter, PVAccessor, PVError, log
+from pysips.script.pv_branch import RURI_Q_KEY, q_text
+from pysips.script.pv_core import _credentials
+from pysips.script.pv_sipparse import parse_nameaddr, split_commas, split_uri
+
+if TYPE_CHECKING:
+    from pysips.script.context import MsgContext, Value
+
+L_NOTICE = 2
+
+
+class XlogLevel:
+    """The script's default xlog level; a process's override lives in `ProcessState.xlog_level`."""
+
+    __slots__ = ("default",)
+
+    def __init__(self, default: int = L_NOTICE) -> None:
+        self.default = default
+
+    def current(self, ctx: MsgContext) -> int:
+        local = ctx.process.xlog_level
+        return self.default if local is None else local
+
+
+def _first_nameaddr(ctx: MsgContext, header: str) -> Any:
+    msg = ctx.msg
+    if msg is None:
+        return None
+    body = msg.header(header)
+    if not body:
+        return None
+    fields = split_commas(body)
+    return parse_nameaddr(fields[0]) if fields else None
+
+
+def _diversion_param(name: str) -> Getter:
+    """A parameter of the first Diversion header (`reason`, `privacy`), NULL when absent."""
+
+    def get(ctx: MsgContext) -> Value:
+        na = _first_nameaddr(ctx, "diversion")
+        if na is None:
+            return None
+        for pname, pvalue in na.param_list():
+            if pname.lower() == name:
+                if pvalue is None:
+                    return ""
+                if len(pvalue) >= 2 and pvalue[0] == pvalue[-1] == '"':
+                    return str(pvalue[1:-1])
+                return str(pvalue)
+        return None
+
+    return get
+
+
+def _ppi(part: str) -> Getter:
+    def get(ctx: MsgContext) -> Value:
+        na = _first_nameaddr(ctx, "p-preferred-identity")
+        if na is None:
+            return None
+        if part == "n":
+            return na.display or None
+        parts = split_uri(na.uri)
+        if parts is None:
+            return None
+        return (parts.user if part == "U" else parts.host) or None
+
+    return get
+
+
+def _acc_username(ctx: MsgContext) -> Value:
+    """`$Au`: user@realm of the credentials, else user@host of the From URI (as acc logs it)."""
+    msg = ctx.msg
+    if msg is None:
+        return None
+    cred = _credentials(msg) if msg.is_request else None
+    if cred is not None:
+        user = cred.get("username") or ""
+        if user:
+            realm = cred.get("realm")
+            return f"{user}@{realm}" if realm is not None else user
+    from_ = getattr(msg, "from_", None)
+    if from_ is None or not from_.uri:
+        return ""
+    parts = split_uri(from_.uri)
+    if parts is None:
+        log.error("bad From URI")
+        return None
+    return f"{parts.user}@{parts.host}"
+
+
+def _get_ru_q(ctx: MsgContext) -> Value:
+    if ctx.msg is None or not ctx.msg.is_request:
+        return None
+    return q_text(ctx.extra.get(RURI_Q_KEY))
+
+
+def _set_ru_q(ctx: MsgContext, value: Value) -> None:
+    if value is None:
+        ctx.extra.pop(RURI_Q_KEY, None)
+        return
+    if not isinstance(value, int):
+        log.error("$ru_q needs an integer (q in thousandths, 0..1000), got %r", value)
+        return
+    ctx.extra[RURI_Q_KEY] = max(0, min(1000, value)) / 1000
+
+
+def _msg_is_request(ctx: MsgContext) -> Value:
+    msg = ctx.msg
+    return None if msg is None else (1 if msg.is_request else 0)
+
+
+def _msg_type(ctx: MsgContext) -> Value:
+    msg = ctx.msg
+    return None if msg is None else ("request" if msg.is_request else "reply")
+
+
+def _plain(get: Getter, set_: Callable[[MsgContext, Value], None] | None = None) -> Any:
+    def factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+        if subname is not None:
+            raise PVError(f"${name} takes no name in parentheses", pos)
+        return FuncPV(f"${name}", get, set_)
+
+    return factory
+
+
+def extra_factories(xlog: XlogLevel) -> dict[str, Any]:
+    def get_xlog(ctx: MsgContext) -> Value:
+        return xlog.current(ctx)
+
+    def set_xlog(ctx: MsgContext, value: Value) -> None:
+        if value is None:
+            ctx.process.xlog_level = None
+            return
+        if not isinstance(value, int):
+            log.error("input for $xlog_level found not to be an integer")
+            return
+        ctx.process.xlog_level = value
+
+    return {
+        "Au": _plain(_acc_username),
+        "dir": _plain(_diversion_param("reason")),
+        "dip": _plain(_diversion_param("privacy")),
+        "pU": _plain(_ppi("U")),
+        "pd": _plain(_ppi("d")),
+        "pn": _plain(_ppi("n")),
+        "ru_q": _plain(_get_ru_q, _set_ru_q),
+        "msg.is_request": _plain(_msg_is_request),
+        "msg.type": _plain(_msg_type),
+        "xlog_level": _plain(get_xlog, set_xlog),
+    }
