@@ -57,6 +57,11 @@ ACT_EXIT = 2
 ACT_BREAK = 4
 ACT_DROP = 8
 
+# ctx.extra keys of set_advertised_address()/set_advertised_port(): the host and port this message
+# advertises in our Via (over the socket's own) and Record-Route (when the socket has none).
+ADV_ADDRESS_KEY = "core.adv_address"
+ADV_PORT_KEY = "core.adv_port"
+
 # Per-message processing flags the core honours when it sends (force_rport, add_local_rport).
 MSGFL_FORCE_RPORT = 1
 MSGFL_ADD_LOCAL_RPORT = 2

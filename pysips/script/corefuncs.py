@@ -12,7 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pysips.script.context import MSGFL_ADD_LOCAL_RPORT, MSGFL_FORCE_RPORT, MsgContext, Value
+from pysips.script.context import (
+    ADV_ADDRESS_KEY,
+    ADV_PORT_KEY,
+    MSGFL_ADD_LOCAL_RPORT,
+    MSGFL_FORCE_RPORT,
+    MsgContext,
+    Value,
+)
 from pysips.script.errors import FixupError
 from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, ModuleExports
 from pysips.script.myself import MyselfChecker
@@ -223,6 +230,25 @@ def _isdsturiset(ctx: MsgContext) -> int:
     return 1 if ctx.dst_uri else -1
 
 
+def _set_advertised_address(ctx: MsgContext, address: str) -> int:
+    """This message advertises `address` in our Via and Record-Route (OpenSIPS set_global_address);
+    a branch made from it keeps the setting."""
+    if not address:
+        log.error("set_advertised_address: empty address")
+        return -1
+    ctx.extra[ADV_ADDRESS_KEY] = address
+    return 1
+
+
+def _set_advertised_port(ctx: MsgContext, port: str) -> int:
+    text = str(port).strip()
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        log.error("set_advertised_port: bad port %r", port)
+        return -1
+    ctx.extra[ADV_PORT_KEY] = text
+    return 1
+
+
 def _force_rport(ctx: MsgContext) -> int:
     ctx.msg_flags |= MSGFL_FORCE_RPORT
     return 1
@@ -329,8 +355,6 @@ _NEEDS_ENGINE = {
     "force_send_socket": "needs the transport layer",
     "force_tcp_alias": "needs the transport layer",
     "tcp_close_conn": "needs the transport layer",
-    "set_advertised_address": "needs the transport layer",
-    "set_advertised_port": "needs the transport layer",
     "socket_belongs_to_bond": "needs the transport layer",
     "set_via_handling": "needs the forwarding engine",
     "serialize_branches": "needs branch serialization",
@@ -413,6 +437,18 @@ def core_exports(env: CoreEnv) -> ModuleExports:
             "force_rport", _force_rport, doc="reply to the source port (RFC 3581) for this message"
         ),
         FunctionExport("add_local_rport", _add_local_rport, doc="add rport to our own Via"),
+        FunctionExport(
+            "set_advertised_address",
+            _set_advertised_address,
+            (_a(s, "address"),),
+            doc="advertise this host in our Via/Record-Route for this message",
+        ),
+        FunctionExport(
+            "set_advertised_port",
+            _set_advertised_port,
+            (_a(s, "port"),),
+            doc="advertise this port in our Via/Record-Route for this message",
+        ),
         FunctionExport(
             "append_msg_branch",
             _append_msg_branch,
