@@ -62,6 +62,12 @@ ACT_DROP = 8
 ADV_ADDRESS_KEY = "core.adv_address"
 ADV_PORT_KEY = "core.adv_port"
 
+# ctx.extra keys of the R-URI branch's values MsgContext has no slot for: its q (a float 0..1,
+# absent = unspecified), its Path (tm adds it as Route headers) and its attributes.
+RURI_Q_KEY = "core.ruri_q"
+RURI_PATH_KEY = "core.ruri_path"
+RURI_ATTRS_KEY = "core.ruri_attrs"
+
 # Per-message processing flags the core honours when it sends (force_rport, add_local_rport).
 MSGFL_FORCE_RPORT = 1
 MSGFL_ADD_LOCAL_RPORT = 2

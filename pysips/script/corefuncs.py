@@ -26,6 +26,7 @@ from pysips.script.myself import MyselfChecker
 from pysips.script.oslog import LEVEL_NAMES, SCRIPT_LOGGER, py_level
 from pysips.script.pv_extra import XlogLevel
 from pysips.script.pvbridge import PVAccessor
+from pysips.script.serialize import next_branches, serialize_branches
 from pysips.script.uri_rewrite import (
     UriText,
     set_host,
@@ -357,8 +358,6 @@ _NEEDS_ENGINE = {
     "tcp_close_conn": "needs the transport layer",
     "socket_belongs_to_bond": "needs the transport layer",
     "set_via_handling": "needs the forwarding engine",
-    "serialize_branches": "needs branch serialization",
-    "next_branches": "needs branch serialization",
     "move_msg_branch": "needs the branch engine",
     "swap_msg_branches": "needs the branch engine",
     "use_blacklist": "needs blacklists",
@@ -466,6 +465,17 @@ def core_exports(env: CoreEnv) -> ModuleExports:
             _append_branch,
             (_a(s, "uri", optional=True), _a(s, "q", optional=True, fixup=fix_qvalue)),
             doc="3.6 name of append_branch(): the current R-URI when no URI is given",
+        ),
+        FunctionExport(
+            "serialize_branches",
+            serialize_branches,
+            (_a(i, "clear"), _a(i, "keep_order", optional=True)),
+            doc="queue the branches by q for serial forking ($avp(serial_branch))",
+        ),
+        FunctionExport(
+            "next_branches",
+            next_branches,
+            doc="take the next q group of serialized branches (1 more left, 2 last, -1 none)",
         ),
         FunctionExport("remove_msg_branch", _remove_msg_branch, (_a(i, "index"),), doc="remove a branch"),
         FunctionExport(

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pysips.script.ast import Pos
+from pysips.script.context import RURI_ATTRS_KEY, RURI_PATH_KEY, RURI_Q_KEY
 from pysips.script.pv_base import FIELD_DELIM, PVAccessor, PVError, as_str, log
 from pysips.script.pv_core import current_ruri, split_socket
 
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
     from pysips.script.flags import FlagRegistry
 
 FIELDS = ("uri", "duri", "q", "path", "flags", "socket")
-# Per-message scratch keys for the R-URI branch's values that MsgContext has no slot for.
-RURI_Q_KEY = "core.ruri_q"
-RURI_ATTRS_KEY = "core.ruri_attrs"
-Q_UNSPECIFIED = None
 
 Index = int | str | PVAccessor | None
 
@@ -120,7 +117,7 @@ class BranchSet:
         if field == "q":
             return q_text(ctx.extra.get(RURI_Q_KEY))
         if field == "path":
-            return None  # lookup() turns a binding's Path into Route headers right away
+            return ctx.extra.get(RURI_PATH_KEY) or None
         if field == "flags":
             return flags.to_text(ctx.bflags)
         return _socket_text(ctx.force_socket)
@@ -145,8 +142,13 @@ class BranchSet:
                 return False
             ctx.extra[RURI_Q_KEY] = q
         elif field == "path":
-            log.error("the Path of the R-URI branch cannot be set in pysips (use $msg.branch.path[N], N>0)")
-            return False
+            if isinstance(value, int):
+                log.error("STR value required to set the branch PATH")
+                return False
+            if value:
+                ctx.extra[RURI_PATH_KEY] = value
+            else:
+                ctx.extra.pop(RURI_PATH_KEY, None)
         elif field == "flags":
             if isinstance(value, int):
                 log.error("string value required to set the branch FLAGS")

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pysips.script.ast import Pos
+from pysips.script.context import RURI_Q_KEY
 from pysips.script.pv_base import FuncPV, Getter, PVAccessor, PVError, log
-from pysips.script.pv_branch import RURI_Q_KEY, q_text
+from pysips.script.pv_branch import q_text
 from pysips.script.pv_core import _credentials
 from pysips.script.pv_sipparse import parse_nameaddr, split_commas, split_uri
 
