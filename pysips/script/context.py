@@ -24,13 +24,15 @@ class ProcessState:
     scripts can be loaded side by side in tests.
     """
 
-    __slots__ = ("core", "modules", "vars", "xlog_level")
+    __slots__ = ("core", "events", "modules", "vars", "xlog_level")
 
     def __init__(self) -> None:
         self.vars: dict[str, Value] = {}
         self.modules: dict[str, Any] = {}
         # The engine (pysips.core.api.Core) once it runs; None while only checking a script.
         self.core: Any = None
+        # The event interface (pysips.script.events.EventInterface), made when the script starts.
+        self.events: Any = None
         # This process's `$xlog_level` override; None follows the script's xlog_level=.
         self.xlog_level: int | None = None
 

@@ -21,10 +21,12 @@ from pysips.script.context import (
     Value,
 )
 from pysips.script.errors import FixupError
+from pysips.script.events import w_raise_event, w_subscribe_event
 from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, ModuleExports
 from pysips.script.myself import MyselfChecker
 from pysips.script.oslog import LEVEL_NAMES, SCRIPT_LOGGER, py_level
 from pysips.script.pv_extra import XlogLevel
+from pysips.script.pv_vars import AvpPV
 from pysips.script.pvbridge import PVAccessor
 from pysips.script.serialize import next_branches, serialize_branches
 from pysips.script.uri_rewrite import (
@@ -341,6 +343,13 @@ def _make_is_myself(env: CoreEnv) -> Callable[[MsgContext, str, Value], int]:
     return is_myself
 
 
+def _fix_avp(value: Any, fctx: FixupContext) -> Any:
+    """raise_event() takes its attribute names and values from AVPs only (fixup_check_avp)."""
+    if value is not None and not isinstance(value, AvpPV):
+        raise FixupError("this parameter must be an AVP, e.g. $avp(vals)")
+    return value
+
+
 def _missing(reason: str) -> Callable[..., int]:
     def handler(ctx: MsgContext, *args: Any) -> int:
         raise RuntimeError(f"not implemented: {reason}")
@@ -372,8 +381,6 @@ _NEEDS_ENGINE = {
     "cache_add": "needs a cachedb backend",
     "cache_sub": "needs a cachedb backend",
     "cache_raw_query": "needs a cachedb backend",
-    "raise_event": "needs the event interface",
-    "subscribe_event": "needs the event interface",
     "construct_uri": "not written yet",
     "script_trace": "not written yet",
     "sr_check_status": "needs the status/report framework",
@@ -476,6 +483,19 @@ def core_exports(env: CoreEnv) -> ModuleExports:
             "next_branches",
             next_branches,
             doc="take the next q group of serialized branches (1 more left, 2 last, -1 none)",
+        ),
+        FunctionExport(
+            "raise_event",
+            w_raise_event,
+            (_a(s, "event"), _a(ArgKind.VAR, "attrs", optional=True, fixup=_fix_avp),
+             _a(ArgKind.VAR, "vals", optional=True, fixup=_fix_avp)),
+            doc="raise an event to its subscribers (event_route[...] and transports)",
+        ),
+        FunctionExport(
+            "subscribe_event",
+            w_subscribe_event,
+            (_a(s, "event"), _a(s, "socket"), _a(i, "expire", optional=True)),
+            doc="subscribe a socket (route:NAME, or a transport's) to an event",
         ),
         FunctionExport("remove_msg_branch", _remove_msg_branch, (_a(i, "index"),), doc="remove a branch"),
         FunctionExport(
