@@ -4,7 +4,8 @@ is_method("INVITE|BYE") (replies: the CSeq method), has_totag(), has_body([mime]
 is_present_hf(name), append_hf(text[, after]), insert_hf(text[, before]), append_urihf(pre, post),
 remove_hf(name), remove_hf_re(re), remove_hf_glob(glob), append_to_reply(text),
 ruri_has_param(name[, value]), ruri_add_param(param), ruri_del_param(name), ruri_tel2sip(),
-is_uri_user_e164(uri). Header edits are lumps: invisible to $hdr() in the same route.
+is_uri_user_e164(uri), list_hdr_has_option/add_option/remove_option(hdr, opt).
+Header edits are lumps: invisible to $hdr() in the same route.
 The body/codec/stream functions are declared but not implemented: using them is a load error.
 """
 
@@ -25,6 +26,7 @@ from .headers import (
     remove_hf_glob,
     remove_hf_re,
 )
+from .list_hdr import list_hdr_add_option, list_hdr_has_option, list_hdr_remove_option
 from .message import fix_methods, fix_mime, has_body, has_totag, is_method
 from .ruri import is_uri_user_e164, ruri_add_param, ruri_del_param, ruri_has_param, ruri_tel2sip
 
@@ -46,7 +48,6 @@ _MISSING = (
     ("codec_delete", 2), ("codec_delete_re", 1), ("codec_delete_except_re", 1), ("codec_move_up", 2),
     ("codec_move_up_re", 1), ("codec_move_down", 2), ("codec_move_down_re", 1), ("is_audio_on_hold", 0),
     ("sipmsg_validate", 2), ("change_reply_status", 2), ("stream_exists", 2), ("stream_delete", 2),
-    ("list_hdr_has_option", 2), ("list_hdr_add_option", 2), ("list_hdr_remove_option", 2),
     ("get_glob_headers_values", 3), ("sip_to_json", 1),
 )
 
@@ -87,6 +88,18 @@ exports = ModuleExports(
             "append_urihf", append_urihf, (ArgSpec(_S, "prefix"), ArgSpec(_S, "suffix")),
             RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
             doc="append prefix + R-URI + suffix as header line(s)",
+        ),
+        FunctionExport(
+            "list_hdr_has_option", list_hdr_has_option, (_HNAME, ArgSpec(_S, "option")), _ALL,
+            doc="an instance of the header lists this option (Supported, Require ...)",
+        ),
+        FunctionExport(
+            "list_hdr_add_option", list_hdr_add_option, (_HNAME, ArgSpec(_S, "option")), _ALL,
+            doc="add an option at the end of the header's list (first instance)",
+        ),
+        FunctionExport(
+            "list_hdr_remove_option", list_hdr_remove_option, (_HNAME, ArgSpec(_S, "option")), _ALL,
+            doc="remove the option from each instance (the header when it was the only one)",
         ),
         FunctionExport("remove_hf", remove_hf, (_HNAME,), _ALL, doc="remove every header of this name"),
         FunctionExport(
