@@ -130,6 +130,14 @@ def _contact_flags(value: Any, fctx: FixupContext) -> int:
     raise FixupError(f"fix_nated_contact: unknown flag {text!r} (preserve-uri)", fctx.pos)
 
 
+def _threshold(threshold: int, interval: int) -> int:
+    if interval and threshold > interval:
+        log.warning("Maximum ping threshold must be smaller than the interval between two pings! "
+                    "Setting threshold to half the ping interval!")
+        return interval // 2
+    return threshold
+
+
 def _check_oldip_skip(value: Any) -> str:
     parse_oldip_skip(value)
     return str(value)
@@ -138,6 +146,7 @@ def _check_oldip_skip(value: Any) -> str:
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> NatHelper:
     rcv = params.get("received_avp")
     sipping = params.get("sipping_bflag")
+    remove = params.get("remove_on_timeout_bflag")
     config = PingConfig(
         interval=int(params.get("natping_interval") or 0),
         nated_only=bool(params.get("ping_nated_only") or 0),
@@ -145,6 +154,10 @@ def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> NatHelper:
         sipping_from=str(params["sipping_from"]) if params.get("sipping_from") else None,
         sipping_method=str(params.get("sipping_method") or "OPTIONS"),
         ping_tcp=bool(params.get("natping_tcp") or 0),
+        remove_flag=(1 << int(remove)) if remove is not None else 0,
+        ping_threshold=_threshold(int(params.get("ping_threshold") or 3),
+                                  int(params.get("natping_interval") or 0)),
+        max_pings_lost=int(params.get("max_pings_lost") or 3),
     )
     return NatHelper(avp_key(str(rcv)) if rcv else None, Pinger(config, mctx.process),
                      str(params.get("nortpproxy_str") or ""), parse_oldip_skip(params.get("oldip_skip")))
@@ -184,6 +197,10 @@ exports = ModuleExports(
         ParamExport("received_avp", ParamType.STR, None, doc="AVP for fix_nated_register()"),
         ParamExport("sipping_bflag", ParamType.BFLAG, None, doc="contacts pinged with SIP requests"),
         ParamExport("sipping_from", ParamType.STR, None, doc="From URI of the SIP pings"),
+        ParamExport("remove_on_timeout_bflag", ParamType.BFLAG, None,
+                    doc="bindings with this flag are deleted after max_pings_lost unanswered SIP pings"),
+        ParamExport("ping_threshold", ParamType.INT, 3, doc="seconds a SIP ping may stay unanswered"),
+        ParamExport("max_pings_lost", ParamType.INT, 3, doc="unanswered pings before a binding is removed"),
         ParamExport("sipping_method", ParamType.STR, "OPTIONS"),
         ParamExport("natping_tcp", ParamType.INT, 0, doc="also ping TCP/TLS/WS contacts"),
         ParamExport("nortpproxy_str", ParamType.STR, "a=nortpproxy:yes",
