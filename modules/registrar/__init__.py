@@ -68,7 +68,6 @@ def _opt(value: str | None) -> str | None:
 # OpenSIPS parameters whose feature pysips lacks: named so that setting one is a clear load error
 _PUSH = "RFC 8599 push notification"
 _NOT_IMPLEMENTED = (
-    ("attr_avp", "the $msg.branch.attr contact attribute"),
     ("mcontact_avp", "save() in onreply_route"),
     ("gruu_secret", "GRUU"),
     ("pn_providers", _PUSH),
@@ -190,6 +189,8 @@ exports = ModuleExports(
         ParamExport("max_contact_len", ParamType.INT, 255),
         ParamExport("retry_after", ParamType.INT, 0),
         ParamExport("sock_hdr_name", ParamType.STR, None),
+        ParamExport("attr_avp", ParamType.STR, None,
+                    doc="AVP saved with each binding; lookup() gives it back as $msg.branch.attr(name)"),
         ParamExport("disable_gruu", ParamType.INT, 1, check=lambda v: _only(v, 1, "disable_gruu")),
         ParamExport("tcp_persistent_flag", ParamType.MFLAG, None,
                     doc="message flag: keep the REGISTER's TCP/TLS/WS connection open while bound"),

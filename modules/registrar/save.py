@@ -60,7 +60,7 @@ _PARSE_ERROR_INFO = {E.PARSE_CONT: "error parsing CONTACT headers", E.PARSE_PATH
 class _Request:
     """What every binding of one REGISTER shares."""
 
-    __slots__ = ("callid", "cflags", "conn_id", "cseq", "flags", "methods", "path", "rcv",
+    __slots__ = ("attr", "callid", "cflags", "conn_id", "cseq", "flags", "methods", "path", "rcv",
                  "received", "socket", "user_agent")
 
     def __init__(self) -> None:
@@ -75,6 +75,7 @@ class _Request:
         self.methods: int | None = None
         self.conn_id = 0
         self.rcv: ReceiveInfo | None = None
+        self.attr: str | None = None  # attr_avp's value
 
 
 def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_uri: str | None) -> int:
@@ -163,6 +164,10 @@ def _shared(reg: Registrar, ctx: MsgContext, msg: SipMessage, flags: int, out: l
     s.cflags = ctx.bflags
     # shared by many bindings: interned, so that each binding does not keep its own copy
     s.user_agent = sys.intern((msg.header("user-agent") or "")[:255])
+    if cfg.attr_avp is not None:
+        values = ctx.avps.get(cfg.attr_avp)
+        if values:
+            s.attr = str(values[0])
     allow = msg.headers("allow")
     if allow:
         s.methods = ul.methods_mask(",".join(allow))
@@ -299,7 +304,7 @@ def _new_binding(reg: Registrar, aor: str, c: Contact, expires: int, s: _Request
         aor, c.uri, expires, q=_q(reg, c), callid=s.callid, cseq=s.cseq, flags=s.flags,
         cflags=s.cflags, user_agent=s.user_agent, received=received, path=s.path, socket=s.socket,
         methods=methods, instance=c.instance, reg_id=c.reg_id or 0, conn_id=s.conn_id,
-        last_modified=now,
+        last_modified=now, attr=s.attr,
     )
 
 

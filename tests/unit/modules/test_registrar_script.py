@@ -133,7 +133,6 @@ def test_unimplemented_opensips_params_and_onreply_save_are_load_errors() -> Non
 
     head = 'loadmodule "tm.so"\nloadmodule "usrloc.so"\nloadmodule "registrar.so"\n'
     cases = [
-        ('modparam("registrar", "attr_avp", "$avp(attr)")', "attr_avp is not supported"),
         ('modparam("registrar", "pn_enable", 1)', "pn_enable=1 is not supported"),
         ('modparam("registrar", "pn_providers", "apple")', "pn_providers is not supported"),
         ('modparam("registrar", "mcontact_avp", "$avp(m)")', "mcontact_avp is not supported"),
@@ -147,3 +146,53 @@ def test_unimplemented_opensips_params_and_onreply_save_are_load_errors() -> Non
     text = head + 'modparam("registrar", "pn_enable", 0)\nroute { save("location"); }\n'
     loaded = load_script(parse_text(text, "r.cfg"))
     assert "registrar" in loaded.modules
+
+
+ATTR_SCRIPT = r'''
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "usrloc.so"
+modparam("usrloc", "db_mode", 0)
+loadmodule "registrar.so"
+modparam("registrar", "attr_avp", "$avp(attr)")
+
+route {
+    if ($rm == "REGISTER") {
+        $avp(attr) = $hdr(X-Attr);
+        save("location");
+        exit;
+    }
+    if (!lookup("location")) {
+        sl_send_reply(404, "Not Found");
+        exit;
+    }
+    $var(first) = "$(msg.branch.uri[0]) $(msg.branch.attr(attr)[0])";
+    sl_send_reply(299, "$var(first) $(msg.branch.uri[1]) $(msg.branch.attr(attr)[1])");
+    exit;
+}
+'''
+
+
+def test_attr_avp_is_saved_with_each_binding_and_given_back_per_branch_by_lookup() -> None:
+    net, _ = script_net(ATTR_SCRIPT, sockets=(PROXY,))
+    for n, (host, q, attr) in enumerate((("10.0.0.1", "1.0", "desk"), ("10.0.0.2", "0.5", "mobile"))):
+        reg = (
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {host}:5060;branch=z9hG4bKa{n}\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=r1\r\nTo: <sip:alice@127.0.0.1>\r\n"
+            f"Call-ID: attr-{n}\r\nCSeq: 1 REGISTER\r\n"
+            f"Contact: <sip:alice@{host}:5060>;q={q};expires=600\r\n"
+            f"X-Attr: {attr}\r\nContent-Length: 0\r\n\r\n"
+        )
+        (ok,) = net.deliver(reg)
+        assert ok.msg.status == 200
+    invite = (
+        "INVITE sip:alice@127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKinv1;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=b\r\nTo: <sip:alice@127.0.0.1>\r\n"
+        "Call-ID: inv-attr\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
+    (answer,) = net.deliver(invite)
+    assert answer.msg.status == 299
+    assert answer.msg.reason == "sip:alice@10.0.0.1:5060 desk sip:alice@10.0.0.2:5060 mobile"
