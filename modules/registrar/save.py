@@ -78,15 +78,17 @@ class _Request:
         self.attr: str | None = None  # attr_avp's value
 
 
-def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_uri: str | None) -> int:
-    """1 saved and answered, -2 refused (answered unless no-reply), -1 the reply could not be sent."""
+def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_uri: str | None,
+         forced: list[Contact] | None = None) -> int:
+    """1 saved and answered, -2 refused (answered unless no-reply), -1 the reply could not be sent.
+    `forced` replaces the request's Contacts (the binding a reply imposed, see reply_save.py)."""
     msg = ctx.msg
     flags = sflags.flags
     if not isinstance(msg, SipMessage) or not msg.is_request:
         log.error("save: no request to process")
         return -1
     try:
-        headers = _save(reg, ctx, msg, domain, sflags, aor_uri)
+        headers = _save(reg, ctx, msg, domain, sflags, aor_uri, forced)
     except RegError as err:
         reg.rejected += 1
         log.info("save: %s %s: %s (AOR from %s)", err.code, err.reason, err.info, aor_uri or msg.to.uri)
@@ -102,10 +104,10 @@ def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_ur
 
 
 def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags: SaveFlags,
-          aor_uri: str | None) -> tuple[str, ...]:
+          aor_uri: str | None, forced: list[Contact] | None = None) -> tuple[str, ...]:
     cfg = reg.config
     flags = sflags.flags
-    contacts = msg.contacts()
+    contacts = msg.contacts() if forced is None else forced
     if isinstance(contacts, ParseError):
         raise RegError(400, E.PARSE_CONT)
     star = any(c.star for c in contacts)
