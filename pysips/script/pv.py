@@ -32,6 +32,7 @@ from pysips.script.pv_base import (
 from pysips.script.pv_branch import FlagNames, branch_factories
 from pysips.script.pv_core import core_factories
 from pysips.script.pv_extra import XlogLevel, extra_factories
+from pysips.script.pv_sdp import INSERT, INSERT_AFTER, sdp_factories
 from pysips.script.pv_vars import APPEND, AvpPV, avp_key, make_avp, make_param, make_var
 from pysips.script.transforms import Chain, TransformRegistry, TrArg, TrFunc, compile_chain
 
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 NULL_TEXT = "<null>"
+SDP_INDEX_MODES = (INSERT, INSERT_AFTER)  # `$(sdp.line(x)[insert])`
 
 
 class PVRegistry:
@@ -72,6 +74,7 @@ class PVRegistry:
         self._factories.update(branch_factories(self.branch_flags))
         self.xlog = XlogLevel()  # its default is the script's xlog_level=, set by the loader
         self._factories.update(extra_factories(self.xlog))
+        self._factories.update(sdp_factories(self))
         self.transforms = TransformRegistry()
 
     def register(self, name: str, factory: PVFactory) -> None:
@@ -279,6 +282,8 @@ def _static_index(node: ast.PVar, registry: PVRegistry) -> int | str | PVAccesso
         text = index.value if isinstance(index, ast.StrLit) else index.name
         if text.lower() == APPEND and node.name == "avp":
             return APPEND
+        if text.lower() in SDP_INDEX_MODES and node.name in ("sdp.line", "sdp.stream", "sdp.session"):
+            return text.lower()
         try:
             return int(text)
         except ValueError:
