@@ -73,7 +73,7 @@ class PVRegistry:
         self.branch_flags = FlagNames()
         self._factories.update(branch_factories(self.branch_flags))
         self.xlog = XlogLevel()  # its default is the script's xlog_level=, set by the loader
-        self._factories.update(extra_factories(self.xlog))
+        self._factories.update(extra_factories(self.xlog, self.branch_flags))
         self._factories.update(sdp_factories(self))
         self.transforms = TransformRegistry()
 

@@ -1,5 +1,6 @@
 """More core pseudo-variables of OpenSIPS 3.6: `$Au`, `$dir`/`$dip` (Diversion), `$pU $pd $pn`
-(P-Preferred-Identity), `$ru_q`, `$msg.is_request`, `$msg.type`, `$xlog_level`.
+(P-Preferred-Identity), `$ru_q`, `$msg.is_request`, `$msg.type`, `$msg.flag(NAME)`, `$ds`,
+`$xlog_level`.
 
 `$xlog_level` is the level up to which xlog() prints: the script's `xlog_level=` (default
 L_NOTICE), overridden per process by assigning it; assigning NULL goes back to the default.
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pysips.script.ast import Pos
 from pysips.script.context import RURI_Q_KEY
 from pysips.script.pv_base import FuncPV, Getter, PVAccessor, PVError, log
-from pysips.script.pv_branch import q_text
+from pysips.script.pv_branch import FlagNames, q_text
 from pysips.script.pv_core import _credentials
 from pysips.script.pv_sipparse import parse_nameaddr, split_commas, split_uri
 
@@ -128,6 +129,45 @@ def _msg_type(ctx: MsgContext) -> Value:
     return None if msg is None else ("request" if msg.is_request else "reply")
 
 
+def _dset(ctx: MsgContext) -> Value:
+    """`$ds`: the destination set as a Contact header body (the R-URI when the script changed it,
+    then the appended branches), each `<uri>` with `;q=` when set; NULL when empty."""
+    entries: list[str] = []
+    if ctx.new_ruri:
+        q = q_text(ctx.extra.get(RURI_Q_KEY))
+        entries.append(f"<{ctx.new_ruri}>" + (f";q={q}" if q else ""))
+    for branch in ctx.branches:
+        q = q_text(branch.get("q"))
+        entries.append(f"<{branch.get('uri')}>" + (f";q={q}" if q else ""))
+    return "Contact: " + ", ".join(entries) if entries else None
+
+
+def _make_msg_flag(flags: FlagNames) -> Any:
+    def factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+        from pysips.script.flags import FlagKind
+
+        flag = (subname or "").strip()
+        if not flag or flags.registry is None:
+            raise PVError("$msg.flag needs a message flag name", pos)
+        try:
+            mask = flags.registry.mask(FlagKind.MESSAGE, flag)
+        except Exception as exc:  # FixupError: too many flags
+            raise PVError(f"$msg.flag({flag}): {exc}", pos) from None
+
+        def get(ctx: MsgContext) -> Value:
+            return 1 if ctx.flags & mask else 0
+
+        def set_(ctx: MsgContext, value: Value) -> None:
+            if not isinstance(value, int):
+                log.error("input for $msg.flag() found not to be an integer")
+                return
+            ctx.flags = ctx.flags | mask if value else ctx.flags & ~mask
+
+        return FuncPV(f"$msg.flag({flag})", get, set_)
+
+    return factory
+
+
 def _plain(get: Getter, set_: Callable[[MsgContext, Value], None] | None = None) -> Any:
     def factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         if subname is not None:
@@ -137,7 +177,7 @@ def _plain(get: Getter, set_: Callable[[MsgContext, Value], None] | None = None)
     return factory
 
 
-def extra_factories(xlog: XlogLevel) -> dict[str, Any]:
+def extra_factories(xlog: XlogLevel, flags: FlagNames) -> dict[str, Any]:
     def get_xlog(ctx: MsgContext) -> Value:
         return xlog.current(ctx)
 
@@ -160,5 +200,7 @@ def extra_factories(xlog: XlogLevel) -> dict[str, Any]:
         "ru_q": _plain(_get_ru_q, _set_ru_q),
         "msg.is_request": _plain(_msg_is_request),
         "msg.type": _plain(_msg_type),
+        "msg.flag": _make_msg_flag(flags),
+        "ds": _plain(_dset),
         "xlog_level": _plain(get_xlog, set_xlog),
     }

@@ -191,3 +191,21 @@ def _header_with(extra: str) -> str:
     from test_compile_support import HEADER
 
     return extra + HEADER
+
+
+def test_msg_flag_by_name_and_ds() -> None:
+    got = recorded(
+        'setflag("ACC");'
+        't_rec("$msg.flag(ACC)|$msg.flag(OTHER)");'
+        '$msg.flag(OTHER) = 1; $msg.flag(ACC) = 0;'
+        'if (isflagset("OTHER") && !isflagset("ACC")) t_rec("flags follow");'
+        't_rec("[$ds]");'
+        '$ru = "sip:new@h"; $ru_q = 700; append_branch("sip:b@h2", "0.3"); append_branch("sip:c@h3");'
+        't_rec("$ds");'
+    )
+    assert got == [
+        "1|0",
+        "flags follow",
+        "[<null>]",  # the R-URI was not changed and nothing was appended
+        "Contact: <sip:new@h>;q=0.7, <sip:b@h2>;q=0.3, <sip:c@h3>",
+    ]
