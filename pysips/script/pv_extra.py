@@ -1,6 +1,6 @@
 """More core pseudo-variables of OpenSIPS 3.6: `$Au`, `$dir`/`$dip` (Diversion), `$pU $pd $pn`
 (P-Preferred-Identity), `$ru_q`, `$msg.is_request`, `$msg.type`, `$msg.flag(NAME)`, `$ds`,
-`$xlog_level`.
+`$xlog_level`, `$log_level`.
 
 `$xlog_level` is the level up to which xlog() prints: the script's `xlog_level=` (default
 L_NOTICE), overridden per process by assigning it; assigning NULL goes back to the default.
@@ -8,11 +8,13 @@ L_NOTICE), overridden per process by assigning it; assigning NULL goes back to t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pysips.script.ast import Pos
 from pysips.script.context import RURI_Q_KEY
+from pysips.script.oslog import py_level
 from pysips.script.pv_base import FuncPV, Getter, PVAccessor, PVError, log
 from pysips.script.pv_branch import FlagNames, q_text
 from pysips.script.pv_core import _credentials
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from pysips.script.context import MsgContext, Value
 
 L_NOTICE = 2
+SERVER_LOGGER = "pysips"  # the root of every pysips logger, whose level log_level= sets
 
 
 class XlogLevel:
@@ -129,6 +132,39 @@ def _msg_type(ctx: MsgContext) -> Value:
     return None if msg is None else ("request" if msg.is_request else "reply")
 
 
+class LogLevel:
+    """`$log_level`: the level of this process's log (pysips serves from one process); NULL
+    goes back to the level the process started with."""
+
+    __slots__ = ("default",)
+
+    def __init__(self) -> None:
+        self.default: int | None = None  # the level before the script first changed it
+
+    def get(self, ctx: MsgContext) -> Value:
+        return os_level(logging.getLogger(SERVER_LOGGER).getEffectiveLevel())
+
+    def set(self, ctx: MsgContext, value: Value) -> None:
+        logger = logging.getLogger(SERVER_LOGGER)
+        if self.default is None:
+            self.default = logger.level
+        if value is None:
+            logger.setLevel(self.default)
+            return
+        if not isinstance(value, int):
+            log.error("input for $log_level found not to be an integer")
+            return
+        logger.setLevel(py_level(value))
+
+
+def os_level(py: int) -> int:
+    """The OpenSIPS level number of a Python logging level."""
+    for level in (-3, -2, -1, 1, 2, 3):
+        if py >= py_level(level):
+            return level
+    return 4
+
+
 def _dset(ctx: MsgContext) -> Value:
     """`$ds`: the destination set as a Contact header body (the R-URI when the script changed it,
     then the appended branches), each `<uri>` with `;q=` when set; NULL when empty."""
@@ -178,6 +214,8 @@ def _plain(get: Getter, set_: Callable[[MsgContext, Value], None] | None = None)
 
 
 def extra_factories(xlog: XlogLevel, flags: FlagNames) -> dict[str, Any]:
+    log_level = LogLevel()
+
     def get_xlog(ctx: MsgContext) -> Value:
         return xlog.current(ctx)
 
@@ -203,4 +241,5 @@ def extra_factories(xlog: XlogLevel, flags: FlagNames) -> dict[str, Any]:
         "msg.flag": _make_msg_flag(flags),
         "ds": _plain(_dset),
         "xlog_level": _plain(get_xlog, set_xlog),
+        "log_level": _plain(log_level.get, log_level.set),
     }

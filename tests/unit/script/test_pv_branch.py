@@ -209,3 +209,16 @@ def test_msg_flag_by_name_and_ds() -> None:
         "[<null>]",  # the R-URI was not changed and nothing was appended
         "Contact: <sip:new@h>;q=0.7, <sip:b@h2>;q=0.3, <sip:c@h3>",
     ]
+
+
+def test_log_level_reads_and_changes_the_process_log_level() -> None:
+    root = logging.getLogger("pysips")
+    before = root.level
+    root.setLevel(logging.WARNING)  # log_level=1
+    try:
+        got = recorded('t_rec("$log_level"); $log_level = 4; t_rec("$log_level"); $log_level = NULL;'
+                       't_rec("$log_level");')
+        assert got == ["1", "4", "1"]
+        assert root.level == logging.WARNING
+    finally:
+        root.setLevel(before)
