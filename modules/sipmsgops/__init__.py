@@ -4,9 +4,10 @@ is_method("INVITE|BYE") (replies: the CSeq method), has_totag(), has_body([mime]
 is_present_hf(name), append_hf(text[, after]), insert_hf(text[, before]), append_urihf(pre, post),
 remove_hf(name), remove_hf_re(re), remove_hf_glob(glob), append_to_reply(text),
 ruri_has_param(name[, value]), ruri_add_param(param), ruri_del_param(name), ruri_tel2sip(),
-is_uri_user_e164(uri), list_hdr_has_option/add_option/remove_option(hdr, opt).
+is_uri_user_e164(uri), list_hdr_has_option/add_option/remove_option(hdr, opt),
+stream_exists()/stream_delete().
 Header edits are lumps: invisible to $hdr() in the same route.
-The body/codec/stream functions are declared but not implemented: using them is a load error.
+The other body and codec functions are declared but not implemented: using them is a load error.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .headers import (
 from .list_hdr import list_hdr_add_option, list_hdr_has_option, list_hdr_remove_option
 from .message import fix_methods, fix_mime, has_body, has_totag, is_method
 from .ruri import is_uri_user_e164, ruri_add_param, ruri_del_param, ruri_has_param, ruri_tel2sip
+from .streams import stream_delete, stream_exists
 
 _ALL = RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH | RouteType.LOCAL
 _RURI = RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.LOCAL
@@ -47,7 +49,7 @@ _MISSING = (
     ("add_body_part", 3), ("get_updated_body_part", 2), ("codec_exists", 2), ("codec_exists_re", 1),
     ("codec_delete", 2), ("codec_delete_re", 1), ("codec_delete_except_re", 1), ("codec_move_up", 2),
     ("codec_move_up_re", 1), ("codec_move_down", 2), ("codec_move_down_re", 1), ("is_audio_on_hold", 0),
-    ("sipmsg_validate", 2), ("change_reply_status", 2), ("stream_exists", 2), ("stream_delete", 2),
+    ("sipmsg_validate", 2), ("change_reply_status", 2),
     ("get_glob_headers_values", 3), ("sip_to_json", 1),
 )
 
@@ -100,6 +102,16 @@ exports = ModuleExports(
         FunctionExport(
             "list_hdr_remove_option", list_hdr_remove_option, (_HNAME, ArgSpec(_S, "option")), _ALL,
             doc="remove the option from each instance (the header when it was the only one)",
+        ),
+        FunctionExport(
+            "stream_exists", stream_exists,
+            (ArgSpec(ArgKind.REGEX, "media"), ArgSpec(ArgKind.REGEX, "transport", optional=True)), _ALL,
+            doc="the SDP has a stream of that media (and transport)",
+        ),
+        FunctionExport(
+            "stream_delete", stream_delete,
+            (ArgSpec(ArgKind.REGEX, "media"), ArgSpec(ArgKind.REGEX, "transport", optional=True)), _ALL,
+            doc="remove the (last) stream of that media (and transport) from the SDP",
         ),
         FunctionExport("remove_hf", remove_hf, (_HNAME,), _ALL, doc="remove every header of this name"),
         FunctionExport(
