@@ -5,7 +5,7 @@ is_present_hf(name), append_hf(text[, after]), insert_hf(text[, before]), append
 remove_hf(name), remove_hf_re(re), remove_hf_glob(glob), append_to_reply(text),
 ruri_has_param(name[, value]), ruri_add_param(param), ruri_del_param(name), ruri_tel2sip(),
 is_uri_user_e164(uri), list_hdr_has_option/add_option/remove_option(hdr, opt),
-stream_exists()/stream_delete().
+stream_exists()/stream_delete(), the codec_* functions (see codecs.py).
 Header edits are lumps: invisible to $hdr() in the same route.
 The other body and codec functions are declared but not implemented: using them is a load error.
 """
@@ -15,6 +15,17 @@ from __future__ import annotations
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.exports import ArgKind, ArgSpec, FunctionExport, ModuleExports
 
+from .codecs import (
+    codec_delete,
+    codec_delete_except_re,
+    codec_delete_re,
+    codec_exists,
+    codec_exists_re,
+    codec_move_down,
+    codec_move_down_re,
+    codec_move_up,
+    codec_move_up_re,
+)
 from .headers import (
     append_hf,
     append_to_reply,
@@ -46,9 +57,7 @@ def _not_implemented(ctx: MsgContext, *args: object) -> int:
 
 _MISSING = (
     ("append_body_to_reply", 1), ("append_time", 0), ("is_privacy", 1), ("remove_body_part", 2),
-    ("add_body_part", 3), ("get_updated_body_part", 2), ("codec_exists", 2), ("codec_exists_re", 1),
-    ("codec_delete", 2), ("codec_delete_re", 1), ("codec_delete_except_re", 1), ("codec_move_up", 2),
-    ("codec_move_up_re", 1), ("codec_move_down", 2), ("codec_move_down_re", 1), ("is_audio_on_hold", 0),
+    ("add_body_part", 3), ("get_updated_body_part", 2), ("is_audio_on_hold", 0),
     ("sipmsg_validate", 2), ("change_reply_status", 2),
     ("get_glob_headers_values", 3), ("sip_to_json", 1),
 )
@@ -103,6 +112,16 @@ exports = ModuleExports(
             "list_hdr_remove_option", list_hdr_remove_option, (_HNAME, ArgSpec(_S, "option")), _ALL,
             doc="remove the option from each instance (the header when it was the only one)",
         ),
+        *(FunctionExport(name, handler, (ArgSpec(_S, "name"), ArgSpec(_S, "clock", optional=True)), _ALL,
+                         doc=f"{name.replace('_', ' ')} (by name[, clock]) in the SDP")
+          for name, handler in (("codec_exists", codec_exists), ("codec_delete", codec_delete),
+                                ("codec_move_up", codec_move_up), ("codec_move_down", codec_move_down))),
+        *(FunctionExport(name, handler, (ArgSpec(ArgKind.REGEX, "regexp"),), _ALL,
+                         doc=f"{name.replace('_', ' ')} in the SDP")
+          for name, handler in (("codec_exists_re", codec_exists_re), ("codec_delete_re", codec_delete_re),
+                                ("codec_delete_except_re", codec_delete_except_re),
+                                ("codec_move_up_re", codec_move_up_re),
+                                ("codec_move_down_re", codec_move_down_re))),
         FunctionExport(
             "stream_exists", stream_exists,
             (ArgSpec(ArgKind.REGEX, "media"), ArgSpec(ArgKind.REGEX, "transport", optional=True)), _ALL,
