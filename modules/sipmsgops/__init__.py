@@ -41,7 +41,7 @@ from .headers import (
 from .list_hdr import list_hdr_add_option, list_hdr_has_option, list_hdr_remove_option
 from .message import fix_methods, fix_mime, has_body, has_totag, is_method
 from .ruri import is_uri_user_e164, ruri_add_param, ruri_del_param, ruri_has_param, ruri_tel2sip
-from .streams import stream_delete, stream_exists
+from .streams import is_audio_on_hold, stream_delete, stream_exists
 
 _ALL = RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH | RouteType.LOCAL
 _RURI = RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.LOCAL
@@ -57,7 +57,7 @@ def _not_implemented(ctx: MsgContext, *args: object) -> int:
 
 _MISSING = (
     ("append_body_to_reply", 1), ("append_time", 0), ("is_privacy", 1), ("remove_body_part", 2),
-    ("add_body_part", 3), ("get_updated_body_part", 2), ("is_audio_on_hold", 0),
+    ("add_body_part", 3), ("get_updated_body_part", 2),
     ("sipmsg_validate", 2), ("change_reply_status", 2),
     ("get_glob_headers_values", 3), ("sip_to_json", 1),
 )
@@ -122,6 +122,8 @@ exports = ModuleExports(
                                 ("codec_delete_except_re", codec_delete_except_re),
                                 ("codec_move_up_re", codec_move_up_re),
                                 ("codec_move_down_re", codec_move_down_re))),
+        FunctionExport("is_audio_on_hold", is_audio_on_hold, (), _ALL,
+                       doc="an audio stream is on hold: 1 null address (RFC 2543), 2 sendonly/inactive"),
         FunctionExport(
             "stream_exists", stream_exists,
             (ArgSpec(ArgKind.REGEX, "media"), ArgSpec(ArgKind.REGEX, "transport", optional=True)), _ALL,

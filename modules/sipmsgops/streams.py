@@ -103,3 +103,41 @@ def stream_delete(
     kept.append(sdp[pos:])
     msg.set_body(msg.body[:span[0]] + b"".join(kept) + msg.body[span[1]:])
     return 1
+
+
+RFC2543_HOLD = 1  # a null connection address
+RFC3264_HOLD = 2  # a=sendonly or a=inactive
+
+
+def is_audio_on_hold(ctx: MsgContext) -> int:
+    """The hold type (1 or 2) of the first audio stream on hold, in SDP order; -1 when none."""
+    msg = ctx.msg
+    if not isinstance(msg, SipMessage):
+        return -1
+    span = _sdp_span(msg)
+    if span is None:
+        return -1
+    sdp = msg.body[span[0]:span[1]].decode("utf-8", "surrogateescape")
+    lines = sdp.replace("\r\n", "\n").split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith("m=")]
+    session_c = next((line for line in lines[: starts[0] if starts else len(lines)]
+                      if line.startswith("c=")), None)
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
+        words = lines[start][2:].split()
+        if not words or words[0] != "audio":
+            continue
+        body = lines[start + 1:end]
+        hold = 0
+        if len(words) > 3:  # modes are read only for a stream with payloads
+            for line in body:
+                if line[:10].lower() in ("a=inactive", "a=sendonly"):
+                    hold = RFC3264_HOLD
+        if not hold:
+            stream_c = next((line for line in body if line.startswith("c=")), None)
+            conn = stream_c or session_c
+            if conn is not None and conn.split()[-1:] == ["0.0.0.0"]:
+                hold = RFC2543_HOLD
+        if hold:
+            return hold
+    return -1

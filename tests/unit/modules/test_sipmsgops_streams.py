@@ -57,3 +57,14 @@ def test_stream_delete_removes_the_last_matching_stream_once() -> None:
     assert call("stream_delete", ctx, rx("video")) == 1
     assert body_of(ctx) == ("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
                             "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+
+def test_is_audio_on_hold_types() -> None:
+    assert call("is_audio_on_hold", ctx_for(invite())) == -1
+    sendonly = SDP.replace("a=sendrecv", "a=sendonly")  # in the second audio stream
+    assert call("is_audio_on_hold", ctx_for(invite(sendonly))) == 2
+    null = SDP.replace("c=IN IP4 10.0.0.1", "c=IN IP4 0.0.0.0")  # session level
+    assert call("is_audio_on_hold", ctx_for(invite(null))) == 1
+    video_only = SDP.replace("m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n", "").replace(
+        "m=audio 6000 RTP/SAVP 8\r\na=sendrecv\r\n", "m=video 6000 RTP/SAVP 8\r\na=inactive\r\n")
+    assert call("is_audio_on_hold", ctx_for(invite(video_only))) == -1
