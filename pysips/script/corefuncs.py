@@ -233,6 +233,32 @@ def _isdsturiset(ctx: MsgContext) -> int:
     return 1 if ctx.dst_uri else -1
 
 
+_VIA_FLAGS = {"force-rport": MSGFL_FORCE_RPORT, "add-local-rport": MSGFL_ADD_LOCAL_RPORT}
+_VIA_FLAGS_MISSING = {
+    "reply-to-via": "replies to the top Via instead of the source",
+    "force-tcp-alias": "force_tcp_alias()",
+}
+
+
+def fix_via_flags(value: Any, fctx: FixupContext) -> int:
+    """set_via_handling()'s named flags; the two pysips cannot honour yet are load errors."""
+    mask = 0
+    for name in str(value).split(","):
+        name = name.strip()
+        if name in _VIA_FLAGS_MISSING:
+            raise FixupError(f"set_via_handling flag {name!r} ({_VIA_FLAGS_MISSING[name]}) "
+                             "is not implemented in pysips yet")
+        if name not in _VIA_FLAGS:
+            raise FixupError(f"Unknown flag: {name}")
+        mask |= _VIA_FLAGS[name]
+    return mask
+
+
+def _set_via_handling(ctx: MsgContext, flags: int) -> int:
+    ctx.msg_flags |= flags
+    return 1
+
+
 def _set_advertised_address(ctx: MsgContext, address: str) -> int:
     """This message advertises `address` in our Via and Record-Route (OpenSIPS set_global_address);
     a branch made from it keeps the setting."""
@@ -366,7 +392,6 @@ _NEEDS_ENGINE = {
     "force_tcp_alias": "needs the transport layer",
     "tcp_close_conn": "needs the transport layer",
     "socket_belongs_to_bond": "needs the transport layer",
-    "set_via_handling": "needs the forwarding engine",
     "move_msg_branch": "needs the branch engine",
     "swap_msg_branches": "needs the branch engine",
     "use_blacklist": "needs blacklists",
@@ -443,6 +468,12 @@ def core_exports(env: CoreEnv) -> ModuleExports:
             "force_rport", _force_rport, doc="reply to the source port (RFC 3581) for this message"
         ),
         FunctionExport("add_local_rport", _add_local_rport, doc="add rport to our own Via"),
+        FunctionExport(
+            "set_via_handling",
+            _set_via_handling,
+            (_a(s, "flags", fixup=fix_via_flags),),
+            doc="force-rport and/or add-local-rport for this message",
+        ),
         FunctionExport(
             "set_advertised_address",
             _set_advertised_address,

@@ -1,5 +1,6 @@
-"""Branch pseudo-variables ($branch, $msg.branch.*) and the other 3.6 core variables of pv_extra,
-run from script text against parsed messages, as OpenSIPS 3.6 defines them (pvar.c)."""
+"""Core branch pseudo-variables ($branch, $msg.branch.*), the other 3.6 core variables of pv_extra
+and set_via_handling(), run from script text against parsed messages, as OpenSIPS 3.6 defines
+them (pvar.c, core_cmds.c)."""
 
 from __future__ import annotations
 
@@ -222,3 +223,16 @@ def test_log_level_reads_and_changes_the_process_log_level() -> None:
         assert root.level == logging.WARNING
     finally:
         root.setLevel(before)
+
+
+def test_set_via_handling_flags() -> None:
+    from pysips.script.context import MSGFL_ADD_LOCAL_RPORT, MSGFL_FORCE_RPORT
+
+    _, ctx = run(load('route { set_via_handling("force-rport, add-local-rport"); }\n'), INVITE)
+    assert ctx.msg_flags & MSGFL_FORCE_RPORT and ctx.msg_flags & MSGFL_ADD_LOCAL_RPORT
+    _, ctx = run(load('route { set_via_handling("force-rport"); }\n'), INVITE)
+    assert ctx.msg_flags == MSGFL_FORCE_RPORT
+    with pytest.raises(Exception, match="reply-to-via"):
+        load('route { set_via_handling("reply-to-via"); }\n')
+    with pytest.raises(Exception, match="Unknown flag"):
+        load('route { set_via_handling("bogus"); }\n')
