@@ -33,6 +33,19 @@ FIELDS = ("uri", "duri", "q", "path", "flags", "socket")
 Index = int | str | PVAccessor | None
 
 
+class PVBool(int):
+    """OpenSIPS's pv_true/pv_false: the integer 1/0 that prints as "true"/"false"."""
+
+    def __str__(self) -> str:
+        return "true" if self else "false"
+
+    __repr__ = __str__
+
+
+TRUE = PVBool(1)
+FALSE = PVBool(0)
+
+
 def q_text(q: Any) -> str:
     """A q value (float 0..1 or None) as OpenSIPS's q2str prints it."""
     if q is None:
@@ -418,7 +431,7 @@ class MsgBranchAttrPV(PVAccessor):
 
 
 class BranchFlagPV(PVAccessor):
-    """`$msg.branch.flag(name)[idx]` / `$branch.flag(name)`: 1 or 0.
+    """`$msg.branch.flag(name)[idx]` / `$branch.flag(name)`: true (1) or false (0).
 
     As OpenSIPS 3.6: writing counts the R-URI branch as 0 and defaults to the last branch; reading
     takes the index within the appended branches' count but tests that message branch (0 = R-URI),
@@ -447,7 +460,7 @@ class BranchFlagPV(PVAccessor):
             idx += size
         if not 0 <= idx < size:
             return None
-        return 1 if self._mask(ctx, idx) & (1 << self._bit) else 0
+        return TRUE if self._mask(ctx, idx) & (1 << self._bit) else FALSE
 
     def set(self, ctx: MsgContext, value: Value) -> None:
         if not isinstance(value, int):

@@ -16,7 +16,7 @@ from pysips.script.ast import Pos
 from pysips.script.context import RURI_Q_KEY
 from pysips.script.oslog import py_level
 from pysips.script.pv_base import FuncPV, Getter, PVAccessor, PVError, log
-from pysips.script.pv_branch import FlagNames, q_text
+from pysips.script.pv_branch import FALSE, TRUE, FlagNames, q_text
 from pysips.script.pv_core import _credentials
 from pysips.script.pv_sipparse import parse_nameaddr, split_commas, split_uri
 
@@ -107,24 +107,29 @@ def _acc_username(ctx: MsgContext) -> Value:
 
 
 def _get_ru_q(ctx: MsgContext) -> Value:
+    """`$ru_q`: the R-URI branch's q as an integer in thousandths, -1 when unspecified."""
     if ctx.msg is None or not ctx.msg.is_request:
         return None
-    return q_text(ctx.extra.get(RURI_Q_KEY))
+    q = ctx.extra.get(RURI_Q_KEY)
+    return -1 if q is None else round(float(q) * 1000)
 
 
 def _set_ru_q(ctx: MsgContext, value: Value) -> None:
-    if value is None:
-        ctx.extra.pop(RURI_Q_KEY, None)
-        return
     if not isinstance(value, int):
-        log.error("$ru_q needs an integer (q in thousandths, 0..1000), got %r", value)
+        log.error("int value required to set r-uri queue value")
         return
-    ctx.extra[RURI_Q_KEY] = max(0, min(1000, value)) / 1000
+    if value > 1000:
+        log.warning("queue value too big %d - setting queue to maximum value (1000)", value)
+        value = 1000
+    if value < 0:
+        ctx.extra.pop(RURI_Q_KEY, None)
+    else:
+        ctx.extra[RURI_Q_KEY] = value / 1000
 
 
 def _msg_is_request(ctx: MsgContext) -> Value:
     msg = ctx.msg
-    return None if msg is None else (1 if msg.is_request else 0)
+    return None if msg is None else (TRUE if msg.is_request else FALSE)
 
 
 def _msg_type(ctx: MsgContext) -> Value:
@@ -191,7 +196,7 @@ def _make_msg_flag(flags: FlagNames) -> Any:
             raise PVError(f"$msg.flag({flag}): {exc}", pos) from None
 
         def get(ctx: MsgContext) -> Value:
-            return 1 if ctx.flags & mask else 0
+            return TRUE if ctx.flags & mask else FALSE
 
         def set_(ctx: MsgContext, value: Value) -> None:
             if not isinstance(value, int):

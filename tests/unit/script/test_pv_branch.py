@@ -99,7 +99,7 @@ def test_branch_flags_by_name() -> None:
         "NAT, VOICEMAIL NAT",
         # reads take the index within the appended branches' count (1 here) but test that
         # message branch: [0] is the R-URI branch, [1] is out of range, [-1] is [0]
-        "1|<null>|1",
+        "true|<null>|true",  # OpenSIPS's pv_true: 1 that prints as "true"
     ]
     assert ctx.branches[0]["bflags"] == 0b11
 
@@ -131,15 +131,20 @@ AUTH_INVITE = INVITE.replace(
 
 def test_au_dir_dip_ppi() -> None:
     got = recorded('t_rec("$Au|$dir|$dip|$pU|$pd|$pn|$msg.type|$msg.is_request");', AUTH_INVITE)
-    assert got == ['carol@r.example|user-busy|full|+15551234|pstn.example|"Bob B"|request|1']
+    assert got == ['carol@r.example|user-busy|full|+15551234|pstn.example|"Bob B"|request|true']
     # without credentials $Au is user@host of the From URI; no Diversion reads NULL
     assert recorded('t_rec("$Au|$dir");') == ["alice@example.com|<null>"]
 
 
 def test_ru_q() -> None:
-    assert recorded('t_rec("[$ru_q]"); $ru_q = 250; t_rec("$ru_q|$(msg.branch.q[0])");') == [
-        "[]",
-        "0.25|0.25",
+    # an integer in thousandths (-1: unspecified), where $msg.branch.q prints a qvalue
+    assert recorded('t_rec("[$ru_q]"); $ru_q = 250; t_rec("$ru_q|$(msg.branch.q[0])");'
+                    '$ru_q = 2000; t_rec("$ru_q");'
+                    'if ($msg.flag(X) == 0 && $msg.flag(X) != "x") t_rec("false is 0");') == [
+        "[-1]",
+        "250|0.25",
+        "1000",
+        "false is 0",
     ]
 
 
@@ -205,7 +210,7 @@ def test_msg_flag_by_name_and_ds() -> None:
         't_rec("$ds");'
     )
     assert got == [
-        "1|0",
+        "true|false",
         "flags follow",
         "[<null>]",  # the R-URI was not changed and nothing was appended
         "Contact: <sip:new@h>;q=0.7, <sip:b@h2>;q=0.3, <sip:c@h3>",
