@@ -73,3 +73,22 @@ def test_deleting_every_codec_disables_the_stream() -> None:
     assert call("codec_delete_re", ctx, rx(".")) == 1
     assert mline(ctx) == "m=audio 0 RTP/AVP"
     assert call("codec_exists_re", ctx, rx(".")) == -1
+
+
+THREE_STREAMS = SDP + "m=video 5000 RTP/SAVP 31\r\nm=audio 6000 RTP/SAVP 8\r\na=sendonly\r\n"
+
+
+def test_same_results_as_opensips_3_6_8_on_three_streams() -> None:
+    """Bodies OpenSIPS 3.6.8 relayed (forward()) for the same INVITE and calls."""
+    ctx = ctx_for(invite(THREE_STREAMS))
+    assert call("codec_move_up_re", ctx, rx("^(opus|telephone-event)$")) == 1
+    assert mline(ctx) == "m=audio 4000 RTP/AVP 101 96 0 8 97"
+    ctx = ctx_for(invite(THREE_STREAMS))
+    assert call("codec_delete_except_re", ctx, rx("PCM")) == 1
+    assert body_of(ctx) == (
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+        "m=audio 4000 RTP/AVP 0 8\r\na=sendrecv\r\n"
+        "m=video 0 RTP/SAVP\r\n"
+        "m=audio 6000 RTP/SAVP 8\r\na=sendonly\r\n"
+    )
+    assert call("is_audio_on_hold", ctx_for(invite(THREE_STREAMS))) == 2
