@@ -97,3 +97,23 @@ def test_bad_names_are_load_errors() -> None:
         load('route { t_rec("$sdp.line(a=[x])"); }\n')
     with pytest.raises(Exception, match="insert"):
         load('route { $(sdp.line(a=)[2]) = "x"; }\n')
+
+
+def test_same_sdp_as_opensips_3_6_8() -> None:
+    """The body OpenSIPS 3.6.8 relayed (forward()) after the same four edits."""
+    sdp = ("v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+           "m=audio 4000 RTP/AVP 0 101\r\nc=IN IP4 10.0.0.2\r\na=rtpmap:0 PCMU/8000\r\n"
+           "a=rtpmap:101 telephone-event/8000\r\n")
+    data = INVITE.replace(b"Content-Length: 0\r\n", b"Content-Type: application/sdp\r\nContent-Length: %d\r\n"
+                          % len(sdp)) + sdp.encode()
+    loaded = load(
+        "route {\n"
+        '$(sdp.line([5])[insertAfter]) = "a=ptime:20"; $sdp.stream(audio/a=rtpmap:101) = NULL;'
+        '$sdp.line(c=) = "c=IN IP4 192.0.2.7"; $(sdp.session([0])[insert]) = "x=0";'
+        "}\n"
+    )
+    _, ctx = run(loaded, data)
+    assert ctx.msg.serialize().decode().partition("\r\n\r\n")[2] == (
+        "x=0\r\nv=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\n"
+        "m=audio 4000 RTP/AVP 0 101\r\na=ptime:20\r\nc=IN IP4 10.0.0.2\r\na=rtpmap:0 PCMU/8000\r\n"
+    )
