@@ -1,6 +1,6 @@
 """More core pseudo-variables of OpenSIPS 3.6: `$Au`, `$dir`/`$dip` (Diversion), `$pU $pd $pn`
 (P-Preferred-Identity), `$ru_q`, `$msg.is_request`, `$msg.type`, `$msg.flag(NAME)`, `$ds`,
-`$xlog_level`, `$log_level`.
+`$xlog_level`, `$log_level`, `$hdr_name` (names of the header lines: first, `[n]`, `[-n]`, `[*]`).
 
 `$xlog_level` is the level up to which xlog() prints: the script's `xlog_level=` (default
 L_NOTICE), overridden per process by assigning it; assigning NULL goes back to the default.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pysips.script.ast import Pos
 from pysips.script.context import RURI_Q_KEY
 from pysips.script.oslog import py_level
-from pysips.script.pv_base import FuncPV, Getter, PVAccessor, PVError, log
+from pysips.script.pv_base import FuncPV, Getter, ListPV, PVAccessor, PVError, log
 from pysips.script.pv_branch import FALSE, TRUE, FlagNames, q_text
 from pysips.script.pv_core import _credentials
 from pysips.script.pv_sipparse import parse_nameaddr, split_commas, split_uri
@@ -209,6 +209,19 @@ def _make_msg_flag(flags: FlagNames) -> Any:
     return factory
 
 
+def _header_names(ctx: MsgContext) -> list[Value]:
+    msg = ctx.msg
+    if msg is None:
+        return []
+    return list(msg.header_names())
+
+
+def _names_factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    if subname is not None:
+        raise PVError(f"${name} takes no name in parentheses", pos)
+    return ListPV(f"${name}", _header_names)
+
+
 def _plain(get: Getter, set_: Callable[[MsgContext, Value], None] | None = None) -> Any:
     def factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         if subname is not None:
@@ -245,6 +258,7 @@ def extra_factories(xlog: XlogLevel, flags: FlagNames) -> dict[str, Any]:
         "msg.type": _plain(_msg_type),
         "msg.flag": _make_msg_flag(flags),
         "ds": _plain(_dset),
+        "hdr_name": _names_factory,
         "xlog_level": _plain(get_xlog, set_xlog),
         "log_level": _plain(log_level.get, log_level.set),
     }

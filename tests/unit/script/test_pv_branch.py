@@ -241,3 +241,10 @@ def test_set_via_handling_flags() -> None:
         load('route { set_via_handling("reply-to-via"); }\n')
     with pytest.raises(Exception, match="Unknown flag"):
         load('route { set_via_handling("bogus"); }\n')
+
+
+def test_hdr_name() -> None:
+    assert recorded('t_rec("$hdr_name|$(hdr_name[1])|$(hdr_name[-1])|$(hdr_name[20])");') == [
+        "Via|From|Content-Length|<null>"
+    ]
+    assert recorded('t_rec("$(hdr_name[*])");') == ["Via, From, To, Call-ID, CSeq, Content-Length"]
