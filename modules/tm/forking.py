@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.advertise import advertised_socket
 from pysips.core.api import Destination, Socket
 from pysips.script.context import RURI_PATH_KEY, MsgContext, RouteType
 from pysips.sip.branch import make_branch, stateless_branch
@@ -274,7 +275,8 @@ class Forking(TmBase):
         """Edits that depend on the outgoing socket: rr's Record-Route(s), then registered hooks."""
         finalize = getattr(self.process.modules.get("rr"), "finalize_for_socket", None)
         if callable(finalize):
-            finalize(msg, sock)
+            # set_advertised_address()/_port() show in the Record-Route too
+            finalize(msg, advertised_socket(ctx, sock))
         for hook in self.branch_send_hooks:
             hook(ctx, msg, sock)
 

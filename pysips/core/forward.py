@@ -10,12 +10,13 @@ forward() twice sends two clean copies.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from pysips.core.advertise import advertised_socket
 from pysips.core.api import Destination, Socket
 from pysips.core.engine import Engine
 from pysips.core.sockets import default_port
-from pysips.script.context import ADV_ADDRESS_KEY, ADV_PORT_KEY, MsgContext
+from pysips.script.context import MsgContext
 from pysips.sip.branch import stateless_branch
 from pysips.sip.message import SipMessage
 
@@ -102,18 +103,6 @@ def forward_request(engine: Engine, ctx: MsgContext, target: HostPort | str | No
         log.error("forward(): sending to %s:%s:%d failed", dst.proto, dst.ip, dst.port)
     engine.stats["drop_requests"] += 1
     return -1
-
-
-def advertised_socket(ctx: MsgContext, sock: Socket) -> Socket:
-    """The socket as this message shows it in Record-Route: set_advertised_address()/_port()
-    stand in for a socket that advertises nothing of its own (OpenSIPS's order of precedence)."""
-    host = ctx.extra.get(ADV_ADDRESS_KEY)
-    port = ctx.extra.get(ADV_PORT_KEY)
-    if host and sock.advertised_host is None:
-        sock = replace(sock, advertised_host=host)
-    if port and sock.advertised_port is None:
-        sock = replace(sock, advertised_port=int(port))
-    return sock
 
 
 def finalize_for_socket(engine: Engine, msg: SipMessage, sock: Socket) -> None:
