@@ -1,4 +1,5 @@
-"""cfgutils: random events and pauses (the OpenSIPS 3.x `cfgutils` functions that need no engine).
+"""cfgutils: random events and pauses (the OpenSIPS 3.x `cfgutils` functions that need no engine),
+and its variables `$shv(name)`, `$RANDOM`, `$ctime(field)`, `$env(NAME)` (see shvar.py).
 
 rand_event([prob]) is true with `prob` percent chance (default: the current probability, set by
 rand_set_prob() and the `initial_probability` parameter). sleep()/usleep() block the worker, as in
@@ -21,19 +22,25 @@ from pysips.script.exports import (
     ModuleExports,
     ParamExport,
     ParamType,
+    PVarExport,
 )
 from pysips.script.pv_base import PVAccessor
+
+from .shvar import SharedVars, check_setting, make_ctime, make_env, make_random, make_shv, parse_setting
 
 _ROUTES = RouteType.ALL & ~RouteType.ERROR
 
 
 class Probability:
-    __slots__ = ("current", "initial", "rng")
+    """The module's runtime: the rand_event() probability and the `$shv` table."""
 
-    def __init__(self, initial: int) -> None:
+    __slots__ = ("current", "initial", "rng", "shared")
+
+    def __init__(self, initial: int, shared: SharedVars | None = None) -> None:
         self.initial = initial
         self.current = initial
         self.rng = random.Random()
+        self.shared = shared or SharedVars([])
 
 
 def _state(ctx: MsgContext) -> Probability:
@@ -115,7 +122,10 @@ def ts_usec_delta(
 
 
 def _init(ictx: Any, params: dict[str, Any]) -> object:
-    return Probability(int(params["initial_probability"]))
+    for item in params["varset"]:
+        name, value = parse_setting(item)
+        ictx.process.vars[name] = value
+    return Probability(int(params["initial_probability"]), SharedVars(params["shvset"]))
 
 
 _I = ArgKind.INT
@@ -176,6 +186,20 @@ exports = ModuleExports(
             check=_check_prob,
             doc="probability (percent) of rand_event() until rand_set_prob()",
         ),
+        ParamExport(
+            "shvset", ParamType.STR, multi=True, check=check_setting,
+            doc="initial value of a $shv: name=s:text or name=i:number",
+        ),
+        ParamExport(
+            "varset", ParamType.STR, multi=True, check=check_setting,
+            doc="initial value of a $var: name=s:text or name=i:number",
+        ),
+    ),
+    pvars=(
+        PVarExport("shv", make_shv, doc="a variable shared by every worker"),
+        PVarExport("RANDOM", make_random, doc="a random number, 0..2^31-1"),
+        PVarExport("ctime", make_ctime, doc="a field of the local time"),
+        PVarExport("env", make_env, doc="an environment variable of the server"),
     ),
     init=_init,
     doc="Random events, pauses and time helpers.",

@@ -5,6 +5,10 @@ UDP contacts get a 4-byte datagram, or a SIP OPTIONS when their binding carries 
 CRLF CRLF keepalive (RFC 5626 section 4.4.1) or OPTIONS with sipping; WebSocket contacts always
 get a whole SIP OPTIONS, which the WS transport frames: raw bytes never go into a WS connection.
 Replies to our OPTIONS are recognised by their Call-ID and swallowed.
+
+Stateful pinging (remove_on_timeout_bflag): a SIP ping to a binding carrying that flag must be
+answered within `ping_threshold` seconds; after `max_pings_lost` unanswered pings in a row the
+binding is deleted from usrloc. Any answer resets the count.
 """
 
 from __future__ import annotations
@@ -42,10 +46,21 @@ class PingConfig:
     sipping_from: str | None = None
     sipping_method: str = "OPTIONS"
     ping_tcp: bool = False
+    remove_flag: int = 0  # mask: remove_on_timeout_bflag
+    ping_threshold: int = 3  # seconds a ping may stay unanswered
+    max_pings_lost: int = 3
+    checker_interval: float = 1.0
+
+
+@dataclass(slots=True)
+class PendingPing:
+    key: tuple[str, str, str, str]  # usrloc table, AOR, contact URI, Call-ID of the binding
+    sent_at: float
 
 
 class Pinger:
-    __slots__ = ("_seq", "_timer", "call_id_prefix", "config", "core", "process", "sent")
+    __slots__ = ("_checker", "_seq", "_timer", "call_id_prefix", "config", "core", "lost", "pending",
+                 "process", "removed", "sent")
 
     def __init__(self, config: PingConfig, process: Any) -> None:
         self.config = config
@@ -54,10 +69,16 @@ class Pinger:
         self.call_id_prefix = "nhping-" + os.urandom(4).hex() + "-"
         self._seq = 0
         self._timer: Any = None
+        self._checker: Any = None
         self.sent = 0
+        self.removed = 0
+        self.pending: dict[str, PendingPing] = {}  # Call-ID of the ping -> what it was for
+        self.lost: dict[tuple[str, str, str, str], int] = {}
         if self.core is not None and config.interval > 0:
             self.core.hooks.reply.append(self.swallow_reply)
             self._schedule()
+            if config.remove_flag:
+                self._schedule_checker()
 
     # ------------------------------------------------------------------ timer
 
@@ -71,10 +92,50 @@ class Pinger:
             log.exception("nathelper: NAT ping run failed")
         self._schedule()
 
+    def _schedule_checker(self) -> None:
+        self._checker = self.core.call_at(self.core.now() + self.config.checker_interval, self._check_tick)
+
+    def _check_tick(self) -> None:
+        try:
+            self.check_pings(self.core.wall_time())
+        except Exception:
+            log.exception("nathelper: ping checker failed")
+        self._schedule_checker()
+
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._checker):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._checker = None
+
+    def check_pings(self, now: float) -> int:
+        """Count the pings unanswered for ping_threshold; delete bindings past max_pings_lost."""
+        cfg = self.config
+        removed = 0
+        for call_id, ping in list(self.pending.items()):
+            if now - ping.sent_at < cfg.ping_threshold:
+                continue
+            del self.pending[call_id]
+            lost = self.lost.get(ping.key, 0) + 1
+            self.lost[ping.key] = lost
+            if lost >= cfg.max_pings_lost and self._remove(ping.key):
+                removed += 1
+        self.removed += removed
+        return removed
+
+    def _remove(self, key: tuple[str, str, str, str]) -> bool:
+        self.lost.pop(key, None)
+        ul = self.process.modules.get("usrloc")
+        dom = getattr(ul, "domains", {}).get(key[0]) if ul is not None else None
+        rec = dom.get(key[1]) if dom is not None else None
+        if rec is None:
+            return False
+        for c in list(rec.contacts):
+            if (c.uri, c.callid) == key[2:]:
+                log.info("nathelper: %s of %s did not answer %d pings: removed", c.uri, c.aor,
+                         self.config.max_pings_lost)
+                return bool(dom.delete(rec, c))
+        return False
 
     # ------------------------------------------------------------------ pinging
 
@@ -86,12 +147,12 @@ class Pinger:
         cfg = self.config
         nat_flag = int(ul.nat_flag)
         sent = 0
-        for _dom, c in ul.all_contacts():
+        for dom, c in ul.all_contacts():
             if not c.is_valid(now):
                 continue
             if cfg.nated_only and not c.cflags & nat_flag:
                 continue
-            if self.ping(c):
+            if self.ping(c, getattr(dom, "name", ""), now):
                 sent += 1
         self.sent += sent
         return sent
@@ -130,7 +191,7 @@ class Pinger:
         sock = self.core.socket_for(dst)
         return sock if isinstance(sock, Socket) else None
 
-    def ping(self, c: UContact) -> bool:
+    def ping(self, c: UContact, table: str = "", now: float = 0.0) -> bool:
         target = self._target(c)
         if target is None:
             return False
@@ -148,6 +209,10 @@ class Pinger:
             data = self.options(uri, sock)
         else:
             data = self.options(uri, sock) if sipping else CRLF_PING
+        if data not in (UDP_PING, CRLF_PING) and c.cflags & cfg.remove_flag:
+            # remember the ping: unanswered ones count against the binding
+            call_id = f"{self.call_id_prefix}{self._seq}"
+            self.pending[call_id] = PendingPing((table, c.aor, c.uri, c.callid), now)
         return bool(self.core.send(data, dst, sock))
 
     def options(self, uri: str, sock: Socket) -> bytes:
@@ -169,4 +234,9 @@ class Pinger:
         return text.encode("utf-8", "surrogateescape")
 
     def swallow_reply(self, msg: SipMessage, rcv: ReceiveInfo) -> bool:
-        return msg.call_id.startswith(self.call_id_prefix)
+        if not msg.call_id.startswith(self.call_id_prefix):
+            return False
+        ping = self.pending.pop(msg.call_id, None)
+        if ping is not None:
+            self.lost.pop(ping.key, None)  # answered: the count starts again
+        return True

@@ -27,6 +27,7 @@ from pysips.script.exports import (
 from .config import config_from
 from .flags import LookupFlags, SaveFlags, parse_lookup_flags, parse_save_flags
 from .lookup import is_contact_registered, lookup, registered, remove, remove_ip_port
+from .reply_save import save_on_reply
 from .runtime import Registrar, registrar_of
 from .save import save
 
@@ -69,8 +70,6 @@ def _opt(value: str | None) -> str | None:
 # OpenSIPS parameters whose feature pysips lacks: named so that setting one is a clear load error
 _PUSH = "RFC 8599 push notification"
 _NOT_IMPLEMENTED = (
-    ("attr_avp", "the $msg.branch.attr contact attribute"),
-    ("mcontact_avp", "save() in onreply_route"),
     ("gruu_secret", "GRUU"),
     ("pn_providers", _PUSH),
     ("pn_ct_match_params", _PUSH),
@@ -96,6 +95,10 @@ _NO_LOOKUP_FLAGS = LookupFlags()
 
 def w_save(ctx: MsgContext, domain: str, flags: SaveFlags | None = None, aor: str | None = None,
            ownership_tag: str | None = None) -> int:
+    msg = ctx.msg
+    if msg is not None and not msg.is_request:
+        # onreply_route: the binding the upstream registrar accepted (mcontact_avp)
+        return save_on_reply(registrar_of(ctx), ctx, domain, flags or _NO_SAVE_FLAGS, _opt(aor))
     return save(registrar_of(ctx), ctx, domain, flags or _NO_SAVE_FLAGS, _opt(aor))
 
 
@@ -144,7 +147,8 @@ exports = ModuleExports(
             "save", w_save,
             (_DOMAIN, ArgSpec(ArgKind.STR, "flags", optional=True, fixup=_save_flags), _AOR,
              ArgSpec(ArgKind.STR, "ownership_tag", optional=True)),
-            route_types=_REQ, doc="store the Contacts of a REGISTER and answer it",
+            route_types=_REQ | RouteType.ONREPLY,
+            doc="store the Contacts of a REGISTER and answer it (in onreply_route: what upstream accepted)",
         ),
         FunctionExport(
             "lookup", w_lookup,
@@ -191,6 +195,10 @@ exports = ModuleExports(
         ParamExport("max_contact_len", ParamType.INT, 255),
         ParamExport("retry_after", ParamType.INT, 0),
         ParamExport("sock_hdr_name", ParamType.STR, None),
+        ParamExport("mcontact_avp", ParamType.STR, None,
+                    doc="AVP with the Contact URI relayed upstream, for save() in onreply_route"),
+        ParamExport("attr_avp", ParamType.STR, None,
+                    doc="AVP saved with each binding; lookup() gives it back as $msg.branch.attr(name)"),
         ParamExport("disable_gruu", ParamType.INT, 1, check=lambda v: _only(v, 1, "disable_gruu")),
         ParamExport("tcp_persistent_flag", ParamType.MFLAG, None,
                     doc="message flag: keep the REGISTER's TCP/TLS/WS connection open while bound"),

@@ -29,6 +29,8 @@ class RegConfig:
     max_contact_len: int = 255
     tcp_persistent_flag: int = 0  # message flag mask
     reject_brief_expires: bool = False  # pysips: 423 + Min-Expires instead of raising the value
+    attr_avp: str | None = None  # AVP storage key; also the name of the branch attribute lookup sets
+    mcontact_avp: str | None = None  # AVP storage key: the Contact URI sent to an upstream registrar
 
 
 def _q(value: Any) -> float:
@@ -69,4 +71,6 @@ def config_from(params: dict[str, Any]) -> RegConfig:
         tcp_persistent_flag=(1 << int(params["tcp_persistent_flag"]))
         if params.get("tcp_persistent_flag") is not None else 0,
         reject_brief_expires=bool(num("reject_brief_expires", 0)),
+        attr_avp=avp_key(str(params["attr_avp"])) if params.get("attr_avp") else None,
+        mcontact_avp=avp_key(str(params["mcontact_avp"])) if params.get("mcontact_avp") else None,
     )

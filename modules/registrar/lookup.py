@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pysips.script.context import MsgContext
+from pysips.script.context import RURI_ATTRS_KEY, MsgContext
 from pysips.sip.errors import ParseError
 from pysips.sip.message import SipMessage
 from pysips.sip.nameaddr import parse_name_addr_list
@@ -129,15 +129,25 @@ def lookup(reg: Registrar, ctx: MsgContext, domain: str, lflags: LookupFlags, ao
     if not chosen:
         return ret
     rest = chosen
+    attr_name = reg.config.attr_avp
     if not lflags.flags & TO_BRANCHES_ONLY:
         if not _set_ruri(ctx, msg, chosen[0]):
             return INTERNAL_ERROR
+        if attr_name is not None:
+            # attr_avp: the binding's saved value becomes $msg.branch.attr(name) of its branch
+            attrs = ctx.extra.setdefault(RURI_ATTRS_KEY, {})
+            if chosen[0].attr is not None:
+                attrs[attr_name] = chosen[0].attr
+            else:
+                attrs.pop(attr_name, None)
         rest = chosen[1:]
     if lflags.flags & NO_BRANCHES and not lflags.flags & TO_BRANCHES_ONLY:
         return FOUND
     for c in rest:
         branch = _branch(ctx, c)
         if branch is not None:
+            if attr_name is not None and c.attr is not None:
+                branch["attrs"] = {attr_name: c.attr}
             ctx.branches.append(branch)
     return FOUND
 

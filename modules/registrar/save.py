@@ -60,7 +60,7 @@ _PARSE_ERROR_INFO = {E.PARSE_CONT: "error parsing CONTACT headers", E.PARSE_PATH
 class _Request:
     """What every binding of one REGISTER shares."""
 
-    __slots__ = ("callid", "cflags", "conn_id", "cseq", "flags", "methods", "path", "rcv",
+    __slots__ = ("attr", "callid", "cflags", "conn_id", "cseq", "flags", "methods", "path", "rcv",
                  "received", "socket", "user_agent")
 
     def __init__(self) -> None:
@@ -75,17 +75,20 @@ class _Request:
         self.methods: int | None = None
         self.conn_id = 0
         self.rcv: ReceiveInfo | None = None
+        self.attr: str | None = None  # attr_avp's value
 
 
-def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_uri: str | None) -> int:
-    """1 saved and answered, -2 refused (answered unless no-reply), -1 the reply could not be sent."""
+def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_uri: str | None,
+         forced: list[Contact] | None = None) -> int:
+    """1 saved and answered, -2 refused (answered unless no-reply), -1 the reply could not be sent.
+    `forced` replaces the request's Contacts (the binding a reply imposed, see reply_save.py)."""
     msg = ctx.msg
     flags = sflags.flags
     if not isinstance(msg, SipMessage) or not msg.is_request:
         log.error("save: no request to process")
         return -1
     try:
-        headers = _save(reg, ctx, msg, domain, sflags, aor_uri)
+        headers = _save(reg, ctx, msg, domain, sflags, aor_uri, forced)
     except RegError as err:
         reg.rejected += 1
         log.info("save: %s %s: %s (AOR from %s)", err.code, err.reason, err.info, aor_uri or msg.to.uri)
@@ -101,10 +104,10 @@ def save(reg: Registrar, ctx: MsgContext, domain: str, sflags: SaveFlags, aor_ur
 
 
 def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags: SaveFlags,
-          aor_uri: str | None) -> tuple[str, ...]:
+          aor_uri: str | None, forced: list[Contact] | None = None) -> tuple[str, ...]:
     cfg = reg.config
     flags = sflags.flags
-    contacts = msg.contacts()
+    contacts = msg.contacts() if forced is None else forced
     if isinstance(contacts, ParseError):
         raise RegError(400, E.PARSE_CONT)
     star = any(c.star for c in contacts)
@@ -163,6 +166,10 @@ def _shared(reg: Registrar, ctx: MsgContext, msg: SipMessage, flags: int, out: l
     s.cflags = ctx.bflags
     # shared by many bindings: interned, so that each binding does not keep its own copy
     s.user_agent = sys.intern((msg.header("user-agent") or "")[:255])
+    if cfg.attr_avp is not None:
+        values = ctx.avps.get(cfg.attr_avp)
+        if values:
+            s.attr = str(values[0])
     allow = msg.headers("allow")
     if allow:
         s.methods = ul.methods_mask(",".join(allow))
@@ -299,7 +306,7 @@ def _new_binding(reg: Registrar, aor: str, c: Contact, expires: int, s: _Request
         aor, c.uri, expires, q=_q(reg, c), callid=s.callid, cseq=s.cseq, flags=s.flags,
         cflags=s.cflags, user_agent=s.user_agent, received=received, path=s.path, socket=s.socket,
         methods=methods, instance=c.instance, reg_id=c.reg_id or 0, conn_id=s.conn_id,
-        last_modified=now,
+        last_modified=now, attr=s.attr,
     )
 
 

@@ -90,7 +90,9 @@ def render(header: RRHeader, out: Socket | None, double_rr: bool) -> str:
     if inbound is None:
         return ""
     if out is None or _same_realm(out, inbound):
-        return _line(header.user, socket_address(inbound), False, header.suffix, header.params)
+        # the single header shows the sending socket as the message advertises it (OpenSIPS's
+        # SUBST_SND lump: set_advertised_address() counts), which is the receiving one otherwise
+        return _line(header.user, socket_address(out or inbound), False, header.suffix, header.params)
     if not double_rr:
         return _line(header.user, socket_address(out), False, header.suffix, header.params)
     return _line(header.user, socket_address(out), True, header.suffix, header.params) + _line(

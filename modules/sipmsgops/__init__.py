@@ -4,8 +4,10 @@ is_method("INVITE|BYE") (replies: the CSeq method), has_totag(), has_body([mime]
 is_present_hf(name), append_hf(text[, after]), insert_hf(text[, before]), append_urihf(pre, post),
 remove_hf(name), remove_hf_re(re), remove_hf_glob(glob), append_to_reply(text),
 ruri_has_param(name[, value]), ruri_add_param(param), ruri_del_param(name), ruri_tel2sip(),
-is_uri_user_e164(uri). Header edits are lumps: invisible to $hdr() in the same route.
-The body/codec/stream functions are declared but not implemented: using them is a load error.
+is_uri_user_e164(uri), list_hdr_has_option/add_option/remove_option(hdr, opt),
+stream_exists()/stream_delete(), the codec_* functions (see codecs.py).
+Header edits are lumps: invisible to $hdr() in the same route.
+The other body and codec functions are declared but not implemented: using them is a load error.
 """
 
 from __future__ import annotations
@@ -13,6 +15,17 @@ from __future__ import annotations
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.exports import ArgKind, ArgSpec, FunctionExport, ModuleExports
 
+from .codecs import (
+    codec_delete,
+    codec_delete_except_re,
+    codec_delete_re,
+    codec_exists,
+    codec_exists_re,
+    codec_move_down,
+    codec_move_down_re,
+    codec_move_up,
+    codec_move_up_re,
+)
 from .headers import (
     append_hf,
     append_to_reply,
@@ -25,8 +38,10 @@ from .headers import (
     remove_hf_glob,
     remove_hf_re,
 )
+from .list_hdr import list_hdr_add_option, list_hdr_has_option, list_hdr_remove_option
 from .message import fix_methods, fix_mime, has_body, has_totag, is_method
 from .ruri import is_uri_user_e164, ruri_add_param, ruri_del_param, ruri_has_param, ruri_tel2sip
+from .streams import is_audio_on_hold, stream_delete, stream_exists
 
 _ALL = RouteType.REQUEST | RouteType.ONREPLY | RouteType.FAILURE | RouteType.BRANCH | RouteType.LOCAL
 _RURI = RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH | RouteType.LOCAL
@@ -42,11 +57,8 @@ def _not_implemented(ctx: MsgContext, *args: object) -> int:
 
 _MISSING = (
     ("append_body_to_reply", 1), ("append_time", 0), ("is_privacy", 1), ("remove_body_part", 2),
-    ("add_body_part", 3), ("get_updated_body_part", 2), ("codec_exists", 2), ("codec_exists_re", 1),
-    ("codec_delete", 2), ("codec_delete_re", 1), ("codec_delete_except_re", 1), ("codec_move_up", 2),
-    ("codec_move_up_re", 1), ("codec_move_down", 2), ("codec_move_down_re", 1), ("is_audio_on_hold", 0),
-    ("sipmsg_validate", 2), ("change_reply_status", 2), ("stream_exists", 2), ("stream_delete", 2),
-    ("list_hdr_has_option", 2), ("list_hdr_add_option", 2), ("list_hdr_remove_option", 2),
+    ("add_body_part", 3), ("get_updated_body_part", 2),
+    ("sipmsg_validate", 2), ("change_reply_status", 2),
     ("get_glob_headers_values", 3), ("sip_to_json", 1),
 )
 
@@ -87,6 +99,40 @@ exports = ModuleExports(
             "append_urihf", append_urihf, (ArgSpec(_S, "prefix"), ArgSpec(_S, "suffix")),
             RouteType.REQUEST | RouteType.FAILURE | RouteType.BRANCH,
             doc="append prefix + R-URI + suffix as header line(s)",
+        ),
+        FunctionExport(
+            "list_hdr_has_option", list_hdr_has_option, (_HNAME, ArgSpec(_S, "option")), _ALL,
+            doc="an instance of the header lists this option (Supported, Require ...)",
+        ),
+        FunctionExport(
+            "list_hdr_add_option", list_hdr_add_option, (_HNAME, ArgSpec(_S, "option")), _ALL,
+            doc="add an option at the end of the header's list (first instance)",
+        ),
+        FunctionExport(
+            "list_hdr_remove_option", list_hdr_remove_option, (_HNAME, ArgSpec(_S, "option")), _ALL,
+            doc="remove the option from each instance (the header when it was the only one)",
+        ),
+        *(FunctionExport(name, handler, (ArgSpec(_S, "name"), ArgSpec(_S, "clock", optional=True)), _ALL,
+                         doc=f"{name.replace('_', ' ')} (by name[, clock]) in the SDP")
+          for name, handler in (("codec_exists", codec_exists), ("codec_delete", codec_delete),
+                                ("codec_move_up", codec_move_up), ("codec_move_down", codec_move_down))),
+        *(FunctionExport(name, handler, (ArgSpec(ArgKind.REGEX, "regexp"),), _ALL,
+                         doc=f"{name.replace('_', ' ')} in the SDP")
+          for name, handler in (("codec_exists_re", codec_exists_re), ("codec_delete_re", codec_delete_re),
+                                ("codec_delete_except_re", codec_delete_except_re),
+                                ("codec_move_up_re", codec_move_up_re),
+                                ("codec_move_down_re", codec_move_down_re))),
+        FunctionExport("is_audio_on_hold", is_audio_on_hold, (), _ALL,
+                       doc="an audio stream is on hold: 1 null address (RFC 2543), 2 sendonly/inactive"),
+        FunctionExport(
+            "stream_exists", stream_exists,
+            (ArgSpec(ArgKind.REGEX, "media"), ArgSpec(ArgKind.REGEX, "transport", optional=True)), _ALL,
+            doc="the SDP has a stream of that media (and transport)",
+        ),
+        FunctionExport(
+            "stream_delete", stream_delete,
+            (ArgSpec(ArgKind.REGEX, "media"), ArgSpec(ArgKind.REGEX, "transport", optional=True)), _ALL,
+            doc="remove the (last) stream of that media (and transport) from the SDP",
         ),
         FunctionExport("remove_hf", remove_hf, (_HNAME,), _ALL, doc="remove every header of this name"),
         FunctionExport(

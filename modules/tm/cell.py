@@ -150,9 +150,11 @@ class Cell:
         return all(not b.pending for b in self.current_branches())
 
     def request_context(self, ctx: Any) -> Any:
-        """For `$(<request>...)`: the transaction's request in a copy of `ctx`."""
+        """For `$(<request>...)` and save() in onreply_route: the transaction's request, with where
+        it came from, in a copy of `ctx`."""
         alt = copy.copy(ctx)
         alt.msg = self.request
+        alt.rcv = self.rcv
         return alt
 
     def __repr__(self) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.advertise import advertised_socket
 from pysips.core.api import Destination, Socket
-from pysips.script.context import MsgContext, RouteType
+from pysips.script.context import RURI_PATH_KEY, MsgContext, RouteType
 from pysips.sip.branch import make_branch, stateless_branch
 from pysips.sip.message import SipMessage
 from pysips.sip.transaction import (
@@ -156,7 +157,9 @@ class Forking(TmBase):
             original = ctx.extra.get("tm.failure_target")
             include_first = not ctx.branches or (first_uri, ctx.dst_uri) != original
         if include_first:
-            targets.append((first_uri, ctx.dst_uri, ctx.bflags, ctx.force_socket, None))
+            # the R-URI branch's Path, when the script set one ($msg.branch.path, next_branches())
+            first_path = ctx.extra.get(RURI_PATH_KEY)
+            targets.append((first_uri, ctx.dst_uri, ctx.bflags, ctx.force_socket, first_path))
         for extra in ctx.branches:
             uri = extra.get("uri")
             if isinstance(uri, str) and uri:
@@ -319,7 +322,8 @@ class Forking(TmBase):
         request-out callbacks (only for a fork of a transaction)."""
         routes = self.routes
         if routes is not None:
-            routes.finalize_for_socket(msg, sock)
+            # set_advertised_address()/_port() show in the Record-Route too
+            routes.finalize_for_socket(msg, advertised_socket(ctx, sock))
         if self.request_out_callbacks:
             cell = ctx.transaction
             branch = self.current_branch(ctx)

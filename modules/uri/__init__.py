@@ -1,14 +1,17 @@
 """uri: the OpenSIPS 2.x `uri` module (removed in 3.x, its functions spread over other modules).
 
 Scripts written for 2.x load it and set its parameters (the seed: `modparam("uri",
-"use_uri_table", 0)`), so the module and every parameter exist. Its functions check users against
-a database or an AAA server; pysips has neither yet, so each is declared and using one is a load
-error naming it. has_user_part() and uri_param() are offered: they need nothing but the message;
+"use_uri_table", 0)`), so the module and every parameter exist. The database checks
+db_check_to(), db_check_from(), db_does_uri_exist() and db_get_auth_id() work over `db_url` (see
+dbchecks.py); the AAA ones are declared, and using one is a load error naming it.
+has_user_part() and uri_param() need nothing but the message;
 has_totag(), is_uri_user_e164(), tel2sip(), add_uri_param() and del_uri_param(), which 3.x moved to
 sipmsgops, answer as fallbacks when sipmsgops is not loaded.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.exports import (
@@ -16,6 +19,7 @@ from pysips.script.exports import (
     ArgSpec,
     FunctionExport,
     ModuleExports,
+    ModuleInitContext,
     ParamExport,
     ParamType,
     fallback_alias,
@@ -23,7 +27,8 @@ from pysips.script.exports import (
 from pysips.sip.message import SipMessage
 from pysips.sip.uri import SipUri, parse_uri
 
-_NEEDS_DB = "needs the database layer (db_url), which pysips does not have yet"
+from .dbchecks import UriDb, check_header_user, config_from, does_uri_exist, get_auth_id, open_uri_db
+
 _NEEDS_AAA = "needs an AAA (RADIUS/Diameter) client, which pysips does not have"
 
 
@@ -54,6 +59,18 @@ def uri_param(ctx: MsgContext, name: str, value: str | None = None) -> int:
     return 1 if uri.params[key] == value else -1
 
 
+def _check_to(ctx: MsgContext) -> int:
+    return check_header_user(ctx, "to")
+
+
+def _check_from(ctx: MsgContext) -> int:
+    return check_header_user(ctx, "from")
+
+
+def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> UriDb:
+    return open_uri_db(config_from(params))
+
+
 def _unavailable(ctx: MsgContext, *args: object) -> int:
     return -1
 
@@ -81,10 +98,19 @@ exports = ModuleExports(
         fallback_alias("tel2sip", "sipmsgops", "ruri_tel2sip"),
         fallback_alias("add_uri_param", "sipmsgops", "ruri_add_param"),
         fallback_alias("del_uri_param", "sipmsgops", "ruri_del_param"),
-        _missing("db_check_to", 0, _NEEDS_DB),
-        _missing("db_check_from", 0, _NEEDS_DB),
-        _missing("db_does_uri_exist", 0, _NEEDS_DB),
-        _missing("db_get_auth_id", 3, _NEEDS_DB),
+        FunctionExport("db_check_to", _check_to, (), RouteType.REQUEST,
+                       doc="the To user may be used by the authenticated user"),
+        FunctionExport("db_check_from", _check_from, (), RouteType.REQUEST,
+                       doc="the From user may be used by the authenticated user"),
+        FunctionExport("db_does_uri_exist", does_uri_exist, (), RouteType.REQUEST,
+                       doc="the R-URI user is in db_table"),
+        FunctionExport(
+            "db_get_auth_id", get_auth_id,
+            (ArgSpec(ArgKind.STR, "uri"), ArgSpec(ArgKind.VAR, "auth_user"),
+             ArgSpec(ArgKind.VAR, "auth_realm")),
+            RouteType.REQUEST | RouteType.FAILURE | RouteType.LOCAL,
+            doc="the digest user and realm a URI maps to (uri table)",
+        ),
         _missing("aaa_does_uri_exist", 1, _NEEDS_AAA),
         _missing("aaa_does_uri_user_exist", 1, _NEEDS_AAA),
     ),
@@ -100,5 +126,6 @@ exports = ModuleExports(
         ParamExport("service_type", ParamType.INT, 10),
         ParamExport("use_sip_uri_host", ParamType.INT, 0),
     ),
-    doc="URI checks of OpenSIPS 2.x (database and AAA checks not available).",
+    init=_init,
+    doc="URI checks of OpenSIPS 2.x (the AAA checks are not available).",
 )

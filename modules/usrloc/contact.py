@@ -54,6 +54,7 @@ class UContact:
 
     __slots__ = (
         "aor",
+        "attr",
         "callid",
         "cflags",
         "conn_id",
@@ -95,8 +96,10 @@ class UContact:
         conn_id: int = 0,
         last_modified: float = 0.0,
         contact_id: int = 0,
+        attr: str | None = None,
     ) -> None:
         self.aor = aor
+        self.attr = attr  # registrar's attr_avp value, stored with the binding
         self.uri = uri
         self.expires = expires
         self.q = q
@@ -141,6 +144,7 @@ class UContact:
         self.socket = other.socket
         self.methods = other.methods
         self.instance = other.instance
+        self.attr = other.attr
         self.reg_id = other.reg_id
         self.conn_id = other.conn_id
         self.last_modified = other.last_modified

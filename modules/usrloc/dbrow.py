@@ -13,6 +13,7 @@ from .contact import FL_MEM, Q_UNSPECIFIED, UContact
 COLUMNS = (
     "contact_id", "username", "domain", "contact", "received", "path", "expires", "q", "callid",
     "cseq", "last_modified", "flags", "cflags", "user_agent", "socket", "methods", "sip_instance",
+    "attr",
 )
 
 FlagNames = Callable[[int], str]
@@ -63,6 +64,7 @@ def to_row(c: UContact, use_domain: bool, flag_names: FlagNames) -> dict[str, Db
         "socket": c.socket,
         "methods": c.methods,
         "sip_instance": c.instance,
+        "attr": c.attr,
     }
 
 
@@ -76,7 +78,7 @@ def _int(value: Any, default: int = 0) -> int:
 def from_row(row: Row, use_domain: bool, flag_bits: FlagBits) -> UContact:
     """A stored binding (rows written by OpenSIPS or by us); bad values fall back to defaults."""
     (contact_id, username, domain, contact, received, path, expires, q, callid, cseq, last_modified,
-     flags, cflags, user_agent, socket, methods, instance) = row
+     flags, cflags, user_agent, socket, methods, instance, attr) = row
     try:
         qv = float(q) if q is not None else Q_UNSPECIFIED
     except ValueError:
@@ -98,5 +100,6 @@ def from_row(row: Row, use_domain: bool, flag_bits: FlagBits) -> UContact:
         instance=str(instance) if instance else None,
         last_modified=_timestamp(last_modified),
         contact_id=_int(contact_id),
+        attr=str(attr) if attr is not None else None,
     )
     return c

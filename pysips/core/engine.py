@@ -26,6 +26,8 @@ from pysips.core.sockets import SocketMyself, SocketTable, default_port, is_ip_l
 from pysips.core.suspend import call_with_deadline, in_script, spawn
 from pysips.core.via_fix import apply_to_request, fix_reply_vias
 from pysips.script.context import (
+    ADV_ADDRESS_KEY,
+    ADV_PORT_KEY,
     MSGFL_ADD_LOCAL_RPORT,
     MSGFL_FORCE_RPORT,
     MsgContext,
@@ -254,7 +256,14 @@ class Engine:
         codes.append(self.run_route(ctx, route))
 
     def via_for(self, socket: Socket, branch: str, ctx: MsgContext | None = None) -> str:
-        host, port = socket.host_for_headers, socket.port_for_headers
+        host: str = socket.host_for_headers
+        port: int | str = socket.port_for_headers
+        if ctx is not None:
+            # set_advertised_address()/_port(): in the Via they win over the socket's own
+            adv_host = ctx.extra.get(ADV_ADDRESS_KEY)
+            if adv_host:
+                host = f"[{adv_host}]" if ":" in adv_host and not adv_host.startswith("[") else adv_host
+            port = ctx.extra.get(ADV_PORT_KEY) or port
         via = f"SIP/2.0/{socket.proto.upper()} {host}:{port};branch={branch}"
         if ctx is not None and ctx.msg_flags & MSGFL_ADD_LOCAL_RPORT:
             via += ";rport"

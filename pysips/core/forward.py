@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pysips.core.advertise import advertised_socket
 from pysips.core.api import Destination, Socket
 from pysips.core.engine import Engine
 from pysips.core.services import RECORD_ROUTE
@@ -94,7 +95,7 @@ def forward_request(engine: Engine, ctx: MsgContext, target: HostPort | str | No
         if ctx.new_ruri is not None and ctx.new_ruri != msg.ruri:
             msg.set_ruri(ctx.new_ruri)
         engine.prepare_relay(ctx)
-        finalize_for_socket(engine, msg, sock)
+        finalize_for_socket(engine, msg, advertised_socket(ctx, sock))
         via = engine.via_for(sock, stateless_branch(msg), ctx)
         data = insert_top_via(msg.serialize(add_content_length=sock.reliable), via)
         if engine.send(data, dst, sock):

@@ -37,6 +37,7 @@ from pysips.core.listeners import (
 )
 from pysips.script import ast
 from pysips.script.context import MsgContext, ProcessState, RouteType
+from pysips.script.events import events_of
 from pysips.script.oslog import setup_logging
 from pysips.transport.stream_listeners import STREAM_PROTOS, StreamListener, start_stream_listener
 from pysips.transport.udp import AsyncioClock, UdpListener, start_udp_listener
@@ -208,6 +209,15 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
         print(f"pysips: {_start_error(loaded, process, exc)}", file=sys.stderr)
         await destroy_modules(loaded, process)
         return 1
+    events = events_of(process)
+    if events is not None:
+        # event_route runs after the work that raised the event, as OpenSIPS hands it to another
+        # process; through the engine, so an error in it costs that run only
+        def schedule(work: Callable[[], None]) -> None:
+            engine.call_at(engine.now(), work)
+
+        events.schedule = schedule
+        events.route_runner = lambda run, ctx: engine.run_route(ctx, run)
     tune_gc()
 
     loop = asyncio.get_running_loop()

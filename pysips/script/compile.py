@@ -9,6 +9,8 @@ call them. Each problem carries file:line:col.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from pysips.script.corefuncs import CoreEnv, core_exports
 from pysips.script.coreparams import CoreParamKind
 from pysips.script.coreparams import lookup as lookup_core_param
 from pysips.script.errors import FixupError, LoadProblem, Problems, ScriptLoadError
+from pysips.script.events import EventInterface, events_of
 from pysips.script.exports import (
     DestroyHook,
     FunctionExport,
@@ -102,9 +105,28 @@ class LoadedScript:
         ctx.route_type = ROUTE_TYPE_OF[route.kind]
         return route.run(ctx)
 
+    def init_events(self, process: ProcessState) -> EventInterface:
+        """The process's event interface, with every `event_route[E_X]` subscribed to E_X."""
+        events = events_of(process)
+        if events is None:
+            core = process.core
+            clock = core.wall_time if core is not None else time.time
+            events = process.events = EventInterface(process, clock)
+
+            def run_event_route(run: Callable[[MsgContext], int], ctx: MsgContext) -> int:
+                ctx.action_flags = 0
+                return run(ctx)
+
+            events.route_runner = run_event_route
+            for name, route in self.routes.get(ast.RouteKind.EVENT, {}).items():
+                if name is not None:
+                    events.add_event_route(name, route.run)
+        return events
+
     def init_modules(self, process: ProcessState) -> None:
         """Run each module's `init` in dependency order; the returned object is its runtime state.
         Then check it registered what it `provides`, and add its MI commands and statistics."""
+        self.init_events(process)
         for name in self.init_order:
             mod = self.modules[name]
             exports = mod.exports
@@ -243,6 +265,7 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     # Module variables are registered as each module loads, so that every later step (parameter
     # resolution, routes, module init) sees them.
     registry = new_registry()
+    registry.branch_flags.registry = flags
     pending: list[_PendingResolve] = []
 
     for item in script.items:
@@ -281,7 +304,8 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     _check_dependencies(modules, missing, problems)
 
     myself = options.myself or from_script(global_params)
-    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
+    registry.xlog.default = int(core.get("xlog_level", 2))
+    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)), registry.xlog)
     if finder is None:
         finder = ModuleFinder(mpath, options.base_dir)
     functions = build_function_table(

@@ -107,7 +107,8 @@ def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
     plan: list[tuple[bool, Any]] = []  # (dynamic, constant value or getter)
     ok = True
     for index, spec in enumerate(specs):
-        if index < len(call.args):
+        # an empty optional argument (`f(a, , c)`) is an omitted one, as OpenSIPS takes it
+        if index < len(call.args) and not (spec.optional and isinstance(call.args[index], ast.NullLit)):
             arg = call.args[index]
             fctx_arg = FixupContext(c.flags, entry.params, _pos(arg, call.pos))
             dyn, item = _fix_arg(c, call.name, index + 1, spec, arg, fctx_arg)

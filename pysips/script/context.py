@@ -33,7 +33,7 @@ class ProcessState:
     scripts can be loaded side by side in tests.
     """
 
-    __slots__ = ("core", "modules", "services", "transactions", "vars")
+    __slots__ = ("core", "events", "modules", "services", "transactions", "vars", "xlog_level")
 
     def __init__(self) -> None:
         self.vars: dict[str, Value] = {}
@@ -45,6 +45,10 @@ class ProcessState:
         self.core: Any = None
         # What creates a transaction for async() (tm registers itself at init); None without tm.
         self.transactions: TransactionStarter | None = None
+        # The event interface (pysips.script.events.EventInterface), made when the script starts.
+        self.events: Any = None
+        # This process's `$xlog_level` override; None follows the script's xlog_level=.
+        self.xlog_level: int | None = None
 
 
 class RouteType:
@@ -68,6 +72,17 @@ ACT_RETURN = 1
 ACT_EXIT = 2
 ACT_BREAK = 4
 ACT_DROP = 8
+
+# ctx.extra keys of set_advertised_address()/set_advertised_port(): the host and port this message
+# advertises in our Via (over the socket's own) and Record-Route (when the socket has none).
+ADV_ADDRESS_KEY = "core.adv_address"
+ADV_PORT_KEY = "core.adv_port"
+
+# ctx.extra keys of the R-URI branch's values MsgContext has no slot for: its q (a float 0..1,
+# absent = unspecified), its Path (tm adds it as Route headers) and its attributes.
+RURI_Q_KEY = "core.ruri_q"
+RURI_PATH_KEY = "core.ruri_path"
+RURI_ATTRS_KEY = "core.ruri_attrs"
 
 # Per-message processing flags the core honours when it sends (force_rport, add_local_rport).
 MSGFL_FORCE_RPORT = 1

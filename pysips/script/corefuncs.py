@@ -9,15 +9,26 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pysips.script.context import MSGFL_ADD_LOCAL_RPORT, MSGFL_FORCE_RPORT, MsgContext, Value
+from pysips.script.context import (
+    ADV_ADDRESS_KEY,
+    ADV_PORT_KEY,
+    MSGFL_ADD_LOCAL_RPORT,
+    MSGFL_FORCE_RPORT,
+    MsgContext,
+    Value,
+)
 from pysips.script.errors import FixupError
+from pysips.script.events import w_raise_event, w_subscribe_event
 from pysips.script.exports import ArgKind, ArgSpec, FixupContext, FunctionExport, ModuleExports
 from pysips.script.myself import MyselfChecker
 from pysips.script.oslog import LEVEL_NAMES, SCRIPT_LOGGER, py_level
+from pysips.script.pv_extra import XlogLevel
+from pysips.script.pv_vars import AvpPV
 from pysips.script.pvbridge import PVAccessor
+from pysips.script.serialize import next_branches, serialize_branches
 from pysips.script.uri_rewrite import (
     UriText,
     set_host,
@@ -39,6 +50,8 @@ L_DBG = 4
 class CoreEnv:
     myself: MyselfChecker
     xlog_print_level: int = L_NOTICE  # level of the one-argument xlog()
+    # xlog() prints up to this level ($xlog_level), whatever log_level says, as OpenSIPS does.
+    xlog: XlogLevel = field(default_factory=XlogLevel)
 
 
 def _a(kind: ArgKind, name: str = "", optional: bool = False, **kw: Any) -> ArgSpec:
@@ -69,12 +82,23 @@ def _emit(os_level: int, text: str) -> int:
     return 1
 
 
-def _xlog_level_fmt(ctx: MsgContext, level: int, text: str) -> int:
+def _log_level_fmt(ctx: MsgContext, level: int, text: str) -> int:
     return _emit(level, text)
 
 
-def _xdbg(ctx: MsgContext, text: str) -> int:
-    return _emit(L_DBG, text)
+def _make_xlog(env: CoreEnv) -> Callable[[MsgContext, int, str], int]:
+    """xlog(level, format): printed when level <= $xlog_level; log_level does not filter it
+    (OpenSIPS raises the process log level to the xlog level while it prints)."""
+
+    def xlog(ctx: MsgContext, level: int, text: str) -> int:
+        if level > env.xlog.current(ctx):
+            return 1
+        line = text[:-1] if text.endswith("\n") else text
+        record = xlog_logger.makeRecord(xlog_logger.name, py_level(level), "", 0, "%s", (line,), None)
+        xlog_logger.handle(record)
+        return 1
+
+    return xlog
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +233,51 @@ def _isdsturiset(ctx: MsgContext) -> int:
     return 1 if ctx.dst_uri else -1
 
 
+_VIA_FLAGS = {"force-rport": MSGFL_FORCE_RPORT, "add-local-rport": MSGFL_ADD_LOCAL_RPORT}
+_VIA_FLAGS_MISSING = {
+    "reply-to-via": "replies to the top Via instead of the source",
+    "force-tcp-alias": "force_tcp_alias()",
+}
+
+
+def fix_via_flags(value: Any, fctx: FixupContext) -> int:
+    """set_via_handling()'s named flags; the two pysips cannot honour yet are load errors."""
+    mask = 0
+    for name in str(value).split(","):
+        name = name.strip()
+        if name in _VIA_FLAGS_MISSING:
+            raise FixupError(f"set_via_handling flag {name!r} ({_VIA_FLAGS_MISSING[name]}) "
+                             "is not implemented in pysips yet")
+        if name not in _VIA_FLAGS:
+            raise FixupError(f"Unknown flag: {name}")
+        mask |= _VIA_FLAGS[name]
+    return mask
+
+
+def _set_via_handling(ctx: MsgContext, flags: int) -> int:
+    ctx.msg_flags |= flags
+    return 1
+
+
+def _set_advertised_address(ctx: MsgContext, address: str) -> int:
+    """This message advertises `address` in our Via and Record-Route (OpenSIPS set_global_address);
+    a branch made from it keeps the setting."""
+    if not address:
+        log.error("set_advertised_address: empty address")
+        return -1
+    ctx.extra[ADV_ADDRESS_KEY] = address
+    return 1
+
+
+def _set_advertised_port(ctx: MsgContext, port: str) -> int:
+    text = str(port).strip()
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        log.error("set_advertised_port: bad port %r", port)
+        return -1
+    ctx.extra[ADV_PORT_KEY] = text
+    return 1
+
+
 def _force_rport(ctx: MsgContext) -> int:
     ctx.msg_flags |= MSGFL_FORCE_RPORT
     return 1
@@ -300,6 +369,13 @@ def _make_is_myself(env: CoreEnv) -> Callable[[MsgContext, str, Value], int]:
     return is_myself
 
 
+def _fix_avp(value: Any, fctx: FixupContext) -> Any:
+    """raise_event() takes its attribute names and values from AVPs only (fixup_check_avp)."""
+    if value is not None and not isinstance(value, AvpPV):
+        raise FixupError("this parameter must be an AVP, e.g. $avp(vals)")
+    return value
+
+
 def _missing(reason: str) -> Callable[..., int]:
     def handler(ctx: MsgContext, *args: Any) -> int:
         raise RuntimeError(f"not implemented: {reason}")
@@ -315,12 +391,7 @@ _NEEDS_ENGINE = {
     "force_send_socket": "needs the transport layer",
     "force_tcp_alias": "needs the transport layer",
     "tcp_close_conn": "needs the transport layer",
-    "set_advertised_address": "needs the transport layer",
-    "set_advertised_port": "needs the transport layer",
     "socket_belongs_to_bond": "needs the transport layer",
-    "set_via_handling": "needs the forwarding engine",
-    "serialize_branches": "needs branch serialization",
-    "next_branches": "needs branch serialization",
     "move_msg_branch": "needs the branch engine",
     "swap_msg_branches": "needs the branch engine",
     "use_blacklist": "needs blacklists",
@@ -335,8 +406,6 @@ _NEEDS_ENGINE = {
     "cache_add": "needs a cachedb backend",
     "cache_sub": "needs a cachedb backend",
     "cache_raw_query": "needs a cachedb backend",
-    "raise_event": "needs the event interface",
-    "subscribe_event": "needs the event interface",
     "construct_uri": "not written yet",
     "script_trace": "not written yet",
     "sr_check_status": "needs the status/report framework",
@@ -347,8 +416,13 @@ def core_exports(env: CoreEnv) -> ModuleExports:
     s, i, any_ = ArgKind.STR, ArgKind.INT, ArgKind.ANY
     level = _a(any_, "level", fixup=fix_log_level)
 
+    xlog2 = _make_xlog(env)
+
     def xlog1(ctx: MsgContext, text: str) -> int:
-        return _emit(env.xlog_print_level, text)
+        return xlog2(ctx, env.xlog_print_level, text)
+
+    def xdbg(ctx: MsgContext, text: str) -> int:
+        return xlog2(ctx, L_DBG, text)
 
     def log1(ctx: MsgContext, text: str) -> int:
         return _emit(L_DBG, text)
@@ -361,10 +435,10 @@ def core_exports(env: CoreEnv) -> ModuleExports:
     rewrite_port = _rewrite(set_port)
     functions = [
         FunctionExport("xlog", xlog1, (_a(s, "format"),), doc="log a formatted line at xlog_print_level"),
-        FunctionExport("xlog/2", _xlog_level_fmt, (level, _a(s, "format")), doc="log at a level (L_ERR ...)"),
-        FunctionExport("xdbg", _xdbg, (_a(s, "format"),), doc="log a formatted line at L_DBG"),
+        FunctionExport("xlog/2", xlog2, (level, _a(s, "format")), doc="log at a level (L_ERR ...)"),
+        FunctionExport("xdbg", xdbg, (_a(s, "format"),), doc="log a formatted line at L_DBG"),
         FunctionExport("log", log1, (_a(s, "text"),), doc="log a line at L_DBG"),
-        FunctionExport("log/2", _xlog_level_fmt, (level, _a(s, "text")), doc="log a line at a level"),
+        FunctionExport("log/2", _log_level_fmt, (level, _a(s, "text")), doc="log a line at a level"),
         FunctionExport("setflag", _setflag, (_a(ArgKind.MFLAG, "flag"),), doc="set a message flag"),
         FunctionExport("resetflag", _resetflag, (_a(ArgKind.MFLAG, "flag"),), doc="reset a message flag"),
         FunctionExport("isflagset", _isflagset, (_a(ArgKind.MFLAG, "flag"),), doc="test a message flag"),
@@ -395,6 +469,24 @@ def core_exports(env: CoreEnv) -> ModuleExports:
         ),
         FunctionExport("add_local_rport", _add_local_rport, doc="add rport to our own Via"),
         FunctionExport(
+            "set_via_handling",
+            _set_via_handling,
+            (_a(s, "flags", fixup=fix_via_flags),),
+            doc="force-rport and/or add-local-rport for this message",
+        ),
+        FunctionExport(
+            "set_advertised_address",
+            _set_advertised_address,
+            (_a(s, "address"),),
+            doc="advertise this host in our Via/Record-Route for this message",
+        ),
+        FunctionExport(
+            "set_advertised_port",
+            _set_advertised_port,
+            (_a(s, "port"),),
+            doc="advertise this port in our Via/Record-Route for this message",
+        ),
+        FunctionExport(
             "append_msg_branch",
             _append_msg_branch,
             (_a(s, "uri"), _a(s, "q", optional=True, fixup=fix_qvalue), _a(s, "flags", optional=True)),
@@ -411,6 +503,30 @@ def core_exports(env: CoreEnv) -> ModuleExports:
             _append_branch,
             (_a(s, "uri", optional=True), _a(s, "q", optional=True, fixup=fix_qvalue)),
             doc="3.6 name of append_branch(): the current R-URI when no URI is given",
+        ),
+        FunctionExport(
+            "serialize_branches",
+            serialize_branches,
+            (_a(i, "clear"), _a(i, "keep_order", optional=True)),
+            doc="queue the branches by q for serial forking ($avp(serial_branch))",
+        ),
+        FunctionExport(
+            "next_branches",
+            next_branches,
+            doc="take the next q group of serialized branches (1 more left, 2 last, -1 none)",
+        ),
+        FunctionExport(
+            "raise_event",
+            w_raise_event,
+            (_a(s, "event"), _a(ArgKind.VAR, "attrs", optional=True, fixup=_fix_avp),
+             _a(ArgKind.VAR, "vals", optional=True, fixup=_fix_avp)),
+            doc="raise an event to its subscribers (event_route[...] and transports)",
+        ),
+        FunctionExport(
+            "subscribe_event",
+            w_subscribe_event,
+            (_a(s, "event"), _a(s, "socket"), _a(i, "expire", optional=True)),
+            doc="subscribe a socket (route:NAME, or a transport's) to an event",
         ),
         FunctionExport("remove_msg_branch", _remove_msg_branch, (_a(i, "index"),), doc="remove a branch"),
         FunctionExport(

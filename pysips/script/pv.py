@@ -29,7 +29,10 @@ from pysips.script.pv_base import (
     join_values,
     log,
 )
+from pysips.script.pv_branch import FlagNames, branch_factories
 from pysips.script.pv_core import core_factories
+from pysips.script.pv_extra import XlogLevel, extra_factories
+from pysips.script.pv_sdp import INSERT, INSERT_AFTER, sdp_factories
 from pysips.script.pv_vars import APPEND, AvpPV, avp_key, make_avp, make_param, make_var
 from pysips.script.transforms import Chain, TransformRegistry, TrArg, TrFunc, compile_chain
 
@@ -52,12 +55,13 @@ __all__ = [
 ]
 
 NULL_TEXT = "<null>"
+SDP_INDEX_MODES = (INSERT, INSERT_AFTER)  # `$(sdp.line(x)[insert])`
 
 
 class PVRegistry:
     """Pseudo-variable classes by name, and the transformation classes beside them."""
 
-    __slots__ = ("_factories", "start_time", "transforms")
+    __slots__ = ("_factories", "branch_flags", "start_time", "transforms", "xlog")
 
     def __init__(self, start_time: float | None = None) -> None:
         self.start_time = time.time() if start_time is None else start_time
@@ -65,6 +69,12 @@ class PVRegistry:
         self._factories["var"] = make_var
         self._factories["avp"] = make_avp
         self._factories["param"] = make_param
+        # The branch variables print and parse flag names: the loader hands over its flag registry.
+        self.branch_flags = FlagNames()
+        self._factories.update(branch_factories(self.branch_flags))
+        self.xlog = XlogLevel()  # its default is the script's xlog_level=, set by the loader
+        self._factories.update(extra_factories(self.xlog, self.branch_flags))
+        self._factories.update(sdp_factories(self))
         self.transforms = TransformRegistry()
 
     def register(self, name: str, factory: PVFactory) -> None:
@@ -272,6 +282,8 @@ def _static_index(node: ast.PVar, registry: PVRegistry) -> int | str | PVAccesso
         text = index.value if isinstance(index, ast.StrLit) else index.name
         if text.lower() == APPEND and node.name == "avp":
             return APPEND
+        if text.lower() in SDP_INDEX_MODES and node.name in ("sdp.line", "sdp.stream", "sdp.session"):
+            return text.lower()
         try:
             return int(text)
         except ValueError:

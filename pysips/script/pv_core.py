@@ -461,7 +461,7 @@ def _socket_out(field: str | None) -> Getter:
 _SOCKET_PROTOS = frozenset({"udp", "tcp", "tls", "ws", "wss", "sctp"})
 
 
-def _split_socket(text: str) -> tuple[str, str, int] | None:
+def split_socket(text: str) -> tuple[str, str, int] | None:
     """`[proto:]host[:port]` (IPv6 in brackets) -> (proto, host, port), udp and 5060/5061 by default."""
     proto = "udp"
     head, sep, rest = text.strip().partition(":")
@@ -491,7 +491,7 @@ def _set_socket_out(ctx: MsgContext, value: Value) -> None:
     if value is None:
         ctx.force_socket = None
         return
-    where = _split_socket(str(value))
+    where = split_socket(str(value))
     engine = ctx.process.core
     sock = None
     if where is not None and engine is not None:
@@ -612,20 +612,6 @@ def make_color(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     return FuncPV(f"$C({subname})", lambda ctx: text)
 
 
-def _branch_field(key: str) -> Callable[[MsgContext], list[Value]]:
-    """`$msg.branch.uri[*]` and friends: the extra branches added by append_branch/lookup
-    (read-only here; each branch is a dict owned by tm)."""
-
-    def values(ctx: MsgContext) -> list[Value]:
-        out: list[Value] = []
-        for branch in ctx.branches:
-            value = branch.get(key)
-            out.append(value if isinstance(value, str | int) or value is None else str(value))
-        return out
-
-    return values
-
-
 # ---------------------------------------------------------------------------------------------
 # Table
 # ---------------------------------------------------------------------------------------------
@@ -734,9 +720,6 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
         "Rp": _plain(_rcv_field("local_port")),
         "socket_in": make_socket_in,
         "socket_out": make_socket_out,
-        "msg.branch.uri": _list(_branch_field("uri")),
-        "msg.branch.duri": _list(_branch_field("dst_uri")),
-        "msg.branch.path": _list(_branch_field("path")),
         # script state
         **{f"err.{key}": _plain(_error_field(key)) for key in ("class", "level", "info", "rcode", "rreason")},
         "rc": _plain(lambda c: c.retcode),

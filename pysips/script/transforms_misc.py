@@ -1,4 +1,5 @@
-"""The remaining transformation classes: `csv.*`, `ip.*`, `re.subst` and `sdp.line`.
+"""The remaining transformation classes: `csv.*`, `ip.*`, `re.subst` and `sdp.line`/`sdp.stream`/
+`sdp.stream-delete`.
 
 DNS resolution (`ip.resolve`) is refused at load time: the script layer does no I/O.
 """
@@ -262,7 +263,68 @@ def make_re(method: str, args: tuple[TrArg, ...], pos: ast.Pos) -> TrFunc:
 # ---------------------------------------------------------------------------------------------
 
 
+def _sdp_streams(text: str) -> tuple[str, list[tuple[str, int, int]]]:
+    """The SDP as OpenSIPS's transformation sees it (a CRLF put in front) and each stream's
+    (media type, start, end): from its m= line up to the next m= line (or the end)."""
+    sdp = "\r\n" + text
+    starts = [m.start() + 2 for m in re.finditer(r"\r?\nm=", sdp)]
+    streams = []
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else len(sdp)
+        media = sdp[start + 2:].split(" ", 1)[0].split("\r", 1)[0].split("\n", 1)[0]
+        streams.append((media, start, end))
+    return sdp, streams
+
+
+def _make_sdp_stream(method: str, args: tuple[TrArg, ...], pos: ast.Pos) -> TrFunc:
+    """sdp.stream,X / sdp.stream-delete,X: the stream of index X (negative from the end) or of
+    media type X; or the SDP without it (every stream of that type)."""
+    want_args(f"sdp.{method}", args, 1, 1, pos)
+    which = args[0]
+    if isinstance(which, str) and which.lstrip("-").isdigit():
+        which = int(which)
+    delete = method == "stream-delete"
+
+    def stream(ctx: MsgContext, v: str | int) -> Value:
+        if not isinstance(v, str) or not v:
+            raise TransformFailed(f"sdp.{method} needs an SDP body")
+        sel: int | str = which if not isinstance(which, PVAccessor) else _media_or_index(ctx, which)
+        sdp, streams = _sdp_streams(v)
+        if isinstance(sel, int):
+            index = sel + len(streams) if sel < 0 else sel
+            if not 0 <= index < len(streams):
+                raise TransformFailed(f"sdp.{method}: no stream {sel}")
+            chosen = [streams[index]]
+        else:
+            chosen = [s for s in streams if s[0].lower() == sel.lower()]
+            if not chosen:
+                raise TransformFailed(f"sdp.{method}: no {sel} stream")
+            if not delete:
+                chosen = chosen[:1]
+        if not delete:
+            _, start, end = chosen[0]
+            return sdp[start:end]
+        out, pos_ = [], 0
+        for _, start, end in chosen:
+            out.append(sdp[pos_:start])
+            pos_ = end
+        out.append(sdp[pos_:])
+        return "".join(out)[2:]
+
+    return stream
+
+
+def _media_or_index(ctx: MsgContext, acc: PVAccessor) -> int | str:
+    value = acc.get(ctx)
+    if isinstance(value, int):
+        return value
+    text = "" if value is None else value
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def make_sdp(method: str, args: tuple[TrArg, ...], pos: ast.Pos) -> TrFunc:
+    if method in ("stream", "stream-delete"):
+        return _make_sdp_stream(method, args, pos)
     if method != "line":
         raise PVError(f"transformation sdp.{method} is not supported by pysips", pos)
     want_args("sdp.line", args, 1, 2, pos)

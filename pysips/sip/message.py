@@ -410,6 +410,22 @@ class SipMessage:
         """Replace raw[start:end] with data at serialization (start == end inserts)."""
         self._lumps.append((start, end, data, len(self._lumps)))
 
+    def lump_at(self, start: int, end: int) -> bytes | None:
+        """What the last lump over exactly raw[start:end] puts there; None when untouched."""
+        for lump in reversed(self._lumps):
+            if lump[0] == start and lump[1] == end and start != end:
+                return lump[2]
+        return None
+
+    def set_lump(self, start: int, end: int, data: bytes) -> None:
+        """Replace raw[start:end] with data, replacing an earlier lump over the same span (edits
+        repeated on one header, as sipmsgops' list_hdr_* functions do)."""
+        for i, lump in enumerate(self._lumps):
+            if lump[0] == start and lump[1] == end and start != end:
+                self._lumps[i] = (start, end, data, lump[3])
+                return
+        self.add_lump(start, end, data)
+
     def append_header(self, text: str) -> None:
         """Add "Name: value" after the last header (CRLF added if missing)."""
         if not text.endswith("\r\n"):

@@ -196,3 +196,40 @@ def test_no_ping_to_invalid_host_without_received() -> None:
     dom.insert(rec, binding)
     fx.core.advance(10)
     assert fx.core.sent == []
+
+
+def test_remove_on_timeout_bflag_deletes_bindings_that_stop_answering() -> None:
+    from pysips.sip.build import make_response
+    from pysips.sip.message import parse_message
+    from pysips.sip.receive import ReceiveInfo
+
+    fx = Fx(reg={"received_avp": "$avp(rcv)"},
+            nh={"natping_interval": 10, "received_avp": "$avp(rcv)", "sipping_bflag": 5,
+                "sipping_from": "sip:pinger@example.com", "remove_on_timeout_bflag": 6,
+                "ping_threshold": 3, "max_pings_lost": 2})
+    flags = (1 << 5) | (1 << 6)
+    _registered(fx, "<sip:alice@10.0.0.5:5060>", bflags=flags, call_id="silent", src=("198.51.100.7", 5060))
+    _registered(fx, "<sip:alice@10.0.0.6:5060>", bflags=flags, call_id="alive", src=("198.51.100.8", 5062))
+    _registered(fx, "<sip:alice@10.0.0.7:5060>", bflags=1 << 5, call_id="plain", src=("198.51.100.9", 5064))
+
+    def answer_alive() -> None:
+        for s in fx.core.sent:
+            if s.dst.port == 5062 and s.data.startswith(b"OPTIONS"):
+                reply = parse_message(make_response(s.msg, 200, "OK", to_tag="x"))
+                rcv = ReceiveInfo("udp", "192.0.2.1", 5060, "198.51.100.8", 5062)
+                assert any(hook(reply, rcv) for hook in fx.core.hooks.reply)
+        fx.core.sent.clear()
+
+    def bindings() -> set[str]:
+        rec = fx.ul.domain("location").get("alice@example.com")
+        return {c.uri for c in rec.contacts} if rec is not None else set()
+
+    for _ in range(10):  # the first round of pings, then 3 s without an answer from "silent"
+        fx.core.advance(1)
+        answer_alive()
+    fx.core.advance(4)
+    assert len(bindings()) == 3  # one ping lost: not enough
+    for _ in range(10):
+        fx.core.advance(1)
+        answer_alive()
+    assert bindings() == {"sip:alice@10.0.0.6:5060", "sip:alice@10.0.0.7:5060"}

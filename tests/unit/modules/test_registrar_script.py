@@ -124,7 +124,7 @@ def test_tables_named_by_the_script_exist_before_the_first_register() -> None:
     assert sorted(names) == ["aliases", "location"]
 
 
-def test_unimplemented_opensips_params_and_onreply_save_are_load_errors() -> None:
+def test_unimplemented_opensips_params_are_load_errors() -> None:
     import pytest
 
     from pysips.script.compile import load_script
@@ -134,12 +134,9 @@ def test_unimplemented_opensips_params_and_onreply_save_are_load_errors() -> Non
     head = ('loadmodule "signaling.so"\nloadmodule "tm.so"\nloadmodule "usrloc.so"\n'
             'loadmodule "registrar.so"\n')
     cases = [
-        ('modparam("registrar", "attr_avp", "$avp(attr)")', "attr_avp is not supported"),
         ('modparam("registrar", "pn_enable", 1)', "pn_enable=1 is not supported"),
         ('modparam("registrar", "pn_providers", "apple")', "pn_providers is not supported"),
-        ('modparam("registrar", "mcontact_avp", "$avp(m)")', "mcontact_avp is not supported"),
         ('modparam("usrloc", "contact_refresh_timer", 60)', "contact_refresh_timer is not supported"),
-        ('onreply_route[r] { save("location"); }', "save() cannot be used in onreply_route"),
     ]
     for line, message in cases:
         with pytest.raises(ScriptLoadError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -148,3 +145,132 @@ def test_unimplemented_opensips_params_and_onreply_save_are_load_errors() -> Non
     text = head + 'modparam("registrar", "pn_enable", 0)\nroute { save("location"); }\n'
     loaded = load_script(parse_text(text, "r.cfg"))
     assert "registrar" in loaded.modules
+
+
+ATTR_SCRIPT = r'''
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "usrloc.so"
+modparam("usrloc", "db_mode", 0)
+loadmodule "registrar.so"
+modparam("registrar", "attr_avp", "$avp(attr)")
+
+route {
+    if ($rm == "REGISTER") {
+        $avp(attr) = $hdr(X-Attr);
+        save("location");
+        exit;
+    }
+    if (!lookup("location")) {
+        sl_send_reply(404, "Not Found");
+        exit;
+    }
+    $var(first) = "$(msg.branch.uri[0]) $(msg.branch.attr(attr)[0])";
+    sl_send_reply(299, "$var(first) $(msg.branch.uri[1]) $(msg.branch.attr(attr)[1])");
+    exit;
+}
+'''
+
+
+def test_attr_avp_is_saved_with_each_binding_and_given_back_per_branch_by_lookup() -> None:
+    net, _ = script_net(ATTR_SCRIPT, sockets=(PROXY,))
+    for n, (host, q, attr) in enumerate((("10.0.0.1", "1.0", "desk"), ("10.0.0.2", "0.5", "mobile"))):
+        reg = (
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {host}:5060;branch=z9hG4bKa{n}\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=r1\r\nTo: <sip:alice@127.0.0.1>\r\n"
+            f"Call-ID: attr-{n}\r\nCSeq: 1 REGISTER\r\n"
+            f"Contact: <sip:alice@{host}:5060>;q={q};expires=600\r\n"
+            f"X-Attr: {attr}\r\nContent-Length: 0\r\n\r\n"
+        )
+        (ok,) = net.deliver(reg)
+        assert ok.msg.status == 200
+    invite = (
+        "INVITE sip:alice@127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKinv1;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=b\r\nTo: <sip:alice@127.0.0.1>\r\n"
+        "Call-ID: inv-attr\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
+    (answer,) = net.deliver(invite)
+    assert answer.msg.status == 299
+    assert answer.msg.reason == "sip:alice@10.0.0.1:5060 desk sip:alice@10.0.0.2:5060 mobile"
+
+
+UPSTREAM_SCRIPT = r'''
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+loadmodule "usrloc.so"
+modparam("usrloc", "db_mode", 0)
+loadmodule "registrar.so"
+modparam("registrar", "mcontact_avp", "$avp(orig_ct)")
+loadmodule "sipmsgops.so"
+# the transaction's AVPs (mcontact_avp) are seen in onreply routes only in this mode, as in OpenSIPS
+modparam("tm", "onreply_avp_mode", 1)
+
+route {
+    if ($rm == "REGISTER") {
+        # what we relay upstream: a Contact of our own, remembered for the reply
+        $avp(orig_ct) = "sip:alice-edge@127.0.0.1:5060";
+        remove_hf("Contact");
+        append_hf("Contact: <sip:alice-edge@127.0.0.1:5060>\r\n");
+        t_on_reply("do_save");
+        $du = "sip:127.0.0.2:5070";
+        t_relay();
+        exit;
+    }
+    if (!lookup("location")) {
+        sl_send_reply(404, "Not Found");
+        exit;
+    }
+    sl_send_reply(299, "$ru");
+    exit;
+}
+
+onreply_route[do_save] {
+    if ($rs == 200)
+        save("location");
+}
+'''
+
+
+def test_save_in_onreply_route_stores_what_the_upstream_registrar_accepted() -> None:
+    net, _ = script_net(UPSTREAM_SCRIPT, sockets=(PROXY,))
+    reg = (
+        "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bKup1\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=r1\r\nTo: <sip:alice@127.0.0.1>\r\n"
+        "Call-ID: up-1\r\nCSeq: 1 REGISTER\r\n"
+        "Contact: <sip:alice@10.0.0.9:5060>;expires=3600\r\nContent-Length: 0\r\n\r\n"
+    )
+    (relayed,) = net.deliver(reg, src=("10.0.0.9", 5060))
+    upstream = relayed.msg
+    assert relayed.dst.ip == "127.0.0.2" and upstream.method == "REGISTER"
+    assert "Contact: <sip:alice-edge@127.0.0.1:5060>" in relayed.data.decode()
+    # the upstream registrar grants 120 s (and lists another binding of the AOR)
+    vias = "".join(f"Via: {v}\r\n" for v in upstream.headers("via"))
+    ok = (
+        "SIP/2.0 200 OK\r\n" + vias +
+        "From: <sip:alice@127.0.0.1>;tag=r1\r\nTo: <sip:alice@127.0.0.1>;tag=up\r\n"
+        "Call-ID: up-1\r\nCSeq: 1 REGISTER\r\n"
+        "Contact: <sip:other@192.0.2.1>;expires=50, <sip:alice-edge@127.0.0.1:5060>;expires=120\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
+    (to_client,) = net.deliver(ok, src=("127.0.0.2", 5070))
+    assert to_client.dst.ip == "10.0.0.9" and to_client.msg.status == 200
+    # the client sees its own Contact URI again, with the upstream expiry
+    assert "<sip:alice@10.0.0.9:5060>;expires=120" in to_client.data.decode()
+    rec = net.engine.process.modules["usrloc"].domain("location").get("alice@127.0.0.1")
+    assert rec is not None
+    (binding,) = rec.contacts
+    assert binding.uri == "sip:alice@10.0.0.9:5060"
+    assert 110 < binding.expires - net.engine.wall_time() <= 120
+    invite = (
+        "INVITE sip:alice@127.0.0.1 SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bKinv9;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=b\r\nTo: <sip:alice@127.0.0.1>\r\n"
+        "Call-ID: inv-up\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
+    (answer,) = net.deliver(invite)
+    assert answer.msg.status == 299 and answer.msg.reason == "sip:alice@10.0.0.9:5060"

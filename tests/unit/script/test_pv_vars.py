@@ -469,10 +469,12 @@ def test_module_transformation_class_and_crash_containment() -> None:
 
 
 def test_message_branches() -> None:
-    ctx = MsgContext(ProcessState())
+    """3.x indexing: the R-URI branch is 0, appended branches follow (more in test_pv_branch)."""
+    ctx = MsgContext(ProcessState(), parsed(REQUEST))
     uris = P("msg.branch.uri", index="*")
-    assert acc(uris).get(ctx) is None
+    ruri = "sip:bob:secret@example.com:5070;transport=tcp"
+    assert acc(uris).get(ctx) == ruri
     ctx.branches = [{"uri": "sip:a@x", "dst_uri": None}, {"uri": "sip:b@y", "dst_uri": "sip:p"}]
-    assert acc(uris).get(ctx) == "sip:a@x, sip:b@y"
-    assert acc(P("msg.branch.uri", index=ast.IntLit(1))).get(ctx) == "sip:b@y"
-    assert acc(P("msg.branch.duri", index=ast.IntLit(1))).get(ctx) == "sip:p"
+    assert acc(uris).get(ctx) == ruri + ", sip:a@x, sip:b@y"
+    assert acc(P("msg.branch.uri", index=ast.IntLit(1))).get(ctx) == "sip:a@x"
+    assert acc(P("msg.branch.duri", index=ast.IntLit(2))).get(ctx) == "sip:p"

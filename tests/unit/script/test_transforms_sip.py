@@ -1,4 +1,4 @@
-"""uri.*, param.*, nameaddr.*, via.*, csv.*, ip.*, re.subst and sdp.line transformations."""
+"""uri.*, param.*, nameaddr.*, via.*, csv.*, ip.*, re.subst and sdp.* transformations."""
 
 from __future__ import annotations
 
@@ -126,6 +126,18 @@ CASES: list[tuple[ast.Transform, Value, Value]] = [
     (tr("sdp.line", "m", 1), SDP, "m=video 5000 RTP/AVP 31"),
     (tr("sdp.line", "m", 2), "v=0\r\nm=audio 4000 RTP/AVP 0\r\n", None),
     (tr("sdp.line", "b"), "v=0\r\n", None),
+    # sdp.stream / sdp.stream-delete: from the m= line to the next one
+    (tr("sdp.stream", "audio"), SDP, "m=audio 4000 RTP/AVP 0\r\n"),
+    (tr("sdp.stream", "VIDEO"), SDP, "m=video 5000 RTP/AVP 31\r\n"),
+    (tr("sdp.stream", 0), SDP, "m=audio 4000 RTP/AVP 0\r\n"),
+    (tr("sdp.stream", -1), SDP, "m=video 5000 RTP/AVP 31\r\n"),
+    (tr("sdp.stream", "1"), SDP, "m=video 5000 RTP/AVP 31\r\n"),
+    (tr("sdp.stream", 2), SDP, None),
+    (tr("sdp.stream", "text"), SDP, None),
+    (tr("sdp.stream-delete", "audio"), SDP, "v=0\r\nm=video 5000 RTP/AVP 31\r\n"),
+    (tr("sdp.stream-delete", 1), SDP, "v=0\r\nm=audio 4000 RTP/AVP 0\r\n"),
+    (tr("sdp.stream-delete", "audio"), SDP + "m=audio 6000 RTP/AVP 8\r\n",
+     "v=0\r\nm=video 5000 RTP/AVP 31\r\n"),
 ]
 
 
@@ -158,7 +170,7 @@ def test_null_in_null_out(name: str) -> None:
         (tr("re.subst", "abc"), "bad substitution"),
         (tr("re.subst", "/(/x/"), "bad substitution"),
         (tr("re.other", "/a/b/"), "unknown transformation"),
-        (tr("sdp.stream", "audio"), "not supported"),
+        (tr("sdp.lineat", "m"), "not supported"),
         (tr("sdp.line", "mm"), "one-letter"),
     ],
 )
