@@ -8,6 +8,7 @@ call them. Each problem carries file:line:col.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +170,8 @@ def check_script(script: ast.Script, options: LoadOptions | None = None) -> Chec
 
 def _coerce_core(kind: CoreParamKind, value: ast.ParamValue) -> tuple[bool, Any]:
     if kind is CoreParamKind.INT:
+        if isinstance(value, ast.WorkerCount):
+            return True, value.count  # the auto-scaling profile is checked by _scaling_profiles
         if isinstance(value, bool):
             return True, int(value)
         if isinstance(value, int):
@@ -236,6 +239,8 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
             _modparam(item, modules, missing, flags, problems, pending)
 
     _resolve_params(pending, ParamResolveContext(registry, flags), problems)
+    _scaling_profiles(global_params, problems)
+    _quoted_aliases(global_params, problems)
 
     for name, mod in modules.items():
         for dep in mod.exports.deps:
@@ -275,6 +280,52 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
 
     loaded = LoadedScript(routes, modules, core, flags, myself, problems.warnings, script, registry)
     return loaded, CheckReport(problems.sorted(), missing_at, state.unknown_functions)
+
+
+def _scaling_profiles(params: list[ast.GlobalParam], problems: Problems) -> None:
+    """auto_scaling_profile names are unique (case-insensitively); a profile named by
+    `use_auto_scaling_profile` and never defined is ignored with a warning, as OpenSIPS does.
+    pysips runs one process, so a valid profile changes nothing."""
+    defined: set[str] = set()
+    for item in params:
+        if isinstance(item.value, ast.ScalingProfile):
+            key = item.value.name.lower()
+            if key in defined:
+                problems.error(item.pos, f"auto_scaling_profile {item.value.name!r} is defined twice")
+            defined.add(key)
+    for item in params:
+        values = item.value if isinstance(item.value, tuple) else (item.value,)
+        for value in values:
+            used: str | None = None
+            if isinstance(value, ast.WorkerCount):
+                used = value.scaling_profile
+            elif isinstance(value, ast.SocketSpec):
+                used = next((f.partition("=")[2] for f in value.flags
+                             if f.startswith("use_auto_scaling_profile=")), None)
+            if used is not None and used.lower() not in defined:
+                problems.warn(item.pos, f"{item.name}: scaling profile {used!r} is not defined, ignoring it")
+
+
+def _quoted_aliases(params: list[ast.GlobalParam], problems: Problems) -> None:
+    for item in params:
+        if item.name != "alias":
+            continue
+        for value in item.value if isinstance(item.value, tuple) else (item.value,):
+            if (isinstance(value, ast.SocketSpec) and value.raw[:1] in ("\"", "'") and ":" in value.host
+                    and not _is_ipv6(value.host)):
+                problems.warn(
+                    item.pos,
+                    f"alias {value.raw}: a quoted alias is a host name as a whole (OpenSIPS does not "
+                    f"split off a port either), so it matches no URI; write alias={value.host}",
+                )
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _load_module(

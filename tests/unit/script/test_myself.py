@@ -15,6 +15,7 @@ from pysips.script import ast
 from pysips.script.myself import MyselfTable, from_script, uri_hostport
 from pysips.script.parse import parse_text
 
+
 def _params(text: str) -> list[ast.GlobalParam]:
     return [i for i in parse_text(text, "t.cfg").items if isinstance(i, ast.GlobalParam)]
 
