@@ -46,9 +46,9 @@ class SocketTable:
             self._by_family.setdefault((sock.proto, sock.is_ipv6), []).append(sock)
             # as OpenSIPS: a given port matches a socket's real or advertised port, and the host its
             # address or advertised name, whichever pairing of the two
-            ports = {sock.port, sock.advertised_port or sock.port}
-            for host in (sock.ip, sock.advertised_host):
-                for port in ports if host else ():
+            ports: set[int | None] = {sock.port, sock.advertised_port or sock.port}
+            for host in (sock.ip, sock.advertised_host or sock.ip):
+                for port in ports:
                     self.myself.add(host, port)
         for host, port in aliases:
             self.myself.add(host, port)

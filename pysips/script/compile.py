@@ -25,7 +25,7 @@ from pysips.script.compile_state import (
 from pysips.script.compile_stmt import block
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.corefuncs import CoreEnv, core_exports
-from pysips.script.coreparams import CoreParamKind
+from pysips.script.coreparams import LEGACY_TLS, CoreParamKind
 from pysips.script.coreparams import lookup as lookup_core_param
 from pysips.script.errors import FixupError, LoadProblem, Problems, ScriptLoadError
 from pysips.script.exports import (
@@ -206,6 +206,7 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     # resolution, routes, module init) sees them.
     registry = new_registry()
     pending: list[_PendingResolve] = []
+    legacy_tls: list[ast.GlobalParam] = []
 
     for item in script.items:
         if isinstance(item, ast.GlobalParam):
@@ -219,6 +220,9 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
                 problems.error(
                     item.pos, f"core parameter {item.name!r} expects {spec.kind.value}, got {item.value!r}"
                 )
+                continue
+            if item.name in LEGACY_TLS:
+                legacy_tls.append(item)
                 continue
             name = spec.canonical or item.name
             if spec.kind is CoreParamKind.MULTI:
@@ -238,6 +242,7 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
         elif isinstance(item, ast.ModParam):
             _modparam(item, modules, missing, flags, problems, pending)
 
+    _legacy_tls(legacy_tls, modules, missing, flags, problems, pending)
     _resolve_params(pending, ParamResolveContext(registry, flags), problems)
     _scaling_profiles(global_params, problems)
     _quoted_aliases(global_params, problems)
@@ -280,6 +285,35 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
 
     loaded = LoadedScript(routes, modules, core, flags, myself, problems.warnings, script, registry)
     return loaded, CheckReport(problems.sorted(), missing_at, state.unknown_functions)
+
+
+def _legacy_tls(
+    items: list[ast.GlobalParam],
+    modules: dict[str, LoadedModule],
+    missing: list[str],
+    flags: FlagRegistry,
+    problems: Problems,
+    pending: list[_PendingResolve],
+) -> None:
+    """1.x core TLS parameters: a warning each, and the value handed to tls_mgm when it is loaded
+    and the script does not set that parameter there itself."""
+    tls_mgm = modules.get("tls_mgm")
+    for item in items:
+        target = LEGACY_TLS[item.name]
+        if tls_mgm is not None and target is not None:
+            if tls_mgm.params.get(target):
+                use = f'ignored: modparam("tls_mgm", "{target}") is set'
+            else:
+                value = item.value if isinstance(item.value, int | str) else str(item.value)
+                _modparam(ast.ModParam("tls_mgm", target, value, item.pos), modules, missing, flags, problems,
+                          pending)
+                use = f'used as modparam("tls_mgm", "{target}")'
+        elif target is not None:
+            use = f'ignored: modparam("tls_mgm", "{target}") would take it, and tls_mgm is not loaded'
+        else:
+            use = "ignored: it has no tls_mgm equivalent"
+        problems.warn(item.pos, f"core parameter {item.name!r} is the OpenSIPS 1.x TLS setting; since 2.x "
+                                f"TLS is configured through the tls_mgm module ({use})")
 
 
 def _scaling_profiles(params: list[ast.GlobalParam], problems: Problems) -> None:
@@ -421,6 +455,9 @@ def _modparam(
         except FixupError as exc:
             problems.error(item.pos, f"modparam {mod.name}.{item.name}: {exc.message}")
             continue
+        if spec.legacy:
+            problems.warn(item.pos, f"modparam {mod.name}.{item.name} is an OpenSIPS 2.x parameter that 3.x "
+                                    f"no longer has: {spec.legacy}")
         index: int | None = None
         if spec.multi:
             index = len(mod.params[spec.name])

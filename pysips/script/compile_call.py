@@ -324,10 +324,14 @@ def _apply_const(
     if spec.fixup is None:
         return False, item
     try:
-        return False, spec.fixup(item, fctx)
+        fixed = spec.fixup(item, fctx)
     except FixupError as exc:
         c.error(exc.pos if exc.pos != ast.NOWHERE else fctx.pos, f"{where}: {exc.message}")
         return False, _BAD
+    for note in fctx.warnings:
+        c.warn(fctx.pos, f"{where}: {note}")
+    fctx.warnings.clear()
+    return False, fixed
 
 
 def _apply_dyn(spec: ArgSpec, getter: Callable[[MsgContext], Any], fctx: FixupContext) -> tuple[bool, Any]:
@@ -336,6 +340,9 @@ def _apply_dyn(spec: ArgSpec, getter: Callable[[MsgContext], Any], fctx: FixupCo
         return True, getter
 
     def fixed(ctx: MsgContext) -> Any:
-        return fixup(getter(ctx), fctx)
+        value = fixup(getter(ctx), fctx)
+        if fctx.warnings:
+            fctx.warnings.clear()  # notes are for `pysips -c`; per call they would only pile up
+        return value
 
     return True, fixed

@@ -74,8 +74,8 @@ def from_script(params: list[ast.GlobalParam]) -> MyselfTable:
                 if isinstance(v, ast.SocketSpec):
                     port: int = v.port if v.port is not None else default_port(v.proto)
                     ports = {port, *v.more_ports, v.advertised_port or port}
-                    for host in (v.host, v.advertised_host):
-                        addresses.extend((host, p) for p in ports if host)
+                    for host in (v.host, v.advertised_host or v.host):
+                        addresses.extend((host, p) for p in ports)
         elif param.name == "alias":
             for v in values:
                 if isinstance(v, ast.SocketSpec):

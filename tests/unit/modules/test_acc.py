@@ -303,3 +303,47 @@ def test_do_accounting_without_tm_callbacks_fails_at_load(monkeypatch: pytest.Mo
     monkeypatch.setattr(module, "tm_has_callbacks", lambda: False)
     with pytest.raises(FixupError, match="tm callbacks"):
         fix("do_accounting", 0, "log")
+
+
+def test_2x_flag_parameters_account_flagged_transactions(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """2.x: setflag(log_flag) before t_relay() accounts the transaction; failed_transaction_flag
+    adds negative finals; log_missed_flag reports the missed call. OpenSIPS 3.x dropped these
+    parameters (do_accounting()); pysips honours them."""
+    fx = Fx(tmp_path, log_flag=1, db_flag=2, failed_transaction_flag=3, log_missed_flag=4)
+    caplog.set_level(logging.DEBUG, logger="pysips.acc")
+    ctx = fx.ctx(invite("z9hG4bKl1"))
+    ctx.flags = 1 << 1  # log only
+    _out(fx, _transaction(fx, ctx), 200, "OK")
+    assert [line.split(":")[1] for line in acc_lines(caplog)] == [" transaction answered"]
+    assert fx.rows() == []
+    ctx = fx.ctx(invite("z9hG4bKl2"))
+    ctx.flags = 1 << 2  # db only, no failed flag: a 486 is not accounted
+    _out(fx, _transaction(fx, ctx), 486, "Busy Here")
+    assert fx.rows() == [] and len(acc_lines(caplog)) == 1
+    ctx = fx.ctx(invite("z9hG4bKl3"))
+    ctx.flags = (1 << 2) | (1 << 3) | (1 << 4)  # db, failed, missed (log)
+    cell = _transaction(fx, ctx)
+    for hook in fx.tm.failure:
+        hook(cell, 486, "Busy Here", None)
+    _out(fx, cell, 486, "Busy Here")
+    assert [r[4] for r in fx.rows()] == ["486"]
+    assert acc_lines(caplog)[-1].startswith("ACC: call missed: ")
+    ctx = fx.ctx(invite("z9hG4bKl4"))  # no flag: nothing
+    _out(fx, _transaction(fx, ctx), 200, "OK")
+    assert len(fx.rows()) == 1 and len(acc_lines(caplog)) == 2
+
+
+def test_2x_flag_parameters_load_with_a_warning() -> None:
+    from pysips.script.compile import check_script
+    from pysips.script.parse import parse_text
+
+    text = (
+        'loadmodule "tm.so"\nloadmodule "acc.so"\nmodparam("acc", "log_flag", "ACC_DO")\n'
+        'modparam("acc", "failed_transaction_flag", 3)\nroute { setflag(ACC_DO); t_relay(); }\n'
+    )
+    report = check_script(parse_text(text, "acc.cfg"))
+    assert report.ok, " ".join(p.message for p in report.problems)
+    legacy = [p.pos.line for p in report.problems if p.warning and "do_accounting()" in p.message]
+    assert legacy == [3, 4]
