@@ -36,6 +36,8 @@ KEYWORD_PVARS = {
     "msg:len": "ml",
 }
 _HOST_KEYWORDS = frozenset({"src_ip", "dst_ip"})
+# 2.x `KEYWORD == myself` -> the domain variable a 3.x script passes to is_myself()
+_URI_DOMAIN_PVARS = {"uri": "$rd", "from_uri": "$fd", "to_uri": "$td"}
 
 
 def _none(ctx: MsgContext) -> Value:
@@ -301,6 +303,13 @@ def _myself(c: CompilerState, op: str, subject: ast.Expr, pos: ast.Pos) -> CondF
     get = value(c, subject)
     checker = c.myself
     host_only = isinstance(subject, ast.CoreKeyword) and subject.name in _HOST_KEYWORDS
+    if isinstance(subject, ast.CoreKeyword) and subject.name in _URI_DOMAIN_PVARS:
+        c.warn_once(
+            f"myself:{subject.name}", pos,
+            f"'{subject.name} {op} myself' is the OpenSIPS 2.x form (3.x scripts say "
+            f"is_myself(\"{_URI_DOMAIN_PVARS[subject.name]}\")); pysips follows 3.x: a URI without a port "
+            "is ours on any port we listen on (2.x read it as 5060)",
+        )
 
     def run(ctx: MsgContext) -> int:
         v = get(ctx)

@@ -7,7 +7,7 @@ port of 0. 2.x read an absent port as 5060, so a server on other ports relayed i
 from __future__ import annotations
 
 import pytest
-from test_compile_support import calls, load, run
+from test_compile_support import calls, check, load, run
 
 from pysips.core.api import Socket
 from pysips.core.sockets import SocketTable
@@ -117,3 +117,17 @@ def test_is_myself_function_follows_the_same_rule() -> None:
     )
     _, ctx = run(loaded, _request("sip:127.0.0.1"))
     assert calls(ctx) == [("t_rec", "rd", None), ("t_rec", "not-5060", None)]
+
+
+def test_pysips_c_warns_once_per_2x_keyword() -> None:
+    """3.x dropped `uri == myself`; pysips keeps it with the 3.x rule and says so, once each."""
+    report = check(
+        'route { if (uri == myself) exit; if (!uri == myself) exit; if (from_uri != myself) exit;'
+        " if (src_ip == myself) exit; }\n",
+        LISTEN_5070,
+    )
+    assert report.ok
+    notes = [p.message for p in report.problems if p.warning]
+    assert len(notes) == 2
+    assert notes[0].startswith("'uri == myself' is the OpenSIPS 2.x form") and 'is_myself("$rd")' in notes[0]
+    assert 'is_myself("$fd")' in notes[1]
