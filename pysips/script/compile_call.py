@@ -111,6 +111,12 @@ def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
     for index, spec in enumerate(specs):
         if index < len(call.args):
             arg = call.args[index]
+            if isinstance(arg, ast.Ident):
+                c.warn_once(
+                    f"bare-word:{call.name}", arg.pos,
+                    f"{call.name}({arg.name}): OpenSIPS 3.x takes only quoted strings, numbers and "
+                    f"variables as arguments (a bare word is 2.x); write {call.name}(\"{arg.name}\")",
+                )
             fctx_arg = FixupContext(c.flags, entry.params, _pos(arg, call.pos))
             dyn, item = _fix_arg(c, call.name, index + 1, spec, arg, fctx_arg)
             if item is _BAD:

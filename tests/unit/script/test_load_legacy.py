@@ -107,3 +107,13 @@ def test_mi_http_method_of_2x_is_accepted() -> None:
 def test_unknown_xlog_level_is_still_reported_with_every_other_error() -> None:
     report = check(HEAD + 'route { xlog("L_FOO", "a"); nosuch(); t_relay(1, 2, 3); }\n')
     assert [p.pos.col for p in report.problems if not p.warning] == [14, 29, 39]
+
+
+def test_bare_word_arguments_load_with_a_warning_per_function() -> None:
+    """OpenSIPS 3.x's grammar takes quoted strings, numbers and variables as arguments; 2.x
+    scripts write flag names bare (`setflag(NAT)`). pysips accepts them and -c says so."""
+    report = check(HEAD + "route { setflag(NAT); setflag(WS); if (isflagset(NAT)) exit; }\n")
+    assert report.ok
+    notes = [(line, message) for line, message in warnings(report) if "bare word" in message]
+    assert [message.split(":")[0] for _, message in notes] == ["setflag(NAT)", "isflagset(NAT)"]
+    assert 'write setflag("NAT")' in notes[0][1]
