@@ -122,6 +122,7 @@ class CompilerState:
         self.route_refs: list[tuple[RouteRef, ast.Pos]] = []
         self.numeric_flag_warned: set[str] = set()
         self.warned_once: set[str] = set()
+        self.breakable = 0  # how many loops/switches enclose the statement being compiled
         self.unknown_functions: dict[str, list[ast.Pos]] = {}
 
     def error(self, pos: ast.Pos, message: str) -> None:

@@ -117,3 +117,14 @@ def test_bare_word_arguments_load_with_a_warning_per_function() -> None:
     notes = [(line, message) for line, message in warnings(report) if "bare word" in message]
     assert [message.split(":")[0] for _, message in notes] == ["setflag(NAT)", "isflagset(NAT)"]
     assert 'write setflag("NAT")' in notes[0][1]
+
+
+def test_break_outside_a_loop_or_switch_loads_with_a_warning() -> None:
+    text = (
+        'route { if ($rm == "A") { xlog("a"); break; }\n'
+        '  while ($var(i) < 2) { $var(i) = $var(i) + 1; break; }\n'
+        '  switch ($rm) { case "B": break; default: break; }\n  break; }\n'
+    )
+    report = check(HEAD + text)
+    assert report.ok
+    assert [line for line, m in warnings(report) if "'break' outside a loop" in m] == [4]
