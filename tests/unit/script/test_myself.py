@@ -131,3 +131,15 @@ def test_pysips_c_warns_once_per_2x_keyword() -> None:
     assert len(notes) == 2
     assert notes[0].startswith("'uri == myself' is the OpenSIPS 2.x form") and 'is_myself("$rd")' in notes[0]
     assert 'is_myself("$fd")' in notes[1]
+
+
+def test_a_wildcard_listener_is_myself_on_every_local_address() -> None:
+    """OpenSIPS expands `socket=udp:*:5070` into every interface address; each is `myself`."""
+    from pysips.core.listeners import listeners_from, local_addresses, wildcard_aliases
+
+    listeners = listeners_from([ast.SocketSpec("udp", "*", 5070)])
+    table = SocketTable([lst.socket for lst in listeners], wildcard_aliases(listeners))
+    assert "127.0.0.1" in local_addresses()
+    for address in local_addresses():
+        assert table.myself.is_myself(address, None) and table.myself.is_myself(address, 5070)
+        assert not table.myself.is_myself(address, 5060)
