@@ -307,8 +307,8 @@ def _myself(c: CompilerState, op: str, subject: ast.Expr, pos: ast.Pos) -> CondF
         c.warn_once(
             f"myself:{subject.name}", pos,
             f"'{subject.name} {op} myself' is the OpenSIPS 2.x form (3.x scripts say "
-            f"is_myself(\"{_URI_DOMAIN_PVARS[subject.name]}\")); pysips follows 3.x: a URI without a port "
-            "is ours on any port we listen on (2.x read it as 5060)",
+            f"is_myself(\"{_URI_DOMAIN_PVARS[subject.name]}\")); pysips follows 3.x: the host decides, "
+            "whatever the port (2.x also compared the port, reading an absent one as 5060)",
         )
 
     def run(ctx: MsgContext) -> int:
@@ -324,7 +324,8 @@ def _myself(c: CompilerState, op: str, subject: ast.Expr, pos: ast.Pos) -> CondF
             hp = split_hostport(text)
         if hp is None:
             return 1 - want
-        return want if checker.is_myself(hp[0], hp[1]) else 1 - want
+        # the host decides, as 3.x's is_myself("$rd") does: a port in the URI is not compared
+        return want if checker.is_myself(hp[0], None) else 1 - want
 
     return run
 

@@ -6,9 +6,10 @@ host must equal a listener's address or advertised name, or an alias (case-insen
 any spelling); a port, when given, must be one of that host's ports; an absent port (None) matches
 any port we listen on.
 
-`uri == myself` (and `from_uri`/`to_uri`) follows 3.x, where scripts say `is_myself("$rd")`: a URI
-without a port is ours whatever ports we listen on. OpenSIPS 1.x/2.x read an absent port as 5060,
-so a script listening elsewhere relayed its own domain's requests away.
+`uri == myself` (and `from_uri`/`to_uri`) follows 3.x, where scripts say `is_myself("$rd")`: the
+URI's host decides, whatever port the URI names or leaves out. OpenSIPS 1.x/2.x also compared the
+port and read an absent one as 5060, so a script listening elsewhere relayed its own domain's
+requests (every browser REGISTER) away.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """`myself` follows OpenSIPS 3.x: a URI without a port is ours whatever ports we listen on.
 
-OpenSIPS 3.x scripts say `is_myself("$rd")` where 2.x said `uri == myself`; check_self() ignores a
-port of 0. 2.x read an absent port as 5060, so a server on other ports relayed its own domain away.
+OpenSIPS 3.x scripts say `is_myself("$rd")` where 2.x said `uri == myself`: the host decides
+(check_self() ignores a port of 0, and $rd has none). 2.x compared the port too and read an absent
+one as 5060, so a server on other ports relayed its own domain away. is_myself(host, port) still
+compares a port it is given.
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ def test_core_table_and_script_table_agree() -> None:
         ("sip:alice@127.0.0.1;transport=ws", "me"),
         ("sip:127.0.0.1:5070", "me"),
         ("sip:127.0.0.1:8088", "me"),
-        ("sip:127.0.0.1:5060", "other"),  # given, and not ours
+        ("sip:127.0.0.1:5060", "me"),  # as is_myself("$rd"): the port is not compared
         ("sip:127.0.0.2", "other"),
+        ("sip:127.0.0.2:5070", "other"),
     ],
 )
 def test_uri_myself_on_non_default_ports(ruri: str, expected: str) -> None:
@@ -100,14 +103,16 @@ def test_uri_myself_on_non_default_ports(ruri: str, expected: str) -> None:
     assert calls(ctx) == [("t_rec", expected, None)]
 
 
-def test_from_and_to_uri_myself_ignore_an_absent_port() -> None:
+def test_from_and_to_uri_myself_look_at_the_host() -> None:
     loaded = load(
         'route { if (from_uri == myself) t_rec("from"); if (to_uri == myself) t_rec("to");'
         ' if (!to_uri == myself) t_rec("to-not"); }\n',
         LISTEN_5070,
     )
     _, ctx = run(loaded, _request("sip:127.0.0.1", "sip:alice@127.0.0.1", "sip:bob@127.0.0.1:5060"))
-    assert calls(ctx) == [("t_rec", "from", None), ("t_rec", "to-not", None)]
+    assert calls(ctx) == [("t_rec", "from", None), ("t_rec", "to", None)]
+    _, ctx = run(loaded, _request("sip:127.0.0.1", "sip:alice@10.9.9.9:5070", "sip:bob@example.net"))
+    assert calls(ctx) == [("t_rec", "to-not", None)]
 
 
 def test_is_myself_function_follows_the_same_rule() -> None:
