@@ -83,7 +83,7 @@ def _parse_tree(text: str, filename: str, start: str) -> tuple[Tree[Token], list
     saved = _current
     _current = _Lexed()
     try:
-        lines = text.splitlines()
+        lines = _lines(text)
         problems = _syntax_errors(lark, wording, text, filename, start, lines)
         if isinstance(problems, list):
             raise ScriptSyntaxError(problems)
@@ -99,6 +99,15 @@ def _parse_tree(text: str, filename: str, start: str) -> tuple[Tree[Token], list
         return tree, warnings
     finally:
         _current = saved
+
+
+def _lines(text: str) -> list[str]:
+    """The lines as Lark counts them: split at "\n" only (splitlines() also splits at form feeds
+    and other separators, which would shift every line number after one)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 MAX_SYNTAX_ERRORS = 20
@@ -220,7 +229,9 @@ def _blank_before(text: str, line: int) -> str:
     """The text with every character before `line` (1-based) turned into a space, newlines kept."""
     offset = 0
     for _ in range(line - 1):
-        offset = text.index("\n", offset) + 1
+        offset = text.find("\n", offset) + 1
+        if offset == 0:
+            return re.sub(r"[^\n]", " ", text)
     return re.sub(r"[^\n]", " ", text[:offset]) + text[offset:]
 
 

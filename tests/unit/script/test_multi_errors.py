@@ -120,3 +120,11 @@ def test_cli_prints_every_syntax_error(tmp_path: Path) -> None:
     assert [line.split(":")[1] for line in result.output.splitlines() if line.startswith(str(path))] == [
         "3", "5", "11", "16", "17"
     ]
+
+
+def test_lines_are_counted_as_lark_counts_them() -> None:
+    """A form feed is not a line break: later errors keep their lines and show their own text."""
+    with pytest.raises(ScriptSyntaxError) as caught:
+        parse_text("route {\n  a() b()\x0c\n  )\n}\nroute[x] {\n  )\n}\n", "f.cfg")
+    found = [(p.pos.line, p.source_line.strip()) for p in caught.value.problems]
+    assert found == [(2, "a() b()"), (3, ")"), (6, ")")]
