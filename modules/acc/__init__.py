@@ -73,6 +73,15 @@ def _split(text: str, known: dict[str, int], what: str, pos: Pos) -> int:
     return mask
 
 
+def _unavailable_flag(backend: str) -> Any:
+    """The 2.x flag parameter of a backend pysips does not have: a load error saying why."""
+
+    def check(value: Any) -> Any:
+        raise FixupError(f"2.x {backend} accounting flag: {_UNAVAILABLE[backend]}")
+
+    return check
+
+
 def _fix_type(value: Any, fctx: FixupContext) -> int:
     mask = _split(value, _TYPES, "type", fctx.pos)
     if not mask:
@@ -244,6 +253,10 @@ exports = ModuleExports(
                       legacy="3.x calls do_accounting(); pysips still honours the flag",
                       doc="2.x: a message flag set before t_relay() accounts the transaction")
           for name in LEGACY_FLAG_PARAMS),
+        *(ParamExport(name, ParamType.STR, None, check=_unavailable_flag(backend),
+                      doc=f"2.x: {_UNAVAILABLE[backend]}")
+          for name, backend in (("aaa_flag", "aaa"), ("aaa_missed_flag", "aaa"), ("evi_flag", "evi"),
+                                ("evi_missed_flag", "evi"), ("cdr_flag", "cdr"))),
         ParamExport("log_level", ParamType.INT, 2, doc="OpenSIPS level of the ACC lines (L_NOTICE)"),
         ParamExport("log_facility", ParamType.STR, "LOG_DAEMON"),
         ParamExport("db_url", ParamType.STR, None, check=check_db_url),

@@ -347,3 +347,17 @@ def test_2x_flag_parameters_load_with_a_warning() -> None:
     assert report.ok, " ".join(p.message for p in report.problems)
     legacy = [p.pos.line for p in report.problems if p.warning and "do_accounting()" in p.message]
     assert legacy == [3, 4]
+
+
+def test_2x_flags_of_backends_pysips_lacks_are_load_errors() -> None:
+    from pysips.script.compile import check_script
+    from pysips.script.parse import parse_text
+
+    text = (
+        'loadmodule "tm.so"\nloadmodule "acc.so"\nmodparam("acc", "aaa_flag", "A")\n'
+        'modparam("acc", "cdr_flag", "C")\nroute { t_relay(); }\n'
+    )
+    report = check_script(parse_text(text, "acc.cfg"))
+    errors = [(p.pos.line, p.message) for p in report.problems if not p.warning]
+    assert [line for line, _ in errors] == [3, 4]
+    assert "AAA" in errors[0][1] and "dialog module" in errors[1][1]
