@@ -169,10 +169,15 @@ class _MissingSemicolons:
     def __call__(self, error: UnexpectedInput) -> bool:
         if len(self.found) >= self.budget:
             return False
-        if (isinstance(error, UnexpectedToken) and error.token.type != "$END"
-                and "SEMICOLON" in error.expected and error.interactive_parser is not None
-                and _insert_semicolon(error.interactive_parser, error.token)):
-            self.found.append(describe(error, self.wording, self.filename, self.lines, _current.open_string))
+        if not isinstance(error, UnexpectedToken) or error.token.type == "$END":
+            return False
+        parser = error.interactive_parser
+        if parser is None or "SEMICOLON" not in error.expected:
+            return False
+        _precise_expectations(error)  # before the ';' goes in: the words describe the stop
+        problem = describe(error, self.wording, self.filename, self.lines, _current.open_string)
+        if "SEMICOLON" in error.expected and _insert_semicolon(parser, error.token):
+            self.found.append(problem)
             return True
         return False
 
