@@ -77,6 +77,8 @@ def from_script(params: list[ast.GlobalParam]) -> MyselfTable:
                     ports = {port, *v.more_ports, v.advertised_port or port}
                     for host in (v.host, v.advertised_host or v.host):
                         addresses.extend((host, p) for p in ports)
+        elif param.name == "advertised_address" and isinstance(param.value, str):
+            addresses.append((param.value, None))  # advertised by every socket without its own
         elif param.name == "alias":
             for v in values:
                 if isinstance(v, ast.SocketSpec):
