@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pysips.core.suspend import spawn  # noqa: E402
 from pysips.script.compile import LoadOptions, load_script  # noqa: E402
 from pysips.script.context import MsgContext, ProcessState  # noqa: E402
 from pysips.script.parse import parse_file  # noqa: E402
@@ -121,15 +122,29 @@ def main() -> None:
                 loaded.run(route, MsgContext(process, msg, rcv))
             return (time.perf_counter() - t0) / count * 1e6
 
+        def batch_spawned() -> float:
+            # as the engine runs it: each message's route in a (pooled) script greenlet
+            t0 = time.perf_counter()
+            for msg in messages:
+                spawn(loaded.run, route, MsgContext(process, msg, rcv))
+            return (time.perf_counter() - t0) / count * 1e6
+
         route_runs = []
+        spawned_runs = []
         for _ in range(5):
             messages[:] = [parse_message(REGISTER) for _ in range(count)]
             route_runs.append(batch_route())
+            messages[:] = [parse_message(REGISTER) for _ in range(count)]
+            spawned_runs.append(batch_spawned())
         parse_runs = [batch_parse() for _ in range(5)]
     print(f"{count} REGISTERs x 5 runs, medians (STAND-IN modules for everything but maxfwd/core)")
     print(
         "main route per message (context + script, message pre-parsed): "
         f"{statistics.median(route_runs):.1f} us"
+    )
+    print(
+        "the same in a script greenlet (pysips.core.suspend.spawn, as the engine runs it): "
+        f"{statistics.median(spawned_runs):.1f} us"
     )
     print(f"parse_message per REGISTER (for scale): {statistics.median(parse_runs):.1f} us")
 

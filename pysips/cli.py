@@ -51,6 +51,13 @@ def _parse(path: str) -> object:
     is_flag=True,
     help="run without listeners whose protocol pysips does not implement yet (with a warning)",
 )
+@click.option(
+    "--dns-server",
+    "dns_servers",
+    multiple=True,
+    metavar="IP[:PORT]",
+    help="DNS server to ask instead of /etc/resolv.conf's (repeatable; OpenSIPS has no such setting)",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -64,6 +71,7 @@ def main(
     show_version: bool,
     log_level: int | None,
     skip_unimplemented: bool,
+    dns_servers: tuple[str, ...],
 ) -> None:
     """pysips: an OpenSIPS-compatible SIP server running opensips.cfg scripts."""
     if show_version:
@@ -106,10 +114,17 @@ def main(
     if check:
         _echo_err(f"pysips: {cfg_file}: configuration ok")
         return
+    from pysips.core.resolve import parse_server
     from pysips.core.server import run_script_file
 
+    try:
+        servers = tuple(parse_server(text) for text in dns_servers)
+    except ValueError as exc:
+        _echo_err(f"pysips: --dns-server: {exc}")
+        sys.exit(2)
     sys.exit(
-        run_script_file(cfg_file, mpath=mpath, skip_unimplemented=skip_unimplemented, log_level=log_level)
+        run_script_file(cfg_file, mpath=mpath, skip_unimplemented=skip_unimplemented, log_level=log_level,
+                        dns_servers=servers)
     )
 
 

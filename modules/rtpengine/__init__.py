@@ -4,8 +4,9 @@ rtpengine_offer/answer hand the message's SDP to a daemon over the NG control pr
 rewritten SDP back in the message; rtpengine_delete ends the session; rtpengine_manage picks one of
 the three from the message. Daemons come from `rtpengine_sock` (sets, weights); one that does not
 answer within `rtpengine_tout` seconds x `rtpengine_retr` attempts is disabled for
-`rtpengine_disable_tout` seconds and the next one of the set takes the command. The exchange
-blocks the worker, as in OpenSIPS. See docs/rtpengine.md.
+`rtpengine_disable_tout` seconds and the next one of the set takes the command. While a message
+waits on a daemon its script is suspended (pysips.core.suspend) and other messages are processed;
+OpenSIPS blocks its worker there unless the script uses async(). See docs/rtpengine.md.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pysips.core.services import TRANSACTIONS
 from pysips.script.ast import NOWHERE
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
@@ -43,7 +45,7 @@ from .functions import (
     rtpengine_stop_recording,
     rtpengine_use_set,
 )
-from .ng_client import SyncUdpTransport
+from .ng_client import NgTransport
 from .pvars import PVARS
 from .runtime import RtpEngine
 from .sets import build_sets, check_sock_param, parse_sock_param
@@ -131,7 +133,7 @@ def _compile_template(text: str, registry: PVRegistry | None) -> ExtraId:
 
 def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> object:
     socks = [str(v) for v in params.get("rtpengine_sock") or ()]
-    transport = SyncUdpTransport(float(params["rtpengine_tout"]), int(params["rtpengine_retr"]))
+    transport = NgTransport(float(params["rtpengine_tout"]), int(params["rtpengine_retr"]))
     setid = params.get("setid_avp")
     extra = params.get("extra_id_pv")
     if isinstance(extra, str):  # set without the script loader (tests): compile it here
@@ -163,6 +165,7 @@ exports = ModuleExports(
             rtpengine_offer,
             (_FLAGS, _SOCK, _SDP, _BODY),
             _ALL,
+            async_capable=True,
             doc="send the SDP offer to rtpengine and put the rewritten SDP in the message",
         ),
         FunctionExport(
@@ -170,10 +173,11 @@ exports = ModuleExports(
             rtpengine_answer,
             (_FLAGS, _SOCK, _SDP, _BODY),
             _ALL,
+            async_capable=True,
             doc="send the SDP answer (reply, ACK or PRACK) and put the rewritten SDP in the message",
         ),
         FunctionExport(
-            "rtpengine_delete", rtpengine_delete, (_FLAGS, _SOCK), _ALL,
+            "rtpengine_delete", rtpengine_delete, (_FLAGS, _SOCK), _ALL, async_capable=True,
             doc="end the media session of the call (or of the current branch)",
         ),
         FunctionExport(
@@ -181,6 +185,7 @@ exports = ModuleExports(
             rtpengine_manage,
             (_FLAGS, _SOCK, _SDP, _BODY),
             _ALL,
+            async_capable=True,
             doc="offer, answer or delete, chosen from the message",
         ),
         FunctionExport(
@@ -230,6 +235,7 @@ exports = ModuleExports(
         ParamExport("set_column", ParamType.STR, "set_id", doc="only meaningful with db_url"),
     ),
     pvars=PVARS,
+    uses=(TRANSACTIONS,),  # the branch id of a forked offer (OpenSIPS: DEP_SILENT on tm)
     init=_init,
     doc="Media relay through the rtpengine daemon (NG protocol).",
 )

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pysips.core.suspend import wait
 from pysips.script.context import MsgContext, Value
 from pysips.script.pv_base import PVAccessor
 
 from .bencode import BencodeError, BValue
-from .ng_client import SyncUdpTransport, resolve_endpoint
+from .ng_client import NgTransport, resolve_endpoint, resolve_endpoint_async
 from .sets import DEFAULT_SET, Node, NodeSet, select_node
 
 log = logging.getLogger("pysips.modules.rtpengine")
@@ -49,7 +50,7 @@ class RtpEngine:
     def __init__(
         self,
         sets: dict[int, NodeSet],
-        transport: SyncUdpTransport,
+        transport: NgTransport,
         disable_tout: float,
         setid_avp: str | None = None,
         extra_id: Callable[[MsgContext], str] | None = None,
@@ -102,12 +103,13 @@ class RtpEngine:
     ):
         if node.endpoint is None:
             try:
-                node.endpoint = resolve_endpoint(node.host, node.port, node.ipv6)
+                node.endpoint = wait(resolve_endpoint_async(node.host, node.port, node.ipv6))
             except OSError as exc:
                 log.error("cannot resolve rtpengine <%s>: %s", node.url, exc)
                 return None
         try:
-            return self.transport.exchange(node.index, node.endpoint, command, retries)
+            # suspends this message's script until the daemon answers or the attempts run out
+            return wait(self.transport.exchange(node.index, node.endpoint, command, retries))
         except BencodeError as exc:
             log.error("failed to decode bencoded reply from proxy <%s>: %s", node.url, exc)
             return None

@@ -28,6 +28,7 @@ class Branch:
     """One fork of a Cell: a client transaction towards one destination."""
 
     __slots__ = (
+        "alternates",
         "avps",
         "bflags",
         "cancel_state",
@@ -38,6 +39,7 @@ class Branch:
         "last_code",
         "local_reply",
         "on_reply",
+        "replied",
         "reply",
         "request",
         "ruri",
@@ -67,6 +69,9 @@ class Branch:
         self.cancel_state = CANCEL_NONE
         self.cancel_tx: ClientTransaction | None = None
         self.avps: dict[str, list[str | int]] | None = None  # $bavp
+        # the next DNS targets of this branch's destination (RFC 3263 failover on 503/timeout)
+        self.alternates: tuple[Destination, ...] = ()
+        self.replied = False  # a reply came in on this branch
 
     @property
     def pending(self) -> bool:
@@ -92,6 +97,7 @@ class Cell:
         "live",
         "method",
         "msg_flags",
+        "no_dns_failover",
         "no_new_branches",
         "on_branch",
         "on_failure",
@@ -128,6 +134,7 @@ class Cell:
         self.received_any = False  # a reply came from downstream on any branch
         self.cancelled = False
         self.no_new_branches = False
+        self.no_dns_failover = False  # t_relay("no-dns-failover") / flag 0x04
         self.picked: Branch | None = None  # the winning branch while failure_route runs
         self.to_tag: str | None = None
         self.reply_dst: Destination | None = None

@@ -30,6 +30,7 @@ from .base import (
     E_NO_DESTINATION,
     E_SEND,
     RELAY_NO_AUTO_477,
+    RELAY_NO_DNS_FAILOVER,
     RELAY_PASS_REASON,
     Pending,
     TmBase,
@@ -165,6 +166,8 @@ class Forking(TmBase):
                 )
         if not targets:
             return E_NO_DESTINATION
+        if flags & RELAY_NO_DNS_FAILOVER:
+            cell.no_dns_failover = True
         ctx.branches = []
         previous_first = cell.first_branch
         cell.first_branch = len(cell.branches)
@@ -237,6 +240,14 @@ class Forking(TmBase):
         self._before_send(bctx, bctx.msg, sock)
         reliable = sock.reliable
         data = build_request(bctx.msg, branch.ruri, core.via_for(sock, branch.via_branch, bctx), reliable)
+        if self.use_dns_failover and not cell.no_dns_failover:
+            branch.alternates = tuple(destinations[1:])
+        return self._send_branch(cell, branch, data, dst, sock)
+
+    def _send_branch(self, cell: Cell, branch: Branch, data: bytes, dst: Destination, sock: Socket) -> int:
+        """Starts the client transaction of a new branch and sends its request: 1, or E_SEND."""
+        core = self._core()
+        reliable = sock.reliable
         branch.request = data
         branch.dst = dst
         branch.socket = sock
@@ -268,13 +279,53 @@ class Forking(TmBase):
         self._feed(uac, tuple(a for a in actions if not isinstance(a, SendMessage)))
         return 1
 
+    def dns_failover(self, cell: Cell, picked: Branch) -> bool:
+        """RFC 3263 4.3 as OpenSIPS's tm: when the chosen branch failed with a 503 it received or
+        a timeout with no reply at all, and its destination resolved to more targets, a new
+        branch sends the same request to the next one. True when one was sent."""
+        if not picked.alternates or cell.cancelled or cell.no_new_branches or cell.status >= 200:
+            return False
+        if picked.last_code == 503:
+            if picked.local_reply or picked.reply is None:
+                return False
+        elif picked.last_code != 408 or not picked.local_reply or picked.replied:
+            return False
+        core = self._core()
+        alternates = picked.alternates
+        picked.alternates = ()
+        while alternates:
+            dst, alternates = alternates[0], alternates[1:]
+            index = len(cell.branches)
+            branch = Branch(index, make_branch(cell.id, index))
+            branch.ruri, branch.dst_uri, branch.bflags = picked.ruri, picked.dst_uri, picked.bflags
+            branch.on_reply, branch.avps = picked.on_reply, picked.avps
+            old_sock = picked.socket
+            sock = old_sock if old_sock is not None and old_sock.proto == dst.proto else core.socket_for(dst)
+            if sock is None or old_sock is None:
+                log.error("DNS failover: no socket to send to %s:%s over %s", dst.ip, dst.port, dst.proto)
+                continue
+            data = _with_new_via(picked.request, core.via_for(sock, branch.via_branch))
+            if data is None:
+                return False
+            log.info("DNS failover: %s to %s:%d (%s) after %d", cell.method, dst.ip, dst.port, dst.proto,
+                     picked.last_code)
+            branch.alternates = alternates
+            if self._send_branch(cell, branch, data, dst, sock) > 0:
+                return True
+        return False
+
     def _before_send(self, ctx: MsgContext, msg: SipMessage, sock: Socket) -> None:
-        """Edits that depend on the outgoing socket: rr's Record-Route(s), then registered hooks."""
-        finalize = getattr(self.process.modules.get("rr"), "finalize_for_socket", None)
-        if callable(finalize):
-            finalize(msg, sock)
-        for hook in self.branch_send_hooks:
-            hook(ctx, msg, sock)
+        """Edits that depend on the outgoing socket: rr's Record-Route(s), then the modules'
+        request-out callbacks (only for a fork of a transaction)."""
+        routes = self.routes
+        if routes is not None:
+            routes.finalize_for_socket(msg, sock)
+        if self.request_out_callbacks:
+            cell = ctx.transaction
+            branch = self.current_branch(ctx)
+            if isinstance(cell, Cell) and branch is not None:
+                for fn in self.request_out_callbacks:
+                    fn(ctx, cell, branch, msg, sock)
 
     def forward_stateless(self, ctx: MsgContext) -> int:
         """A request that makes no transaction (an ACK for a 2xx) forwarded on its own."""
@@ -327,3 +378,16 @@ class Forking(TmBase):
         self._cancel_pending(invite, reason)
         return 1
 
+
+def _with_new_via(sent: bytes, via: str) -> bytes | None:
+    """A request we sent, with its top Via (ours, the first header we wrote) replaced."""
+    start = sent.find(b"\r\n") + 2
+    end = sent.find(b"\r\n", start)
+    if start < 2 or end < 0 or sent[start : start + 4].lower() != b"via:":
+        log.error("DNS failover: the request sent has no Via of ours on top")
+        return None
+    old = sent[start:end]
+    rport = b";rport" if old.endswith(b";rport") else b""
+    if rport and via.endswith(";rport"):
+        rport = b""
+    return sent[:start] + b"Via: " + via.encode() + rport + sent[end:]

@@ -32,8 +32,11 @@ class Replies(TmBase):
         code = reply.status
         self.stats.received_replies += 1
         cell.received_any = True
+        branch.replied = True
         if reply.to.tag:
             branch.to_tag = reply.to.tag
+        for in_fn in self.reply_in_callbacks:
+            in_fn(cell, branch, reply)
         dropped = self._run_onreply(cell, branch, reply)
         if code < 200:
             if branch.pending:
@@ -113,6 +116,8 @@ class Replies(TmBase):
             if index < 0:
                 return
             picked = current[index]
+            if self.dns_failover(cell, picked):
+                return  # the next DNS target has a new branch; wait for it
         if self.failure_callbacks:
             reply = None if picked.local_reply else picked.reply
             code = picked.last_code

@@ -2,8 +2,9 @@
 
 One `Engine` per worker process. A transport hands it `receive(data, rcv)`; the engine parses,
 lets modules' hooks (tm) absorb what they own, runs the script with a fresh MsgContext, and sends
-through the sender the transport registered for the chosen socket. Nothing here blocks except DNS
-lookups of names that are not cached (see pysips.core.resolve).
+through the sender the transport registered for the chosen socket. Each message's script runs in a
+script greenlet (pysips.core.suspend): a module function waiting on the network suspends that
+message only; a retransmission of a request whose script is suspended is dropped here.
 
 As in OpenSIPS 3.x there is no implicit forwarding: a request that the script neither relayed nor
 answered is dropped when the main route ends.
@@ -22,6 +23,7 @@ from pysips.core.replies import REPLY_HEADERS, reason_for, stateless_to_tag
 from pysips.core.reply_route import next_hop_of_reply, reply_destination
 from pysips.core.resolve import Resolver
 from pysips.core.sockets import SocketMyself, SocketTable, default_port, is_ip_literal
+from pysips.core.suspend import call_with_deadline, in_script, spawn
 from pysips.core.via_fix import apply_to_request, fix_reply_vias
 from pysips.script.context import (
     MSGFL_ADD_LOCAL_RPORT,
@@ -51,6 +53,19 @@ Sender = Callable[[bytes, Destination], bool]
 
 _VIA_FIXED = "core.via_fixed"  # ctx.extra marker: the inbound top Via got received/rport
 _MIN_MESSAGE = 16  # shorter datagrams are keepalives (CRLF, "jaK") or noise
+
+
+def _spawned(callback: Callable[[], None]) -> None:
+    spawn(callback)
+
+
+def _request_key(msg: SipMessage) -> tuple[str, str, str]:
+    """What identifies a request's retransmissions (RFC 3261 17.2.3): top Via branch and sent-by,
+    and the method."""
+    top = msg.top_via
+    if top is None:
+        return ("", "", msg.method)
+    return (top.branch or "", top.sent_by, msg.method)
 
 
 class Clock(Protocol):
@@ -137,6 +152,10 @@ class Engine:
         # set by the server: re-parses the script and swaps the routes (MI reload_routes)
         self.reloader: Callable[[], bool] | None = None
         self.mhomed: OutSocketChooser | None = None  # set_mhomed()
+        # requests whose script is suspended (waiting on the network), by transaction key: their
+        # retransmissions are dropped until the script ends (tm absorbs them once it has a
+        # transaction; before that nothing else would)
+        self._in_progress: dict[tuple[str, str, str], int] = {}
         process.core = self
 
     # ------------------------------------------------------------------ Core API
@@ -148,7 +167,9 @@ class Engine:
         return time.time()
 
     def call_at(self, when: float, callback: Callable[[], None]) -> TimerHandle:
-        return self.clock.call_at(when, callback)
+        # timers run script code too (tm's failure_route on a timeout, nathelper's DNS lookups):
+        # in a script greenlet, so that they may wait
+        return self.clock.call_at(when, lambda: _spawned(callback))
 
     def attach(self, socket: Socket, sender: Sender) -> None:
         """A transport declares how to send from one of our sockets."""
@@ -206,6 +227,12 @@ class Engine:
         return self.resolver.resolve(f"sip:{bracketed}:{port};transport={proto}")
 
     def run_route(self, ctx: MsgContext, route: RouteFn) -> int:
+        if not in_script():
+            # a route run from outside a message (startup_route, error_route): in its own script
+            # greenlet too, so that a module function in it may wait; -1 if it is still waiting
+            codes: list[int] = []
+            spawn(self._route_code, ctx, route, codes)
+            return codes[0] if codes else -1
         try:
             return route(ctx)
         except Exception:
@@ -213,6 +240,18 @@ class Engine:
             self.stats["script_errors"] += 1
             log.exception("error while running the script on %r", ctx.msg)
             return -1
+
+    def launch(self, fn: Callable[..., object], *args: object) -> bool:
+        """Runs `fn(*args)` in its own script greenlet (launch()): True when it already ended,
+        False when it waits and ends later. Exceptions are logged."""
+        return spawn(fn, *args)
+
+    def call_with_deadline(self, seconds: float, fn: Callable[..., int], *args: object) -> int:
+        """`fn(*args)` with every network wait in it cut short after `seconds` (TimeoutError)."""
+        return call_with_deadline(seconds, fn, *args)
+
+    def _route_code(self, ctx: MsgContext, route: RouteFn, codes: list[int]) -> None:
+        codes.append(self.run_route(ctx, route))
 
     def via_for(self, socket: Socket, branch: str, ctx: MsgContext | None = None) -> str:
         host, port = socket.host_for_headers, socket.port_for_headers
@@ -324,9 +363,31 @@ class Engine:
         route = self.main_route
         if route is None:
             return
-        self.run_route(MsgContext(self.process, msg, rcv, RouteType.REQUEST, self.wall_time()), route)
+        in_progress = self._in_progress
+        if in_progress and _request_key(msg) in in_progress:
+            log.debug("%s retransmitted while its script waits: dropped", msg.method)
+            return
+        ctx = MsgContext(self.process, msg, rcv, RouteType.REQUEST, self.wall_time())
+        if not spawn(self._main_route, ctx, route):
+            key = _request_key(msg)
+            in_progress[key] = in_progress.get(key, 0) + 1
+
+    def _main_route(self, ctx: MsgContext, route: RouteFn) -> None:
+        try:
+            self.run_route(ctx, route)
+        finally:
+            in_progress = self._in_progress
+            if in_progress:
+                key = _request_key(ctx.msg)
+                count = in_progress.pop(key, 0) - 1
+                if count > 0:
+                    in_progress[key] = count
 
     def _reply(self, msg: SipMessage, rcv: ReceiveInfo) -> None:
+        # tm's reply processing runs onreply routes: in a script greenlet, so that they may wait
+        spawn(self._reply_path, msg, rcv)
+
+    def _reply_path(self, msg: SipMessage, rcv: ReceiveInfo) -> None:
         self.stats["rcv_replies"] += 1
         # A reply that tm matches runs the global onreply_route inside tm, with its transaction's
         # flags and AVPs; the engine runs it only for the replies no module took.

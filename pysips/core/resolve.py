@@ -8,23 +8,30 @@
 - A name with neither: NAPTR (services we have sockets for), else SRV for each of our transports,
   else A/AAAA at 5060 over UDP.
 
-Answers are cached for their TTL (addresses from the system resolver for a fixed time), failures
-for a short time, so a burst of requests to one domain costs one lookup. Lookups are synchronous,
-as in an OpenSIPS worker: a slow DNS server blocks this worker for at most `timeout` seconds.
-Hosts under `.invalid` (WebSocket clients, RFC 7118) are never looked up.
+Every target is kept, in order (NAPTR order/preference, SRV priority then weight, each host's
+addresses IPv4 first): tm fails over to the next one on a 503 or a timeout (RFC 3263 4.3).
+
+Answers are cached for their TTL, failures for a short time, so a burst of requests to one domain
+costs one lookup. The lookups (`DnsLookups`) use dnspython's asyncio resolver and
+pysips.core.suspend.wait: a message waiting on DNS is suspended, other messages go on; nothing
+blocks the event loop (getaddrinfo is never called). /etc/hosts is read once and answers first.
+The servers are the system's (/etc/resolv.conf) unless `pysips --dns-server IP[:PORT]` names
+others. Hosts under `.invalid` (WebSocket clients, RFC 7118) are never looked up.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pysips.core.api import Destination
 from pysips.core.sockets import default_port, is_ip_literal
+from pysips.core.suspend import wait
 from pysips.sip.errors import ParseError
 from pysips.sip.uri import parse_uri
 
@@ -72,10 +79,16 @@ class Resolver:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.protos = protos  # transports we can send over
-        dns_naptr, dns_srv = _dnspython_lookups()
-        self._naptr = naptr or dns_naptr
-        self._srv = srv or dns_srv
-        self._addresses = addresses or system_addresses
+        # the DNS client, unless every lookup is injected (tests)
+        self.dns: DnsLookups | None = None
+        if naptr is None or srv is None or addresses is None:
+            self.dns = DnsLookups()
+            naptr = naptr or self.dns.naptr
+            srv = srv or self.dns.srv
+            addresses = addresses or self.dns.addresses
+        self._naptr: NaptrLookup = naptr
+        self._srv: SrvLookup = srv
+        self._addresses: AddrLookup = addresses
         self.try_ipv6 = try_ipv6  # dns_try_ipv6
         self.try_naptr = True  # dns_try_naptr
         self._clock = clock
@@ -168,49 +181,93 @@ class Resolver:
         return [Destination(proto, a, port) for a in addresses], ttl
 
 
-def system_addresses(host: str) -> tuple[list[str], float]:
-    """A/AAAA through the system resolver (so /etc/hosts counts), IPv4 first."""
+def parse_server(text: str) -> tuple[str, int]:
+    """`IP`, `IP:PORT` or `[IPv6]:PORT` to (ip, port); ValueError when it is none of them."""
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else 53
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        port = int(port_text)
+    else:
+        host, port = text, 53
+    ipaddress.ip_address(host)
+    if not 0 < port < 65536:
+        raise ValueError(f"bad port in {text!r}")
+    return host, port
+
+
+def read_hosts(path: Path = Path("/etc/hosts")) -> dict[str, list[str]]:
+    """Name -> addresses from a hosts file (lower-case names, file order)."""
+    table: dict[str, list[str]] = {}
     try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-    except (OSError, UnicodeError):
-        return [], NEGATIVE_TTL
-    seen: list[str] = []
-    for family, _, _, _, sockaddr in sorted(infos, key=lambda i: i[0] != socket.AF_INET):
-        ip = str(sockaddr[0])
-        if family in (socket.AF_INET, socket.AF_INET6) and ip not in seen:
-            seen.append(ip)
-    return seen, ADDRESS_TTL
-
-
-def _no_naptr(name: str) -> tuple[list[Naptr], float]:
-    return [], NEGATIVE_TTL
-
-
-def _no_srv(name: str) -> tuple[list[Srv], float]:
-    return [], NEGATIVE_TTL
-
-
-def _dnspython_lookups() -> tuple[NaptrLookup, SrvLookup]:
-    try:
-        import dns.exception
-        import dns.resolver
-    except ImportError:
-        log.warning("dnspython is not installed: NAPTR/SRV lookups disabled, A/AAAA only")
-        return _no_naptr, _no_srv
-
-    resolver = dns.resolver.Resolver()
-    resolver.lifetime = 2.0
-
-    def query(name: str, rdtype: str) -> tuple[list[Any], float]:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return table
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
         try:
-            answer = resolver.resolve(name, rdtype)
-        except (dns.exception.DNSException, OSError):
+            ip = str(ipaddress.ip_address(fields[0].split("%", 1)[0]))
+        except ValueError:
+            continue
+        for name in fields[1:]:
+            known = table.setdefault(name.lower().rstrip("."), [])
+            if ip not in known:
+                known.append(ip)
+    return table
+
+
+class DnsLookups:
+    """NAPTR, SRV and A/AAAA through dnspython's asyncio resolver, each awaited with
+    pysips.core.suspend.wait (the message's script is suspended meanwhile). A lookup that fails
+    or times out is an empty answer, logged at debug level; the caller logs what it means."""
+
+    def __init__(self) -> None:
+        import dns.asyncresolver
+        import dns.resolver
+
+        try:
+            self.resolver = dns.asyncresolver.Resolver()
+        except dns.resolver.NoResolverConfiguration:
+            self.resolver = dns.asyncresolver.Resolver(configure=False)
+            self.resolver.nameservers = ["127.0.0.1"]
+        self.resolver.lifetime = 2.0
+        self.hosts = read_hosts()
+
+    def use_servers(self, servers: list[tuple[str, int]]) -> None:
+        """Ask these servers instead of the system's (`pysips --dns-server`)."""
+        import dns.nameserver
+
+        self.resolver.nameservers = [dns.nameserver.Do53Nameserver(ip, port) for ip, port in servers]
+
+    def set_timing(self, retr_time: int | None, retr_no: int | None, servers_no: int | None = None) -> None:
+        """OpenSIPS's dns_retr_time (seconds per try), dns_retr_no (tries) and dns_servers_no
+        (how many of the configured servers are asked)."""
+        if retr_time is not None and retr_time > 0:
+            self.resolver.timeout = float(retr_time)
+            self.resolver.lifetime = float(retr_time) * max(1, retr_no or 1)
+        if servers_no is not None and servers_no > 0:
+            self.resolver.nameservers = list(self.resolver.nameservers)[:servers_no]
+
+    def _query(self, name: str, rdtype: str) -> tuple[list[Any], float]:
+        import dns.exception
+
+        try:
+            answer = wait(self.resolver.resolve(name, rdtype))
+        except (dns.exception.DNSException, OSError) as exc:
+            log.debug("DNS %s %s: %s", rdtype, name, exc)
+            return [], NEGATIVE_TTL
+        except RuntimeError as exc:  # called where no script can wait (on the bare event loop)
+            log.error("DNS %s %s not looked up: %s", rdtype, name, exc)
             return [], NEGATIVE_TTL
         ttl = float(answer.rrset.ttl) if answer.rrset is not None else ADDRESS_TTL
         return list(answer), ttl
 
-    def naptr(name: str) -> tuple[list[Naptr], float]:
-        records, ttl = query(name, "NAPTR")
+    def naptr(self, name: str) -> tuple[list[Naptr], float]:
+        records, ttl = self._query(name, "NAPTR")
         out = [
             Naptr(int(r.order), int(r.preference), r.service.decode().upper(), str(r.replacement))
             for r in records
@@ -218,8 +275,17 @@ def _dnspython_lookups() -> tuple[NaptrLookup, SrvLookup]:
         ]
         return out, ttl
 
-    def srv(name: str) -> tuple[list[Srv], float]:
-        records, ttl = query(name, "SRV")
+    def srv(self, name: str) -> tuple[list[Srv], float]:
+        records, ttl = self._query(name, "SRV")
         return [Srv(int(r.priority), int(r.weight), int(r.port), str(r.target)) for r in records], ttl
 
-    return naptr, srv
+    def addresses(self, host: str) -> tuple[list[str], float]:
+        """/etc/hosts first, else A then AAAA (IPv4 first)."""
+        known = self.hosts.get(host.lower().rstrip("."))
+        if known:
+            return sorted(known, key=lambda a: ":" in a), ADDRESS_TTL
+        v4, ttl4 = self._query(host, "A")
+        v6, ttl6 = self._query(host, "AAAA")
+        found = [r.address for r in v4] + [r.address for r in v6]
+        ttls = [t for t, recs in ((ttl4, v4), (ttl6, v6)) if recs]
+        return found, (min(ttls) if ttls else NEGATIVE_TTL)

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import inspect
 import logging
 import signal
 import sys
@@ -57,6 +58,8 @@ class ServeOptions:
     reuse_port: bool = False
     mpath: str | None = None
     log_level: int | None = None  # overrides the script's log_level/debug
+    # DNS servers to ask instead of the system's (ip, port): `pysips --dns-server`
+    dns_servers: tuple[tuple[str, int], ...] = ()
     # called once every listener is bound (tests use it to learn the server is up)
     on_ready: Callable[[Engine], None] | None = None
 
@@ -166,6 +169,12 @@ async def serve_script(path: str | Path, options: ServeOptions | None = None,
         engine.resolver.try_ipv6 = False
     if loaded.core.get("dns_try_naptr") is False:
         engine.resolver.try_naptr = False
+    dns = engine.resolver.dns
+    if dns is not None:
+        if opts.dns_servers:
+            dns.use_servers(list(opts.dns_servers))
+        timing = [loaded.core.get(name) for name in ("dns_retr_time", "dns_retr_no", "dns_servers_no")]
+        dns.set_timing(*(int(v) if v is not None else None for v in timing))
     engine.set_mhomed(bool(loaded.core.get("mhomed")))
     return await serve(loaded, engine, listeners, opts, stop)
 
@@ -198,6 +207,7 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
         # a port in use, a database that does not open...: a start error, not a traceback
         log.debug("module initialisation failed", exc_info=True)
         print(f"pysips: {_start_error(loaded, process, exc)}", file=sys.stderr)
+        await destroy_modules(loaded, process)
         return 1
     tune_gc()
 
@@ -240,6 +250,19 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
                 loop.remove_signal_handler(sig)
         for started in bound:
             started.close()
+        await destroy_modules(loaded, process)
+
+
+async def destroy_modules(loaded: Any, process: ProcessState) -> None:
+    """Each module's `destroy` in reverse init order (usrloc's last write-back, acc and database
+    connections closing), awaited before the process exits; one failing does not stop the rest."""
+    for name, hook, runtime in loaded.destroy_hooks(process):
+        try:
+            result = hook(runtime)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("destroy of module %s failed", name)
 
 
 # Per-message objects are freed by reference counting (tm keeps no cycles), so the cyclic collector
@@ -257,9 +280,10 @@ def tune_gc() -> None:
 
 
 def run_script_file(path: str | Path, *, mpath: str | None = None, skip_unimplemented: bool = False,
-                    log_level: int | None = None) -> int:
+                    log_level: int | None = None, dns_servers: tuple[tuple[str, int], ...] = ()) -> int:
     """The entry for `pysips -f FILE`: returns the exit status."""
-    options = ServeOptions(skip_unimplemented=skip_unimplemented, mpath=mpath, log_level=log_level)
+    options = ServeOptions(skip_unimplemented=skip_unimplemented, mpath=mpath, log_level=log_level,
+                           dns_servers=dns_servers)
     try:
         return asyncio.run(serve_script(path, options))
     except KeyboardInterrupt:

@@ -87,9 +87,7 @@ ASYNC_WORDS = frozenset({"async", "launch"})
 
 def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
     if call.name in ASYNC_WORDS and call.args and isinstance(call.args[0], ast.Call):
-        # async()/launch() inside an expression (OpenSIPS's grammar makes them commands, so
-        # `if (!async(f(), resume))` is valid): the same report as the statement form.
-        return not_async_yet(c, call.name, call.args[0], call.pos)
+        return async_in_expression(c, call)
     entry = c.find_function(call.name, len(call.args))
     if entry is None:
         _report_unknown(c, call)
@@ -129,10 +127,30 @@ def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
     return _bind(fexp, call.name, plan, call.pos, error_route_of(c))
 
 
-def not_async_yet(c: CompilerState, word: str, inner: ast.Call, pos: ast.Pos) -> RunFn:
-    compile_call(c, inner)  # still check the function, so the porting report lists it
-    c.error(pos, f"{word}() is not implemented in pysips yet (needs the asynchronous engine)")
-    return lambda ctx: -1
+def async_in_expression(c: CompilerState, call: ast.Call) -> RunFn:
+    """async()/launch() used as an expression (OpenSIPS's grammar makes them commands, so
+    `if (!async(f(), resume))` is valid): compiled as the statement."""
+    from pysips.script.compile_async import compile_async, compile_launch
+
+    inner = call.args[0]
+    assert isinstance(inner, ast.Call)
+    names: list[str] = []
+    for arg in call.args[1:2]:
+        if isinstance(arg, ast.Ident):
+            names.append(arg.name)
+        elif isinstance(arg, ast.StrLit):
+            names.append(arg.value)
+        else:
+            c.error(call.pos, f"{call.name}(): the second argument must be a route name")
+            return lambda ctx: -1
+    rest = call.args[2:3]
+    if call.name == "async":
+        if not names:
+            c.error(call.pos, "async() needs a resume route")
+            return lambda ctx: -1
+        return compile_async(c, ast.Async(inner, names[0], rest[0] if rest else None, call.pos))
+    return compile_launch(c, ast.Launch(inner, names[0] if names else None, rest[0] if rest else None,
+                                        call.pos))
 
 
 def _pos(expr: ast.Expr, default: ast.Pos) -> ast.Pos:

@@ -11,7 +11,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from pysips.script import ast
-from pysips.script.compile_call import compile_action, error_route_of, not_async_yet
+from pysips.script.compile_async import compile_async, compile_launch
+from pysips.script.compile_call import compile_action, error_route_of
 from pysips.script.compile_expr import compile_pvar, cond, constant, value
 from pysips.script.context import ACT_BREAK, ACT_DROP, ACT_EXIT, ACT_RETURN, MsgContext, Value
 from pysips.script.errinfo import EC_ASSERT, EL_CRITIC, run_error_route, set_error
@@ -78,8 +79,10 @@ def statement(c: CompilerState, s: ast.Stmt) -> RunFn:
         return block(c, s)
     if isinstance(s, ast.Assert):
         return _assert(c, s)
-    if isinstance(s, ast.Async | ast.Launch):
-        return not_async_yet(c, "async" if isinstance(s, ast.Async) else "launch", s.call, s.pos)
+    if isinstance(s, ast.Async):
+        return compile_async(c, s)
+    if isinstance(s, ast.Launch):
+        return compile_launch(c, s)
     c.error(getattr(s, "pos", ast.NOWHERE), f"unsupported statement {type(s).__name__}")
     return lambda ctx: -1
 

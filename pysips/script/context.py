@@ -7,13 +7,22 @@ through `process`; per-message/per-transaction state ($avp, flags, the new R-URI
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pysips.script.services import ServiceRegistry
 
 if TYPE_CHECKING:
     from pysips.sip.receive import ReceiveInfo
 
 # Script values: OpenSIPS pseudo-variables hold a string, an integer, or nothing (NULL).
 Value = str | int | None
+
+
+class TransactionStarter(Protocol):
+    """The transaction layer as async() needs it: t_newtran's return codes (1 created or exists,
+    0 retransmission absorbed, <0 error)."""
+
+    def new_tran(self, ctx: MsgContext) -> int: ...
 
 
 class ProcessState:
@@ -24,13 +33,18 @@ class ProcessState:
     scripts can be loaded side by side in tests.
     """
 
-    __slots__ = ("core", "modules", "vars")
+    __slots__ = ("core", "modules", "services", "transactions", "vars")
 
     def __init__(self) -> None:
         self.vars: dict[str, Value] = {}
         self.modules: dict[str, Any] = {}
+        # What modules offer each other (pysips.script.services): the only way one module reaches
+        # another; `modules` above is each module's own slot.
+        self.services = ServiceRegistry()
         # The engine (pysips.core.api.Core) once it runs; None while only checking a script.
         self.core: Any = None
+        # What creates a transaction for async() (tm registers itself at init); None without tm.
+        self.transactions: TransactionStarter | None = None
 
 
 class RouteType:

@@ -133,6 +133,7 @@ class Fx:
         self.process = ProcessState()
         self.core = FakeCore() if core else None
         self.process.core = self.core
+        self.init("signaling", {})  # registrar requires it (its REPLIES service), as in OpenSIPS
         self.init("usrloc", {"nat_bflag": self.nat_bit, **(ul or {})})
         self.init("registrar", reg or {})
         if nh is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pysips.core.suspend import wait
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.loader import ModuleFinder
 from pysips.sip.message import SipMessage, parse_message
@@ -40,6 +41,7 @@ class FakeDaemon:
         self.port = self.sock.getsockname()[1]
         self.behaviour = behaviour
         self.received: list[dict[str, Any]] = []
+        self.last_peer: Any = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -52,6 +54,7 @@ class FakeDaemon:
                 continue
             except OSError:
                 return
+            self.last_peer = peer
             cookie, _, payload = data.partition(b" ")
             command = B.decode(payload)
             self.received.append(command)
@@ -93,7 +96,7 @@ def start(made: list[FakeDaemon], behaviour: Behaviour) -> FakeDaemon:
 
 
 def engine_for(socks: list[str], tout: float = 0.2, retr: int = 2, disable: float = 60) -> Any:
-    engine = RUNTIME.RtpEngine(SETS.build_sets(socks), NG.SyncUdpTransport(tout, retr), disable)
+    engine = RUNTIME.RtpEngine(SETS.build_sets(socks), NG.NgTransport(tout, retr), disable)
     engine.resolve_all()
     return engine
 
@@ -138,18 +141,14 @@ def test_offer_rewrites_the_body_and_fixes_content_length(daemons: list[FakeDaem
 def test_late_and_foreign_replies_are_ignored(daemons: list[FakeDaemon]) -> None:
     def noisy(cookie: bytes, command: dict[str, Any]) -> bytes:
         # a reply to someone else's cookie first, then ours
-        d.sock.sendto(b"other_1 " + B.encode({"result": "ok", "sdp": "wrong"}), last_peer[0])
+        d.sock.sendto(b"other_1 " + B.encode({"result": "ok", "sdp": "wrong"}), d.last_peer)
         return ok(cookie, command)
 
-    last_peer: list[Any] = [None]
-    d = start(daemons, ok)
+    d = start(daemons, noisy)
     engine = engine_for([f"udp:127.0.0.1:{d.port}"])
     transport = engine.transport
     node = engine.sets[0].nodes[0]
-    sock = transport._socket(node.index, node.endpoint)
-    last_peer[0] = sock.getsockname()
-    d.behaviour = noisy
-    reply = transport.exchange(node.index, node.endpoint, {"command": "offer", "sdp": "c=10.0.0.5"})
+    reply = wait(transport.exchange(node.index, node.endpoint, {"command": "offer", "sdp": "c=10.0.0.5"}))
     assert reply == {"result": "ok", "sdp": "c=127.0.0.1"}
 
 
@@ -260,3 +259,29 @@ def test_sock_var_pins_the_daemon_and_use_set_switches_sets(daemons: list[FakeDa
     # a pinned socket outside the set is refused for a delete
     var.value = "udp:127.0.0.1:1"
     assert FUNCS.rtpengine_delete(ctx_for(engine, invite()), None, var) == -1
+
+
+def test_concurrent_requests_get_their_own_replies_whatever_the_order(daemons: list[FakeDaemon]) -> None:
+    import asyncio
+
+    held: list[tuple[bytes, dict[str, Any]]] = []
+
+    def reversed_order(cookie: bytes, command: dict[str, Any]) -> None:
+        # hold the first request; on the second, answer it first, then the held one
+        held.append((cookie, command))
+        if len(held) == 2:
+            for c, cmd in reversed(held):
+                d.sock.sendto(c + b" " + B.encode({"result": "ok", "sdp": cmd["sdp"]}), d.last_peer)
+        return None
+
+    d = start(daemons, reversed_order)
+    engine = engine_for([f"udp:127.0.0.1:{d.port}"], tout=2.0, retr=1)
+    transport = engine.transport
+    node = engine.sets[0].nodes[0]
+
+    async def both() -> list[Any]:
+        first = transport.exchange(node.index, node.endpoint, {"command": "offer", "sdp": "one"})
+        second = transport.exchange(node.index, node.endpoint, {"command": "offer", "sdp": "two"})
+        return list(await asyncio.gather(first, second))
+
+    assert asyncio.run(both()) == [{"result": "ok", "sdp": "one"}, {"result": "ok", "sdp": "two"}]
