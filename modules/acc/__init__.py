@@ -33,7 +33,15 @@ from pysips.script.exports import (
 from pysips.script.pv_base import FuncPV, PVAccessor, PVError
 from pysips.sip.message import SipMessage
 
-from .config import COLUMN_PARAMS, check_db_url, check_name, config_from, parse_extra_fields, parse_pv_extra
+from .config import (
+    COLUMN_PARAMS,
+    LEGACY_FLAG_PARAMS,
+    check_db_url,
+    check_name,
+    config_from,
+    parse_extra_fields,
+    parse_pv_extra,
+)
 from .record import ACC_REQUEST, DB, FAILED, LOG, MISSED, NORMAL, extra_values, parse_comment, record_for
 from .record import write_db as db_write
 from .record import write_log as log_write
@@ -64,6 +72,15 @@ def _split(text: str, known: dict[str, int], what: str, pos: Pos) -> int:
             raise FixupError(f"unknown accounting {what} {name!r} (expected {', '.join(known)})", pos)
         mask |= known[name]
     return mask
+
+
+def _unavailable_flag(backend: str) -> Any:
+    """The 2.x flag parameter of a backend pysips does not have: a load error saying why."""
+
+    def check(value: Any) -> Any:
+        raise FixupError(f"2.x {backend} accounting flag: {_UNAVAILABLE[backend]}")
+
+    return check
 
 
 def _fix_type(value: Any, fctx: FixupContext) -> int:
@@ -232,6 +249,14 @@ exports = ModuleExports(
                     doc="2.x: \"name=$pvar;...\" added to log records"),
         ParamExport("db_extra", ParamType.STR, multi=True, resolve=_pv_extra("db_extra"),
                     doc="2.x: \"column=$pvar;...\" added to database records"),
+        *(ParamExport(name, ParamType.MFLAG, None,
+                      legacy="3.x calls do_accounting(); pysips still honours the flag",
+                      doc="2.x: a message flag set before t_relay() accounts the transaction")
+          for name in LEGACY_FLAG_PARAMS),
+        *(ParamExport(name, ParamType.STR, None, check=_unavailable_flag(backend),
+                      doc=f"2.x: {_UNAVAILABLE[backend]}")
+          for name, backend in (("aaa_flag", "aaa"), ("aaa_missed_flag", "aaa"), ("evi_flag", "evi"),
+                                ("evi_missed_flag", "evi"), ("cdr_flag", "cdr"))),
         ParamExport("log_level", ParamType.INT, 2, doc="OpenSIPS level of the ACC lines (L_NOTICE)"),
         ParamExport("log_facility", ParamType.STR, "LOG_DAEMON"),
         ParamExport("db_url", ParamType.STR, None, check=check_db_url),

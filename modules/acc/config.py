@@ -47,6 +47,12 @@ class AccConfig:
     log_extra: list[ExtraField] = field(default_factory=list)
     db_extra: list[ExtraField] = field(default_factory=list)
     tags: tuple[str, ...] = ()  # every $acc_extra tag declared by extra_fields
+    # 2.x: message flags that mark a transaction for accounting (log_flag ...): param -> bit index
+    legacy_flags: dict[str, int] = field(default_factory=dict)
+
+
+# The 2.x parameters naming a message flag that turns accounting on; 3.x calls do_accounting().
+LEGACY_FLAG_PARAMS = ("log_flag", "db_flag", "log_missed_flag", "db_missed_flag", "failed_transaction_flag")
 
 
 _BACKENDS = ("log", "db", "aaa", "evi")
@@ -136,6 +142,9 @@ def config_from(params: dict[str, Any]) -> AccConfig:
             if extra.tag not in tags:
                 tags.append(extra.tag)
     cfg.tags = tuple(tags)
+    cfg.legacy_flags = {
+        name: int(params[name]) for name in LEGACY_FLAG_PARAMS if params.get(name) is not None
+    }
     for value in params.get("log_extra") or []:
         cfg.log_extra.extend(value if isinstance(value, list) else parse_pv_extra(str(value), "log_extra"))
     for value in params.get("db_extra") or []:

@@ -41,6 +41,15 @@ log = logging.getLogger("pysips.modules.acc")
 
 STATE_KEY = "acc.state"
 
+# 2.x flag parameter -> the do_accounting() marks it stands for
+_LEGACY_MARKS = {
+    "log_flag": NORMAL * LOG,
+    "db_flag": NORMAL * DB,
+    "log_missed_flag": MISSED * LOG,
+    "db_missed_flag": MISSED * DB,
+    "failed_transaction_flag": FAILED * (LOG | DB),
+}
+
 
 class Acc:
     __slots__ = ("_db", "config", "process", "states")
@@ -97,8 +106,22 @@ class Acc:
 
     # ------------------------------------------------------------------ tm callbacks
 
+    def _legacy_marks(self, message_flags: int) -> int:
+        """What the 2.x flag parameters ask for, given the request's message flags."""
+        marks = 0
+        for name, bit in self.config.legacy_flags.items():
+            if message_flags & (1 << bit):
+                marks |= _LEGACY_MARKS[name]
+        return marks
+
     def _created(self, ctx: MsgContext, cell: Any) -> None:
         state = ctx.extra.get(STATE_KEY)
+        marks = self._legacy_marks(ctx.flags) if self.config.legacy_flags else 0
+        if marks:
+            if not isinstance(state, AccState):
+                state = AccState(ctx.now)
+                ctx.extra[STATE_KEY] = state
+            state.flags |= marks
         if isinstance(state, AccState) and state.flags:
             if cell.method == "CANCEL" and not self.config.report_cancels:
                 return

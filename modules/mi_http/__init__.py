@@ -54,6 +54,9 @@ exports = ModuleExports(
     "mi_http",
     params=(
         ParamExport("root", ParamType.STR, "mi", doc="the path served: http://IP:PORT/<root>"),
+        ParamExport("mi_http_method", ParamType.INT, 0,
+                    legacy="3.x serves JSON-RPC over POST only, and so does pysips",
+                    doc="2.x: GET (0) or POST (1) forms; accepted, JSON-RPC over POST is served"),
         ParamExport("trace_destination", ParamType.STR, None, check=_not_implemented,
                     doc="not implemented: a load error"),
         ParamExport("trace_bwlist", ParamType.STR, None, check=_not_implemented,

@@ -59,13 +59,16 @@ def _fix_flags(value: Any, fctx: FixupContext) -> fl.ParsedFlags | None:
 
 
 def _fix_set_id(value: Any, fctx: FixupContext) -> int:
+    """As OpenSIPS: a set not defined by rtpengine_sock is looked up again at run time (sets may
+    come from the database or a reload); rtpengine_use_set() then fails with an error logged."""
     set_id = int(value)
     declared: set[int] = set()
     for item in fctx.params.get("rtpengine_sock") or ():
         if str(item).strip() and str(item).strip().upper() != "NONE":
             declared.add(parse_sock_param(str(item))[0])
     if set_id not in declared:
-        raise FixupError(f"rtpengine set {set_id} is not defined by rtpengine_sock", fctx.pos)
+        fctx.warnings.append(f"rtpengine set {set_id} is not defined by rtpengine_sock; it is looked up "
+                             "when the call runs (and fails there unless the set exists then)")
     return set_id
 
 

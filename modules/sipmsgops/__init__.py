@@ -32,9 +32,11 @@ from .headers import (
     append_urihf,
     fix_glob,
     fix_header_name,
+    fix_remove_mode,
     insert_hf,
     is_present_hf,
     remove_hf,
+    remove_hf_flags,
     remove_hf_glob,
     remove_hf_re,
 )
@@ -135,6 +137,11 @@ exports = ModuleExports(
             doc="remove the (last) stream of that media (and transport) from the SDP",
         ),
         FunctionExport("remove_hf", remove_hf, (_HNAME,), _ALL, doc="remove every header of this name"),
+        FunctionExport(
+            "remove_hf/2", remove_hf_flags,
+            (ArgSpec(_S, "header"), ArgSpec(_S, "flags", static=True, fixup=fix_remove_mode)), _ALL,
+            doc='2.x: remove_hf(name, "r"|"g") removes by regex or glob (-c warns)',
+        ),
         FunctionExport(
             "remove_hf_re", remove_hf_re, (ArgSpec(ArgKind.REGEX, "re"),), _ALL,
             doc="remove headers whose name matches the regex",

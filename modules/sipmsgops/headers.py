@@ -7,14 +7,19 @@ is_present_hf() in the same route, and a removed header still reads as present, 
 from __future__ import annotations
 
 import fnmatch
+import functools
+import logging
 import re
 from typing import Any
 
 from pysips.script.context import MsgContext
 from pysips.script.errors import FixupError
 from pysips.script.exports import FixupContext
+from pysips.script.posixre import compile_dynamic
 from pysips.sip.headers import header_key
 from pysips.sip.message import SipMessage
+
+log = logging.getLogger("pysips.modules.sipmsgops")
 
 
 def fix_header_name(value: Any, fctx: FixupContext) -> str:
@@ -120,6 +125,35 @@ def remove_hf_glob(ctx: MsgContext, pattern: re.Pattern[str]) -> int:
     if msg is None:
         return -1
     return 1 if _remove_matching(msg, pattern.match) > 0 else -1
+
+
+def fix_remove_mode(value: Any, fctx: FixupContext) -> str:
+    """The flags of the 2.x remove_hf(name, flags): "r" (a regex), "g" (a glob) or none."""
+    mode = str(value or "").strip().lower()
+    if mode not in ("", "r", "g"):
+        raise FixupError(f'remove_hf() flags are "r" (regex) or "g" (glob), not {value!r}')
+    if mode:
+        three = "remove_hf_re" if mode == "r" else "remove_hf_glob"
+        fctx.warnings.append(f'remove_hf(name, "{mode}") is the 2.x form; OpenSIPS 3.x writes {three}(name)')
+    return mode
+
+
+@functools.lru_cache(maxsize=128)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(fnmatch.translate(pattern), re.IGNORECASE)
+
+
+def remove_hf_flags(ctx: MsgContext, name: str, mode: str) -> int:
+    """2.x remove_hf(name, flags)."""
+    if mode == "r":
+        pattern = compile_dynamic(name)
+        if pattern is None:
+            log.error("remove_hf(): bad regular expression %r", name)
+            return -1
+        return remove_hf_re(ctx, pattern)
+    if mode == "g":
+        return remove_hf_glob(ctx, _glob(name))
+    return remove_hf(ctx, header_key(name.strip()))
 
 
 def append_to_reply(ctx: MsgContext, text: str) -> int:

@@ -52,8 +52,10 @@ def _cell(ctx: MsgContext) -> Cell | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def relay_flags(value: Any, fctx: FixupContext) -> int:
-    """`"no-auto-477,no-dns-failover"` (3.x) or a number such as `0x02` (2.x)."""
+def relay_flags(value: Any, fctx: FixupContext) -> int | str:
+    """`"no-auto-477,no-dns-failover"` (3.x) or a number such as `0x02` (2.x). A proxy
+    (`"udp:10.0.0.1:5060"`) is the 2.x t_relay(proxy[, flags]): its URI is returned (a str), and
+    `pysips -c` warns (OpenSIPS 3.x refuses it as an unknown flag)."""
     if value is None or value == "":
         return 0
     if isinstance(value, int):
@@ -70,12 +72,30 @@ def relay_flags(value: Any, fctx: FixupContext) -> int:
             continue
         bit = _RELAY_FLAG_NAMES.get(name)
         if bit is None:
+            if (":" in text or "." in text) and _PROXY.match(text):
+                fctx.warnings.append(f'{text!r} is the 2.x t_relay(proxy) form; OpenSIPS 3.x takes the '
+                                     f'proxy second: t_relay(, "{text}")')
+                return outbound_proxy(text, fctx)
             raise FixupError(f"unknown t_relay flag {name!r} (known: {', '.join(_RELAY_FLAG_NAMES)})")
         flags |= bit
     return flags
 
 
 _PROXY = re.compile(r"^(?:(udp|tcp|tls|ws|wss|sctp):)?(\[[0-9a-fA-F:.]+\]|[^:\[\]]+)(?::(\d{1,5}))?$", re.I)
+
+
+def relay_proxy(value: Any, fctx: FixupContext) -> str | int:
+    """t_relay's second argument: the 3.x outbound proxy, or a number (the flags of the 2.x
+    t_relay(proxy, flags))."""
+    if isinstance(value, int):
+        return value
+    text = str(value or "").strip()
+    if text.isdigit() or text[:2].lower() == "0x":
+        try:
+            return int(text, 0)
+        except ValueError:
+            pass
+    return outbound_proxy(text, fctx)
 
 
 def outbound_proxy(value: Any, fctx: FixupContext) -> str:
@@ -109,8 +129,10 @@ def reply_code(value: Any, fctx: FixupContext) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def t_relay(ctx: MsgContext, flags: int | None = None, proxy: str | None = None) -> int:
-    if proxy and ctx.dst_uri is None:
+def t_relay(ctx: MsgContext, flags: int | str | None = None, proxy: str | int | None = None) -> int:
+    if isinstance(flags, str):  # the 2.x t_relay(proxy[, flags])
+        flags, proxy = (proxy if isinstance(proxy, int) else 0), flags
+    if isinstance(proxy, str) and proxy and ctx.dst_uri is None:
         ctx.dst_uri = proxy
     return tm_of(ctx).relay(ctx, flags or 0)
 
@@ -232,8 +254,10 @@ _NOT_YET = "not implemented in pysips's tm yet"
 FUNCTIONS: tuple[FunctionExport, ...] = (
     FunctionExport(
         "t_relay", t_relay,
-        (ArgSpec(ArgKind.STR, "flags", optional=True, static=True, fixup=relay_flags),
-         ArgSpec(ArgKind.STR, "outbound_proxy", optional=True, static=True, fixup=outbound_proxy)),
+        # neither need be constant: OpenSIPS 3.x fixes a string holding variables up per call
+        # (t_relay(, "tls:$rd:5061"))
+        (ArgSpec(ArgKind.STR, "flags", optional=True, fixup=relay_flags),
+         ArgSpec(ArgKind.STR, "outbound_proxy", optional=True, fixup=relay_proxy)),
         R.REQUEST | R.FAILURE, "relay statefully to $du / $ru and every appended branch",
     ),
     FunctionExport("t_newtran", t_newtran, (), R.REQUEST, "create the transaction now"),

@@ -6,9 +6,11 @@ address and advertises the host's primary address unless `as`/advertised_address
 
 from __future__ import annotations
 
+import ipaddress
 import socket as pysocket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pysips.core.api import Socket
@@ -38,6 +40,37 @@ def primary_address(v6: bool = False) -> str:
             return str(s.getsockname()[0])
     except OSError:
         return "::1" if v6 else "127.0.0.1"
+
+
+def local_addresses(v6: bool = False) -> list[str]:
+    """Every address of this host (Linux /proc; the loopback and primary address elsewhere): a
+    wildcard listener is reached on any of them, and OpenSIPS counts each as `myself`."""
+    found: list[str] = ["::1" if v6 else "127.0.0.1", primary_address(v6)]
+    try:
+        if v6:
+            for line in Path("/proc/net/if_inet6").read_text().splitlines():
+                hexa = line.split()[0]
+                found.append(str(ipaddress.IPv6Address(bytes.fromhex(hexa))))
+        else:
+            last = ""
+            for line in Path("/proc/net/fib_trie").read_text().splitlines():
+                text = line.strip()
+                if text.startswith(("|--", "+--")):
+                    last = text[3:].strip()
+                elif text == "/32 host LOCAL" and last:
+                    found.append(last)
+    except (OSError, ValueError, IndexError):
+        pass
+    return list(dict.fromkeys(found))
+
+
+def wildcard_aliases(listeners: Iterable[Listener]) -> list[tuple[str, int | None]]:
+    """(address, port) of this host for each listener bound to 0.0.0.0 or ::."""
+    out: list[tuple[str, int | None]] = []
+    for lst in listeners:
+        if lst.socket.ip in ("0.0.0.0", "::"):
+            out.extend((addr, lst.socket.port) for addr in local_addresses(lst.socket.ip == "::"))
+    return out
 
 
 def _resolve_listen_host(host: str, spec: ast.SocketSpec) -> str:

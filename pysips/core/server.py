@@ -34,6 +34,7 @@ from pysips.core.listeners import (
     listeners_from,
     script_aliases,
     script_listeners,
+    wildcard_aliases,
 )
 from pysips.script import ast
 from pysips.script.context import MsgContext, ProcessState, RouteType
@@ -149,7 +150,7 @@ async def serve_script(path: str | Path, options: ServeOptions | None = None,
     loop = asyncio.get_running_loop()
     process = ProcessState()
     engine = Engine(process, [lst.socket for lst in listeners], AsyncioClock(loop),
-                    aliases=script_aliases(core0))
+                    aliases=script_aliases(core0) + wildcard_aliases(listeners))
     try:
         loaded = _load(script, file, engine, opts.mpath)
     except ScriptLoadError as exc:

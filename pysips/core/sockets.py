@@ -10,23 +10,12 @@ import ipaddress
 from collections.abc import Iterable
 
 from pysips.core.api import Destination, Socket
+from pysips.script.myself import MyselfTable
+from pysips.script.myself import norm_host as _norm_host
 
 
 def default_port(proto: str) -> int:
     return 5061 if proto in ("tls", "wss") else 5060
-
-
-def _norm_host(host: str) -> str:
-    host = host.strip().lower()
-    if len(host) > 2 and host[0] == "[" and host[-1] == "]":
-        host = host[1:-1]
-    if ":" in host:
-        # one spelling per IPv6 address: "::1" and "0:0:0:0:0:0:0:1" are the same host
-        try:
-            return str(ipaddress.IPv6Address(host))
-        except ValueError:
-            return host
-    return host
 
 
 def is_ip_literal(host: str) -> bool:
@@ -38,28 +27,8 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-class SocketMyself:
-    """`myself` from the real listeners, their advertised addresses and `alias=` entries.
-
-    As OpenSIPS's check_self: the host must be one of ours (case-insensitive); a port, when given,
-    must be a port we listen on (or was given with that alias); a port of None matches any port.
-    """
-
-    __slots__ = ("_hosts",)
-
-    def __init__(self) -> None:
-        self._hosts: dict[str, set[int | None]] = {}
-
-    def add(self, host: str, port: int | None) -> None:
-        self._hosts.setdefault(_norm_host(host), set()).add(port)
-
-    def is_myself(self, host: str, port: int | None) -> bool:
-        ports = self._hosts.get(host)
-        if ports is None:
-            ports = self._hosts.get(_norm_host(host))
-            if ports is None:
-                return False
-        return port is None or None in ports or port in ports
+# The `myself` rule lives in one place (pysips.script.myself); the core fills it from real sockets.
+SocketMyself = MyselfTable
 
 
 class SocketTable:
@@ -75,9 +44,12 @@ class SocketTable:
         for sock in self.sockets:
             self._by_addr[(sock.proto, _norm_host(sock.ip), sock.port)] = sock
             self._by_family.setdefault((sock.proto, sock.is_ipv6), []).append(sock)
-            self.myself.add(sock.ip, sock.port)
-            if sock.advertised_host:
-                self.myself.add(sock.advertised_host, sock.advertised_port or sock.port)
+            # as OpenSIPS: a given port matches a socket's real or advertised port, and the host its
+            # address or advertised name, whichever pairing of the two
+            ports: set[int | None] = {sock.port, sock.advertised_port or sock.port}
+            for host in (sock.ip, sock.advertised_host or sock.ip):
+                for port in ports:
+                    self.myself.add(host, port)
         for host, port in aliases:
             self.myself.add(host, port)
 

@@ -65,9 +65,35 @@ class IPNet:
     pos: Pos = NOWHERE
 
 
+@dataclass(frozen=True, slots=True)
+class ScalingProfile:
+    """`auto_scaling_profile = NAME scale up to MAX on UP% for N cycles [within M]
+    [scale down to MIN on DOWN% for K cycles]` (OpenSIPS 3.x). `up_cycles_checked` is M, or N
+    when `within` is left out; the down fields are 0 without a `scale down` part."""
+
+    name: str
+    max_procs: int
+    up_threshold: int
+    up_cycles_needed: int
+    up_cycles_checked: int
+    min_procs: int = 0
+    down_threshold: int = 0
+    down_cycles_checked: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerCount:
+    """`udp_workers=4 use_auto_scaling_profile NAME` (also tcp_/timer_workers)."""
+
+    count: int
+    scaling_profile: str
+
+
 # A global parameter's value as written: number, string, yes/no (bool), socket, IP, a bare
 # identifier (e.g. `log_facility=LOG_LOCAL0`), or a list of those (e.g. `alias=a.com b.com`).
-ParamValue = int | str | bool | SocketSpec | IPNet | tuple["ParamValue", ...]
+ParamValue = (
+    int | str | bool | SocketSpec | IPNet | ScalingProfile | WorkerCount | tuple["ParamValue", ...]
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ call them. Each problem carries file:line:col.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from pysips.script.compile_state import (
 from pysips.script.compile_stmt import block
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.corefuncs import CoreEnv, core_exports
-from pysips.script.coreparams import CoreParamKind
+from pysips.script.coreparams import LEGACY_TLS, CoreParamKind
 from pysips.script.coreparams import lookup as lookup_core_param
 from pysips.script.errors import FixupError, LoadProblem, Problems, ScriptLoadError
 from pysips.script.events import EventInterface, events_of
@@ -232,6 +233,8 @@ def check_script(script: ast.Script, options: LoadOptions | None = None) -> Chec
 
 def _coerce_core(kind: CoreParamKind, value: ast.ParamValue) -> tuple[bool, Any]:
     if kind is CoreParamKind.INT:
+        if isinstance(value, ast.WorkerCount):
+            return True, value.count  # the auto-scaling profile is checked by _scaling_profiles
         if isinstance(value, bool):
             return True, int(value)
         if isinstance(value, int):
@@ -267,6 +270,7 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     registry = new_registry()
     registry.branch_flags.registry = flags
     pending: list[_PendingResolve] = []
+    legacy_tls: list[ast.GlobalParam] = []
 
     for item in script.items:
         if isinstance(item, ast.GlobalParam):
@@ -280,6 +284,9 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
                 problems.error(
                     item.pos, f"core parameter {item.name!r} expects {spec.kind.value}, got {item.value!r}"
                 )
+                continue
+            if item.name in LEGACY_TLS:
+                legacy_tls.append(item)
                 continue
             name = spec.canonical or item.name
             if spec.kind is CoreParamKind.MULTI:
@@ -299,7 +306,10 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
         elif isinstance(item, ast.ModParam):
             _modparam(item, modules, missing, flags, problems, pending)
 
+    _legacy_tls(legacy_tls, modules, missing, flags, problems, pending)
     _resolve_params(pending, ParamResolveContext(registry, flags), problems)
+    _scaling_profiles(global_params, problems)
+    _quoted_aliases(global_params, problems)
 
     _check_dependencies(modules, missing, problems)
 
@@ -338,6 +348,81 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     loaded = LoadedScript(routes, modules, core, flags, myself, problems.warnings, script, registry)
     loaded.init_order = init_order(modules)
     return loaded, CheckReport(problems.sorted(), missing_at, state.unknown_functions)
+
+
+def _legacy_tls(
+    items: list[ast.GlobalParam],
+    modules: dict[str, LoadedModule],
+    missing: list[str],
+    flags: FlagRegistry,
+    problems: Problems,
+    pending: list[_PendingResolve],
+) -> None:
+    """1.x core TLS parameters: a warning each, and the value handed to tls_mgm when it is loaded
+    and the script does not set that parameter there itself."""
+    tls_mgm = modules.get("tls_mgm")
+    for item in items:
+        target = LEGACY_TLS[item.name]
+        if tls_mgm is not None and target is not None:
+            if tls_mgm.params.get(target):
+                use = f'ignored: modparam("tls_mgm", "{target}") is set'
+            else:
+                value = item.value if isinstance(item.value, int | str) else str(item.value)
+                _modparam(ast.ModParam("tls_mgm", target, value, item.pos), modules, missing, flags, problems,
+                          pending)
+                use = f'used as modparam("tls_mgm", "{target}")'
+        elif target is not None:
+            use = f'ignored: modparam("tls_mgm", "{target}") would take it, and tls_mgm is not loaded'
+        else:
+            use = "ignored: it has no tls_mgm equivalent"
+        problems.warn(item.pos, f"core parameter {item.name!r} is the OpenSIPS 1.x TLS setting; since 2.x "
+                                f"TLS is configured through the tls_mgm module ({use})")
+
+
+def _scaling_profiles(params: list[ast.GlobalParam], problems: Problems) -> None:
+    """auto_scaling_profile names are unique (case-insensitively); a profile named by
+    `use_auto_scaling_profile` and never defined is ignored with a warning, as OpenSIPS does.
+    pysips runs one process, so a valid profile changes nothing."""
+    defined: set[str] = set()
+    for item in params:
+        if isinstance(item.value, ast.ScalingProfile):
+            key = item.value.name.lower()
+            if key in defined:
+                problems.error(item.pos, f"auto_scaling_profile {item.value.name!r} is defined twice")
+            defined.add(key)
+    for item in params:
+        values = item.value if isinstance(item.value, tuple) else (item.value,)
+        for value in values:
+            used: str | None = None
+            if isinstance(value, ast.WorkerCount):
+                used = value.scaling_profile
+            elif isinstance(value, ast.SocketSpec):
+                used = next((f.partition("=")[2] for f in value.flags
+                             if f.startswith("use_auto_scaling_profile=")), None)
+            if used is not None and used.lower() not in defined:
+                problems.warn(item.pos, f"{item.name}: scaling profile {used!r} is not defined, ignoring it")
+
+
+def _quoted_aliases(params: list[ast.GlobalParam], problems: Problems) -> None:
+    for item in params:
+        if item.name != "alias":
+            continue
+        for value in item.value if isinstance(item.value, tuple) else (item.value,):
+            if (isinstance(value, ast.SocketSpec) and value.raw[:1] in ("\"", "'") and ":" in value.host
+                    and not _is_ipv6(value.host)):
+                problems.warn(
+                    item.pos,
+                    f"alias {value.raw}: a quoted alias is a host name as a whole (OpenSIPS does not "
+                    f"split off a port either), so it matches no URI; write alias={value.host}",
+                )
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def _dependency_error(name: str, dep: str) -> str:
@@ -475,6 +560,9 @@ def _modparam(
         except FixupError as exc:
             problems.error(item.pos, f"modparam {mod.name}.{item.name}: {exc.message}")
             continue
+        if spec.legacy:
+            problems.warn(item.pos, f"modparam {mod.name}.{item.name} is an OpenSIPS 2.x parameter that 3.x "
+                                    f"no longer has: {spec.legacy}")
         index: int | None = None
         if spec.multi:
             index = len(mod.params[spec.name])

@@ -110,6 +110,12 @@ def compile_call(c: CompilerState, call: ast.Call) -> RunFn:
         # an empty optional argument (`f(a, , c)`) is an omitted one, as OpenSIPS takes it
         if index < len(call.args) and not (spec.optional and isinstance(call.args[index], ast.NullLit)):
             arg = call.args[index]
+            if isinstance(arg, ast.Ident):
+                c.warn_once(
+                    f"bare-word:{call.name}", arg.pos,
+                    f"{call.name}({arg.name}): OpenSIPS 3.x takes only quoted strings, numbers and "
+                    f"variables as arguments (a bare word is 2.x); write {call.name}(\"{arg.name}\")",
+                )
             fctx_arg = FixupContext(c.flags, entry.params, _pos(arg, call.pos))
             dyn, item = _fix_arg(c, call.name, index + 1, spec, arg, fctx_arg)
             if item is _BAD:
@@ -343,10 +349,14 @@ def _apply_const(
     if spec.fixup is None:
         return False, item
     try:
-        return False, spec.fixup(item, fctx)
+        fixed = spec.fixup(item, fctx)
     except FixupError as exc:
         c.error(exc.pos if exc.pos != ast.NOWHERE else fctx.pos, f"{where}: {exc.message}")
         return False, _BAD
+    for note in fctx.warnings:
+        c.warn(fctx.pos, f"{where}: {note}")
+    fctx.warnings.clear()
+    return False, fixed
 
 
 def _apply_dyn(spec: ArgSpec, getter: Callable[[MsgContext], Any], fctx: FixupContext) -> tuple[bool, Any]:
@@ -355,6 +365,9 @@ def _apply_dyn(spec: ArgSpec, getter: Callable[[MsgContext], Any], fctx: FixupCo
         return True, getter
 
     def fixed(ctx: MsgContext) -> Any:
-        return fixup(getter(ctx), fctx)
+        value = fixup(getter(ctx), fctx)
+        if fctx.warnings:
+            fctx.warnings.clear()  # notes are for `pysips -c`; per call they would only pile up
+        return value
 
     return True, fixed

@@ -36,6 +36,8 @@ KEYWORD_PVARS = {
     "msg:len": "ml",
 }
 _HOST_KEYWORDS = frozenset({"src_ip", "dst_ip"})
+# 2.x `KEYWORD == myself` -> the domain variable a 3.x script passes to is_myself()
+_URI_DOMAIN_PVARS = {"uri": "$rd", "from_uri": "$fd", "to_uri": "$td"}
 
 
 def _none(ctx: MsgContext) -> Value:
@@ -301,6 +303,13 @@ def _myself(c: CompilerState, op: str, subject: ast.Expr, pos: ast.Pos) -> CondF
     get = value(c, subject)
     checker = c.myself
     host_only = isinstance(subject, ast.CoreKeyword) and subject.name in _HOST_KEYWORDS
+    if isinstance(subject, ast.CoreKeyword) and subject.name in _URI_DOMAIN_PVARS:
+        c.warn_once(
+            f"myself:{subject.name}", pos,
+            f"'{subject.name} {op} myself' is the OpenSIPS 2.x form (3.x scripts say "
+            f"is_myself(\"{_URI_DOMAIN_PVARS[subject.name]}\")); pysips follows 3.x: the host decides, "
+            "whatever the port (2.x also compared the port, reading an absent one as 5060)",
+        )
 
     def run(ctx: MsgContext) -> int:
         v = get(ctx)
@@ -315,7 +324,8 @@ def _myself(c: CompilerState, op: str, subject: ast.Expr, pos: ast.Pos) -> CondF
             hp = split_hostport(text)
         if hp is None:
             return 1 - want
-        return want if checker.is_myself(hp[0], hp[1]) else 1 - want
+        # the host decides, as 3.x's is_myself("$rd") does: a port in the URI is not compared
+        return want if checker.is_myself(hp[0], None) else 1 - want
 
     return run
 

@@ -121,6 +121,8 @@ class CompilerState:
         self.current: RouteFacts = RouteFacts()
         self.route_refs: list[tuple[RouteRef, ast.Pos]] = []
         self.numeric_flag_warned: set[str] = set()
+        self.warned_once: set[str] = set()
+        self.breakable = 0  # how many loops/switches enclose the statement being compiled
         self.unknown_functions: dict[str, list[ast.Pos]] = {}
 
     def error(self, pos: ast.Pos, message: str) -> None:
@@ -128,6 +130,12 @@ class CompilerState:
 
     def warn(self, pos: ast.Pos, message: str) -> None:
         self.problems.warn(pos, message)
+
+    def warn_once(self, key: str, pos: ast.Pos, message: str) -> None:
+        """A warning about a construct, given at its first use only."""
+        if key not in self.warned_once:
+            self.warned_once.add(key)
+            self.problems.warn(pos, message)
 
     def find_function(self, name: str, nargs: int) -> FunctionEntry | None:
         return self.functions.get(f"{name}/{nargs}") or self.functions.get(name)

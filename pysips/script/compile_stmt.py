@@ -71,6 +71,9 @@ def statement(c: CompilerState, s: ast.Stmt) -> RunFn:
     if isinstance(s, ast.Drop):
         return _drop
     if isinstance(s, ast.Break):
+        if not c.breakable:
+            c.warn_once("break", s.pos, "'break' outside a loop or switch: OpenSIPS 3.x refuses it (older "
+                        "versions accepted it); pysips leaves the route there, as 'return' would")
         return _break
     if isinstance(s, ast.Block):
         return block(c, s)
@@ -94,6 +97,15 @@ def _drop(ctx: MsgContext) -> int:
     ctx.action_flags |= ACT_DROP | ACT_EXIT
     ctx.retcode = 0
     return 0
+
+
+def _breakable(c: CompilerState, body: ast.Block | tuple[ast.Stmt, ...]) -> RunFn:
+    """A loop or switch body, where `break` belongs."""
+    c.breakable += 1
+    try:
+        return block(c, body)
+    finally:
+        c.breakable -= 1
 
 
 def _break(ctx: MsgContext) -> int:
@@ -199,7 +211,7 @@ def _if(c: CompilerState, s: ast.If) -> RunFn:
 
 def _while(c: CompilerState, s: ast.While) -> RunFn:
     test = cond(c, s.cond)
-    body = block(c, s.body)
+    body = _breakable(c, s.body)
     limit = int(c.core.get("max_while_loops", 10000))
     pos = s.pos
 
@@ -235,7 +247,7 @@ def _while(c: CompilerState, s: ast.While) -> RunFn:
 def _foreach(c: CompilerState, s: ast.ForEach) -> RunFn:
     var = compile_pvar(c, s.var)
     source = compile_pvar(c, s.iterable)
-    body = block(c, s.body)
+    body = _breakable(c, s.body)
     if var is None or source is None:
         return lambda ctx: -1
     if not var.writable:
@@ -270,8 +282,8 @@ def _switch(c: CompilerState, s: ast.Switch) -> RunFn:
             c.error(case.pos, "a case value must be a string or an integer constant")
             continue
         key: str | int = const.lower() if isinstance(const, str) else const
-        cases.append((key, block(c, case.body)))
-    default = block(c, s.default) if s.default is not None else None
+        cases.append((key, _breakable(c, case.body)))
+    default = _breakable(c, s.default) if s.default is not None else None
     table = tuple(cases)
 
     def matches(key: str | int, v: Value) -> bool:

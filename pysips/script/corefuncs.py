@@ -63,6 +63,10 @@ def _a(kind: ArgKind, name: str = "", optional: bool = False, **kw: Any) -> ArgS
 # ---------------------------------------------------------------------------------------------
 
 
+# OpenSIPS reads a level name by its third character only (`L_ERROR` is L_ERR, `L_WARNING` L_WARN).
+_LEVEL_BY_THIRD_CHAR = {name[2]: level for name, level in LEVEL_NAMES.items()}
+
+
 def fix_log_level(value: Any, fctx: FixupContext) -> int:
     if isinstance(value, int):
         return value
@@ -72,7 +76,14 @@ def fix_log_level(value: Any, fctx: FixupContext) -> int:
     try:
         return int(text)
     except ValueError:
-        raise FixupError(f"unknown log level {text!r} (use L_ALERT .. L_DBG or a number)") from None
+        pass
+    level = _LEVEL_BY_THIRD_CHAR.get(text[2:3])
+    if level is None:
+        raise FixupError(f"unknown log level {text!r} (use L_ALERT .. L_DBG or a number)")
+    name = next(n for n, lv in LEVEL_NAMES.items() if lv == level)
+    fctx.warnings.append(f"log level {text!r} is read as {name}, as OpenSIPS does (it looks only at "
+                         "the third character)")
+    return level
 
 
 def _emit(os_level: int, text: str) -> int:

@@ -163,10 +163,34 @@ _LEGACY: dict[str, str | None] = {
 }
 
 
+# The 1.x core TLS parameters; since 2.x TLS is set up through the tls_mgm module. When tls_mgm is
+# loaded, a value becomes that modparam of its default domains (unless the script sets it there);
+# None: no tls_mgm equivalent, accepted and ignored.
+LEGACY_TLS: dict[str, str | None] = {
+    "tls_method": "tls_method",
+    "tls_certificate": "certificate",
+    "tls_private_key": "private_key",
+    "tls_ca_list": "ca_list",
+    "tls_ca_dir": "ca_dir",
+    "tls_ciphers_list": "ciphers_list",
+    "tls_dh_params": "dh_params",
+    "tls_ec_curve": "ec_curve",
+    "tls_verify_client": "verify_cert",
+    "tls_require_client_certificate": "require_cert",
+    "tls_verify_server": None,
+    "tls_handshake_timeout": None,
+    "tls_send_timeout": None,
+    "tls_port_no": None,
+    "tls_log": None,
+}
+
+
 def lookup(name: str) -> CoreParam | None:
     kind = _CURRENT.get(name)
     if kind is not None:
         return CoreParam(kind)
+    if name in LEGACY_TLS:
+        return CoreParam(CoreParamKind.ANY)
     if name in _LEGACY:
         canonical = _LEGACY[name]
         if canonical is None:
@@ -176,4 +200,4 @@ def lookup(name: str) -> CoreParam | None:
 
 
 def known_names() -> list[str]:
-    return sorted([*_CURRENT, *_LEGACY])
+    return sorted([*_CURRENT, *_LEGACY, *LEGACY_TLS])

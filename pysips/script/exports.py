@@ -46,6 +46,9 @@ class FixupContext:
     flags: FlagRegistry
     params: dict[str, Any]
     pos: Pos = NOWHERE
+    # A load-time fixup that accepts an older form appends a note here; `pysips -c` shows each as
+    # a warning at the argument (ignored when the fixup runs per call).
+    warnings: list[str] = field(default_factory=list)
 
 
 Fixup = Callable[[Any, FixupContext], Any]
@@ -142,6 +145,9 @@ class ParamExport:
     # ("$T_reply_code", "$avp(pass)") can use those of any module, as OpenSIPS fixes them up in
     # mod_init. Runs on each value the script set (each item of a multi parameter), after `check`.
     resolve: Callable[[Any, ParamResolveContext], Any] | None = None
+    # A 1.x/2.x parameter OpenSIPS 3.x dropped, still accepted: what 3.x does instead and what
+    # pysips does with it, shown by `pysips -c` as a warning wherever the script sets it.
+    legacy: str = ""
 
 
 

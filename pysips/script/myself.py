@@ -1,13 +1,20 @@
-"""`myself`: is a host[:port] one of ours?
+"""`myself`: is a host[:port] one of ours? One rule, used by the script, the core and `is_myself()`.
 
-The core will provide a checker built from its real listeners; until then (and for `pysips -c`)
-the script's own `listen=`/`socket=` and `alias=` lines define it. As in OpenSIPS, the host must
-equal a listener's address or name (or an alias, case-insensitively); a port, when given, must be
-one of that listener's ports, and an absent port in a URI means 5060 (5061 for sips).
+The core builds a MyselfTable from its real listeners; without a core (`pysips -c`, unit tests) the
+script's own `listen=`/`socket=` and `alias=` lines define it. As OpenSIPS 3.x's check_self: the
+host must equal a listener's address or advertised name, or an alias (case-insensitively; IPv6 in
+any spelling); a port, when given, must be one of that host's ports; an absent port (None) matches
+any port we listen on.
+
+`uri == myself` (and `from_uri`/`to_uri`) follows 3.x, where scripts say `is_myself("$rd")`: the
+URI's host decides, whatever port the URI names or leaves out. OpenSIPS 1.x/2.x also compared the
+port and read an absent one as 5060, so a script listening elsewhere relayed its own domain's
+requests (every browser REGISTER) away.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Protocol
 
 from pysips.script import ast
@@ -17,35 +24,49 @@ class MyselfChecker(Protocol):
     def is_myself(self, host: str, port: int | None) -> bool: ...
 
 
-def _norm_host(host: str) -> str:
+def norm_host(host: str) -> str:
+    """The one spelling of a host for comparisons: lower case, IPv6 without brackets, compressed."""
     host = host.strip().lower()
     if len(host) > 2 and host[0] == "[" and host[-1] == "]":
         host = host[1:-1]
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError:
+            return host
     return host
 
 
-class StaticMyself:
-    """A MyselfChecker from (host, port) pairs; a port of None matches any port."""
+class MyselfTable:
+    """A MyselfChecker: hosts of ours, each with the ports it is ours on (None: any port)."""
 
     __slots__ = ("_hosts",)
 
-    def __init__(self, addresses: list[tuple[str, int | None]]) -> None:
+    def __init__(self, addresses: list[tuple[str, int | None]] | None = None) -> None:
         self._hosts: dict[str, set[int | None]] = {}
-        for host, port in addresses:
-            self._hosts.setdefault(_norm_host(host), set()).add(port)
+        for host, port in addresses or ():
+            self.add(host, port)
+
+    def add(self, host: str, port: int | None) -> None:
+        self._hosts.setdefault(norm_host(host), set()).add(port)
 
     def is_myself(self, host: str, port: int | None) -> bool:
-        ports = self._hosts.get(_norm_host(host))
+        ports = self._hosts.get(host)
         if ports is None:
-            return False
+            ports = self._hosts.get(norm_host(host))
+            if ports is None:
+                return False
         return port is None or None in ports or port in ports
+
+
+StaticMyself = MyselfTable  # the name modules and tests know it by
 
 
 def default_port(proto: str | None) -> int:
     return 5061 if proto in ("tls", "wss") else 5060
 
 
-def from_script(params: list[ast.GlobalParam]) -> StaticMyself:
+def from_script(params: list[ast.GlobalParam]) -> MyselfTable:
     addresses: list[tuple[str, int | None]] = []
     for param in params:
         values = param.value if isinstance(param.value, tuple) else (param.value,)
@@ -53,16 +74,18 @@ def from_script(params: list[ast.GlobalParam]) -> StaticMyself:
             for v in values:
                 if isinstance(v, ast.SocketSpec):
                     port: int = v.port if v.port is not None else default_port(v.proto)
-                    addresses.append((v.host, port))
-                    if v.advertised_host:
-                        addresses.append((v.advertised_host, v.advertised_port or port))
+                    ports = {port, *v.more_ports, v.advertised_port or port}
+                    for host in (v.host, v.advertised_host or v.host):
+                        addresses.extend((host, p) for p in ports)
+        elif param.name == "advertised_address" and isinstance(param.value, str):
+            addresses.append((param.value, None))  # advertised by every socket without its own
         elif param.name == "alias":
             for v in values:
                 if isinstance(v, ast.SocketSpec):
                     addresses.append((v.host, v.port))
                 elif isinstance(v, str):
                     addresses.append(split_hostport(v))
-    return StaticMyself(addresses)
+    return MyselfTable(addresses)
 
 
 def split_hostport(text: str) -> tuple[str, int | None]:
@@ -85,14 +108,15 @@ def split_hostport(text: str) -> tuple[str, int | None]:
 
 
 def uri_hostport(uri: str) -> tuple[str, int | None] | None:
-    """Host and port of a SIP URI (`sip:user@host:port;params`); None when there is no host."""
+    """Host and port of a SIP URI (`sip:user@host:port;params`); None when there is no host.
+
+    The port is None when the URI has none: for `myself`, an absent port matches any of ours."""
     text = uri.strip()
     if text.startswith("<"):
         text = text[1 : text.find(">")] if ">" in text else text[1:]
     colon = text.find(":")
     if colon < 0:
         return None
-    scheme = text[:colon].lower()
     rest = text[colon + 1 :]
     at = rest.rfind("@", 0, _first_of(rest, ";?"))
     if at >= 0:
@@ -113,8 +137,6 @@ def uri_hostport(uri: str) -> tuple[str, int | None] | None:
         if not digits.isdigit():
             return None
         port = int(digits)
-    if port is None:
-        port = 5061 if scheme == "sips" else 5060
     return host, port
 
 

@@ -47,7 +47,7 @@ _CATEGORIES: tuple[tuple[frozenset[str], frozenset[str], str], ...] = (
      _STATEMENT_WORDS | {"CASE", "DEFAULT", "ELSE", "$END"}, "a statement"),
     (frozenset({"PVAR", "NUMBER", "STRING", "NAME", "LPAR"}), _VALUE_STARTS,
      "a value (a quoted string, a number, a pseudo-variable or a function call)"),
-    (frozenset({"__ANON_11", "__ANON_12", "PLUS", "MINUS"}),
+    (frozenset({"PLUS", "MINUS", "STAR", "SLASH"}),
      frozenset({f"__ANON_{i}" for i in range(9, 19)}
                | {"STAR", "SLASH", "PERCENT", "VBAR", "AMPERSAND", "CIRCUMFLEX", "LESSTHAN", "MORETHAN",
                   "AND", "OR"}),
@@ -108,6 +108,11 @@ _ROUTE_START = re.compile(
 
 def _source_line(lines: list[str], line: int) -> str:
     return lines[line - 1].rstrip("\r\n").expandtabs(1) if 0 < line <= len(lines) else ""
+
+
+def _first_on_line(lines: list[str], line: int, col: int) -> bool:
+    """Whether nothing but blanks precedes column `col` of `line`."""
+    return 0 < line <= len(lines) and not lines[line - 1][: max(col - 1, 0)].strip()
 
 
 def _end_of_previous_code(lines: list[str], line: int) -> tuple[int, int] | None:
@@ -191,7 +196,8 @@ def describe(
                 _source_line(lines, line),
             )
         if token.type == "RBRACE" and "RBRACE" not in expected and "SEMICOLON" in expected:
-            spot = _end_of_previous_code(lines, line + 1) or (line, col)
+            first = _first_on_line(lines, line, col)
+            spot = (_end_of_previous_code(lines, line) if first else None) or (line, col)
             return SyntaxProblem(
                 Pos(filename, *spot),
                 "missing ';' at the end of this statement",
@@ -206,7 +212,7 @@ def describe(
             )
         starts_statement = token.type in _STATEMENT_WORDS | {"NAME", "PVAR", "ELSE", "RBRACE"}
         if "SEMICOLON" in expected and (len(expected) <= 6 or starts_statement):
-            previous = _end_of_previous_code(lines, line)
+            previous = _end_of_previous_code(lines, line) if _first_on_line(lines, line, col) else None
             if previous is not None and previous[0] < line:
                 return SyntaxProblem(
                     Pos(filename, *previous),

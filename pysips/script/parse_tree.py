@@ -233,7 +233,7 @@ class Builder:
         kinds = [a.type for a in atoms]
         values = [self._str_token(a) if a.type == "STRING" else str(a) for a in atoms]
         pos = self._pos(name)
-        if str(name).lower() != "alias":
+        if str(name).lower() not in ("alias", "auto_scaling_profile"):
             first_line = atoms[0].line
             stray = next((a for a in atoms if a.line != first_line), None)
             if stray is not None:

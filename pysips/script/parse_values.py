@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from pysips.script.ast import IPNet, ParamValue, Pos, SocketSpec
+from pysips.script.ast import IPNet, ParamValue, Pos, ScalingProfile, SocketSpec, WorkerCount
 
 YES_WORDS = frozenset({"yes", "true", "on", "enable"})
 NO_WORDS = frozenset({"no", "false", "off", "disable"})
@@ -172,9 +172,73 @@ def parse_socket(text: str, pos: Pos) -> SocketSpec:
 
 
 def _alias_item(text: str, pos: Pos) -> str | SocketSpec:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        # cfg.y takes a quoted alias whole as the host name: "example.com:5060" is not split
+        return SocketSpec(None, text[1:-1], None, pos=pos, raw=text)
     if ":" in text.strip("[]") or text.startswith("["):
         return parse_socket(text, pos)
-    return _unquote(text)
+    return text
+
+
+_ALIAS_WORDS = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|\S+')
+_WORKER_PARAMS = frozenset({"udp_workers", "tcp_workers", "timer_workers"})
+
+
+def _number(word: str, what: str) -> int:
+    if not word.isdigit():
+        raise ValueSyntaxError(f"{what}: a number is expected, not {word!r}")
+    return int(word)
+
+
+def parse_scaling_profile(raw: str) -> ScalingProfile:
+    """`NAME scale up to N on P% for C cycles [within W] [scale down to M on P% for C cycles]`,
+    with OpenSIPS's checks of the numbers (create_auto_scaling_profile)."""
+    words = [w.lower() for w in re.findall(r"%|[^\s%]+", raw)]
+    shape = "NAME scale up to N on P% for C cycles [within W] [scale down to M on P% for C cycles]"
+
+    def expect(at: int, *literal: str) -> int:
+        if tuple(words[at : at + len(literal)]) != literal:
+            found = " ".join(words[at : at + len(literal)]) or "the end"
+            raise ValueSyntaxError(f"expected {' '.join(literal)!r}, not {found!r} (the form is {shape})")
+        return at + len(literal)
+
+    if not words or not re.fullmatch(r"[a-z_][a-z0-9_]*", words[0]):
+        raise ValueSyntaxError(f"a profile name is expected first (the form is {shape})")
+    name = re.findall(r"[^\s%]+", raw)[0]
+    at = expect(1, "scale", "up", "to")
+    max_procs = _number(words[at] if at < len(words) else "", "scale up to")
+    at = expect(at + 1, "on")
+    up_threshold = _number(words[at] if at < len(words) else "", "on")
+    at = expect(at + 1, "%", "for")
+    up_needed = _number(words[at] if at < len(words) else "", "for")
+    at = expect(at + 1, "cycles")
+    up_checked = up_needed
+    if words[at : at + 1] == ["within"]:
+        up_checked = _number(words[at + 1] if at + 1 < len(words) else "", "within")
+        at += 2
+    min_procs = down_threshold = down_checked = 0
+    if at < len(words):
+        at = expect(at, "scale", "down", "to")
+        min_procs = _number(words[at] if at < len(words) else "", "scale down to")
+        at = expect(at + 1, "on")
+        down_threshold = _number(words[at] if at < len(words) else "", "on")
+        at = expect(at + 1, "%", "for")
+        down_checked = _number(words[at] if at < len(words) else "", "for")
+        at = expect(at + 1, "cycles")
+        if at < len(words):
+            raise ValueSyntaxError(f"unexpected {words[at]!r} after the profile (the form is {shape})")
+    if min_procs == 0:
+        down_threshold = down_checked = 0
+    if max_procs == 0 or max_procs <= min_procs or max_procs >= 1000:
+        raise ValueSyntaxError(f"invalid process range: scale down to {min_procs}, up to {max_procs} "
+                               "(up to 1..999, above the down value)")
+    if up_threshold == 0 or up_threshold <= down_threshold or up_threshold > 100 or down_threshold > 100:
+        raise ValueSyntaxError(f"invalid thresholds: down {down_threshold}%, up {up_threshold}% "
+                               "(up 1..100%, above down)")
+    if up_needed == 0 or up_checked < up_needed:
+        raise ValueSyntaxError(f"invalid upscaling check: {up_needed} cycles within {up_checked}")
+    return ScalingProfile(name, max_procs, up_threshold, up_needed, up_checked, min_procs, down_threshold,
+                          down_checked)
 
 
 def param_value(name: str, raw: str, kinds: list[str], values: list[str], pos: Pos) -> ParamValue:
@@ -184,8 +248,16 @@ def param_value(name: str, raw: str, kinds: list[str], values: list[str], pos: P
     grammar, string tokens already unescaped).
     """
     key = name.lower()
+    if key == "auto_scaling_profile":
+        return parse_scaling_profile(raw)
     if kinds and all(k == "STRING" for k in kinds) and key not in ("listen", "socket", "alias"):
         return "".join(values)
+    if key in _WORKER_PARAMS and len(kinds) == 3 and kinds[0] == "NUMBER":
+        if values[1].lower() != "use_auto_scaling_profile" or kinds[2] != "NAME":
+            raise ValueSyntaxError(f"expected 'use_auto_scaling_profile NAME' after the number, not {raw!r}")
+        return WorkerCount(parse_int(values[0]), values[2])
+    if key == "advertised_address" and " " not in raw:
+        return raw  # cfg.y: an IP address or a host name, kept as written
     if len(kinds) == 1 and kinds[0] == "NUMBER":
         return parse_int(values[0])
     if len(kinds) == 2 and kinds[1] == "NUMBER" and values[0] in "+-":
@@ -201,7 +273,7 @@ def param_value(name: str, raw: str, kinds: list[str], values: list[str], pos: P
             return parse_socket(values[0], pos)
         return parse_socket(raw, pos)
     if key == "alias":
-        items = tuple(_alias_item(word, pos) for word in raw.split())
+        items = tuple(_alias_item(word, pos) for word in _ALIAS_WORDS.findall(raw))
         return items[0] if len(items) == 1 else items
     if (len(kinds) == 1 and kinds[0] == "IPADDR") or (":" in raw and " " not in raw):
         ip = ip_literal(raw, pos)

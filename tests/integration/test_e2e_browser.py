@@ -61,8 +61,20 @@ def _diagnostics(result: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-@pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+# (SIP port shift, the browser's transport): the seed as written (5060, 5061, 8080, 8443) with the
+# browser on WSS, then moved to other ports (issue 11) with the browser on WS and on WSS. Browsers
+# register to and call URIs without a port (`sip:127.0.0.1`), which are `myself` on any port we
+# listen on (OpenSIPS 3.x), so the seed's flows work wherever it listens.
+VARIANTS = [(0, "wss"), (17, "ws"), (17, "wss")]
+
+
+def _variant_id(variant: tuple[int, str]) -> str:
+    return f"{'moved' if variant[0] else 'default'}-ports-{variant[1]}"
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=_variant_id)
+def e2e(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    shift, transport = request.param
     # Never skipped: scripts/setup installs chromium, npm and rtpengine, and CI runs as root.
     reason = _missing()
     if reason:
@@ -71,7 +83,8 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     workdir = tmp_path_factory.mktemp("e2e")
     inner = (
         f"ip link set lo up && exec {shlex.quote(sys.executable)} -m tests.integration.e2e.run_e2e "
-        f"--workdir {shlex.quote(str(workdir))} --timeout {DEADLINE - 10}"
+        f"--workdir {shlex.quote(str(workdir))} --timeout {DEADLINE - 10} "
+        f"--port-shift {shift} --browser-transport {transport}"
     )
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -93,6 +106,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     except ValueError:
         pytest.fail(f"driver printed no JSON (exit {proc.returncode}):\n{out[-2000:]!r}\n{err[-3000:]!r}")
     result["wall_seconds"] = round(time.monotonic() - started, 2)
+    result["variant"] = (shift, transport)
     return result
 
 
@@ -126,6 +140,13 @@ def _assert_torn_down(call: dict[str, Any]) -> None:
 def test_both_register(e2e: dict[str, Any]) -> None:
     assert e2e.get("phone_register_status") == 200, _diagnostics(e2e)
     assert "registered" in " ".join(e2e.get("browser_log", [])), _diagnostics(e2e)
+
+
+def test_the_variant_ran_where_it_says(e2e: dict[str, Any]) -> None:
+    shift, transport = e2e["variant"]
+    ports = e2e.get("sip_ports", {})
+    assert e2e.get("browser_transport") == transport, _diagnostics(e2e)
+    assert ports == {"udp": 5060 + shift, "tls": 5061 + shift, "ws": 8080 + shift, "wss": 8443 + shift}
 
 
 def test_browser_calls_phone(e2e: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ from tests.integration.e2e.stack import (
     PageServer,
     Pysips,
     RtpEngine,
+    SipPorts,
     render_config,
     script_ports,
 )
@@ -158,7 +159,13 @@ def _failure(exc: BaseException) -> dict[str, Any]:
 
 
 async def run(
-    workdir: Path, source: Path, seconds: float, log_level: int | None = None, sipp_hold: float = 2.0
+    workdir: Path,
+    source: Path,
+    seconds: float,
+    log_level: int | None = None,
+    sipp_hold: float = 2.0,
+    port_shift: int = 0,
+    browser_transport: str = "wss",
 ) -> dict[str, Any]:
     started = time.monotonic()
     result: dict[str, Any] = {"ok": False, "workdir": str(workdir)}
@@ -169,6 +176,13 @@ async def run(
     try:
         cert, key = make_dev_certificate(workdir / "certs")
         ports, ng_port = script_ports(source)
+        if port_shift:
+            # the seed's SIP listeners moved off 5060/5061/8080/8443: browsers still register to and
+            # call URIs without a port, which are ours on any port we listen on (OpenSIPS 3.x)
+            ports = SipPorts(ports.udp + port_shift, ports.tls + port_shift, ports.ws + port_shift,
+                             ports.wss + port_shift)
+        result["sip_ports"] = {"udp": ports.udp, "tls": ports.tls, "ws": ports.ws, "wss": ports.wss}
+        result["browser_transport"] = browser_transport
         engine = RtpEngine(workdir, ng_port)
         cleanups.append(engine.stop)
         cfg = workdir / "residential.cfg"
@@ -184,7 +198,10 @@ async def run(
         )
         page = await browser.open_page(pages.url)
         await page.wait_for("typeof window.e2e === 'object'", timeout=15)
-        await page.evaluate(f"e2e.register('wss://{HOST}:{ports.wss}', '{BROWSER_AOR}')", timeout=15)
+        ws_port = ports.wss if browser_transport == "wss" else ports.ws
+        await page.evaluate(
+            f"e2e.register('{browser_transport}://{HOST}:{ws_port}', '{BROWSER_AOR}')", timeout=15
+        )
         phone = Phone(PHONE_USER, (HOST, ports.udp), HOST)
         await phone.start()
         result["phone_register_status"] = await phone.register()
@@ -238,13 +255,19 @@ def main() -> int:
     parser.add_argument("--sipp-hold", type=float, default=2.0, help="seconds sipp holds its call")
     parser.add_argument("--timeout", type=float, default=80.0)
     parser.add_argument("--log-level", type=int, help="pysips log level, overriding the script (debugging)")
+    parser.add_argument("--port-shift", type=int, default=0,
+                        help="move the script's SIP listeners by this many ports (0: as written)")
+    parser.add_argument("--browser-transport", choices=("wss", "ws"), default="wss",
+                        help="the WebSocket listener the browser registers through")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     async def bounded() -> dict[str, Any]:
         try:
             return await asyncio.wait_for(
-                run(args.workdir, args.cfg, args.media_seconds, args.log_level, args.sipp_hold), args.timeout
+                run(args.workdir, args.cfg, args.media_seconds, args.log_level, args.sipp_hold,
+                    args.port_shift, args.browser_transport),
+                args.timeout,
             )
         except TimeoutError:
             return {

@@ -140,8 +140,8 @@ class SipPorts:
 def script_ports(source: Path) -> tuple[SipPorts, int]:
     """The SIP listener ports and the rtpengine NG port a script names.
 
-    Inside its own network namespace the test keeps them: the residential logic relies on them, e.g.
-    a browser registers to `sip:127.0.0.1`, which is `myself` only when something listens on 5060.
+    Inside its own network namespace the test can keep them; run_e2e's --port-shift moves them (a
+    browser's `sip:127.0.0.1` is `myself` on any port pysips listens on, as in OpenSIPS 3.x).
     """
     text = source.read_text()
     found = {

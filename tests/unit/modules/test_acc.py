@@ -302,3 +302,61 @@ def test_acc_without_tm_is_a_load_error_worded_as_opensips() -> None:
     report = check_script(parse_text('loadmodule "acc.so"\nroute { exit; }\n', "acc.cfg"))
     assert [p.message for p in report.problems if not p.warning] == [
         "module acc depends on module tm, but it was not loaded!"]
+
+
+def test_2x_flag_parameters_account_flagged_transactions(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """2.x: setflag(log_flag) before t_relay() accounts the transaction; failed_transaction_flag
+    adds negative finals; log_missed_flag reports the missed call. OpenSIPS 3.x dropped these
+    parameters (do_accounting()); pysips honours them."""
+    fx = Fx(tmp_path, log_flag=1, db_flag=2, failed_transaction_flag=3, log_missed_flag=4)
+    caplog.set_level(logging.DEBUG, logger="pysips.acc")
+    ctx = fx.ctx(invite("z9hG4bKl1"))
+    ctx.flags = 1 << 1  # log only
+    _out(fx, _transaction(fx, ctx), 200, "OK")
+    assert [line.split(":")[1] for line in acc_lines(caplog)] == [" transaction answered"]
+    assert fx.rows() == []
+    ctx = fx.ctx(invite("z9hG4bKl2"))
+    ctx.flags = 1 << 2  # db only, no failed flag: a 486 is not accounted
+    _out(fx, _transaction(fx, ctx), 486, "Busy Here")
+    assert fx.rows() == [] and len(acc_lines(caplog)) == 1
+    ctx = fx.ctx(invite("z9hG4bKl3"))
+    ctx.flags = (1 << 2) | (1 << 3) | (1 << 4)  # db, failed, missed (log)
+    cell = _transaction(fx, ctx)
+    for hook in fx.tm.failure:
+        hook(cell, 486, "Busy Here", None)
+    _out(fx, cell, 486, "Busy Here")
+    assert [r[4] for r in fx.rows()] == ["486"]
+    assert acc_lines(caplog)[-1].startswith("ACC: call missed: ")
+    ctx = fx.ctx(invite("z9hG4bKl4"))  # no flag: nothing
+    _out(fx, _transaction(fx, ctx), 200, "OK")
+    assert len(fx.rows()) == 1 and len(acc_lines(caplog)) == 2
+
+
+def test_2x_flag_parameters_load_with_a_warning() -> None:
+    from pysips.script.compile import check_script
+    from pysips.script.parse import parse_text
+
+    text = (
+        'loadmodule "tm.so"\nloadmodule "acc.so"\nmodparam("acc", "log_flag", "ACC_DO")\n'
+        'modparam("acc", "failed_transaction_flag", 3)\nroute { setflag(ACC_DO); t_relay(); }\n'
+    )
+    report = check_script(parse_text(text, "acc.cfg"))
+    assert report.ok, " ".join(p.message for p in report.problems)
+    legacy = [p.pos.line for p in report.problems if p.warning and "do_accounting()" in p.message]
+    assert legacy == [3, 4]
+
+
+def test_2x_flags_of_backends_pysips_lacks_are_load_errors() -> None:
+    from pysips.script.compile import check_script
+    from pysips.script.parse import parse_text
+
+    text = (
+        'loadmodule "tm.so"\nloadmodule "acc.so"\nmodparam("acc", "aaa_flag", "A")\n'
+        'modparam("acc", "cdr_flag", "C")\nroute { t_relay(); }\n'
+    )
+    report = check_script(parse_text(text, "acc.cfg"))
+    errors = [(p.pos.line, p.message) for p in report.problems if not p.warning]
+    assert [line for line, _ in errors] == [3, 4]
+    assert "AAA" in errors[0][1] and "dialog module" in errors[1][1]

@@ -25,7 +25,6 @@ def _errors(text: str) -> str:
         ('route { rtpengine_offer("via-branch=sometimes"); }', "via-branch"),
         ('route { rtpengine_offer("in-iface=a"); }', "in-iface value without out-iface"),
         ('route { rtpengine_answer("codec=[strip=[PCMA]"); }', "unmatched bracket"),
-        ("route { rtpengine_use_set(3); }", "rtpengine set 3 is not defined"),
         ('route { xlog("$rtpstat(MOS-average)"); }', "not supported by pysips yet"),
         ('modparam("rtpengine", "rtpengine_sock", "unix:/run/ng")\nroute { exit; }', "UNIX sockets"),
         ('modparam("rtpengine", "setid_avp", "$var(x)")\nroute { exit; }', "setid_avp must be an AVP"),
@@ -35,6 +34,14 @@ def _errors(text: str) -> str:
 )
 def test_refused_at_load(text: str, message: str) -> None:
     assert message in _errors(text)
+
+
+def test_a_set_not_declared_is_looked_up_when_the_call_runs() -> None:
+    """As OpenSIPS: rtpengine_use_set(N) of a set rtpengine_sock does not declare loads (with a
+    `pysips -c` warning); the call itself fails, logging that it cannot find the set."""
+    loaded = load_script(parse_text(HEAD + "route { rtpengine_use_set(3); }", "r.cfg"))
+    found = [(w.pos.line, "rtpengine set 3 is not defined" in w.message) for w in loaded.warnings]
+    assert found == [(3, True)]
 
 
 def test_the_seed_uses_compile_and_init() -> None:

@@ -167,6 +167,22 @@ def test_remove_hf_variants() -> None:
     assert call("remove_hf_glob", ctx_for(), "Nothing*") == -1
 
 
+def test_2x_remove_hf_with_flags() -> None:
+    """2.x remove_hf(name, "r"|"g"): the name is a regex or a glob (3.x: remove_hf_re/_glob)."""
+    ctx = ctx_for()
+    assert call("remove_hf/2", ctx, "^x-f", "r") == 1
+    assert "X-Foo" not in out(ctx) and "x-foo" not in out(ctx) and "X-Bar: 2" in out(ctx)
+    ctx = ctx_for()
+    assert call("remove_hf/2", ctx, "X-B*", "g") == 1
+    assert "X-Bar" not in out(ctx) and "X-Foo: 1" in out(ctx)
+    ctx = ctx_for()
+    assert call("remove_hf/2", ctx, "x-foo", "") == 1
+    assert "X-Foo" not in out(ctx) and "x-foo" not in out(ctx) and "X-Bar: 2" in out(ctx)
+    assert call("remove_hf/2", ctx_for(), "^X-Nope", "r") == -1
+    with pytest.raises(FixupError):
+        call("remove_hf/2", ctx_for(), "X-Foo", "x")
+
+
 def test_append_urihf_and_append_to_reply() -> None:
     ctx = ctx_for()
     assert call("append_urihf", ctx, "X-Uri: <", ">\r\n") == 1

@@ -42,6 +42,33 @@ def test_t_relay_outbound_proxy_becomes_du() -> None:
         spec.fixup("udp:", FCTX)
 
 
+def test_2x_t_relay_proxy_form_is_accepted_with_a_warning() -> None:
+    fctx = FixupContext(FlagRegistry(), {}, NOWHERE)
+    flags_spec, proxy_spec = tm_exports().functions_by_name["t_relay"].args
+    assert flags_spec.fixup is not None and proxy_spec.fixup is not None
+    assert flags_spec.fixup("udp:10.0.0.9:5099", fctx) == "sip:10.0.0.9:5099"
+    assert len(fctx.warnings) == 1 and 't_relay(, "udp:10.0.0.9:5099")' in fctx.warnings[0]
+    # the 2.x second argument is the flags: a number, not a proxy
+    assert proxy_spec.fixup("2", fctx) == 2 and proxy_spec.fixup("0x04", fctx) == 4
+    # neither argument must be a constant (OpenSIPS fixes variables up per call)
+    assert not flags_spec.static and not proxy_spec.static
+
+
+def test_2x_t_relay_proxy_form_relays_to_the_proxy() -> None:
+    t_relay = fn("t_relay")
+    results: list[int] = []
+
+    def script(ctx: MsgContext) -> int:
+        results.append(t_relay(ctx, "sip:10.0.0.4:5099", 0x02))
+        return 0
+
+    rig = Rig(script)
+    rig.receive(invite(), CALLER)
+    relayed = [s for s in rig.take() if s.data.startswith(b"INVITE ")]
+    assert results == [1]
+    assert [(s.dst.ip, s.dst.port) for s in relayed] == [("10.0.0.4", 5099)]
+
+
 def test_params_have_opensips_defaults_and_accept_old_names() -> None:
     exports = tm_exports()
     defaults = {p.name: p.default for p in exports.params}
