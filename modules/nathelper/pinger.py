@@ -125,9 +125,11 @@ class Pinger:
 
     def _remove(self, key: tuple[str, str, str, str]) -> bool:
         self.lost.pop(key, None)
-        ul = self.process.modules.get("usrloc")
-        dom = getattr(ul, "domains", {}).get(key[0]) if ul is not None else None
-        rec = dom.get(key[1]) if dom is not None else None
+        ul = self.process.services.get(LOCATION)
+        if ul is None:
+            return False
+        dom = ul.domain(key[0])
+        rec = dom.get(key[1])
         if rec is None:
             return False
         for c in list(rec.contacts):
