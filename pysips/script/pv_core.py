@@ -361,7 +361,8 @@ def make_ct_fields(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         return None
 
     def values(ctx: MsgContext) -> list[Value]:
-        return [v for v in map(pick, _contacts(ctx)) if v is not None]
+        # one entry per contact, NULL where it lacks the field: index n is contact n
+        return [pick(v) for v in _contacts(ctx)]
 
     return ListPV(f"$ct.fields({field})", values)
 
@@ -612,6 +613,13 @@ def make_color(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     return FuncPV(f"$C({subname})", lambda ctx: text)
 
 
+def make_color_off(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    """`$C(..)` without `xlog_force_color=yes`: checked the same, but empty (OpenSIPS 3.6
+    prints colour codes only when the script forces them)."""
+    make_color(name, subname, pos)
+    return FuncPV(f"$C({subname})", lambda ctx: "")
+
+
 def _branch_field(key: str) -> Callable[[MsgContext], list[Value]]:
     """`$msg.branch.uri[*]` and friends: the extra branches added by append_branch/lookup
     (read-only here; each branch is a dict owned by tm)."""
@@ -712,7 +720,8 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
         "rt": _plain(_header_uri_getter("refer-to")),
         # message
         "ci": _plain(_msg_field(lambda m: m.call_id)),
-        "cs": _plain(_msg_field(lambda m: m.cseq.number)),
+        # a string in OpenSIPS 3.6 (`$cs == 1` is a type error there, `$cs == "1"` matches)
+        "cs": _plain(_msg_field(lambda m: str(m.cseq.number))),
         "rm": _plain(_msg_field(lambda m: m.method)),
         "rs": _plain(_msg_field(_status)),
         "rr": _plain(_msg_field(_reason)),

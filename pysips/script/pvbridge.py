@@ -12,12 +12,18 @@ from pysips.script import ast
 from pysips.script.context import MsgContext
 from pysips.script.pv import PVRegistry, compile_pvar, compile_template
 from pysips.script.pv_base import PVAccessor, PVError
+from pysips.script.pv_core import make_color_off
 
-__all__ = ["PVAccessor", "PVError", "new_registry", "pvar", "template"]
+__all__ = ["PVAccessor", "PVError", "colours_off", "new_registry", "pvar", "template"]
 
 
 def new_registry() -> Any:
     return PVRegistry()
+
+
+def colours_off(registry: Any) -> None:
+    """`$C(..)` reads empty: the script did not set xlog_force_color=yes (OpenSIPS's rule)."""
+    registry.replace("C", make_color_off)
 
 
 def pvar(node: ast.PVar, registry: Any) -> PVAccessor:

@@ -109,8 +109,9 @@ def header(port: int, mpath: Path | None, log_level: int = 3) -> str:
         "tcp_workers=1",
         f"socket=udp:{LOCALHOST}:{port}",
     ]
-    if mpath is not None:
-        lines.append(f'mpath="{mpath}/"')
+    # one line either way, so that both copies of a script have the same line numbers
+    lines.append(f'mpath="{mpath}/"' if mpath is not None else "# mpath: pysips's bundled modules")
+    lines.append('loadmodule "proto_udp.so"')  # built into the 3.6 core, loaded by this name
     return "\n".join(lines) + "\n\n"
 
 

@@ -114,7 +114,7 @@ CASES: list[tuple[ast.PVar, str, Value]] = [
     (P("tt"), "reply", "a6c85cf"),
     (P("tn"), "reply", '"Bob"'),
     (P("ci"), "invite", "a84b4c76e66710@pc33.atlanta.example.com"),
-    (P("cs"), "invite", 314159),
+    (P("cs"), "invite", "314159"),  # a string in OpenSIPS 3.6
     (P("rm"), "invite", "INVITE"),
     (P("rm"), "reply", "INVITE"),
     (P("rs"), "reply", 486),
