@@ -61,6 +61,9 @@ MESSAGE_PVS: tuple[tuple[str, str], ...] = (
     ("fu.host", "$(fu{uri.host})"), ("tn.len", "$(tn{s.len})"),
     ("via.host", "$(hdr(Via){via.host})"), ("via.branch", "$(hdr(Via){via.branch})"),
     ("via.transport", "$(hdr(Via){via.transport})"),
+    ("rb.sdp", "$(rb(application/sdp){s.md5})"), ("body.sdp.c", "$(rb{sdp.line,c})"),
+    ("body.sdp.m1", "$(rb{sdp.line,m,1})"), ("hdr.all.via", "$(hdr(Via)[*]{s.len})"),
+    ("ct.all", "$(ct[*]{s.len})"), ("err.class", "$err.class"), ("sock.out", "$socket_out"),
 )
 
 
@@ -102,7 +105,11 @@ def _str_transform_cases() -> list[Case]:
                        ("s.unescape.common", "s.unescape.user", "s.unescape.param"))
     cases += _tr_cases("s", [("special", 'a b"c\'d;e=f<g>h@i:j?k&l')],
                        ("s.escape.common", "s.escape.user", "s.escape.param"))
-    cases += _tr_cases("s", [("key", "Hello")], ("s.sha256_hmac,secret", "s.sha1_hmac,k"))
+    cases += _tr_cases("s", [("key", "Hello")], ("s.sha256_hmac,secret", "s.sha1_hmac,k", "s.sha512_hmac,k",
+                                                 "s.sha224", "s.sha384", "s.sha512",
+                                                 "s.xor,secret|s.encode.hexa"))
+    cases += _tr_cases("s", [("date", "Sat, 05 Dec 2026 10:20:30 GMT"), ("bad", "yesterday")],
+                       ("s.date2unix",))
     return cases
 
 
@@ -395,6 +402,11 @@ _PV_EXTRA: tuple[tuple[str, str], ...] = (
     ("pv.via2.host", "$(hdr(Via)[1]{via.host})"), ("pv.rb", "$(rb{s.select,0,:})"),
     ("pv.C", "$C(rg)x$C(xx)"), ("pv.time.Y", "$(time(%Y){s.len})"), ("pv.Ts.len", "$(Ts{s.len})"),
     ("pv.var.dyn", "$var($var(name))"), ("pv.hdr.dyn", "$hdr($var(hname))"),
+    ("pv.cfg_line", "$cfg_line"), ("pv.Tf.len", "$(Tf{s.len})"), ("pv.TS.len", "$(TS{s.len})"),
+    ("pv.Tsm.int", "$(Tsm{s.int}{s.len})"), ("pv.time.fmt", "$(time(%Y-%m){s.len})"),
+    ("pv.mf.after", "$mf"), ("pv.bf.after", "$bf"), ("pv.param.outside", "[$param(1)]"),
+    ("pv.rc.start", "[$rc]"), ("pv.hdr.neg1", "$(hdr(X-List)[-1])"), ("pv.hdr.neg3", "[$(hdr(X-List)[-3])]"),
+    ("pv.hdrcnt.i", "$hdrcnt(i)"), ("pv.hdr.full", "$hdr(Content-Type)"),
 )
 
 
