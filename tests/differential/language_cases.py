@@ -428,11 +428,47 @@ def _assign_pv_cases() -> list[Case]:
     ]
 
 
+def _dialect_cases() -> list[Case]:
+    """Cases written in the 1.x/2.x spelling pysips accepts: OpenSIPS runs their 3.x rewrite
+    (dialect.py), so each checks one row of the documented mapping."""
+    return [
+        _cond("dialect.method", 'method == "MESSAGE"'), _cond("dialect.method.re", 'method =~ "^mess"'),
+        _cond("dialect.uri", 'uri =~ "^sip:carol"'), _cond("dialect.from_uri", 'from_uri =~ "dave@"'),
+        _cond("dialect.to_uri", 'to_uri == "sips:carol@example.com:5071"'),
+        _cond("dialect.src_ip", "src_ip == 127.0.0.1"), _cond("dialect.src_ip.net", "src_ip == 127.0.0.0/8"),
+        _cond("dialect.proto", "proto == UDP"), _cond("dialect.proto.tcp", "proto == TCP"),
+        _cond("dialect.dst_port", "dst_port == 5060"), _cond("dialect.status", "status == NULL"),
+        Case("dialect.pr", "$pr $proto $Ri"), Case("dialect.Rp.set", "$var(c)",
+                                                   '$var(c) = "F"; if ($Rp > 0) $var(c) = "T";'),
+        Case("dialect.avp.s", "$avp(s:old) $avp(old)", '$avp(s:old) = "one";'),
+        Case("dialect.flag.bare", "[$var(c)]", '$var(c) = ""; setflag(BAREFLAG); '
+             'if (isflagset(BAREFLAG)) $var(c) = "set";'),
+        Case("dialect.flag.num", "[$var(c)]", '$var(c) = ""; setflag(9); resetflag(9); '
+             'if (isflagset(9)) $var(c) = "set"; else $var(c) = "reset";'),
+    ]
+
+
+def _loop_cases() -> list[Case]:
+    return [
+        Case("foreach.avp", "[$var(out)]", '$avp(fe) = "x"; $avp(fe) = "y"; $avp(fe) = "z"; $var(out) = ""; '
+             "for ($var(it) in $(avp(fe)[*])) $var(out) = $var(out) + $var(it);"),
+        Case("foreach.hdr", "[$var(out)]", '$var(out) = ""; '
+             "for ($var(it) in $(hdr(X-List)[*])) $var(out) = $var(out) + \"|\" + $var(it);"),
+        Case("while.break", "$var(i)", "$var(i) = 0; while ($var(i) < 100) { $var(i) = $var(i) + 1; "
+             "if ($var(i) == 7) break; }"),
+        Case("while.rc", "$rc", "$var(i) = 0; while ($var(i) < 3) { $var(i) = $var(i) + 1; }"),
+        Case("while.break.rc", "$rc", "$var(i) = 0; while ($var(i) < 3) { $var(i) = $var(i) + 1; break; }"),
+        Case("route.switch.break.rc", "$rc", "route(switch_break);"),
+        Case("route.switch.break.if", "$var(c)",
+             'if (route(switch_break)) $var(c) = "T"; else $var(c) = "F";'),
+    ]
+
+
 def expression_cases() -> list[Case]:
     cases = (_str_transform_cases() + _uri_cases() + _param_cases() + _nameaddr_cases() + _via_cases()
              + _misc_transform_cases() + _arith_cases() + _compare_cases() + _regex_cases() + _null_cases()
              + _avp_cases() + _flag_cases() + _switch_cases() + _while_cases() + _route_cases()
-             + _pv_extra_cases() + _assign_pv_cases())
+             + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases())
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -456,6 +492,15 @@ route[plain_return] {
 
 route[no_return] {
     $var(nr) = 1;
+}
+
+route[switch_break] {
+    $var(sb) = 1;
+    switch ($var(sb)) {
+    case 1:
+        $var(sbx) = "one";
+        break;
+    }
 }
 
 route[deeper] {
