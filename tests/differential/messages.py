@@ -119,6 +119,56 @@ m=audio 6000 RTP/AVP 0
 a=rtpmap:0 PCMU/8000
 """)
 
+SIPP_REGISTER = _crlf("""REGISTER sip:127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-4243-1-0;rport
+From: <sip:alice@127.0.0.1>;tag=4243SIPpTag001
+To: <sip:alice@127.0.0.1>
+Call-ID: 1-4243@127.0.0.1
+CSeq: 1 REGISTER
+Contact: <sip:alice@127.0.0.1:5062>
+Expires: 300
+Max-Forwards: 70
+Allow: INVITE, ACK, CANCEL, BYE, OPTIONS
+Content-Length: 0
+
+""")
+
+# sipp's uas answer (the 200 of its built-in `uas` scenario): a reply, read in onreply_route
+SIPP_200 = _crlf("""SIP/2.0 200 OK
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-4242-1-0;received=127.0.0.1;rport=5061
+From: sipp <sip:sipp@127.0.0.1:5061>;tag=4242SIPpTag001
+To: service <sip:service@127.0.0.1:5060>;tag=4244SIPpTag011
+Call-ID: 1-4242@127.0.0.1
+CSeq: 1 INVITE
+Contact: <sip:127.0.0.1:5063;transport=UDP>
+Content-Type: application/sdp
+Content-Length: @@LEN@@
+
+v=0
+o=user1 53655765 2353687637 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio 6002 RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+""")
+
+JSSIP_MESSAGE = _crlf("""MESSAGE sip:bob@example.com SIP/2.0
+Via: SIP/2.0/WSS 8kf2mq0j4t1d.invalid;branch=z9hG4bK9120551
+Max-Forwards: 69
+To: <sip:bob@example.com>
+From: "Alice" <sip:alice@example.com>;tag=4k6fcs0m0p
+Call-ID: 3mf0al4r2vq6km9q1u3o
+CSeq: 6305 MESSAGE
+Content-Type: text/plain
+Allow: INVITE,ACK,CANCEL,BYE,UPDATE,MESSAGE,OPTIONS,REFER,INFO,NOTIFY
+Supported: outbound
+User-Agent: JsSIP 3.10.0
+Content-Length: @@LEN@@
+
+héllo Bob — ça va?
+""")
+
 # A crafted request carrying the headers the expression cases read (X-Diff-Batch selects them).
 EXPR_CARRIER = _crlf("""MESSAGE sip:Carol.Case%20X@Example.COM:5070;transport=tcp;lr;foo=bar SIP/2.0
 Via: SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK77aa;rport;received=198.51.100.9
@@ -152,5 +202,6 @@ def message_set() -> list[tuple[str, bytes]]:
     """(label, bytes) of every message the per-message cases run on, in sending order."""
     messages = [(name, torture(name)) for name in TORTURE_NAMES]
     messages += [("jssip-register", JSSIP_REGISTER), ("jssip-invite", JSSIP_INVITE),
-                 ("sipp-invite", SIPP_INVITE), ("carrier", EXPR_CARRIER)]
+                 ("jssip-message", JSSIP_MESSAGE), ("sipp-invite", SIPP_INVITE),
+                 ("sipp-register", SIPP_REGISTER), ("sipp-200", SIPP_200), ("carrier", EXPR_CARRIER)]
     return messages
