@@ -64,6 +64,7 @@ MESSAGE_PVS: tuple[tuple[str, str], ...] = (
     ("rb.sdp", "$(rb(application/sdp){s.md5})"), ("body.sdp.c", "$(rb{sdp.line,c})"),
     ("body.sdp.m1", "$(rb{sdp.line,m,1})"), ("hdr.all.via", "$(hdr(Via)[*]{s.len})"),
     ("ct.all", "$(ct[*]{s.len})"), ("err.class", "$err.class"), ("sock.out", "$socket_out"),
+    ("ct.methods", "$ct.fields(methods)"), ("ct.received", "$ct.fields(received)"),
 )
 
 
@@ -141,7 +142,9 @@ def _nameaddr_cases() -> list[Case]:
     addrs = [("full", '"Alice A" <sip:alice@example.com;transport=tcp>;tag=t1;expires=60'),
              ("bare", "sip:bob@example.net"), ("angle", "<sip:carol@example.org>;q=0.5"),
              ("token", "Dave <sip:dave@example.org>")]
-    return _tr_cases("nameaddr", addrs, (
+    multi = [("two", '"A" <sip:a@x.example>;tag=1, <sip:b@y.example>;q=0.2')]
+    extra = _tr_cases("nameaddrs", multi, ("nameaddr.uri", "nameaddr.params", "nameaddr.len"))
+    return extra + _tr_cases("nameaddr", addrs, (
         "nameaddr.uri", "nameaddr.name", "nameaddr.len", "nameaddr.params", "nameaddr.param,tag",
         "nameaddr.param,q",
     ))
@@ -215,6 +218,9 @@ def _arith_cases() -> list[Case]:
         "var.strstr": "$var(s10) + $var(s10)", "hdr.num": "$hdr(X-Num) + 1", "cs.add": "$cs + 1",
         "hdr.neg": "$(hdr(X-Neg){s.int}) * 2", "len.add": "$(ci{s.len}) + 0",
         "null.add": "$var(undefined_x) + 1", "mul.zero": "0 * -5",
+        "big.lit2": "4294967296 + 0", "big.lit3": "2147483648", "neg.big": "-2147483648 - 0",
+        "shl.ovf": "1 << 31", "shl.32": "1 << 33", "shr.neg": "-16 >> 2", "mod.zero": "5 % 0",
+        "div.zero": "5 / 0", "xor.neg": "-1 ^ 255",
     }
     setup = '$var(i10) = 10; $var(i5) = 5; $var(s10) = "10";'
     cases = [Case(f"arith.{k}", "[$var(r)] len=$(var(r){s.len})", f"{setup} $var(r) = {v};")
