@@ -65,6 +65,14 @@ MESSAGE_PVS: tuple[tuple[str, str], ...] = (
     ("body.sdp.m1", "$(rb{sdp.line,m,1})"), ("hdr.all.via", "$(hdr(Via)[*]{s.len})"),
     ("ct.all", "$(ct[*]{s.len})"), ("err.class", "$err.class"), ("sock.out", "$socket_out"),
     ("ct.methods", "$ct.fields(methods)"), ("ct.received", "$ct.fields(received)"),
+    ("ru.host", "$(ru{uri.host})"), ("ru.port", "$(ru{uri.port})"), ("ru.transport", "$(ru{uri.transport})"),
+    ("fu.user", "$(fu{uri.user})"), ("from.name", "$(hdr(From){nameaddr.name})"),
+    ("to.tag", "$(hdr(To){nameaddr.param,tag})"), ("ct.na.uri", "$(ct{nameaddr.uri})"),
+    ("via.params", "$(hdr(Via){via.params})"), ("via.rport", "$(hdr(Via){via.rport})"),
+    ("via.received", "$(hdr(Via){via.received})"), ("via.port", "$(hdr(Via){via.port})"),
+    ("ci.md5", "$(ci{s.md5})"), ("fn.unesc", "$(fn{s.unescape.common})"),
+    ("ru.esc", "$(rU{s.unescape.user})"),
+    ("hdr.cseq.sel", "$(hdr(CSeq){s.select,1, })"), ("ua.len", "$(ua{s.len})"),
 )
 
 
