@@ -246,7 +246,7 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
                 problems.error(mod.pos, f"module {name!r} needs module {dep!r}, which is not loaded")
 
     myself = options.myself or from_script(global_params)
-    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
+    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)), int(core.get("xlog_level", 2)))
     if finder is None:
         finder = ModuleFinder(mpath, options.base_dir)
     functions = build_function_table(

@@ -478,6 +478,20 @@ def _loop_cases() -> list[Case]:
     ]
 
 
+# Log calls, compared as whole log records (level prefix included): `log.<id>` cases. Some print
+# nothing at log_level=3 / xlog_level=L_NOTICE, on both servers alike.
+LOG_CALLS: tuple[tuple[str, str], ...] = (
+    ("err", 'xlog("L_ERR", "CASE log.err $rm\\n");'),
+    ("warn", 'xlog("L_WARN", "CASE log.warn x\\n");'),
+    ("notice", 'xlog("L_NOTICE", "CASE log.notice x\\n");'),
+    ("info", 'xlog("L_INFO", "CASE log.info x\\n");'), ("dbg", 'xlog("L_DBG", "CASE log.dbg x\\n");'),
+    ("crit", 'xlog("L_CRIT", "CASE log.crit x\\n");'), ("alert", 'xlog("L_ALERT", "CASE log.alert x\\n");'),
+    ("xdbg", 'xdbg("CASE log.xdbg x\\n");'), ("log", 'log("CASE log.log x\\n");'),
+    ("log1", 'log(1, "CASE log.log1 x\\n");'), ("logm1", 'log(-1, "CASE log.logm1 x\\n");'),
+    ("one", 'xlog("CASE log.one x\\n");'), ("esc", 'xlog("CASE log.esc a\\tb\\\\c\\n");'),
+)
+
+
 def expression_cases() -> list[Case]:
     cases = (_str_transform_cases() + _uri_cases() + _param_cases() + _nameaddr_cases() + _via_cases()
              + _misc_transform_cases() + _arith_cases() + _compare_cases() + _regex_cases() + _null_cases()
@@ -540,5 +554,6 @@ def script() -> str:
         if case.setup:
             lines.append(f"    {case.setup}")
         lines.append(f'    xlog("CASE {case.id} {case.value}\\n");')
+    lines += [f"    {call}" for _, call in LOG_CALLS]
     lines += ["}", _HELPER_ROUTES]
     return "\n".join(lines) + "\n"

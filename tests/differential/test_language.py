@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.differential.language_cases import MESSAGE_PVS, expression_cases, script
+from tests.differential.language_cases import LOG_CALLS, MESSAGE_PVS, expression_cases, script
 from tests.differential.messages import message_set
 from tests.differential.reference import Server, exchange, start_pair
 
@@ -46,6 +46,8 @@ MESSAGE_CASE_IDS = [
                     else [f"{label}:{pv_id}" for pv_id, _ in MESSAGE_PVS])
 ]
 EXPRESSION_CASE_IDS = [f"expr:{case.id}" for case in EXPRESSIONS]
+# whole log records (level included); a call filtered by the log level prints on neither server
+LOG_CASE_IDS = [f"expr:log.{log_id}" for log_id, _ in LOG_CALLS]
 MISSING = "(no CASE line)"
 
 # Differences kept on purpose, each listed in docs/compatibility.md with its reason:
@@ -93,6 +95,8 @@ def _values(server: Server, per_message: list[list[str]]) -> dict[str, str]:
             if match is None:
                 continue
             case_id, value = match.groups()
+            if case_id.startswith("log."):
+                value = record  # the level the line carries is part of what is compared
             # the receiving port is the only thing that differs by construction
             value = re.sub(rf"\b{server.port}\b", "<PORT>", value)
             if label in NOT_BOTH_PROCESSED:
@@ -122,7 +126,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dic
 
 
 def test_enough_cases() -> None:
-    assert len(MESSAGE_CASE_IDS) + len(EXPRESSION_CASE_IDS) >= 300
+    assert len(MESSAGE_CASE_IDS) + len(EXPRESSION_CASE_IDS) + len(LOG_CASE_IDS) >= 300
 
 
 def test_reference_evaluated_the_expressions(outcomes: dict[str, dict[str, str]]) -> None:
@@ -131,7 +135,7 @@ def test_reference_evaluated_the_expressions(outcomes: dict[str, dict[str, str]]
     assert missing == []
 
 
-@pytest.mark.parametrize("case_id", MESSAGE_CASE_IDS + EXPRESSION_CASE_IDS)
+@pytest.mark.parametrize("case_id", MESSAGE_CASE_IDS + EXPRESSION_CASE_IDS + LOG_CASE_IDS)
 def test_same_value(outcomes: dict[str, dict[str, str]], case_id: str) -> None:
     reference = outcomes["opensips"].get(case_id, MISSING)
     ours = outcomes["pysips"].get(case_id, MISSING)
