@@ -462,6 +462,22 @@ def _dialect_cases() -> list[Case]:
     ]
 
 
+def _literal_string_cases() -> list[Case]:
+    """Strings in expressions are literal in OpenSIPS: only function parameters expand `$x`."""
+    return [
+        _cond("lit.cmp", '$rm == "$rm"'), _cond("lit.regex", '$rm =~ "^$rm"'),
+        Case("lit.assign", "[$var(s)]", '$var(s) = "dbl $rm";'),
+        Case("lit.single", "[$var(s)]", "$var(s) = 'single $rm';"),
+        Case("lit.concat", "[$var(s)]", '$var(s) = "a" + "$rm";'),
+        Case("lit.avp", "[$avp(lq)]", '$avp(lq) = "x $rm";'),
+        Case("lit.route", "[$var(pp)]", 'route(lit_params, "$rm", "$ci");'),
+        Case("lit.switch", "[$var(c)]",
+             '$var(t) = "$rm"; switch ($var(t)) { case "$rm": $var(c) = "lit"; break; '
+             'default: $var(c) = "no"; }'),
+        Case("lit.escapes", "$(var(s){s.len}) [$var(s)]", '$var(s) = "a\\tb\\\\c\\"d";'),
+    ]
+
+
 def _loop_cases() -> list[Case]:
     return [
         Case("foreach.avp", "[$var(out)]", '$avp(fe) = "x"; $avp(fe) = "y"; $avp(fe) = "z"; $var(out) = ""; '
@@ -496,7 +512,8 @@ def expression_cases() -> list[Case]:
     cases = (_str_transform_cases() + _uri_cases() + _param_cases() + _nameaddr_cases() + _via_cases()
              + _misc_transform_cases() + _arith_cases() + _compare_cases() + _regex_cases() + _null_cases()
              + _avp_cases() + _flag_cases() + _switch_cases() + _while_cases() + _route_cases()
-             + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases())
+             + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases()
+             + _literal_string_cases())
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -520,6 +537,10 @@ route[plain_return] {
 
 route[no_return] {
     $var(nr) = 1;
+}
+
+route[lit_params] {
+    $var(pp) = $param(1) + "|" + $param(2);
 }
 
 route[switch_break] {
