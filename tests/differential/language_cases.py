@@ -478,6 +478,22 @@ def _literal_string_cases() -> list[Case]:
     ]
 
 
+def _function_cases() -> list[Case]:
+    """Values around module functions (sipmsgops, textops): return codes, what $hdr sees after
+    header changes (OpenSIPS applies them when the message leaves)."""
+    return [
+        Case("fn.append_hf", "[$hdr(X-New)] [$hdrcnt(X-New)]", 'append_hf("X-New: one\\r\\n");'),
+        Case("fn.remove_hf", "[$hdr(X-Num)] [$hdrcnt(X-Num)]", 'remove_hf("X-Num");'),
+        _cond("fn.is_method", 'is_method("MESSAGE|INVITE")'),
+        Case("fn.is_method.rc", "$rc $retcode", 'is_method("INVITE");'),
+        _cond("fn.has_totag", "has_totag()"), _cond("fn.is_present_hf", 'is_present_hf("X-List")'),
+        _cond("fn.search", 'search("X-Num: 4[0-9]")'),
+        Case("fn.assign.false", "[$var(r)]", '$var(r) = is_method("INVITE");'),
+        Case("fn.assign.true", "[$var(r)]", '$var(r) = is_method("MESSAGE");'),
+        Case("fn.format", "[$hdr(X-Fmt)]", 'append_hf("X-Fmt: $rm $ci\\r\\n");'),
+    ]
+
+
 def _loop_cases() -> list[Case]:
     return [
         Case("foreach.avp", "[$var(out)]", '$avp(fe) = "x"; $avp(fe) = "y"; $avp(fe) = "z"; $var(out) = ""; '
@@ -513,7 +529,7 @@ def expression_cases() -> list[Case]:
              + _misc_transform_cases() + _arith_cases() + _compare_cases() + _regex_cases() + _null_cases()
              + _avp_cases() + _flag_cases() + _switch_cases() + _while_cases() + _route_cases()
              + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases()
-             + _literal_string_cases())
+             + _literal_string_cases() + _function_cases())
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -564,7 +580,8 @@ route[deeper] {
 
 def script() -> str:
     """The language script: per-message PVs on every message, expression cases on the carrier."""
-    lines = ["route {", "    route(message_pvs);", '    if ($hdr(X-Diff-Batch) == "expr") {',
+    lines = ['loadmodule "sipmsgops.so"', 'loadmodule "textops.so"', "",
+             "route {", "    route(message_pvs);", '    if ($hdr(X-Diff-Batch) == "expr") {',
              "        route(expressions);", "    }", '    xlog("DIFF-DONE\\n");', "    exit;", "}", "",
              "onreply_route {", "    route(message_pvs);", '    xlog("DIFF-DONE\\n");', "}", "",
              "route[message_pvs] {"]
