@@ -494,6 +494,43 @@ def _function_cases() -> list[Case]:
     ]
 
 
+def _more_cases() -> list[Case]:
+    """AVP copies and [append], transformations with variable arguments, chains, empty input."""
+    return [
+        Case("more.0", '[$(avp(x)[*])]',
+             '$avp(y) = "1"; $avp(y) = "2"; $avp(x) = $avp(y);'),
+        Case("more.1", '[$(avp(ap)[*])]',
+             '$avp(ap) = "a"; $(avp(ap)[append]) = "z";'),
+        Case("more.2", '[$(var(s){s.substr,$var(a),$var(b)})]',
+             '$var(a) = 1; $var(b) = 3; $var(s) = "abcdef";'),
+        Case("more.3", '[$(var(s){s.substr,0,-1})] [$(var(s){s.substr,-2,0})] [$(var(s){s.substr,2,-2})]',
+             '$var(s) = "abcdef";'),
+        Case("more.4", '[$(var(s){s.select,-2,,})] [$(var(s){s.select,9,,})]',
+             '$var(s) = "a,b,c,d";'),
+        Case("more.5", '[$(var(u){uri.param,$var(p)})] [$(var(u){uri.param,x})]',
+             '$var(p) = "lr"; $var(u) = "sip:a@b;lr;x=1";'),
+        Case("more.6", '[$(var(l){param.value,$var(n)})]',
+             '$var(n) = "b"; $var(l) = "a=1;b=2";'),
+        Case("more.7", '[$(var(s){s.encode.hexa}{s.decode.hexa})] [$(var(s){s.b64encode}{s.b64decode})]',
+             '$var(s) = "Hello";'),
+        Case("more.8", '[$(var(i){s.dec2hex})] [$(var(i){s.len})] [$(var(i){s.toupper})]',
+             '$var(i) = 255;'),
+        Case("more.9", '[$(var(i){s.int})] [$(var(i){s.dec2hex})]',
+             '$var(i) = -5;'),
+        Case("more.10", '[$(var(s){s.fill.left,0,5})] [$(var(s){s.fill.right,xy,5})] [$(var(s){s.width,1})]',
+             '$var(s) = "ab";'),
+        Case("more.11", '[$(var(s){uri.user}{s.toupper}{s.len})]',
+             '$var(s) = "sip:alice@example.com";'),
+        Case("more.12", "[$(var(s){uri.user})] [$(var(s){nameaddr.uri})] "
+             "[$(var(s){param.count})] [$(var(s){csv.count})]",
+             '$var(s) = "";'),
+        Case("more.13", '[$(var(s){ip.isprivate})] [$(var(s){ip.family})] [$(var(s){ip.pton}{ip.family})]',
+             '$var(s) = "10.0.0.1";'),
+        Case("more.14", '[$(var(s){s.escape.common})] [$(var(s){s.tolower}{s.reverse})]',
+             '$var(s) = "A b C";'),
+    ]
+
+
 def _loop_cases() -> list[Case]:
     return [
         Case("foreach.avp", "[$var(out)]", '$avp(fe) = "x"; $avp(fe) = "y"; $avp(fe) = "z"; $var(out) = ""; '
@@ -529,7 +566,7 @@ def expression_cases() -> list[Case]:
              + _misc_transform_cases() + _arith_cases() + _compare_cases() + _regex_cases() + _null_cases()
              + _avp_cases() + _flag_cases() + _switch_cases() + _while_cases() + _route_cases()
              + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases()
-             + _literal_string_cases() + _function_cases())
+             + _literal_string_cases() + _function_cases() + _more_cases())
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
