@@ -534,6 +534,21 @@ def _more_cases() -> list[Case]:
     ]
 
 
+def _int_text_cases() -> list[Case]:
+    """{s.int} of a string that is not exactly a number: printed as the text, used as the number."""
+    setup = '$var(it) = "12abc";'
+    return [
+        Case("sint.len", "$(var(it){s.int}{s.len})", setup),
+        Case("sint.assign", "[$var(iu)]", f"{setup} $var(iu) = $(var(it){{s.int}});"),
+        Case("sint.add", "[$var(iu)]", f"{setup} $var(iu) = $(var(it){{s.int}}) + 1;"),
+        Case("sint.avp", "[$avp(iu)]", f"{setup} $avp(iu) = $(var(it){{s.int}});"),
+        _cond("sint.cmp", "$(var(it){s.int}) == 12", setup),
+        _cond("sint.cmpstr", '$(var(it){s.int}) == "12abc"', setup),
+        Case("sint.md5", "$(var(it){s.int}{s.md5})", setup),
+        Case("sint.concat", "[$var(iu)]", f'{setup} $var(iu) = "n=" + $(var(it){{s.int}});'),
+    ]
+
+
 def _loop_cases() -> list[Case]:
     return [
         Case("foreach.avp", "[$var(out)]", '$avp(fe) = "x"; $avp(fe) = "y"; $avp(fe) = "z"; $var(out) = ""; '
@@ -569,7 +584,8 @@ def expression_cases() -> list[Case]:
              + _misc_transform_cases() + _arith_cases() + _compare_cases() + _regex_cases() + _null_cases()
              + _avp_cases() + _flag_cases() + _switch_cases() + _while_cases() + _route_cases()
              + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases()
-             + _literal_string_cases() + _function_cases() + _more_cases())
+             + _literal_string_cases() + _function_cases() + _more_cases()
+             + _int_text_cases())
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
