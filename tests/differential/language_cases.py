@@ -549,6 +549,17 @@ def _int_text_cases() -> list[Case]:
     ]
 
 
+def _name_cases() -> list[Case]:
+    """Names given through another variable: $avp and $hdr resolve them, $var reads them literally."""
+    setup = '$var(n) = "target"; $avp(target) = "avpval"; $var(target) = "varval";'
+    return [
+        Case("name.avp", "[$avp($var(n))]", setup),
+        Case("name.var", "[$var($var(n))]", setup),
+        Case("name.var.set", "[$var(target)] [$var($var(n))]", f'{setup} $var($var(n)) = "set-through";'),
+        Case("name.hdrcnt", "[$hdrcnt($var(h))]", '$var(h) = "X-Num";'),
+    ]
+
+
 def _loop_cases() -> list[Case]:
     return [
         Case("foreach.avp", "[$var(out)]", '$avp(fe) = "x"; $avp(fe) = "y"; $avp(fe) = "z"; $var(out) = ""; '
@@ -585,7 +596,7 @@ def expression_cases() -> list[Case]:
              + _avp_cases() + _flag_cases() + _switch_cases() + _while_cases() + _route_cases()
              + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases()
              + _literal_string_cases() + _function_cases() + _more_cases()
-             + _int_text_cases())
+             + _int_text_cases() + _name_cases())
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:

@@ -63,8 +63,6 @@ KEPT_DIFFERENCES: dict[str, tuple[str, str]] = {
     # before parsing (+2)
     "expr:nameaddr.nameaddr.len.bare": ("21", "19"),
     "expr:nameaddr.nameaddr.len.token": ("29", "27"),
-    # $var($var(name)): OpenSIPS reads the inner text as a literal name; pysips resolves it
-    "expr:pv.var.dyn": ("<null>", "found"),
 }
 
 _INLINE_PREFIX = re.compile(r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \[\d+\] ")
