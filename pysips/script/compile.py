@@ -46,7 +46,7 @@ from pysips.script.loader import ModuleFinder, ModuleLoadError, module_name
 from pysips.script.myself import MyselfChecker, from_script
 from pysips.script.porting import provider_note
 from pysips.script.posixre import translate
-from pysips.script.pvbridge import new_registry
+from pysips.script.pvbridge import colours_off, flag_names, new_registry
 
 
 @dataclass(slots=True)
@@ -310,6 +310,9 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
     _resolve_params(pending, ParamResolveContext(registry, flags), problems)
     _scaling_profiles(global_params, problems)
     _quoted_aliases(global_params, problems)
+    if not core.get("xlog_force_color", False):
+        colours_off(registry)
+    flag_names(registry, flags)
 
     _check_dependencies(modules, missing, problems)
 

@@ -11,7 +11,17 @@ from pysips.script.context import MsgContext, Value
 from pysips.script.myself import split_hostport, uri_hostport
 from pysips.script.posixre import compile_dynamic, compile_posix
 from pysips.script.pvbridge import PVAccessor, PVError, pvar, template
-from pysips.script.values import EXPR_DROP, arith, as_int, compare, log, truth
+from pysips.script.values import (
+    EXPR_DROP,
+    ExprError,
+    arith,
+    as_int,
+    compare,
+    compare_const,
+    log,
+    truth,
+    wrap32,
+)
 
 if TYPE_CHECKING:
     from pysips.script.compile_state import CompilerState, CondFn, ValueFn
@@ -47,7 +57,7 @@ def _none(ctx: MsgContext) -> Value:
 def constant(expr: ast.Expr) -> tuple[bool, Value]:
     """(True, value) for a literal known at load time."""
     if isinstance(expr, ast.IntLit):
-        return True, expr.value
+        return True, wrap32(expr.value)  # 2147483648 is -2147483648 in OpenSIPS
     if isinstance(expr, ast.StrLit):
         return True, expr.value
     if isinstance(expr, ast.Ident):
@@ -55,7 +65,7 @@ def constant(expr: ast.Expr) -> tuple[bool, Value]:
     if isinstance(expr, ast.NullLit):
         return True, None
     if isinstance(expr, ast.UnOp) and expr.op == "-" and isinstance(expr.operand, ast.IntLit):
-        return True, -expr.operand.value
+        return True, wrap32(-expr.operand.value)
     return False, None
 
 
@@ -98,11 +108,10 @@ def value(c: CompilerState, expr: ast.Expr) -> ValueFn:
         acc = compile_pvar(c, expr)
         return acc.getter if acc is not None else _none
     if isinstance(expr, ast.StrTemplate):
-        try:
-            return template(expr, c.pv_registry)
-        except PVError as exc:
-            c.error(exc.pos if exc.pos != ast.NOWHERE else expr.pos, exc.message)
-            return _none
+        # OpenSIPS expands pseudo-variables only in function parameters: in an assignment, a
+        # comparison, a regex, a route() argument, the string is literal ("$rm" stays "$rm")
+        text = expr.text
+        return lambda ctx: text
     if isinstance(expr, ast.CoreKeyword):
         return keyword_value(c, expr)
     if isinstance(expr, ast.IPNet):
@@ -110,7 +119,15 @@ def value(c: CompilerState, expr: ast.Expr) -> ValueFn:
         return lambda ctx: text
     if isinstance(expr, ast.BinOp):
         if expr.op in ARITH_OPS:
-            return _arith_value(c, expr)
+            strict = _arith_value(c, expr)
+
+            def lenient(ctx: MsgContext) -> Value:
+                try:
+                    return strict(ctx)
+                except ExprError:
+                    return None
+
+            return lenient
         cond_fn = cond(c, expr)
         return lambda ctx: cond_fn(ctx)
     if isinstance(expr, ast.UnOp):
@@ -127,13 +144,38 @@ def value(c: CompilerState, expr: ast.Expr) -> ValueFn:
     return _none
 
 
+def formatted_value(c: CompilerState, expr: ast.Expr) -> ValueFn:
+    """value() for a function parameter: a string with pseudo-variables is expanded."""
+    if isinstance(expr, ast.StrTemplate):
+        try:
+            return template(expr, c.pv_registry)
+        except PVError as exc:
+            c.error(exc.pos if exc.pos != ast.NOWHERE else expr.pos, exc.message)
+            return _none
+    return value(c, expr)
+
+
+def strict_value(c: CompilerState, expr: ast.Expr) -> ValueFn:
+    """value(), except that arithmetic with bad operands raises ExprError (an assignment then
+    does nothing, as OpenSIPS's "no value in right expression")."""
+    if isinstance(expr, ast.BinOp) and expr.op in ARITH_OPS:
+        return _arith_value(c, expr)
+    return value(c, expr)
+
+
+def _int_literal(expr: ast.Expr) -> bool:
+    is_const, const = constant(expr)
+    return is_const and isinstance(const, int) and not isinstance(expr, ast.Ident)
+
+
 def _arith_value(c: CompilerState, expr: ast.BinOp) -> ValueFn:
     op = expr.op
-    left = value(c, expr.left)
-    right = value(c, expr.right)
+    left = strict_value(c, expr.left)
+    right = strict_value(c, expr.right)
+    right_literal = _int_literal(expr.right)
 
     def run(ctx: MsgContext) -> Value:
-        return arith(op, left(ctx), right(ctx))
+        return arith(op, left(ctx), right(ctx), right_literal)
 
     return run
 
@@ -238,19 +280,13 @@ def _compare(c: CompilerState, expr: ast.BinOp) -> CondFn:
         return _ipnet(c, op, left_e, right_e)
     left = value(c, left_e)
     is_const, const = constant(right_e)
-    if is_const and isinstance(const, str) and op in ("==", "!="):
-        folded = const.lower()
-        want = 1 if op == "==" else 0
+    if is_const and const is not None and not isinstance(right_e, ast.Ident):
+        literal: str | int = const
 
-        def eq_str(ctx: MsgContext) -> int:
-            v = left(ctx)
-            if v is None:
-                return 1 - want
-            if isinstance(v, str):
-                return want if v.lower() == folded else 1 - want
-            return want if compare("==", v, const) else 1 - want
+        def against_const(ctx: MsgContext) -> int:
+            return compare_const(op, left(ctx), literal)
 
-        return eq_str
+        return against_const
     right = value(c, right_e)
 
     def run(ctx: MsgContext) -> int:

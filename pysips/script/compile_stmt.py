@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from pysips.script import ast
 from pysips.script.compile_async import compile_async, compile_launch
 from pysips.script.compile_call import compile_action, error_route_of
-from pysips.script.compile_expr import compile_pvar, cond, constant, value
+from pysips.script.compile_expr import compile_pvar, cond, constant, formatted_value, strict_value, value
 from pysips.script.context import ACT_BREAK, ACT_DROP, ACT_EXIT, ACT_RETURN, MsgContext, Value
 from pysips.script.errinfo import EC_ASSERT, EL_CRITIC, run_error_route, set_error
-from pysips.script.values import EXPR_DROP, as_int, compound
+from pysips.script.values import EXPR_DROP, ExprError, compound
 
 if TYPE_CHECKING:
     from pysips.script.compile_state import CompilerState, CondFn, RunFn
@@ -108,9 +108,15 @@ def _breakable(c: CompilerState, body: ast.Block | tuple[ast.Stmt, ...]) -> RunF
         c.breakable -= 1
 
 
+# OpenSIPS's `break` action sets no return code of its own, so it returns the initial E_BUG
+# (-5): a case ending in `break` leaves $rc at -5, and so does a route ending in such a switch.
+_BREAK_RETURN = -5
+
+
 def _break(ctx: MsgContext) -> int:
     ctx.action_flags |= ACT_BREAK
-    return 1
+    ctx.retcode = _BREAK_RETURN
+    return _BREAK_RETURN
 
 
 def _expr_stmt(c: CompilerState, s: ast.ExprStmt) -> RunFn:
@@ -152,12 +158,19 @@ def _assign(c: CompilerState, s: ast.Assign) -> RunFn:
             return 1
 
         return delete
-    get = value(c, s.value)
+    get = strict_value(c, s.value)
     if op in ("=", ":="):
         setter = acc.set_replace if op == ":=" else acc.set
+        pos = s.pos
 
         def assign(ctx: MsgContext) -> int:
-            setter(ctx, get(ctx))
+            try:
+                result = get(ctx)
+            except ExprError:
+                log.warning("no value in right expression at %s", pos)
+                ctx.retcode = -1
+                return -1
+            setter(ctx, result)
             ctx.retcode = 1
             return 1
 
@@ -170,7 +183,12 @@ def _assign(c: CompilerState, s: ast.Assign) -> RunFn:
     store = acc.set
 
     def run_compound(ctx: MsgContext) -> int:
-        result: Value = compound(binop, current(ctx), get(ctx))
+        try:
+            operand = get(ctx)
+        except ExprError:
+            ctx.retcode = -1
+            return -1
+        result: Value = compound(binop, current(ctx), operand)
         if result is None:
             ctx.retcode = -1
             return -1
@@ -231,13 +249,17 @@ def _while(c: CompilerState, s: ast.While) -> RunFn:
                     ctx.retcode = 0
                     return 0
                 log.warning("error in expression at %s", pos)
+            ret = 1
             if v <= 0:
-                ctx.retcode = v
                 break
             ret = body(ctx)
             if ctx.action_flags & _STOP:
                 ctx.action_flags &= ~ACT_BREAK
                 break
+            ctx.retcode = ret
+        # OpenSIPS: a loop whose condition turns false returns 1, one left by `break` returns
+        # what its body did; $rc reads that (a return/exit inside keeps its own code)
+        if not ctx.action_flags & (ACT_RETURN | ACT_EXIT):
             ctx.retcode = ret
         return ret
 
@@ -290,7 +312,9 @@ def _switch(c: CompilerState, s: ast.Switch) -> RunFn:
         if v is None:
             return False
         if isinstance(key, int):
-            return as_int(v) == key
+            # a number case matches integers only: "1" is not case 1 (an integer has a
+            # string face, so 1 is case "1")
+            return isinstance(v, int) and v == key
         return (v if isinstance(v, str) else str(v)).lower() == key
 
     def run(ctx: MsgContext) -> int:
@@ -354,7 +378,7 @@ def _return(c: CompilerState, s: ast.Return) -> RunFn:
 
 def _assert(c: CompilerState, s: ast.Assert) -> RunFn:
     test: CondFn = cond(c, s.cond)
-    message = value(c, s.message) if s.message is not None else None
+    message = formatted_value(c, s.message) if s.message is not None else None
     if not c.core.get("enable_asserts", False):
         return _one
     pos = s.pos

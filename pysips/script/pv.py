@@ -26,7 +26,6 @@ from pysips.script.pv_base import (
     PVError,
     PVFactory,
     as_str,
-    join_values,
     log,
 )
 from pysips.script.pv_branch import FlagNames, branch_factories
@@ -181,9 +180,9 @@ class IndexedPV(PVAccessor):
         return None
 
     def get(self, ctx: MsgContext) -> Value:
-        values = self._base.get_all(ctx)
         if self._index == "*":
-            return join_values(values)
+            return self._base.join_all(ctx)
+        values = self._base.get_all(ctx)
         i = self._position(ctx)
         if i is None or not -len(values) <= i < len(values):
             return None
@@ -321,15 +320,25 @@ def compile_transforms(
     return compile_chain(funcs), "".join(labels)
 
 
+def _pvar_text(node: ast.PVar) -> str:
+    """A pseudo-variable reference written back as script text (`$var(n)`)."""
+    sub = node.subname
+    inner = _pvar_text(sub) if isinstance(sub, ast.PVar) else sub
+    return f"${node.name}" if inner is None else f"${node.name}({inner})"
+
+
 def compile_pvar(node: ast.PVar, registry: PVRegistry) -> PVAccessor:
     """Build the accessor for a pseudo-variable reference (for reading, or writing if allowed)."""
-    if isinstance(node.subname, ast.PVar):
+    if isinstance(node.subname, ast.PVar) and node.name == "var":
+        # OpenSIPS reads a $var name literally: $var($var(n)) is the variable named "$var(n)"
+        acc: PVAccessor = registry.create(node.name, _pvar_text(node.subname), node.pos)
+    elif isinstance(node.subname, ast.PVar):
         name_of = compile_pvar(node.subname, registry)
         try:
             writable = registry.create(node.name, "x", node.pos).writable
         except PVError:
             writable = False
-        acc: PVAccessor = DynamicNamePV(registry, node.name, name_of, node.pos, writable)
+        acc = DynamicNamePV(registry, node.name, name_of, node.pos, writable)
     else:
         acc = registry.create(node.name, node.subname, node.pos)
     index = _static_index(node, registry)

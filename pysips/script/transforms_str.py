@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pysips.script import ast
-from pysips.script.pv_base import PVAccessor, PVError, as_str
+from pysips.script.pv_base import IntText, PVAccessor, PVError, as_str
 from pysips.script.transforms import (
     TransformFailed,
     TrArg,
@@ -64,11 +64,17 @@ def leading_int(text: str) -> int:
 
 
 def _len(ctx: MsgContext, v: str | int) -> Value:
-    return len(as_str(v))
+    # bytes, as OpenSIPS counts them (a UTF-8 character may take several)
+    text = as_str(v)
+    return len(text) if text.isascii() else len(_b(text))
 
 
 def _int(ctx: MsgContext, v: str | int) -> Value:
-    return v if isinstance(v, int) else leading_int(v)
+    if isinstance(v, int):
+        return v
+    number = leading_int(v)
+    # OpenSIPS keeps the original text as the printed form when it is not exactly the number
+    return number if str(number) == v else IntText(number, v)
 
 
 def _md5(ctx: MsgContext, v: str | int) -> Value:
@@ -76,7 +82,8 @@ def _md5(ctx: MsgContext, v: str | int) -> Value:
 
 
 def _crc32(ctx: MsgContext, v: str | int) -> Value:
-    return str(zlib.crc32(_b(as_str(v))))
+    # OpenSIPS's crc32_uint skips the final inversion of the standard CRC-32 (zlib's)
+    return str(zlib.crc32(_b(as_str(v))) ^ 0xFFFFFFFF)
 
 
 def _tolower(ctx: MsgContext, v: str | int) -> Value:
