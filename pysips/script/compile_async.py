@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pysips.script import ast
 from pysips.script.compile_call import compile_call
-from pysips.script.compile_expr import value
+from pysips.script.compile_expr import formatted_value, value
 from pysips.script.context import ACT_EXIT, MsgContext, RouteType
 from pysips.script.values import as_int
 from pysips.sip.message import SipMessage
@@ -106,7 +106,7 @@ def _call(ctx: MsgContext, call_fn: RunFn, seconds: int, name: str) -> int:
 def compile_launch(c: CompilerState, stmt: ast.Launch) -> RunFn:
     fn = _async_function(c, "launch", stmt.call)
     report = _request_route(c, "launch", stmt.report_route, stmt.pos) if stmt.report_route else None
-    param = value(c, stmt.report_param) if stmt.report_param is not None else None
+    param = formatted_value(c, stmt.report_param) if stmt.report_param is not None else None
     if fn is None or (stmt.report_route and report is None):
         return lambda ctx: -1
     call_fn = fn

@@ -166,7 +166,7 @@ route {
         sl_send_reply(404, "Not Found");
         exit;
     }
-    $var(first) = "$(msg.branch.uri[0]) $(msg.branch.attr(attr)[0])";
+    $var(first) = $(msg.branch.uri[0]) + " " + $(msg.branch.attr(attr)[0]);
     sl_send_reply(299, "$var(first) $(msg.branch.uri[1]) $(msg.branch.attr(attr)[1])");
     exit;
 }

@@ -11,11 +11,14 @@ from pysips.script.events import EventInterface, events_of
 EVENT_ROUTES = """
 event_route[E_SCRIPT] {
     $var(seen) = $var(seen) + 1;
-    $var(got) = "$param(p1)|$param(p2)|$param(1)|$param(2)|$param(3)|$rm";
+    # strings are literal in assignments (OpenSIPS): each value goes to its own variable
+    $var(g1) = $param(p1); $var(g2) = $param(p2); $var(g3) = $param(1);
+    $var(g4) = $param(2); $var(g5) = $param(3); $var(g6) = $rm;
     $avp(leak) = "x";
 }
 event_route[E_OTHER] {
-    $var(other) = "$param(1),$param(2)";
+    $var(ran_other) = 1;
+    $var(o1) = $param(1); $var(o2) = $param(2);
 }
 """
 
@@ -34,7 +37,7 @@ def test_named_parameters_newest_avp_first_reach_event_route() -> None:
         '$avp(vals) = 1; $avp(vals) = "two";'
         '$var(seen) = 0;'
         'if (raise_event("E_SCRIPT", $avp(names), $avp(vals))) t_rec("raised");'
-        't_rec("$var(seen) $var(got) [$avp(leak)]");'
+        't_rec("$var(seen) $var(g1)|$var(g2)|$var(g3)|$var(g4)|$var(g5)|$var(g6) [$avp(leak)]");'
     )
     # search_first_avp order: the newest value goes with the newest name
     assert got == ["raised", "1 1|two|two|1|<null>|<null> [<null>]"]
@@ -43,8 +46,8 @@ def test_named_parameters_newest_avp_first_reach_event_route() -> None:
 def test_unnamed_and_without_values() -> None:
     _, got = go(
         '$avp(vals) = "a"; $avp(vals) = "b";'
-        'raise_event("E_OTHER", , $avp(vals)); t_rec("$var(other)");'
-        'raise_event("E_OTHER"); t_rec("$var(other)");'
+        'raise_event("E_OTHER", , $avp(vals)); t_rec("$var(o1),$var(o2)");'
+        'raise_event("E_OTHER"); t_rec("$var(o1),$var(o2)");'
     )
     assert got == ["b,a", "<null>,<null>"]
 
@@ -76,7 +79,7 @@ def test_subscribe_route_transport_and_expiry() -> None:
 
 
 def test_delivery_is_scheduled_not_nested() -> None:
-    loaded = load('route { raise_event("E_OTHER"); t_rec("after raise: $var(other)"); }\n' + EVENT_ROUTES)
+    loaded = load('route { raise_event("E_OTHER"); t_rec("after raise: $var(o1)"); }\n' + EVENT_ROUTES)
     process = ProcessState()
     loaded.init_modules(process)
     queued: list[object] = []
@@ -87,7 +90,8 @@ def test_delivery_is_scheduled_not_nested() -> None:
     assert [c[1] for c in calls(ctx)] == ["after raise: <null>"]
     assert len(queued) == 1
     queued[0]()  # type: ignore[operator]
-    assert process.vars["other"] == "<null>,<null>"
+    assert process.vars.get("o1") is None and process.vars.get("o2") is None
+    assert process.vars["ran_other"] == 1
 
 
 def test_attribute_args_must_be_avps() -> None:
