@@ -11,7 +11,7 @@ from pysips.script.context import MsgContext, Value
 from pysips.script.myself import split_hostport, uri_hostport
 from pysips.script.posixre import compile_dynamic, compile_posix
 from pysips.script.pvbridge import PVAccessor, PVError, pvar, template
-from pysips.script.values import EXPR_DROP, arith, as_int, compare, log, truth
+from pysips.script.values import EXPR_DROP, ExprError, arith, as_int, compare, compare_const, log, truth
 
 if TYPE_CHECKING:
     from pysips.script.compile_state import CompilerState, CondFn, ValueFn
@@ -108,7 +108,15 @@ def value(c: CompilerState, expr: ast.Expr) -> ValueFn:
         return lambda ctx: text
     if isinstance(expr, ast.BinOp):
         if expr.op in ARITH_OPS:
-            return _arith_value(c, expr)
+            strict = _arith_value(c, expr)
+
+            def lenient(ctx: MsgContext) -> Value:
+                try:
+                    return strict(ctx)
+                except ExprError:
+                    return None
+
+            return lenient
         cond_fn = cond(c, expr)
         return lambda ctx: cond_fn(ctx)
     if isinstance(expr, ast.UnOp):
@@ -125,13 +133,27 @@ def value(c: CompilerState, expr: ast.Expr) -> ValueFn:
     return _none
 
 
+def strict_value(c: CompilerState, expr: ast.Expr) -> ValueFn:
+    """value(), except that arithmetic with bad operands raises ExprError (an assignment then
+    does nothing, as OpenSIPS's "no value in right expression")."""
+    if isinstance(expr, ast.BinOp) and expr.op in ARITH_OPS:
+        return _arith_value(c, expr)
+    return value(c, expr)
+
+
+def _int_literal(expr: ast.Expr) -> bool:
+    is_const, const = constant(expr)
+    return is_const and isinstance(const, int) and not isinstance(expr, ast.Ident)
+
+
 def _arith_value(c: CompilerState, expr: ast.BinOp) -> ValueFn:
     op = expr.op
-    left = value(c, expr.left)
-    right = value(c, expr.right)
+    left = strict_value(c, expr.left)
+    right = strict_value(c, expr.right)
+    right_literal = _int_literal(expr.right)
 
     def run(ctx: MsgContext) -> Value:
-        return arith(op, left(ctx), right(ctx))
+        return arith(op, left(ctx), right(ctx), right_literal)
 
     return run
 
@@ -236,19 +258,13 @@ def _compare(c: CompilerState, expr: ast.BinOp) -> CondFn:
         return _ipnet(c, op, left_e, right_e)
     left = value(c, left_e)
     is_const, const = constant(right_e)
-    if is_const and isinstance(const, str) and op in ("==", "!="):
-        folded = const.lower()
-        want = 1 if op == "==" else 0
+    if is_const and const is not None and not isinstance(right_e, ast.Ident):
+        literal: str | int = const
 
-        def eq_str(ctx: MsgContext) -> int:
-            v = left(ctx)
-            if v is None:
-                return 1 - want
-            if isinstance(v, str):
-                return want if v.lower() == folded else 1 - want
-            return want if compare("==", v, const) else 1 - want
+        def against_const(ctx: MsgContext) -> int:
+            return compare_const(op, left(ctx), literal)
 
-        return eq_str
+        return against_const
     right = value(c, right_e)
 
     def run(ctx: MsgContext) -> int:

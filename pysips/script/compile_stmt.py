@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from pysips.script import ast
 from pysips.script.compile_call import compile_action, error_route_of, not_async_yet
-from pysips.script.compile_expr import compile_pvar, cond, constant, value
+from pysips.script.compile_expr import compile_pvar, cond, constant, strict_value, value
 from pysips.script.context import ACT_BREAK, ACT_DROP, ACT_EXIT, ACT_RETURN, MsgContext, Value
 from pysips.script.errinfo import EC_ASSERT, EL_CRITIC, run_error_route, set_error
-from pysips.script.values import EXPR_DROP, as_int, compound
+from pysips.script.values import EXPR_DROP, ExprError, compound
 
 if TYPE_CHECKING:
     from pysips.script.compile_state import CompilerState, CondFn, RunFn
@@ -93,9 +93,15 @@ def _drop(ctx: MsgContext) -> int:
     return 0
 
 
+# OpenSIPS's `break` action sets no return code of its own, so it returns the initial E_BUG
+# (-5): a case ending in `break` leaves $rc at -5, and so does a route ending in such a switch.
+_BREAK_RETURN = -5
+
+
 def _break(ctx: MsgContext) -> int:
     ctx.action_flags |= ACT_BREAK
-    return 1
+    ctx.retcode = _BREAK_RETURN
+    return _BREAK_RETURN
 
 
 def _expr_stmt(c: CompilerState, s: ast.ExprStmt) -> RunFn:
@@ -137,12 +143,19 @@ def _assign(c: CompilerState, s: ast.Assign) -> RunFn:
             return 1
 
         return delete
-    get = value(c, s.value)
+    get = strict_value(c, s.value)
     if op in ("=", ":="):
         setter = acc.set_replace if op == ":=" else acc.set
+        pos = s.pos
 
         def assign(ctx: MsgContext) -> int:
-            setter(ctx, get(ctx))
+            try:
+                result = get(ctx)
+            except ExprError:
+                log.warning("no value in right expression at %s", pos)
+                ctx.retcode = -1
+                return -1
+            setter(ctx, result)
             ctx.retcode = 1
             return 1
 
@@ -155,7 +168,12 @@ def _assign(c: CompilerState, s: ast.Assign) -> RunFn:
     store = acc.set
 
     def run_compound(ctx: MsgContext) -> int:
-        result: Value = compound(binop, current(ctx), get(ctx))
+        try:
+            operand = get(ctx)
+        except ExprError:
+            ctx.retcode = -1
+            return -1
+        result: Value = compound(binop, current(ctx), operand)
         if result is None:
             ctx.retcode = -1
             return -1
@@ -275,7 +293,9 @@ def _switch(c: CompilerState, s: ast.Switch) -> RunFn:
         if v is None:
             return False
         if isinstance(key, int):
-            return as_int(v) == key
+            # a number case matches integers only: "1" is not case 1 (an integer has a
+            # string face, so 1 is case "1")
+            return isinstance(v, int) and v == key
         return (v if isinstance(v, str) else str(v)).lower() == key
 
     def run(ctx: MsgContext) -> int:

@@ -1,9 +1,14 @@
 """Value semantics of script expressions: comparisons, arithmetic, truth.
 
-OpenSIPS compares two integers as integers and two strings as strings, case-insensitively
-(`$rm == "invite"` holds). Many of its pseudo-variables carry both an integer and a string form
-($rs, $sp ...); pysips values carry one, so an integer meets a numeric string as integers and a
-non-numeric string as strings. NULL equals only NULL.
+OpenSIPS values carry flags: an integer (`5`, an integer `$var`) is "typed int" and also has a
+string face; a string has only its string face. pysips values carry one type, int or str, and
+follow OpenSIPS's rules (route.c comp_scriptvar/eval_elem, action.c do_assign), checked against
+OpenSIPS 3.6 by tests/differential:
+- against an integer constant, a string is an error (the condition is false either way);
+  against a string constant an integer compares by its decimal text; two variables compare as
+  integers when both are integers, else as strings (case-insensitively); NULL equals only NULL;
+- `+` on a string concatenates (NULL reads as empty; an integer *literal* is refused); on an
+  integer it adds, and a string operand is an error; a failed expression assigns nothing.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ def _cmp_str(a: str, b: str) -> int:
 
 
 def compare(op: str, left: Value, right: Value) -> int:
-    """`op` in == != < <= > >=; returns 1/0, or -1 when the operands cannot be compared."""
+    """`op` in == != < <= > >= between two variables; 1/0 (OpenSIPS comp_scriptvar)."""
     if left is None or right is None:
         both = left is None and right is None
         if op == "==":
@@ -78,15 +83,9 @@ def compare(op: str, left: Value, right: Value) -> int:
         return 0
     if isinstance(left, int) and isinstance(right, int):
         c = _cmp_int(left, right)
-    elif isinstance(left, str) and isinstance(right, str):
-        if op == "==":
-            return 1 if left.lower() == right.lower() else 0
-        if op == "!=":
-            return 0 if left.lower() == right.lower() else 1
-        c = _cmp_str(left, right)
     else:
-        li, ri = as_int(left), as_int(right)
-        c = _cmp_int(li, ri) if li is not None and ri is not None else _cmp_str(str(left), str(right))
+        # one of them has only a string face: both compare as strings
+        c = _cmp_str(str(left), str(right))
     if op == "==":
         return 1 if c == 0 else 0
     if op == "!=":
@@ -94,19 +93,61 @@ def compare(op: str, left: Value, right: Value) -> int:
     return _order(op, c)
 
 
-def arith(op: str, left: Value, right: Value) -> Value:
-    """Binary arithmetic/bitwise/concatenation as in OpenSIPS assignments; None on error."""
-    if op == "+" and (isinstance(left, str) or (left is None and isinstance(right, str))):
-        return (left or "") + ("" if right is None else str(right))
-    li = as_int(left) if left is not None else None
-    if li is None:
-        log.error("invalid numeric operand %r for %r", left, op)
-        return None
-    ri = 0 if right is None else as_int(right)
-    if ri is None:
-        log.error("invalid numeric operand %r for %r", right, op)
-        return None
-    return int_op(op, li, ri)
+def compare_const(op: str, left: Value, const: str | int) -> int:
+    """`$x op CONSTANT`: NULL is only different; a string against an integer constant is an
+    error (-1, false whatever the operator); an integer against a string constant compares
+    by its text."""
+    if left is None:
+        return 1 if op == "!=" else 0
+    if isinstance(const, int):
+        if not isinstance(left, int):
+            log.warning("invalid %s operation: left is a string (%r), right is an integer", op, left)
+            return -1
+        c = _cmp_int(left, const)
+    else:
+        c = _cmp_str(str(left), const)
+    if op == "==":
+        return 1 if c == 0 else 0
+    if op == "!=":
+        return 1 if c != 0 else 0
+    return _order(op, c)
+
+
+class ExprError(Exception):
+    """An expression with no value (bad operands): the assignment it feeds does nothing."""
+
+
+def arith(op: str, left: Value, right: Value, right_literal: bool = False) -> Value:
+    """Binary arithmetic/bitwise/concatenation as OpenSIPS eval_elem; ExprError when it fails.
+
+    `right_literal`: the right operand is an integer written in the script, which (unlike an
+    integer variable) has no string face to concatenate."""
+    if isinstance(left, int):
+        if right is None:
+            right = 0
+        if not isinstance(right, int):
+            log.error("invalid numeric operands")
+            raise ExprError(op)
+        result = int_op(op, left, right)
+        if result is None:
+            raise ExprError(op)
+        return result
+    if op == "+":
+        if right is None:
+            right = ""
+        if isinstance(right, int) and right_literal:
+            log.error("invalid string operands")
+            raise ExprError(op)
+        return ("" if left is None else left) + str(right)
+    if op in ("&", "|", "^") and left is not None and right is not None and not right_literal:
+        a, b = left.encode("utf-8", "surrogateescape"), str(right).encode("utf-8", "surrogateescape")
+        if len(a) != len(b):
+            log.error("Different length string operands")
+            raise ExprError(op)
+        fn = {"&": int.__and__, "|": int.__or__, "^": int.__xor__}[op]
+        return bytes(fn(x, y) for x, y in zip(a, b, strict=True)).decode("utf-8", "surrogateescape")
+    log.error("invalid operator %r on string operands", op)
+    raise ExprError(op)
 
 
 def compound(op: str, current: Value, operand: Value) -> Value:

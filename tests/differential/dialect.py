@@ -1,0 +1,104 @@
+"""The 1.x/2.x -> 3.x dialect mapping: how the differential rig rewrites a script for OpenSIPS 3.6.
+
+pysips accepts the older spellings found in real scripts; OpenSIPS 3.6 refuses them. When a script
+under test uses one, the rig gives OpenSIPS the 3.x form (`to_opensips_3`), so both servers run
+the same logic. Each rule below is one row of the documented mapping (docs/compatibility.md lists
+them; `python3 -m tests.differential.dialect` prints the table, and a test keeps the page in step).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    old: str  # the older spelling, as the documentation shows it
+    new: str  # its 3.x form ("(line removed)" when 3.x has no such setting)
+    note: str  # why, in a few words
+    pattern: re.Pattern[str]
+    replacement: str | Callable[[re.Match[str]], str]
+
+    def apply(self, text: str) -> str:
+        return self.pattern.sub(self.replacement, text)
+
+
+def _global(old: str, new: str | None, note: str) -> Rule:
+    """A global parameter `old = value` renamed to `new` (or dropped when new is None)."""
+    pattern = re.compile(rf"^(\s*){re.escape(old)}(\s*=)", re.MULTILINE)
+    if new is None:
+        pattern = re.compile(rf"^\s*{re.escape(old)}\s*=.*$", re.MULTILINE)
+        return Rule(f"`{old}=`", "(line removed)", note, pattern, "")
+    return Rule(f"`{old}=`", f"`{new}=`", note, pattern, rf"\g<1>{new}\g<2>")
+
+
+# The 2.x keyword operands of conditions and the pseudo-variable 3.x reads instead.
+_KEYWORDS = {
+    "from_uri": "$fu", "to_uri": "$tu", "uri": "$ru", "method": "$rm", "src_ip": "$si",
+    "src_port": "$sp", "dst_ip": "$Ri", "dst_port": "$Rp", "proto": "$pr", "status": "$rs",
+    "af": "$af", "retcode": "$rc", "msg:len": "$ml",
+}
+_MYSELF_PV = {"uri": "$ru", "from_uri": "$fu", "to_uri": "$tu", "src_ip": "$si"}
+
+
+def _myself(match: re.Match[str]) -> str:
+    negate = "!" if match.group(2) == "!=" else ""
+    return f'{negate}is_myself("{_MYSELF_PV[match.group(1)]}")'
+
+
+def _keyword(match: re.Match[str]) -> str:
+    return _KEYWORDS[match.group(1)]
+
+
+_KEYWORD_NAMES = "|".join(sorted((re.escape(k) for k in _KEYWORDS), key=len, reverse=True))
+
+RULES: tuple[Rule, ...] = (
+    _global("debug", "log_level", "renamed in 3.0"),
+    _global("children", "udp_workers", "renamed in 3.0"),
+    _global("tcp_children", "tcp_workers", "renamed in 3.0"),
+    _global("tcp_listen_backlog", "tcp_socket_backlog", "renamed in 3.0"),
+    _global("fork", None, "3.x always forks; the rig runs it with -F"),
+    _global("disable_tcp", None, "3.x opens TCP only for `socket=tcp:` lines"),
+    _global("disable_tls", None, "3.x opens TLS only for `socket=tls:` lines"),
+    _global("port", None, "3.x takes the port from each `socket=`"),
+    _global("uid", None, "3.x takes the user from `-u` only"),
+    _global("gid", None, "3.x takes the group from `-g` only"),
+    _global("mem_group", None, "gone in 3.x"),
+    Rule('`loadmodule "proto_udp.so"` (and proto_tcp)', "(line removed)",
+         "UDP and TCP are built into the 3.6 core; there is no such module file",
+         re.compile(r'^\s*loadmodule\s+"proto_(?:udp|tcp)(?:\.so)?"\s*$', re.MULTILINE), ""),
+    Rule('`modparam("tm", "fr_timer", N)`', '`modparam("tm", "fr_timeout", N)`', "renamed in 2.0",
+         re.compile(r'(modparam\s*\(\s*"tm"\s*,\s*")fr_timer(")'), r"\g<1>fr_timeout\g<2>"),
+    Rule('`modparam("tm", "fr_inv_timer", N)`', '`modparam("tm", "fr_inv_timeout", N)`', "renamed in 2.0",
+         re.compile(r'(modparam\s*\(\s*"tm"\s*,\s*")fr_inv_timer(")'), r"\g<1>fr_inv_timeout\g<2>"),
+    Rule("`$avp(s:name)` `$avp(i:N)`", "`$avp(name)` `$avp(N)`", "1.x AVP name prefixes are gone",
+         re.compile(r"\$avp\([si]:"), "$avp("),
+    Rule("`uri==myself` `from_uri!=myself` `to_uri==myself` `src_ip==myself`",
+         '`is_myself("$ru")` `!is_myself("$fu")` ...',
+         "3.x has no `myself` keyword; is_myself() ignores an absent port",
+         re.compile(r"(?<![\w$.])(from_uri|to_uri|src_ip|uri)\s*(==|!=)\s*myself\b"), _myself),
+    Rule("`method==\"INVITE\"` `src_ip` `dst_port` `proto` `status` ... as operands",
+         "`$rm` `$si` `$Rp` `$pr` `$rs` ...",
+         "3.x reads these through pseudo-variables only",
+         re.compile(rf"(?<![\w$.:\"])({_KEYWORD_NAMES})(?=\s*(?:==|!=|=~|!~|>=|<=|>|<))"), _keyword),
+)
+
+
+def to_opensips_3(script: str) -> str:
+    """The script with every older spelling of RULES replaced by its OpenSIPS 3.x form."""
+    for rule in RULES:
+        script = rule.apply(script)
+    return script
+
+
+def markdown_table() -> str:
+    rows = ["| 1.x/2.x spelling | OpenSIPS 3.x form | note |", "| --- | --- | --- |"]
+    rows += [f"| {rule.old} | {rule.new} | {rule.note} |" for rule in RULES]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table() + "\n")
