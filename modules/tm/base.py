@@ -60,7 +60,9 @@ E_SEND = -6
 _UAS, _UAC, _CANCEL = 0, 1, 2
 TIMER_TICK = 0.05  # seconds
 _ABSORBING = (TxState.COMPLETED, TxState.CONFIRMED)
-_REASON_ELSEWHERE = 'Reason: SIP;cause=200;text="Call completed elsewhere"'
+# OpenSIPS's exact bytes (RFC 3326), spaces included
+_REASON_ELSEWHERE = 'Reason: SIP ;cause=200 ;text="Call completed elsewhere"'
+_REASON_ORIGINATOR = 'Reason: SIP;cause=487;text="ORIGINATOR_CANCEL"'
 _REASON_NO_ANSWER = 'Reason: SIP;cause=480;text="NO_ANSWER"'
 
 BranchSendHook = Callable[[MsgContext, SipMessage, "Socket"], None]
@@ -253,7 +255,8 @@ class TmBase:
         self._feed(cell.uas, actions)
         self._sent_upstream(cell, code, reason, reply, local)
         if code >= 200 and cell.is_invite:
-            self._cancel_pending(cell, _REASON_ELSEWHERE if code < 300 else None)
+            # OpenSIPS names the reason only when the call was answered with exactly 200
+            self._cancel_pending(cell, _REASON_ELSEWHERE if code == 200 else None)
         return True
 
     def _sent_upstream(self, cell: Cell, code: int, reason: str, reply: SipMessage | None,

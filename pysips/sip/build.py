@@ -80,13 +80,14 @@ def _first_via_line(request: SipMessage) -> bytes:
 def make_cancel(request: SipMessage, extra_headers: Iterable[str] = ()) -> bytes:
     """CANCEL for a request we sent: same Request-URI, top Via, Route, From, To, Call-ID and CSeq
     number (RFC 3261 section 9.1)."""
+    # OpenSIPS's order (tm build_local): Via, From, Call-ID, To, CSeq, Max-Forwards, Route, extra
     out = [_enc(f"CANCEL {request.ruri} SIP/2.0\r\n"), _first_via_line(request)]
+    out += request.raw_header_bytes("from")
+    out += request.raw_header_bytes("call-id")
+    out += request.raw_header_bytes("to")
+    out.append(f"CSeq: {request.cseq.number} CANCEL\r\n".encode())
     out.append(b"Max-Forwards: 70\r\n")
     out += request.raw_header_bytes("route")
-    out += request.raw_header_bytes("from")
-    out += request.raw_header_bytes("to")
-    out += request.raw_header_bytes("call-id")
-    out.append(f"CSeq: {request.cseq.number} CANCEL\r\n".encode())
     out += _lines(extra_headers)
     out.append(b"Content-Length: 0\r\n\r\n")
     return b"".join(out)
