@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pysips.core.replies import set_last_error
+from pysips.core.replies import add_reply_headers
 from pysips.script.context import MsgContext
 
 from .errors import RegError
@@ -39,19 +39,24 @@ def _q_text(q: float) -> str:
 
 
 def send(ctx: MsgContext, code: int, reason: str, headers: tuple[str, ...]) -> bool:
-    """Statefully when tm holds a transaction for the request (OpenSIPS signaling), else stateless."""
+    """Statefully when tm holds a transaction for the request (OpenSIPS signaling), else stateless.
+
+    The headers are reply lumps, as in OpenSIPS: a later local reply to the same request (the
+    script's sl_reply_error() after a failed save()) carries them too."""
+    add_reply_headers(ctx, list(headers))
     tm = ctx.process.modules.get("tm")
     if tm is not None and hasattr(tm, "has_transaction") and tm.has_transaction(ctx):
-        return int(tm.reply(ctx, code, reason, extra_headers=headers)) > 0
+        return int(tm.reply(ctx, code, reason)) > 0
     engine = ctx.process.core
     if engine is None:
         log.error("save: no SIP engine in this process to send %d %s", code, reason)
         return False
-    return bool(engine.send_reply(ctx, engine.build_reply(ctx, code, reason, extra_headers=headers)))
+    return bool(engine.send_reply(ctx, engine.build_reply(ctx, code, reason)))
 
 
 def send_error(ctx: MsgContext, error: RegError, retry_after: int, no_reply: bool) -> None:
-    set_last_error(ctx, error.code, error.reason)
+    # the registrar keeps its own error code: it does not become the core's last error, so the
+    # script's sl_reply_error() answers 500 as in OpenSIPS
     if no_reply:
         return
     headers = [f"P-Registrar-Error: {error.info}", *error.headers]

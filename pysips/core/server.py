@@ -166,6 +166,7 @@ async def serve_script(path: str | Path, options: ServeOptions | None = None,
     if loaded.core.get("dns_try_naptr") is False:
         engine.resolver.try_naptr = False
     engine.set_mhomed(bool(loaded.core.get("mhomed")))
+    engine.translate_503 = not loaded.core.get("disable_503_translation")
     return await serve(loaded, engine, listeners, opts, stop)
 
 

@@ -8,10 +8,10 @@ forward and into every reply we build, as OpenSIPS does.
 
 from __future__ import annotations
 
-
 from pysips.sip.message import SipMessage
 from pysips.sip.receive import ReceiveInfo
 from pysips.sip.via import Via
+
 
 def _same_host(via_host: str, ip: str) -> bool:
     if via_host.startswith("["):

@@ -254,9 +254,20 @@ def test_486_relayed_acked_downstream_and_caller_ack_absorbed() -> None:
     assert lines(rig.take()) == [ack.first_line]
 
 
-def test_503_is_relayed_unchanged_as_opensips_does() -> None:
-    # RFC 3261 16.7 step 6 would map it to 500; OpenSIPS relays the stored reply as it came.
+def test_503_is_relayed_as_500_as_opensips_does() -> None:
+    # RFC 3261 16.7 step 6; OpenSIPS changes only the code (msg_translator), the reason stays
+    # (the differential rig showed it: tests/differential, fork_only_503_becomes_500)
     rig = Rig(proxy_script())
+    _, sent = start_call(rig)
+    (out,) = to(sent, ALICE)
+    rig.receive(rig.answer(out, 503, "Service Unavailable"), ALICE)
+    (final,) = to(rig.take(), CALLER)
+    assert final.first_line == "SIP/2.0 500 Service Unavailable"
+
+
+def test_disable_503_translation_relays_503() -> None:
+    rig = Rig(proxy_script())
+    rig.engine.translate_503 = False
     _, sent = start_call(rig)
     (out,) = to(sent, ALICE)
     rig.receive(rig.answer(out, 503, "Service Unavailable"), ALICE)
