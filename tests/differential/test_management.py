@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,17 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 LOCALHOST = "127.0.0.1"
 
 SCRIPT = """
+log_level=3
+stderror_enabled=yes
+syslog_enabled=no
+udp_workers=1
+socket=udp:127.0.0.1:@@PORT@@
+# OpenSIPS 3.6 finds its built-in proto_udp only when it is loaded before mpath is set
+loadmodule "proto_udp.so"
+mpath="@@MPATH@@"
+
 loadmodule "signaling.so"
+loadmodule "sipmsgops.so"
 loadmodule "sl.so"
 loadmodule "tm.so"
 loadmodule "usrloc.so"
@@ -87,7 +98,7 @@ def traffic(proxy: int) -> list[str]:
         ("REGISTER", "alice", ["<sip:alice@10.0.0.1:5060>;expires=600",
                                "<sip:alice@10.0.0.2:5060>;q=0.5;expires=1200"]),
         ("REGISTER", "bob", ["<sip:bob@10.0.0.3:5070;transport=udp>;expires=300"]),
-        ("REGISTER", "carol", ["<sip:carol@10.0.0.4>;expires=5"]),  # 423
+        ("REGISTER", "carol", ["<sip:carol@10.0.0.4>;expires=5"]),  # raised to min_expires
         ("OPTIONS", "x", []),
         ("MESSAGE", "x", []),
         ("INVITE", "x", []),
@@ -106,6 +117,8 @@ def traffic(proxy: int) -> list[str]:
                 text = REQUEST.format(method=method, proxy=proxy, port=port, user=user, callid=callid)
             sock.sendto(text.encode(), (LOCALHOST, proxy))
             reply = sock.recv(65535).decode()
+            while reply.startswith("SIP/2.0 1"):  # the INVITE's 100 first
+                reply = sock.recv(65535).decode()
             statuses.append(reply.split("\r\n", 1)[0])
             if method == "INVITE":
                 via = f"SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{callid};rport"
@@ -147,10 +160,11 @@ class Side:
 def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Side]]:
     started: dict[str, Side] = {}
     try:
-        for name, start in (("opensips", start_opensips), ("pysips", start_pysips)):
+        # the script is 3.x already and carries its own globals
+        for name, start in (("opensips", partial(start_opensips, rewrite=False)), ("pysips", start_pysips)):
             workdir = tmp_path_factory.mktemp(f"mgmt-{name}")
             port, http = free_port(), free_port()
-            server = start(SCRIPT, workdir, port=port, values={"HTTP": http},
+            server = start(SCRIPT, workdir, port=port, values={"HTTP": http}, header_params=False,
                            ready_ports=[("udp", port), ("tcp", http)])
             started[name] = Side(server, http, workdir)
         for side in started.values():
@@ -178,7 +192,7 @@ def shape(value: Any) -> Any:
 
 def test_same_traffic_same_replies(sides: dict[str, Side]) -> None:
     ref, ours = sides["opensips"].statuses, sides["pysips"].statuses
-    assert ref[0].startswith("SIP/2.0 200") and ref[2].startswith("SIP/2.0 423"), ref
+    assert ref[0].startswith("SIP/2.0 200") and ref[5].startswith("SIP/2.0 480"), ref
     assert [s.split(" ", 2)[:2] for s in ours] == [s.split(" ", 2)[:2] for s in ref]
 
 
@@ -203,7 +217,7 @@ def test_ul_dump_same_shape_and_contacts(sides: dict[str, Side]) -> None:
     ours = sides["pysips"].mi("ul_dump")
     assert shape(ours) == shape(ref), json.dumps({"opensips": ref, "pysips": ours}, indent=1)
     ref_aors, our_aors = _aors(ref), _aors(ours)
-    assert set(ref_aors) == {"alice", "bob"}, ref
+    assert set(ref_aors) == {"alice", "bob", "carol"}, ref
     assert set(our_aors) == set(ref_aors)
     for aor, contacts in ref_aors.items():
         masked_ref = [_mask_contact(c, sides["opensips"].server.port) for c in contacts]
