@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pysips.core.services import TRANSACTIONS
 from pysips.script.ast import Pos
 from pysips.script.context import MsgContext, RouteType, Value
 from pysips.script.errors import FixupError
@@ -36,7 +37,7 @@ from .config import COLUMN_PARAMS, check_db_url, check_name, config_from, parse_
 from .record import ACC_REQUEST, DB, FAILED, LOG, MISSED, NORMAL, extra_values, parse_comment, record_for
 from .record import write_db as db_write
 from .record import write_log as log_write
-from .runtime import Acc, acc_of, tm_has_callbacks
+from .runtime import Acc, acc_of
 
 __all__ = ["Acc", "exports"]
 
@@ -69,11 +70,6 @@ def _fix_type(value: Any, fctx: FixupContext) -> int:
     mask = _split(value, _TYPES, "type", fctx.pos)
     if not mask:
         raise FixupError("do_accounting(): no accounting type given", fctx.pos)
-    if not tm_has_callbacks():
-        raise FixupError(
-            "do_accounting(): accounting on transaction completion needs tm callbacks (on_created,"
-            " on_reply_out, on_failure) that this tm does not offer yet; use acc_log_request() /"
-            " acc_db_request()", fctx.pos)
     return mask
 
 
@@ -185,9 +181,13 @@ def _no_legs(value: Any) -> Any:
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Acc:
     cfg = config_from(params)
     acc = Acc(cfg, mctx.process)
-    if not acc.attach_tm(mctx.process.modules.get("tm")):
-        log.info("acc: tm offers no transaction callbacks; only acc_*_request() account")
+    acc.attach_tm(mctx.require(TRANSACTIONS))
     return acc
+
+
+def _destroy(runtime: object) -> None:
+    if isinstance(runtime, Acc):
+        runtime.close()
 
 
 def _missing(name: str, arity: int, why: str) -> FunctionExport:
@@ -241,7 +241,8 @@ exports = ModuleExports(
           for name, default in COLUMN_PARAMS.items()),
     ),
     pvars=(PVarExport("acc_extra", _make_acc_extra, doc="extra accounting value of a tag"),),
-    deps=("tm",),
+    requires=(TRANSACTIONS,),
+    destroy=_destroy,
     init=_init,
     doc="accounting to the log and to a database",
 )

@@ -1,23 +1,22 @@
 """The acc runtime of one process: configuration, the database, per-transaction accounting state,
 and the tm callbacks that account a transaction when it completes.
 
-Transaction accounting needs three callbacks from tm (OpenSIPS's TMCB_REQUEST_IN /
-TMCB_RESPONSE_OUT / TMCB_ON_FAILURE). acc uses them through this duck-typed contract on the tm
-runtime object (process.modules["tm"]):
-  tm.on_created(fn(ctx, cell))             a transaction was created for the request in ctx
-  tm.on_reply_out(fn(cell, code, reason, reply))   a reply went upstream (reply: the relayed
-                                           SipMessage, None for one tm made itself)
-  tm.on_failure(fn(cell, code, reason, reply))     a negative final was picked, before failure_route
-where cell has .id, .request, .rcv, .avps, .to_tag, .is_invite, .method.
+Transaction accounting uses three callbacks of tm's TRANSACTIONS service (OpenSIPS's
+TMCB_REQUEST_IN / TMCB_RESPONSE_OUT / TMCB_ON_FAILURE; pysips.core.services.TransactionService):
+on_created, on_reply_out and on_failure. acc requires tm, as in OpenSIPS.
+
+Records are written when the transaction completes, synchronously (the SQLite connection commits
+each insert): nothing is buffered, so a SIGTERM loses no written record; destroy closes the
+connection.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import Any
 
+from pysips.core.services import TransactionService
 from pysips.db.api import Database, DbError, connect
 from pysips.script.context import MsgContext
 from pysips.sip.message import SipMessage
@@ -41,17 +40,6 @@ from .record import (
 log = logging.getLogger("pysips.modules.acc")
 
 STATE_KEY = "acc.state"
-TM_METHODS = ("on_created", "on_reply_out", "on_failure")
-
-
-def tm_has_callbacks() -> bool:
-    """Whether the loaded tm offers the callbacks transaction accounting needs."""
-    for name, module in list(sys.modules.items()):
-        if name.endswith(".tm.runtime"):
-            tm_class = getattr(module, "Tm", None)
-            if tm_class is not None and all(hasattr(tm_class, m) for m in TM_METHODS):
-                return True
-    return False
 
 
 class Acc:
@@ -65,13 +53,16 @@ class Acc:
 
     # ------------------------------------------------------------------ wiring
 
-    def attach_tm(self, tm: Any) -> bool:
-        if tm is None or not all(hasattr(tm, m) for m in TM_METHODS):
-            return False
+    def attach_tm(self, tm: TransactionService) -> None:
         tm.on_created(self._created)
         tm.on_reply_out(self._reply_out)
         tm.on_failure(self._failure)
-        return True
+
+    def close(self) -> None:
+        """destroy: the database connection closes (every record is written already)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def db(self) -> Database | None:
         if self._db is None and self.config.db_url is not None:
@@ -90,7 +81,7 @@ class Acc:
     def state(self, ctx: MsgContext, create: bool) -> AccState | None:
         cell = ctx.transaction
         if cell is not None:
-            found = self.states.get(getattr(cell, "id", ""))
+            found = self.states.get(cell.id)
             if found is not None:
                 return found
         found = ctx.extra.get(STATE_KEY)
@@ -100,7 +91,7 @@ class Acc:
             return None
         made = AccState(ctx.now)
         ctx.extra[STATE_KEY] = made
-        if cell is not None and hasattr(cell, "id"):
+        if cell is not None:
             self.states[cell.id] = made
         return made
 

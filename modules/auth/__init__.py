@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.services import DIGEST_AUTH, REPLIES
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -118,7 +119,9 @@ def _check_secret(value: Any) -> str:
 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> AuthRuntime:
-    return AuthRuntime(config_from(params))
+    runtime = AuthRuntime(config_from(params))
+    mctx.provide(DIGEST_AUTH, runtime)
+    return runtime
 
 
 _REALM = ArgSpec(ArgKind.STR, "realm")
@@ -164,7 +167,8 @@ exports = ModuleExports(
         ParamExport("disable_nonce_check", ParamType.INT_OR_STR, 0, check=check_bool,
                     doc="allow a nonce to be used more than once"),
     ),
-    deps=("signaling",),
+    requires=(REPLIES,),
+    provides=(DIGEST_AUTH,),
     init=_init,
     doc="digest authentication: challenges, nonces, pv-based authorization",
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.services import DIGEST_AUTH
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -130,7 +131,7 @@ exports = ModuleExports(
         ParamExport("uri_domain_column", ParamType.STR, "domain", check=check_column),
         ParamExport("uri_uriuser_column", ParamType.STR, "uri_user", check=check_column),
     ),
-    deps=("auth",),
+    requires=(DIGEST_AUTH,),
     init=_init,
     doc="digest authorization against the subscriber table",
 )

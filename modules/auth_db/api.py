@@ -1,10 +1,11 @@
-"""What auth_db uses of the auth module's runtime (process.modules["auth"]), and the return codes
-both share (OpenSIPS's auth_result_t)."""
+"""What auth_db uses of the auth module (its DIGEST_AUTH service), and the return codes both share
+(OpenSIPS's auth_result_t)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from pysips.core.services import DIGEST_AUTH
 from pysips.script.context import MsgContext
 
 USER_UNKNOWN = -1
@@ -40,8 +41,8 @@ class AuthApi(Protocol):
 
 
 def auth_api_of(ctx: MsgContext) -> AuthApi:
-    runtime = ctx.process.modules.get("auth")
-    if runtime is None or not hasattr(runtime, "pre_auth"):
+    runtime = ctx.process.services.get(DIGEST_AUTH)
+    if runtime is None:
         raise RuntimeError("auth_db needs the auth module")
-    api: AuthApi = runtime
+    api: AuthApi = runtime  # type: ignore[assignment]  # the service's credentials are CredentialsView
     return api

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pysips.mi import MICall, command, register_commands
+from pysips.core.services import HTTP
+from pysips.mi import MICall, command
 from pysips.script.errors import FixupError
 from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
 
@@ -62,19 +63,22 @@ def config_from(params: dict[str, Any]) -> HttpdConfig:
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Httpd:
     httpd = Httpd(config_from(params))
-
-    def list_root_path(call: MICall) -> Any:
-        return [{"http_root": root.path, "module": root.module} for root in httpd.roots.values()]
-
-    register_commands(mctx.process, (
-        command("httpd_list_root_path", "lists the root paths served by httpd", {(): list_root_path},
-                "httpd"),
-    ))
     httpd.start()
+    mctx.provide(HTTP, httpd)
     from pysips.mi import mi_of
 
     mi_of(mctx.process).add_role(f"HTTPD {httpd.address}")
     return httpd
+
+
+def _list_root_path(call: MICall) -> Any:
+    httpd = call.process.modules["httpd"]
+    return [{"http_root": root.path, "module": root.module} for root in httpd.roots.values()]
+
+
+def _destroy(runtime: object) -> None:
+    if isinstance(runtime, Httpd):
+        runtime.close()
 
 
 exports = ModuleExports(
@@ -97,6 +101,10 @@ exports = ModuleExports(
         ParamExport("auth_username", ParamType.STR, "", doc="require HTTP Basic authentication as this user"),
         ParamExport("auth_password", ParamType.STR, "", doc="the password of auth_username"),
     ),
+    provides=(HTTP,),
     init=_init,
+    destroy=_destroy,
+    mi_commands=(command("httpd_list_root_path", "lists the root paths served by httpd",
+                         {(): _list_root_path}, "httpd"),),
     doc="embedded HTTP server",
 )

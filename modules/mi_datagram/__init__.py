@@ -9,7 +9,6 @@ with `unix_socket_mode` (0660) and `unix_socket_user`/`unix_socket_group`. `chil
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import logging
 import os
@@ -171,9 +170,15 @@ def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> MiDatagram:
         if params.get("unix_socket_group") is not None else -1
     server = MiDatagram(mctx.process, str(name), int(params.get("unix_socket_mode", 0o660)), uid, gid)
     server.start()
-    atexit.register(server.close)
     mi_of(mctx.process).add_role(f"MI Datagram {name}")
     return server
+
+
+
+def _destroy(server: object) -> None:
+    """SIGTERM/SIGINT/exit: the listening endpoint closes (and its file goes) while the loop runs."""
+    if isinstance(server, MiDatagram):
+        server.close()
 
 
 exports = ModuleExports(
@@ -193,5 +198,6 @@ exports = ModuleExports(
                     doc="not implemented: a load error"),
     ),
     init=_init,
+    destroy=_destroy,
     doc="JSON-RPC management interface over UDP or a UNIX datagram socket",
 )

@@ -10,7 +10,6 @@ pretty_printing. The FIFO is created again if someone deletes it (checked every 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import grp
 import pwd
 from typing import Any
@@ -82,9 +81,15 @@ def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> FifoServer:
     except RuntimeError:
         loop = None
     server.start(loop)
-    atexit.register(server.close)
     mi.add_role("MI FIFO")
     return server
+
+
+
+def _destroy(server: object) -> None:
+    """SIGTERM/SIGINT/exit: the listening endpoint closes (and its file goes) while the loop runs."""
+    if isinstance(server, FifoServer):
+        server.close()
 
 
 exports = ModuleExports(
@@ -102,5 +107,6 @@ exports = ModuleExports(
                     doc="not implemented: a load error"),
     ),
     init=_init,
+    destroy=_destroy,
     doc="JSON-RPC management interface over a FIFO file",
 )

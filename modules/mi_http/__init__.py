@@ -7,10 +7,10 @@ error. A notification (no "id") gets an empty 200.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
+from pysips.core.services import HTTP, HttpService
 from pysips.mi import mi_of
 from pysips.script.context import ProcessState
 from pysips.script.errors import FixupError
@@ -35,14 +35,9 @@ class MiHttp:
         reply = mi_of(self.process).handle_text(request.body)
         return 200, JSON, reply or b""
 
-    def attach(self) -> bool:
-        """Registers with httpd; False while httpd is not initialised yet."""
-        httpd = self.process.modules.get("httpd")
-        if httpd is None or not hasattr(httpd, "register"):
-            return False
+    def attach(self, httpd: HttpService) -> None:
         httpd.register(self.root, "mi_http", self.handle)
         self.attached = True
-        return True
 
 
 def _not_implemented(value: Any) -> Any:
@@ -51,18 +46,8 @@ def _not_implemented(value: Any) -> Any:
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> MiHttp:
     mi_http = MiHttp(mctx.process, str(params.get("root") or "mi"))
-    if not mi_http.attach():
-        # httpd loads after us: every module is initialised before the loop turns
-        try:
-            asyncio.get_running_loop().call_soon(_late_attach, mi_http)
-        except RuntimeError:
-            log.warning("mi_http: no event loop running, /%s not served", mi_http.root)
+    mi_http.attach(mctx.require(HTTP))  # httpd is initialised first, wherever it is loaded
     return mi_http
-
-
-def _late_attach(mi_http: MiHttp) -> None:
-    if not mi_http.attach():
-        log.error("mi_http: httpd is not running, /%s is not served", mi_http.root)
 
 
 exports = ModuleExports(
@@ -74,7 +59,7 @@ exports = ModuleExports(
         ParamExport("trace_bwlist", ParamType.STR, None, check=_not_implemented,
                     doc="not implemented: a load error"),
     ),
-    deps=("httpd",),
+    requires=(HTTP,),
     init=_init,
     doc="JSON-RPC management interface over HTTP",
 )

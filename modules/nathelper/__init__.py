@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pysips.core.services import LOCATION
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -148,6 +149,7 @@ exports = ModuleExports(
         ParamExport("sipping_method", ParamType.STR, "OPTIONS"),
         ParamExport("natping_tcp", ParamType.INT, 0, doc="also ping TCP/TLS/WS contacts"),
     ),
+    uses=(LOCATION,),  # the bindings to ping (OpenSIPS needs usrloc when pinging is on)
     init=_init,
     doc="NAT traversal helpers",
 )

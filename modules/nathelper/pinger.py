@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pysips.core.api import Destination, Socket
+from pysips.core.services import LOCATION
 from pysips.sip.branch import new_branch
 from pysips.sip.errors import ParseError
 from pysips.sip.message import SipMessage
@@ -24,7 +25,7 @@ from pysips.sip.uri import parse_uri
 from .addresses import host_and_port
 
 if TYPE_CHECKING:
-    from usrloc.contact import UContact
+    from pysips.core.services import LocationContact as UContact
 
 log = logging.getLogger("pysips.nathelper")
 
@@ -79,7 +80,7 @@ class Pinger:
 
     def ping_all(self, now: float) -> int:
         """One round over every valid binding; returns how many pings were sent."""
-        ul = self.process.modules.get("usrloc")
+        ul = self.process.services.get(LOCATION)
         if ul is None or self.core is None:
             return 0
         cfg = self.config

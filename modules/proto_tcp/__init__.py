@@ -8,6 +8,7 @@ every stream protocol.
 
 from __future__ import annotations
 
+from pysips.core.services import PROTO_SERVICES
 from pysips.script.exports import ModuleExports, ParamExport, ParamType
 from pysips.transport.proto_module import TRACE_PARAMS, init_proto_module
 
@@ -25,6 +26,7 @@ exports = ModuleExports(
         ParamExport("tcp_async_local_write_timeout", ParamType.INT, 10, doc="accepted"),
         *TRACE_PARAMS,
     ),
+    provides=(PROTO_SERVICES["tcp"],),
     init=init_proto_module,
     doc="TCP transport",
 )

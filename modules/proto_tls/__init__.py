@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pysips.core.services import PROTO_SERVICES, TLS_DOMAINS
 from pysips.script.exports import ModuleExports, ParamExport, ParamType
 from pysips.transport.proto_module import TRACE_PARAMS, init_proto_module
 
@@ -21,7 +22,8 @@ exports = ModuleExports(
         ParamExport("tls_async_max_postponed_chunks", ParamType.INT, 32, doc="accepted"),
         *TRACE_PARAMS,
     ),
-    deps=("tls_mgm",),
+    requires=(TLS_DOMAINS,),  # OpenSIPS: proto_tls depends on tls_mgm
+    provides=(PROTO_SERVICES["tls"],),
     init=init_proto_module,
     doc="TLS transport",
 )

@@ -7,6 +7,7 @@ silence after which we send a WebSocket ping; 0, the default, never pings).
 
 from __future__ import annotations
 
+from pysips.core.services import PROTO_SERVICES
 from pysips.script.exports import ModuleExports, ParamExport, ParamType
 from pysips.transport.proto_module import TRACE_PARAMS, init_proto_module
 
@@ -22,6 +23,7 @@ exports = ModuleExports(
         ParamExport("ws_resource", ParamType.STR, "/", doc="pysips: path asked for when dialling"),
         *TRACE_PARAMS,
     ),
+    provides=(PROTO_SERVICES["ws"],),
     init=init_proto_module,
     doc="SIP over WebSocket (RFC 7118)",
 )

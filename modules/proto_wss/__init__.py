@@ -7,6 +7,7 @@ silence after which we send a WebSocket ping; 0, the default, never pings).
 
 from __future__ import annotations
 
+from pysips.core.services import PROTO_SERVICES, TLS_DOMAINS
 from pysips.script.exports import ModuleExports, ParamExport, ParamType
 from pysips.transport.proto_module import TRACE_PARAMS, init_proto_module
 
@@ -26,7 +27,8 @@ exports = ModuleExports(
         ParamExport("cert_check_on_conn_reusage", ParamType.INT, 0, doc="accepted"),
         *TRACE_PARAMS,
     ),
-    deps=("tls_mgm",),
+    requires=(TLS_DOMAINS,),  # OpenSIPS: it depends on tls_mgm
+    provides=(PROTO_SERVICES["wss"],),
     init=init_proto_module,
     doc="SIP over secure WebSocket (RFC 7118), TLS from tls_mgm",
 )

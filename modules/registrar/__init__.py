@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.services import LOCATION, REPLIES, TRANSACTIONS
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -126,7 +127,7 @@ def w_remove_ip_port(ctx: MsgContext, ip: str, port: int, domain: str, aor: str 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Registrar:
     reg = Registrar(config_from(params), mctx.process, tuple(params.get(TABLES_KEY) or ()))
-    if "usrloc" in mctx.process.modules:  # else (usrloc loaded later) on first use
+    if LOCATION in mctx.process.services:  # usrloc is initialised first (registrar requires it)
         reg.open_tables()
     return reg
 
@@ -200,7 +201,8 @@ exports = ModuleExports(
         *(ParamExport(name, ParamType.INT_OR_STR, None, check=_not_implemented(name, what))
           for name, what in _NOT_IMPLEMENTED),
     ),
-    deps=("usrloc",),
+    requires=(LOCATION, REPLIES),
+    uses=(TRANSACTIONS,),
     init=_init,
     doc="SIP registrar",
 )

@@ -22,7 +22,7 @@ from .flags import BRANCH_AOR, METHOD_FILTER, NO_BRANCHES, TO_BRANCHES_ONLY, Loo
 from .runtime import Registrar, now_of
 
 if TYPE_CHECKING:
-    from usrloc.contact import UContact
+    from pysips.core.services import LocationContact as UContact
 
 log = logging.getLogger("pysips.registrar")
 

@@ -1,10 +1,12 @@
-"""Replies to REGISTER: the Contact list of the 200 OK, and sending through tm or statelessly."""
+"""Replies to REGISTER: the Contact list of the 200 OK, sent through signaling's REPLIES service
+(statefully when tm holds a transaction, else statelessly)."""
 
 from __future__ import annotations
 
 import logging
 
 from pysips.core.replies import add_reply_headers
+from pysips.core.services import REPLIES
 from pysips.script.context import MsgContext
 
 from .errors import RegError
@@ -39,19 +41,16 @@ def _q_text(q: float) -> str:
 
 
 def send(ctx: MsgContext, code: int, reason: str, headers: tuple[str, ...]) -> bool:
-    """Statefully when tm holds a transaction for the request (OpenSIPS signaling), else stateless.
+    """Through signaling (registrar requires it, as in OpenSIPS).
 
     The headers are reply lumps, as in OpenSIPS: a later local reply to the same request (the
     script's sl_reply_error() after a failed save()) carries them too."""
-    add_reply_headers(ctx, list(headers))
-    tm = ctx.process.modules.get("tm")
-    if tm is not None and hasattr(tm, "has_transaction") and tm.has_transaction(ctx):
-        return int(tm.reply(ctx, code, reason)) > 0
-    engine = ctx.process.core
-    if engine is None:
-        log.error("save: no SIP engine in this process to send %d %s", code, reason)
+    replies = ctx.process.services.get(REPLIES)
+    if replies is None:
+        log.error("registrar: no signaling module in this process to send %d %s", code, reason)
         return False
-    return bool(engine.send_reply(ctx, engine.build_reply(ctx, code, reason)))
+    add_reply_headers(ctx, list(headers))
+    return replies.send_reply(ctx, code, reason, ()) > 0
 
 
 def send_error(ctx: MsgContext, error: RegError, retry_after: int, no_reply: bool) -> None:

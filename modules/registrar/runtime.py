@@ -1,16 +1,15 @@
-"""The registrar runtime (`process.modules["registrar"]`): its settings and the usrloc binding."""
+"""The registrar runtime (`process.modules["registrar"]`): its settings and usrloc's LOCATION
+service it stores bindings in."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pysips.core.services import LOCATION, LocationService
 from pysips.script.context import MsgContext, ProcessState
 
 from .config import RegConfig
-
-if TYPE_CHECKING:
-    from usrloc.runtime import Usrloc
 
 
 class Registrar:
@@ -19,7 +18,7 @@ class Registrar:
     def __init__(self, config: RegConfig, process: ProcessState, tables: tuple[str, ...] = ()) -> None:
         self.config = config
         self.process = process
-        self._ul: Usrloc | None = None
+        self._ul: LocationService | None = None
         self.accepted = 0
         self.rejected = 0
         self.tables = tables  # the usrloc tables the script names
@@ -31,10 +30,10 @@ class Registrar:
             ul.domain(name)
 
     @property
-    def usrloc(self) -> Usrloc:
+    def usrloc(self) -> LocationService:
         ul = self._ul
         if ul is None:
-            ul = self._ul = self.process.modules.get("usrloc")
+            ul = self._ul = self.process.services.get(LOCATION)
             if ul is None:
                 raise RuntimeError("registrar: the usrloc module is not initialised")
             for name in self.tables:

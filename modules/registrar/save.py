@@ -39,9 +39,9 @@ from .reply import contact_header, send, send_error
 from .runtime import Registrar, now_of
 
 if TYPE_CHECKING:
-    from usrloc.contact import UContact
-    from usrloc.domain import UDomain
-    from usrloc.record import URecord
+    from pysips.core.services import LocationContact as UContact
+    from pysips.core.services import LocationDomain as UDomain
+    from pysips.core.services import LocationRecord as URecord
 
 log = logging.getLogger("pysips.registrar")
 

@@ -3,7 +3,7 @@
 record_route([params]) adds `Record-Route: <sip:ADDR;lr[;ftag=..][params]>` for the socket the
 request came in on; when it leaves through another socket (protocol, address or port), a second
 entry is added and both carry `r2=on` (enable_double_rr). The rendering for the outgoing socket
-happens at send time: senders call `process.modules["rr"].finalize_for_socket(msg, socket)`.
+happens at send time: senders call `process.services.get(RECORD_ROUTE).finalize_for_socket(msg, socket)`.
 loose_route() consumes our own Route entries and sets $du (or the R-URI for strict routers);
 check_route_param(re), is_direction(dir) and $rr_params read the parameters of our Route entry.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.services import RECORD_ROUTE
 from pysips.script.ast import Pos
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
@@ -54,13 +55,15 @@ def _rr_params_pv(name: str, subname: str | None, pos: Pos) -> PVAccessor:
 
 def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> RRConfig:
     script = ictx.script
-    return RRConfig(
+    rr = RRConfig(
         append_fromtag=bool(int(params["append_fromtag"])),
         enable_double_rr=bool(int(params["enable_double_rr"])),
         add_username=bool(int(params["add_username"])),
         warn_mismatch=bool(int(params["enable_socket_mismatch_warning"])),
         script_myself=getattr(script, "myself", None),
     )
+    ictx.provide(RECORD_ROUTE, rr)
+    return rr
 
 
 def _loose_route(ctx: MsgContext) -> int:
@@ -111,6 +114,7 @@ exports = ModuleExports(
         ),
     ),
     pvars=(PVarExport("rr_params", _rr_params_pv, doc="parameters of our Route entry, after loose_route()"),),
+    provides=(RECORD_ROUTE,),
     init=_init,
     doc="Record-Route and loose routing.",
 )

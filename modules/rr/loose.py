@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
+from pysips.core.services import LooseRouteMatch
 from pysips.script.context import MsgContext
 from pysips.script.errinfo import set_parse_error
 from pysips.sip.message import SipMessage
@@ -86,10 +87,33 @@ def loose_route(ctx: MsgContext) -> int:
         log.error("loose_route: failed to parse the To header")
         return NOT_RR_DRIVEN
     if not msg.to_tag:
-        return _after_loose(ctx, msg, routes, preloaded=True)
-    if "gr" not in ruri.params and is_myself(ctx, ruri):
-        return _after_strict(ctx, msg, routes, ruri)
-    return _after_loose(ctx, msg, routes, preloaded=False)
+        matched = routes.entries[0].uri
+        status = _after_loose(ctx, msg, routes, preloaded=True)
+    elif "gr" not in ruri.params and is_myself(ctx, ruri):
+        matched = ctx.new_ruri or msg.ruri
+        status = _after_strict(ctx, msg, routes, ruri)
+    else:
+        matched = routes.entries[0].uri
+        status = _after_loose(ctx, msg, routes, preloaded=False)
+    if state.params is not None:
+        _run_callbacks(ctx, matched, state.params)
+    return status
+
+
+def _run_callbacks(ctx: MsgContext, uri: str, params: str) -> None:
+    """Our Route was consumed: tell the modules that registered (OpenSIPS run_rr_callbacks),
+    whatever routing case followed."""
+    callbacks = config(ctx).loose_route_callbacks
+    if not callbacks:
+        return
+    parsed: dict[str, str] = {}
+    for item in params.split(";"):
+        name, _, value = item.partition("=")
+        if name.strip():
+            parsed[name.strip().lower()] = value.strip().strip("\"'")
+    match = LooseRouteMatch(uri, parsed)
+    for fn in callbacks:
+        fn(ctx, match)
 
 
 def _after_loose(ctx: MsgContext, msg: SipMessage, routes: RouteSet, preloaded: bool) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pysips.core.api import Socket
+from pysips.core.services import LooseRouteCallback
 from pysips.script.context import MsgContext
 from pysips.script.myself import MyselfChecker, StaticMyself
 from pysips.sip.uri import SipUri
@@ -19,12 +20,12 @@ STATE_KEY = "rr"  # ctx.extra key of the per-message RouteState
 
 
 class RRConfig:
-    """The module parameters and the `myself` checker of the loaded script (process.modules["rr"]).
-
-    `finalize_for_socket` is the send-time hook: see modules/rr/record.py.
+    """The module parameters and the `myself` checker of the loaded script (process.modules["rr"]),
+    and the RECORD_ROUTE service other modules and the core use (pysips.core.services.RouteService).
     """
 
-    __slots__ = ("add_username", "append_fromtag", "enable_double_rr", "script_myself", "warn_mismatch")
+    __slots__ = ("add_username", "append_fromtag", "enable_double_rr", "loose_route_callbacks",
+                 "script_myself", "warn_mismatch")
 
     def __init__(
         self,
@@ -39,10 +40,33 @@ class RRConfig:
         self.add_username = add_username
         self.warn_mismatch = warn_mismatch
         self.script_myself = script_myself
+        self.loose_route_callbacks: list[LooseRouteCallback] = []
+
+    def record_route(self, ctx: MsgContext, params: str | None = None) -> int:
+        """RouteService: record_route() for a module (dialog, topology hiding)."""
+        from .record import record_route  # record.py imports this module
+
+        return record_route(ctx, params)
+
+    def add_rr_param(self, ctx: MsgContext, param: str) -> int:
+        """RouteService: add_rr_param(";did=ab12") for a module (dialog's id in the Record-Route)."""
+        from .record import add_rr_param
+
+        return add_rr_param(ctx, param)
+
+    def route_params(self, ctx: MsgContext) -> str | None:
+        """RouteService: the parameters of our Route that loose_route() consumed ($rr_params)."""
+        params = route_state(ctx).params
+        return params if params else None
+
+    def on_loose_route(self, fn: LooseRouteCallback) -> None:
+        """RouteService: fn(ctx, match) whenever loose_route() consumes a Route of ours."""
+        self.loose_route_callbacks.append(fn)
 
     def finalize_for_socket(self, msg: Any, out_socket: Socket) -> int:
-        """Render this message's Record-Route(s) for the socket it is about to leave on; returns how
-        many record_route() entries were rendered. Idempotent: call it before every serialize()."""
+        """Render this message's Record-Route(s) for the socket it is about to leave on (RouteService);
+        returns how many record_route() entries were rendered. Idempotent: call it before every
+        serialize()."""
         global _finalize
         if _finalize is None:
             from .record import finalize_for_socket  # record.py imports this module

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pysips.core.services import TRANSACTIONS
 from pysips.script.ast import NOWHERE
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
@@ -227,6 +228,7 @@ exports = ModuleExports(
         ParamExport("set_column", ParamType.STR, "set_id", doc="only meaningful with db_url"),
     ),
     pvars=PVARS,
+    uses=(TRANSACTIONS,),  # the branch id of a forked offer (OpenSIPS: DEP_SILENT on tm)
     init=_init,
     doc="Media relay through the rtpengine daemon (NG protocol).",
 )

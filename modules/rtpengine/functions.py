@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pysips.core.services import TRANSACTIONS, TransactionInfo
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.pv_base import PVAccessor
 
@@ -33,14 +34,10 @@ def runtime_of(ctx: MsgContext) -> RtpEngine | None:
 
 
 def _tm_branch_id(ctx: MsgContext) -> str | None:
-    """The Via branch of the tm branch this message belongs to, if any (duck-typed: tm is optional)."""
-    tm = ctx.process.modules.get("tm")
-    current = getattr(tm, "current_branch", None)
-    if current is None:
-        return None
-    branch = current(ctx)
-    value = getattr(branch, "via_branch", None)
-    return value if isinstance(value, str) and value else None
+    """The Via branch of the tm branch this message belongs to, if any (tm is optional)."""
+    tm = ctx.process.services.get(TRANSACTIONS)
+    branch = tm.current_branch(ctx) if tm is not None else None
+    return branch.via_branch or None if branch is not None else None
 
 
 def _via_of(msg: Any, which: int) -> str | None:
@@ -233,8 +230,12 @@ _MANAGED = ("INVITE", "ACK", "CANCEL", "BYE", "UPDATE", "PRACK")
 
 
 def _request_had_sdp(ctx: MsgContext) -> bool:
-    request = getattr(ctx.transaction, "request", None)
-    return request is None or bool(getattr(request, "body", b""))
+    """Whether the transaction's request carried SDP (True without a transaction)."""
+    tm = ctx.process.services.get(TRANSACTIONS)
+    if tm is None or not tm.has_transaction(ctx):
+        return True
+    transaction: TransactionInfo = ctx.transaction
+    return bool(transaction.request.body)
 
 
 def rtpengine_manage(

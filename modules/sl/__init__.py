@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from pysips.core.replies import is_stateless_tag, last_error
+from pysips.core.services import STATELESS_REPLIES
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -24,6 +25,7 @@ from pysips.script.exports import (
     ModuleInitContext,
     ParamExport,
     ParamType,
+    StatExport,
 )
 from pysips.sip.message import SipMessage
 from pysips.sip.receive import ReceiveInfo
@@ -54,8 +56,9 @@ def fix_code(value: Any, fctx: FixupContext) -> int:
     return code
 
 
-def send_stateless_reply(ctx: MsgContext, code: int, reason: str) -> int:
-    """The sl reply path; also used by signaling's send_reply() when there is no transaction."""
+def send_stateless_reply(ctx: MsgContext, code: int, reason: str, headers: tuple[str, ...] = (),
+                         body: bytes = b"") -> int:
+    """The sl reply path (sl_send_reply, and signaling's send_reply() when there is no transaction)."""
     msg = ctx.msg
     if not isinstance(msg, SipMessage) or not msg.is_request:
         log.error("sl_send_reply: no request to reply to")
@@ -66,13 +69,23 @@ def send_stateless_reply(ctx: MsgContext, code: int, reason: str) -> int:
     if engine is None:
         log.error("sl_send_reply: no SIP engine in this process")
         return -1
-    if not engine.send_reply(ctx, engine.build_reply(ctx, code, reason)):
+    if not engine.send_reply(ctx, engine.build_reply(ctx, code, reason, extra_headers=headers, body=body)):
         return -1
     stats = ctx.process.modules.get("sl")
     if isinstance(stats, SlStats) and stats.enabled:
         stats.sent_replies += 1
         stats.by_class[code // 100] += 1
     return 1
+
+
+class StatelessReplies:
+    """The STATELESS_REPLIES service (pysips.core.services.StatelessReplyService)."""
+
+    __slots__ = ()
+
+    def send_stateless(self, ctx: MsgContext, code: int, reason: str, headers: tuple[str, ...] = (),
+                       body: bytes = b"") -> int:
+        return send_stateless_reply(ctx, code, reason, headers, body)
 
 
 def sl_send_reply(ctx: MsgContext, code: int, reason: str) -> int:
@@ -93,6 +106,7 @@ def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> SlStats:
     core = mctx.process.core
     if core is not None:
         core.hooks.request.append(_make_ack_filter(stats))
+    mctx.provide(STATELESS_REPLIES, StatelessReplies())
     return stats
 
 
@@ -120,6 +134,15 @@ exports = ModuleExports(
                        doc="reply with the code and reason of the last processing error (500 by default)"),
     ),
     params=(ParamExport("enable_stats", ParamType.INT, 1, doc="keep reply counters"),),
+    provides=(STATELESS_REPLIES,),
     init=_init,
+    stats=(
+        *(StatExport(f"{cls}xx_replies", lambda sl, cls=cls: sl.by_class[cls],
+                     lambda sl, cls=cls: sl.by_class.__setitem__(cls, 0)) for cls in range(1, 7)),
+        StatExport("sent_replies", lambda sl: sl.sent_replies, lambda sl: setattr(sl, "sent_replies", 0)),
+        StatExport("sent_err_replies", lambda sl: sl.sent_err_replies,
+                   lambda sl: setattr(sl, "sent_err_replies", 0)),
+        StatExport("received_ACKs", lambda sl: sl.received_acks, lambda sl: setattr(sl, "received_acks", 0)),
+    ),
     doc="stateless replies",
 )

@@ -12,6 +12,7 @@ import logging
 import os
 from typing import Any
 
+from pysips.core.services import TLS_DOMAINS
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -43,15 +44,16 @@ def _refuse_db(value: Any) -> Any:
     return value
 
 
-def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> TlsDomains | None:
+def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> TlsDomains:
     files = getattr(getattr(mctx.script, "script", None), "files", ())
     cfg_dir = os.path.dirname(os.path.abspath(files[0])) if files else os.getcwd()
     try:
-        return TlsDomains.from_params(params, cfg_dir)
+        domains = TlsDomains.from_params(params, cfg_dir)
     except TlsConfigError as exc:
-        # listeners that need TLS then refuse to start, naming this
-        log.error("tls_mgm: %s", exc)
-        return None
+        # as OpenSIPS's mod_init failing: the server does not start, naming the domain at fault
+        raise TlsConfigError(f"tls_mgm: {exc}") from exc
+    mctx.provide(TLS_DOMAINS, domains)
+    return domains
 
 
 def _is_peer_verified(ctx: MsgContext) -> int:
@@ -82,6 +84,7 @@ exports = ModuleExports(
         FunctionExport("is_peer_verified", _is_peer_verified, route_types=RouteType.REQUEST,
                        doc="true when the TLS peer presented a verified certificate"),
     ),
+    provides=(TLS_DOMAINS,),
     params=(
         ParamExport("server_domain", ParamType.STR, multi=True, doc="declare a TLS server domain"),
         ParamExport("client_domain", ParamType.STR, multi=True, doc="declare a TLS client domain"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.services import RECORD_ROUTE, TRANSACTIONS
 from pysips.script.context import ProcessState
 from pysips.script.exports import ModuleExports, ModuleInitContext
 
@@ -15,10 +16,13 @@ from .config import PARAMS, TmConfig
 from .functions import FUNCTIONS
 from .pvars import PVARS
 from .runtime import Tm
+from .stats import STATS
 
 
 def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Tm:
     tm = Tm(ictx.process, TmConfig.from_params(params))
+    tm.routes = ictx.get(RECORD_ROUTE)
+    ictx.provide(TRANSACTIONS, tm)
     if ictx.process.core is not None:
         tm.attach(ictx.process.core)
     return tm
@@ -34,7 +38,10 @@ exports = ModuleExports(
     functions=FUNCTIONS,
     params=PARAMS,
     pvars=PVARS,
+    provides=(TRANSACTIONS,),
+    uses=(RECORD_ROUTE,),
     init=_init,
     child_init=_child_init,
+    stats=STATS,
     doc="Stateful SIP proxying: transactions, forking, failure routes, CANCEL, timers.",
 )

@@ -8,7 +8,7 @@ import logging
 import math
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pysips.script.context import MsgContext
 from pysips.sip.branch import parse_branch
@@ -38,6 +38,7 @@ from .timers import TxTimers, WaitQueue
 
 if TYPE_CHECKING:
     from pysips.core.api import Core, Socket, TimerHandle
+    from pysips.core.services import RouteService
     from pysips.script.context import ProcessState
     from pysips.script.exports import RouteRef
     from pysips.sip.receive import ReceiveInfo
@@ -65,11 +66,15 @@ _REASON_ELSEWHERE = 'Reason: SIP ;cause=200 ;text="Call completed elsewhere"'
 _REASON_ORIGINATOR = 'Reason: SIP;cause=487;text="ORIGINATOR_CANCEL"'
 _REASON_NO_ANSWER = 'Reason: SIP;cause=480;text="NO_ANSWER"'
 
-BranchSendHook = Callable[[MsgContext, SipMessage, "Socket"], None]
 Owner = tuple[int, Cell, Branch | None]
+# The callback types of the TransactionService (pysips.core.services), with our own Cell/Branch.
 CreatedCallback = Callable[[MsgContext, Cell], None]
+RequestOutCallback = Callable[[MsgContext, Cell, Branch, SipMessage, "Socket"], None]
+ReplyInCallback = Callable[[Cell, Branch, SipMessage], None]
 # (cell, code, reason, the relayed reply or None for one tm made itself)
 ReplyCallback = Callable[[Cell, int, str, SipMessage | None], None]
+CompletedCallback = Callable[[Cell, int], None]
+DeletedCallback = Callable[[Cell], None]
 
 
 class Pending:
@@ -94,13 +99,19 @@ class TmBase:
         self.timers = TxTimers()
         self.waiting: WaitQueue[Cell] = WaitQueue()  # answered INVITEs on wt_timer (timers.py)
         self.core: Core | None = None
-        self.branch_send_hooks: list[BranchSendHook] = []
-        # completion callbacks for other modules (acc); empty lists cost one test per event
+        # Callbacks of other modules (TransactionService); empty lists cost one test per event.
         self.created_callbacks: list[CreatedCallback] = []
+        self.request_out_callbacks: list[RequestOutCallback] = []
+        self.reply_in_callbacks: list[ReplyInCallback] = []
         self.reply_out_callbacks: list[ReplyCallback] = []
         self.failure_callbacks: list[ReplyCallback] = []
+        self.completed_callbacks: list[CompletedCallback] = []
+        self.deleted_callbacks: list[DeletedCallback] = []
+        # rr, when loaded: its Record-Route edits for the outgoing socket (RouteService)
+        self.routes: RouteService | None = None
         self.stats = TmStats()
         self._owners: dict[Transaction, Owner] = {}
+        self._locals: dict[Transaction, Any] = {}  # requests we originate: uac.LocalRequest
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
         self._prefix = os.urandom(3).hex()
@@ -177,6 +188,14 @@ class TmBase:
         """fn(ctx, cell) when t_newtran/t_relay/t_reply makes a transaction for ctx's request."""
         self.created_callbacks.append(fn)
 
+    def on_request_out(self, fn: RequestOutCallback) -> None:
+        """fn(branch ctx, cell, branch, request, socket) before each fork's request is serialized."""
+        self.request_out_callbacks.append(fn)
+
+    def on_reply_in(self, fn: ReplyInCallback) -> None:
+        """fn(cell, branch, reply) for every reply received on a fork, before onreply_route."""
+        self.reply_in_callbacks.append(fn)
+
     def on_reply_out(self, fn: ReplyCallback) -> None:
         """fn(cell, code, reason, reply) for every reply sent upstream (reply None when ours)."""
         self.reply_out_callbacks.append(fn)
@@ -184,6 +203,14 @@ class TmBase:
     def on_failure(self, fn: ReplyCallback) -> None:
         """fn(cell, code, reason, reply) when a negative final is picked, before failure_route."""
         self.failure_callbacks.append(fn)
+
+    def on_completed(self, fn: CompletedCallback) -> None:
+        """fn(cell, code) once the final reply went upstream."""
+        self.completed_callbacks.append(fn)
+
+    def on_deleted(self, fn: DeletedCallback) -> None:
+        """fn(cell) when the transaction is forgotten (its last client/server part ended)."""
+        self.deleted_callbacks.append(fn)
 
     @staticmethod
     def current_branch(ctx: MsgContext) -> Branch | None:
@@ -248,12 +275,16 @@ class TmBase:
             return False
         if cell.is_invite and 200 <= code < 300 and cell.status < 200:
             self.waiting.add(self._now() + self.config.wt_timer, cell)
-        if code >= 200 and cell.status < 200:
+        completed = code >= 200 and cell.status < 200
+        if completed:
             self.stats.completed(code)
         cell.status = code
         cell.status_local = local
         self._feed(cell.uas, actions)
         self._sent_upstream(cell, code, reason, reply, local)
+        if completed:
+            for done_fn in self.completed_callbacks:
+                done_fn(cell, code)
         if code >= 200 and cell.is_invite:
             # OpenSIPS names the reason only when the call was answered with exactly 200
             self._cancel_pending(cell, _REASON_ELSEWHERE if code == 200 else None)
@@ -304,6 +335,9 @@ class TmBase:
     def _feed(self, tx: Transaction, actions: Actions) -> None:
         owner = self._owners.get(tx)
         if owner is None:
+            local = self._locals.get(tx)
+            if local is not None:
+                self._feed_local(tx, local, actions)  # a request of ours (uac.py)
             return
         kind, cell, branch = owner
         for action in actions:
@@ -336,8 +370,9 @@ class TmBase:
         if isinstance(tx, ClientTransaction | ServerTransaction):
             self.table.remove(tx)
         cell.live -= 1
-        if cell.live <= 0:
-            self.cells.pop(cell.id, None)
+        if cell.live <= 0 and self.cells.pop(cell.id, None) is not None:
+            for deleted_fn in self.deleted_callbacks:
+                deleted_fn(cell)
 
     def _end_wait(self, cell: Cell) -> None:
         """wt_timer after the 2xx: drop the transactions still absorbing (RFC 6026 Accepted);
@@ -392,4 +427,9 @@ class TmBase:
         raise NotImplementedError
 
     def _fr_expired(self, cell: Cell, branch: Branch, timeout: FinalResponseTimeout) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ provided by Uac
+
+    def _feed_local(self, tx: Transaction, local: Any, actions: Actions) -> None:
         raise NotImplementedError

@@ -271,12 +271,17 @@ class Forking(TmBase):
         return 1
 
     def _before_send(self, ctx: MsgContext, msg: SipMessage, sock: Socket) -> None:
-        """Edits that depend on the outgoing socket: rr's Record-Route(s), then registered hooks."""
-        finalize = getattr(self.process.modules.get("rr"), "finalize_for_socket", None)
-        if callable(finalize):
-            finalize(msg, sock)
-        for hook in self.branch_send_hooks:
-            hook(ctx, msg, sock)
+        """Edits that depend on the outgoing socket: rr's Record-Route(s), then the modules'
+        request-out callbacks (only for a fork of a transaction)."""
+        routes = self.routes
+        if routes is not None:
+            routes.finalize_for_socket(msg, sock)
+        if self.request_out_callbacks:
+            cell = ctx.transaction
+            branch = self.current_branch(ctx)
+            if isinstance(cell, Cell) and branch is not None:
+                for fn in self.request_out_callbacks:
+                    fn(ctx, cell, branch, msg, sock)
 
     def forward_stateless(self, ctx: MsgContext) -> int:
         """A request that makes no transaction (an ACK for a 2xx) forwarded on its own."""

@@ -37,6 +37,8 @@ class Replies(TmBase):
         cell.received_any = True
         if reply.to.tag:
             branch.to_tag = reply.to.tag
+        for in_fn in self.reply_in_callbacks:
+            in_fn(cell, branch, reply)
         dropped = self._run_onreply(cell, branch, reply)
         if code < 200:
             if branch.pending:

@@ -5,12 +5,8 @@ script, `on_reply` for every reply); script functions call `new_tran`, `relay`, 
 RFC 3261 state machines (pysips.sip.transaction) do the retransmitting and the timing; this layer
 is the proxy core above them (RFC 3261 section 16): forking, choosing the reply, cancelling.
 
-For other modules:
-- `has_transaction(ctx)`, `reply(ctx, code, reason, body, extra_headers)`;
-- `current_branch(ctx)` gives the `Branch` of a branch_route, onreply_route or failure_route
-  (index, via_branch, ruri, bflags, to_tag, last_code);
-- `branch_send_hooks`: callables (branch ctx, message, socket) run just before a branch's request
-  is serialized, with the socket it leaves on (e.g. to write a second Record-Route).
+Other modules reach it only as the TRANSACTIONS service (pysips.core.services.TransactionService):
+replies, the current branch, the transaction callbacks, and requests of our own (uac.py).
 """
 
 from __future__ import annotations
@@ -25,14 +21,14 @@ from .base import (
     RELAY_NO_AUTO_477,
     RELAY_NO_DNS_FAILOVER,
     RELAY_PASS_REASON,
-    BranchSendHook,
     Pending,
 )
 from .forking import Forking
 from .replies import Replies
+from .uac import Uac
 
 
-class Tm(Forking, Replies):
+class Tm(Uac, Forking, Replies):
     """The tm runtime object of one process (process.modules["tm"])."""
 
 
@@ -46,7 +42,6 @@ __all__ = [
     "RELAY_NO_AUTO_477",
     "RELAY_NO_DNS_FAILOVER",
     "RELAY_PASS_REASON",
-    "BranchSendHook",
     "Pending",
     "Tm",
 ]

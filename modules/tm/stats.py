@@ -1,10 +1,12 @@
-"""tm's counters under OpenSIPS's statistic names (read by pysips.mi.module_adapters by name).
+"""tm's counters under OpenSIPS's statistic names, declared in the exports (`STATS`).
 
 Plain int attributes incremented in place; the `Nxx_transactions` names are not identifiers, so
 they are properties over one list indexed by the reply class.
 """
 
 from __future__ import annotations
+
+from pysips.script.exports import StatExport
 
 
 class TmStats:
@@ -36,3 +38,21 @@ def _class_counter(index: int) -> property:
 
 for _index in range(2, 7):
     setattr(TmStats, f"{_index}xx_transactions", _class_counter(_index))
+
+
+# OpenSIPS's tm statistics, in its order
+COUNTERS = (
+    "received_replies", "relayed_replies", "local_replies", "UAS_transactions", "UAC_transactions",
+    "2xx_transactions", "3xx_transactions", "4xx_transactions", "5xx_transactions", "6xx_transactions",
+)
+
+
+def _counter(name: str) -> StatExport:
+    return StatExport(name, lambda tm: int(getattr(tm.stats, name)),
+                      lambda tm: setattr(tm.stats, name, 0))
+
+
+STATS = (
+    *(_counter(name) for name in COUNTERS),
+    StatExport("inuse_transactions", lambda tm: len(tm.cells), doc="transactions in memory"),
+)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.services import LOCATION
+from pysips.script.context import ProcessState
 from pysips.script.errors import FixupError
 from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
 
@@ -27,6 +29,7 @@ from .config import (
     check_sql_write_mode,
     config_from,
 )
+from .mi import MI_COMMANDS, STATS, register_table_stats
 from .runtime import Usrloc, UsrlocError
 
 __all__ = ["Usrloc", "UsrlocError", "exports"]
@@ -38,7 +41,20 @@ def _push_only(value: Any) -> Any:
 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Usrloc:
-    return Usrloc(config_from(params), mctx.flags, mctx.process.core)
+    ul = Usrloc(config_from(params), mctx.flags, mctx.process.core)
+    mctx.provide(LOCATION, ul)
+    return ul
+
+
+def _child_init(process: ProcessState, runtime: object) -> None:
+    if isinstance(runtime, Usrloc):
+        register_table_stats(process, runtime)
+
+
+def _destroy(runtime: object) -> None:
+    """SIGTERM/SIGINT/exit: write-back tables are flushed (db_mode 2), the database closed."""
+    if isinstance(runtime, Usrloc):
+        runtime.shutdown()
 
 
 
@@ -71,6 +87,11 @@ exports = ModuleExports(
         ParamExport("handle_lost_tcp", ParamType.INT, 0,
                     doc="pysips: remove contacts of a TCP/TLS/WS connection when it closes"),
     ),
+    provides=(LOCATION,),
     init=_init,
+    child_init=_child_init,
+    destroy=_destroy,
+    mi_commands=MI_COMMANDS,
+    stats=STATS,
     doc="user location",
 )

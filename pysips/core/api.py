@@ -2,7 +2,8 @@
 
 Modules reach it as `ctx.process.core` (a `Core`). The engine never imports a module by name;
 modules register their hooks (reply matching, connection events, timers) when they initialise, as
-OpenSIPS modules do. Everything here is synchronous and non-blocking: the asyncio shells in
+OpenSIPS modules do. What modules offer each other (and the engine) is in pysips.core.services.
+Everything here is synchronous and non-blocking: the asyncio shells in
 pysips.transport do the waiting.
 """
 
@@ -88,21 +89,6 @@ class Hooks:
     reply: list[ReplyHook] = field(default_factory=list)
     request: list[RequestHook] = field(default_factory=list)
     connection_closed: list[ConnectionClosedHook] = field(default_factory=list)
-
-
-class TransactionReplier(Protocol):
-    """What tm puts in `process.modules["tm"]` so `send_reply()` (signaling) can answer statefully."""
-
-    def has_transaction(self, ctx: MsgContext) -> bool: ...
-
-    def reply(
-        self,
-        ctx: MsgContext,
-        code: int,
-        reason: str,
-        body: bytes = b"",
-        extra_headers: tuple[str, ...] = (),
-    ) -> int: ...
 
 
 class Core(Protocol):

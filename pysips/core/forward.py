@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pysips.core.api import Destination, Socket
 from pysips.core.engine import Engine
+from pysips.core.services import RECORD_ROUTE
 from pysips.core.sockets import default_port
 from pysips.script.context import MsgContext
 from pysips.sip.branch import stateless_branch
@@ -107,9 +108,9 @@ def forward_request(engine: Engine, ctx: MsgContext, target: HostPort | str | No
 def finalize_for_socket(engine: Engine, msg: SipMessage, sock: Socket) -> None:
     """Socket-dependent edits before serializing: rr's Record-Route(s) for the outgoing socket
     (a second one when it differs from the receiving socket), as tm does for each branch."""
-    finalize = getattr(engine.process.modules.get("rr"), "finalize_for_socket", None)
-    if callable(finalize):
-        finalize(msg, sock)
+    routes = engine.process.services.get(RECORD_ROUTE)
+    if routes is not None:
+        routes.finalize_for_socket(msg, sock)
 
 
 def send_as_is(engine: Engine, ctx: MsgContext, target: HostPort, headers: str | None) -> int:

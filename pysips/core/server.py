@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import inspect
 import logging
 import signal
 import sys
@@ -198,6 +199,7 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
         # a port in use, a database that does not open...: a start error, not a traceback
         log.debug("module initialisation failed", exc_info=True)
         print(f"pysips: {_start_error(loaded, process, exc)}", file=sys.stderr)
+        await destroy_modules(loaded, process)
         return 1
     tune_gc()
 
@@ -240,6 +242,19 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
                 loop.remove_signal_handler(sig)
         for started in bound:
             started.close()
+        await destroy_modules(loaded, process)
+
+
+async def destroy_modules(loaded: Any, process: ProcessState) -> None:
+    """Each module's `destroy` in reverse init order (usrloc's last write-back, acc and database
+    connections closing), awaited before the process exits; one failing does not stop the rest."""
+    for name, hook, runtime in loaded.destroy_hooks(process):
+        try:
+            result = hook(runtime)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("destroy of module %s failed", name)
 
 
 # Per-message objects are freed by reference counting (tm keeps no cycles), so the cyclic collector

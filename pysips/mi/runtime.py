@@ -1,10 +1,9 @@
 """The MI of one worker process: its command table, its statistics, and request handling.
 
-Transports (mi_http, mi_fifo, mi_datagram) call `mi_of(process).handle_text(text)`. Modules add
-their commands when they initialise with `register_commands(process, COMMANDS)` and their
-counters with `stats_of(process).counter_attr(...)`. Modules written before the MI existed are
-served by adapters in this package (`module_adapters`), attached the first time the MI is used
-after their runtime object appears in `process.modules`.
+Transports (mi_http, mi_fifo, mi_datagram) call `mi_of(process).handle_text(text)`. Modules
+declare their commands and counters in their exports (`mi_commands`, `stats`); the loader adds
+them after the module's init (`register_commands(process, COMMANDS)` and `stats_of(process)` remain
+for what can only be known at run time).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from pysips.mi.command import MICall, MICommand
@@ -25,9 +24,6 @@ log = logging.getLogger("pysips.mi")
 
 _KEY = "core.mi"  # where the runtime lives in process.modules (no module can be named so)
 
-# (module name, adapter) pairs: an adapter registers commands/stats for a module's runtime object
-Adapter = Callable[["MIRuntime", Any], None]
-
 
 class MIRuntime:
     def __init__(self, process: ProcessState) -> None:
@@ -36,7 +32,6 @@ class MIRuntime:
         self.stats = StatsRegistry()
         self.started = time.time()
         self.roles: list[str] = []  # what this process does, for `ps` ("HTTPD 127.0.0.1:8888" ...)
-        self._adapted: set[str] = set()
         self._core_stats_done = False
         from pysips.mi.core_cmds import CORE_COMMANDS
 
@@ -52,25 +47,12 @@ class MIRuntime:
             self.roles.append(role)
 
     def refresh(self) -> None:
-        """Attaches the engine's counters and the adapters of modules loaded since the last call."""
+        """Attaches the engine's counters once it runs (modules' come from their exports)."""
         if not self._core_stats_done and self.process.core is not None:
             from pysips.mi.module_adapters import register_core_stats
 
             register_core_stats(self, self.process.core)
             self._core_stats_done = True
-        from pysips.mi.module_adapters import ADAPTERS
-
-        for name, adapter in ADAPTERS:
-            if name in self._adapted:
-                continue
-            runtime = self.process.modules.get(name)
-            if runtime is None:
-                continue
-            self._adapted.add(name)
-            try:
-                adapter(self, runtime)
-            except Exception:
-                log.exception("cannot attach the MI commands of module %s", name)
 
     # ---------------------------------------------------------------- requests
 

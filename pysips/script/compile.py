@@ -28,6 +28,7 @@ from pysips.script.coreparams import CoreParamKind
 from pysips.script.coreparams import lookup as lookup_core_param
 from pysips.script.errors import FixupError, LoadProblem, Problems, ScriptLoadError
 from pysips.script.exports import (
+    DestroyHook,
     FunctionExport,
     ModuleExports,
     ModuleInitContext,
@@ -75,6 +76,7 @@ class LoadedScript:
         self.myself = myself
         self.warnings = warnings
         self.script = script
+        self.init_order: list[str] = list(modules)  # set by the loader: providers first
 
     def route(self, kind: ast.RouteKind, name: str | None = None) -> CompiledRoute | None:
         table = self.routes.get(kind, {})
@@ -101,16 +103,55 @@ class LoadedScript:
         return route.run(ctx)
 
     def init_modules(self, process: ProcessState) -> None:
-        """Run each module's `init` in load order; the returned object is its runtime state."""
-        for name, mod in self.modules.items():
-            if mod.exports.init is not None:
+        """Run each module's `init` in dependency order; the returned object is its runtime state.
+        Then check it registered what it `provides`, and add its MI commands and statistics."""
+        for name in self.init_order:
+            mod = self.modules[name]
+            exports = mod.exports
+            if exports.init is not None:
                 ictx = ModuleInitContext(name, process, self.flags, self, self.pv_registry)
-                process.modules[name] = mod.exports.init(ictx, mod.params)
+                process.modules[name] = exports.init(ictx, mod.params)
+            for svc in exports.provides:
+                if process.services.provider(svc) != name:
+                    raise RuntimeError(f"{name}: provides {svc.name}, but its init did not register it")
+            for svc in process.services.provided_by(name):
+                if svc not in exports.provides:
+                    raise RuntimeError(f"{name}: registered {svc.name} without declaring it in `provides`")
+            if exports.mi_commands or exports.stats:
+                register_module_mi(process, name, exports, process.modules.get(name))
 
     def child_init(self, process: ProcessState) -> None:
-        for name, mod in self.modules.items():
+        for name in self.init_order:
+            mod = self.modules[name]
             if mod.exports.child_init is not None:
                 mod.exports.child_init(process, process.modules.get(name))
+
+    def destroy_hooks(self, process: ProcessState) -> list[tuple[str, DestroyHook, object]]:
+        """(module, destroy, runtime) in reverse init order, for the modules whose init ran."""
+        hooks: list[tuple[str, DestroyHook, object]] = []
+        for name in reversed(self.init_order):
+            exports = self.modules[name].exports
+            if exports.destroy is None or (exports.init is not None and name not in process.modules):
+                continue
+            hooks.append((name, exports.destroy, process.modules.get(name)))
+        return hooks
+
+
+def register_module_mi(process: ProcessState, name: str, exports: ModuleExports, runtime: object) -> None:
+    from pysips.mi.runtime import mi_of
+
+    mi = mi_of(process)
+    mi.register(exports.mi_commands)
+    for stat in exports.stats:
+        read, reset = stat.read, stat.reset
+
+        def get(read: Any = read) -> int | float:
+            return read(runtime)  # type: ignore[no-any-return]
+
+        def clear(reset: Any = reset) -> None:
+            reset(runtime)
+
+        mi.stats.register(name, stat.name, get, clear if reset is not None else None)
 
 
 @dataclass(slots=True)
@@ -237,10 +278,7 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
 
     _resolve_params(pending, ParamResolveContext(registry, flags), problems)
 
-    for name, mod in modules.items():
-        for dep in mod.exports.deps:
-            if dep not in modules and dep not in missing:
-                problems.error(mod.pos, f"module {name!r} needs module {dep!r}, which is not loaded")
+    _check_dependencies(modules, missing, problems)
 
     myself = options.myself or from_script(global_params)
     env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
@@ -274,7 +312,50 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
             ref.run = target.run
 
     loaded = LoadedScript(routes, modules, core, flags, myself, problems.warnings, script, registry)
+    loaded.init_order = init_order(modules)
     return loaded, CheckReport(problems.sorted(), missing_at, state.unknown_functions)
+
+
+def _dependency_error(name: str, dep: str) -> str:
+    # OpenSIPS's wording (sr_module_deps.c), so an error reads the same on both servers
+    return f"module {name} depends on module {dep}, but it was not loaded!"
+
+
+def _check_dependencies(modules: dict[str, LoadedModule], missing: list[str], problems: Problems) -> None:
+    """`deps` by module name, `requires` by service: each needs a loaded module offering it."""
+    offered = {id(svc) for mod in modules.values() for svc in mod.exports.provides}
+    for name, mod in modules.items():
+        for dep in mod.exports.deps:
+            if dep not in modules and dep not in missing:
+                problems.error(mod.pos, _dependency_error(name, dep))
+        for svc in mod.exports.requires:
+            if id(svc) not in offered and svc.module not in missing:
+                problems.error(mod.pos, _dependency_error(name, svc.module))
+
+
+def init_order(modules: dict[str, LoadedModule]) -> list[str]:
+    """Load order, except that a module comes after the modules it depends on (`deps`, and the
+    providers of what it `requires` or `uses`), as OpenSIPS orders mod_init by dependencies."""
+    provider: dict[int, str] = {}
+    for name, mod in modules.items():
+        for svc in mod.exports.provides:
+            provider.setdefault(id(svc), name)
+    before: dict[str, set[str]] = {}
+    for name, mod in modules.items():
+        wanted = set(mod.exports.deps)
+        wanted.update(provider.get(id(svc), "") for svc in (*mod.exports.requires, *mod.exports.uses))
+        before[name] = {dep for dep in wanted if dep in modules and dep != name}
+    order: list[str] = []
+    placed: set[str] = set()
+    pending = list(modules)
+    while pending:
+        ready = next((n for n in pending if before[n] <= placed), None)
+        if ready is None:  # a cycle: the rest in load order
+            ready = pending[0]
+        pending.remove(ready)
+        placed.add(ready)
+        order.append(ready)
+    return order
 
 
 def _load_module(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pysips.script.services import ServiceRegistry
+
 if TYPE_CHECKING:
     from pysips.sip.receive import ReceiveInfo
 
@@ -24,11 +26,14 @@ class ProcessState:
     scripts can be loaded side by side in tests.
     """
 
-    __slots__ = ("core", "modules", "vars")
+    __slots__ = ("core", "modules", "services", "vars")
 
     def __init__(self) -> None:
         self.vars: dict[str, Value] = {}
         self.modules: dict[str, Any] = {}
+        # What modules offer each other (pysips.script.services): the only way one module reaches
+        # another; `modules` above is each module's own slot.
+        self.services = ServiceRegistry()
         # The engine (pysips.core.api.Core) once it runs; None while only checking a script.
         self.core: Any = None
 

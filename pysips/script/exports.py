@@ -13,15 +13,17 @@ becomes a closure evaluated per call. The handler then receives ready values:
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pysips.script.ast import NOWHERE, Pos, RouteKind
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.errors import FixupError
+from pysips.script.services import Service, T
 
 if TYPE_CHECKING:
+    from pysips.mi.command import MICommand
     from pysips.script.flags import FlagRegistry
     from pysips.script.pv import PVRegistry
 
@@ -173,9 +175,39 @@ class ModuleInitContext:
     # The script's pseudo-variables, module ones included, for specs compiled at init time.
     pv_registry: PVRegistry | None = None
 
+    def provide(self, service: Service[T], impl: T) -> None:
+        """Registers this module's implementation of a service it names in `provides`."""
+        self.process.services.provide(service, impl, self.name)
+
+    def require(self, service: Service[T]) -> T:
+        """A service named in `requires`: its provider is initialised already."""
+        return self.process.services.require(service)
+
+    def get(self, service: Service[T]) -> T | None:
+        """A service named in `uses` (optional): None when no loaded module offers it."""
+        return self.process.services.get(service)
+
 
 InitHook = Callable[[ModuleInitContext, dict[str, Any]], object]
+# Per process, after `init` (today the one process; each worker once the server forks them).
 ChildInitHook = Callable[[ProcessState, object], None]
+# On SIGTERM, SIGINT and normal exit, in reverse init order, with the runtime `init` returned;
+# a coroutine is awaited before the next module's destroy and before the process exits.
+DestroyHook = Callable[[object], Awaitable[None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class StatExport:
+    """A statistic of the module (`get_statistics group:name`; group = the module's name).
+
+    `read(runtime)` gives the value from the object `init` returned; `reset(runtime)` clears it
+    (`reset_statistics`); without `reset` it is a gauge (OpenSIPS STAT_NO_RESET).
+    """
+
+    name: str
+    read: Callable[[Any], int | float]
+    reset: Callable[[Any], None] | None = None
+    doc: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +216,22 @@ class ModuleExports:
     functions: tuple[FunctionExport, ...] = ()
     params: tuple[ParamExport, ...] = ()
     pvars: tuple[PVarExport, ...] = ()
-    deps: tuple[str, ...] = ()  # modules that must be loaded too
+    deps: tuple[str, ...] = ()  # modules that must be loaded too (by name, as OpenSIPS DEP_ABORT)
     init: InitHook | None = None  # returns the runtime object kept in process.modules[name]
     child_init: ChildInitHook | None = None
     doc: str = ""
+    # Services (pysips.core.services) this module registers from `init` with ictx.provide(); a
+    # declared one that init does not register is a start error.
+    provides: tuple[Service[Any], ...] = ()
+    # Services it cannot work without: a load error names the module offering them when none is
+    # loaded, and their providers are initialised first.
+    requires: tuple[Service[Any], ...] = ()
+    # Services it uses when present (OpenSIPS DEP_SILENT): their providers are initialised first.
+    uses: tuple[Service[Any], ...] = ()
+    destroy: DestroyHook | None = None
+    # MI commands and statistics it owns, registered when its init has run.
+    mi_commands: tuple[MICommand, ...] = ()
+    stats: tuple[StatExport, ...] = ()
     functions_by_name: dict[str, FunctionExport] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

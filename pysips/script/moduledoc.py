@@ -112,4 +112,20 @@ def modules_markdown(mpath: str | None = None) -> str:
             out.append("")
         if mod.pvars:
             out += ["Pseudo-variables: " + ", ".join(f"`${pv.name}`" for pv in mod.pvars), ""]
+        out += _contract_lines(mod)
     return "\n".join(out)
+
+
+def _contract_lines(mod: ModuleExports) -> list[str]:
+    """Services, MI commands and statistics (docs/writing-a-module.md)."""
+    lines: list[str] = []
+    for label, keys in (("Provides", mod.provides), ("Requires", mod.requires), ("Uses", mod.uses)):
+        if keys:
+            lines.append(f"{label}: " + ", ".join(f"`{k.name}` ({k.module})" for k in keys))
+    if mod.deps:
+        lines.append("Needs modules: " + ", ".join(f"`{d}`" for d in mod.deps))
+    if mod.mi_commands:
+        lines.append("MI commands: " + ", ".join(f"`{c.name}`" for c in mod.mi_commands))
+    if mod.stats:
+        lines.append("Statistics: " + ", ".join(f"`{mod.name}:{s.name}`" for s in mod.stats))
+    return [line + "  " for line in lines[:-1]] + lines[-1:] + [""] if lines else []

@@ -17,7 +17,7 @@ from types import FrameType
 from pysips.sipssert.discovery import discover
 from pysips.sipssert.process import kill_all
 from pysips.sipssert.report import TestResult, format_result, summary_line
-from pysips.sipssert.runner import DEFAULT_TIMEOUT, RunOptions, run_test
+from pysips.sipssert.runner import DEFAULT_STARTUP_TIMEOUT, DEFAULT_TIMEOUT, RunOptions, run_test
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_TIMEOUT,
         help=f"seconds per test when its scenario sets no timeout (default {DEFAULT_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=DEFAULT_STARTUP_TIMEOUT,
+        help=f"seconds pysips may take to come up, else the test fails (default {DEFAULT_STARTUP_TIMEOUT:g})",
     )
     p.add_argument("--logs", type=Path, help="folder for the task logs (default: a new temporary folder)")
     p.add_argument("--pysips", default=None, help="the pysips command (default: this Python with -m pysips)")
@@ -63,7 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     logs = args.logs or Path(tempfile.mkdtemp(prefix="pysips-sipssert-"))
     logs.mkdir(parents=True, exist_ok=True)
-    options = RunOptions(logs=logs.resolve(), default_timeout=args.timeout, defines=defines)
+    options = RunOptions(
+        logs=logs.resolve(),
+        default_timeout=args.timeout,
+        startup_timeout=args.startup_timeout,
+        defines=defines,
+    )
     if args.pysips:
         options.pysips = args.pysips.split()
     signal.signal(signal.SIGTERM, _on_signal)

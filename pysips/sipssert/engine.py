@@ -3,10 +3,12 @@
 As in SIPssert, a phase (init_tasks, tasks, cleanup_tasks) lasts until every non-daemon task has
 ended; daemons (OpenSIPS) are then stopped. The test fails when a non-daemon task exits non-zero, a
 daemon exits before it is stopped, a task outlives its own `timeout`, or the scenario's `timeout`
-passes. Differences, because the server is pysips and not OpenSIPS in a container:
-- a task with known sockets counts as started once they are bound (pysips needs a second or two
-  to load a script; SIPssert's waits assume a server that starts at once), and the time pysips
-  spends starting is not charged to the scenario's timeout;
+passes; and when a task cannot run here at all (never a pass for what was not checked).
+Differences, because the server is pysips and not OpenSIPS in a container:
+- a task with known sockets counts as started once they are bound, or once it logs its ready line
+  (pysips needs a second or two to load a script; SIPssert's waits assume a server that starts at
+  once); a server not up within its bound fails the test, and the time pysips spends starting is
+  not charged to the scenario's timeout;
 - the first failure ends the test (SIPssert runs on; the verdict is the same, the report clearer).
 """
 
@@ -47,7 +49,6 @@ class TaskRun:
         "launch",
         "launched_at",
         "log_path",
-        "not_run",
         "phase",
         "process",
         "spec",
@@ -63,7 +64,6 @@ class TaskRun:
         self.launched_at: float | None = None
         self.process: TaskProcess | None = None
         self.launch: Launch | None = None
-        self.not_run: str | None = None
         self.exit_code: int | None = None
 
     @property
@@ -105,7 +105,7 @@ class TestEnvironment:
     workdir: Path
     volume_dirs: dict[str, Path]
     options: RunnerOptions
-    task_ips: dict[str, str]
+    task_ips: dict[str, str]  # running tasks that named no address -> the address they got
     passwords: list[str]  # candidate passwords for re-hashing digest credentials (see dbmap)
     mapped_files: set[Path]
 
@@ -114,26 +114,37 @@ def task_paths(env: TestEnvironment, spec: TaskSpec) -> PathMap:
     private = env.workdir / "private" / spec.name.replace("/", "_")
     binds: list[tuple[str, Path]] = [(spec.mount_point, env.scenario.directory)]
     for folder in ("/tmp", "/run", "/var/run"):
-        local = private / folder.strip("/").replace("/", "_")
+        # on this host as in the images, /var/run is usually a link to /run: one folder for both
+        real = os.path.realpath(folder) if folder == "/var/run" else folder
+        local = private / real.strip("/").replace("/", "_")
         local.mkdir(parents=True, exist_ok=True)
+        if folder != "/tmp":
+            # the OpenSIPS image ships /run/opensips (its default FIFO and pid folder); scripts rely on it
+            (local / "opensips").mkdir(exist_ok=True)
         binds.append((folder, local))
-    # The OpenSIPS image ships /run/opensips (its default FIFO and pid folder); scripts rely on it.
-    for folder in ("run", "var_run"):
-        (private / folder / "opensips").mkdir(parents=True, exist_ok=True)
     binds.extend((v.bind, env.volume_dirs[v.name]) for v in spec.volumes if v.name in env.volume_dirs)
     return PathMap(binds)
 
 
 def task_ip(env: TestEnvironment, spec: TaskSpec) -> str:
+    """The task's address: its `ip` mapped, or else the lowest free address of its network.
+
+    Docker hands a container without an address the lowest one free on its network and takes it
+    back when the container stops, so two tasks that run one after the other (a REGISTER and the
+    unregister that must name the same Contact) share an address, as they do under SIPssert."""
+    ip = spec.get("ip")
+    if ip:
+        return str(env.addresses.text(str(ip)))
     if spec.name not in env.task_ips:
-        ip = spec.get("ip")
-        if ip:
-            env.task_ips[spec.name] = env.addresses.text(str(ip))
-        else:
-            env.task_ips[spec.name] = env.addresses.fresh(
-                set(env.task_ips.values()), _network_index(env, spec)
-            )
+        env.task_ips[spec.name] = env.addresses.fresh(
+            set(env.task_ips.values()), _network_index(env, spec)
+        )
     return env.task_ips[spec.name]
+
+
+def release_ip(env: TestEnvironment, spec: TaskSpec) -> None:
+    """The task has ended: its address (if docker chose it) is free for the next task."""
+    env.task_ips.pop(spec.name, None)
 
 
 def _network_index(env: TestEnvironment, spec: TaskSpec) -> int:
@@ -157,7 +168,6 @@ class PhaseRunner:
         self.tasks = TaskList([TaskRun(s, env.workdir / f"{_slug(s.name)}.log") for s in specs])
         self.deadline = self.tasks.list_started_at + budget
         self.budget = budget
-        self.not_run: list[str] = []
 
     # -- starting --------------------------------------------------------------------------------
     def _start(self, run: TaskRun, now: float) -> Failure | None:
@@ -179,12 +189,9 @@ class PhaseRunner:
         if isinstance(built, Broken):
             return Failure(spec.name, built.reason)
         if isinstance(built, NotRun):
-            run.not_run = built.reason
-            self.not_run.append(f"{spec.name}: {built.reason}")
-            run.phase = Phase.ENDED
-            run.started_at = run.ended_at = now
-            run.log_path.write_text(f"not run: {built.reason}\n")
-            return None
+            # SIPssert would run it; a verdict without it would claim what was never checked
+            run.log_path.write_text(f"cannot run here: {built.reason}\n")
+            return Failure(spec.name, f"cannot run here: {built.reason}", run.log_path)
         bound = bound_sockets() if built.endpoints else set()
         for ep in built.endpoints:
             if (ep.proto, WILDCARD, ep.port) in bound or (ep.proto, ep.address, ep.port) in bound:
@@ -197,7 +204,7 @@ class PhaseRunner:
             return Failure(spec.name, f"cannot start {built.argv[0]}: {exc.strerror}")
         run.launch = built
         run.launched_at = now
-        if built.endpoints:
+        if built.endpoints or built.ready_line:
             run.phase = Phase.STARTING
         else:
             run.phase = Phase.ACTIVE
@@ -208,7 +215,7 @@ class PhaseRunner:
     def _check_started(self, run: TaskRun, now: float, bound: set[tuple[str, str, int]]) -> Failure | None:
         assert run.launch is not None and run.launched_at is not None
         wanted = {(e.proto, e.address, e.port) for e in run.launch.endpoints}
-        if wanted <= bound:
+        if (wanted and wanted <= bound) or self._logged_ready(run):
             run.phase = Phase.ACTIVE
             run.started_at = now
             if run.launch.strict_bind:
@@ -218,14 +225,20 @@ class PhaseRunner:
             return None
         if run.launch.strict_bind:
             missing = ", ".join(f"{p}:{a}:{port}" for p, a, port in sorted(wanted - bound))
+            waited = f"did not open {missing}" if missing else "did not log that it serves"
             return Failure(
                 run.spec.name,
-                f"{run.launch.what} did not open {missing} within {run.launch.bind_timeout:g} s",
+                f"{run.launch.what} never came up: {waited} within {run.launch.bind_timeout:g} s",
                 run.log_path,
             )
         run.phase = Phase.ACTIVE
         run.started_at = now
         return None
+
+    @staticmethod
+    def _logged_ready(run: TaskRun) -> bool:
+        line = run.launch.ready_line if run.launch else None
+        return line is not None and any(line in text for text in log_tail(run.log_path, 60))
 
     def _check_exit(self, run: TaskRun, now: float) -> Failure | None:
         assert run.process is not None
@@ -242,6 +255,7 @@ class PhaseRunner:
                 return Failure(run.spec.name, f"still running after its timeout of {limit} s", run.log_path)
             return None
         run.exit_code = code
+        release_ip(self.env, run.spec)
         at_load = run.phase is Phase.STARTING and run.launch is not None and run.launch.strict_bind
         if run.started_at is None:
             run.started_at = now
@@ -287,7 +301,7 @@ class PhaseRunner:
                     if failure:
                         return failure
             starting = [r for r in runs if r.phase is Phase.STARTING]
-            bound = bound_sockets() if starting else set()
+            bound = bound_sockets() if any(r.launch and r.launch.endpoints for r in starting) else set()
             for run in starting:
                 failure = self._check_started(run, now, bound)
                 if failure:
@@ -311,6 +325,7 @@ class PhaseRunner:
             r for r in reversed(self.tasks.runs) if r.daemon
         ]
         for run in runs:
+            release_ip(self.env, run.spec)
             if run.process is not None and run.running:
                 grace = float(run.spec.get("stop_timeout", 0) or 0) if run.daemon else 0.2
                 run.process.stop(min(max(grace, 1.0), 10.0))

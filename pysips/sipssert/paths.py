@@ -25,6 +25,10 @@ class PathMap:
         else:
             self._pattern = None
 
+    def binds(self) -> list[tuple[str, Path]]:
+        """(container folder, host folder) pairs, the longest container folder first."""
+        return list(self._binds)
+
     def host(self, container_path: str) -> Path | None:
         """The host path for an absolute container path, or None when no mount covers it."""
         if not container_path.startswith("/"):

@@ -20,7 +20,6 @@ class TestResult:
     task: str | None = None  # the failing task
     log_tail: list[str] = field(default_factory=list)
     log_dir: Path | None = None
-    not_run: list[str] = field(default_factory=list)  # "task: why" for tasks that could not run here
     seconds: float = 0.0
 
 
@@ -62,7 +61,6 @@ def format_result(result: TestResult) -> list[str]:
         lines.extend(f"  | {line}" for line in result.log_tail)
         if result.log_dir is not None:
             lines.append(f"  logs: {result.log_dir}")
-    lines.extend(f"  not run: {item}" for item in result.not_run)
     return lines
 
 

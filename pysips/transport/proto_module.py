@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.core.services import PROTO_SERVICES
 from pysips.script.errors import FixupError
 from pysips.script.exports import ModuleInitContext, ParamExport, ParamType
 from pysips.transport.stream_settings import proto_module_state
@@ -28,5 +29,8 @@ TRACE_PARAMS = (
 
 
 def init_proto_module(mctx: ModuleInitContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Module init of a proto_* module: keep its parameters with the core tcp_* globals."""
-    return proto_module_state(mctx.script, params)
+    """Module init of a proto_* module: offer its parameters with the core tcp_* globals to the
+    stream transports (its PROTO_SERVICES entry)."""
+    state = proto_module_state(mctx.script, params)
+    mctx.provide(PROTO_SERVICES[mctx.name.removeprefix("proto_")], state)
+    return state

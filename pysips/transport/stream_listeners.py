@@ -24,6 +24,7 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from pysips.core.api import Destination, Socket
+from pysips.core.services import PROTO_SERVICES, TLS_DOMAINS
 from pysips.sip.receive import ReceiveInfo
 from pysips.transport.connections import ConnectionTable
 from pysips.transport.stream_conn import StreamConnection
@@ -66,13 +67,12 @@ class StreamTransports:
     def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
         self.engine = engine
         self.loop = loop
-        modules = engine.process.modules
-        self.settings: StreamSettings = settings_from(modules)
+        services = engine.process.services
+        self.settings: StreamSettings = settings_from(services)
         self.table = ConnectionTable()
         # the hook list is the engine's own: modules that subscribe later are seen too
         self.table.on_closed = engine.hooks.connection_closed
-        tls_state = modules.get("tls_mgm")
-        self.tls: TlsDomains | None = tls_state if isinstance(tls_state, TlsDomains) else None
+        self.tls: TlsDomains | None = services.get(TLS_DOMAINS)
         self.listeners: list[StreamListener] = []
         self._sweeper: asyncio.TimerHandle | None = None
         self.stats = {"accepted": 0, "refused": 0, "dialled": 0, "dial_failures": 0, "closed": 0}
@@ -88,7 +88,7 @@ class StreamTransports:
         proto = sock.proto
         if proto not in STREAM_PROTOS:
             raise StreamStartupError(f"{sock.name}: not a stream protocol")
-        if not isinstance(self.engine.process.modules.get(MODULE_OF[proto]), dict):
+        if PROTO_SERVICES[proto] not in self.engine.process.services:
             raise StreamStartupError(f"{sock.name}: module {MODULE_OF[proto]} is not loaded "
                                      f"(add loadmodule \"{MODULE_OF[proto]}.so\")")
         ssl_ctx: ssl.SSLContext | None = None

@@ -3,8 +3,8 @@
 Sources: the core globals (`tcp_connection_lifetime`, `tcp_connect_timeout`, `tcp_max_connections`,
 `tcp_keepalive`/`tcp_keepidle`/`tcp_keepinterval`/`tcp_keepcount`, `tcp_accept_aliases`,
 `tcp_socket_backlog`) and the parameters of proto_tcp, proto_tls, proto_ws and proto_wss. The
-proto modules keep their parameters in `process.modules[name]` (a dict, with the core globals
-they saw under CORE_KEY); a protocol whose module is not loaded cannot have listeners.
+proto modules offer their parameters as a service (PROTO_SERVICES[proto]: a dict, with the core
+globals they saw under CORE_KEY); a protocol whose module is not loaded cannot have listeners.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pysips.core.services import PROTO_SERVICES
+from pysips.script.services import ServiceRegistry
 from pysips.transport.stream_framing import DEFAULT_MAX_MESSAGE
 
 CORE_KEY = "__core__"
@@ -76,12 +78,13 @@ def _bool(value: Any, default: bool) -> bool:
     return bool(value)
 
 
-def settings_from(modules: dict[str, Any]) -> StreamSettings:
-    """Build from process.modules (the proto modules' state) and the core globals they carry."""
+def settings_from(services: ServiceRegistry) -> StreamSettings:
+    """Build from the proto modules' parameters (their PROTO_SERVICES) and the core
+    globals they carry."""
     core: dict[str, Any] = {}
-    for mod in MODULE_OF.values():
-        state = modules.get(mod)
-        if isinstance(state, dict):
+    for proto in MODULE_OF:
+        state = services.get(PROTO_SERVICES[proto])
+        if state is not None:
             core.update(state.get(CORE_KEY, {}))
     s = StreamSettings()
     s.lifetime = float(_int(core.get("tcp_connection_lifetime"), 120))
@@ -95,9 +98,9 @@ def settings_from(modules: dict[str, Any]) -> StreamSettings:
     s.keepcount = _int(core.get("tcp_keepcount"), 0)
     s.accept_aliases = _bool(core.get("tcp_accept_aliases"), False)
     s.backlog = _int(core.get("tcp_socket_backlog"), 1024) or 1024
-    for proto, mod in MODULE_OF.items():
-        params = modules.get(mod)
-        if not isinstance(params, dict):
+    for proto in MODULE_OF:
+        params = services.get(PROTO_SERVICES[proto])
+        if params is None:
             continue
         p = s.proto(proto)
         prefix = proto + "_"

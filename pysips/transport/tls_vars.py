@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from pysips.core.services import TLS_DOMAINS
 from pysips.script.context import MsgContext, Value
 from pysips.script.pv_base import FuncPV, PVAccessor
 
@@ -65,11 +66,10 @@ def _cert(ctx: MsgContext, peer: bool) -> x509.Certificate | None:
 
 
 def _my_cert_der(ctx: MsgContext, obj: ssl.SSLObject) -> bytes | None:
-    domains = ctx.process.modules.get("tls_mgm")
-    finder = getattr(domains, "domain_of_context", None)
-    if finder is None:
+    domains = ctx.process.services.get(TLS_DOMAINS)
+    if domains is None:
         return None
-    dom = finder(obj.context)
+    dom = domains.domain_of_context(obj.context)
     return None if dom is None else dom.my_cert_der
 
 

@@ -15,6 +15,7 @@ CFG = """
 listen=udp:127.0.0.1:@@PROXY_PORT@@
 loadmodule "sl.so"
 loadmodule "sipmsgops.so"
+loadmodule "signaling.so"
 loadmodule "usrloc.so"
 modparam("usrloc", "db_mode", 0)
 loadmodule "registrar.so"

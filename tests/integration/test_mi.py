@@ -31,6 +31,7 @@ socket=udp:127.0.0.1:{sip}
 mpath="{mpath}"
 loadmodule "sl.so"
 loadmodule "tm.so"
+loadmodule "signaling.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
 modparam("usrloc", "use_domain", 1)

@@ -407,3 +407,31 @@ def test_write_back_survives_sigkill_after_flush_only(rig: Rig, tmp_path: Path) 
     time.sleep(interval + 1.0)  # one write-back run
     kill_and_restart(rig, cfg, "pysips-3")
     call_registered_uas(rig, "callee", rig.ports.uas)
+
+
+# ---------------------------------------------------------------------------------------------
+# SIGTERM: usrloc's destroy flushes write-back
+
+
+def terminate(rig: Rig) -> int:
+    """SIGTERM to the proxy, as an init system stops it; its exit status once it is gone."""
+    assert rig.proxy is not None and rig.proxy.proc is not None
+    rig.proxy.proc.send_signal(signal.SIGTERM)
+    return rig.proxy.proc.wait(timeout=10)
+
+
+def test_write_back_bindings_survive_sigterm(rig: Rig, tmp_path: Path) -> None:
+    db = tmp_path / "location.db"
+    # 60 s timer: no write-back run happens while the test runs; only the shutdown can write
+    cfg = start(rig, db_mode=2, timer_interval=60, db=db)
+    users = [f"user{i:02d}" for i in range(20)]
+    with ua(rig) as phone:
+        for user in users:
+            assert phone.register(user, phone.contact(user), 300).status == 200
+        contacts = {user: phone.contact(user) for user in users}
+    assert terminate(rig) == 0, rig.proxy.log() if rig.proxy else ""
+    assert sorted(rows(db)) == sorted(contacts.items())
+    rig.start_proxy("pysips-after-sigterm", pysips_argv(cfg))
+    with ua(rig) as probe:
+        for user in users:
+            assert list(probe.register(user, None).bindings()) == [contacts[user]]

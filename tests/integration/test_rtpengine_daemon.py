@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from pysips.core.services import TRANSACTIONS
 from pysips.script import ast
 from pysips.script.compile import LoadedScript, load_script
 from pysips.script.context import MsgContext, ProcessState, RouteType
@@ -352,7 +353,7 @@ class FakeTm:
 
 def test_each_fork_has_its_own_session(daemon: Daemon) -> None:
     _, process = _load(daemon.sock)
-    process.modules["tm"] = FakeTm()
+    process.services.provide(TRANSACTIONS, FakeTm(), "tm")
     call_id = f"fork-{random.random()}"
     contexts = []
     for index, flags in enumerate(
@@ -434,7 +435,7 @@ def test_offer_outside_a_branch_then_answer_in_a_branch_reply(daemon: Daemon) ->
     # the script offered in the request route (no via-branch); the reply comes back through tm,
     # which names its branch: the daemon must still pair the answer with the offer
     _, process = _load(daemon.sock)
-    process.modules["tm"] = FakeTm()
+    process.services.provide(TRANSACTIONS, FakeTm(), "tm")
     call_id = f"mixed-{random.random()}"
     inv = invite(call_id, PHONE_SDP)
     assert F.rtpengine_offer(_engine_ctx(process, inv), "UDP/TLS/RTP/SAVPF ICE=force") == 1

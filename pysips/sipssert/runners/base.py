@@ -14,7 +14,7 @@ from pysips.sipssert.scenario import Scenario, TaskSpec
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """A socket a task opens; the task counts as started once it is bound."""
+    """A socket a task opens; the task counts as started once all of them are bound."""
 
     proto: str  # "udp" or "tcp", as /proc/net lists them
     address: str
@@ -28,14 +28,19 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)  # added to this process's environment
     endpoints: tuple[Endpoint, ...] = ()
     what: str = ""  # how the report names the program ("pysips", "sipp", ...)
-    # how long the endpoints may take to appear; past it the task fails (strict) or counts as started
+    # how long the task may take to come up; past it the task fails (strict) or counts as started
     bind_timeout: float = 3.0
     strict_bind: bool = False
+    # a line the program logs once it serves (every socket bound): the task is up when it appears,
+    # even if some of its sockets cannot be told from the script (a host name, an interface)
+    ready_line: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NotRun:
-    """The task cannot run here (no such check script, no such program): reported, not failed."""
+    """The task cannot run here (an unknown task type, a check script or program that is missing).
+
+    The test fails with this reason: a verdict without the task would claim what nobody checked."""
 
     reason: str
 
@@ -51,6 +56,7 @@ class Broken:
 class RunnerOptions:
     pysips: list[str]  # the pysips command (argv prefix)
     python: str  # the interpreter for Python check scripts
+    startup_timeout: float = 30.0  # how long pysips may take to come up; past it the test fails
 
 
 @dataclass(frozen=True, slots=True)

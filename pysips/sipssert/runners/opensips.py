@@ -12,8 +12,11 @@ import re
 from pysips.sipssert.runners.base import Broken, Endpoint, Launch, TaskContext, parse_socket
 
 DEFAULT_SCRIPT = "opensips.cfg"  # the image's /etc/opensips/opensips.cfg, i.e. the test's own
-# pysips counts as started when its sockets are bound; a script that takes longer fails the test
-STARTUP_TIMEOUT = 20.0
+# the last lines pysips logs at start-up (L_NOTICE), once every SIP socket is bound
+READY_LINE = "NOTICE:server: listening on "
+# the script's own sockets, when the task names none (SIPssert passes those with -l)
+SCRIPT_SOCKET = re.compile(r"^[ \t]*(?:socket|listen)[ \t]*=[ \t]*([^\s#]+)", re.MULTILINE)
+IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 
 
 def task_sockets(ctx: TaskContext) -> list[str]:
@@ -48,6 +51,20 @@ def render_script(ctx: TaskContext, text: str, sockets: list[str]) -> str:
     return f"{prefix} {text}"
 
 
+def script_endpoints(text: str) -> list[Endpoint]:
+    """The sockets a script declares with an address we can watch (`*` means every address)."""
+    found: list[Endpoint] = []
+    for match in SCRIPT_SOCKET.finditer(text):
+        endpoint = parse_socket(match.group(1).strip("\"'"))
+        if endpoint is None:
+            continue
+        if endpoint.address == "*":
+            endpoint = Endpoint(endpoint.proto, "0.0.0.0", endpoint.port)
+        if IPV4.match(endpoint.address):
+            found.append(endpoint)
+    return found
+
+
 def opensips_launch(ctx: TaskContext) -> Launch | Broken:
     name = str(ctx.spec.get("config_file") or DEFAULT_SCRIPT)
     script = ctx.paths.resolve(name, ctx.spec.mount_point)
@@ -59,14 +76,20 @@ def opensips_launch(ctx: TaskContext) -> Launch | Broken:
         return Broken(f"cannot read {script}: {exc.strerror}")
     sockets = task_sockets(ctx)
     rendered = ctx.workdir / f"{ctx.slug()}.cfg"
-    rendered.write_text(render_script(ctx, text, sockets), encoding="utf-8", errors="surrogateescape")
+    script_text = render_script(ctx, text, sockets)
+    rendered.write_text(script_text, encoding="utf-8", errors="surrogateescape")
     endpoints: list[Endpoint] = [e for e in (parse_socket(s) for s in sockets) if e is not None]
+    if not sockets:
+        endpoints = script_endpoints(script_text)
+        if not SCRIPT_SOCKET.search(script_text):
+            endpoints = [Endpoint("udp", "0.0.0.0", 5060)]  # no socket at all: udp:*:5060, as OpenSIPS
     argv = [*ctx.options.pysips, "-F", "-E", "-f", str(rendered), *ctx.config_args()]
     return Launch(
         argv=argv,
         cwd=script.parent,
         endpoints=tuple(endpoints),
         what="pysips",
-        bind_timeout=STARTUP_TIMEOUT,
+        bind_timeout=ctx.options.startup_timeout,
         strict_bind=True,
+        ready_line=READY_LINE,
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from core_support import request, script_net
 
+from pysips.core.services import TRANSACTIONS
 from pysips.script.context import MsgContext
 
 SCRIPT = """
@@ -85,7 +86,8 @@ class FakeTm:
     def has_transaction(self, ctx: MsgContext) -> bool:
         return self.has
 
-    def reply(self, ctx: MsgContext, code: int, reason: str) -> int:
+    def reply(self, ctx: MsgContext, code: int, reason: str, body: bytes = b"",
+              extra_headers: tuple[str, ...] = ()) -> int:
         self.replies.append((code, reason))
         return 1
 
@@ -93,7 +95,7 @@ class FakeTm:
 def test_send_reply_goes_through_tm_when_a_transaction_exists() -> None:
     net, _ = script_net(SCRIPT)
     tm: Any = FakeTm(True)
-    net.engine.process.modules["tm"] = tm
+    net.engine.process.services.provide(TRANSACTIONS, tm, "tm")
     assert net.deliver(request("MESSAGE")) == []
     assert tm.replies == [(403, "Relay forbidden")]
     tm.has = False

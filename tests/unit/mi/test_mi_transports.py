@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from pysips.script.compile import register_module_mi
 from pysips.script.context import ProcessState
 from pysips.script.exports import ModuleInitContext
 from pysips.script.flags import FlagRegistry
@@ -31,6 +32,7 @@ def _init(name: str, process: ProcessState, params: dict[str, Any]) -> Any:
     full.update(params)
     obj = exports.init(ModuleInitContext(name, process, FlagRegistry(), None), full)
     process.modules[name] = obj
+    register_module_mi(process, name, exports, obj)  # the loader's step after init
     return obj
 
 
@@ -100,9 +102,10 @@ def test_http_and_datagram_serve_json_rpc() -> None:
 
     async def scenario() -> list[bytes]:
         process = ProcessState()
-        _init("mi_http", process, {"root": "json"})  # before httpd: attaches once the loop turns
+        # httpd first, as the loader orders them (mi_http requires its HTTP service)
         httpd = _init("httpd", process, {"socket": f"127.0.0.1:{http_port}", "auth_username": "",
                                          "auth_password": ""})
+        _init("mi_http", process, {"root": "json"})
         dgram = _init("mi_datagram", process, {"socket_name": f"udp:127.0.0.1:{udp_port}"})
         await asyncio.sleep(0.05)
         out: list[bytes] = []

@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 
 from pysips.mi import mi_of
-from pysips.mi.usrloc_cmds import parse_q, q_text
+from pysips.script.compile import register_module_mi
 from pysips.script.context import ProcessState
 from pysips.script.loader import ModuleFinder
+
+_FOUND = ModuleFinder().find("usrloc")
+assert _FOUND is not None
+_MI = __import__("importlib").import_module("pysips_modules.usrloc.mi")
+parse_q, q_text = _MI.parse_q, _MI.q_text
 
 
 def _setup(use_domain: int = 1) -> tuple[Any, Any]:
@@ -25,6 +30,8 @@ def _setup(use_domain: int = 1) -> tuple[Any, Any]:
     ul.domain("location")
     process = ProcessState()
     process.modules["usrloc"] = ul
+    register_module_mi(process, "usrloc", found.exports, ul)  # as the loader does after init
+    _MI.register_table_stats(process, ul)
     return mi_of(process), ul
 
 
@@ -125,6 +132,7 @@ def test_dump_shows_contact_ids_and_configured_hash_size() -> None:
     ul.domain("location")
     process = ProcessState()
     process.modules["usrloc"] = ul
+    register_module_mi(process, "usrloc", usrloc.exports, ul)
     mi = mi_of(process)
     assert rpc(mi, "ul_add", ADD)["result"] == "OK"
     (dom,) = rpc(mi, "ul_dump")["result"]["Domains"]

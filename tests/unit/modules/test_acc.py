@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_auth_fakes import invite
 
+from pysips.core.services import TRANSACTIONS
 from pysips.script.ast import NOWHERE
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.exports import FixupContext, ModuleExports, ModuleInitContext
@@ -60,10 +61,8 @@ def fix(func: str, index: int, value: str) -> Any:
 
 
 @pytest.fixture
-def tm_ready(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let do_accounting() load as it will once tm offers the callbacks (the FakeTm does)."""
-    module = sys.modules[fn("do_accounting").__module__]
-    monkeypatch.setattr(module, "tm_has_callbacks", lambda: True)
+def tm_ready() -> None:
+    """do_accounting() needs nothing more than acc's requirement on tm (checked by the loader)."""
 
 
 class FakeTm:
@@ -116,7 +115,7 @@ class Fx:
         self.process.core = self  # acc asks the engine for the time of a reply
         self.clock = T0 + 2
         self.tm = FakeTm()
-        self.process.modules["tm"] = self.tm
+        self.process.services.provide(TRANSACTIONS, self.tm, "tm")  # type: ignore[arg-type]
         assert exp.init is not None
         self.acc = exp.init(ModuleInitContext("acc", self.process, FlagRegistry(), None), merged)
         self.process.modules["acc"] = self.acc
@@ -296,10 +295,10 @@ def test_do_accounting_loads_with_the_bundled_tm() -> None:
     assert report.ok, " ".join(p.message for p in report.problems)
 
 
-def test_do_accounting_without_tm_callbacks_fails_at_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pysips.script.errors import FixupError
+def test_acc_without_tm_is_a_load_error_worded_as_opensips() -> None:
+    from pysips.script.compile import check_script
+    from pysips.script.parse import parse_text
 
-    module = sys.modules[fn("do_accounting").__module__]
-    monkeypatch.setattr(module, "tm_has_callbacks", lambda: False)
-    with pytest.raises(FixupError, match="tm callbacks"):
-        fix("do_accounting", 0, "log")
+    report = check_script(parse_text('loadmodule "acc.so"\nroute { exit; }\n', "acc.cfg"))
+    assert [p.message for p in report.problems if not p.warning] == [
+        "module acc depends on module tm, but it was not loaded!"]

@@ -241,3 +241,18 @@ def test_bad_qop_and_algorithm_are_load_errors(tmp_path: Path) -> None:
         )
         report = check_script(parse_text(text, "t.cfg"))
         assert not report.ok and needle in " ".join(p.message for p in report.problems)
+
+
+def test_md5_response_to_a_sha256_challenge_is_refused(tmp_path: Path) -> None:
+    """No downgrade: the nonce records the algorithm it was issued for (RFC 8760 section 3); a
+    response computed with MD5 from a SHA-256-only challenge is refused, though the password is
+    right."""
+    net = _net(tmp_path, challenge='proxy_challenge("", "auth", "SHA-256")')
+    chal = challenge_params(only_reply(net.deliver(invite("z9hG4bKd1"))).header("Proxy-Authenticate") or "")
+    assert chal["algorithm"] == "SHA-256"
+    downgraded = credentials({**chal, "algorithm": "MD5"}, "INVITE", RURI)
+    assert 'algorithm=MD5' in downgraded
+    refused = only_reply(net.deliver(invite("z9hG4bKd2", downgraded, cseq=2)))
+    assert refused.status == 407
+    honest = credentials(chal, "INVITE", RURI)  # the same nonce, answered with SHA-256
+    assert only_reply(net.deliver(invite("z9hG4bKd3", honest, cseq=3))).status == 299

@@ -136,6 +136,7 @@ class Fx:
         self.process = ProcessState()
         self.core = FakeCore() if core else None
         self.process.core = self.core
+        self.init("signaling", {})  # registrar requires it (its REPLIES service), as in OpenSIPS
         # AORs with their domain: these tests were written that way (OpenSIPS's default is 0)
         self.init("usrloc", {"nat_bflag": self.nat_bit, "use_domain": 1, **(ul or {})})
         self.init("registrar", reg or {})

@@ -134,7 +134,8 @@ def test_unimplemented_opensips_params_and_onreply_save_are_load_errors() -> Non
     from pysips.script.errors import ScriptLoadError
     from pysips.script.parse import parse_text
 
-    head = 'loadmodule "tm.so"\nloadmodule "usrloc.so"\nloadmodule "registrar.so"\n'
+    head = ('loadmodule "signaling.so"\nloadmodule "tm.so"\nloadmodule "usrloc.so"\n'
+            'loadmodule "registrar.so"\n')
     cases = [
         ('modparam("registrar", "attr_avp", "$avp(attr)")', "attr_avp is not supported"),
         ('modparam("registrar", "pn_enable", 1)', "pn_enable=1 is not supported"),

@@ -359,3 +359,54 @@ def test_entries_with_quoted_commas_are_split_correctly() -> None:
     assert loose(ctx) == 1
     assert ctx.dst_uri == "sip:p2.example.com;lr"
     assert 'Route: "Proxy, two" <sip:p2.example.com;lr>\r\n' in ctx.msg.serialize().decode()
+
+
+# ------------------------------------------------------------------------------------ RouteService
+
+
+IN_DIALOG_BYE = """BYE sip:bob@10.0.0.9:5070 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.2:5062;branch=z9hG4bK-9
+Route: <sip:10.0.0.1;lr;ftag=a1;did=ab12>
+Route: <sip:10.0.0.7;lr>
+From: <sip:alice@example.com>;tag=a1
+To: <sip:bob@example.com>;tag=b1
+Call-ID: c1
+CSeq: 2 BYE
+Content-Length: 0
+
+"""
+
+
+def test_loose_route_tells_registered_modules_our_route_params() -> None:
+    from pysips.core.services import RECORD_ROUTE, LooseRouteMatch
+
+    proc = process()
+    service = proc.services.get(RECORD_ROUTE)
+    assert service is proc.modules["rr"]  # rr registered its RouteService at init
+    seen: list[tuple[str, LooseRouteMatch]] = []
+    service.on_loose_route(lambda ctx, match: seen.append((ctx.msg.method, match)))
+    ctx = ctx_for(IN_DIALOG_BYE, proc=proc)
+    assert fn("loose_route")(ctx) == 1
+    assert seen == [("BYE", LooseRouteMatch("sip:10.0.0.1;lr;ftag=a1;did=ab12",
+                                            {"lr": "", "ftag": "a1", "did": "ab12"}))]
+    # a Route that is not ours: loose_route() routes by it, but nothing of ours matched
+    foreign = IN_DIALOG_BYE.replace("Route: <sip:10.0.0.1;lr;ftag=a1;did=ab12>\n", "")
+    assert fn("loose_route")(ctx_for(foreign, proc=proc)) == 1
+    assert len(seen) == 1
+
+
+def test_a_module_records_the_route_with_its_parameter_and_reads_it_back() -> None:
+    """What dialog does: record_route + add_rr_param(";did=...") on the INVITE, route_params()
+    after loose_route() on the BYE."""
+    from pysips.core.services import RECORD_ROUTE
+
+    proc = process()
+    service = proc.services.get(RECORD_ROUTE)
+    assert service is not None
+    ctx = ctx_for(INVITE, proc=proc)
+    assert service.record_route(ctx) == 1 and service.add_rr_param(ctx, ";did=ab12") == 1
+    assert rr_lines(ctx.msg.serialize()) == ["Record-Route: <sip:10.0.0.1;lr;ftag=a1;did=ab12>"]
+    bye = ctx_for(IN_DIALOG_BYE, proc=proc)
+    assert service.route_params(bye) is None
+    assert fn("loose_route")(bye) == 1
+    assert service.route_params(bye) == "lr;ftag=a1;did=ab12"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pysips.core.services import TRANSACTIONS
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.loader import ModuleFinder
@@ -235,7 +236,7 @@ class FakeTm:
 
 def _ctx(route_type: int, branch: str | None) -> MsgContext:
     process = ProcessState()
-    process.modules["tm"] = FakeTm()
+    process.services.provide(TRANSACTIONS, FakeTm(), "tm")
     msg = parse_message(INVITE)
     assert isinstance(msg, SipMessage)
     ctx = MsgContext(process, msg, ReceiveInfo("udp", "10.0.0.9", 5060, "10.0.0.1", 5060), route_type)

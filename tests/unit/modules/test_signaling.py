@@ -65,4 +65,4 @@ def test_corpus_registrar_script_no_longer_asks_for_sl() -> None:
     from pysips.script.compile import check_script
 
     report = check_script(parse_text(CORPUS_CFG.read_text(), str(CORPUS_CFG)))
-    assert not any("needs module 'sl'" in p.message for p in report.problems)
+    assert not any("depends on module sl," in p.message for p in report.problems)

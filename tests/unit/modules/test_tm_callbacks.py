@@ -17,7 +17,14 @@ from test_tm_script import loaded
 
 from pysips.script.ast import RouteKind
 from pysips.script.context import MsgContext
+from pysips.script.loader import ModuleFinder
 from pysips.sip.message import SipMessage
+
+
+def module_exports(name: str) -> Any:
+    found = ModuleFinder().find(name)
+    assert found is not None
+    return found.exports
 
 
 def _to(sent: list[Sent], peer: tuple[str, int]) -> list[Sent]:
@@ -163,9 +170,52 @@ def test_do_accounting_loads_with_the_real_tm() -> None:
 
 
 def test_every_tm_counter_the_mi_reads_exists() -> None:
-    from pysips.mi.module_adapters import TM_COUNTERS
-
-    stats = _relay_rig().tm.stats
-    assert all(isinstance(getattr(stats, name), int) for name in TM_COUNTERS)
+    rig = _relay_rig()
+    declared = module_exports("tm").stats
+    assert [s.name for s in declared][:10] == [
+        "received_replies", "relayed_replies", "local_replies", "UAS_transactions", "UAC_transactions",
+        "2xx_transactions", "3xx_transactions", "4xx_transactions", "5xx_transactions", "6xx_transactions"]
+    assert all(isinstance(s.read(rig.tm), int) for s in declared)
+    stats = rig.tm.stats
     setattr(stats, "2xx_transactions", 5)  # reset_statistics writes 0 the same way
     assert getattr(stats, "2xx_transactions") == 5
+
+
+def test_every_transaction_callback_in_the_life_of_a_forked_call() -> None:
+    """The TRANSACTIONS service's callbacks, in order: created, request out (per fork, before it
+    is serialized: an edit shows on the wire), reply in, reply out, completed, deleted."""
+    from pysips.core.services import TRANSACTIONS
+
+    rig = _relay_rig()
+    tm = rig.process.services.get(TRANSACTIONS)
+    assert tm is rig.tm
+    events: list[tuple[Any, ...]] = []
+    tm.on_created(lambda ctx, t: events.append(("created", t.method)))
+
+    def request_out(bctx: MsgContext, t: Any, branch: Any, msg: SipMessage, sock: Any) -> None:
+        events.append(("request_out", branch.index, branch.via_branch != ""))
+        msg.append_header(f"X-Dialog-Id: {t.id}")
+
+    tm.on_request_out(request_out)
+    tm.on_reply_in(lambda t, branch, reply: events.append(("reply_in", branch.index, reply.status)))
+    tm.on_reply_out(lambda t, code, reason, reply: events.append(("reply_out", code)))
+    tm.on_completed(lambda t, code: events.append(("completed", code)))
+    tm.on_deleted(lambda t: events.append(("deleted", t.status)))
+    rig.receive(invite(), CALLER)
+    (fwd,) = _to(rig.take(), ALICE)
+    assert fwd.msg.header("x-dialog-id")  # added by the request-out callback
+    rig.receive(rig.answer(fwd, 180, "Ringing"), ALICE)
+    rig.receive(rig.answer(fwd, 486, "Busy Here"), ALICE)
+    assert ("deleted", 486) not in events  # kept while it absorbs the ACK
+    rig.advance(40)  # the transactions' timers run out
+    assert events == [
+        ("created", "INVITE"),
+        ("reply_out", 100),
+        ("request_out", 0, True),
+        ("reply_in", 0, 180),
+        ("reply_out", 180),
+        ("reply_in", 0, 486),
+        ("reply_out", 486),
+        ("completed", 486),
+        ("deleted", 486),
+    ]

@@ -701,3 +701,31 @@ def test_non_invite_relay_and_wait_timer_cleanup() -> None:
     assert lines(rig.take()) == ["SIP/2.0 200 OK"]
     rig.advance(10)
     assert not rig.tm.cells and len(rig.tm.table) == 0
+
+
+def test_once_cancelled_a_487_wins_over_a_better_ranked_final() -> None:
+    """RFC 3261 16.7 ranks a 404 above a 487; OpenSIPS (and we) send the 487 once the caller
+    cancelled: the caller asked to stop, "Request Terminated" is what it must hear."""
+    rig = Rig(proxy_script(before=add_bob))
+    data, sent = start_call(rig)
+    (to_alice,) = to(sent, ALICE)
+    (to_bob,) = to(sent, BOB)
+    rig.receive(rig.answer(to_alice, 180, "Ringing", to_tag="a"), ALICE)
+    rig.receive(rig.answer(to_bob, 180, "Ringing", to_tag="b"), BOB)
+    rig.take()
+    rig.receive(cancel_of(data), CALLER)
+    rig.take()
+    # alice's phone had already given up with a 404 when the CANCEL reached it; bob's obeys it
+    rig.receive(rig.answer(to_alice, 404, "Not Found", to_tag="a"), ALICE)
+    rig.receive(rig.answer(to_bob, 487, "Request Terminated", to_tag="b"), BOB)
+    assert lines(to(rig.take(), CALLER)) == ["SIP/2.0 487 Request Terminated"]
+
+
+def test_without_a_cancel_a_404_is_preferred_to_a_487() -> None:
+    rig = Rig(proxy_script(before=add_bob))
+    _, sent = start_call(rig)
+    (to_alice,) = to(sent, ALICE)
+    (to_bob,) = to(sent, BOB)
+    rig.receive(rig.answer(to_alice, 404, "Not Found", to_tag="a"), ALICE)
+    rig.receive(rig.answer(to_bob, 487, "Request Terminated", to_tag="b"), BOB)
+    assert lines(to(rig.take(), CALLER)) == ["SIP/2.0 404 Not Found"]

@@ -35,6 +35,7 @@ exports = ModuleExports("errmod", functions=(FunctionExport("fail_parse", _fail)
 HEAD = '''
 loadmodule "sl.so"
 loadmodule "tm.so"
+loadmodule "signaling.so"
 loadmodule "usrloc.so"
 modparam("usrloc", "db_mode", 0)
 loadmodule "registrar.so"

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
+from pysips.sipssert.addresses import plan
 from pysips.sipssert.discovery import locate
+from pysips.sipssert.engine import TestEnvironment as Environment
+from pysips.sipssert.engine import release_ip, task_ip
 from pysips.sipssert.runner import RunOptions, run_test
+from pysips.sipssert.runners.base import RunnerOptions
+from pysips.sipssert.scenario import load_scenario
 
 
 def make_test(tmp_path: Path, body: str, timeout: float | None = 5) -> Path:
@@ -101,7 +107,7 @@ def test_never_started_tasks_are_named(tmp_path: Path) -> None:
     assert "never started: Late (waiting for wait +60s)" in result.reason
 
 
-def test_not_run_tasks_let_the_others_go_on(tmp_path: Path) -> None:
+def test_a_task_that_cannot_run_fails_the_test(tmp_path: Path) -> None:
     body = """
   - name: Check
     type: opensips-mi
@@ -112,8 +118,120 @@ def test_not_run_tasks_let_the_others_go_on(tmp_path: Path) -> None:
     require: Check
 """
     result = run(tmp_path, body)
+    assert not result.passed
+    assert result.task == "Check"
+    assert result.reason == "cannot run here: check script check.py is not shipped with the test"
+
+
+def test_an_unknown_task_type_fails_the_test(tmp_path: Path) -> None:
+    body = """
+  - name: Caller
+    type: uac-sipp-stir-shaken
+    proxy: 192.168.52.1:5060
+"""
+    result = run(tmp_path, body)
+    assert not result.passed
+    assert result.task == "Caller"
+    assert result.reason == "cannot run here: task type 'uac-sipp-stir-shaken' has no local runner"
+
+
+SQLITE_CHECK = """#!/usr/bin/env sh
+l=$(sqlite3 /data/test.db "SELECT COUNT(*) FROM location")
+[ "$l" == "1" ] && exit 0
+echo "ERROR: number of contacts is $l"
+exit 1
+"""
+
+
+def sqlite_check_test(tmp_path: Path, image: str) -> Path:
+    body = f"""
+  - name: Init
+    type: generic
+    image: alpine
+    volumes: [data]
+    args: cp /home/test.db /data/test.db
+  - name: Check
+    type: generic
+    image: {image}
+    volumes: [data]
+    args: /home/check.sh
+    require: Init
+"""
+    test = make_test(tmp_path, body)
+    db = sqlite3.connect(test / "test.db")
+    db.execute("CREATE TABLE location (contact TEXT)")
+    db.execute("INSERT INTO location VALUES ('sip:a@192.0.2.1')")
+    db.commit()
+    db.close()
+    (test / "check.sh").write_text(SQLITE_CHECK)
+    return test
+
+
+def test_check_scripts_see_the_volume_paths_and_busybox_sh(tmp_path: Path) -> None:
+    test = sqlite_check_test(tmp_path, "keinos/sqlite3")
+    result = run_test(locate(test), 0, RunOptions(logs=tmp_path / "logs"))
     assert result.passed, result
-    assert result.not_run == ["Check: check script check.py is not shipped with the test"]
+    assert not Path("/data/test.db").exists()  # the volume was only mounted for the task
+
+
+def test_check_scripts_of_debian_images_get_dash(tmp_path: Path) -> None:
+    # the same check in a Debian image: dash refuses `==` in `[` (what busybox images are run for)
+    test = sqlite_check_test(tmp_path, "debian")
+    result = run_test(locate(test), 0, RunOptions(logs=tmp_path / "logs"))
+    assert not result.passed
+    assert result.reason == "check.sh exited with status 1"
+    assert any("unexpected operator" in line for line in result.log_tail), result.log_tail
+
+
+def fake_server(tmp_path: Path, script: str) -> list[str]:
+    server = tmp_path / "fake-pysips"
+    server.write_text("#!/bin/sh\n" + script)
+    server.chmod(0o755)
+    return [str(server)]
+
+
+SERVER_TEST = """
+  - name: Server
+    type: opensips
+    socket: udp:192.168.52.1:5060
+  - name: Client
+    type: generic
+    volumes: [data]
+    args: touch /data/client
+    require:
+      started: Server
+"""
+
+
+def server_test(tmp_path: Path) -> Path:
+    test = make_test(tmp_path, SERVER_TEST)
+    (test / "opensips.cfg").write_text("route { exit; }\n")
+    return test
+
+
+def test_a_server_that_never_comes_up_fails_the_test(tmp_path: Path) -> None:
+    test = server_test(tmp_path)
+    server = fake_server(tmp_path, "sleep 30\n")
+    options = RunOptions(logs=tmp_path / "logs", pysips=server, startup_timeout=1)
+    began = time.monotonic()
+    result = run_test(locate(test), 0, options)
+    assert time.monotonic() - began < 5
+    assert not result.passed
+    assert result.task == "Server"
+    assert result.reason.startswith("pysips never came up: did not open udp:127.")
+    assert result.reason.endswith(":5060 within 1 s")
+    assert not (tmp_path / "logs" / "set_t" / "volumes" / "data" / "client").exists()
+
+
+def test_tasks_wait_until_the_server_says_it_serves(tmp_path: Path) -> None:
+    test = server_test(tmp_path)
+    # binds nothing, so only the log line can tell that it is up, 1 s after it was launched
+    ready = "echo 'Dec 07 [1] NOTICE:server: listening on udp:x:5060'"
+    server = fake_server(tmp_path, f"sleep 1\n{ready}\nsleep 30\n")
+    began = time.time()
+    result = run_test(locate(test), 0, RunOptions(logs=tmp_path / "logs", pysips=server, startup_timeout=5))
+    assert result.passed, result
+    assert mtime(tmp_path, "client") - began >= 1.0
 
 
 def test_a_daemon_must_stay_up(tmp_path: Path) -> None:
@@ -153,3 +271,21 @@ def test_bad_scenario_is_a_failure_not_a_crash(tmp_path: Path) -> None:
     result = run(tmp_path, "  - name: A\n    type: generic\n    require: {soon: B}\n")
     assert not result.passed
     assert result.reason.startswith("cannot load the scenario:")
+
+
+def test_a_stopped_tasks_address_goes_to_the_next_task(tmp_path: Path) -> None:
+    # docker gives a container without `ip` the lowest free address and frees it when it stops: the
+    # unregister of registration/01.no-db must send the Contact that its REGISTER sent
+    body = "".join(f"  - name: {n}\n    type: generic\n    args: 'true'\n" for n in ("A", "B", "C"))
+    body += "  - name: Fixed\n    type: generic\n    ip: 192.168.52.3\n    args: 'true'\n"
+    scenario = load_scenario(locate(make_test(tmp_path, body)))
+    amap = plan([("192.168.52.3", 0)], "127.9.9")
+    env = Environment(scenario, amap, tmp_path, {}, RunnerOptions(["pysips"], "python3"), {}, [], set())
+    a, b, c, fixed = scenario.tasks
+    first = task_ip(env, a)
+    second = task_ip(env, b)  # A still runs: another address
+    assert first != second
+    assert task_ip(env, fixed) == "127.9.9.3"
+    release_ip(env, a)
+    assert task_ip(env, c) == first
+    assert task_ip(env, b) == second  # a running task keeps its address

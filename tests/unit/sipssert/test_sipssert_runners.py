@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from pysips.sipssert.discovery import locate
 from pysips.sipssert.paths import PathMap
 from pysips.sipssert.runners import Broken, Launch, NotRun, TaskContext, build_launch
 from pysips.sipssert.runners.base import Endpoint, RunnerOptions, parse_socket
+from pysips.sipssert.runners.container import MOUNTNS
 from pysips.sipssert.runners.opensips import pin_httpd
 from pysips.sipssert.scenario import Scenario, load_scenario
 
@@ -76,25 +79,62 @@ def test_httpd_is_pinned_only_without_an_address() -> None:
     assert pin_httpd(explicit, "127.1.1.1") == explicit
 
 
-def test_generic_copy_runs_with_mapped_paths(tmp_path: Path) -> None:
+def after_namespace(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The bind arguments given to mountns.py and the command it runs, from a wrapped argv."""
+    assert argv[:4] == [shutil.which("unshare"), "--mount", "--propagation", "private"]
+    assert argv[4:6] == ["python3", str(MOUNTNS)]
+    cut = argv.index("--")
+    return argv[6:cut], argv[cut + 1 :]
+
+
+def test_generic_tasks_run_in_their_containers_view(tmp_path: Path) -> None:
     scenario = load_scenario(locate(CORPUS / "registration" / "02.db"))
     launch = build_launch(context(scenario, "Init SQLite DB", tmp_path))
     assert isinstance(launch, Launch)
-    assert launch.argv[1:] == [
-        str(scenario.directory / "opensips.db"),
-        str(tmp_path / "db_sqlite" / "opensips.db"),
-    ]
-    missing = build_launch(context(scenario, "SQLite Check Register", tmp_path))
-    assert missing == NotRun("/home/scripts/sqlite-register.sh is not shipped with the test")
+    binds, command = after_namespace(launch.argv)
+    assert f"/var/lib/opensips/db_sqlite={tmp_path / 'db_sqlite'}" in binds
+    assert f"/home={scenario.directory}" in binds
+    # the container's paths, resolved by the mounts; cp is busybox's in the alpine image
+    assert command == ["busybox", "cp", "/home/opensips.db", "/var/lib/opensips/db_sqlite/opensips.db"]
+    check = build_launch(context(scenario, "SQLite Check Register", tmp_path))
+    assert isinstance(check, Launch)
+    assert after_namespace(check.argv)[1] == ["busybox", "sh", "/home/scripts/sqlite-register.sh"]
+    assert check.what == "sqlite-register.sh"
 
 
-def test_mi_check_scripts_not_shipped(tmp_path: Path) -> None:
-    scenario = load_scenario(locate(CORPUS / "registration" / "01.no-db"))
-    outcome = build_launch(context(scenario, "MI check Register", tmp_path))
-    assert outcome == NotRun("check script check-register.py is not shipped with the test")
+@pytest.mark.parametrize(
+    ("image", "head", "command"),
+    [
+        ("keinos/sqlite3", "#!/usr/bin/env sh\n", ["busybox", "sh", "/home/c.sh", "x"]),
+        ("alpine:3.19", "#!/bin/sh -e\n", ["busybox", "sh", "-e", "/home/c.sh", "x"]),
+        ("debian", "#!/bin/sh\n", ["sh", "/home/c.sh", "x"]),
+        (None, "echo no shebang\n", ["sh", "/home/c.sh", "x"]),
+        ("alpine", "#!/usr/bin/env python3\n", ["python3", "/home/c.sh", "x"]),
+    ],
+)
+def test_scripts_run_with_their_images_shell(
+    tmp_path: Path, image: str | None, head: str, command: list[str]
+) -> None:
+    test = tmp_path / "set" / "t"
+    test.mkdir(parents=True)
+    (test / "c.sh").write_text(head + "exit 0\n")
+    line = f"    image: {image}\n" if image else ""
+    task = f"  - name: G\n    type: generic\n{line}    args: /home/c.sh x\n"
+    (test / "scenario.yml").write_text(f"tasks:\n{task}")
+    launch = build_launch(context(load_scenario(locate(test)), "G", tmp_path))
+    assert isinstance(launch, Launch)
+    assert after_namespace(launch.argv)[1] == command
 
 
-def test_mi_check_script_present_runs_with_mi_environment(tmp_path: Path) -> None:
+def test_mi_check_script_not_shipped_cannot_run(tmp_path: Path) -> None:
+    test = tmp_path / "set" / "t"
+    test.mkdir(parents=True)
+    (test / "scenario.yml").write_text("tasks:\n  - name: MI\n    type: opensips-mi\n    script: check.py\n")
+    outcome = build_launch(context(load_scenario(locate(test)), "MI", tmp_path))
+    assert outcome == NotRun("check script check.py is not shipped with the test")
+
+
+def test_mi_check_script_runs_with_mi_environment(tmp_path: Path) -> None:
     test = tmp_path / "set" / "t"
     test.mkdir(parents=True)
     (test / "check.py").write_text("print('ok')\n")
@@ -105,25 +145,57 @@ def test_mi_check_script_present_runs_with_mi_environment(tmp_path: Path) -> Non
     scenario = load_scenario(locate(test))
     launch = build_launch(context(scenario, "MI", tmp_path))
     assert isinstance(launch, Launch)
-    assert launch.argv == ["python3", str(test / "check.py"), "2"]
+    binds, command = after_namespace(launch.argv)
+    assert command == ["python3", "/home/check.py", "2"]
+    assert f"/home={test}" in binds
     assert launch.env == {"MI_TYPE": "http", "MI_IP": "127.8.8.1", "MI_PORT": "8888"}
 
 
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
-        ("cat /etc/hostname", "'/etc/hostname' is a path inside the alpine container"),
+        ("/opt/nothing-h16/run x", "/opt/nothing-h16/run is not here (a file of the alpine container)"),
+        ("/home/nothing-h16.sh", "/home/nothing-h16.sh is not shipped with the test"),
         ("no-such-program-h16 x", "'no-such-program-h16' is not installed here"),
         (None, "runs the default command of image alpine"),
     ],
 )
-def test_generic_not_run(tmp_path: Path, args: str | None, reason: str) -> None:
+def test_generic_that_cannot_run(tmp_path: Path, args: str | None, reason: str) -> None:
     test = tmp_path / "set" / "t"
     test.mkdir(parents=True)
     line = f"    args: {args}\n" if args else ""
     (test / "scenario.yml").write_text(f"tasks:\n  - name: G\n    type: generic\n    image: alpine\n{line}")
     scenario = load_scenario(locate(test))
     assert build_launch(context(scenario, "G", tmp_path)) == NotRun(reason)
+
+
+def test_unknown_task_type_cannot_run(tmp_path: Path) -> None:
+    scenario = load_scenario(locate(CORPUS / "registration" / "01.no-db"))
+    spec = replace(scenario.tasks[1], kind="uac-sipp-stir-shaken")
+    ctx = TaskContext(spec, scenario, AMAP, PathMap([]), "127.8.8.50", tmp_path, OPTIONS)
+    assert build_launch(ctx) == NotRun("task type 'uac-sipp-stir-shaken' has no local runner")
+
+
+def test_opensips_without_task_sockets_waits_for_the_scripts(tmp_path: Path) -> None:
+    test = tmp_path / "set" / "t"
+    test.mkdir(parents=True)
+    (test / "opensips.cfg").write_text(
+        "socket=udp:192.168.52.1:5070\nlisten = tcp:192.168.52.1:5071 # comment\n"
+        "socket=udp:eth0:5072\nroute { exit; }\n"
+    )
+    (test / "scenario.yml").write_text(
+        "tasks:\n  - name: S\n    type: opensips\n    ip: 192.168.52.1\n"
+    )
+    launch = build_launch(context(load_scenario(locate(test)), "S", tmp_path, ip="127.8.8.1"))
+    assert isinstance(launch, Launch)
+    # the interface socket cannot be watched: the log line tells when every socket is bound
+    assert launch.endpoints == (Endpoint("udp", "127.8.8.1", 5070), Endpoint("tcp", "127.8.8.1", 5071))
+    assert launch.ready_line == "NOTICE:server: listening on "
+    assert launch.bind_timeout == OPTIONS.startup_timeout and launch.strict_bind
+    (test / "opensips.cfg").write_text("route { exit; }\n")
+    bare = build_launch(context(load_scenario(locate(test)), "S", tmp_path, ip="127.8.8.1"))
+    assert isinstance(bare, Launch)
+    assert bare.endpoints == (Endpoint("udp", "0.0.0.0", 5060),)
 
 
 def test_missing_sipp_scenario_breaks_the_test(tmp_path: Path) -> None:

@@ -13,9 +13,13 @@ ALL_TESTS = discover([CORPUS])
 KNOWN_KINDS = {"opensips", "uac-sipp", "uas-sipp", "opensips-mi", "opensips-cli", "generic"}
 
 
-def test_the_corpus_has_fifteen_tests() -> None:
-    assert len(ALL_TESTS) == 15
-    assert ALL_TESTS[0].name == "auth/01.password-db-www"
+def test_the_corpus_holds_the_fifteen_first_tests() -> None:
+    # the corpus grows (dialog, accounting... since 2026-12-07); the first fifteen stay
+    names = {t.name for t in ALL_TESTS}
+    sets = [CORPUS / s for s in ("auth", "record-route", "registration", "startup")]
+    first = {t.name for t in discover(sets)}
+    assert len(first) == 15 and first <= names
+    assert ALL_TESTS[0].name == "accounting/01.db-transaction"
 
 
 @pytest.mark.parametrize("location", ALL_TESTS, ids=[t.name for t in ALL_TESTS])

@@ -8,6 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from pysips.core.api import Destination, Hooks, Socket
+from pysips.core.services import PROTO_SERVICES
+from pysips.script.services import ServiceRegistry
 from pysips.transport.connections import Connection
 from pysips.transport.stream_listeners import StreamTransports
 from pysips.transport.stream_settings import CORE_KEY
@@ -40,8 +42,10 @@ def make(loop: asyncio.AbstractEventLoop) -> tuple[StreamTransports, list[int], 
     received: list[Any] = []
     hooks = Hooks()
     hooks.connection_closed.append(closed.append)
-    modules = {"proto_tcp": {CORE_KEY: {"tcp_connect_timeout": 500}}, "proto_ws": {}}
-    engine = SimpleNamespace(process=SimpleNamespace(modules=modules), hooks=hooks,
+    services = ServiceRegistry()  # what proto_tcp and proto_ws offer once initialised
+    services.provide(PROTO_SERVICES["tcp"], {CORE_KEY: {"tcp_connect_timeout": 500}}, "proto_tcp")
+    services.provide(PROTO_SERVICES["ws"], {}, "proto_ws")
+    engine = SimpleNamespace(process=SimpleNamespace(modules={}, services=services), hooks=hooks,
                              receive=lambda data, rcv: received.append((data, rcv)))
     return StreamTransports(engine, loop), closed, received  # type: ignore[arg-type]
 

@@ -54,7 +54,7 @@ def test_seed_2x_form_loads_and_gives_settings() -> None:
     loaded = load_script(parse_text(SEED_2X, "seed.cfg"), LoadOptions())
     process = ProcessState()
     loaded.init_modules(process)
-    settings = settings_from(process.modules)
+    settings = settings_from(process.services)
     assert settings.lifetime == 3605 and settings.max_connections == 4000 and settings.accept_aliases
     assert settings.connect_timeout == pytest.approx(0.5)
     assert settings.proto("tcp").max_chunks == 8

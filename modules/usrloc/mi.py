@@ -1,10 +1,7 @@
-"""usrloc's MI commands (ul_dump, ul_show_contact, ul_add, ul_rm, ul_rm_contact, ul_flush), with
-OpenSIPS's parameter names and result shapes.
+"""usrloc's MI commands (ul_dump, ul_show_contact, ul_add, ul_rm, ul_rm_contact, ul_flush) and
+statistics, with OpenSIPS's parameter names and result shapes; declared in usrloc's exports.
 
-They read the usrloc runtime (`process.modules["usrloc"]`) through what it offers other modules:
-`domains` (name -> table), `config.use_domain`, `new_contact(...)`, and on a table `get`,
-`get_or_create`, `insert`, `update`, `delete`, `flush`, `records`, `flag_names`. Nothing is
-imported from the module itself: the core never imports a module by name.
+Each handler finds this process's usrloc runtime in its own slot, `process.modules["usrloc"]`.
 """
 
 from __future__ import annotations
@@ -12,12 +9,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from pysips.mi.command import MICall, command
+from pysips.mi.command import MICall, MICommand, command
 from pysips.mi.errors import MIError
+from pysips.mi.runtime import stats_of
 from pysips.mi.stats import StatsRegistry
+from pysips.script.exports import StatExport
 
 if TYPE_CHECKING:
-    from pysips.mi.runtime import MIRuntime
+    from pysips.script.context import ProcessState
 
 
 # What OpenSIPS writes into a binding made by ul_add.
@@ -212,40 +211,42 @@ def parse_q(text: str) -> float | None:
     return q
 
 
-def register_usrloc(mi: MIRuntime, ul: Any) -> None:
-    cmds = UsrlocCommands(ul)
-    table_aor = ("table_name", "aor")
-    for cmd in (
-        command("ul_rm", "deletes an entire AOR record (with all its contacts)",
-                {table_aor: cmds.rm_aor}, "usrloc"),
-        command("ul_rm_contact", "deletes a contact of an AOR record",
-                {(*table_aor, "contact"): cmds.rm_contact}, "usrloc"),
-        command("ul_dump", "dumps the entire content of the usrloc tables",
-                {(): cmds.dump, ("brief",): cmds.dump_brief}, "usrloc"),
-        command("ul_flush", "writes the pending changes of the tables to the database",
-                {(): cmds.flush}, "usrloc"),
-        command("ul_add", "adds a new contact for a user AOR",
-                {(*table_aor, "contact", "expires", "q", "flags", "cflags", "methods"): cmds.add}, "usrloc"),
-        command("ul_show_contact", "dumps the contacts of an AOR",
-                {table_aor: cmds.show_contact}, "usrloc"),
-    ):
-        if cmd.name not in mi.registry:
-            mi.registry.register(cmd)
-    _register_stats(mi, ul)
+def _commands(call: MICall) -> UsrlocCommands:
+    return UsrlocCommands(call.process.modules["usrloc"])
 
 
-def _register_stats(mi: MIRuntime, ul: Any) -> None:
-    stats = mi.stats
+_TABLE_AOR = ("table_name", "aor")
+MI_COMMANDS: tuple[MICommand, ...] = (
+    command("ul_rm", "deletes an entire AOR record (with all its contacts)",
+            {_TABLE_AOR: lambda c: _commands(c).rm_aor(c)}, "usrloc"),
+    command("ul_rm_contact", "deletes a contact of an AOR record",
+            {(*_TABLE_AOR, "contact"): lambda c: _commands(c).rm_contact(c)}, "usrloc"),
+    command("ul_dump", "dumps the entire content of the usrloc tables",
+            {(): lambda c: _commands(c).dump(c), ("brief",): lambda c: _commands(c).dump_brief(c)}, "usrloc"),
+    command("ul_flush", "writes the pending changes of the tables to the database",
+            {(): lambda c: _commands(c).flush(c)}, "usrloc"),
+    command("ul_add", "adds a new contact for a user AOR",
+            {(*_TABLE_AOR, "contact", "expires", "q", "flags", "cflags", "methods"):
+             lambda c: _commands(c).add(c)}, "usrloc"),
+    command("ul_show_contact", "dumps the contacts of an AOR",
+            {_TABLE_AOR: lambda c: _commands(c).show_contact(c)}, "usrloc"),
+)
 
-    def users() -> int:
-        return sum(len(getattr(dom, "records", {})) for dom in list(ul.domains.values()))
 
-    if stats.find("usrloc:registered_users") is None:
-        stats.gauge("usrloc", "registered_users", users)
-    # per table, as OpenSIPS's location-users / location-contacts (for the tables known now)
+def _registered_users(ul: Any) -> int:
+    return sum(len(getattr(dom, "records", {})) for dom in list(ul.domains.values()))
+
+
+STATS = (StatExport("registered_users", _registered_users, doc="AORs in every table"),)
+
+
+def register_table_stats(process: ProcessState, ul: Any) -> None:
+    """Per table, as OpenSIPS's location-users / location-contacts: for the tables the script's
+    modules opened while initialising (called from usrloc's per-process init)."""
+    stats = stats_of(process)
     for name, dom in list(ul.domains.items()):
         records = getattr(dom, "records", None)
-        if isinstance(records, dict):
+        if isinstance(records, dict) and stats.find(f"usrloc:{name}-users") is None:
             _table_stats(stats, name, records)
 
 

@@ -1,0 +1,382 @@
+"""The services modules offer each other: typed interfaces and their registry keys.
+
+A module declares `provides=(TRANSACTIONS,)` in its exports and registers its implementation from
+init (`ictx.provide(TRANSACTIONS, tm)`); another declares `requires=(TRANSACTIONS,)` (or `uses=`
+when optional) and asks `process.services.get(TRANSACTIONS)` at run time. The interfaces below are
+all a module may rely on of another: nothing is imported from a module, nothing is probed with
+`hasattr`. See docs/writing-a-module.md.
+
+| key            | provided by | interface            |
+|----------------|-------------|----------------------|
+| TRANSACTIONS   | tm          | TransactionService   |
+| RECORD_ROUTE   | rr          | RouteService         |
+| REPLIES        | signaling   | ReplyService         |
+| STATELESS_REPLIES | sl       | StatelessReplyService |
+| LOCATION       | usrloc      | LocationService      |
+| HTTP           | httpd       | HttpService          |
+| DIGEST_AUTH    | auth        | DigestAuthService    |
+| TLS_DOMAINS    | tls_mgm     | TlsDomains (pysips.transport.tls_domains) |
+| PROTO_SERVICES[proto] | proto_tcp/tls/ws/wss | the module's parameters (dict) |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pysips.script.services import Service
+
+if TYPE_CHECKING:
+    from pysips.core.api import Socket
+    from pysips.script.context import MsgContext
+    from pysips.sip.message import SipMessage
+    from pysips.sip.receive import ReceiveInfo
+    from pysips.transport.tls_domains import TlsDomains
+
+
+# ------------------------------------------------------------------------------------ tm
+
+
+class TransactionInfo(Protocol):
+    """What callbacks see of a transaction (tm's Cell): read it, do not keep it past `deleted`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def is_invite(self) -> bool: ...
+    @property
+    def request(self) -> SipMessage: ...
+    @property
+    def rcv(self) -> ReceiveInfo: ...
+    @property
+    def avps(self) -> dict[str, list[str | int]]: ...
+    @property
+    def to_tag(self) -> str | None: ...
+    @property
+    def status(self) -> int:
+        """The last status sent upstream (0 before any)."""
+        ...
+    @property
+    def cancelled(self) -> bool: ...
+
+
+class BranchInfo(Protocol):
+    """One fork of a transaction (tm's Branch)."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def via_branch(self) -> str:
+        """The branch parameter of our Via on this fork's request."""
+        ...
+    @property
+    def ruri(self) -> str: ...
+    @property
+    def dst_uri(self) -> str | None: ...
+    @property
+    def bflags(self) -> int: ...
+    @property
+    def to_tag(self) -> str | None: ...
+    @property
+    def last_code(self) -> int: ...
+
+
+# fn(ctx of the request, transaction): t_newtran/t_relay/t_reply made a transaction (TMCB_REQUEST_IN)
+CreatedCallback = Callable[["MsgContext", TransactionInfo], None]
+# fn(branch ctx, transaction, branch, request, socket) before a fork's request is serialized: it may
+# still be edited (TMCB_REQUEST_FWDED / TMCB_REQUEST_OUT).
+RequestOutCallback = Callable[["MsgContext", TransactionInfo, BranchInfo, "SipMessage", "Socket"], None]
+# fn(transaction, branch, reply) for every reply received on a fork, before onreply_route (TMCB_RESPONSE_IN)
+ReplyInCallback = Callable[[TransactionInfo, BranchInfo, "SipMessage"], None]
+# fn(transaction, code, reason, reply) for every reply sent upstream; reply is None for one tm made
+# itself (TMCB_RESPONSE_OUT). The same signature for `failure`: a negative final was picked,
+# before failure_route runs (TMCB_ON_FAILURE).
+ReplyOutCallback = Callable[[TransactionInfo, int, str, "SipMessage | None"], None]
+# fn(transaction, final code) once the final reply went upstream (TMCB_TRANS_COMPLETE-like)
+CompletedCallback = Callable[[TransactionInfo, int], None]
+# fn(transaction) when tm forgets it (TMCB_TRANS_DELETED)
+DeletedCallback = Callable[[TransactionInfo], None]
+
+
+@dataclass(frozen=True, slots=True)
+class UacRequest:
+    """A request pysips originates (OpenSIPS t_uac / tm's b2b API).
+
+    Out of dialog by default: a fresh Call-ID and From tag, CSeq 1, To = the R-URI. For a request
+    inside a dialog (dialog pinging, BYE) give `call_id`, `cseq`, `from_tag`, `to_tag` and the
+    `route_set`. `outbound_proxy` (a SIP URI) is where it is sent instead of the R-URI/first Route;
+    `socket` (OpenSIPS notation, "udp:127.0.0.1:5060") forces the sending socket.
+    """
+
+    method: str
+    ruri: str
+    from_uri: str | None = None  # default sip:pysips@<the sending socket>
+    to_uri: str | None = None  # default the R-URI
+    headers: tuple[str, ...] = ()  # whole header lines, "Event: keep-alive"
+    body: bytes = b""
+    content_type: str | None = None
+    outbound_proxy: str | None = None
+    socket: str | None = None
+    call_id: str | None = None
+    cseq: int | None = None
+    from_tag: str | None = None
+    to_tag: str | None = None
+    route_set: tuple[str, ...] = ()  # Route header values, in order
+    contact: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UacReply:
+    """A reply to a request sent with `send_request`: every provisional and the final.
+
+    `reply` is None when tm made the final up: 408 when nothing came back in time (RFC 3261
+    Timer B/F), 477 when it could not be sent. For an INVITE answered 2xx the callback's owner
+    sends the ACK (it is end to end); tm ACKs negative finals itself.
+    """
+
+    code: int
+    reason: str
+    reply: SipMessage | None
+    call_id: str
+    local: bool = False
+
+
+UacCallback = Callable[[UacReply], None]
+
+
+class TransactionService(Protocol):
+    """tm: stateful transactions, their callbacks, and requests of our own."""
+
+    def has_transaction(self, ctx: MsgContext) -> bool: ...
+
+    def reply(self, ctx: MsgContext, code: int, reason: str, body: bytes = b"",
+              extra_headers: tuple[str, ...] = ()) -> int:
+        """t_reply(): through the request's transaction (made when needed); >0 sent."""
+        ...
+
+    def current_branch(self, ctx: MsgContext) -> BranchInfo | None:
+        """The fork of a branch_route, onreply_route or failure_route."""
+        ...
+
+    def on_created(self, fn: CreatedCallback) -> None: ...
+    def on_request_out(self, fn: RequestOutCallback) -> None: ...
+    def on_reply_in(self, fn: ReplyInCallback) -> None: ...
+    def on_reply_out(self, fn: ReplyOutCallback) -> None: ...
+    def on_failure(self, fn: ReplyOutCallback) -> None: ...
+    def on_completed(self, fn: CompletedCallback) -> None: ...
+    def on_deleted(self, fn: DeletedCallback) -> None: ...
+
+    def send_request(self, request: UacRequest, callback: UacCallback | None = None) -> int:
+        """Sends `request` in a client transaction of its own; the callback gets each reply.
+        1 sent; <0 when it could not be (no destination, no socket, send failure: callback not
+        called)."""
+        ...
+
+
+TRANSACTIONS: Service[TransactionService] = Service("transactions", "tm", "stateful transactions, UAC")
+
+
+# ------------------------------------------------------------------------------------ rr
+
+
+@dataclass(frozen=True, slots=True)
+class LooseRouteMatch:
+    """loose_route() consumed a Route of ours: `params` are that Route's URI parameters
+    (";lr;did=ab12" -> {"lr": "", "did": "ab12"}), names lower-cased."""
+
+    uri: str
+    params: dict[str, str]
+
+
+LooseRouteCallback = Callable[["MsgContext", LooseRouteMatch], None]
+
+
+class RouteService(Protocol):
+    """rr: Record-Route and loose routing."""
+
+    def finalize_for_socket(self, msg: SipMessage, socket: Socket) -> int:
+        """Socket-dependent Record-Route edits, before a request is serialized for `socket`;
+        returns how many record_route() entries it rendered."""
+        ...
+
+    def record_route(self, ctx: MsgContext, params: str | None = None) -> int:
+        """record_route(params): our Record-Route on the request (rendered per outgoing socket)."""
+        ...
+
+    def add_rr_param(self, ctx: MsgContext, param: str) -> int:
+        """Adds ";name=value" to the Record-Route(s) of the request, or to the next one made."""
+        ...
+
+    def route_params(self, ctx: MsgContext) -> str | None:
+        """After loose_route(): the parameters of our Route it consumed ($rr_params), else None."""
+        ...
+
+    def on_loose_route(self, fn: LooseRouteCallback) -> None:
+        """fn(ctx, match) each time loose_route() matches one of our Routes (rr's API
+        register_rrcb: dialog matches sequential requests by a Route parameter)."""
+        ...
+
+
+RECORD_ROUTE: Service[RouteService] = Service("record_route", "rr", "Record-Route and loose routing")
+
+
+# ------------------------------------------------------------------------------------ signaling
+
+
+class ReplyService(Protocol):
+    """signaling: one way to answer a request."""
+
+    def send_reply(self, ctx: MsgContext, code: int, reason: str,
+                   headers: tuple[str, ...] = (), body: bytes = b"") -> int:
+        """Through the request's transaction when tm holds one, statelessly otherwise (an ACK is
+        never answered: 1). >0 sent, <0 not."""
+        ...
+
+
+REPLIES: Service[ReplyService] = Service("replies", "signaling", "stateful-or-stateless replies")
+
+
+class StatelessReplyService(Protocol):
+    """sl: a reply with no transaction (counted in sl's statistics; its ACK is filtered)."""
+
+    def send_stateless(self, ctx: MsgContext, code: int, reason: str,
+                       headers: tuple[str, ...] = (), body: bytes = b"") -> int: ...
+
+
+STATELESS_REPLIES: Service[StatelessReplyService] = Service("stateless_replies", "sl", "stateless replies")
+
+
+# ------------------------------------------------------------------------------------ usrloc
+
+
+class LocationContact(Protocol):
+    """One binding (usrloc's ucontact): the fields registrar and nathelper read."""
+
+    aor: str
+    uri: str
+    expires: float  # wall-clock seconds; 0: permanent
+    q: float
+    callid: str
+    cseq: int
+    flags: int
+    cflags: int
+    received: str | None
+    path: str | None
+    socket: str | None
+    instance: str | None
+    reg_id: int
+    conn_id: int
+    methods: int
+    user_agent: str
+
+    def is_valid(self, now: float) -> bool: ...
+
+
+class LocationRecord(Protocol):
+    """An AOR with its bindings (usrloc's urecord)."""
+
+    aor: str
+    contacts: list[Any]  # LocationContact, best first
+
+    def valid(self, now: float) -> list[Any]: ...
+
+    def match(self, uri: str, callid: str, instance: str | None, reg_id: int, mode: int) -> Any: ...
+
+
+class LocationDomain(Protocol):
+    """A location table (usrloc's udomain): records are changed only through it, so that its
+    database mode (write-through, write-back, sql-only) sees every change."""
+
+    def get(self, aor: str) -> LocationRecord | None: ...
+
+    def get_or_create(self, aor: str) -> LocationRecord: ...
+
+    def release(self, rec: LocationRecord) -> None:
+        """Drops a record get_or_create() made when nothing was stored in it."""
+        ...
+
+    def insert(self, rec: LocationRecord, contact: Any) -> bool: ...
+
+    def update(self, rec: LocationRecord, old: Any, new: Any) -> bool: ...
+
+    def delete(self, rec: LocationRecord, contact: Any) -> bool: ...
+
+    def all_contacts(self) -> Iterator[Any]: ...
+
+
+class LocationService(Protocol):
+    """usrloc: the location tables."""
+
+    @property
+    def nat_flag(self) -> int: ...
+
+    config: Any  # its parameters (matching_mode, use_domain ...)
+
+    def domain(self, name: str) -> LocationDomain:
+        """The table of that name (created and loaded from the database on first use)."""
+        ...
+
+    def all_contacts(self) -> Iterator[tuple[LocationDomain, LocationContact]]: ...
+
+    def check_cseq(self, found: Any, callid: str, cseq: int, allow_dup: bool, now: float) -> int: ...
+
+    def new_contact(self, aor: str, uri: str, expires: float, **fields: Any) -> Any:
+        """A binding not stored yet (insert/update it through a table)."""
+        ...
+
+    def methods_mask(self, text: str) -> int | None:
+        """A Contact's methods= parameter as usrloc's method bit mask."""
+        ...
+
+
+LOCATION: Service[LocationService] = Service("location", "usrloc", "user location tables")
+
+
+# ------------------------------------------------------------------------------------ httpd
+
+
+# (request) -> (status code, content type, body); request has .method, .path, .headers, .body
+HttpHandler = Callable[[Any], tuple[int, str, bytes]]
+
+
+class HttpService(Protocol):
+    """httpd: the embedded HTTP server other modules hang pages on."""
+
+    def register(self, root: str, module: str, handler: HttpHandler) -> None: ...
+
+
+HTTP: Service[HttpService] = Service("http", "httpd", "embedded HTTP server")
+
+
+# ------------------------------------------------------------------------------------ auth
+
+
+class DigestAuthService(Protocol):
+    """auth: the digest machinery auth_db (and later auth_aaa, uac_auth) build on."""
+
+    def pre_auth(self, ctx: MsgContext, realm: str, header: str) -> tuple[int, Any, str]: ...
+
+    def session_ha1(self, cred: Any, value: str, hashed: bool, realm: str) -> str | None: ...
+
+    def check_response(self, cred: Any, method: str, body: bytes, ha1_hex: str) -> bool: ...
+
+    def reply(self, ctx: MsgContext, code: int, reason: str) -> bool: ...
+
+
+DIGEST_AUTH: Service[DigestAuthService] = Service("digest_auth", "auth", "digest authentication")
+
+
+# ------------------------------------------------------------------------------------ transports
+
+
+TLS_DOMAINS: Service[TlsDomains] = Service("tls_domains", "tls_mgm", "TLS domains and certificates")
+
+# The proto_* modules' parameters (with the core tcp_* globals), read by the stream transports:
+# loading the module is what enables its protocol.
+PROTO_SERVICES: dict[str, Service[dict[str, Any]]] = {
+    proto: Service(f"proto_{proto}", f"proto_{proto}", f"{proto.upper()} listeners and connections")
+    for proto in ("tcp", "tls", "ws", "wss")
+}
