@@ -112,6 +112,7 @@ class TmBase:
         self.stats = TmStats()
         self._owners: dict[Transaction, Owner] = {}
         self._locals: dict[Transaction, Any] = {}  # requests we originate: uac.LocalRequest
+        self._retransmitted: dict[Transaction, int] = {}  # timer retransmissions so far
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
         self._prefix = os.urandom(3).hex()
@@ -355,6 +356,26 @@ class TmBase:
             self.timers.schedule(tx)
         self._arm_timer()
 
+    def _count_timer_actions(self, tx: Transaction, actions: Actions) -> None:
+        """OpenSIPS's timer statistics: retransmissions by interval, final-response timeouts."""
+        owner = self._owners.get(tx)
+        if owner is None:
+            return
+        stats = self.stats
+        for action in actions:
+            if isinstance(action, SendMessage) and action.retransmission:
+                if owner[0] == _UAS:
+                    stats.retransmission_rpl_T2 += 1
+                else:
+                    nth = self._retransmitted.get(tx, 0) + 1
+                    self._retransmitted[tx] = nth
+                    stats.request_retransmitted(nth)
+            elif isinstance(action, FinalResponseTimeout):
+                if action.timer == "fr_inv":
+                    stats.timeout_finalresponse_inv += 1
+                else:
+                    stats.timeout_finalresponse += 1
+
     def _send(self, kind: int, cell: Cell, branch: Branch | None, data: bytes) -> None:
         core = self._core()
         if kind == _UAS:
@@ -366,6 +387,7 @@ class TmBase:
     def _forget(self, tx: Transaction, cell: Cell) -> None:
         if self._owners.pop(tx, None) is None:
             return
+        self._retransmitted.pop(tx, None)
         self.timers.forget(tx)
         if isinstance(tx, ClientTransaction | ServerTransaction):
             self.table.remove(tx)
@@ -404,6 +426,7 @@ class TmBase:
         self._timer_at = float("inf")
         now = self._now()
         for tx, actions in self.timers.expire(now):
+            self._count_timer_actions(tx, actions)
             self._feed(tx, actions)
         for cell in self.waiting.expire(now):
             self._end_wait(cell)

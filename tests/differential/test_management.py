@@ -49,6 +49,10 @@ modparam("httpd", "ip", "127.0.0.1")
 modparam("httpd", "port", @@HTTP@@)
 
 route {
+    if (is_method("ACK")) {
+        t_check_trans();
+        exit;
+    }
     if (is_method("REGISTER")) {
         if (!save("location"))
             sl_reply_error();
@@ -198,6 +202,8 @@ def test_same_traffic_same_replies(sides: dict[str, Side]) -> None:
 
 def _mask_contact(contact: dict[str, Any], port: int) -> dict[str, Any]:
     out = dict(contact)
+    # the AOR hash, a random record label and a counter: compared as a type only
+    out["ContactID"] = type(out.get("ContactID")).__name__
     for key in ("Expires", "Last-Keepalive", "Last-Modified"):
         if key in out and isinstance(out[key], int):
             out[key] = "int"  # counts down with time
@@ -229,14 +235,14 @@ def test_ul_dump_same_shape_and_contacts(sides: dict[str, Side]) -> None:
 
 
 def test_ul_dump_brief_same_shape(sides: dict[str, Side]) -> None:
-    ref = sides["opensips"].mi("ul_dump", "brief")
-    ours = sides["pysips"].mi("ul_dump", "brief")
+    ref = sides["opensips"].mi("ul_dump", "1")
+    ours = sides["pysips"].mi("ul_dump", "1")
     assert shape(ours) == shape(ref), json.dumps({"opensips": ref, "pysips": ours}, indent=1)
 
 
 # statistics whose values depend on time, memory or processes, not on the traffic
 VOLATILE_STATS = ("core:timestamp", "shmem:", "pkmem:", "load:", "net:", "tm:inuse_transactions",
-                  "core:bad_URIs_rcvd")
+                  "tm:retransmission_")
 GROUPS = ("core:", "sl:", "tm:", "usrloc:", "registrar:")
 
 
