@@ -42,7 +42,7 @@ from pysips.script.loader import ModuleFinder, ModuleLoadError, module_name
 from pysips.script.myself import MyselfChecker, from_script
 from pysips.script.porting import provider_note
 from pysips.script.posixre import translate
-from pysips.script.pvbridge import new_registry
+from pysips.script.pvbridge import colours_off, flag_names, new_registry
 
 
 @dataclass(slots=True)
@@ -277,11 +277,14 @@ def _load(script: ast.Script, options: LoadOptions) -> tuple[LoadedScript, Check
             _modparam(item, modules, missing, flags, problems, pending)
 
     _resolve_params(pending, ParamResolveContext(registry, flags), problems)
+    if not core.get("xlog_force_color", False):
+        colours_off(registry)
+    flag_names(registry, flags)
 
     _check_dependencies(modules, missing, problems)
 
     myself = options.myself or from_script(global_params)
-    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)))
+    env = CoreEnv(myself, int(core.get("xlog_print_level", 2)), int(core.get("xlog_level", 2)))
     if finder is None:
         finder = ModuleFinder(mpath, options.base_dir)
     functions = build_function_table(

@@ -11,7 +11,17 @@ from pysips.script.context import MsgContext, Value
 from pysips.script.myself import split_hostport, uri_hostport
 from pysips.script.posixre import compile_dynamic, compile_posix
 from pysips.script.pvbridge import PVAccessor, PVError, pvar, template
-from pysips.script.values import EXPR_DROP, ExprError, arith, as_int, compare, compare_const, log, truth
+from pysips.script.values import (
+    EXPR_DROP,
+    ExprError,
+    arith,
+    as_int,
+    compare,
+    compare_const,
+    log,
+    truth,
+    wrap32,
+)
 
 if TYPE_CHECKING:
     from pysips.script.compile_state import CompilerState, CondFn, ValueFn
@@ -45,7 +55,7 @@ def _none(ctx: MsgContext) -> Value:
 def constant(expr: ast.Expr) -> tuple[bool, Value]:
     """(True, value) for a literal known at load time."""
     if isinstance(expr, ast.IntLit):
-        return True, expr.value
+        return True, wrap32(expr.value)  # 2147483648 is -2147483648 in OpenSIPS
     if isinstance(expr, ast.StrLit):
         return True, expr.value
     if isinstance(expr, ast.Ident):
@@ -53,7 +63,7 @@ def constant(expr: ast.Expr) -> tuple[bool, Value]:
     if isinstance(expr, ast.NullLit):
         return True, None
     if isinstance(expr, ast.UnOp) and expr.op == "-" and isinstance(expr.operand, ast.IntLit):
-        return True, -expr.operand.value
+        return True, wrap32(-expr.operand.value)
     return False, None
 
 

@@ -234,13 +234,17 @@ def _while(c: CompilerState, s: ast.While) -> RunFn:
                     ctx.retcode = 0
                     return 0
                 log.warning("error in expression at %s", pos)
+            ret = 1
             if v <= 0:
-                ctx.retcode = v
                 break
             ret = body(ctx)
             if ctx.action_flags & _STOP:
                 ctx.action_flags &= ~ACT_BREAK
                 break
+            ctx.retcode = ret
+        # OpenSIPS: a loop whose condition turns false returns 1, one left by `break` returns
+        # what its body did; $rc reads that (a return/exit inside keeps its own code)
+        if not ctx.action_flags & (ACT_RETURN | ACT_EXIT):
             ctx.retcode = ret
         return ret
 

@@ -39,6 +39,8 @@ L_DBG = 4
 class CoreEnv:
     myself: MyselfChecker
     xlog_print_level: int = L_NOTICE  # level of the one-argument xlog()
+    # xlog()/xdbg() print only up to this level, whatever log_level says (OpenSIPS `xlog_level`)
+    xlog_level: int = L_NOTICE
 
 
 def _a(kind: ArgKind, name: str = "", optional: bool = False, **kw: Any) -> ArgSpec:
@@ -71,10 +73,6 @@ def _emit(os_level: int, text: str) -> int:
 
 def _xlog_level_fmt(ctx: MsgContext, level: int, text: str) -> int:
     return _emit(level, text)
-
-
-def _xdbg(ctx: MsgContext, text: str) -> int:
-    return _emit(L_DBG, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,7 +346,19 @@ def core_exports(env: CoreEnv) -> ModuleExports:
     level = _a(any_, "level", fixup=fix_log_level)
 
     def xlog1(ctx: MsgContext, text: str) -> int:
+        if env.xlog_print_level > env.xlog_level:
+            return 1
         return _emit(env.xlog_print_level, text)
+
+    def xlog2(ctx: MsgContext, at: int, text: str) -> int:
+        if at > env.xlog_level:
+            return 1
+        return _emit(at, text)
+
+    def xdbg(ctx: MsgContext, text: str) -> int:
+        if env.xlog_level < L_DBG:
+            return 1
+        return _emit(L_DBG, text)
 
     def log1(ctx: MsgContext, text: str) -> int:
         return _emit(L_DBG, text)
@@ -361,8 +371,8 @@ def core_exports(env: CoreEnv) -> ModuleExports:
     rewrite_port = _rewrite(set_port)
     functions = [
         FunctionExport("xlog", xlog1, (_a(s, "format"),), doc="log a formatted line at xlog_print_level"),
-        FunctionExport("xlog/2", _xlog_level_fmt, (level, _a(s, "format")), doc="log at a level (L_ERR ...)"),
-        FunctionExport("xdbg", _xdbg, (_a(s, "format"),), doc="log a formatted line at L_DBG"),
+        FunctionExport("xlog/2", xlog2, (level, _a(s, "format")), doc="log at a level (L_ERR ...)"),
+        FunctionExport("xdbg", xdbg, (_a(s, "format"),), doc="log a formatted line at L_DBG"),
         FunctionExport("log", log1, (_a(s, "text"),), doc="log a line at L_DBG"),
         FunctionExport("log/2", _xlog_level_fmt, (level, _a(s, "text")), doc="log a line at a level"),
         FunctionExport("setflag", _setflag, (_a(ArgKind.MFLAG, "flag"),), doc="set a message flag"),

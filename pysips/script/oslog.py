@@ -6,6 +6,7 @@ OpenSIPS numbers its levels L_ALERT=-3 .. L_DBG=4 and prints `Mon DD HH:MM:SS [p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -77,12 +78,23 @@ class OpenSIPSFormatter(logging.Formatter):
         return line
 
 
+def _raw_stderr() -> TextIO:
+    """stderr writing the bytes a script value holds: a message byte that is not UTF-8 travels as
+    a surrogate escape and must reach the log as that byte (as OpenSIPS prints it), not as
+    Python's `\\udcXX` text."""
+    if sys.stderr.encoding.lower().replace("-", "") == "utf8" and sys.stderr.errors != "surrogateescape":
+        # a replaced stderr (tests capturing output) keeps its own rules
+        with contextlib.suppress(AttributeError, ValueError):
+            sys.stderr.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+    return sys.stderr
+
+
 def setup_logging(os_level: int, stream: TextIO | None = None) -> None:
     """Route pysips logging to `stream` (stderr by default) at the given OpenSIPS level."""
     root = logging.getLogger("pysips")
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream or _raw_stderr())
     handler.setFormatter(OpenSIPSFormatter())
     root.addHandler(handler)
     root.setLevel(py_level(os_level))

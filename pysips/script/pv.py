@@ -26,7 +26,6 @@ from pysips.script.pv_base import (
     PVError,
     PVFactory,
     as_str,
-    join_values,
     log,
 )
 from pysips.script.pv_core import core_factories
@@ -171,9 +170,9 @@ class IndexedPV(PVAccessor):
         return None
 
     def get(self, ctx: MsgContext) -> Value:
-        values = self._base.get_all(ctx)
         if self._index == "*":
-            return join_values(values)
+            return self._base.join_all(ctx)
+        values = self._base.get_all(ctx)
         i = self._position(ctx)
         if i is None or not -len(values) <= i < len(values):
             return None

@@ -72,6 +72,10 @@ class PVAccessor:
         """Assignment with `:=` (differs from `=` only for AVPs, where it drops older values)."""
         self.set(ctx, value)
 
+    def join_all(self, ctx: MsgContext) -> Value:
+        """`[*]` read as one value: every value, comma-separated; NULL when there are none."""
+        return join_values(self.get_all(ctx))
+
     def indexed(self, index: int | str | PVAccessor) -> PVAccessor | None:
         """This variable with `[index]` applied, when it handles indexes itself (AVPs do, for
         writes); None lets the caller apply the index to `get_all()`."""

@@ -13,7 +13,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pysips.script.ast import Pos
-from pysips.script.pv_base import FuncPV, Getter, ListPV, PVAccessor, PVError, PVFactory, Setter, log
+from pysips.script.pv_base import (
+    FuncPV,
+    Getter,
+    ListPV,
+    PVAccessor,
+    PVError,
+    PVFactory,
+    Setter,
+    join_values,
+    log,
+)
 from pysips.script.pv_sipparse import UriParts, parse_nameaddr, split_commas, split_uri
 
 if TYPE_CHECKING:
@@ -288,6 +298,9 @@ def make_hdr(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     return HeaderPV(f"$hdr({subname})", canonical_header(subname))
 
 
+_JOIN_BUFFER = 511  # OpenSIPS's PV_LOCAL_BUF_SIZE
+
+
 class HeaderPV(PVAccessor):
     """`$hdr(Name)`: the first field body; `get_all` gives every field (for indexes, `[*]`)."""
 
@@ -304,6 +317,15 @@ class HeaderPV(PVAccessor):
     def get_all(self, ctx: MsgContext) -> list[Value]:
         msg = ctx.msg
         return [] if msg is None else list(msg.headers(self._key))
+
+    def join_all(self, ctx: MsgContext) -> Value:
+        """`$(hdr(X)[*])`: OpenSIPS joins the bodies in a 511-byte buffer and gives NULL (with an
+        error) when they do not fit."""
+        joined = join_values(self.get_all(ctx))
+        if isinstance(joined, str) and len(joined.encode("utf-8", "surrogateescape")) + 1 > _JOIN_BUFFER:
+            log.error("local buffer length exceeded reading %s[*]", self.name)
+            return None
+        return joined
 
 
 def make_hdrcnt(name: str, subname: str | None, pos: Pos) -> PVAccessor:
@@ -361,7 +383,8 @@ def make_ct_fields(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         return None
 
     def values(ctx: MsgContext) -> list[Value]:
-        return [v for v in map(pick, _contacts(ctx)) if v is not None]
+        # one entry per contact, NULL where it lacks the field: index n is contact n
+        return [pick(v) for v in _contacts(ctx)]
 
     return ListPV(f"$ct.fields({field})", values)
 
@@ -442,12 +465,16 @@ def make_body(name: str, subname: str | None, pos: Pos) -> PVAccessor:
 
 def _socket_out(field: str | None) -> Getter:
     """The socket forced by the script (`force_send_socket`, `$socket_out = ...`), duck-typed
-    (the core's Socket: proto, ip, port, name) so this layer needs no transport import."""
+    (the core's Socket: proto, ip, port, name) so this layer needs no transport import; the
+    receiving socket when none is forced."""
+
+    receiving = _SOCKET_FIELDS[field]
 
     def get(ctx: MsgContext) -> Value:
         sock = ctx.force_socket
         if sock is None:
-            return None
+            # nothing forced: the socket the message came in on (OpenSIPS 3.6)
+            return receiving(ctx)
         if field is None:
             return getattr(sock, "name", None) or str(sock)
         if field == "af":
@@ -612,6 +639,25 @@ def make_color(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     return FuncPV(f"$C({subname})", lambda ctx: text)
 
 
+def flag_names_pv(get_mask: Callable[[MsgContext], int], names: Callable[[], dict[str, int]]) -> PVFactory:
+    """`$mf`/`$bf` as OpenSIPS 3.6 prints them: the names of the set flags, space-separated, the
+    most recently defined name first (OpenSIPS keeps its flag list newest first)."""
+
+    def text(ctx: MsgContext) -> Value:
+        mask = get_mask(ctx)
+        ordered = sorted(names().items(), key=lambda item: -item[1])
+        return " ".join(name for name, bit in ordered if mask & (1 << bit))
+
+    return _plain(text)
+
+
+def make_color_off(name: str, subname: str | None, pos: Pos) -> PVAccessor:
+    """`$C(..)` without `xlog_force_color=yes`: checked the same, but empty (OpenSIPS 3.6
+    prints colour codes only when the script forces them)."""
+    make_color(name, subname, pos)
+    return FuncPV(f"$C({subname})", lambda ctx: "")
+
+
 def _branch_field(key: str) -> Callable[[MsgContext], list[Value]]:
     """`$msg.branch.uri[*]` and friends: the extra branches added by append_branch/lookup
     (read-only here; each branch is a dict owned by tm)."""
@@ -632,11 +678,14 @@ def _branch_field(key: str) -> Callable[[MsgContext], list[Value]]:
 
 
 def _error_field(key: str) -> Getter:
-    """`$err.class` ...: the error an error_route runs for (OpenSIPS error info), NULL elsewhere."""
+    """`$err.class` ...: the error an error_route runs for (OpenSIPS error info)."""
+
+    # outside an error the numbers read 0 and the texts NULL (OpenSIPS's zeroed error info)
+    unset: Value = 0 if key in ("class", "level", "rcode") else None
 
     def get(ctx: MsgContext) -> Value:
         info = ctx.error_info
-        return None if info is None else info.get(key)
+        return unset if info is None else info.get(key)
 
     return get
 
@@ -712,7 +761,8 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
         "rt": _plain(_header_uri_getter("refer-to")),
         # message
         "ci": _plain(_msg_field(lambda m: m.call_id)),
-        "cs": _plain(_msg_field(lambda m: m.cseq.number)),
+        # a string in OpenSIPS 3.6 (`$cs == 1` is a type error there, `$cs == "1"` matches)
+        "cs": _plain(_msg_field(lambda m: str(m.cseq.number))),
         "rm": _plain(_msg_field(lambda m: m.method)),
         "rs": _plain(_msg_field(_status)),
         "rr": _plain(_msg_field(_reason)),

@@ -258,11 +258,15 @@ def parse_via(text: str) -> ViaParts | None:
     rest = rest.strip(" \t")
     comment = ""
     paren = rest.find("(")
+    # OpenSIPS's params run up to the comment, the blank before it included
+    full = rest
     if paren >= 0:
         close = rest.rfind(")")
         comment = rest[paren + 1 : close if close > paren else len(rest)]
         rest = rest[:paren].rstrip(" \t")
     hostport, _, params = rest.partition(";")
+    if paren >= 0 and params:
+        params += full[len(rest) : paren]
     hostport = hostport.strip(" \t")
     if hostport.startswith("["):
         close = hostport.find("]")
@@ -273,4 +277,4 @@ def parse_via(text: str) -> ViaParts | None:
         host, _, port = hostport.partition(":")
     if not host or (port and not port.strip().isdigit()):
         return None
-    return ViaParts(pieces[0], pieces[1], pieces[2], host, port.strip(), params.strip(), comment)
+    return ViaParts(pieces[0], pieces[1], pieces[2], host, port.strip(), params.lstrip(" \t"), comment)

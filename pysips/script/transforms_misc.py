@@ -108,7 +108,8 @@ def _ip(text: str) -> IPAddress | None:
 
 
 def _binary(v: str | int) -> bytes:
-    data = as_str(v).encode("latin-1", "replace")
+    # binary values travel as UTF-8 with surrogate escapes, like every other byte string
+    data = as_str(v).encode("utf-8", "surrogateescape")
     if len(data) not in (4, 16):
         raise TransformFailed("expected a binary IP address (4 or 16 bytes)")
     return data
@@ -126,7 +127,7 @@ def _ip_pton(ctx: MsgContext, v: str | int) -> Value:
     addr = _ip(as_str(v))
     if addr is None:
         raise TransformFailed(f"not an IP address: {v!r}")
-    return addr.packed.decode("latin-1")
+    return addr.packed.decode("utf-8", "surrogateescape")
 
 
 def _ip_isip(ctx: MsgContext, v: str | int) -> Value:

@@ -122,7 +122,11 @@ def make_uri(method: str, args: tuple[TrArg, ...], pos: ast.Pos) -> TrFunc:
 
 
 def _params(v: str | int) -> list[tuple[str, str | None]]:
-    parsed = split_params(_text_input(v, "param"))
+    text = _text_input(v, "param")
+    if text[:1] in (" ", "\t"):
+        # OpenSIPS's parse_params wants a name first: a list starting with whitespace fails
+        raise TransformFailed(f"invalid parameter list {v!r}: whitespace before the first name")
+    parsed = split_params(text)
     if not parsed:
         raise TransformFailed(f"invalid parameter list {v!r}")
     return parsed
@@ -193,7 +197,12 @@ def _na_name(na: NameAddr, pname: str | None) -> Value:
 
 
 def _na_len(na: NameAddr, pname: str | None) -> Value:
-    return len(na.body)
+    """The length of the name-addr itself: parameters after it are not counted (OpenSIPS)."""
+    body = na.body
+    if not na.params:
+        return len(body)
+    end = body.rfind(">") + 1 if "<" in body else body.find(";")
+    return len(body[:end].rstrip(" \t")) if end > 0 else len(body)
 
 
 def _na_params(na: NameAddr, pname: str | None) -> Value:

@@ -64,7 +64,9 @@ def leading_int(text: str) -> int:
 
 
 def _len(ctx: MsgContext, v: str | int) -> Value:
-    return len(as_str(v))
+    # bytes, as OpenSIPS counts them (a UTF-8 character may take several)
+    text = as_str(v)
+    return len(text) if text.isascii() else len(_b(text))
 
 
 def _int(ctx: MsgContext, v: str | int) -> Value:
@@ -76,7 +78,8 @@ def _md5(ctx: MsgContext, v: str | int) -> Value:
 
 
 def _crc32(ctx: MsgContext, v: str | int) -> Value:
-    return str(zlib.crc32(_b(as_str(v))))
+    # OpenSIPS's crc32_uint skips the final inversion of the standard CRC-32 (zlib's)
+    return str(zlib.crc32(_b(as_str(v))) ^ 0xFFFFFFFF)
 
 
 def _tolower(ctx: MsgContext, v: str | int) -> Value:

@@ -129,9 +129,8 @@ def arith(op: str, left: Value, right: Value, right_literal: bool = False) -> Va
             log.error("invalid numeric operands")
             raise ExprError(op)
         result = int_op(op, left, right)
-        if result is None:
-            raise ExprError(op)
-        return result
+        # OpenSIPS has already typed the result as an integer (0) when it meets a division by 0
+        return 0 if result is None else result
     if op == "+":
         if right is None:
             right = ""
@@ -189,12 +188,16 @@ def int_op(op: str, a: int, b: int) -> int | None:
     elif op == "^":
         r = a ^ b
     elif op == "<<":
-        r = a << b
+        r = a << (b & 31)  # the shift count is taken modulo 32, as x86 does for a C int
     elif op == ">>":
-        r = a >> b
+        r = a >> (b & 31)
     else:
         log.error("invalid integer operator %r", op)
         return None
-    # OpenSIPS integers are C ints: wrap to 32 bits signed
-    r &= 0xFFFFFFFF
-    return r - 0x100000000 if r & 0x80000000 else r
+    return wrap32(r)
+
+
+def wrap32(n: int) -> int:
+    """OpenSIPS integers are C ints: wrap to 32 bits signed."""
+    n &= 0xFFFFFFFF
+    return n - 0x100000000 if n & 0x80000000 else n

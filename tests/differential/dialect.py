@@ -41,12 +41,27 @@ _KEYWORDS = {
     "src_port": "$sp", "dst_ip": "$Ri", "dst_port": "$Rp", "proto": "$pr", "status": "$rs",
     "af": "$af", "retcode": "$rc", "msg:len": "$ml",
 }
+_SOCKET_FIELD = {"pr": "proto", "proto": "proto", "Ri": "ip", "Rp": "port", "af": "af"}
 _MYSELF_PV = {"uri": "$ru", "from_uri": "$fu", "to_uri": "$tu", "src_ip": "$si"}
 
 
 def _myself(match: re.Match[str]) -> str:
     negate = "!" if match.group(2) == "!=" else ""
     return f'{negate}is_myself("{_MYSELF_PV[match.group(1)]}")'
+
+
+_TLS_DOMAIN_PARAM = re.compile(r'(modparam\s*\(\s*"tls_mgm"\s*,\s*"[a-z_]+"\s*,\s*")(?!\[)([^"]*"\s*\))')
+
+
+def _tls_default_domain(script: str) -> str:
+    """2.x set tls_mgm's certificate/key/... without a domain; 3.x wants `[domain]value` and the
+    domain declared: give them a declared `default` server domain."""
+    first = _TLS_DOMAIN_PARAM.search(script)
+    if first is None:
+        return script
+    script = _TLS_DOMAIN_PARAM.sub(r"\g<1>[default]\g<2>", script)
+    declare = 'modparam("tls_mgm", "server_domain", "default")\n'
+    return script[: first.start()] + declare + script[first.start():]
 
 
 def _keyword(match: re.Match[str]) -> str:
@@ -67,23 +82,40 @@ RULES: tuple[Rule, ...] = (
     _global("uid", None, "3.x takes the user from `-u` only"),
     _global("gid", None, "3.x takes the group from `-g` only"),
     _global("mem_group", None, "gone in 3.x"),
-    Rule('`loadmodule "proto_udp.so"` (and proto_tcp)', "(line removed)",
-         "UDP and TCP are built into the 3.6 core; there is no such module file",
-         re.compile(r'^\s*loadmodule\s+"proto_(?:udp|tcp)(?:\.so)?"\s*$', re.MULTILINE), ""),
+    Rule('`loadmodule "uri.so"` and its `modparam`s', "(lines removed)",
+         "3.x has no uri module: has_totag(), is_user() ... moved to sipmsgops",
+         re.compile(r'^\s*(?:loadmodule\s+"uri(?:\.so)?"|modparam\s*\(\s*"uri"\s*,.*\))\s*$',
+                    re.MULTILINE), ""),
     Rule('`modparam("tm", "fr_timer", N)`', '`modparam("tm", "fr_timeout", N)`', "renamed in 2.0",
          re.compile(r'(modparam\s*\(\s*"tm"\s*,\s*")fr_timer(")'), r"\g<1>fr_timeout\g<2>"),
     Rule('`modparam("tm", "fr_inv_timer", N)`', '`modparam("tm", "fr_inv_timeout", N)`', "renamed in 2.0",
          re.compile(r'(modparam\s*\(\s*"tm"\s*,\s*")fr_inv_timer(")'), r"\g<1>fr_inv_timeout\g<2>"),
     Rule("`$avp(s:name)` `$avp(i:N)`", "`$avp(name)` `$avp(N)`", "1.x AVP name prefixes are gone",
          re.compile(r"\$avp\([si]:"), "$avp("),
+    Rule("`setflag(NAT)` `isbflagset(7)` (a bare name or number)", '`setflag("NAT")` `isbflagset("7")`',
+         "3.x flag functions take a string (a flag name)",
+         re.compile(r"\b((?:re)?setb?flag|isb?flagset)\(\s*([A-Za-z0-9_]+)\s*\)"), r'\g<1>("\g<2>")'),
+    Rule('`sl_send_reply("404", ...)` `mf_process_maxfwd_header("10")` (a quoted number)',
+         "`sl_send_reply(404, ...)` `mf_process_maxfwd_header(10)`",
+         "3.x integer parameters take a number or a variable, not a string",
+         re.compile(r'\b(sl_send_reply|send_reply|t_reply|sl_reply|mf_process_maxfwd_header|'
+                    r'maxfwd_process|t_reply_with_body)\(\s*"(-?\d+)"'), r"\g<1>(\g<2>"),
     Rule("`uri==myself` `from_uri!=myself` `to_uri==myself` `src_ip==myself`",
          '`is_myself("$ru")` `!is_myself("$fu")` ...',
          "3.x has no `myself` keyword; is_myself() ignores an absent port",
          re.compile(r"(?<![\w$.])(from_uri|to_uri|src_ip|uri)\s*(==|!=)\s*myself\b"), _myself),
     Rule("`method==\"INVITE\"` `src_ip` `dst_port` `proto` `status` ... as operands",
-         "`$rm` `$si` `$Rp` `$pr` `$rs` ...",
+         "`$rm` `$si` `$rs` ... (`$socket_in(..)` for dst_ip, dst_port, proto, af)",
          "3.x reads these through pseudo-variables only",
          re.compile(rf"(?<![\w$.:\"])({_KEYWORD_NAMES})(?=\s*(?:==|!=|=~|!~|>=|<=|>|<))"), _keyword),
+    Rule("`$pr` `$proto` `$Ri` `$Rp` `$af`", "`$socket_in(proto)` `$socket_in(ip)` `$socket_in(port)` ...",
+         "3.x reads the receiving socket through $socket_in only",
+         re.compile(r"\$(proto|pr|Ri|Rp|af)(?![\w.(])"),
+         lambda m: f"$socket_in({_SOCKET_FIELD[m.group(1)]})"),
+    Rule("`proto == WS` (a bare protocol name)", '`$socket_in(proto) == "WS"`',
+         "3.x compares with a string; a bare word is a syntax error",
+         re.compile(r"(\$socket_in\(proto\)\s*(?:==|!=)\s*)(UDP|TCP|TLS|SCTP|WSS|WS)\b", re.IGNORECASE),
+         r'\g<1>"\g<2>"'),
 )
 
 
@@ -91,12 +123,15 @@ def to_opensips_3(script: str) -> str:
     """The script with every older spelling of RULES replaced by its OpenSIPS 3.x form."""
     for rule in RULES:
         script = rule.apply(script)
-    return script
+    return _tls_default_domain(script)
 
 
 def markdown_table() -> str:
     rows = ["| 1.x/2.x spelling | OpenSIPS 3.x form | note |", "| --- | --- | --- |"]
     rows += [f"| {rule.old} | {rule.new} | {rule.note} |" for rule in RULES]
+    rows.append('| `modparam("tls_mgm", "certificate", "/path")` (no domain) | '
+                '`modparam("tls_mgm", "certificate", "[default]/path")` and a `server_domain` "default" | '
+                "3.x tls_mgm settings name their TLS domain |")
     return "\n".join(rows)
 
 

@@ -109,8 +109,9 @@ def header(port: int, mpath: Path | None, log_level: int = 3) -> str:
         "tcp_workers=1",
         f"socket=udp:{LOCALHOST}:{port}",
     ]
-    if mpath is not None:
-        lines.append(f'mpath="{mpath}/"')
+    # one line either way, so that both copies of a script have the same line numbers
+    lines.append(f'mpath="{mpath}/"' if mpath is not None else "# mpath: pysips's bundled modules")
+    lines.append('loadmodule "proto_udp.so"')  # built into the 3.6 core, loaded by this name
     return "\n".join(lines) + "\n\n"
 
 
@@ -357,13 +358,15 @@ def send_udp(port: int, data: bytes, *, source: socket.socket | None = None) -> 
 
 
 def exchange(servers: Sequence[Server], messages: Sequence[bytes], *, done: str,
-             timeout: float = 5.0) -> dict[str, list[list[str]]]:
+             timeout: float = 5.0, timeouts: Sequence[Mapping[str, float]] | None = None,
+             ) -> dict[str, list[list[str]]]:
     """Send each message to every server in turn and collect the log records it caused.
 
     All datagrams leave from one socket, so `$si`/`$sp` read the same on both servers. The script
     must log a record containing `done` when it has finished with a message; the records up to it
     are that message's. Returns, per server name, one list of records per message. A message a
-    server never finishes (dropped as unparsable, say) gets ["(no <done> line)"] after `timeout`.
+    server never finishes (dropped as unparsable, say) gets ["(no <done> line)"] after `timeout`
+    (or `timeouts[i][server name]` for message i: short where that server is known to drop it).
     """
     marker = re.compile(re.escape(done))
     collected: dict[str, list[list[str]]] = {server.name: [] for server in servers}
@@ -371,12 +374,13 @@ def exchange(servers: Sequence[Server], messages: Sequence[bytes], *, done: str,
         server.new_messages()  # start-up lines are not the first message's
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as source:
         source.bind((LOCALHOST, 0))
-        for data in messages:
+        for i, data in enumerate(messages):
             for server in servers:
                 send_udp(server.port, data, source=source)
             for server in servers:
                 try:
-                    lines = server.wait_for(marker, timeout)
+                    wait = timeout if timeouts is None else timeouts[i].get(server.name, timeout)
+                    lines = server.wait_for(marker, wait)
                 except TimeoutError:
                     lines = [f"(no {done} line)"]
                 collected[server.name].append(lines)

@@ -118,7 +118,7 @@ error_route {
     $var(seen) = $err.rcode;
 }
 route {
-    if (!save("location", "r") && $err.class == NULL)
+    if (!save("location", "r") && $err.class == 0)
         $var(after) = "reset";
     sl_send_reply(299, "went on");
 }

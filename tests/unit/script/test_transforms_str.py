@@ -27,7 +27,7 @@ CASES: list[tuple[ast.Transform, Value, Value]] = [
     (tr("s.sha256"), "", hashlib.sha256(b"").hexdigest()),
     (tr("s.sha512"), 7, hashlib.sha512(b"7").hexdigest()),
     (tr("s.sha256_hmac", "key"), "msg", hmac.new(b"key", b"msg", "sha256").hexdigest()),
-    (tr("s.crc32"), "abc", str(zlib.crc32(b"abc"))),
+    (tr("s.crc32"), "abc", str(zlib.crc32(b"abc") ^ 0xFFFFFFFF)),  # OpenSIPS: no final inversion
     (tr("s.substr", 1, 3), "abcdef", "bcd"),
     (tr("s.substr", 2, 0), "abcdef", "cdef"),
     (tr("s.substr", -2, 0), "abcdef", "ef"),
