@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -91,8 +92,11 @@ def first_lines(transcript: dict[str, list[str]]) -> list[str]:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_same_behaviour(sides: dict[str, Side], scenario: Scenario) -> None:
-    reference = sides["opensips"].play(scenario)
-    ours = sides["pysips"].play(scenario)
+    # both at once: each side has its own sockets and server, and the waits overlap
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ref_run = pool.submit(sides["opensips"].play, scenario)
+        our_run = pool.submit(sides["pysips"].play, scenario)
+        reference, ours = ref_run.result(), our_run.result()
     for side in sides.values():
         assert side.server.alive(), f"{side.server.name} died during {scenario.name}\n{side.server.tail()}"
     seen = first_lines(reference)

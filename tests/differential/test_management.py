@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -155,9 +156,14 @@ class Side:
         self.http = http
         self.workdir = workdir
         self.statuses: list[str] = []
+        self._answers: dict[tuple[str, ...], Any] = {}
 
     def mi(self, *args: str) -> Any:
-        return cli(self.http, self.workdir, *args)
+        """One opensips-cli run per distinct command (the traffic is over: answers do not change
+        apart from timers, which the comparisons mask)."""
+        if args not in self._answers:
+            self._answers[args] = cli(self.http, self.workdir, *args)
+        return self._answers[args]
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +179,12 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Side]]
             started[name] = Side(server, http, workdir)
         for side in started.values():
             side.statuses = traffic(side.server.port)
+        # every command the tests ask, both servers at once (opensips-cli starts in ~1 s)
+        commands = [("ul_dump",), ("ul_dump", "1"), ("ps",), ("get_statistics", "all"),
+                    ("get_statistics", *STAT_NAMES), ("get_statistics", *GROUPS)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda job: job[0].mi(*job[1]),
+                          [(side, args) for args in commands for side in started.values()]))
         yield started
     finally:
         for side in started.values():
@@ -250,10 +262,16 @@ def _traffic_stats(stats: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in stats.items() if k.startswith(GROUPS) and not k.startswith(VOLATILE_STATS)}
 
 
+def _group(answer: dict[str, Any], group: str) -> dict[str, Any]:
+    return {k: v for k, v in answer.items() if k.startswith(group)}
+
+
 @pytest.mark.parametrize("group", GROUPS)
 def test_statistics_group_same_keys_and_values(sides: dict[str, Side], group: str) -> None:
-    ref = sides["opensips"].mi("get_statistics", group)
-    ours = sides["pysips"].mi("get_statistics", group)
+    # asked as one get_statistics with every group (one opensips-cli run per server)
+    ref = _group(sides["opensips"].mi("get_statistics", *GROUPS), group)
+    ours = _group(sides["pysips"].mi("get_statistics", *GROUPS), group)
+    assert ref, f"OpenSIPS has no {group} statistics"
     assert shape(ours) == shape(ref), json.dumps({"opensips": ref, "pysips": ours}, indent=1)
     assert _traffic_stats(ours) == _traffic_stats(ref)
 
@@ -269,10 +287,14 @@ def test_statistics_all_covers_the_reference_groups(sides: dict[str, Side]) -> N
     assert _traffic_stats(ours) == _traffic_stats(ref)
 
 
+# bare names, and names with their group, which OpenSIPS's get_stat() does not find
+STAT_NAMES = ("rcv_requests", "2xx_replies", "location-contacts", "sl:2xx_replies", "registrar:rejected_regs")
+
+
 def test_statistics_by_name(sides: dict[str, Side]) -> None:
-    names = ("rcv_requests", "sl:2xx_replies", "usrloc:location-contacts", "registrar:rejected_regs")
-    ref = sides["opensips"].mi("get_statistics", *names)
-    ours = sides["pysips"].mi("get_statistics", *names)
+    ref = sides["opensips"].mi("get_statistics", *STAT_NAMES)
+    ours = sides["pysips"].mi("get_statistics", *STAT_NAMES)
+    assert set(ref) == {"core:rcv_requests", "sl:2xx_replies", "usrloc:location-contacts"}, ref
     assert ours == ref
 
 
