@@ -202,7 +202,7 @@ def test_register_then_ul_commands(server: Server) -> None:
                "0") == "OK"
     shown = cli(server, "ul_show_contact", "location", "carol@example.com", via="fifo")
     assert shown["Contacts"][0]["Expires"] == "permanent"
-    assert cli(server, "get_statistics", "usrloc:location-users")["usrloc:location-users"] >= 2
+    assert cli(server, "get_statistics", "location-users")["usrloc:location-users"] >= 2
     assert cli(server, "ul_rm", "location", "carol@example.com", via="datagram") == "OK"
     assert "carol@example.com" not in json.dumps(cli(server, "ul_dump"))
 
