@@ -18,7 +18,14 @@ from typing import Protocol
 
 from pysips.core.api import Destination, Hooks, Socket, TimerHandle
 from pysips.core.mhomed import OutSocketChooser
-from pysips.core.replies import REPLY_HEADERS, reason_for, relayed_status, stateless_to_tag
+from pysips.core.replies import (
+    REPLY_HEADERS,
+    add_reply_headers,
+    destination_set_header,
+    reason_for,
+    relayed_status,
+    stateless_to_tag,
+)
 from pysips.core.reply_route import next_hop_of_reply, reply_destination
 from pysips.core.resolve import Resolver
 from pysips.core.sockets import SocketMyself, SocketTable, default_port, is_ip_literal
@@ -249,6 +256,11 @@ class Engine:
         if to_tag is None and code >= 180 and not msg.to.tag:
             to_tag = stateless_to_tag(msg)
         headers = list(extra_headers)
+        if 300 <= code < 400:
+            # a redirect names the destination set, as a reply lump (OpenSIPS sl and tm)
+            dset = destination_set_header(ctx)
+            if dset is not None:
+                add_reply_headers(ctx, [dset])
         # reply lumps stay with the request: every local reply to it carries them (OpenSIPS)
         queued = ctx.extra.get(REPLY_HEADERS)
         if queued:

@@ -35,6 +35,7 @@ REASONS: dict[int, str] = {
 # ctx.extra keys the engine reads
 LAST_ERROR = "core.last_error"  # (status, reason) of the last failure, for sl_reply_error()
 REPLY_HEADERS = "core.reply_headers"  # list[str]: headers every local reply carries (append_to_reply)
+RURI_Q = "core.ruri_q"  # float: the q of the R-URI the script set (lookup() sets the contact's)
 
 _SECRET = os.urandom(16)
 # The fixed part of every stateless To tag of this process: a 16-hex prefix, a dash, a suffix.
@@ -66,6 +67,32 @@ def last_error(ctx: MsgContext) -> tuple[int, str]:
         return found
     # OpenSIPS's text for an unspecified internal error (E_UNSPEC, -1), signed by sl
     return 500, "Server error occurred (1/SL)"
+
+
+def q_text(q: float) -> str:
+    """OpenSIPS's q2str: 1, 0, or 0. and up to three digits without trailing zeros."""
+    thousandths = round(q * 1000)
+    if thousandths >= 1000:
+        return "1"
+    if thousandths <= 0:
+        return "0"
+    return "0." + f"{thousandths:03d}".rstrip("0")
+
+
+def destination_set_header(ctx: MsgContext) -> str | None:
+    """The Contact header a 3xx we send carries (OpenSIPS print_dset): the R-URI the script set,
+    then every branch, each with its q when it has one."""
+    parts: list[str] = []
+    if ctx.new_ruri is not None:
+        q = ctx.extra.get(RURI_Q)
+        parts.append(f"<{ctx.new_ruri}>" + (f";q={q_text(q)}" if isinstance(q, float | int) else ""))
+    for branch in ctx.branches:
+        uri = branch.get("uri")
+        if not uri:
+            continue
+        q = branch.get("q")
+        parts.append(f"<{uri}>" + (f";q={q_text(q)}" if isinstance(q, float | int) else ""))
+    return "Contact: " + ", ".join(parts) if parts else None
 
 
 def add_reply_headers(ctx: MsgContext, lines: list[str]) -> None:

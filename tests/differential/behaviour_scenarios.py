@@ -494,6 +494,16 @@ def fork_4xx_beats_5xx(n: Net) -> None:
     n.uac.quiet(0.1)
 
 
+@scenario("uac SIP/2.0 302 Moved Temporarily")
+def redirect_lists_the_destination_set(n: Net) -> None:
+    _register(n, "fork", [f"<sip:fork@{n.uas1.hostport}>;q=0.9;expires=600",
+                          f"<sip:fork@{n.uas2.hostport}>;q=0.8;expires=600"])
+    d = n.dialog("redirect")
+    inv = n.send(d.request("INVITE", f"sip:redirect@{n.proxy_hostport}"))
+    finish_invite_uac(n, inv, n.uac.recv_final())
+    n.uac.quiet(0.1)
+
+
 @scenario("uac SIP/2.0 500")
 def fork_only_503_becomes_500(n: Net) -> None:
     inv, one, two = _fork(n)
