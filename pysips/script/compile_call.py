@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pysips.script import ast
-from pysips.script.compile_expr import compile_pvar, constant, value
+from pysips.script.compile_expr import compile_pvar, constant, formatted_value, value
 from pysips.script.compile_state import MAX_ROUTE_DEPTH, FunctionUse, log
 from pysips.script.context import ACT_EXIT, MsgContext
 from pysips.script.errinfo import RouteRunner, run_error_route
@@ -315,7 +315,7 @@ def _fix_arg(
 
 
 def _dynamic(c: CompilerState, arg: ast.Expr) -> ValueFn:
-    return value(c, arg)
+    return formatted_value(c, arg)
 
 
 def _apply_const(

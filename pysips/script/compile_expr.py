@@ -106,11 +106,10 @@ def value(c: CompilerState, expr: ast.Expr) -> ValueFn:
         acc = compile_pvar(c, expr)
         return acc.getter if acc is not None else _none
     if isinstance(expr, ast.StrTemplate):
-        try:
-            return template(expr, c.pv_registry)
-        except PVError as exc:
-            c.error(exc.pos if exc.pos != ast.NOWHERE else expr.pos, exc.message)
-            return _none
+        # OpenSIPS expands pseudo-variables only in function parameters: in an assignment, a
+        # comparison, a regex, a route() argument, the string is literal ("$rm" stays "$rm")
+        text = expr.text
+        return lambda ctx: text
     if isinstance(expr, ast.CoreKeyword):
         return keyword_value(c, expr)
     if isinstance(expr, ast.IPNet):
@@ -141,6 +140,17 @@ def value(c: CompilerState, expr: ast.Expr) -> ValueFn:
         return _none
     c.error(getattr(expr, "pos", ast.NOWHERE), f"unsupported expression {type(expr).__name__}")
     return _none
+
+
+def formatted_value(c: CompilerState, expr: ast.Expr) -> ValueFn:
+    """value() for a function parameter: a string with pseudo-variables is expanded."""
+    if isinstance(expr, ast.StrTemplate):
+        try:
+            return template(expr, c.pv_registry)
+        except PVError as exc:
+            c.error(exc.pos if exc.pos != ast.NOWHERE else expr.pos, exc.message)
+            return _none
+    return value(c, expr)
 
 
 def strict_value(c: CompilerState, expr: ast.Expr) -> ValueFn:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pysips.script import ast
 from pysips.script.compile_call import compile_action, error_route_of, not_async_yet
-from pysips.script.compile_expr import compile_pvar, cond, constant, strict_value, value
+from pysips.script.compile_expr import compile_pvar, cond, constant, formatted_value, strict_value, value
 from pysips.script.context import ACT_BREAK, ACT_DROP, ACT_EXIT, ACT_RETURN, MsgContext, Value
 from pysips.script.errinfo import EC_ASSERT, EL_CRITIC, run_error_route, set_error
 from pysips.script.values import EXPR_DROP, ExprError, compound
@@ -363,7 +363,7 @@ def _return(c: CompilerState, s: ast.Return) -> RunFn:
 
 def _assert(c: CompilerState, s: ast.Assert) -> RunFn:
     test: CondFn = cond(c, s.cond)
-    message = value(c, s.message) if s.message is not None else None
+    message = formatted_value(c, s.message) if s.message is not None else None
     if not c.core.get("enable_asserts", False):
         return _one
     pos = s.pos

@@ -308,15 +308,25 @@ def compile_transforms(
     return compile_chain(funcs), "".join(labels)
 
 
+def _pvar_text(node: ast.PVar) -> str:
+    """A pseudo-variable reference written back as script text (`$var(n)`)."""
+    sub = node.subname
+    inner = _pvar_text(sub) if isinstance(sub, ast.PVar) else sub
+    return f"${node.name}" if inner is None else f"${node.name}({inner})"
+
+
 def compile_pvar(node: ast.PVar, registry: PVRegistry) -> PVAccessor:
     """Build the accessor for a pseudo-variable reference (for reading, or writing if allowed)."""
-    if isinstance(node.subname, ast.PVar):
+    if isinstance(node.subname, ast.PVar) and node.name == "var":
+        # OpenSIPS reads a $var name literally: $var($var(n)) is the variable named "$var(n)"
+        acc: PVAccessor = registry.create(node.name, _pvar_text(node.subname), node.pos)
+    elif isinstance(node.subname, ast.PVar):
         name_of = compile_pvar(node.subname, registry)
         try:
             writable = registry.create(node.name, "x", node.pos).writable
         except PVError:
             writable = False
-        acc: PVAccessor = DynamicNamePV(registry, node.name, name_of, node.pos, writable)
+        acc = DynamicNamePV(registry, node.name, name_of, node.pos, writable)
     else:
         acc = registry.create(node.name, node.subname, node.pos)
     index = _static_index(node, registry)

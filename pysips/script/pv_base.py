@@ -34,6 +34,30 @@ class PVError(Exception):
         self.pos = pos
 
 
+class IntText(int):
+    """An integer that prints as the text it was read from: `{s.int}` of "-42abc" is -42 in
+    arithmetic and comparisons but prints "-42abc", as OpenSIPS keeps the original string beside
+    the number. Stored into a variable it becomes a plain integer (see `stored`)."""
+
+    text: str  # (int subclasses cannot have __slots__)
+
+    def __new__(cls, number: int, text: str) -> IntText:
+        self = super().__new__(cls, number)
+        self.text = text
+        return self
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __format__(self, spec: str) -> str:
+        return format(self.text, spec) if spec else self.text
+
+
+def stored(value: str | int) -> str | int:
+    """A value as a variable keeps it: an integer read from text keeps only its number."""
+    return int(value) if isinstance(value, IntText) else value
+
+
 def as_str(value: str | int) -> str:
     """The string face of a value: OpenSIPS values carry both, integers print in decimal."""
     return value if isinstance(value, str) else str(value)

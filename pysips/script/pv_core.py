@@ -368,7 +368,9 @@ def make_ct_fields(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         raise PVError(f"$ct.fields: unknown field {subname!r} ({', '.join(_CONTACT_FIELDS)})", pos)
 
     def pick(text: Value) -> Value:
-        na = parse_nameaddr(text) if isinstance(text, str) else None
+        if not isinstance(text, str) or text.strip() == "*":
+            return None  # `Contact: *` has no contact to read fields from
+        na = parse_nameaddr(text)
         if na is None:
             return None
         if field == "uri":

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pysips.script.ast import Pos
-from pysips.script.pv_base import FuncPV, PVAccessor, PVError, join_values, log
+from pysips.script.pv_base import FuncPV, PVAccessor, PVError, join_values, log, stored
 
 if TYPE_CHECKING:
     from pysips.script.context import MsgContext, Value
@@ -46,7 +46,7 @@ def make_var(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         if value is None:
             ctx.process.vars.pop(key, None)
         else:
-            ctx.process.vars[key] = value
+            ctx.process.vars[key] = stored(value)
 
     return FuncPV(f"$var({key})", get, set_)
 
@@ -99,6 +99,8 @@ class AvpPV(PVAccessor):
         return [] if value is None else [value]
 
     def set(self, ctx: MsgContext, value: Value) -> None:
+        if value is not None:
+            value = stored(value)
         avps = ctx.avps
         key = self._key
         index = self._resolve_index(ctx) if self._index is not None else None
@@ -133,7 +135,7 @@ class AvpPV(PVAccessor):
         if value is None:
             ctx.avps.pop(self._key, None)
         else:
-            ctx.avps[self._key] = [value]
+            ctx.avps[self._key] = [stored(value)]
 
 
 def _index_label(index: int | str | PVAccessor) -> str:

@@ -197,10 +197,11 @@ def _na_name(na: NameAddr, pname: str | None) -> Value:
 
 
 def _na_len(na: NameAddr, pname: str | None) -> Value:
-    """The length of the name-addr itself: parameters after it are not counted (OpenSIPS)."""
+    """The length of the name-addr itself: parameters after it are not counted. Without
+    parameters OpenSIPS 3.6 also counts the CRLF it appends to the value before parsing it."""
     body = na.body
     if not na.params:
-        return len(body)
+        return len(body) + 2
     end = body.rfind(">") + 1 if "<" in body else body.find(";")
     return len(body[:end].rstrip(" \t")) if end > 0 else len(body)
 

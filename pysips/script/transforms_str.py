@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pysips.script import ast
-from pysips.script.pv_base import PVAccessor, PVError, as_str
+from pysips.script.pv_base import IntText, PVAccessor, PVError, as_str
 from pysips.script.transforms import (
     TransformFailed,
     TrArg,
@@ -70,7 +70,11 @@ def _len(ctx: MsgContext, v: str | int) -> Value:
 
 
 def _int(ctx: MsgContext, v: str | int) -> Value:
-    return v if isinstance(v, int) else leading_int(v)
+    if isinstance(v, int):
+        return v
+    number = leading_int(v)
+    # OpenSIPS keeps the original text as the printed form when it is not exactly the number
+    return number if str(number) == v else IntText(number, v)
 
 
 def _md5(ctx: MsgContext, v: str | int) -> Value:

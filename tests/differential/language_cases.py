@@ -65,6 +65,9 @@ MESSAGE_PVS: tuple[tuple[str, str], ...] = (
     ("body.sdp.m1", "$(rb{sdp.line,m,1})"), ("hdr.all.via", "$(hdr(Via)[*]{s.len})"),
     ("ct.all", "$(ct[*]{s.len})"), ("err.class", "$err.class"), ("sock.out", "$socket_out"),
     ("ct.methods", "$ct.fields(methods)"), ("ct.received", "$ct.fields(received)"),
+    ("ct1", "$(ct[1])"), ("ct1.expires", "$(ct.fields(expires)[1])"), ("ct1.name", "$(ct.fields(name)[1])"),
+    ("route", "$hdr(Route)"), ("route.cnt", "$hdrcnt(Route)"), ("route1", "$(hdr(Route)[1])"),
+    ("path", "$hdr(Path)"), ("expires", "$hdr(Expires)"),
     ("ru.host", "$(ru{uri.host})"), ("ru.port", "$(ru{uri.port})"), ("ru.transport", "$(ru{uri.transport})"),
     ("fu.user", "$(fu{uri.user})"), ("from.name", "$(hdr(From){nameaddr.name})"),
     ("to.tag", "$(hdr(To){nameaddr.param,tag})"), ("ct.na.uri", "$(ct{nameaddr.uri})"),
@@ -462,6 +465,101 @@ def _dialect_cases() -> list[Case]:
     ]
 
 
+def _literal_string_cases() -> list[Case]:
+    """Strings in expressions are literal in OpenSIPS: only function parameters expand `$x`."""
+    return [
+        _cond("lit.cmp", '$rm == "$rm"'), _cond("lit.regex", '$rm =~ "^$rm"'),
+        Case("lit.assign", "[$var(s)]", '$var(s) = "dbl $rm";'),
+        Case("lit.single", "[$var(s)]", "$var(s) = 'single $rm';"),
+        Case("lit.concat", "[$var(s)]", '$var(s) = "a" + "$rm";'),
+        Case("lit.avp", "[$avp(lq)]", '$avp(lq) = "x $rm";'),
+        Case("lit.route", "[$var(pp)]", 'route(lit_params, "$rm", "$ci");'),
+        Case("lit.switch", "[$var(c)]",
+             '$var(t) = "$rm"; switch ($var(t)) { case "$rm": $var(c) = "lit"; break; '
+             'default: $var(c) = "no"; }'),
+        Case("lit.escapes", "$(var(s){s.len}) [$var(s)]", '$var(s) = "a\\tb\\\\c\\"d";'),
+    ]
+
+
+def _function_cases() -> list[Case]:
+    """Values around module functions (sipmsgops, textops): return codes, what $hdr sees after
+    header changes (OpenSIPS applies them when the message leaves)."""
+    return [
+        Case("fn.append_hf", "[$hdr(X-New)] [$hdrcnt(X-New)]", 'append_hf("X-New: one\\r\\n");'),
+        Case("fn.remove_hf", "[$hdr(X-Num)] [$hdrcnt(X-Num)]", 'remove_hf("X-Num");'),
+        _cond("fn.is_method", 'is_method("MESSAGE|INVITE")'),
+        Case("fn.is_method.rc", "$rc $retcode", 'is_method("INVITE");'),
+        _cond("fn.has_totag", "has_totag()"), _cond("fn.is_present_hf", 'is_present_hf("X-List")'),
+        _cond("fn.search", 'search("X-Num: 4[0-9]")'),
+        Case("fn.assign.false", "[$var(r)]", '$var(r) = is_method("INVITE");'),
+        Case("fn.assign.true", "[$var(r)]", '$var(r) = is_method("MESSAGE");'),
+        Case("fn.format", "[$hdr(X-Fmt)]", 'append_hf("X-Fmt: $rm $ci\\r\\n");'),
+    ]
+
+
+def _more_cases() -> list[Case]:
+    """AVP copies and [append], transformations with variable arguments, chains, empty input."""
+    return [
+        Case("more.0", '[$(avp(x)[*])]',
+             '$avp(y) = "1"; $avp(y) = "2"; $avp(x) = $avp(y);'),
+        Case("more.1", '[$(avp(ap)[*])]',
+             '$avp(ap) = "a"; $(avp(ap)[append]) = "z";'),
+        Case("more.2", '[$(var(s){s.substr,$var(a),$var(b)})]',
+             '$var(a) = 1; $var(b) = 3; $var(s) = "abcdef";'),
+        Case("more.3", '[$(var(s){s.substr,0,-1})] [$(var(s){s.substr,-2,0})] [$(var(s){s.substr,2,-2})]',
+             '$var(s) = "abcdef";'),
+        Case("more.4", '[$(var(s){s.select,-2,,})] [$(var(s){s.select,9,,})]',
+             '$var(s) = "a,b,c,d";'),
+        Case("more.5", '[$(var(u){uri.param,$var(p)})] [$(var(u){uri.param,x})]',
+             '$var(p) = "lr"; $var(u) = "sip:a@b;lr;x=1";'),
+        Case("more.6", '[$(var(l){param.value,$var(n)})]',
+             '$var(n) = "b"; $var(l) = "a=1;b=2";'),
+        Case("more.7", '[$(var(s){s.encode.hexa}{s.decode.hexa})] [$(var(s){s.b64encode}{s.b64decode})]',
+             '$var(s) = "Hello";'),
+        Case("more.8", '[$(var(i){s.dec2hex})] [$(var(i){s.len})] [$(var(i){s.toupper})]',
+             '$var(i) = 255;'),
+        Case("more.9", '[$(var(i){s.int})] [$(var(i){s.dec2hex})]',
+             '$var(i) = -5;'),
+        Case("more.10", '[$(var(s){s.fill.left,0,5})] [$(var(s){s.fill.right,xy,5})] [$(var(s){s.width,1})]',
+             '$var(s) = "ab";'),
+        Case("more.11", '[$(var(s){uri.user}{s.toupper}{s.len})]',
+             '$var(s) = "sip:alice@example.com";'),
+        Case("more.12", "[$(var(s){uri.user})] [$(var(s){nameaddr.uri})] "
+             "[$(var(s){param.count})] [$(var(s){csv.count})]",
+             '$var(s) = "";'),
+        Case("more.13", '[$(var(s){ip.isprivate})] [$(var(s){ip.family})] [$(var(s){ip.pton}{ip.family})]',
+             '$var(s) = "10.0.0.1";'),
+        Case("more.14", '[$(var(s){s.escape.common})] [$(var(s){s.tolower}{s.reverse})]',
+             '$var(s) = "A b C";'),
+    ]
+
+
+def _int_text_cases() -> list[Case]:
+    """{s.int} of a string that is not exactly a number: printed as the text, used as the number."""
+    setup = '$var(it) = "12abc";'
+    return [
+        Case("sint.len", "$(var(it){s.int}{s.len})", setup),
+        Case("sint.assign", "[$var(iu)]", f"{setup} $var(iu) = $(var(it){{s.int}});"),
+        Case("sint.add", "[$var(iu)]", f"{setup} $var(iu) = $(var(it){{s.int}}) + 1;"),
+        Case("sint.avp", "[$avp(iu)]", f"{setup} $avp(iu) = $(var(it){{s.int}});"),
+        _cond("sint.cmp", "$(var(it){s.int}) == 12", setup),
+        _cond("sint.cmpstr", '$(var(it){s.int}) == "12abc"', setup),
+        Case("sint.md5", "$(var(it){s.int}{s.md5})", setup),
+        Case("sint.concat", "[$var(iu)]", f'{setup} $var(iu) = "n=" + $(var(it){{s.int}});'),
+    ]
+
+
+def _name_cases() -> list[Case]:
+    """Names given through another variable: $avp and $hdr resolve them, $var reads them literally."""
+    setup = '$var(n) = "target"; $avp(target) = "avpval"; $var(target) = "varval";'
+    return [
+        Case("name.avp", "[$avp($var(n))]", setup),
+        Case("name.var", "[$var($var(n))]", setup),
+        Case("name.var.set", "[$var(target)] [$var($var(n))]", f'{setup} $var($var(n)) = "set-through";'),
+        Case("name.hdrcnt", "[$hdrcnt($var(h))]", '$var(h) = "X-Num";'),
+    ]
+
+
 def _loop_cases() -> list[Case]:
     return [
         Case("foreach.avp", "[$var(out)]", '$avp(fe) = "x"; $avp(fe) = "y"; $avp(fe) = "z"; $var(out) = ""; '
@@ -496,7 +594,9 @@ def expression_cases() -> list[Case]:
     cases = (_str_transform_cases() + _uri_cases() + _param_cases() + _nameaddr_cases() + _via_cases()
              + _misc_transform_cases() + _arith_cases() + _compare_cases() + _regex_cases() + _null_cases()
              + _avp_cases() + _flag_cases() + _switch_cases() + _while_cases() + _route_cases()
-             + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases())
+             + _pv_extra_cases() + _assign_pv_cases() + _dialect_cases() + _loop_cases()
+             + _literal_string_cases() + _function_cases() + _more_cases()
+             + _int_text_cases() + _name_cases())
     ids = [c.id for c in cases]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -522,6 +622,10 @@ route[no_return] {
     $var(nr) = 1;
 }
 
+route[lit_params] {
+    $var(pp) = $param(1) + "|" + $param(2);
+}
+
 route[switch_break] {
     $var(sb) = 1;
     switch ($var(sb)) {
@@ -543,7 +647,8 @@ route[deeper] {
 
 def script() -> str:
     """The language script: per-message PVs on every message, expression cases on the carrier."""
-    lines = ["route {", "    route(message_pvs);", '    if ($hdr(X-Diff-Batch) == "expr") {',
+    lines = ['loadmodule "sipmsgops.so"', 'loadmodule "textops.so"', "",
+             "route {", "    route(message_pvs);", '    if ($hdr(X-Diff-Batch) == "expr") {',
              "        route(expressions);", "    }", '    xlog("DIFF-DONE\\n");', "    exit;", "}", "",
              "onreply_route {", "    route(message_pvs);", '    xlog("DIFF-DONE\\n");', "}", "",
              "route[message_pvs] {"]

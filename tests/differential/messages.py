@@ -169,6 +169,59 @@ Content-Length: @@LEN@@
 héllo Bob — ça va?
 """)
 
+# An unregistration of every binding (Contact: *), and a REGISTER with two Contact headers
+UNREGISTER_ALL = _crlf("""REGISTER sip:127.0.0.1 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-4243-2-0;rport
+From: <sip:alice@127.0.0.1>;tag=4243SIPpTag002
+To: <sip:alice@127.0.0.1>
+Call-ID: 1-4243@127.0.0.1
+CSeq: 2 REGISTER
+Contact: *
+Expires: 0
+Max-Forwards: 70
+Content-Length: 0
+
+""")
+
+REGISTER_TWO_CONTACTS = _crlf("""REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/TCP 192.0.2.4:5066;branch=z9hG4bKtwo;rport
+From: Bob <sip:bob@example.com>;tag=two1
+To: Bob <sip:bob@example.com>
+Call-ID: two-contacts@192.0.2.4
+CSeq: 7 REGISTER
+Contact: <sip:bob@192.0.2.4:5066;transport=tcp>;expires=120;q=0.9;+sip.instance="<urn:uuid:1>"
+Contact: "Desk" <sip:bob@192.0.2.5>;expires=60;methods="INVITE,BYE";received="sip:198.51.100.1:5070"
+Path: <sip:edge.example.com;lr>
+Max-Forwards: 70
+Content-Length: 0
+
+""")
+
+# An in-dialog BYE along a route set, and a CANCEL
+BYE_ROUTED = _crlf("""BYE sip:bob@192.0.2.4:5066;transport=tcp SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-4242-1-7
+Route: <sip:127.0.0.1;lr;ftag=4242SIPpTag001>, <sip:edge.example.com;lr>
+Route: <sip:core.example.com;lr;r2=on>
+From: sipp <sip:sipp@127.0.0.1:5061>;tag=4242SIPpTag001
+To: service <sip:service@127.0.0.1:5060>;tag=4244SIPpTag011
+Call-ID: 1-4242@127.0.0.1
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+""")
+
+CANCEL = _crlf("""CANCEL sip:service@127.0.0.1:5060 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-4242-1-0
+From: sipp <sip:sipp@127.0.0.1:5061>;tag=4242SIPpTag001
+To: service <sip:service@127.0.0.1:5060>
+Call-ID: 1-4242@127.0.0.1
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+""")
+
 # A crafted request carrying the headers the expression cases read (X-Diff-Batch selects them).
 EXPR_CARRIER = _crlf("""MESSAGE sip:Carol.Case%20X@Example.COM:5070;transport=tcp;lr;foo=bar SIP/2.0
 Via: SIP/2.0/UDP 192.0.2.7:5080;branch=z9hG4bK77aa;rport;received=198.51.100.9
@@ -203,5 +256,7 @@ def message_set() -> list[tuple[str, bytes]]:
     messages = [(name, torture(name)) for name in TORTURE_NAMES]
     messages += [("jssip-register", JSSIP_REGISTER), ("jssip-invite", JSSIP_INVITE),
                  ("jssip-message", JSSIP_MESSAGE), ("sipp-invite", SIPP_INVITE),
-                 ("sipp-register", SIPP_REGISTER), ("sipp-200", SIPP_200), ("carrier", EXPR_CARRIER)]
+                 ("sipp-register", SIPP_REGISTER), ("sipp-200", SIPP_200), ("unregister-all", UNREGISTER_ALL),
+                 ("register-two-contacts", REGISTER_TWO_CONTACTS), ("bye-routed", BYE_ROUTED),
+                 ("cancel", CANCEL), ("carrier", EXPR_CARRIER)]
     return messages

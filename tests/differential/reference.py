@@ -23,7 +23,6 @@ import contextlib
 import errno
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -185,14 +184,16 @@ class Server:
     log_path: Path
     workdir: Path
     ready_ports: Sequence[tuple[str, int]] = ()
+    env: Mapping[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
     _read_offset: int = field(default=0)
 
     def start(self, ready_timeout: float = 15.0) -> None:
         """Start the process; ready once every (proto, port) of `ready_ports` is bound/listening."""
         with self.log_path.open("wb") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         env=None if self.env is None else dict(self.env))
         _live.add(self.proc)
         wanted = list(self.ready_ports) or [("udp", self.port)]
         deadline = time.monotonic() + ready_timeout
@@ -267,10 +268,16 @@ def opensips_argv(binary: Path, script_path: Path, workdir: Path) -> list[str]:
 
 
 def pysips_argv(script_path: Path) -> list[str]:
-    """pysips from this checkout (PYTHONPATH decides which tree runs), logging to stderr."""
-    exe = shutil.which("pysips")
-    base = [exe] if exe else [sys.executable, "-m", "pysips.cli"]
-    return [*base, "-F", "-f", str(script_path)]
+    """pysips from this checkout (see `_checkout_env`), logging to stderr."""
+    return [sys.executable, "-m", "pysips.cli", "-F", "-f", str(script_path)]
+
+
+def _checkout_env() -> dict[str, str]:
+    """The environment for pysips: this checkout first on the import path, whatever checkout an
+    editable install points at."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def check_opensips_script(script: str, workdir: Path) -> tuple[int, str]:
@@ -319,7 +326,7 @@ def start_pysips(template: str, workdir: Path, *, port: int | None = None,
     script_path = workdir / "pysips.cfg"
     script_path.write_text(text)
     server = Server("pysips", pysips_argv(script_path), script_path, port, workdir / "pysips.log",
-                    workdir, ready_ports)
+                    workdir, ready_ports, _checkout_env())
     server.start()
     return server
 

@@ -65,6 +65,7 @@ CASES: list[tuple[ast.Transform, Value, Value]] = [
     (tr("nameaddr.param", "x"), '"Alice" <sip:alice@a.example>;tag=9;x', None),
     (tr("nameaddr.params"), '"Alice" <sip:alice@a.example>;tag=9;x', "tag=9;x"),
     (tr("nameaddr.len"), "<sip:a@b>;p=1", 9),  # the name-addr, not its parameters (OpenSIPS 3.6)
+    (tr("nameaddr.len"), "<sip:a@b>", 11),  # no parameters: OpenSIPS counts its appended CRLF
     (tr("nameaddr.uri"), "sip:alice@a.example;tag=9", "sip:alice@a.example"),
     (tr("nameaddr.param", "tag"), "sip:alice@a.example;tag=9", "9"),
     (tr("nameaddr.uri", 1), "<sip:a@x>, <sip:b@y>", "sip:b@y"),
