@@ -31,9 +31,12 @@ QOP_AUTH_INT = 2
 QOP_AUTH_AUTH_INT = 3  # "auth,auth-int"
 QOP_AUTH_INT_AUTH = 4  # "auth-int,auth"
 
+# The challenge's qop value. OpenSIPS 3.6 writes the two combinations the other way round from
+# how the script listed them ("auth,auth-int" is offered as qop="auth-int,auth"); clients accept
+# either order, and the challenge bytes are kept identical to the reference.
 QOP_PARAM: dict[int, str] = {
-    QOP_AUTH: "auth", QOP_AUTH_INT: "auth-int", QOP_AUTH_AUTH_INT: "auth,auth-int",
-    QOP_AUTH_INT_AUTH: "auth-int,auth",
+    QOP_AUTH: "auth", QOP_AUTH_INT: "auth-int", QOP_AUTH_AUTH_INT: "auth-int,auth",
+    QOP_AUTH_INT_AUTH: "auth,auth-int",
 }
 
 Hasher = Callable[[bytes], str]

@@ -9,6 +9,7 @@ header is present and below `limit`.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from pysips.script.context import MsgContext, RouteType
@@ -22,6 +23,7 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.sip.message import SipMessage
 
 log = logging.getLogger("pysips.modules.maxfwd")
 
@@ -81,10 +83,26 @@ def mf_process_maxfwd_header(ctx: MsgContext, limit: int) -> int:
     if value > max_limit:
         value = max_limit + 1
     value -= 1
-    msg.remove_header("Max-Forwards")
-    msg.insert_header(f"Max-Forwards: {value}")
+    _rewrite_in_place(msg, value)
     ctx.extra[_STATE] = value
     return 1
+
+
+def _rewrite_in_place(msg: SipMessage, value: int) -> None:
+    """Write the new value over the old digits, right-aligned and space-padded to their width,
+    as OpenSIPS does: the header keeps its place and the message its length."""
+    spans = msg.header_spans("Max-Forwards")
+    if not spans:
+        return
+    start, end = spans[0]
+    line = bytes(msg.raw[start:end])
+    digits = re.search(rb"\d+", line.partition(b":")[2])
+    if digits is None:
+        return
+    at = len(line.partition(b":")[0]) + 1 + digits.start()
+    width = digits.end() - digits.start()
+    text = str(value).encode().rjust(width)
+    msg.add_lump(start + at, start + at + width, text)
 
 
 def is_maxfwd_lt(ctx: MsgContext, limit: int) -> int:

@@ -22,6 +22,7 @@ from pysips.script.exports import (
     ModuleInitContext,
     ParamExport,
     ParamType,
+    StatExport,
 )
 
 from .config import config_from
@@ -212,6 +213,17 @@ exports = ModuleExports(
     requires=(LOCATION, REPLIES),
     uses=(TRANSACTIONS,),
     init=_init,
+    # OpenSIPS's registrar group, in its order: three settings, then the REGISTER outcomes
+    stats=(
+        StatExport("max_expires", lambda reg: reg.config.max_expires, doc="the max_expires setting"),
+        StatExport("max_contacts", lambda reg: reg.config.max_contacts, doc="the max_contacts setting"),
+        StatExport("default_expire", lambda reg: reg.config.default_expires,
+                   doc="the default_expires setting"),
+        StatExport("accepted_regs", lambda reg: reg.accepted, lambda reg: setattr(reg, "accepted", 0),
+                   doc="REGISTERs saved"),
+        StatExport("rejected_regs", lambda reg: reg.rejected, lambda reg: setattr(reg, "rejected", 0),
+                   doc="REGISTERs refused"),
+    ),
     doc="SIP registrar",
 )
 

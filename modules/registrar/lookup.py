@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pysips.core.replies import RURI_Q
 from pysips.script.context import RURI_ATTRS_KEY, MsgContext
 from pysips.sip.errors import ParseError
 from pysips.sip.message import SipMessage
@@ -99,6 +100,10 @@ def _set_ruri(ctx: MsgContext, msg: SipMessage | None, c: UContact) -> bool:
             for hop in hops if isinstance(hops, list) else []:
                 msg.insert_header(f"Route: {hop.text}")
     ctx.new_ruri = c.uri
+    if c.q >= 0:
+        ctx.extra[RURI_Q] = c.q  # the R-URI's q, as OpenSIPS's set_ruri_q() (a 3xx prints it)
+    else:
+        ctx.extra.pop(RURI_Q, None)
     ctx.dst_uri = dst
     ctx.bflags |= c.cflags
     sock = _socket(ctx, c.socket)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from pysips.core.replies import set_last_error
+from pysips.core.replies import add_reply_headers
 from pysips.core.services import REPLIES
 from pysips.script.context import MsgContext
+from pysips.sip.qvalue import q_text
 
 from .errors import RegError
 
@@ -23,7 +24,7 @@ def contact_header(bindings: list[tuple[str, float, int, str | None, str | None,
     for uri, q, left, received, instance, reg_id in bindings:
         text = f"<{uri}>"
         if q >= 0:
-            text += f";q={_q_text(q)}"
+            text += f";q={q_text(q)}"
         text += f";expires={left}"
         if received:
             text += f';{received_param}="{received}"'
@@ -35,22 +36,24 @@ def contact_header(bindings: list[tuple[str, float, int, str | None, str | None,
     return "Contact: " + ", ".join(parts)
 
 
-def _q_text(q: float) -> str:
-    text = f"{q:.3f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
 
 
 def send(ctx: MsgContext, code: int, reason: str, headers: tuple[str, ...]) -> bool:
-    """Through signaling (registrar requires it, as in OpenSIPS)."""
+    """Through signaling (registrar requires it, as in OpenSIPS).
+
+    The headers are reply lumps, as in OpenSIPS: a later local reply to the same request (the
+    script's sl_reply_error() after a failed save()) carries them too."""
     replies = ctx.process.services.get(REPLIES)
     if replies is None:
         log.error("registrar: no signaling module in this process to send %d %s", code, reason)
         return False
-    return replies.send_reply(ctx, code, reason, headers) > 0
+    add_reply_headers(ctx, list(headers))
+    return replies.send_reply(ctx, code, reason, ()) > 0
 
 
 def send_error(ctx: MsgContext, error: RegError, retry_after: int, no_reply: bool) -> None:
-    set_last_error(ctx, error.code, error.reason)
+    # the registrar keeps its own error code: it does not become the core's last error, so the
+    # script's sl_reply_error() answers 500 as in OpenSIPS
     if no_reply:
         return
     headers = [f"P-Registrar-Error: {error.info}", *error.headers]

@@ -157,14 +157,11 @@ def remove_hf_flags(ctx: MsgContext, name: str, mode: str) -> int:
 
 
 def append_to_reply(ctx: MsgContext, text: str) -> int:
-    """Header line(s) for the next reply this server sends to the request."""
-    from pysips.core.replies import REPLY_HEADERS
+    """Header line(s) for every reply this server sends to the request from now on."""
+    from pysips.core.replies import add_reply_headers
 
     lines = [line for line in text.split("\r\n") if line]
     if not lines:
         return -1
-    queued = ctx.extra.get(REPLY_HEADERS)
-    if not isinstance(queued, list):
-        queued = ctx.extra[REPLY_HEADERS] = []
-    queued.extend(lines)
+    add_reply_headers(ctx, lines)
     return 1

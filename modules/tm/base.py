@@ -62,7 +62,9 @@ E_SEND = -6
 _UAS, _UAC, _CANCEL = 0, 1, 2
 TIMER_TICK = 0.05  # seconds
 _ABSORBING = (TxState.COMPLETED, TxState.CONFIRMED)
-_REASON_ELSEWHERE = 'Reason: SIP;cause=200;text="Call completed elsewhere"'
+# OpenSIPS's exact bytes (RFC 3326), spaces included
+_REASON_ELSEWHERE = 'Reason: SIP ;cause=200 ;text="Call completed elsewhere"'
+_REASON_ORIGINATOR = 'Reason: SIP;cause=487;text="ORIGINATOR_CANCEL"'
 _REASON_NO_ANSWER = 'Reason: SIP;cause=480;text="NO_ANSWER"'
 
 Owner = tuple[int, Cell, Branch | None]
@@ -111,6 +113,7 @@ class TmBase:
         self.stats = TmStats()
         self._owners: dict[Transaction, Owner] = {}
         self._locals: dict[Transaction, Any] = {}  # requests we originate: uac.LocalRequest
+        self._retransmitted: dict[Transaction, int] = {}  # timer retransmissions so far
         self._timer: TimerHandle | None = None
         self._timer_at = float("inf")
         self._prefix = os.urandom(3).hex()
@@ -287,7 +290,8 @@ class TmBase:
             for done_fn in self.completed_callbacks:
                 done_fn(cell, code)
         if code >= 200 and cell.is_invite:
-            self._cancel_pending(cell, _REASON_ELSEWHERE if code < 300 else None)
+            # OpenSIPS names the reason only when the call was answered with exactly 200
+            self._cancel_pending(cell, _REASON_ELSEWHERE if code == 200 else None)
         return True
 
     def _sent_upstream(self, cell: Cell, code: int, reason: str, reply: SipMessage | None,
@@ -355,6 +359,26 @@ class TmBase:
             self.timers.schedule(tx)
         self._arm_timer()
 
+    def _count_timer_actions(self, tx: Transaction, actions: Actions) -> None:
+        """OpenSIPS's timer statistics: retransmissions by interval, final-response timeouts."""
+        owner = self._owners.get(tx)
+        if owner is None:
+            return
+        stats = self.stats
+        for action in actions:
+            if isinstance(action, SendMessage) and action.retransmission:
+                if owner[0] == _UAS:
+                    stats.retransmission_rpl_T2 += 1
+                else:
+                    nth = self._retransmitted.get(tx, 0) + 1
+                    self._retransmitted[tx] = nth
+                    stats.request_retransmitted(nth)
+            elif isinstance(action, FinalResponseTimeout):
+                if action.timer == "fr_inv":
+                    stats.timeout_finalresponse_inv += 1
+                else:
+                    stats.timeout_finalresponse += 1
+
     def _send(self, kind: int, cell: Cell, branch: Branch | None, data: bytes) -> None:
         core = self._core()
         if kind == _UAS:
@@ -366,6 +390,7 @@ class TmBase:
     def _forget(self, tx: Transaction, cell: Cell) -> None:
         if self._owners.pop(tx, None) is None:
             return
+        self._retransmitted.pop(tx, None)
         self.timers.forget(tx)
         if isinstance(tx, ClientTransaction | ServerTransaction):
             self.table.remove(tx)
@@ -404,6 +429,7 @@ class TmBase:
         self._timer_at = float("inf")
         now = self._now()
         for tx, actions in self.timers.expire(now):
+            self._count_timer_actions(tx, actions)
             # each expiry in its own script greenlet: a failure_route waiting on the network
             # (pysips.core.suspend) holds back its own transaction, not the rest of the tick
             spawn(self._feed, tx, actions)

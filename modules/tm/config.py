@@ -63,6 +63,16 @@ def _positive(value: Any) -> Any:
     return value
 
 
+# OpenSIPS's tm refuses to start with a timer below 2 seconds (MIN_TIMER_VALUE in its timer.h)
+MIN_TIMER_S = 2
+
+
+def _timer(value: Any) -> Any:
+    if isinstance(value, int) and value < MIN_TIMER_S:
+        raise FixupError(f"must be at least {MIN_TIMER_S} seconds (got {value})")
+    return value
+
+
 def _zero_or_one(value: Any) -> Any:
     if value not in (0, 1):
         raise FixupError(f"must be 0 or 1 (got {value!r})")
@@ -74,12 +84,12 @@ def _int(name: str, default: int, doc: str, check: Any = _non_negative) -> Param
 
 
 PARAMS: tuple[ParamExport, ...] = (
-    _int("fr_timeout", 30, "seconds to wait for a final reply (or a first reply for INVITE)", _positive),
-    _int("fr_inv_timeout", 120, "seconds to wait for a final INVITE reply after a provisional", _positive),
-    ParamExport("fr_timer", ParamType.INT, None, check=_positive, doc="1.x name of fr_timeout"),
-    ParamExport("fr_inv_timer", ParamType.INT, None, check=_positive, doc="1.x name of fr_inv_timeout"),
-    _int("wt_timer", 5, "seconds a completed non-INVITE transaction absorbs retransmissions", _positive),
-    _int("delete_timer", 2, "accepted for compatibility; memory is freed at once here"),
+    _int("fr_timeout", 30, "seconds to wait for a final reply (or a first reply for INVITE)", _timer),
+    _int("fr_inv_timeout", 120, "seconds to wait for a final INVITE reply after a provisional", _timer),
+    ParamExport("fr_timer", ParamType.INT, None, check=_timer, doc="1.x name of fr_timeout"),
+    ParamExport("fr_inv_timer", ParamType.INT, None, check=_timer, doc="1.x name of fr_inv_timeout"),
+    _int("wt_timer", 5, "seconds a completed non-INVITE transaction absorbs retransmissions", _timer),
+    _int("delete_timer", 2, "accepted for compatibility; memory is freed at once here", _timer),
     _int("T1_timer", 500, "RFC 3261 T1 in milliseconds", _positive),
     _int("T2_timer", 4000, "RFC 3261 T2 in milliseconds", _positive),
     _int("ruri_matching", 1, "accepted; RFC 2543 matching always compares the Request-URI", _zero_or_one),

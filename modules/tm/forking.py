@@ -23,6 +23,7 @@ from pysips.sip.transaction import (
 
 from .base import (
     _ABSORBING,
+    _REASON_ORIGINATOR,
     _UAC,
     _UAS,
     E_BAD_DESTINATION,
@@ -98,7 +99,8 @@ class Forking(TmBase):
         if isinstance(uas, InviteServerTransaction):
             uas.start(self._now(), None)  # our own 100 Trying below, with the engine's Via rules
             if self.config.auto_100trying:
-                self.reply_cell(cell, 100, "Trying", local=True)
+                # OpenSIPS's wording for its automatic 100 (tm's relay_reason_100)
+                self.reply_cell(cell, 100, "Giving it a try", local=True)
         return 1
 
     # ------------------------------------------------------------------ t_relay
@@ -379,7 +381,8 @@ class Forking(TmBase):
         if flags & RELAY_PASS_REASON and isinstance(ctx.msg, SipMessage):
             value = ctx.msg.header("Reason")
             reason = f"Reason: {value}" if value else None
-        self._cancel_pending(invite, reason)
+        # without one to pass on, OpenSIPS says why in every CANCEL it relays
+        self._cancel_pending(invite, reason or _REASON_ORIGINATOR)
         return 1
 
 

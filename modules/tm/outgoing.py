@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pysips.core.api import Socket
+from pysips.core.replies import relayed_status
 from pysips.sip.build import make_cancel
 from pysips.sip.message import SipMessage, parse_message
 
@@ -42,15 +43,15 @@ def build_request(msg: SipMessage, ruri: str | None, via: str, reliable: bool) -
     return msg.serialize(add_content_length=reliable)
 
 
-def relayed_reply(reply: SipMessage) -> bytes:
-    """The reply without our Via. A 503 goes up as 503: RFC 3261 16.7 step 6 asks for 500, but
-    OpenSIPS relays the stored reply unchanged (t_reply.c relay_reply), and so do we."""
+def relayed_reply(reply: SipMessage, translate_503: bool = True) -> bytes:
+    """The reply without our Via; a 503 goes up as 500 (the reason phrase kept), as OpenSIPS
+    relays it, unless disable_503_translation is set (the engine's translate_503)."""
     if not reply.has_edits:
         cut = _without_first_via_line(reply.serialize())
         if cut is not None:
-            return cut
+            return relayed_status(cut, translate_503)
     reply.pop_via()
-    return reply.serialize()
+    return relayed_status(reply.serialize(), translate_503)
 
 
 _VIA_NAMES = (b"via:", b"via :", b"v:", b"v :")

@@ -28,6 +28,9 @@ from .base import _REASON_NO_ANSWER, TmBase
 class Replies(TmBase):
     # ------------------------------------------------------------------ replies from downstream
 
+    def _relayed(self, reply: SipMessage) -> bytes:
+        return relayed_reply(reply, self._core().translate_503)
+
     def _branch_reply(self, cell: Cell, branch: Branch, reply: SipMessage) -> None:
         code = reply.status
         self.stats.received_replies += 1
@@ -45,13 +48,13 @@ class Replies(TmBase):
                     self.cancel_branch(cell, branch, None)
             if dropped or code == 100 or cell.status >= 200 or not branch.pending:
                 return
-            self._send_upstream(cell, relayed_reply(reply), local=False, reply=reply)
+            self._send_upstream(cell, self._relayed(reply), local=False, reply=reply)
             return
         if code < 300 and cell.is_invite:
             if branch.pending or branch.last_code < 300 or cell.status >= 200:
                 branch.last_code = code
                 branch.local_reply = False
-                self._send_upstream(cell, relayed_reply(reply), local=False, reply=reply)
+                self._send_upstream(cell, self._relayed(reply), local=False, reply=reply)
             return
         if cell.status >= 200 or not branch.pending:
             if branch.pending:
@@ -61,7 +64,7 @@ class Replies(TmBase):
         branch.reply = reply
         branch.local_reply = False
         if code < 300:  # non-INVITE 2xx
-            self._send_upstream(cell, relayed_reply(reply), local=False, reply=reply)
+            self._send_upstream(cell, self._relayed(reply), local=False, reply=reply)
             return
         self._negative(cell, branch)
 
@@ -156,7 +159,7 @@ class Replies(TmBase):
 
     def _relay_final(self, cell: Cell, picked: Branch) -> None:
         if picked.reply is not None and not picked.local_reply:
-            self._send_upstream(cell, relayed_reply(picked.reply), local=False, reply=picked.reply)
+            self._send_upstream(cell, self._relayed(picked.reply), local=False, reply=picked.reply)
             return
         code = picked.last_code
         self.reply_cell(cell, code, REASONS.get(code, "Server Internal Error"), local=True)

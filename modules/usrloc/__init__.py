@@ -74,7 +74,7 @@ exports = ModuleExports(
         ParamExport("sql_write_mode", ParamType.STR, check=check_sql_write_mode,
                     doc="none, write-through or write-back"),
         ParamExport("timer_interval", ParamType.INT, 60, doc="seconds between expiry/write-back runs"),
-        ParamExport("use_domain", ParamType.INT, 1, doc="the AOR includes the domain"),
+        ParamExport("use_domain", ParamType.INT, 0, doc="the AOR includes the domain (OpenSIPS: off)"),
         ParamExport("matching_mode", ParamType.INT, 0, doc="0 Contact URI, 1 Contact URI and Call-ID"),
         ParamExport("cseq_delay", ParamType.INT, 20,
                     doc="seconds a REGISTER with the same Call-ID and CSeq counts as a retransmission"),

@@ -82,7 +82,7 @@ class UlConfig:
     mode: int = NO_DB
     db_url: str = DEFAULT_DB_URL
     timer_interval: int = 60
-    use_domain: bool = True
+    use_domain: bool = False
     matching_mode: int = 0
     cseq_delay: int = 20
     nat_bflag: int | None = None  # bit index
@@ -115,7 +115,7 @@ def config_from(params: dict[str, Any]) -> UlConfig:
         mode=write_mode(params),
         db_url=str(params.get("db_url") or DEFAULT_DB_URL),
         timer_interval=max(1, int(params.get("timer_interval") or 60)),
-        use_domain=bool(params.get("use_domain", 1)),
+        use_domain=bool(params.get("use_domain", 0)),
         matching_mode=int(params.get("matching_mode") or 0),
         cseq_delay=int(params.get("cseq_delay", 20) or 0),
         nat_bflag=params.get("nat_bflag"),

@@ -34,7 +34,7 @@ ConnHook = Callable[["UDomain", UContact, int, int], None]
 
 
 class UDomain:
-    __slots__ = ("_deleted", "db", "flag_bits", "flag_names", "labels", "mode", "name", "on_conn",
+    __slots__ = ("_deleted", "db", "expired", "flag_bits", "flag_names", "labels", "mode", "name", "on_conn",
                  "records", "size", "time_order", "use_domain")
 
     def __init__(
@@ -59,6 +59,7 @@ class UDomain:
         self.flag_bits = flag_bits
         self.records: dict[str, URecord] = {}
         self._deleted: list[int] = []  # contact_ids to delete at the next write-back flush
+        self.expired = 0  # bindings the expiry timer removed (MI statistic <table>-expires)
         self.on_conn: ConnHook | None = None
         self.size = size  # OpenSIPS's hash table size: shown by ul_dump, shapes the contact ids
         self.labels = SlotLabels(size)
@@ -245,6 +246,7 @@ class UDomain:
             for c in [c for c in rec.contacts if not c.is_valid(now)]:
                 self.delete(rec, c)
                 removed += 1
+        self.expired += removed
         if self.mode == WRITE_BACK:
             self.flush()
         return removed

@@ -14,6 +14,9 @@ from pysips.mi.errors import MIError
 from pysips.mi.runtime import stats_of
 from pysips.mi.stats import StatsRegistry
 from pysips.script.exports import StatExport
+from pysips.sip.qvalue import q_text
+
+from .labels import core_hash
 
 if TYPE_CHECKING:
     from pysips.script.context import ProcessState
@@ -33,16 +36,6 @@ AOR_NOT_FOUND = (404, "AOR not found")
 NO_DOMAIN = (400, "Domain missing in AOR")
 
 
-def q_text(q: float) -> str:
-    """OpenSIPS q2str: "" when unspecified, "1", "0", else "0.5", "0.25", "0.125"."""
-    if q < 0:
-        return ""
-    if q >= 1:
-        return "1"
-    if q <= 0:
-        return "0"
-    thousandths = round(q * 1000)
-    return ("0." + f"{thousandths:03d}".rstrip("0")) if thousandths else "0"
 
 
 def contact_json(c: Any, dom: Any, now: float) -> dict[str, Any]:
@@ -128,8 +121,11 @@ class UsrlocCommands:
         now = int(time.time())  # whole seconds, as usrloc stores expiry times
         domains = []
         for name, dom in list(self.ul.domains.items()):
-            aors = [aor_json(rec, dom, now, brief) for rec in self._records(dom)]
-            domains.append({"name": name, "hash_size": int(getattr(dom, "size", 512)), "AORs": aors})
+            size = int(getattr(dom, "size", 512))
+            # OpenSIPS walks its hash slots in order, each slot's records by AOR: the same order
+            records = sorted(self._records(dom), key=lambda rec: (core_hash(rec.aor, size), rec.aor))
+            aors = [aor_json(rec, dom, now, brief) for rec in records]
+            domains.append({"name": name, "hash_size": size, "AORs": aors})
         return {"Domains": domains}
 
     def show_contact(self, call: MICall) -> Any:
@@ -247,15 +243,23 @@ def register_table_stats(process: ProcessState, ul: Any) -> None:
     for name, dom in list(ul.domains.items()):
         records = getattr(dom, "records", None)
         if isinstance(records, dict) and stats.find(f"usrloc:{name}-users") is None:
-            _table_stats(stats, name, records)
+            _table_stats(stats, name, records, dom)
 
 
-def _table_stats(stats: StatsRegistry, name: str, records: dict[str, Any]) -> None:
+def _table_stats(stats: StatsRegistry, name: str, records: dict[str, Any], dom: Any) -> None:
     def users() -> int:
         return len(records)
 
     def contacts() -> int:
         return sum(len(rec.contacts) for rec in records.values())
 
+    def expired() -> int:
+        return int(dom.expired)
+
+    def reset_expired() -> None:
+        dom.expired = 0
+
     stats.gauge("usrloc", f"{name}-users", users)
     stats.gauge("usrloc", f"{name}-contacts", contacts)
+    # bindings removed by the expiry timer (OpenSIPS's <table>-expires)
+    stats.register("usrloc", f"{name}-expires", expired, reset_expired)

@@ -22,7 +22,7 @@ class URecord:
         self.aorhash = 0
         self.label: int | None = None
         self.next_clabel = 0
-        # by q, highest first, then most recent first; or most recent first (desc_time_order)
+        # by q, highest first, then oldest first; or most recent first (desc_time_order)
         self.contacts: list[UContact] = []
         self.time_order = time_order
 
@@ -34,8 +34,10 @@ class URecord:
                 i += 1
             contacts.insert(i, contact)
             return
+        # after every contact with the same or a higher q: equal q keep their arrival order
+        # (OpenSIPS's mem_insert_ucontact)
         i = 0
-        while i < len(contacts) and contacts[i].q > contact.q:
+        while i < len(contacts) and contacts[i].q >= contact.q:
             i += 1
         contacts.insert(i, contact)
 

@@ -100,6 +100,8 @@ class Core(Protocol):
     # The script's unnamed onreply_route{} (None when it has none). tm runs it for the replies it
     # matches, with the transaction's flags; the engine runs it for the others.
     onreply_route: Callable[[MsgContext], int] | None
+    # a relayed 503 goes up as 500 (False with the core parameter disable_503_translation)
+    translate_503: bool
 
     def now(self) -> float:
         """Monotonic seconds, for timers."""

@@ -19,7 +19,14 @@ from typing import Protocol
 
 from pysips.core.api import Destination, Hooks, Socket, TimerHandle
 from pysips.core.mhomed import OutSocketChooser
-from pysips.core.replies import REPLY_HEADERS, reason_for, stateless_to_tag
+from pysips.core.replies import (
+    REPLY_HEADERS,
+    add_reply_headers,
+    destination_set_header,
+    reason_for,
+    relayed_status,
+    stateless_to_tag,
+)
 from pysips.core.reply_route import next_hop_of_reply, reply_destination
 from pysips.core.resolve import Resolver
 from pysips.core.sockets import SocketMyself, SocketTable, default_port, is_ip_literal
@@ -144,6 +151,8 @@ class Engine:
         # the script's error_route: it answers (or not) the requests that fail to parse
         self.error_route = error_route
         self.server_header = server_header
+        # relayed 503s go up as 500 unless the script set disable_503_translation
+        self.translate_503 = True
         self._senders: dict[Socket, Sender] = {}
         self.stats = {"received": 0, "parse_errors": 0, "script_errors": 0, "sent": 0, "send_failures": 0}
         # OpenSIPS's core statistics, under their names (MI get_statistics core:)
@@ -295,7 +304,13 @@ class Engine:
         if to_tag is None and code >= 180 and not msg.to.tag:
             to_tag = stateless_to_tag(msg)
         headers = list(extra_headers)
-        queued = ctx.extra.pop(REPLY_HEADERS, None)
+        if 300 <= code < 400:
+            # a redirect names the destination set, as a reply lump (OpenSIPS sl and tm)
+            dset = destination_set_header(ctx)
+            if dset is not None:
+                add_reply_headers(ctx, [dset])
+        # reply lumps stay with the request: every local reply to it carries them (OpenSIPS)
+        queued = ctx.extra.get(REPLY_HEADERS)
         if queued:
             headers.extend(queued)
         if self.server_header:
@@ -436,7 +451,7 @@ class Engine:
             log.error("cannot forward a %d reply: no %s socket for %s", msg.status, dst.proto, dst.ip)
             return False
         msg.pop_via()
-        if self.send(msg.serialize(), dst, sock):
+        if self.send(relayed_status(msg.serialize(), self.translate_503), dst, sock):
             self.stats["fwd_replies"] += 1
             return True
         return False

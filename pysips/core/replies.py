@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 
-from pysips.script.context import MsgContext
+from pysips.script.context import RURI_Q_KEY, MsgContext
 from pysips.sip.message import SipMessage
+from pysips.sip.qvalue import q_text
 
 REASONS: dict[int, str] = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
@@ -34,12 +35,22 @@ REASONS: dict[int, str] = {
 
 # ctx.extra keys the engine reads
 LAST_ERROR = "core.last_error"  # (status, reason) of the last failure, for sl_reply_error()
-REPLY_HEADERS = "core.reply_headers"  # list[str]: headers for the next local reply (append_to_reply)
+REPLY_HEADERS = "core.reply_headers"  # list[str]: headers every local reply carries (append_to_reply)
+RURI_Q = RURI_Q_KEY  # float: the q of the R-URI the script set (lookup() sets the contact's)
 
 _SECRET = os.urandom(16)
 # The fixed part of every stateless To tag of this process: a 16-hex prefix, a dash, a suffix.
 SL_TAG_PREFIX = hashlib.blake2b(b"sl", key=_SECRET, digest_size=8).hexdigest() + "-"
 _SALT = _SECRET.hex()
+
+
+def relayed_status(data: bytes, translate_503: bool) -> bytes:
+    """A reply we relay, as OpenSIPS relays it: a 503 goes up as 500 (RFC 3261 16.7 step 6: the
+    503 was about us, not about the caller), only the code, the reason phrase kept; the core
+    parameter disable_503_translation turns this off."""
+    if translate_503 and data.startswith(b"SIP/2.0 503"):
+        return b"SIP/2.0 500" + data[11:]
+    return data
 
 
 def reason_for(status: int) -> str:
@@ -55,7 +66,34 @@ def last_error(ctx: MsgContext) -> tuple[int, str]:
     found = ctx.extra.get(LAST_ERROR)
     if isinstance(found, tuple):
         return found
-    return 500, "Server Internal Error"
+    # OpenSIPS's text for an unspecified internal error (E_UNSPEC, -1), signed by sl
+    return 500, "Server error occurred (1/SL)"
+
+
+
+
+def destination_set_header(ctx: MsgContext) -> str | None:
+    """The Contact header a 3xx we send carries (OpenSIPS print_dset): the R-URI the script set,
+    then every branch, each with its q when it has one."""
+    parts: list[str] = []
+    if ctx.new_ruri is not None:
+        q = ctx.extra.get(RURI_Q)
+        parts.append(f"<{ctx.new_ruri}>" + (f";q={q_text(q)}" if isinstance(q, float | int) else ""))
+    for branch in ctx.branches:
+        uri = branch.get("uri")
+        if not uri:
+            continue
+        q = branch.get("q")
+        parts.append(f"<{uri}>" + (f";q={q_text(q)}" if isinstance(q, float | int) else ""))
+    return "Contact: " + ", ".join(parts) if parts else None
+
+
+def add_reply_headers(ctx: MsgContext, lines: list[str]) -> None:
+    """Headers (reply lumps) for every local reply to this request from now on."""
+    queued = ctx.extra.get(REPLY_HEADERS)
+    if not isinstance(queued, list):
+        queued = ctx.extra[REPLY_HEADERS] = []
+    queued.extend(lines)
 
 
 def stateless_to_tag(msg: SipMessage) -> str:

@@ -177,6 +177,7 @@ async def serve_script(path: str | Path, options: ServeOptions | None = None,
         timing = [loaded.core.get(name) for name in ("dns_retr_time", "dns_retr_no", "dns_servers_no")]
         dns.set_timing(*(int(v) if v is not None else None for v in timing))
     engine.set_mhomed(bool(loaded.core.get("mhomed")))
+    engine.translate_503 = not loaded.core.get("disable_503_translation")
     return await serve(loaded, engine, listeners, opts, stop)
 
 

@@ -8,14 +8,9 @@ forward and into every reply we build, as OpenSIPS does.
 
 from __future__ import annotations
 
-import re
-
 from pysips.sip.message import SipMessage
 from pysips.sip.receive import ReceiveInfo
 from pysips.sip.via import Via
-
-# `;rport` with no value, wherever it sits among the parameters
-_EMPTY_RPORT = re.compile(r";[ \t]*rport[ \t]*(?=;|$)", re.IGNORECASE)
 
 
 def _same_host(via_host: str, ip: str) -> bool:
@@ -24,27 +19,40 @@ def _same_host(via_host: str, ip: str) -> bool:
     return via_host.lower() == ip.lower()
 
 
-def fixed_via_text(via: Via, rcv: ReceiveInfo, force_rport: bool = False) -> str | None:
-    """The top via-parm with received/rport filled in, or None when it needs no change."""
-    rport = via.rport
-    wants_rport = force_rport or rport == ""
-    needs_received = wants_rport or not _same_host(via.host, rcv.src_ip)
-    if not needs_received:
+def fixed_via_text(via: Via, rcv: ReceiveInfo, force_rport: bool = False, *,
+                   reply: bool = False) -> str | None:
+    """The top via-parm with received/rport filled in, or None when it needs no change.
+
+    Where they go follows OpenSIPS, so the bytes a next hop sees are the same: an existing
+    `received` or `rport` is overwritten in place (an rport that has a value too); a new
+    `received` goes right after host:port, before the other parameters. A forced rport the Via
+    did not carry goes there as well: before `received` in a forwarded request, after it in a
+    reply we build (the two are assembled differently in OpenSIPS).
+    """
+    head, sep, params_text = via.text.partition(";")
+    params = params_text.split(";") if sep else []
+    names = [p.split("=", 1)[0].strip().lower() for p in params]
+    has_rport = "rport" in names
+    wants_rport = force_rport or has_rport
+    checked_host = via.maddr if via.maddr else via.host
+    if not (wants_rport or via.received is not None or not _same_host(checked_host, rcv.src_ip)):
         return None
-    text = via.text
-    if via.received is not None and via.received == rcv.src_ip and not wants_rport:
-        return None
-    params: list[str] = []
-    if via.received is None:
-        params.append(f";received={rcv.src_ip}")
-    if wants_rport:
-        if rport == "":
-            text = _EMPTY_RPORT.sub("", text, count=1)
-        if rport is None or rport == "":
-            params.append(f";rport={rcv.src_port}")
-    if not params:
-        return None
-    return text + "".join(params)
+    received = f"received={rcv.src_ip}"
+    rport = f"rport={rcv.src_port}"
+    front: list[str] = []
+    if "received" in names:
+        params[names.index("received")] = received
+    else:
+        front.append(received)
+    if has_rport:
+        params[names.index("rport")] = rport
+    elif force_rport:
+        if reply:
+            front.append(rport)
+        else:
+            front.insert(0, rport)
+    text = ";".join([head, *front, *params])
+    return None if text == via.text else text
 
 
 def first_via_line(msg: SipMessage) -> bytes | None:
@@ -92,7 +100,7 @@ def fix_reply_vias(reply: bytes, request: SipMessage, rcv: ReceiveInfo, force_rp
     via = request.top_via
     if via is None:
         return reply
-    new_text = fixed_via_text(via, rcv, force_rport)
+    new_text = fixed_via_text(via, rcv, force_rport, reply=True)
     if new_text is None:
         return reply
     line = first_via_line(request)

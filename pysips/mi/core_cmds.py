@@ -148,7 +148,7 @@ def _selected(call: MICall, allow_all: bool) -> list[Stat] | None:
                 chosen.extend(stats.group(name[:-1]))
                 found = True
         else:
-            stat = stats.find(name)
+            stat = stats.by_name(name)
             if stat is not None:
                 chosen.append(stat)
                 found = True
@@ -188,7 +188,7 @@ def list_statistics_some(call: MICall) -> Any:
 def reset_statistics(call: MICall) -> Any:
     found = False
     for name in call.get_str_array("statistics"):
-        stat = call.mi.stats.find(name)
+        stat = call.mi.stats.by_name(name)
         if stat is None:
             continue
         found = True

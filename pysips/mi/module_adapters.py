@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # OpenSIPS's core group, fed from the engine's `stats` dict under the same keys.
 CORE_COUNTERS = (
     "rcv_requests", "rcv_replies", "fwd_requests", "fwd_replies", "drop_requests", "drop_replies",
-    "err_requests", "err_replies", "bad_URIs_rcvd", "unsupported_methods", "bad_msg_hdr",
+    "err_requests", "err_replies", "bad_URIs_rcvd", "bad_msg_hdr", "slow_messages",
 )
 # pysips's own engine counters, under their own group
 ENGINE_COUNTERS = ("received", "parse_errors", "script_errors", "sent", "send_failures")

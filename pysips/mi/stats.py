@@ -85,6 +85,11 @@ class StatsRegistry:
                 return stats[name]
         return None
 
+    def by_name(self, name: str) -> Stat | None:
+        """What the MI statistics commands look up: OpenSIPS's get_stat() takes a bare name only,
+        so `group:name` finds nothing there (a group is asked for as `group:`)."""
+        return None if ":" in name else self.find(name)
+
     def __iter__(self) -> Iterator[Stat]:
         for stats in self._groups.values():
             yield from stats.values()

@@ -23,6 +23,7 @@ from pysips.script.ast import Pos
 from pysips.script.context import RURI_ATTRS_KEY, RURI_PATH_KEY, RURI_Q_KEY
 from pysips.script.pv_base import FIELD_DELIM, PVAccessor, PVError, as_str, log
 from pysips.script.pv_core import current_ruri, split_socket
+from pysips.sip.qvalue import q_text
 
 if TYPE_CHECKING:
     from pysips.script.context import MsgContext, Value
@@ -46,16 +47,6 @@ TRUE = PVBool(1)
 FALSE = PVBool(0)
 
 
-def q_text(q: Any) -> str:
-    """A q value (float 0..1 or None) as OpenSIPS's q2str prints it."""
-    if q is None:
-        return ""
-    milli = round(float(q) * 1000)
-    if milli >= 1000:
-        return "1"
-    if milli <= 0:
-        return "0"
-    return f"0.{milli:03d}".rstrip("0")
 
 
 class FlagNames:

@@ -16,9 +16,10 @@ from pysips.script.ast import Pos
 from pysips.script.context import RURI_Q_KEY
 from pysips.script.oslog import py_level
 from pysips.script.pv_base import FuncPV, Getter, ListPV, PVAccessor, PVError, log
-from pysips.script.pv_branch import FALSE, TRUE, FlagNames, q_text
+from pysips.script.pv_branch import FALSE, TRUE, FlagNames
 from pysips.script.pv_core import _credentials
 from pysips.script.pv_sipparse import parse_nameaddr, split_commas, split_uri
+from pysips.sip.qvalue import q_text
 
 if TYPE_CHECKING:
     from pysips.script.context import MsgContext, Value

@@ -47,16 +47,17 @@ def make_response(
     content_type: str | None = None,
 ) -> bytes:
     """A response to `request`: Via, From, Call-ID and CSeq copied byte for byte, To with `to_tag`
-    added unless the request already had one (or status is 100), Record-Route copied when asked
-    (dialog-creating responses of a UAS), Timestamp echoed on 100. Works on ParseError.partial."""
+    added unless the request already had one (or status is 100), Record-Route copied for 180-299
+    (as OpenSIPS does) or when asked, Timestamp echoed on 100. Works on ParseError.partial.
+    The order is OpenSIPS's: Via, Record-Route, To, From, Call-ID, CSeq, extra headers."""
     out = [f"SIP/2.0 {status} {reason}\r\n".encode()]
     out += request.raw_header_bytes("via")
-    if copy_record_route:
+    if copy_record_route or 180 <= status < 300:
         out += request.raw_header_bytes("record-route")
-    out += request.raw_header_bytes("from")
     to_line = _to_with_tag(request, None if status == 100 else to_tag)
     if to_line:
         out.append(to_line)
+    out += request.raw_header_bytes("from")
     out += request.raw_header_bytes("call-id")
     out += request.raw_header_bytes("cseq")
     if status == 100:
@@ -79,13 +80,14 @@ def _first_via_line(request: SipMessage) -> bytes:
 def make_cancel(request: SipMessage, extra_headers: Iterable[str] = ()) -> bytes:
     """CANCEL for a request we sent: same Request-URI, top Via, Route, From, To, Call-ID and CSeq
     number (RFC 3261 section 9.1)."""
+    # OpenSIPS's order (tm build_local): Via, From, Call-ID, To, CSeq, Max-Forwards, Route, extra
     out = [_enc(f"CANCEL {request.ruri} SIP/2.0\r\n"), _first_via_line(request)]
+    out += request.raw_header_bytes("from")
+    out += request.raw_header_bytes("call-id")
+    out += request.raw_header_bytes("to")
+    out.append(f"CSeq: {request.cseq.number} CANCEL\r\n".encode())
     out.append(b"Max-Forwards: 70\r\n")
     out += request.raw_header_bytes("route")
-    out += request.raw_header_bytes("from")
-    out += request.raw_header_bytes("to")
-    out += request.raw_header_bytes("call-id")
-    out.append(f"CSeq: {request.cseq.number} CANCEL\r\n".encode())
     out += _lines(extra_headers)
     out.append(b"Content-Length: 0\r\n\r\n")
     return b"".join(out)

@@ -500,7 +500,10 @@ class SipMessage:
             top = self._table.first.get("via")
             at = self._table.span(top)[0] if top is not None else self._first_header_start()
             text = "".join(f"Via: {v}\r\n" for v in reversed(self._pushed_vias))
-            lumps.append((at, at, _encode(text), -1))
+            # after what the script inserted at the same place (Record-Route, insert_hf): OpenSIPS
+            # adds its Via when it sends, so earlier insertions come first
+            lumps.append((at, at, _encode(text), seq))
+            seq += 1
         if self._vias_popped:
             lumps.extend(self._via_pop_lumps(seq))
             seq += 1

@@ -89,13 +89,14 @@ def build_ack_for_non2xx(request: bytes, response_to: str) -> bytes | None:
     number = cseq.split(None, 1)[0] if cseq.split() else b""
     if not number.isdigit():
         return None
+    # OpenSIPS's order (tm build_local), so a next hop sees the same bytes from both
     out = [b"ACK " + parts[1] + b" SIP/2.0", b"Via: " + via]
-    out.extend(b"Route: " + route for route in routes)
     out.append(b"From: " + from_)
-    out.append(b"To: " + response_to.encode())
     out.append(b"Call-ID: " + call_id)
+    out.append(b"To: " + response_to.encode())
     out.append(b"CSeq: " + number + b" ACK")
     out.append(b"Max-Forwards: 70")
+    out.extend(b"Route: " + route for route in routes)
     out.append(b"Content-Length: 0")
     return _CRLF.join(out) + b"\r\n\r\n"
 

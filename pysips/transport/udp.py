@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket as pysocket
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -45,6 +46,9 @@ class AsyncioClock:
 # draining a batch halves that overhead under load and still lets timers run between batches.
 READ_BATCH = 64
 MAX_DATAGRAM = 65535
+# how long a routability answer for a destination address is trusted, and how many are kept
+ROUTE_CACHE_S = 30.0
+ROUTE_CACHE_SIZE = 4096
 
 
 class UdpListener:
@@ -55,7 +59,8 @@ class UdpListener:
     and flushed when the socket is writable again.
     """
 
-    __slots__ = ("_batch", "_closed", "_fd", "_local", "_loop", "_os_sock", "_pending", "_receive", "sock")
+    __slots__ = ("_batch", "_closed", "_fd", "_local", "_loop", "_os_sock", "_pending", "_receive", "_routes",
+                 "sock")
 
     def __init__(self, sock: Socket, receive: Receiver, loop: asyncio.AbstractEventLoop,
                  os_sock: pysocket.socket) -> None:
@@ -71,6 +76,8 @@ class UdpListener:
         # the first datagram wakes the peer, the rest then find it awake, which costs the kernel
         # (and a virtual machine's CPUs) far less than one wake-up per datagram.
         self._batch: list[tuple[bytes, tuple[str, int]]] | None = None
+        # destination ip -> (routable, when we asked): see _routable()
+        self._routes: dict[str, tuple[bool, float]] = {}
 
     def start(self) -> None:
         self._loop.add_reader(self._fd, self._on_readable)
@@ -104,9 +111,35 @@ class UdpListener:
             return False
         batch = self._batch
         if batch is not None:
+            # held until the batch ends, but a destination the kernel cannot route to fails now,
+            # as OpenSIPS's immediate sendto() does (tm then answers 477 at once)
+            if not self._routable(dst.ip):
+                log.error("sending to %s:%d from %s failed: no route", dst.ip, dst.port, self.sock.name)
+                return False
             batch.append((data, (dst.ip, dst.port)))
             return True
         return self._send_now(data, (dst.ip, dst.port))
+
+    def _routable(self, ip: str) -> bool:
+        """Whether a datagram from our address can go to `ip` (a connect() on a scratch socket
+        asks the kernel's routing table); answers are kept ROUTE_CACHE_S seconds."""
+        now = time.monotonic()
+        known = self._routes.get(ip)
+        if known is not None and now - known[1] < ROUTE_CACHE_S:
+            return known[0]
+        probe = pysocket.socket(self._os_sock.family, pysocket.SOCK_DGRAM)
+        try:
+            probe.bind((self.sock.ip, 0))
+            probe.connect((ip, 9))
+            ok = True
+        except OSError:
+            ok = False
+        finally:
+            probe.close()
+        if len(self._routes) >= ROUTE_CACHE_SIZE:
+            self._routes.clear()
+        self._routes[ip] = (ok, now)
+        return ok
 
     def _send_now(self, data: bytes, addr: tuple[str, int]) -> bool:
         if self._closed:

@@ -34,6 +34,7 @@ loadmodule "tm.so"
 loadmodule "signaling.so"
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
+modparam("usrloc", "use_domain", 1)
 loadmodule "mi_http.so"
 loadmodule "httpd.so"
 loadmodule "mi_fifo.so"
@@ -174,13 +175,16 @@ def test_statistics_follow_traffic(server: Server) -> None:
     assert "core:rcv_requests" in before and "sl:4xx_replies" in before
     reply = sip(server, OPTIONS % (1, 1))
     assert reply.startswith("SIP/2.0 404")
-    after = cli(server, "get_statistics", "rcv_requests", "sl:4xx_replies")
+    after = cli(server, "get_statistics", "rcv_requests", "4xx_replies")
     assert after["core:rcv_requests"] == before["core:rcv_requests"] + 1
     assert after["sl:4xx_replies"] == before["sl:4xx_replies"] + 1
     everything = cli(server, "get_statistics", "all")
     assert {"core:rcv_replies", "tm:inuse_transactions", "usrloc:registered_users"} <= set(everything)
-    assert cli(server, "reset_statistics", "sl:4xx_replies") == "OK"
-    assert cli(server, "get_statistics", "sl:4xx_replies") == {"sl:4xx_replies": 0}
+    assert cli(server, "reset_statistics", "4xx_replies") == "OK"
+    assert cli(server, "get_statistics", "4xx_replies") == {"sl:4xx_replies": 0}
+    # as OpenSIPS's get_stat(): a name with its group is not a name (only "group:" selects)
+    with pytest.raises(AssertionError, match="Statistics Not Found"):
+        cli(server, "get_statistics", "sl:4xx_replies")
 
 
 def test_register_then_ul_commands(server: Server) -> None:
@@ -198,7 +202,7 @@ def test_register_then_ul_commands(server: Server) -> None:
                "0") == "OK"
     shown = cli(server, "ul_show_contact", "location", "carol@example.com", via="fifo")
     assert shown["Contacts"][0]["Expires"] == "permanent"
-    assert cli(server, "get_statistics", "usrloc:location-users")["usrloc:location-users"] >= 2
+    assert cli(server, "get_statistics", "location-users")["usrloc:location-users"] >= 2
     assert cli(server, "ul_rm", "location", "carol@example.com", via="datagram") == "OK"
     assert "carol@example.com" not in json.dumps(cli(server, "ul_dump"))
 

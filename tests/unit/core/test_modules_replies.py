@@ -68,7 +68,7 @@ def test_ack_to_a_stateless_reply_is_absorbed_other_acks_reach_the_script() -> N
 def test_sl_reply_error_defaults_to_500() -> None:
     net, _ = script_net(SCRIPT)
     out = net.deliver(request("INVITE"))
-    assert [s.first_line for s in out] == ["SIP/2.0 500 Server Internal Error"]
+    assert [s.first_line for s in out] == ["SIP/2.0 500 Server error occurred (1/SL)"]
 
 
 def test_send_reply_without_tm_is_stateless() -> None:

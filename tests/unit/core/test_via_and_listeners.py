@@ -23,22 +23,31 @@ def via(text: str) -> Via:
     return parsed
 
 
+# OpenSIPS's placement: a new received= right after host:port; rport (even one with a value)
+# overwritten in place; a forced rport the Via lacks goes in front of received= in a request
 @pytest.mark.parametrize(
     ("text", "force", "expected"),
     [
         ("SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK1", False, None),
         ("SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1", False,
-         "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=203.0.113.5"),
+         "SIP/2.0/UDP 10.0.0.1:5060;received=203.0.113.5;branch=z9hG4bK1"),
         ("SIP/2.0/UDP 203.0.113.5:5060;rport;branch=z9hG4bK1", False,
-         "SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK1;received=203.0.113.5;rport=40000"),
+         "SIP/2.0/UDP 203.0.113.5:5060;received=203.0.113.5;rport=40000;branch=z9hG4bK1"),
         ("SIP/2.0/UDP host.example:5060;branch=z9hG4bK1", True,
-         "SIP/2.0/UDP host.example:5060;branch=z9hG4bK1;received=203.0.113.5;rport=40000"),
+         "SIP/2.0/UDP host.example:5060;rport=40000;received=203.0.113.5;branch=z9hG4bK1"),
         ("SIP/2.0/UDP h:5060;branch=z9hG4bK1;rport=1234", False,
-         "SIP/2.0/UDP h:5060;branch=z9hG4bK1;rport=1234;received=203.0.113.5"),
+         "SIP/2.0/UDP h:5060;received=203.0.113.5;branch=z9hG4bK1;rport=40000"),
+        ("SIP/2.0/UDP h:5060;branch=z9hG4bK1;received=10.1.1.1", False,
+         "SIP/2.0/UDP h:5060;branch=z9hG4bK1;received=203.0.113.5"),
     ],
 )
 def test_fixed_via_text(text: str, force: bool, expected: str | None) -> None:
     assert fixed_via_text(via(text), RCV, force) == expected
+
+
+def test_forced_rport_follows_received_in_a_local_reply() -> None:
+    assert fixed_via_text(via("SIP/2.0/UDP h:5060;branch=z9hG4bK1"), RCV, True, reply=True) == \
+        "SIP/2.0/UDP h:5060;received=203.0.113.5;rport=40000;branch=z9hG4bK1"
 
 
 @pytest.mark.parametrize(

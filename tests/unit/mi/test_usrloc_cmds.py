@@ -128,7 +128,7 @@ def test_dump_shows_contact_ids_and_configured_hash_size() -> None:
     assert ModuleFinder().find("usrloc") is not None
     config = importlib.import_module("pysips_modules.usrloc.config")
     usrloc = importlib.import_module("pysips_modules.usrloc")
-    ul = usrloc.Usrloc(config.config_from({"hash_size": 12}))
+    ul = usrloc.Usrloc(config.config_from({"hash_size": 12, "use_domain": 1}))
     ul.domain("location")
     process = ProcessState()
     process.modules["usrloc"] = ul

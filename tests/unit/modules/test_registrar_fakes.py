@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pysips.core.api import Destination, Hooks, Socket
+from pysips.core.replies import REPLY_HEADERS
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.exports import ModuleExports, ModuleInitContext
 from pysips.script.flags import FlagKind, FlagRegistry
@@ -108,8 +109,10 @@ class FakeCore:
 
     def build_reply(self, ctx: MsgContext, code: int, reason: str, to_tag: str | None = None,
                     extra_headers: tuple[str, ...] = (), body: bytes = b"") -> bytes:
-        return make_response(ctx.msg, code, reason, to_tag=to_tag or "sl", extra_headers=extra_headers,
-                             body=body)
+        # as the engine: the request's reply lumps go into every local reply
+        lumps = tuple(ctx.extra.get(REPLY_HEADERS) or ())
+        return make_response(ctx.msg, code, reason, to_tag=to_tag or "sl",
+                             extra_headers=extra_headers + lumps, body=body)
 
     def send_reply(self, ctx: MsgContext, data: bytes) -> bool:
         assert ctx.rcv is not None
@@ -134,7 +137,8 @@ class Fx:
         self.core = FakeCore() if core else None
         self.process.core = self.core
         self.init("signaling", {})  # registrar requires it (its REPLIES service), as in OpenSIPS
-        self.init("usrloc", {"nat_bflag": self.nat_bit, **(ul or {})})
+        # AORs with their domain: these tests were written that way (OpenSIPS's default is 0)
+        self.init("usrloc", {"nat_bflag": self.nat_bit, "use_domain": 1, **(ul or {})})
         self.init("registrar", reg or {})
         if nh is not None:
             self.init("nathelper", nh)

@@ -46,7 +46,7 @@ def test_send_reply_with_tm_only_is_stateless_without_a_transaction() -> None:
 def test_send_reply_with_tm_only_is_stateful_with_a_transaction() -> None:
     net, _ = script_net(_script("tm"))
     out = net.deliver(request("INVITE"))
-    assert [s.first_line for s in out] == ["SIP/2.0 100 Trying", "SIP/2.0 403 Relay forbidden"]
+    assert [s.first_line for s in out] == ["SIP/2.0 100 Giving it a try", "SIP/2.0 403 Relay forbidden"]
     # the reply belongs to the transaction: a retransmitted INVITE gets it again, same To tag
     again = net.deliver(request("INVITE"))
     assert [s.first_line for s in again] == ["SIP/2.0 403 Relay forbidden"]

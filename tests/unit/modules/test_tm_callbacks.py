@@ -68,7 +68,7 @@ def test_callbacks_see_creation_every_reply_upstream_and_the_failure() -> None:
     cell_id = rec.events[0][2]
     assert rec.events == [
         ("created", "INVITE", cell_id),
-        ("out", 100, "Trying", None),  # ours: no reply object
+        ("out", 100, "Giving it a try", None),  # ours: no reply object
         ("out", 180, "Ringing", 180),  # relayed: the reply
         ("failure", 486, "Busy Here", 486),
         ("out", 486, "Busy Here", 486),

@@ -81,7 +81,7 @@ def start_call(rig: Rig, data: bytes | None = None) -> tuple[bytes, list[Sent]]:
 def test_invite_gets_100_and_is_forwarded_with_our_via() -> None:
     rig = Rig(proxy_script())
     _, sent = start_call(rig)
-    assert lines(to(sent, CALLER)) == ["SIP/2.0 100 Trying"]
+    assert lines(to(sent, CALLER)) == ["SIP/2.0 100 Giving it a try"]
     (out,) = to(sent, ALICE)
     fwd = out.msg
     assert fwd.method == "INVITE" and fwd.ruri == "sip:bob@10.0.0.3"
@@ -213,7 +213,7 @@ def test_invite_retransmission_absorbed_and_last_reply_resent() -> None:
     data, sent = start_call(rig)
     (out,) = to(sent, ALICE)
     assert rig.receive(data, CALLER) is None  # the request hook took it
-    assert lines(rig.take()) == ["SIP/2.0 100 Trying"]
+    assert lines(rig.take()) == ["SIP/2.0 100 Giving it a try"]
     rig.receive(rig.answer(out, 180, "Ringing"), ALICE)
     rig.take()
     rig.receive(data, CALLER)
@@ -227,7 +227,7 @@ def test_t_check_trans_absorbs_a_retransmission_when_the_hook_is_absent() -> Non
     rig.engine.hooks.request.clear()
     ctx = rig.receive(data, CALLER)
     assert ctx is not None
-    assert lines(rig.take()) == ["SIP/2.0 100 Trying"]  # resent; nothing forwarded again
+    assert lines(rig.take()) == ["SIP/2.0 100 Giving it a try"]  # resent; nothing forwarded again
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,9 +254,20 @@ def test_486_relayed_acked_downstream_and_caller_ack_absorbed() -> None:
     assert lines(rig.take()) == [ack.first_line]
 
 
-def test_503_is_relayed_unchanged_as_opensips_does() -> None:
-    # RFC 3261 16.7 step 6 would map it to 500; OpenSIPS relays the stored reply as it came.
+def test_503_is_relayed_as_500_as_opensips_does() -> None:
+    # RFC 3261 16.7 step 6; OpenSIPS changes only the code (msg_translator), the reason stays
+    # (the differential rig showed it: tests/differential, fork_only_503_becomes_500)
     rig = Rig(proxy_script())
+    _, sent = start_call(rig)
+    (out,) = to(sent, ALICE)
+    rig.receive(rig.answer(out, 503, "Service Unavailable"), ALICE)
+    (final,) = to(rig.take(), CALLER)
+    assert final.first_line == "SIP/2.0 500 Service Unavailable"
+
+
+def test_disable_503_translation_relays_503() -> None:
+    rig = Rig(proxy_script())
+    rig.engine.translate_503 = False
     _, sent = start_call(rig)
     (out,) = to(sent, ALICE)
     rig.receive(rig.answer(out, 503, "Service Unavailable"), ALICE)
@@ -275,7 +286,7 @@ def test_unresolvable_destination_gets_a_local_478() -> None:
     rig = Rig(script)
     _, sent = start_call(rig)
     assert results == [1]
-    assert lines(sent) == ["SIP/2.0 100 Trying", "SIP/2.0 478 Unresolvable destination (478/TM)"]
+    assert lines(sent) == ["SIP/2.0 100 Giving it a try", "SIP/2.0 478 Unresolvable destination (478/TM)"]
 
 
 def test_no_auto_477_flag_leaves_the_reply_to_the_script() -> None:
@@ -290,7 +301,7 @@ def test_no_auto_477_flag_leaves_the_reply_to_the_script() -> None:
     rig = Rig(script)
     _, sent = start_call(rig)
     assert results == [-4]
-    assert lines(sent) == ["SIP/2.0 100 Trying"]
+    assert lines(sent) == ["SIP/2.0 100 Giving it a try"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -652,7 +663,7 @@ def test_t_reply_is_stateful_with_a_to_tag_and_its_ack_is_absorbed() -> None:
     data = invite()
     rig.receive(data, CALLER)
     sent = rig.take()
-    assert lines(sent) == ["SIP/2.0 100 Trying", "SIP/2.0 404 Not Found"]
+    assert lines(sent) == ["SIP/2.0 100 Giving it a try", "SIP/2.0 404 Not Found"]
     reply = sent[1].msg
     assert reply.to.tag
     rig.receive(data, CALLER)  # INVITE retransmission: the 404 again

@@ -126,7 +126,8 @@ def test_db_check_from_and_to(tmp_path: Path) -> None:
 
 def test_db_get_auth_id(tmp_path: Path) -> None:
     uri_table = 'modparam("uri", "use_uri_table", 1)\nmodparam("uri", "db_table", "uri")\n'
-    body = ('if (db_get_auth_id("sip:sales@example.com", $avp(u), $avp(r))) $var(out) = $avp(u) + "@" + $avp(r);'
+    body = ('if (db_get_auth_id("sip:sales@example.com", $avp(u), $avp(r)))'
+            ' $var(out) = $avp(u) + "@" + $avp(r);'
             'if (!db_get_auth_id("sip:nobody@example.com", $avp(u), $avp(r)))'
             ' $var(out) = $var(out) + " nobody";')
     assert _run(tmp_path, uri_table, body) == "bob@example.com nobody"

@@ -61,7 +61,8 @@ def _var(ctx: MsgContext, name: str) -> object:
         ("70", 1, "ok", "Max-Forwards: 69"),
         ("1", 1, "ok", "Max-Forwards: 0"),
         ("0", -1, "483", "Max-Forwards: 0"),
-        ("200", 1, "ok", "Max-Forwards: 70"),  # above max_limit: lowered to it, then decremented
+        # above max_limit: lowered to it, then decremented; written over the old digits, padded
+        ("200", 1, "ok", "Max-Forwards:  70"),
         (None, 2, "ok", "Max-Forwards: 10"),
     ],
 )
