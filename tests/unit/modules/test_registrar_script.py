@@ -264,7 +264,7 @@ def test_save_in_onreply_route_stores_what_the_upstream_registrar_accepted() -> 
     assert to_client.dst.ip == "10.0.0.9" and to_client.msg.status == 200
     # the client sees its own Contact URI again, with the upstream expiry
     assert "<sip:alice@10.0.0.9:5060>;expires=120" in to_client.data.decode()
-    rec = net.engine.process.modules["usrloc"].domain("location").get("alice@127.0.0.1")
+    rec = net.engine.process.modules["usrloc"].domain("location").get("alice")  # use_domain 0
     assert rec is not None
     (binding,) = rec.contacts
     assert binding.uri == "sip:alice@10.0.0.9:5060"
