@@ -61,7 +61,7 @@ route {{
 
 route[offered] {{
     $var(offer_rc) = $rc;
-    xlog("L_INFO", "RESUMED rc=$var(offer_rc) caller=$avp(caller) ci=$ci\\n");
+    xlog("L_NOTICE", "RESUMED rc=$var(offer_rc) caller=$avp(caller) ci=$ci\\n");
     if ($var(offer_rc) < 0) {{
         t_reply(503, "Media Relay Unavailable");
         exit;
@@ -131,7 +131,7 @@ route {{
 }}
 
 route[report] {{
-    xlog("L_INFO", "LAUNCH-REPORT rc=$rc for $param(1)\\n");
+    xlog("L_NOTICE", "LAUNCH-REPORT rc=$rc for $param(1)\\n");
 }}
 """
 
