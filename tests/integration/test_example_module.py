@@ -30,7 +30,7 @@ loadmodule "sl.so"
 loadmodule "options_ping.so"
 loadmodule "tm.so"
 loadmodule "mi_datagram.so"
-modparam("tm", "fr_timeout", 1)
+modparam("tm", "fr_timeout", 2)
 modparam("options_ping", "from_uri", "sip:monitor@pysips.test")
 modparam("mi_datagram", "socket_name", "udp:127.0.0.1:{mi}")
 route {{
