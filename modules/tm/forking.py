@@ -387,11 +387,18 @@ class Forking(TmBase):
 
 
 def _with_new_via(sent: bytes, via: str) -> bytes | None:
-    """A request we sent, with its top Via (ours, the first header we wrote) replaced."""
+    """A request we sent, with its top Via (ours) replaced. It is the first Via header, not
+    always the first header: what the script inserted at the top (Record-Route) comes before it."""
+    head_end = sent.find(b"\r\n\r\n")
     start = sent.find(b"\r\n") + 2
-    end = sent.find(b"\r\n", start)
-    if start < 2 or end < 0 or sent[start : start + 4].lower() != b"via:":
-        log.error("DNS failover: the request sent has no Via of ours on top")
+    while 2 <= start < head_end + 2:
+        end = sent.find(b"\r\n", start)
+        name = sent[start : sent.find(b":", start, end) if end > start else start].strip().lower()
+        if name in (b"via", b"v"):
+            break
+        start = end + 2
+    else:
+        log.error("DNS failover: the request sent has no Via of ours")
         return None
     old = sent[start:end]
     rport = b";rport" if old.endswith(b";rport") else b""
