@@ -97,7 +97,11 @@ def forward_request(engine: Engine, ctx: MsgContext, target: HostPort | str | No
         engine.prepare_relay(ctx)
         finalize_for_socket(engine, msg, advertised_socket(ctx, sock))
         via = engine.via_for(sock, stateless_branch(msg), ctx)
-        data = insert_top_via(msg.serialize(add_content_length=sock.reliable), via)
+        # a copy takes our Via (placed as tm places it, after what the script put on top), so a
+        # second forward() of the same request does not carry it twice
+        out = msg.copy()
+        out.push_via(via)
+        data = out.serialize(add_content_length=sock.reliable)
         if engine.send(data, dst, sock):
             engine.stats["fwd_requests"] += 1
             return 1
@@ -135,9 +139,3 @@ def send_as_is(engine: Engine, ctx: MsgContext, target: HostPort, headers: str |
         if end >= 0:
             data = data[: end + 2] + block.encode("utf-8", "surrogateescape") + data[end + 2 :]
     return 1 if engine.send(data, dst, sock) else -1
-
-
-def insert_top_via(data: bytes, via: str) -> bytes:
-    """Our Via as the first header line: above every other Via, as RFC 3261 16.6 step 8 wants."""
-    eol = data.find(b"\r\n") + 2
-    return b"".join((data[:eol], b"Via: ", via.encode("utf-8", "surrogateescape"), b"\r\n", data[eol:]))

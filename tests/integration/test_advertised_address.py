@@ -84,13 +84,13 @@ def relayed(proxy_port: int, user: str) -> list[str]:
 
 def test_stateless_forward_advertises_in_via_and_record_route(proxy: Rig) -> None:
     lines = relayed(proxy.ports.proxy, "stateless")
-    assert lines[1].startswith("Via: SIP/2.0/UDP edge.example.net:5999;branch="), lines
+    assert any(line.startswith("Via: SIP/2.0/UDP edge.example.net:5999;branch=") for line in lines), lines
     assert any(line.startswith("Record-Route: <sip:edge.example.net:5999;lr") for line in lines), lines
 
 
 def test_t_relay_advertises_in_via_and_record_route(proxy: Rig) -> None:
     lines = relayed(proxy.ports.proxy, "tm")
-    assert lines[1].startswith("Via: SIP/2.0/UDP edge.example.net:5999;branch="), lines
+    assert any(line.startswith("Via: SIP/2.0/UDP edge.example.net:5999;branch=") for line in lines), lines
     assert any(line.startswith("Record-Route: <sip:edge.example.net:5999;lr") for line in lines), lines
 
 

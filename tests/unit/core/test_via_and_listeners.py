@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pysips.core.forward import HostPort, insert_top_via, parse_phostport
+from pysips.core.forward import HostPort, parse_phostport
 from pysips.core.listeners import listeners_from, script_aliases
 from pysips.core.server import StartupError, usable_listeners
 from pysips.core.via_fix import fixed_via_text
@@ -65,13 +65,6 @@ def test_forced_rport_follows_received_in_a_local_reply() -> None:
 )
 def test_parse_phostport(text: str, expected: HostPort | None) -> None:
     assert parse_phostport(text) == expected
-
-
-def test_insert_top_via_goes_first() -> None:
-    data = b"INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\r\n"
-    assert insert_top_via(data, "SIP/2.0/UDP me;branch=z9hG4bK2").split(b"\r\n")[1] == (
-        b"Via: SIP/2.0/UDP me;branch=z9hG4bK2"
-    )
 
 
 def spec(proto: str | None, host: str, port: int | None, **kw: object) -> ast.SocketSpec:
