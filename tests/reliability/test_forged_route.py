@@ -12,78 +12,28 @@ those apart from a real dialog).
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.proxy_harness import free_port
 from tests.reliability.clients import build_request, exchange, final_status
+from tests.reliability.reference import run_proxy
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = Path(__file__).resolve().parent / "cfg" / "indialog.cfg"
-OPENSIPS_HOME = Path("/var/cache/pysips/opensips-3.6.8")
 TRAP_HOST = "127.0.0.2"
 HARDENING = ('if (is_present_hf("Route") && !is_myself("$(hdr(Route)[0]{nameaddr.uri}{uri.host})")) '
              '{ sl_send_reply(403, "Route not ours"); exit; }')
-
-
-def render(port: int, hardened: bool, opensips: bool) -> str:
-    mpath = f'mpath="{OPENSIPS_HOME}/lib64/opensips/modules/"' if opensips else ""
-    return (TEMPLATE.read_text().replace("@PORT@", str(port)).replace("@MPATH@", mpath)
-            .replace("@HARDENING@", HARDENING if hardened else ""))
-
-
-def wait_udp(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    probe = build_request("OPTIONS", f"sip:127.0.0.1:{port}", "UDP", from_uri=f"sip:p@127.0.0.1:{port}")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()[-3000:]
-        if exchange("udp", port, probe, timeout=0.3):
-            return
-    raise AssertionError(log.read_text()[-3000:])
-
-
-def start(kind: str, hardened: bool, workdir: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
-    port = free_port()
-    cfg = workdir / f"{kind}-{hardened}.cfg"
-    cfg.write_text(render(port, hardened, kind == "opensips"))
-    log = workdir / f"{kind}-{hardened}.log"
-    if kind == "opensips":
-        binary = OPENSIPS_HOME / "sbin" / "opensips"
-        if not binary.exists():
-            pytest.fail(f"the reference OpenSIPS is not built at {binary}: run scripts/setup")
-        argv = [str(binary), "-F", "-f", str(cfg), "-m", "64", "-M", "8"]
-    else:
-        argv = [sys.executable, "-m", "pysips", "-f", str(cfg)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    wait_udp(port, proc, log)
-    return proc, port, log
 
 
 @pytest.fixture(params=[("pysips", False), ("opensips", False), ("pysips", True), ("opensips", True)],
                 ids=["pysips-seed", "opensips-seed", "pysips-hardened", "opensips-hardened"])
 def proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int, bool]]:
     kind, hardened = request.param
-    proc, port, _ = start(kind, hardened, tmp_path)
-    try:
+    with run_proxy(kind, "indialog.cfg", tmp_path, hardening=HARDENING if hardened else "") as (port, _):
         yield port, hardened
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 def forged_cases(me: str, trap: str) -> dict[str, str]:
