@@ -63,7 +63,8 @@ def run_proxy(kind: str, template: str, workdir: Path, **values: str) -> Iterato
         _wait_udp(port, proc, log)
         yield port, log
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
