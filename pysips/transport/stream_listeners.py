@@ -261,7 +261,8 @@ class StreamTransports:
     # ------------------------------------------------------------------ timers
 
     def _sweep(self) -> None:
-        """Once a second: close idle connections, ping quiet WebSockets, end stalled handshakes."""
+        """Once a second: close idle connections and slow messages, ping quiet WebSockets, end stalled
+        handshakes."""
         now = self.now()
         lifetime = self.settings.lifetime
         try:
@@ -270,6 +271,12 @@ class StreamTransports:
                     continue
                 p = conn.proto_settings
                 idle = now - conn.last_active
+                started = conn.message_started
+                if started is not None and now - started > self.settings.max_msg_time:
+                    log.warning("%s:%s:%d: message not complete after tcp_max_msg_time (%gs); closing",
+                                conn.proto, conn.remote_ip, conn.remote_port, self.settings.max_msg_time)
+                    conn.abort("message not complete within tcp_max_msg_time")
+                    continue
                 if not conn.is_ready:
                     limit = min(lifetime, p.handshake_timeout) + self.settings.connect_timeout
                     if now - conn.opened_at > limit:

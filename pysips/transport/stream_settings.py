@@ -1,10 +1,11 @@
 """Settings of the stream transports, gathered once at startup from the script.
 
-Sources: the core globals (`tcp_connection_lifetime`, `tcp_connect_timeout`, `tcp_max_connections`,
-`tcp_keepalive`/`tcp_keepidle`/`tcp_keepinterval`/`tcp_keepcount`, `tcp_accept_aliases`,
-`tcp_socket_backlog`) and the parameters of proto_tcp, proto_tls, proto_ws and proto_wss. The
-proto modules keep their parameters in `process.modules[name]` (a dict, with the core globals
-they saw under CORE_KEY); a protocol whose module is not loaded cannot have listeners.
+Sources: the core globals (`tcp_connection_lifetime`, `tcp_max_msg_time`, `tcp_connect_timeout`,
+`tcp_max_connections`, `tcp_keepalive`/`tcp_keepidle`/`tcp_keepinterval`/`tcp_keepcount`,
+`tcp_accept_aliases`, `tcp_socket_backlog`) and the parameters of proto_tcp, proto_tls, proto_ws
+and proto_wss. The proto modules keep their parameters in `process.modules[name]` (a dict, with
+the core globals they saw under CORE_KEY); a protocol whose module is not loaded cannot have
+listeners.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class ProtoSettings:
 @dataclass(slots=True)
 class StreamSettings:
     lifetime: float = 120.0  # tcp_connection_lifetime: idle seconds before a connection is closed
+    # tcp_max_msg_time: seconds a started message may take to arrive whole (OpenSIPS's default 4);
+    # without it a peer dripping one byte at a time holds a connection as long as it likes
+    max_msg_time: float = 4.0
     connect_timeout: float = 0.1  # tcp_connect_timeout (ms in the script)
     max_connections: int = 2048
     keepalive: bool = True
@@ -85,6 +89,7 @@ def settings_from(modules: dict[str, Any]) -> StreamSettings:
             core.update(state.get(CORE_KEY, {}))
     s = StreamSettings()
     s.lifetime = float(_int(core.get("tcp_connection_lifetime"), 120))
+    s.max_msg_time = float(_int(core.get("tcp_max_msg_time"), 4))
     # OpenSIPS 3.x counts tcp_connect_timeout in milliseconds (2.x in seconds: small values are those)
     ct = _int(core.get("tcp_connect_timeout"), 100)
     s.connect_timeout = ct / 1000.0 if ct >= 50 else float(ct)
