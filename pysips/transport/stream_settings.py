@@ -20,7 +20,7 @@ MODULE_OF = {"tcp": "proto_tcp", "tls": "proto_tls", "ws": "proto_ws", "wss": "p
 STREAM_PROTOS = frozenset(MODULE_OF)
 CORE_NAMES = ("tcp_connection_lifetime", "tcp_connect_timeout", "tcp_max_connections", "tcp_keepalive",
               "tcp_keepidle", "tcp_keepinterval", "tcp_keepcount", "tcp_accept_aliases", "tcp_socket_backlog",
-              "tcp_max_msg_time")
+              "tcp_max_msg_time", "tcp_max_connections_per_ip")
 
 
 @dataclass(slots=True)
@@ -47,6 +47,9 @@ class StreamSettings:
     max_msg_time: float = 4.0
     connect_timeout: float = 0.1  # tcp_connect_timeout (ms in the script)
     max_connections: int = 2048
+    # pysips's own: inbound connections one peer address may hold (0: no cap, as in OpenSIPS, which
+    # has only the global tcp_max_connections); keeps one source from using up that global limit
+    max_connections_per_ip: int = 0
     keepalive: bool = True
     keepidle: int = 0
     keepinterval: int = 0
@@ -94,6 +97,7 @@ def settings_from(modules: dict[str, Any]) -> StreamSettings:
     ct = _int(core.get("tcp_connect_timeout"), 100)
     s.connect_timeout = ct / 1000.0 if ct >= 50 else float(ct)
     s.max_connections = _int(core.get("tcp_max_connections"), 2048)
+    s.max_connections_per_ip = max(0, _int(core.get("tcp_max_connections_per_ip"), 0))
     s.keepalive = _bool(core.get("tcp_keepalive"), True)
     s.keepidle = _int(core.get("tcp_keepidle"), 0)
     s.keepinterval = _int(core.get("tcp_keepinterval"), 0)

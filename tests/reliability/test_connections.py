@@ -5,7 +5,8 @@ an ordinary client is answered while (and after) the attack runs.
 Limits of the server below: tcp_max_msg_time 2 s (OpenSIPS's default is 4), tcp_max_msg_chunks
 raised to 1000 as operators do for large messages (so only the time limit stops a drip),
 tcp_connection_lifetime 30 s (longer than any wait here: a close seen within a few seconds is
-the limit under test, not the idle lifetime), TLS and WS handshakes 2 s.
+the limit under test, not the idle lifetime), TLS and WS handshakes 2 s, 40 connections per
+peer address (tcp_max_connections_per_ip, pysips's own).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.reliability.clients import LOCAL, build_request, exchange, final_stat
 pytestmark = pytest.mark.integration
 
 MAX_MSG_TIME = 2
+PER_IP = 40
 HANDSHAKE = 2
 LIFETIME = 30
 
@@ -45,6 +47,7 @@ listen=wss:127.0.0.1:{wss}
 tcp_connection_lifetime={lifetime}
 tcp_max_msg_time={max_msg_time}
 tcp_max_connections=4000
+tcp_max_connections_per_ip={per_ip}
 loadmodule "sl.so"
 loadmodule "signaling.so"
 loadmodule "proto_udp.so"
@@ -82,7 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ports = {name: free_port() for name in ("udp", "tcp", "tls", "ws", "wss")}
     cfg = base / "connections.cfg"
     cfg.write_text(CFG.format(cert=cert, key=key, lifetime=LIFETIME, max_msg_time=MAX_MSG_TIME,
-                              handshake_ms=HANDSHAKE * 1000, **ports))
+                              handshake_ms=HANDSHAKE * 1000, per_ip=PER_IP, **ports))
     log_path = base / "pysips.log"
     proc = launch(cfg, log_path)
     try:
@@ -327,3 +330,36 @@ def test_fragmented_message_over_the_limit_is_too_big(server: Server) -> None:
         s.sendall(frame(0x0, b"x" * 30_000, fin=False))
         assert close_code(s) == 1009
     assert served(server, "ws")
+
+
+# ---------------------------------------------------------------------------------------------
+# many connections from one source
+
+
+def test_one_source_cannot_take_every_connection(server: Server) -> None:
+    """A flood of connections from one address stops at tcp_max_connections_per_ip; the others
+    are refused at once (closed), and a client from another address is still served."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(PER_IP + 10):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.3", 0))
+            s.connect((LOCAL, server.ports["tcp"]))
+            held.append(s)
+        time.sleep(0.5)
+        refused = [s for s in held if closed_within(s, 0.05) is not None]
+        assert len(refused) == 10, server.log()
+        assert served(server, "tcp")
+        assert served(server, "tls")
+    finally:
+        for s in held:
+            s.close()
+    assert "tcp_max_connections_per_ip (40) reached for 127.0.0.3" in server.log()
+    time.sleep(1.0)  # closed connections give their places back
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    with s:
+        s.bind(("127.0.0.3", 0))
+        s.connect((LOCAL, server.ports["tcp"]))
+        s.sendall(options("tcp", server.ports["tcp"]))
+        s.settimeout(3)
+        assert s.recv(65535).startswith(b"SIP/2.0 200 OK")

@@ -156,3 +156,11 @@ def test_settings_read_tcp_max_msg_time() -> None:
 
     assert settings_from({}).max_msg_time == 4.0  # OpenSIPS's TCP_CHILD_MAX_MSG_TIME
     assert settings_from({"proto_tcp": {CORE_KEY: {"tcp_max_msg_time": 9}}}).max_msg_time == 9.0
+
+
+def test_settings_read_tcp_max_connections_per_ip() -> None:
+    from pysips.transport.stream_settings import CORE_KEY, settings_from
+
+    assert settings_from({}).max_connections_per_ip == 0  # no cap unless asked, as in OpenSIPS
+    core = {CORE_KEY: {"tcp_max_connections_per_ip": 16}}
+    assert settings_from({"proto_ws": core}).max_connections_per_ip == 16
