@@ -363,3 +363,25 @@ def test_one_source_cannot_take_every_connection(server: Server) -> None:
         s.sendall(options("tcp", server.ports["tcp"]))
         s.settimeout(3)
         assert s.recv(65535).startswith(b"SIP/2.0 200 OK")
+
+
+def test_many_half_sent_messages_are_all_cut_and_others_served(server: Server) -> None:
+    """300 connections (from ten addresses, under the per-address cap) each send half a request
+    and stop: all are closed by tcp_max_msg_time, and an ordinary client is answered meanwhile."""
+    half = options("tcp", server.ports["tcp"])[:60]
+    held: list[socket.socket] = []
+    try:
+        for i in range(300):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((f"127.0.0.{50 + i % 10}", 0))
+            s.connect((LOCAL, server.ports["tcp"]))
+            s.sendall(half)
+            held.append(s)
+        assert served(server, "tcp") and served(server, "udp")
+        time.sleep(MAX_MSG_TIME + 2.5)
+        still_open = [s for s in held if closed_within(s, 0.01) is None]
+        assert still_open == [], f"{len(still_open)} half-sent connections still open"
+    finally:
+        for s in held:
+            s.close()
+    assert served(server, "tcp")
