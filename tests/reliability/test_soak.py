@@ -23,9 +23,10 @@ pytestmark = pytest.mark.integration
 SECONDS = float(os.environ.get("PYSIPS_SOAK_SECONDS", "75"))
 RATE = float(os.environ.get("PYSIPS_SOAK_RATE", "40"))
 WARMUP = min(40.0, SECONDS / 2)
-# generous: a leak of 100 bytes per call at 40 calls/s would be ~230 KiB/min; the allowance is
-# 1 MiB/min, so allocator noise passes and a per-call leak of a message's size does not
-MAX_RSS_SLOPE_KIB_PER_MIN = 1024.0
+# generous: measured +404 KiB/min over 38-75 s (the tail of the warm-up); the allowance is 2 MiB/min
+# (about 870 bytes per call at 40 calls/s), so allocator noise and a loaded machine pass and a
+# per-call leak of a message's size does not
+MAX_RSS_SLOPE_KIB_PER_MIN = 2048.0
 MAX_FD_SLOPE_PER_MIN = 1.0
 
 
