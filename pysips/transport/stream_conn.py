@@ -135,6 +135,7 @@ class StreamConnection(Connection, asyncio.Protocol):
             if tls.closed:
                 self.close("TLS close_notify")
             if not data:
+                self._track_message(self._sip_in_message())
                 return
         self._on_plain(data)
 
@@ -160,7 +161,16 @@ class StreamConnection(Connection, asyncio.Protocol):
                 return
         self._track_message(framer.in_message)
 
+    def _sip_in_message(self) -> bool:
+        if self._ws is not None:
+            return self._ws.in_message
+        return self._framer is not None and self._framer.in_message
+
     def _track_message(self, in_message: bool) -> None:
+        """Start or stop the tcp_max_msg_time clock: a SIP message (or WebSocket handshake, frame,
+        fragments) or a TLS record under way keeps it running from its first byte."""
+        if self._tls is not None and self._tls.handshaken and self._tls.in_record:
+            in_message = True
         if not in_message:
             self.message_started = None
         elif self.message_started is None:

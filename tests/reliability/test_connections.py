@@ -385,3 +385,38 @@ def test_many_half_sent_messages_are_all_cut_and_others_served(server: Server) -
         for s in held:
             s.close()
     assert served(server, "tcp")
+
+
+def test_tls_record_dripped_byte_by_byte_is_cut(server: Server) -> None:
+    """One TLS record holding a whole OPTIONS, sent a byte at a time: no plaintext reaches the SIP
+    layer until the record is complete, yet the bytes keep coming. tcp_max_msg_time must still
+    apply (the record is a message in progress)."""
+    port = server.ports["tls"]
+    raw = socket.create_connection((LOCAL, port), timeout=5)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = tls_client_context().wrap_bio(incoming, outgoing)
+    with raw:
+        while True:  # the handshake, by hand
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(outgoing.read())
+                incoming.write(raw.recv(65535))
+        raw.sendall(outgoing.read())
+        tls.write(options("tls", port))
+        record = outgoing.read()
+        started = time.monotonic()
+        closed = False
+        for i in range(len(record)):
+            try:
+                raw.send(record[i : i + 1])
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.3)
+            if time.monotonic() - started > MAX_MSG_TIME + 4:
+                break
+        closed = closed or closed_within(raw, 1.0) is not None
+    assert closed, "a peer dripping one TLS record outlived tcp_max_msg_time"
+    assert served(server, "tls")
