@@ -82,3 +82,14 @@ def test_local_caller_may_call_out_control(seed: SeedServer, trap: socket.socket
     exchange("udp", seed.ports["udp"], msg, timeout=0.5)
     heard = trapped(trap)
     assert heard and heard[0].startswith(b"MESSAGE sip:bob@127.0.0.2"), seed.log()
+
+
+def test_register_for_a_foreign_domain_is_forwarded_as_the_seed_says(seed: SeedServer,
+                                                                    trap: socket.socket) -> None:
+    """The seed's relay check exempts REGISTER: a stranger's REGISTER for another domain is
+    forwarded there (docs/security.md tells operators to refuse it in the script if unwanted)."""
+    msg = build_request("REGISTER", f"sip:{TRAP_HOST}:{trap.getsockname()[1]}", "UDP",
+                        from_uri="sip:alice@foreign.example", to_uri="sip:alice@foreign.example")
+    exchange("udp", seed.ports["udp"], msg, timeout=0.5)
+    heard = trapped(trap)
+    assert heard and heard[0].startswith(b"REGISTER sip:127.0.0.2"), seed.log()
