@@ -116,6 +116,7 @@ _CURRENT: dict[str, CoreParamKind] = {
     "tcp_keepidle": _I,
     "tcp_keepinterval": _I,
     "tcp_max_connections": _I,
+    "tcp_max_connections_per_ip": _I,  # pysips's own (see docs/security.md)
     "tcp_max_msg_time": _I,
     "tcp_no_new_conn_bflag": _A,
     "tcp_no_new_conn_rplflag": _A,

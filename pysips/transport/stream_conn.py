@@ -49,7 +49,7 @@ class Owner(Protocol):
 
 class StreamConnection(Connection, asyncio.Protocol):
     __slots__ = ("_closed", "_framer", "_owner", "_queue", "_tls", "_transport", "_ws", "close_reason",
-                 "opened_at", "proto_settings", "ssl_context", "ws_uri")
+                 "message_started", "opened_at", "proto_settings", "ssl_context", "ws_uri")
 
     def __init__(self, owner: Owner, socket: object, proto: str, outbound: bool,
                  ws_uri: str | None = None, ssl_context: ssl.SSLContext | None = None) -> None:
@@ -67,6 +67,8 @@ class StreamConnection(Connection, asyncio.Protocol):
         self.ws_uri = ws_uri
         self.opened_at = owner.now()
         self.last_active = self.opened_at
+        # when the bytes of a still incomplete SIP message began to arrive (tcp_max_msg_time)
+        self.message_started: float | None = None
 
     # ------------------------------------------------------------------ asyncio callbacks
 
@@ -133,6 +135,7 @@ class StreamConnection(Connection, asyncio.Protocol):
             if tls.closed:
                 self.close("TLS close_notify")
             if not data:
+                self._track_message(self._sip_in_message())
                 return
         self._on_plain(data)
 
@@ -156,6 +159,22 @@ class StreamConnection(Connection, asyncio.Protocol):
                 return
             if self._closed:
                 return
+        self._track_message(framer.in_message)
+
+    def _sip_in_message(self) -> bool:
+        if self._ws is not None:
+            return self._ws.in_message
+        return self._framer is not None and self._framer.in_message
+
+    def _track_message(self, in_message: bool) -> None:
+        """Start or stop the tcp_max_msg_time clock: a SIP message (or WebSocket handshake, frame,
+        fragments) or a TLS record under way keeps it running from its first byte."""
+        if self._tls is not None and self._tls.handshaken and self._tls.in_record:
+            in_message = True
+        if not in_message:
+            self.message_started = None
+        elif self.message_started is None:
+            self.message_started = self.last_active
 
     def eof_received(self) -> bool | None:
         if self._ws is not None:
@@ -176,6 +195,7 @@ class StreamConnection(Connection, asyncio.Protocol):
         assert ws is not None
         self._ws_events(ws.receive(data))
         self._flush_ws()
+        self._track_message(ws.in_message)
 
     def _ws_events(self, events: list[WsOpened | WsMessage | WsRejected | WsClosed]) -> None:
         for event in events:

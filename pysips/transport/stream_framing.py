@@ -99,6 +99,11 @@ class StreamFramer:
         """Bytes of an incomplete message waiting for more data."""
         return len(self._buf)
 
+    @property
+    def in_message(self) -> bool:
+        """A message has begun and is not complete (a half keepalive CRLF does not count)."""
+        return bool(self._buf) and self._buf[0] not in b"\r\n"
+
     def feed(self, data: bytes) -> list[FrameEvent]:
         if self.broken:
             return []

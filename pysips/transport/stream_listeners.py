@@ -17,6 +17,7 @@ Sending rules (RFC 3261 18, RFC 5923, RFC 7118):
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import resource
@@ -76,6 +77,7 @@ class StreamTransports:
         self.listeners: list[StreamListener] = []
         self._sweeper: asyncio.TimerHandle | None = None
         self.stats = {"accepted": 0, "refused": 0, "dialled": 0, "dial_failures": 0, "closed": 0}
+        self._per_ip: collections.Counter[str] = collections.Counter()  # inbound connections by peer
         # set by modules around a send (tcp_no_new_conn_bflag): do not open connections
         self.no_new_conn = False
 
@@ -141,7 +143,14 @@ class StreamTransports:
             log.error("tcp_max_connections (%d) reached: refusing %s:%s:%d", self.settings.max_connections,
                       conn.proto, conn.remote_ip, conn.remote_port)
             return False
+        per_ip = self.settings.max_connections_per_ip
+        if per_ip and self._per_ip[conn.remote_ip] >= per_ip:
+            self.stats["refused"] += 1
+            log.warning("tcp_max_connections_per_ip (%d) reached for %s: refusing %s:%d", per_ip,
+                        conn.remote_ip, conn.proto, conn.remote_port)
+            return False
         self.table.add(conn)
+        self._per_ip[conn.remote_ip] += 1
         self.stats["accepted"] += 1
         return True
 
@@ -168,6 +177,12 @@ class StreamTransports:
     def lost(self, conn: StreamConnection, reason: str) -> None:
         if self.table.remove(conn, self.now()):
             self.stats["closed"] += 1
+            if not conn.outbound:
+                left = self._per_ip[conn.remote_ip] - 1
+                if left > 0:
+                    self._per_ip[conn.remote_ip] = left
+                else:
+                    del self._per_ip[conn.remote_ip]
             log.debug("%s:%s:%d (#%d) closed: %s", conn.proto, conn.remote_ip, conn.remote_port, conn.conn_id,
                       reason)
 
@@ -261,7 +276,8 @@ class StreamTransports:
     # ------------------------------------------------------------------ timers
 
     def _sweep(self) -> None:
-        """Once a second: close idle connections, ping quiet WebSockets, end stalled handshakes."""
+        """Once a second: close idle connections and slow messages, ping quiet WebSockets, end stalled
+        handshakes."""
         now = self.now()
         lifetime = self.settings.lifetime
         try:
@@ -270,6 +286,12 @@ class StreamTransports:
                     continue
                 p = conn.proto_settings
                 idle = now - conn.last_active
+                started = conn.message_started
+                if started is not None and now - started > self.settings.max_msg_time:
+                    log.warning("%s:%s:%d: message not complete after tcp_max_msg_time (%gs); closing",
+                                conn.proto, conn.remote_ip, conn.remote_port, self.settings.max_msg_time)
+                    conn.abort("message not complete within tcp_max_msg_time")
+                    continue
                 if not conn.is_ready:
                     limit = min(lifetime, p.handshake_timeout) + self.settings.connect_timeout
                     if now - conn.opened_at > limit:

@@ -1,8 +1,8 @@
 """Settings of the stream transports, gathered once at startup from the script.
 
-Sources: the core globals (`tcp_connection_lifetime`, `tcp_connect_timeout`, `tcp_max_connections`,
-`tcp_keepalive`/`tcp_keepidle`/`tcp_keepinterval`/`tcp_keepcount`, `tcp_accept_aliases`,
-`tcp_socket_backlog`) and the parameters of proto_tcp, proto_tls, proto_ws and proto_wss. The
+Sources: the core globals (`tcp_connection_lifetime`, `tcp_max_msg_time`, `tcp_connect_timeout`,
+`tcp_max_connections`, `tcp_keepalive`/`tcp_keepidle`/`tcp_keepinterval`/`tcp_keepcount`,
+`tcp_accept_aliases`, `tcp_socket_backlog`) and the parameters of proto_tcp, proto_tls, proto_ws and proto_wss. The
 proto modules offer their parameters as a service (PROTO_SERVICES[proto]: a dict, with the core
 globals they saw under CORE_KEY); a protocol whose module is not loaded cannot have listeners.
 """
@@ -21,7 +21,7 @@ MODULE_OF = {"tcp": "proto_tcp", "tls": "proto_tls", "ws": "proto_ws", "wss": "p
 STREAM_PROTOS = frozenset(MODULE_OF)
 CORE_NAMES = ("tcp_connection_lifetime", "tcp_connect_timeout", "tcp_max_connections", "tcp_keepalive",
               "tcp_keepidle", "tcp_keepinterval", "tcp_keepcount", "tcp_accept_aliases", "tcp_socket_backlog",
-              "tcp_max_msg_time")
+              "tcp_max_msg_time", "tcp_max_connections_per_ip")
 
 
 @dataclass(slots=True)
@@ -43,8 +43,14 @@ class ProtoSettings:
 @dataclass(slots=True)
 class StreamSettings:
     lifetime: float = 120.0  # tcp_connection_lifetime: idle seconds before a connection is closed
+    # tcp_max_msg_time: seconds a started message may take to arrive whole (OpenSIPS's default 4);
+    # without it a peer dripping one byte at a time holds a connection as long as it likes
+    max_msg_time: float = 4.0
     connect_timeout: float = 0.1  # tcp_connect_timeout (ms in the script)
     max_connections: int = 2048
+    # pysips's own: inbound connections one peer address may hold (0: no cap, as in OpenSIPS, which
+    # has only the global tcp_max_connections); keeps one source from using up that global limit
+    max_connections_per_ip: int = 0
     keepalive: bool = True
     keepidle: int = 0
     keepinterval: int = 0
@@ -88,10 +94,12 @@ def settings_from(services: ServiceRegistry) -> StreamSettings:
             core.update(state.get(CORE_KEY, {}))
     s = StreamSettings()
     s.lifetime = float(_int(core.get("tcp_connection_lifetime"), 120))
+    s.max_msg_time = float(_int(core.get("tcp_max_msg_time"), 4))
     # OpenSIPS 3.x counts tcp_connect_timeout in milliseconds (2.x in seconds: small values are those)
     ct = _int(core.get("tcp_connect_timeout"), 100)
     s.connect_timeout = ct / 1000.0 if ct >= 50 else float(ct)
     s.max_connections = _int(core.get("tcp_max_connections"), 2048)
+    s.max_connections_per_ip = max(0, _int(core.get("tcp_max_connections_per_ip"), 0))
     s.keepalive = _bool(core.get("tcp_keepalive"), True)
     s.keepidle = _int(core.get("tcp_keepidle"), 0)
     s.keepinterval = _int(core.get("tcp_keepinterval"), 0)

@@ -19,7 +19,7 @@ class TlsFailed(Exception):
 
 
 class TlsSession:
-    __slots__ = ("_in", "_obj", "_out", "closed", "handshaken")
+    __slots__ = ("_hdr", "_in", "_obj", "_out", "_rec_left", "closed", "handshaken")
 
     def __init__(self, context: ssl.SSLContext, server_side: bool,
                  server_hostname: str | None = None) -> None:
@@ -29,6 +29,30 @@ class TlsSession:
                                      server_hostname=server_hostname or None)
         self.handshaken = False
         self.closed = False  # the peer sent close_notify
+        # TLS record boundaries of what the peer sent (RFC 8446 5.1: 5-byte header, 2-byte length),
+        # so that a record arriving a byte at a time counts as a message in progress
+        self._hdr = bytearray()
+        self._rec_left = 0
+
+    @property
+    def in_record(self) -> bool:
+        """The peer has started a TLS record it has not finished."""
+        return bool(self._hdr) or self._rec_left > 0
+
+    def _follow_records(self, data: bytes) -> None:
+        at, end = 0, len(data)
+        while at < end:
+            if self._rec_left:
+                take = min(self._rec_left, end - at)
+                self._rec_left -= take
+                at += take
+                continue
+            part = data[at : at + 5 - len(self._hdr)]
+            self._hdr += part
+            at += len(part)
+            if len(self._hdr) == 5:
+                self._rec_left = int.from_bytes(self._hdr[3:5], "big")
+                self._hdr.clear()
 
     @property
     def ssl_object(self) -> ssl.SSLObject:
@@ -52,6 +76,7 @@ class TlsSession:
     def receive(self, data: bytes) -> tuple[bytes, bytes, bool]:
         """Feed ciphertext. Returns (plaintext, bytes to send, handshake completed just now).
         Raises TlsFailed when the peer speaks no TLS or the handshake fails."""
+        self._follow_records(data)
         self._in.write(data)
         just_done = False
         if not self.handshaken:

@@ -136,6 +136,12 @@ class WsSession:
         return self._proto.state is State.OPEN
 
     @property
+    def in_message(self) -> bool:
+        """Bytes of an incomplete handshake, frame or fragmented message are waiting (what
+        tcp_max_msg_time limits). The library keeps unparsed bytes in its reader's buffer."""
+        return self._frag_size >= 0 or bool(self._proto.reader.buffer)
+
+    @property
     def closing(self) -> bool:
         return self._proto.state in (State.CLOSING, State.CLOSED)
 

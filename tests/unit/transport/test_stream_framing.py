@@ -134,3 +134,33 @@ def test_garbage_never_raises(data: bytes) -> None:
     f = StreamFramer(max_message=200)
     for event in f.feed(data):
         assert isinstance(event, SipFrame | KeepalivePing | KeepalivePong | FramingError)
+
+
+def test_in_message_while_a_message_is_incomplete_only() -> None:
+    """What tcp_max_msg_time times: a begun message, not a half keepalive or nothing."""
+    f = StreamFramer()
+    whole = msg(b"hello")
+    assert not f.in_message
+    f.feed(whole[:10])
+    assert f.in_message
+    f.feed(whole[10:])
+    assert not f.in_message
+    f.feed(b"\r\n")  # may be the first half of a CRLFCRLF ping
+    assert f.pending and not f.in_message
+    f.feed(b"\r\n" + whole + b"INVITE sip:")  # a whole message, then the start of the next
+    assert f.in_message
+
+
+def test_settings_read_tcp_max_msg_time() -> None:
+    from pysips.transport.stream_settings import CORE_KEY, settings_from
+
+    assert settings_from({}).max_msg_time == 4.0  # OpenSIPS's TCP_CHILD_MAX_MSG_TIME
+    assert settings_from({"proto_tcp": {CORE_KEY: {"tcp_max_msg_time": 9}}}).max_msg_time == 9.0
+
+
+def test_settings_read_tcp_max_connections_per_ip() -> None:
+    from pysips.transport.stream_settings import CORE_KEY, settings_from
+
+    assert settings_from({}).max_connections_per_ip == 0  # no cap unless asked, as in OpenSIPS
+    core = {CORE_KEY: {"tcp_max_connections_per_ip": 16}}
+    assert settings_from({"proto_ws": core}).max_connections_per_ip == 16

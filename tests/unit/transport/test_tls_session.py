@@ -60,3 +60,21 @@ def test_close_notify_is_seen_by_the_peer(tmp_path: Path) -> None:
     assert alert
     server.receive(alert)
     assert server.closed
+
+
+def test_in_record_follows_record_boundaries(tmp_path: Path) -> None:
+    """A record fed a byte at a time is "in progress" until its last byte (tcp_max_msg_time
+    relies on it: no plaintext comes out before then)."""
+    server, client = pair(tmp_path)
+    assert not server.in_record
+    records = client.encrypt(b"one") + client.encrypt(b"two")
+    first_len = 5 + int.from_bytes(records[3:5], "big")
+    plain = b""
+    for i in range(len(records)):
+        got, _, _ = server.receive(records[i : i + 1])
+        plain += got
+        done = i + 1 in (first_len, len(records))
+        assert server.in_record is not done, i
+    assert plain == b"onetwo"
+    got, _, _ = server.receive(client.encrypt(b"one") + client.encrypt(b"two"))  # whole records
+    assert got == b"onetwo" and not server.in_record

@@ -125,3 +125,26 @@ def test_peer_vanishing_reports_1006() -> None:
 
 def test_library_server_protocol_is_what_we_wrap() -> None:
     assert isinstance(_open_server()._proto, ServerProtocol)
+
+
+def test_in_message_covers_partial_handshake_frames_and_fragments() -> None:
+    """What tcp_max_msg_time times on a WebSocket: handshake bytes, a partial frame, a message
+    whose fragments have not all come."""
+    server = WsSession(True)
+    assert not server.in_message
+    request = HANDSHAKE + b"Sec-WebSocket-Protocol: sip\r\n\r\n"
+    server.receive(request[:20])
+    assert server.in_message
+    server.receive(request[20:])
+    server.take_output()
+    assert server.is_open and not server.in_message
+    masked = b"\x81\x85" + b"\x00\x00\x00\x00" + b"hello"  # a masked text frame, mask of zeros
+    server.receive(masked[:7])
+    assert server.in_message
+    server.receive(masked[7:])
+    assert not server.in_message
+    server.receive(b"\x01\x82\x00\x00\x00\x00ab")  # first fragment of a text message
+    assert server.in_message
+    events = server.receive(b"\x80\x81\x00\x00\x00\x00c")
+    assert [e.data for e in events if isinstance(e, WsMessage)] == [b"abc"]
+    assert not server.in_message
