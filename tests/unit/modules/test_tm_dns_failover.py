@@ -118,4 +118,5 @@ def test_failure_route_runs_only_when_no_target_is_left() -> None:
     assert ran == []
     rig.receive(rig.answer(second, 503, "Service Unavailable"), BOB)
     assert ran == [503]
-    assert lines(to(rig.take(), CALLER)) == ["SIP/2.0 500 Service Unavailable"]  # 503 goes up as 500 (OpenSIPS)
+    # a 503 goes up as 500 (OpenSIPS)
+    assert lines(to(rig.take(), CALLER)) == ["SIP/2.0 500 Service Unavailable"]
