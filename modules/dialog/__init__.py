@@ -1,0 +1,315 @@
+"""dialog: calls as dialogs (OpenSIPS module `dialog`).
+
+create_dialog([flags]) on an initial INVITE makes a dialog that follows the call: its state
+(1 unconfirmed .. 5 deleted), its lifetime (default_timeout, $DLG_timeout; "bye-on-timeout"
+ends the call with BYE both ways), in-dialog pinging ("options-ping-caller"...), values
+($dlg_val, store_dlg_value) and profiles. Sequential requests find it through the `did` parameter
+of our Record-Route (rr's loose_route hook) or match_dialog(). db_mode 1-3 keeps it in the
+`dialog` table. See docs/dialog.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pysips.core.services import DIALOGS, RECORD_ROUTE, TRANSACTIONS
+from pysips.script.context import MsgContext, ProcessState, RouteType
+from pysips.script.errors import FixupError
+from pysips.script.exports import (
+    ArgKind,
+    ArgSpec,
+    FixupContext,
+    FunctionExport,
+    ModuleExports,
+    ModuleInitContext,
+    ParamExport,
+    ParamType,
+    StatExport,
+)
+from pysips.script.pv_base import PVAccessor
+
+from . import mi
+from .db import DialogDb
+from .model import FlagError, parse_create_flags
+from .profiles import parse_profiles
+from .pvars import PVARS
+from .runtime import DialogConfig, Dialogs
+
+NAME = "dialog"
+dialogs_log = logging.getLogger("pysips.dialog")
+
+_SEQ_ROUTES = RouteType.REQUEST | RouteType.FAILURE | RouteType.ONREPLY | RouteType.BRANCH
+_VAL_ROUTES = _SEQ_ROUTES | RouteType.LOCAL
+
+
+def dialogs_of(ctx: MsgContext) -> Dialogs:
+    found = ctx.process.modules.get(NAME)
+    if not isinstance(found, Dialogs):
+        raise RuntimeError("dialog: module not initialised in this process")
+    return found
+
+
+def _fix_flags(value: Any, fctx: FixupContext) -> int:
+    try:
+        return parse_create_flags(str(value))
+    except FlagError as err:
+        raise FixupError(str(err), fctx.pos) from None
+
+
+def w_create_dialog(ctx: MsgContext, flags: int | None = None) -> int:
+    return dialogs_of(ctx).create(ctx, flags or 0)
+
+
+def w_match_dialog(ctx: MsgContext, mode: str | None = None) -> int:
+    return dialogs_of(ctx).match(ctx)
+
+
+def w_validate_dialog(ctx: MsgContext) -> int:
+    return dialogs_of(ctx).validate(ctx)
+
+
+def w_fix_route_dialog(ctx: MsgContext) -> int:
+    return dialogs_of(ctx).fix_route(ctx)
+
+
+def w_set_dlg_profile(ctx: MsgContext, name: str, value: str | None = None, clear: int | None = None) -> int:
+    dialogs = dialogs_of(ctx)
+    dlg = dialogs.current(ctx)
+    profile = dialogs.profile(name)
+    if dlg is None:
+        dialogs_log.error("no dialog found for this request")
+        return -1
+    if profile is None:
+        dialogs_log.error("profile <%s> not defined", name)
+        return -1
+    if profile.has_value and value is None:
+        dialogs_log.error("profile <%s> needs a value", name)
+        return -1
+    if clear and profile.has_value:
+        dialogs.unset_profile(dlg, profile, None)
+    dialogs.set_profile(dlg, profile, value or "")
+    return 1
+
+
+def w_unset_dlg_profile(ctx: MsgContext, name: str, value: str | None = None) -> int:
+    dialogs = dialogs_of(ctx)
+    dlg = dialogs.current(ctx)
+    profile = dialogs.profile(name)
+    if dlg is None or profile is None:
+        return -1
+    return 1 if dialogs.unset_profile(dlg, profile, value) else -1
+
+
+def w_is_in_profile(ctx: MsgContext, name: str, value: str | None = None) -> int:
+    dialogs = dialogs_of(ctx)
+    dlg = dialogs.current(ctx)
+    profile = dialogs.profile(name)
+    if dlg is None or profile is None:
+        return -1
+    return 1 if dialogs.in_profile(dlg, profile, value) else -1
+
+
+def w_get_profile_size(ctx: MsgContext, name: str, value: str | None, result: PVAccessor) -> int:
+    profile = dialogs_of(ctx).profile(name)
+    if profile is None:
+        dialogs_log.error("profile <%s> not defined", name)
+        return -1
+    result.set(ctx, profile.size(value))
+    return 1
+
+
+def w_store_dlg_value(ctx: MsgContext, name: str, value: PVAccessor) -> int:
+    dlg = dialogs_of(ctx).current(ctx)
+    if dlg is None:
+        return -1
+    val = value.get(ctx)
+    if val is None:
+        dlg.vals.pop(name, None)
+    else:
+        dlg.vals[name] = val
+    dlg.db_dirty = True
+    return 1
+
+
+def w_fetch_dlg_value(ctx: MsgContext, name: str, result: PVAccessor) -> int:
+    dlg = dialogs_of(ctx).current(ctx)
+    if dlg is None or name not in dlg.vals:
+        return -1
+    result.set(ctx, dlg.vals[name])
+    return 1
+
+
+def _flag_bit(value: Any, fctx: FixupContext) -> int:
+    try:
+        bit = int(str(value))
+    except ValueError:
+        raise FixupError(f"dialog flag must be a number 0..31, got {value!r}", fctx.pos) from None
+    if not 0 <= bit <= 31:
+        raise FixupError(f"dialog flag {bit} out of range 0..31", fctx.pos)
+    return bit
+
+
+def w_set_dlg_flag(ctx: MsgContext, bit: int) -> int:
+    dlg = dialogs_of(ctx).current(ctx)
+    if dlg is None:
+        return -1
+    dlg.user_flags |= 1 << bit
+    dlg.db_dirty = True
+    return 1
+
+
+def w_reset_dlg_flag(ctx: MsgContext, bit: int) -> int:
+    dlg = dialogs_of(ctx).current(ctx)
+    if dlg is None:
+        return -1
+    dlg.user_flags &= ~(1 << bit)
+    dlg.db_dirty = True
+    return 1
+
+
+def w_is_dlg_flag_set(ctx: MsgContext, bit: int) -> int:
+    dlg = dialogs_of(ctx).current(ctx)
+    if dlg is None:
+        return -1
+    return 1 if dlg.user_flags & (1 << bit) else -1
+
+
+def _check_db_mode(value: Any) -> int:
+    mode = int(value)
+    if mode not in (0, 1, 2, 3):
+        raise FixupError(f"db_mode {mode} unknown (0 none, 1 realtime, 2 delayed, 3 on shutdown)")
+    return mode
+
+
+def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
+    headers = tuple(h.strip() for h in str(params["dlg_extra_hdrs"] or "").split("\r\n") if h.strip())
+    config = DialogConfig(
+        rr_param=str(params["rr_param"]),
+        default_timeout=int(params["default_timeout"]),
+        options_ping_interval=int(params["options_ping_interval"]),
+        reinvite_ping_interval=int(params["reinvite_ping_interval"]),
+        hash_size=int(params["hash_size"]),
+        dlg_match_mode=int(params["dlg_match_mode"]),
+        extra_headers=headers,
+    )
+    profiles = parse_profiles(str(params["profiles_with_value"] or ""), True)
+    profiles += parse_profiles(str(params["profiles_no_value"] or ""), False)
+    dialogs = Dialogs(ictx.process, ictx.require(TRANSACTIONS), ictx.get(RECORD_ROUTE), config, profiles)
+    tm = dialogs.tm
+    tm.on_created(dialogs.transaction_created)
+    tm.on_reply_in(dialogs.reply_in)
+    tm.on_completed(dialogs.completed)
+    tm.on_deleted(dialogs.deleted)
+    if dialogs.rr is not None:
+        dialogs.rr.on_loose_route(dialogs.loose_route)
+    mode = int(params["db_mode"])
+    if mode:
+        url = str(params["db_url"] or "")
+        if not url:
+            raise FixupError("dialog: db_mode needs db_url")
+        dialogs.db = DialogDb(dialogs, url, str(params["table_name"]), mode, int(params["db_update_period"]))
+        if ictx.process.core is not None:
+            dialogs.db.load()
+    ictx.provide(DIALOGS, dialogs)
+    return dialogs
+
+
+def _child_init(process: ProcessState, runtime: object) -> None:
+    if isinstance(runtime, Dialogs) and process.core is not None:
+        runtime.start_pinging()
+        if runtime.db is not None:
+            runtime.db.start()
+
+
+def _destroy(runtime: object) -> None:
+    if isinstance(runtime, Dialogs):
+        if runtime.db is not None:
+            runtime.db.shutdown()
+        runtime.stop()
+
+
+_STR_OPT = ArgSpec(ArgKind.STR, "value", optional=True)
+
+exports = ModuleExports(
+    NAME,
+    functions=(
+        FunctionExport("create_dialog", w_create_dialog,
+                       (ArgSpec(ArgKind.STR, "flags", optional=True, fixup=_fix_flags),),
+                       RouteType.REQUEST, doc="make a dialog for this INVITE (flags: PpBRrE or names)"),
+        FunctionExport("match_dialog", w_match_dialog, (ArgSpec(ArgKind.STR, "mode", optional=True),),
+                       RouteType.REQUEST, doc="find the dialog of a sequential request"),
+        FunctionExport("validate_dialog", w_validate_dialog, (), RouteType.REQUEST,
+                       doc="CSeq and remote target of the sequential request agree with the dialog"),
+        FunctionExport("fix_route_dialog", w_fix_route_dialog, (), RouteType.REQUEST,
+                       doc="R-URI, Route set and next hop from the dialog"),
+        FunctionExport("set_dlg_profile", w_set_dlg_profile,
+                       (ArgSpec(ArgKind.STR, "profile"), _STR_OPT,
+                        ArgSpec(ArgKind.INT, "clear_values", optional=True)), _SEQ_ROUTES,
+                       doc="put the dialog in a profile (with a value for profiles_with_value)"),
+        FunctionExport("unset_dlg_profile", w_unset_dlg_profile, (ArgSpec(ArgKind.STR, "profile"), _STR_OPT),
+                       _SEQ_ROUTES, doc="take the dialog out of a profile"),
+        FunctionExport("is_in_profile", w_is_in_profile, (ArgSpec(ArgKind.STR, "profile"), _STR_OPT),
+                       _SEQ_ROUTES, doc="the dialog is in the profile (with that value)"),
+        FunctionExport("get_profile_size", w_get_profile_size,
+                       (ArgSpec(ArgKind.STR, "profile"), _STR_OPT, ArgSpec(ArgKind.VAR, "size")),
+                       RouteType.ALL, doc="how many dialogs the profile (value) holds, into a variable"),
+        FunctionExport("store_dlg_value", w_store_dlg_value,
+                       (ArgSpec(ArgKind.STR, "name"), ArgSpec(ArgKind.VAR, "value")), _VAL_ROUTES,
+                       doc="keep a value in the dialog"),
+        FunctionExport("fetch_dlg_value", w_fetch_dlg_value,
+                       (ArgSpec(ArgKind.STR, "name"), ArgSpec(ArgKind.VAR, "result")), _VAL_ROUTES,
+                       doc="read a value kept in the dialog"),
+        FunctionExport("set_dlg_flag", w_set_dlg_flag,
+                       (ArgSpec(ArgKind.STR, "flag", static=True, fixup=_flag_bit),), _VAL_ROUTES,
+                       doc="set a dialog flag ($DLG_flags)"),
+        FunctionExport("reset_dlg_flag", w_reset_dlg_flag,
+                       (ArgSpec(ArgKind.STR, "flag", static=True, fixup=_flag_bit),), _VAL_ROUTES,
+                       doc="reset a dialog flag"),
+        FunctionExport("is_dlg_flag_set", w_is_dlg_flag_set,
+                       (ArgSpec(ArgKind.STR, "flag", static=True, fixup=_flag_bit),), _VAL_ROUTES,
+                       doc="test a dialog flag"),
+        *(FunctionExport(name, w_create_dialog, missing=f"dialog's {name}() is not implemented in pysips yet")
+          for name in ("test_and_set_dlg_flag", "get_dialog_info", "get_dialog_vals", "get_dialogs_by_val",
+                       "get_dialogs_by_profile", "set_dlg_sharing_tag", "load_dialog_ctx",
+                       "unload_dialog_ctx", "dlg_on_timeout", "dlg_on_answer", "dlg_on_hangup",
+                       "dlg_send_sequential", "dlg_inc_cseq")),
+    ),
+    params=(
+        ParamExport("enable_stats", ParamType.INT, 1),
+        ParamExport("hash_size", ParamType.INT, 4096),
+        ParamExport("rr_param", ParamType.STR, "did", doc="the Record-Route parameter holding the dialog id"),
+        ParamExport("default_timeout", ParamType.INT, 43200, doc="lifetime of a confirmed dialog (s)"),
+        ParamExport("options_ping_interval", ParamType.INT, 30, doc="seconds between OPTIONS pings"),
+        ParamExport("reinvite_ping_interval", ParamType.INT, 300, doc="seconds between re-INVITE pings"),
+        ParamExport("delete_delay", ParamType.INT, 0),
+        ParamExport("dlg_extra_hdrs", ParamType.STR, "", doc="headers added to the requests dialog sends"),
+        ParamExport("dlg_match_mode", ParamType.INT, 0),
+        ParamExport("db_url", ParamType.STR, ""),
+        ParamExport("db_mode", ParamType.INT, 0, check=_check_db_mode,
+                    doc="0 none, 1 realtime, 2 delayed (db_update_period), 3 on shutdown"),
+        ParamExport("table_name", ParamType.STR, "dialog"),
+        ParamExport("db_update_period", ParamType.INT, 60),
+        ParamExport("profiles_with_value", ParamType.STR, "", doc="profile names separated by ';'"),
+        ParamExport("profiles_no_value", ParamType.STR, "", doc="profile names separated by ';'"),
+        ParamExport("db_flush_vals_profiles", ParamType.INT, 0),
+        ParamExport("timer_bulk_del_no", ParamType.INT, 1),
+        ParamExport("race_condition_timeout", ParamType.INT, 5),
+    ),
+    pvars=PVARS,
+    provides=(DIALOGS,),
+    requires=(TRANSACTIONS,),
+    uses=(RECORD_ROUTE,),
+    init=_init,
+    child_init=_child_init,
+    destroy=_destroy,
+    mi_commands=mi.COMMANDS,
+    stats=(
+        StatExport("active_dialogs", lambda d: int(d.active)),
+        StatExport("early_dialogs", lambda d: int(d.early)),
+        StatExport("processed_dialogs", lambda d: int(d.processed), lambda d: setattr(d, "processed", 0)),
+        StatExport("expired_dialogs", lambda d: int(d.expired), lambda d: setattr(d, "expired", 0)),
+        StatExport("failed_dialogs", lambda d: int(d.failed), lambda d: setattr(d, "failed", 0)),
+    ),
+    doc="Calls as dialogs: state, timeouts, pinging, values, profiles, MI.",
+)
