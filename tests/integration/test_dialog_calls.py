@@ -30,9 +30,11 @@ def mi(port: int, method: str, params: object = None) -> Any:
     return answer.get("result", answer.get("error"))
 
 
-def start(rig: Rig, timeout: int = 60, flags: str = "", ping: int = 30) -> int:
-    mi_port = free_port()
-    rig.start_pysips(CFG, MI_PORT=mi_port, DLG_TIMEOUT=timeout, DLG_FLAGS=flags, PING_INTERVAL=ping)
+def start(rig: Rig, timeout: int = 60, flags: str = "", ping: int = 30, db_mode: int = 0,
+          mi_port: int | None = None) -> int:
+    mi_port = mi_port or free_port()
+    rig.start_pysips(CFG, MI_PORT=mi_port, DLG_TIMEOUT=timeout, DLG_FLAGS=flags, PING_INTERVAL=ping,
+                     DB_MODE=db_mode, DB_PATH=rig.workdir / "dialog.db")
     return mi_port
 
 
@@ -117,3 +119,42 @@ def test_dead_callee_found_by_pinging_and_caller_byed(rig: Rig, tmp_path: Path) 
     listed = mi(mi_port, "dlg_list")
     assert listed == {"Dialogs": []}
     assert stats(mi_port)["dialog:processed_dialogs"] == 0
+
+
+@pytest.mark.parametrize("db_mode", [1, 2, 3])
+def test_restart_keeps_the_call_and_matches_its_bye(rig: Rig, db_mode: int) -> None:
+    """db_mode 1-3: pysips stopped (SIGTERM) and started again mid-call; the restored dialog
+    matches the BYE by its did and ends."""
+    import sqlite3
+    import threading
+
+    mi_port = start(rig, db_mode=db_mode)
+    uas = rig.start_uas("uas_call.xml")
+    results: list[Any] = []
+    caller = threading.Thread(target=lambda: results.append(
+        rig.run_uac("uac_call.xml", duration_ms=6000, timeout_s=30)))
+    caller.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and stats(mi_port)["dialog:active_dialogs"] != 1:
+            time.sleep(0.2)
+        time.sleep(1.5)  # db_mode 2 flushes every second
+        assert rig.proxy is not None
+        rig.proxy.stop()
+        with sqlite3.connect(rig.workdir / "dialog.db") as db:
+            rows = db.execute("SELECT state, callid, to_tag FROM dialog").fetchall()
+        assert len(rows) == 1 and rows[0][0] == 4, rows
+        start(rig, db_mode=db_mode, mi_port=mi_port)
+        listed = mi(mi_port, "dlg_list")["Dialogs"]
+        assert len(listed) == 1 and listed[0]["callid"] == rows[0][1] and listed[0]["state"] == 4
+    finally:
+        caller.join(40)
+    assert results and results[0].ok and results[0].successful == 1, rig.report(*results)
+    assert uas.wait(timeout=10).ok
+    log = rig.proxy.log() if rig.proxy else ""
+    assert "BYE matched by did" in log, log
+    assert stats(mi_port)["dialog:processed_dialogs"] == 1
+    if db_mode != 3:  # in db_mode 3 the table is written only at shutdown
+        time.sleep(1.5)
+        with sqlite3.connect(rig.workdir / "dialog.db") as db:
+            assert db.execute("SELECT COUNT(*) FROM dialog").fetchone()[0] == 0
