@@ -175,6 +175,27 @@ def w_is_dlg_flag_set(ctx: MsgContext, bit: int) -> int:
     return 1 if dlg.user_flags & (1 << bit) else -1
 
 
+def _fix_leg(value: Any, fctx: FixupContext) -> bool:
+    text = str(value).strip().lower()
+    if text not in ("caller", "callee"):
+        raise FixupError(f"unsupported dialog indetifier <{value}>", fctx.pos)
+    return text == "caller"
+
+
+def w_dlg_send_sequential(ctx: MsgContext, method: str, to_caller: bool, body: str | None = None,
+                          content_type: str | None = None, headers: str | None = None) -> int:
+    dialogs = dialogs_of(ctx)
+    dlg = dialogs.current(ctx)
+    if dlg is None or not dlg.confirmed:
+        dialogs_log.warning("no current dialog found. Make sure you call this "
+                            "function inside a dialog  context")
+        return -1
+    if body and not content_type:
+        dialogs_log.warning("body without content type! This request might be rejected by uac!")
+    lines = tuple(h for h in (headers or "").replace("\r\n", "\n").split("\n") if h.strip())
+    return dialogs.send_sequential(dlg, method.upper(), to_caller, (body or "").encode(), content_type, lines)
+
+
 def _check_db_mode(value: Any) -> int:
     mode = int(value)
     if mode not in (0, 1, 2, 3):
@@ -273,7 +294,13 @@ exports = ModuleExports(
           for name in ("test_and_set_dlg_flag", "get_dialog_info", "get_dialog_vals", "get_dialogs_by_val",
                        "get_dialogs_by_profile", "set_dlg_sharing_tag", "load_dialog_ctx",
                        "unload_dialog_ctx", "dlg_on_timeout", "dlg_on_answer", "dlg_on_hangup",
-                       "dlg_send_sequential", "dlg_inc_cseq")),
+                       "dlg_inc_cseq")),
+        FunctionExport("dlg_send_sequential", w_dlg_send_sequential,
+                       (ArgSpec(ArgKind.STR, "method"), ArgSpec(ArgKind.STR, "leg", fixup=_fix_leg),
+                        ArgSpec(ArgKind.STR, "body", optional=True),
+                        ArgSpec(ArgKind.STR, "content_type", optional=True),
+                        ArgSpec(ArgKind.STR, "headers", optional=True)), RouteType.ALL,
+                       doc="send a request of ours to the caller or the callee of the dialog"),
     ),
     params=(
         ParamExport("enable_stats", ParamType.INT, 1),

@@ -539,6 +539,16 @@ class Dialogs:
         if sent < 0:
             dlg.ping_pending[side] = False
 
+    def send_sequential(self, dlg: Dialog, method: str, to_caller: bool, body: bytes = b"",
+                        content_type: str | None = None, headers: tuple[str, ...] = ()) -> int:
+        """dlg_send_sequential(): a request of ours to one party; a 2xx to an INVITE is ACKed."""
+        def answered(reply: UacReply) -> None:
+            if method == "INVITE" and 200 <= reply.code < 300 and reply.reply is not None:
+                self._ack_reinvite_ping(dlg, to_caller, reply.reply)
+
+        sent = self.send_within(dlg, method, to_caller, headers, body, content_type, answered)
+        return 1 if sent >= 0 else -1
+
     def _ack_reinvite_ping(self, dlg: Dialog, to_caller: bool, reply: SipMessage) -> None:
         target, source = (dlg.caller, dlg.callee) if to_caller else (dlg.callee, dlg.caller)
         target_uri, source_uri = (dlg.from_uri, dlg.to_uri) if to_caller else (dlg.to_uri, dlg.from_uri)

@@ -381,3 +381,27 @@ def test_validate_dialog(env: Any) -> None:
     assert fn("validate_dialog")(old) == -1
     none = MsgContext(env.process, request("INFO", 1, call_id="x"), RCV)
     assert fn("validate_dialog")(none) == -4
+
+
+def test_dlg_send_sequential_to_each_leg(env: Any) -> None:
+    ctx, dlg = new_call(env)
+    leg = exports().functions_by_name["dlg_send_sequential"].args[1].fixup
+    assert leg is not None
+    with pytest.raises(FixupError):
+        leg("both", FixupContext(FlagRegistry(), {}))
+    send = fn("dlg_send_sequential")
+    assert send(ctx, "INFO", leg("callee", FixupContext(FlagRegistry(), {}))) == -1  # not confirmed yet
+    answer(env, dlg)
+    assert send(ctx, "UPDATE", leg("callee", FixupContext(FlagRegistry(), {})), "v=0", "application/sdp",
+                "X-A: 1") == 1
+    request, callback = env.tm.sent[-1]
+    assert (request.method, request.ruri, request.cseq) == ("UPDATE", "sip:bob@127.0.0.1:5080", 2)
+    assert request.body == b"v=0" and request.content_type == "application/sdp"
+    assert request.headers == ("X-A: 1",)
+    assert send(ctx, "INVITE", leg("caller", FixupContext(FlagRegistry(), {}))) == 1
+    invite, callback = env.tm.sent[-1]
+    assert invite.ruri == "sip:alice@127.0.0.1:5040" and invite.from_tag == "bob1"
+    assert callback is not None
+    callback(UacReply(200, "OK", reply(200, dlg.did), "call-1"))
+    ack = env.tm.sent[-1][0]
+    assert ack.method == "ACK" and ack.cseq == 1  # the INVITE's CSeq
