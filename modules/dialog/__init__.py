@@ -337,6 +337,10 @@ exports = ModuleExports(
         StatExport("processed_dialogs", lambda d: int(d.processed), lambda d: setattr(d, "processed", 0)),
         StatExport("expired_dialogs", lambda d: int(d.expired), lambda d: setattr(d, "expired", 0)),
         StatExport("failed_dialogs", lambda d: int(d.failed), lambda d: setattr(d, "failed", 0)),
+        # dialog replication's counters: no clusterer here, so they stay 0 (listed as OpenSIPS does)
+        *(StatExport(name, lambda d: 0, lambda d: None)
+          for name in ("create_sent", "update_sent", "delete_sent",
+                       "create_recv", "update_recv", "delete_recv")),
     ),
     doc="Calls as dialogs: state, timeouts, pinging, values, profiles, MI.",
 )

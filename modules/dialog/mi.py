@@ -42,23 +42,28 @@ def dialog_object(dialogs: Any, dlg: Dialog, with_context: bool) -> dict[str, An
     caller, callee = dlg.caller, dlg.callee
     out["caller_tag"] = caller.tag
     out["caller_contact"] = caller.contact
-    # OpenSIPS prints the caller leg's CSeq under "callee_cseq" and the other way round
-    out["callee_cseq"] = str(caller.cseq)
+    out["callee_cseq"] = str(callee.cseq)  # the last CSeq the callee sent (0: none yet)
     out["caller_route_set"] = ",".join(caller.route_set)
     out["caller_bind_addr"] = caller.bind_addr
+    if dlg.caller_sdp:
+        out["caller_sdp"] = dlg.caller_sdp
     callees = []
     if callee.tag:
-        callees.append({"callee_tag": callee.tag, "callee_contact": callee.contact,
-                        "caller_cseq": str(callee.cseq or caller.cseq),
-                        "callee_route_set": ",".join(callee.route_set),
-                        "callee_bind_addr": callee.bind_addr or None})
+        entry: dict[str, Any] = {"callee_tag": callee.tag, "callee_contact": callee.contact,
+                                 "caller_cseq": str(caller.cseq),
+                                 "callee_route_set": ",".join(callee.route_set),
+                                 "callee_bind_addr": callee.bind_addr or None}
+        if dlg.callee_sdp:
+            entry["callee_sdp"] = dlg.callee_sdp
+        callees.append(entry)
     out["CALLEES"] = callees
     if with_context:
         context: dict[str, Any] = {}
+        # OpenSIPS keeps values and profile links newest first
         if dlg.vals:
-            context["values"] = [{name: value} for name, value in dlg.vals.items()]
+            context["values"] = [{name: value} for name, value in reversed(dlg.vals.items())]
         if dlg.profiles:
-            context["profiles"] = [{name: value} for name, value in dlg.profiles]
+            context["profiles"] = [{name: value} for name, value in reversed(dlg.profiles)]
         out["context"] = context
     return out
 
@@ -130,7 +135,8 @@ def _profile(call: MICall) -> Any:
 def mi_profile_get_size(call: MICall) -> Any:
     profile = _profile(call)
     value = call.get_str("value") if call.has("value") else None
-    return {"Profile": {"name": profile.name, "value": value, "count": profile.size(value)}}
+    return {"Profile": {"name": profile.name, "value": value, "count": profile.size(value),
+                        "shared": "no", "replicated": "no"}}
 
 
 def mi_profile_list_dlgs(call: MICall) -> Any:

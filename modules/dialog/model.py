@@ -158,6 +158,8 @@ class Dialog:
     vals: dict[str, str | int] = field(default_factory=dict)
     profiles: list[tuple[str, str]] = field(default_factory=list)  # (profile, value or "")
     end_reason: str | None = None
+    caller_sdp: str = ""  # the SDP of the INVITE and of the 2xx (dlg_list's caller_sdp/callee_sdp)
+    callee_sdp: str = ""
     ping_pending: dict[str, bool] = field(default_factory=dict)  # leg -> waiting for a ping answer
     db_dirty: bool = True
     db_stored: bool = False

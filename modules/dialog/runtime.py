@@ -53,6 +53,8 @@ CURRENT = "dialog"  # ctx.extra: (Dialog, direction) of the message being routed
 PENDING_TIMEOUT = "dialog.timeout"  # ctx.extra: $DLG_timeout set before create_dialog()
 PENDING_FLAGS = "dialog.flags"  # ctx.extra: $DLG_flags set before create_dialog()
 PREV_CSEQ = "dialog.prev_cseq"  # ctx.extra: the sending leg's CSeq before this request
+ENDING = "dialog.ending"  # ctx.extra: the dialog this BYE ended (kept listed while its transaction lives)
+LINGER_MAX = 40.0  # seconds an ended dialog stays listed at most (tm's longest transaction life)
 CSEQ_SHIFT = "dialog.cseq_shift"  # ctx.extra: (CSeq, method) as received, when relayed shifted
 
 
@@ -81,6 +83,13 @@ def _contact_uri(msg: SipMessage) -> str:
     return ""
 
 
+def _sdp_of(msg: SipMessage) -> str:
+    ctype = (msg.content_type or "").split(";", 1)[0].strip().lower()
+    if ctype != "application/sdp" or not msg.body:
+        return ""
+    return msg.body.decode("utf-8", "replace")
+
+
 def _route_texts(msg: SipMessage) -> list[str]:
     return [f"<{na.uri}>" for na in msg.record_routes()]
 
@@ -99,6 +108,7 @@ class Dialogs:
         self.by_callid: dict[str, list[Dialog]] = {}
         self.by_transaction: dict[str, Dialog] = {}  # the initial INVITE's transaction -> dialog
         self.shifted: dict[str, tuple[int, str]] = {}  # transaction -> the CSeq its caller sent
+        self.ending: dict[str, Dialog] = {}  # a BYE's transaction -> the dialog it ended
         self._next_id = int.from_bytes(os.urandom(2), "big")
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
         self.changed_callbacks: list[Callable[[Dialog], None]] = []
@@ -183,6 +193,7 @@ class Dialogs:
         pending = ctx.extra.pop(PENDING_TIMEOUT, None)
         dlg.timeout = int(pending) if pending is not None else self.config.default_timeout
         dlg.user_flags = int(ctx.extra.pop(PENDING_FLAGS, 0))
+        dlg.caller_sdp = _sdp_of(msg)
         self.table[(dlg.h_entry, dlg.h_id)] = dlg
         self.by_callid.setdefault(dlg.callid, []).append(dlg)
         ctx.extra[CURRENT] = (dlg, DIR_DOWNSTREAM)
@@ -201,6 +212,9 @@ class Dialogs:
         shifted = ctx.extra.get(CSEQ_SHIFT)
         if shifted is not None:
             self.shifted[t.id] = shifted
+        ending = ctx.extra.get(ENDING)
+        if ending is not None:
+            self.ending[t.id] = ending
         dlg: Dialog = found[0]
         if t.is_invite and dlg.state == UNCONFIRMED and not dlg.callee.tag:
             self.by_transaction[t.id] = dlg
@@ -239,6 +253,7 @@ class Dialogs:
         dlg.callee.contact = _contact_uri(reply)
         dlg.callee.route_set = callee_routes
         dlg.callee.bind_addr = dlg.caller.bind_addr
+        dlg.callee_sdp = _sdp_of(reply)
         dlg.start_ts = int(self._wall())
         self._arm(dlg, dlg.timeout)
         dlg.db_dirty = True
@@ -255,6 +270,9 @@ class Dialogs:
 
     def deleted(self, t: TransactionInfo) -> None:
         self.shifted.pop(t.id, None)
+        ended = self.ending.pop(t.id, None)
+        if ended is not None:
+            self._forget(ended)
         dlg = self.by_transaction.pop(t.id, None)
         if dlg is not None and dlg.state in (UNCONFIRMED, EARLY):
             # no final reply ever went up (a dropped transaction): the dialog cannot live on
@@ -329,7 +347,8 @@ class Dialogs:
         elif method == "BYE" and dlg.confirmed:
             dlg.end_reason = "Upstream BYE" if direction == DIR_UPSTREAM else "Downstream BYE"
             self.processed += 1
-            self._end(dlg)
+            self._end(dlg, linger=True)
+            ctx.extra[ENDING] = dlg
 
     def validate(self, ctx: MsgContext) -> int:
         """validate_dialog(): 1 valid; -1 CSeq out of order; -2 R-URI not the party's Contact;
@@ -375,13 +394,34 @@ class Dialogs:
 
     # ------------------------------------------------------------------ ending
 
-    def _end(self, dlg: Dialog) -> None:
-        """The dialog is over: out of the table, its profiles, its timer; counted."""
+    def _end(self, dlg: Dialog, linger: bool = False) -> None:
+        """The dialog is over: out of its profiles, its timer stopped, counted. With `linger` it
+        stays listed (state 5) until the ending request's transaction is gone, as in OpenSIPS
+        where the BYE's transaction holds a reference to it."""
         if dlg.state == EARLY:
             self.early -= 1
         elif dlg.confirmed:
             self.active -= 1
         dlg.state = DELETED
+        dlg.expires_at = 0.0
+        if dlg.timer is not None:
+            dlg.timer.cancel()
+            dlg.timer = None
+        core = self._core()
+        if linger and core is not None:
+            # forgotten with the BYE's transaction (deleted()), or after tm's longest life
+            dlg.timer = core.call_at(self._now() + LINGER_MAX, lambda: self._forget(dlg))
+        else:
+            self._forget(dlg)
+        for name, value in dlg.profiles:
+            profile = self.profiles.get(name)
+            if profile is not None:
+                profile.remove(dlg, value)
+        dlg.profiles.clear()
+        for fn in self.ended_callbacks:
+            fn(dlg)
+
+    def _forget(self, dlg: Dialog) -> None:
         if dlg.timer is not None:
             dlg.timer.cancel()
             dlg.timer = None
@@ -392,13 +432,6 @@ class Dialogs:
                 same.remove(dlg)
             if not same:
                 del self.by_callid[dlg.callid]
-        for name, value in dlg.profiles:
-            profile = self.profiles.get(name)
-            if profile is not None:
-                profile.remove(dlg, value)
-        dlg.profiles.clear()
-        for fn in self.ended_callbacks:
-            fn(dlg)
 
     def on_ended(self, fn: Callable[[Dialog], None]) -> None:
         """DialogService: fn(dialog) once when a dialog ends."""

@@ -59,7 +59,14 @@ def test_bye_matched_by_did_ends_the_dialog(rig: Rig) -> None:
     assert counters["dialog:active_dialogs"] == 0
     assert counters["dialog:processed_dialogs"] == 1
     assert counters["dialog:failed_dialogs"] == 0 and counters["dialog:expired_dialogs"] == 0
-    assert mi(mi_port, "dlg_list") == {"Dialogs": []}
+    # listed as deleted (state 5) while the BYE's transaction lives, then forgotten
+    listed = mi(mi_port, "dlg_list")["Dialogs"]
+    assert [d["state"] for d in listed] in ([], [5])
+    deadline = time.monotonic() + 15
+    while listed and time.monotonic() < deadline:
+        time.sleep(0.5)
+        listed = mi(mi_port, "dlg_list")["Dialogs"]
+    assert listed == []
 
 
 def test_confirmed_call_times_out_into_bye_both_ways(rig: Rig) -> None:
@@ -92,7 +99,8 @@ def test_profiles_counted_while_calls_are_up(rig: Rig) -> None:
             if size["Profile"]["count"] == 3:
                 break
             time.sleep(0.2)
-        assert size == {"Profile": {"name": "calls", "value": None, "count": 3}}
+        assert size == {"Profile": {"name": "calls", "value": None, "count": 3, "shared": "no",
+                                    "replicated": "no"}}
         by_user = mi(mi_port, "profile_get_size", {"profile": "caller", "value": "caller"})
         assert by_user["Profile"]["count"] == 3
         listed = mi(mi_port, "dlg_list")["Dialogs"]
