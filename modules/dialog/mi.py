@@ -46,7 +46,7 @@ def dialog_object(dialogs: Any, dlg: Dialog, with_context: bool) -> dict[str, An
     out["caller_route_set"] = ",".join(caller.route_set)
     out["caller_bind_addr"] = caller.bind_addr
     if dlg.caller_sdp:
-        out["caller_sdp"] = dlg.caller_sdp
+        out["caller_sdp"] = dlg.caller_sdp.decode("utf-8", "replace")
     callees = []
     if callee.tag:
         entry: dict[str, Any] = {"callee_tag": callee.tag, "callee_contact": callee.contact,
@@ -54,7 +54,7 @@ def dialog_object(dialogs: Any, dlg: Dialog, with_context: bool) -> dict[str, An
                                  "callee_route_set": ",".join(callee.route_set),
                                  "callee_bind_addr": callee.bind_addr or None}
         if dlg.callee_sdp:
-            entry["callee_sdp"] = dlg.callee_sdp
+            entry["callee_sdp"] = dlg.callee_sdp.decode("utf-8", "replace")
         callees.append(entry)
     out["CALLEES"] = callees
     if with_context:

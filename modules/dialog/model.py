@@ -158,15 +158,19 @@ class Dialog:
     vals: dict[str, str | int] = field(default_factory=dict)
     profiles: list[tuple[str, str]] = field(default_factory=list)  # (profile, value or "")
     end_reason: str | None = None
-    caller_sdp: str = ""  # the SDP of the INVITE and of the 2xx (dlg_list's caller_sdp/callee_sdp)
-    callee_sdp: str = ""
+    caller_sdp: bytes = b""  # the SDP of the INVITE and of the 2xx (dlg_list's caller_sdp/callee_sdp)
+    callee_sdp: bytes = b""
+    _did: str = ""
+
+    def __post_init__(self) -> None:
+        self._did = f"{reverse_hex(self.h_entry)}.{reverse_hex(self.h_id)}"
     ping_pending: dict[str, bool] = field(default_factory=dict)  # leg -> waiting for a ping answer
     db_dirty: bool = True
     db_stored: bool = False
 
     @property
     def did(self) -> str:
-        return f"{reverse_hex(self.h_entry)}.{reverse_hex(self.h_id)}"
+        return self._did
 
     @property
     def db_id(self) -> int:

@@ -44,6 +44,7 @@ from .model import (
     Dialog,
     Leg,
     parse_did,
+    reverse_hex,
 )
 from .profiles import Profile
 
@@ -77,17 +78,28 @@ def _bind_addr(ctx: MsgContext) -> str:
 
 
 def _contact_uri(msg: SipMessage) -> str:
+    """The first Contact's URI. The usual `<uri>` form is cut out of the header text (a full
+    parse costs more than the rest of create_dialog()); anything else goes to the parser."""
+    raw = msg.header("Contact")
+    if raw is None:
+        return ""
+    start = raw.find("<")
+    if start >= 0 and '"' not in raw[:start]:
+        end = raw.find(">", start)
+        if end > start:
+            return raw[start + 1 : end].strip()
     contacts = msg.contacts()
     if isinstance(contacts, list) and contacts:
         return str(contacts[0].uri)
     return ""
 
 
-def _sdp_of(msg: SipMessage) -> str:
-    ctype = (msg.content_type or "").split(";", 1)[0].strip().lower()
-    if ctype != "application/sdp" or not msg.body:
-        return ""
-    return msg.body.decode("utf-8", "replace")
+def _sdp_of(msg: SipMessage) -> bytes:
+    """The SDP body, kept as bytes (decoded only when the MI prints it)."""
+    if not msg.body:
+        return b""
+    ctype = msg.header("Content-Type") or msg.header("c") or ""
+    return msg.body if ctype.strip().lower().startswith("application/sdp") else b""
 
 
 def _route_texts(msg: SipMessage) -> list[str]:
@@ -104,7 +116,7 @@ class Dialogs:
         self.rr = rr
         self.config = config
         self.profiles: dict[str, Profile] = {p.name: p for p in profiles}
-        self.table: dict[tuple[int, int], Dialog] = {}
+        self.table: dict[str, Dialog] = {}  # by did (what a Route carries: no parsing to find it)
         self.by_callid: dict[str, list[Dialog]] = {}
         self.by_transaction: dict[str, Dialog] = {}  # the initial INVITE's transaction -> dialog
         self.shifted: dict[str, tuple[int, str]] = {}  # transaction -> the CSeq its caller sent
@@ -141,11 +153,15 @@ class Dialogs:
         return iter(list(self.table.values()))
 
     def by_did(self, did: str) -> Dialog | None:
-        key = parse_did(did)
-        return self.table.get(key) if key is not None else None
+        found = self.table.get(did)
+        if found is None and parse_did(did) is not None:
+            key = parse_did(did)  # a did written another way ("0A.1" for "a0.1")
+            assert key is not None
+            found = self.table.get(f"{reverse_hex(key[0])}.{reverse_hex(key[1])}")
+        return found
 
     def by_db_id(self, db_id: int) -> Dialog | None:
-        return self.table.get((db_id >> 32, db_id & 0xFFFFFFFF))
+        return self.table.get(f"{reverse_hex(db_id >> 32)}.{reverse_hex(db_id & 0xFFFFFFFF)}")
 
     def current(self, ctx: MsgContext) -> Dialog | None:
         """The dialog of the message being routed (created or matched), or of the transaction
@@ -194,7 +210,7 @@ class Dialogs:
         dlg.timeout = int(pending) if pending is not None else self.config.default_timeout
         dlg.user_flags = int(ctx.extra.pop(PENDING_FLAGS, 0))
         dlg.caller_sdp = _sdp_of(msg)
-        self.table[(dlg.h_entry, dlg.h_id)] = dlg
+        self.table[dlg.did] = dlg
         self.by_callid.setdefault(dlg.callid, []).append(dlg)
         ctx.extra[CURRENT] = (dlg, DIR_DOWNSTREAM)
         if self.rr is not None:
@@ -425,7 +441,7 @@ class Dialogs:
         if dlg.timer is not None:
             dlg.timer.cancel()
             dlg.timer = None
-        self.table.pop((dlg.h_entry, dlg.h_id), None)
+        self.table.pop(dlg.did, None)
         same = self.by_callid.get(dlg.callid)
         if same is not None:
             if dlg in same:
@@ -623,7 +639,7 @@ class Dialogs:
 
     def restore(self, dlg: Dialog) -> None:
         """A dialog loaded from the database: back in the table, its timer and profiles."""
-        self.table[(dlg.h_entry, dlg.h_id)] = dlg
+        self.table[dlg.did] = dlg
         self.by_callid.setdefault(dlg.callid, []).append(dlg)
         self._next_id = max(self._next_id, dlg.h_id)
         if dlg.state == EARLY:
