@@ -34,7 +34,7 @@ from .db import DialogDb
 from .model import FlagError, parse_create_flags
 from .profiles import parse_profiles
 from .pvars import PVARS
-from .runtime import DialogConfig, Dialogs
+from .runtime import MATCH_MODES, DialogConfig, Dialogs
 
 NAME = "dialog"
 dialogs_log = logging.getLogger("pysips.dialog")
@@ -61,8 +61,15 @@ def w_create_dialog(ctx: MsgContext, flags: int | None = None) -> int:
     return dialogs_of(ctx).create(ctx, flags or 0)
 
 
-def w_match_dialog(ctx: MsgContext, mode: str | None = None) -> int:
-    return dialogs_of(ctx).match(ctx)
+def _fix_match_mode(value: Any, fctx: FixupContext) -> int:
+    mode = MATCH_MODES.get(str(value).strip().lower())
+    if mode is None:
+        raise FixupError(f"unknown match mode {value!r} (did_only, did_fallback, did_none)", fctx.pos)
+    return mode
+
+
+def w_match_dialog(ctx: MsgContext, mode: int | None = None) -> int:
+    return dialogs_of(ctx).match(ctx, mode)
 
 
 def w_validate_dialog(ctx: MsgContext) -> int:
@@ -258,7 +265,8 @@ exports = ModuleExports(
         FunctionExport("create_dialog", w_create_dialog,
                        (ArgSpec(ArgKind.STR, "flags", optional=True, fixup=_fix_flags),),
                        RouteType.REQUEST, doc="make a dialog for this INVITE (flags: PpBRrE or names)"),
-        FunctionExport("match_dialog", w_match_dialog, (ArgSpec(ArgKind.STR, "mode", optional=True),),
+        FunctionExport("match_dialog", w_match_dialog,
+                       (ArgSpec(ArgKind.STR, "mode", optional=True, fixup=_fix_match_mode),),
                        RouteType.REQUEST, doc="find the dialog of a sequential request"),
         FunctionExport("validate_dialog", w_validate_dialog, (), RouteType.REQUEST,
                        doc="CSeq and remote target of the sequential request agree with the dialog"),
@@ -311,7 +319,8 @@ exports = ModuleExports(
         ParamExport("reinvite_ping_interval", ParamType.INT, 300, doc="seconds between re-INVITE pings"),
         ParamExport("delete_delay", ParamType.INT, 0),
         ParamExport("dlg_extra_hdrs", ParamType.STR, "", doc="headers added to the requests dialog sends"),
-        ParamExport("dlg_match_mode", ParamType.INT, 0),
+        ParamExport("dlg_match_mode", ParamType.INT, 1,
+                    doc="0 match by did only, 1 did then Call-ID/tags, 2 Call-ID/tags only"),
         ParamExport("db_url", ParamType.STR, ""),
         ParamExport("db_mode", ParamType.INT, 0, check=_check_db_mode,
                     doc="0 none, 1 realtime, 2 delayed (db_update_period), 3 on shutdown"),

@@ -55,6 +55,9 @@ PENDING_TIMEOUT = "dialog.timeout"  # ctx.extra: $DLG_timeout set before create_
 PENDING_FLAGS = "dialog.flags"  # ctx.extra: $DLG_flags set before create_dialog()
 PREV_CSEQ = "dialog.prev_cseq"  # ctx.extra: the sending leg's CSeq before this request
 ENDING = "dialog.ending"  # ctx.extra: the dialog this BYE ended (kept listed while its transaction lives)
+# dlg_match_mode / match_dialog()'s mode: "did_only", "did_fallback", "did_none"
+MATCH_STRICT_ID, MATCH_FALLBACK, MATCH_NO_ID = 0, 1, 2
+MATCH_MODES = {"did_only": MATCH_STRICT_ID, "did_fallback": MATCH_FALLBACK, "did_none": MATCH_NO_ID}
 LINGER_MAX = 40.0  # seconds an ended dialog stays listed at most (tm's longest transaction life)
 CSEQ_SHIFT = "dialog.cseq_shift"  # ctx.extra: (CSeq, method) as received, when relayed shifted
 
@@ -66,7 +69,7 @@ class DialogConfig:
     options_ping_interval: int = 30
     reinvite_ping_interval: int = 300
     hash_size: int = 4096
-    dlg_match_mode: int = 0
+    dlg_match_mode: int = 1  # MATCH_FALLBACK, OpenSIPS's default
     extra_headers: tuple[str, ...] = ()
 
 
@@ -313,31 +316,44 @@ class Dialogs:
             return
         self.sequential(ctx, dlg, direction)
 
-    def match(self, ctx: MsgContext) -> int:
-        """match_dialog(): 1 when the request belongs to a known dialog, -1 otherwise."""
+    def match(self, ctx: MsgContext, mode: int | None = None) -> int:
+        """match_dialog([mode]): 1 when the request belongs to a known dialog, -1 otherwise.
+        Modes as dlg_match_mode: 0 by did only, 1 did then Call-ID and tags, 2 Call-ID and tags."""
         if self.current(ctx) is not None:
             return 1
         msg = ctx.msg
         if not isinstance(msg, SipMessage) or not msg.is_request or not msg.to_tag:
             return -1
-        marker = f";{self.config.rr_param}="
-        for route in msg.routes():  # our did in a Route loose_route() did not consume
-            uri = route.uri
-            pos = uri.find(marker)
-            if pos >= 0:
-                did = uri[pos + len(marker):].split(";", 1)[0].split(">", 1)[0]
+        if mode is None:
+            mode = self.config.dlg_match_mode
+        if mode != MATCH_NO_ID:
+            for did in self._dids_of(msg):
                 dlg = self.by_did(did)
                 if dlg is not None and dlg.callid == msg.call_id:
                     direction = dlg.direction_of(msg.from_tag, msg.to_tag)
                     if direction != DIR_NONE:
                         self.sequential(ctx, dlg, direction)
                         return 1
+            if mode == MATCH_STRICT_ID:
+                return -1
         for dlg in self.by_callid.get(msg.call_id, ()):
             direction = dlg.direction_of(msg.from_tag, msg.to_tag)
             if direction != DIR_NONE and not dlg.ended:
                 self.sequential(ctx, dlg, direction)
                 return 1
         return -1
+
+    def _dids_of(self, msg: SipMessage) -> list[str]:
+        """Dialog ids the request carries: in a Route loose_route() did not consume, or (topology
+        hiding: no Route at all) in the R-URI's parameters."""
+        marker = f";{self.config.rr_param}="
+        uris = [route.uri for route in msg.routes()] or [msg.ruri]
+        found = []
+        for uri in uris:
+            pos = uri.find(marker)
+            if pos >= 0:
+                found.append(uri[pos + len(marker):].split(";", 1)[0].split(">", 1)[0].split("?", 1)[0])
+        return found
 
     def sequential(self, ctx: MsgContext, dlg: Dialog, direction: int) -> None:
         """A request inside `dlg`: remember it for the script, track CSeq, ACK and BYE."""

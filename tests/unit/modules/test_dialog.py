@@ -410,3 +410,41 @@ def test_dlg_send_sequential_to_each_leg(env: Any) -> None:
     callback(UacReply(200, "OK", reply(200, dlg.did), "call-1"))
     ack = env.tm.sent[-1][0]
     assert ack.method == "ACK" and ack.cseq == 1  # the INVITE's CSeq
+
+
+def test_match_modes(env: Any) -> None:
+    _, dlg = new_call(env)
+    answer(env, dlg)
+    mode = exports().functions_by_name["match_dialog"].args[0].fixup
+    assert mode is not None
+    did_only = mode("did_only", FixupContext(FlagRegistry(), {}))
+    with pytest.raises(FixupError):
+        mode("sometimes", FixupContext(FlagRegistry(), {}))
+    plain = MsgContext(env.process, request("INFO", 2), RCV)  # no Route: Call-ID and tags only
+    assert fn("match_dialog")(plain, did_only) == -1
+    assert fn("match_dialog")(plain, mode("did_fallback", FixupContext(FlagRegistry(), {}))) == 1
+    routed = parse_message(request("INFO", 3).raw.replace(
+        b"Call-ID", f"Route: <sip:127.0.0.1:5060;lr;did={dlg.did}>\r\nCall-ID".encode()))
+    assert fn("match_dialog")(MsgContext(env.process, routed, RCV), did_only) == 1
+    wrong = parse_message(request("INFO", 4).raw.replace(
+        b"Call-ID", b"Route: <sip:127.0.0.1:5060;lr;did=fff.fff>\r\nCall-ID"))
+    assert fn("match_dialog")(MsgContext(env.process, wrong, RCV), did_only) == -1
+
+
+def test_reinvite_ping_acks_its_2xx_and_a_481_ends_the_call(env: Any) -> None:
+    ctx = MsgContext(env.process, parse_message(INVITE.encode()), RCV)
+    fn("create_dialog")(ctx, flags_of("reinvite-ping-caller"))
+    dlg = env.dialogs.current(ctx)
+    env.tm.fire("created", ctx, Tx("t1"))
+    answer(env, dlg)
+    env.dialogs._ping_round(True)
+    invite, callback = env.tm.sent[-1]
+    assert invite.method == "INVITE" and invite.ruri == "sip:alice@127.0.0.1:5040"
+    assert callback is not None
+    callback(UacReply(200, "OK", reply(200, dlg.did), "call-1"))
+    assert env.tm.sent[-1][0].method == "ACK"
+    env.dialogs._ping_round(True)
+    callback = env.tm.sent[-1][1]
+    assert callback is not None
+    callback(UacReply(481, "Call Does Not Exist", None, "call-1"))
+    assert dlg.state == 5 and dlg.end_reason == "Caller ReINVITE Ping Timeout"
