@@ -25,6 +25,7 @@ from pysips.script.exports import (
     ModuleInitContext,
     ParamExport,
     ParamType,
+    RouteRef,
     StatExport,
 )
 from pysips.script.pv_base import PVAccessor
@@ -203,6 +204,24 @@ def w_dlg_send_sequential(ctx: MsgContext, method: str, to_caller: bool, body: s
     return dialogs.send_sequential(dlg, method.upper(), to_caller, (body or "").encode(), content_type, lines)
 
 
+def _dialog_route_setter(which: str, *, before_answer: bool) -> Any:
+    def handler(ctx: MsgContext, route: RouteRef | None = None) -> int:
+        dlg = dialogs_of(ctx).current(ctx)
+        if dlg is None:
+            dialogs_log.warning("no current dialog found. Have you created one?")
+            return -1
+        if before_answer and dlg.state > 2:
+            dialogs_log.warning("too late to set the route, dialog already established")
+            return -1
+        if route is None:
+            dlg.routes.pop(which, None)  # no route: reset
+        else:
+            dlg.routes[which] = route
+        return 1
+
+    return handler
+
+
 def _check_db_mode(value: Any) -> int:
     mode = int(value)
     if mode not in (0, 1, 2, 3):
@@ -301,8 +320,12 @@ exports = ModuleExports(
         *(FunctionExport(name, w_create_dialog, missing=f"dialog's {name}() is not implemented in pysips yet")
           for name in ("test_and_set_dlg_flag", "get_dialog_info", "get_dialog_vals", "get_dialogs_by_val",
                        "get_dialogs_by_profile", "set_dlg_sharing_tag", "load_dialog_ctx",
-                       "unload_dialog_ctx", "dlg_on_timeout", "dlg_on_answer", "dlg_on_hangup",
-                       "dlg_inc_cseq")),
+                       "unload_dialog_ctx", "dlg_inc_cseq")),
+        *(FunctionExport(f"dlg_on_{which}", _dialog_route_setter(which, before_answer=which != "hangup"),
+                         (ArgSpec(ArgKind.ROUTE, "route", optional=True),), _SEQ_ROUTES,
+                         doc=f"a route run (with the dialog's context) when the dialog {what}")
+          for which, what in (("timeout", "times out (it may set a new $DLG_timeout)"),
+                              ("answer", "is answered"), ("hangup", "is hung up by a BYE"))),
         FunctionExport("dlg_send_sequential", w_dlg_send_sequential,
                        (ArgSpec(ArgKind.STR, "method"), ArgSpec(ArgKind.STR, "leg", fixup=_fix_leg),
                         ArgSpec(ArgKind.STR, "body", optional=True),

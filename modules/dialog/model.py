@@ -164,6 +164,8 @@ class Dialog:
 
     def __post_init__(self) -> None:
         self._did = f"{reverse_hex(self.h_entry)}.{reverse_hex(self.h_id)}"
+    # script routes (pysips.script.exports.RouteRef) run on answer, hangup and timeout
+    routes: dict[str, Any] = field(default_factory=dict)
     ping_pending: dict[str, bool] = field(default_factory=dict)  # leg -> waiting for a ping answer
     db_dirty: bool = True
     db_stored: bool = False

@@ -105,6 +105,18 @@ def _sdp_of(msg: SipMessage) -> bytes:
     return msg.body if ctype.strip().lower().startswith("application/sdp") else b""
 
 
+# What a dialog route runs on (OpenSIPS's dummy request): the dialog is the context's, the
+# message only satisfies functions that need one.
+_DUMMY_REQUEST = (
+    b"DUMMY sip:user@dummy.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKdummy\r\n"
+    b"To: <sip:to@dummy.com>\r\n"
+    b"From: <sip:from@dummy.com>;tag=1\r\n"
+    b"Call-ID: dummy-1\r\n"
+    b"CSeq: 1 DUMMY\r\n\r\n"
+)
+
+
 def _route_texts(msg: SipMessage) -> list[str]:
     return [f"<{na.uri}>" for na in msg.record_routes()]
 
@@ -277,6 +289,7 @@ class Dialogs:
         self._arm(dlg, dlg.timeout)
         dlg.db_dirty = True
         self._changed(dlg)
+        self.run_dialog_route(dlg, "answer")
 
     def completed(self, t: TransactionInfo, code: int) -> None:
         """The INVITE's final reply went upstream: a negative one ends a dialog not confirmed."""
@@ -379,7 +392,7 @@ class Dialogs:
         elif method == "BYE" and dlg.confirmed:
             dlg.end_reason = "Upstream BYE" if direction == DIR_UPSTREAM else "Downstream BYE"
             self.processed += 1
-            self._end(dlg, linger=True)
+            self._end(dlg, linger=True, route="hangup")
             ctx.extra[ENDING] = dlg
 
     def validate(self, ctx: MsgContext) -> int:
@@ -426,7 +439,7 @@ class Dialogs:
 
     # ------------------------------------------------------------------ ending
 
-    def _end(self, dlg: Dialog, linger: bool = False) -> None:
+    def _end(self, dlg: Dialog, linger: bool = False, route: str | None = None) -> None:
         """The dialog is over: out of its profiles, its timer stopped, counted. With `linger` it
         stays listed (state 5) until the ending request's transaction is gone, as in OpenSIPS
         where the BYE's transaction holds a reference to it."""
@@ -445,6 +458,8 @@ class Dialogs:
             dlg.timer = core.call_at(self._now() + LINGER_MAX, lambda: self._forget(dlg))
         else:
             self._forget(dlg)
+        if route is not None:  # state 5 already, its profiles still there (as in OpenSIPS)
+            self.run_dialog_route(dlg, route)
         for name, value in dlg.profiles:
             profile = self.profiles.get(name)
             if profile is not None:
@@ -468,6 +483,22 @@ class Dialogs:
     def on_ended(self, fn: Callable[[Dialog], None]) -> None:
         """DialogService: fn(dialog) once when a dialog ends."""
         self.ended_callbacks.append(fn)
+
+    def run_dialog_route(self, dlg: Dialog, which: str) -> None:
+        """dlg_on_answer/hangup/timeout: the route set for `which`, run with the dialog current."""
+        ref = dlg.routes.get(which)
+        if ref is None or ref.run is None:
+            return
+        from pysips.script.context import RouteType
+        from pysips.sip.message import parse_message
+
+        ctx = MsgContext(self.process, parse_message(_DUMMY_REQUEST), None, RouteType.REQUEST, self._wall())
+        ctx.extra[CURRENT] = (dlg, DIR_NONE)
+        core = self._core()
+        if core is not None:
+            core.run_route(ctx, ref.run)
+        else:
+            ref.run(ctx)
 
     def _changed(self, dlg: Dialog) -> None:
         for fn in self.changed_callbacks:
@@ -528,6 +559,10 @@ class Dialogs:
         if dlg.ended:
             return
         log.info("dialog %s (callid %s) timed out", dlg.did, dlg.callid)
+        if dlg.routes.get("timeout") is not None:
+            self.run_dialog_route(dlg, "timeout")
+            if dlg.timer is not None or dlg.ended:
+                return  # the route gave it a new lifetime ($DLG_timeout), or ended it
         self.expired += 1
         self.processed += 1
         if dlg.flags & FLAG_BYEONTIMEOUT:

@@ -55,6 +55,7 @@ def test_bye_matched_by_did_ends_the_dialog(rig: Rig) -> None:
     seen = (uas.workdir / "messages.log").read_text()
     did = seen.split(";did=", 1)[1].split(">", 1)[0]
     assert f"ACK matched by did {did}" in log and f"BYE matched by did {did}" in log, log
+    assert f"hangup route: {did} Downstream BYE, state 5" in log, log
     counters = stats(mi_port)
     assert counters["dialog:active_dialogs"] == 0
     assert counters["dialog:processed_dialogs"] == 1

@@ -54,6 +54,9 @@ class FakeCore:
         self.timers.append(timer)
         return timer
 
+    def run_route(self, ctx: MsgContext, route: Callable[[MsgContext], int]) -> int:
+        return route(ctx)
+
     def advance(self, seconds: float) -> None:
         self.clock += seconds
         for timer in sorted(self.timers, key=lambda t: t.when):
@@ -448,3 +451,36 @@ def test_reinvite_ping_acks_its_2xx_and_a_481_ends_the_call(env: Any) -> None:
     assert callback is not None
     callback(UacReply(481, "Call Does Not Exist", None, "call-1"))
     assert dlg.state == 5 and dlg.end_reason == "Caller ReINVITE Ping Timeout"
+
+
+def test_dialog_routes_on_answer_hangup_and_timeout(env: Any) -> None:
+    from pysips.script.ast import RouteKind
+    from pysips.script.exports import RouteRef
+
+    seen: list[tuple[str, Any, Any]] = []
+
+    def route(name: str, action: Callable[[MsgContext], None] | None = None) -> RouteRef:
+        def run(ctx: MsgContext) -> int:
+            seen.append((name, pv("DLG_status").get(ctx), ctx.msg.method))
+            if action is not None:
+                action(ctx)
+            return 1
+        return RouteRef(RouteKind.REQUEST, name, run)
+
+    ctx, dlg = new_call(env)
+    extend = route("on_timeout", lambda c: pv("DLG_timeout").set(c, 10) if len(seen) == 2 else None)
+    assert fn("dlg_on_timeout")(ctx, extend) == 1
+    assert fn("dlg_on_answer")(ctx, route("on_answer")) == 1
+    assert fn("dlg_on_hangup")(ctx, route("on_hangup")) == 1
+    answer(env, dlg)
+    assert seen == [("on_answer", 3, "DUMMY")]
+    assert fn("dlg_on_timeout")(ctx, None) == -1  # too late once answered
+    env.core.advance(61)
+    assert seen[-1] == ("on_timeout", 3, "DUMMY") and dlg.state == 3  # the route gave 10 s more
+    env.core.advance(11)
+    assert seen[-1][0] == "on_timeout" and dlg.state == 5 and env.dialogs.expired == 1
+    ctx2, dlg2 = new_call(env)
+    fn("dlg_on_hangup")(ctx2, route("on_hangup"))
+    answer(env, dlg2)
+    seq(env, "BYE", 2, dlg2)
+    assert seen[-1] == ("on_hangup", 5, "DUMMY")
