@@ -28,6 +28,7 @@ from pysips.script.exports import (
     RouteRef,
     StatExport,
 )
+from pysips.script.flags import FlagKind
 from pysips.script.pv_base import PVAccessor
 
 from . import mi
@@ -149,13 +150,8 @@ def w_fetch_dlg_value(ctx: MsgContext, name: str, result: PVAccessor) -> int:
 
 
 def _flag_bit(value: Any, fctx: FixupContext) -> int:
-    try:
-        bit = int(str(value))
-    except ValueError:
-        raise FixupError(f"dialog flag must be a number 0..31, got {value!r}", fctx.pos) from None
-    if not 0 <= bit <= 31:
-        raise FixupError(f"dialog flag {bit} out of range 0..31", fctx.pos)
-    return bit
+    """A dialog flag name (3.x named flags, numbered at load in their own namespace)."""
+    return fctx.flags.bit(FlagKind.DIALOG, str(value))
 
 
 def w_set_dlg_flag(ctx: MsgContext, bit: int) -> int:
@@ -172,6 +168,20 @@ def w_reset_dlg_flag(ctx: MsgContext, bit: int) -> int:
     if dlg is None:
         return -1
     dlg.user_flags &= ~(1 << bit)
+    dlg.db_dirty = True
+    return 1
+
+
+def w_test_and_set_dlg_flag(ctx: MsgContext, bit: int, value: int) -> int:
+    """test_and_set_dlg_flag(flag, value): when the flag is `value` (0/1), flips it and returns 1;
+    -1 when it is not; -2 without a dialog."""
+    dlg = dialogs_of(ctx).current(ctx)
+    if dlg is None:
+        return -2
+    mask = 1 << bit
+    if bool(dlg.user_flags & mask) != bool(value):
+        return -1
+    dlg.user_flags ^= mask
     dlg.db_dirty = True
     return 1
 
@@ -243,6 +253,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
     profiles = parse_profiles(str(params["profiles_with_value"] or ""), True)
     profiles += parse_profiles(str(params["profiles_no_value"] or ""), False)
     dialogs = Dialogs(ictx.process, ictx.require(TRANSACTIONS), ictx.get(RECORD_ROUTE), config, profiles)
+    dialogs.flag_names = ictx.flags
     tm = dialogs.tm
     tm.on_created(dialogs.transaction_created)
     tm.on_reply_in(dialogs.reply_in)
@@ -317,8 +328,12 @@ exports = ModuleExports(
         FunctionExport("is_dlg_flag_set", w_is_dlg_flag_set,
                        (ArgSpec(ArgKind.STR, "flag", static=True, fixup=_flag_bit),), _VAL_ROUTES,
                        doc="test a dialog flag"),
+        FunctionExport("test_and_set_dlg_flag", w_test_and_set_dlg_flag,
+                       (ArgSpec(ArgKind.STR, "flag", static=True, fixup=_flag_bit),
+                        ArgSpec(ArgKind.INT, "value")),
+                       _VAL_ROUTES, doc="if the dialog flag has this value (0/1), flip it"),
         *(FunctionExport(name, w_create_dialog, missing=f"dialog's {name}() is not implemented in pysips yet")
-          for name in ("test_and_set_dlg_flag", "get_dialog_info", "get_dialog_vals", "get_dialogs_by_val",
+          for name in ("get_dialog_info", "get_dialog_vals", "get_dialogs_by_val",
                        "get_dialogs_by_profile", "set_dlg_sharing_tag", "load_dialog_ctx",
                        "unload_dialog_ctx", "dlg_inc_cseq")),
         *(FunctionExport(f"dlg_on_{which}", _dialog_route_setter(which, before_answer=which != "hangup"),

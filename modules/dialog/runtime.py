@@ -140,6 +140,7 @@ class Dialogs:
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
         self.changed_callbacks: list[Callable[[Dialog], None]] = []
         self.db: Any = None  # db.DialogDb when db_mode > 0
+        self.flag_names: Any = None  # the script's FlagRegistry: dialog flag names for the MI
         self._ping_timer: Any = None
         self._reinvite_timer: Any = None
         # statistics (OpenSIPS names)

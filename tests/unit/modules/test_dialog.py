@@ -331,6 +331,13 @@ def test_values_flags_and_variables(env: Any) -> None:
     assert fn("fetch_dlg_value")(ctx, "missing", out) == -1
     pv("DLG_flags").set(ctx, 5)
     assert fn("is_dlg_flag_set")(ctx, 2) == 1 and fn("is_dlg_flag_set")(ctx, 1) == -1
+    # 3.x named dialog flags: numbered at load in their own namespace
+    flags = FlagRegistry()
+    named = exports().functions_by_name["set_dlg_flag"].args[0].fixup
+    assert named is not None
+    assert named("billed", FixupContext(flags, {})) == 0 and named("vip", FixupContext(flags, {})) == 1
+    assert fn("test_and_set_dlg_flag")(ctx, 1, 0) == 1 and fn("is_dlg_flag_set")(ctx, 1) == 1
+    assert fn("test_and_set_dlg_flag")(ctx, 1, 0) == -1
     assert pv("DLG_did").get(ctx) == dlg.did and pv("DLG_count").get(ctx) == 0
     answer(env, dlg)
     assert pv("DLG_count").get(ctx) == 1 and pv("DLG_lifetime").get(ctx) == 0
