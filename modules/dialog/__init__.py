@@ -33,10 +33,10 @@ from pysips.script.pv_base import PVAccessor
 
 from . import mi
 from .db import DialogDb
-from .model import FlagError, parse_create_flags
+from .model import DIR_NONE, FlagError, parse_create_flags
 from .profiles import parse_profiles
 from .pvars import PVARS
-from .runtime import MATCH_MODES, DialogConfig, Dialogs
+from .runtime import CURRENT, MATCH_MODES, DialogConfig, Dialogs
 
 NAME = "dialog"
 dialogs_log = logging.getLogger("pysips.dialog")
@@ -232,6 +232,45 @@ def _dialog_route_setter(which: str, *, before_answer: bool) -> Any:
     return handler
 
 
+LOADED = "dialog.loaded"  # ctx.extra: what load_dialog_ctx() replaced (to put back on unload)
+
+
+def _fix_load_mode(value: Any, fctx: FixupContext) -> str:
+    text = str(value).strip().lower()
+    if text not in ("callid", "did"):
+        raise FixupError(f"unsupported dialog indetifier <{value}>", fctx.pos)
+    return text
+
+
+def w_load_dialog_ctx(ctx: MsgContext, ident: str, mode: str | None = None) -> int:
+    """load_dialog_ctx(id[, "callid"|"did"]): that dialog becomes the message's until unloaded."""
+    if LOADED in ctx.extra:
+        dialogs_log.error("nested call of load dlg ctx")
+        return -1
+    dialogs = dialogs_of(ctx)
+    if mode == "did":
+        dlg = dialogs.by_did(ident)
+    else:
+        same = dialogs.by_callid.get(ident)
+        dlg = same[0] if same else None
+    if dlg is None:
+        return -1
+    ctx.extra[LOADED] = ctx.extra.get(CURRENT)
+    ctx.extra[CURRENT] = (dlg, DIR_NONE)
+    return 1
+
+
+def w_unload_dialog_ctx(ctx: MsgContext) -> int:
+    if LOADED not in ctx.extra:
+        return -1
+    previous = ctx.extra.pop(LOADED)
+    if previous is None:
+        ctx.extra.pop(CURRENT, None)
+    else:
+        ctx.extra[CURRENT] = previous
+    return 1
+
+
 def _check_db_mode(value: Any) -> int:
     mode = int(value)
     if mode not in (0, 1, 2, 3):
@@ -334,8 +373,13 @@ exports = ModuleExports(
                        _VAL_ROUTES, doc="if the dialog flag has this value (0/1), flip it"),
         *(FunctionExport(name, w_create_dialog, missing=f"dialog's {name}() is not implemented in pysips yet")
           for name in ("get_dialog_info", "get_dialog_vals", "get_dialogs_by_val",
-                       "get_dialogs_by_profile", "set_dlg_sharing_tag", "load_dialog_ctx",
-                       "unload_dialog_ctx", "dlg_inc_cseq")),
+                       "get_dialogs_by_profile", "set_dlg_sharing_tag", "dlg_inc_cseq")),
+        FunctionExport("load_dialog_ctx", w_load_dialog_ctx,
+                       (ArgSpec(ArgKind.STR, "id"),
+                        ArgSpec(ArgKind.STR, "mode", optional=True, static=True, fixup=_fix_load_mode)),
+                       RouteType.ALL, doc="make the dialog with this Call-ID (or did) the current one"),
+        FunctionExport("unload_dialog_ctx", w_unload_dialog_ctx, (), RouteType.ALL,
+                       doc="undo load_dialog_ctx()"),
         *(FunctionExport(f"dlg_on_{which}", _dialog_route_setter(which, before_answer=which != "hangup"),
                          (ArgSpec(ArgKind.ROUTE, "route", optional=True),), _SEQ_ROUTES,
                          doc=f"a route run (with the dialog's context) when the dialog {what}")

@@ -491,3 +491,18 @@ def test_dialog_routes_on_answer_hangup_and_timeout(env: Any) -> None:
     answer(env, dlg2)
     seq(env, "BYE", 2, dlg2)
     assert seen[-1] == ("on_hangup", 5, "DUMMY")
+
+
+def test_load_and_unload_dialog_ctx(env: Any) -> None:
+    _, dlg = new_call(env)
+    answer(env, dlg)
+    timer_ctx = MsgContext(env.process, None, None)
+    assert pv("DLG_status").get(timer_ctx) is None
+    assert fn("load_dialog_ctx")(timer_ctx, "call-1") == 1
+    assert pv("DLG_did").get(timer_ctx) == dlg.did and pv("DLG_status").get(timer_ctx) == 3
+    assert fn("load_dialog_ctx")(timer_ctx, "call-1") == -1  # nested
+    assert fn("unload_dialog_ctx")(timer_ctx) == 1 and pv("DLG_status").get(timer_ctx) is None
+    assert fn("load_dialog_ctx")(timer_ctx, dlg.did, "did") == 1
+    assert fn("unload_dialog_ctx")(timer_ctx) == 1
+    assert fn("load_dialog_ctx")(timer_ctx, "no-such-call") == -1
+    assert fn("unload_dialog_ctx")(timer_ctx) == -1
