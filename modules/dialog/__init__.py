@@ -232,6 +232,38 @@ def _dialog_route_setter(which: str, *, before_answer: bool) -> Any:
     return handler
 
 
+def w_get_dialog_info(ctx: MsgContext, attr: str, out: PVAccessor, key: str, key_val: PVAccessor,
+                      number: PVAccessor | None = None) -> int:
+    """get_dialog_info(attr, $avp, key, $key_val[, $n]): for every live dialog whose value `key`
+    equals $key_val, its value `attr` is added to $avp; $n gets how many. -1 when none."""
+    wanted = key_val.get(ctx)
+    found = 0
+    for dlg in dialogs_of(ctx).all():
+        if dlg.state > 4 or key not in dlg.vals or str(dlg.vals[key]) != str(wanted):
+            continue
+        if attr not in dlg.vals:
+            dialogs_log.error("failed to fetch dialog value <%s>", attr)
+            return -1
+        out.set(ctx, dlg.vals[attr])
+        found += 1
+    if not found:
+        return -1
+    if number is not None:
+        number.set(ctx, found)
+    return 1
+
+
+def w_get_dialog_vals(ctx: MsgContext, names: PVAccessor, values: PVAccessor, callid: str) -> int:
+    """get_dialog_vals($avp_names, $avp_values, callid): every value of that call's dialog."""
+    same = dialogs_of(ctx).by_callid.get(callid)
+    if not same:
+        return -1
+    for name, value in same[0].vals.items():
+        names.set(ctx, name)
+        values.set(ctx, value)
+    return 1
+
+
 LOADED = "dialog.loaded"  # ctx.extra: what load_dialog_ctx() replaced (to put back on unload)
 
 
@@ -371,8 +403,17 @@ exports = ModuleExports(
                        (ArgSpec(ArgKind.STR, "flag", static=True, fixup=_flag_bit),
                         ArgSpec(ArgKind.INT, "value")),
                        _VAL_ROUTES, doc="if the dialog flag has this value (0/1), flip it"),
+        FunctionExport("get_dialog_info", w_get_dialog_info,
+                       (ArgSpec(ArgKind.STR, "attr"), ArgSpec(ArgKind.VAR, "attr_val"),
+                        ArgSpec(ArgKind.STR, "key"), ArgSpec(ArgKind.VAR, "key_val"),
+                        ArgSpec(ArgKind.VAR, "number_val", optional=True)),
+                       RouteType.ALL, doc="a value of the dialogs whose value `key` matches"),
+        FunctionExport("get_dialog_vals", w_get_dialog_vals,
+                       (ArgSpec(ArgKind.VAR, "names"), ArgSpec(ArgKind.VAR, "values"),
+                        ArgSpec(ArgKind.STR, "callid")),
+                       RouteType.ALL, doc="every value of the dialog of a Call-ID, into two AVPs"),
         *(FunctionExport(name, w_create_dialog, missing=f"dialog's {name}() is not implemented in pysips yet")
-          for name in ("get_dialog_info", "get_dialog_vals", "get_dialogs_by_val",
+          for name in ("get_dialogs_by_val",
                        "get_dialogs_by_profile", "set_dlg_sharing_tag", "dlg_inc_cseq")),
         FunctionExport("load_dialog_ctx", w_load_dialog_ctx,
                        (ArgSpec(ArgKind.STR, "id"),

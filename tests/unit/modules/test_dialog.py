@@ -506,3 +506,20 @@ def test_load_and_unload_dialog_ctx(env: Any) -> None:
     assert fn("unload_dialog_ctx")(timer_ctx) == 1
     assert fn("load_dialog_ctx")(timer_ctx, "no-such-call") == -1
     assert fn("unload_dialog_ctx")(timer_ctx) == -1
+
+
+def test_get_dialog_info_and_vals(env: Any) -> None:
+    ctx, dlg = new_call(env)
+    answer(env, dlg)
+    pv("dlg_val", "account").set(ctx, "acme")
+    pv("dlg_val", "caller").set(ctx, "alice")
+    out, key, count = Var(), Var(), Var()
+    key.value = "acme"
+    assert fn("get_dialog_info")(ctx, "caller", out, "account", key, count) == 1
+    assert out.value == "alice" and count.value == 1
+    key.value = "other"
+    assert fn("get_dialog_info")(ctx, "caller", out, "account", key, count) == -1
+    names, values = Var(), Var()
+    assert fn("get_dialog_vals")(ctx, names, values, "call-1") == 1
+    assert (names.value, values.value) == ("caller", "alice")  # the last one set into each
+    assert fn("get_dialog_vals")(ctx, names, values, "nosuch") == -1
