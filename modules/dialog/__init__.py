@@ -303,6 +303,10 @@ def w_unload_dialog_ctx(ctx: MsgContext) -> int:
     return 1
 
 
+def _not_built(ctx: MsgContext, *args: object) -> int:
+    raise RuntimeError("a missing function is refused when the script loads")
+
+
 def _check_db_mode(value: Any) -> int:
     mode = int(value)
     if mode not in (0, 1, 2, 3):
@@ -412,7 +416,7 @@ exports = ModuleExports(
                        (ArgSpec(ArgKind.VAR, "names"), ArgSpec(ArgKind.VAR, "values"),
                         ArgSpec(ArgKind.STR, "callid")),
                        RouteType.ALL, doc="every value of the dialog of a Call-ID, into two AVPs"),
-        *(FunctionExport(name, w_create_dialog, missing=f"dialog's {name}() is not implemented in pysips yet")
+        *(FunctionExport(name, _not_built, missing=f"dialog's {name}() is not implemented in pysips yet")
           for name in ("get_dialogs_by_val",
                        "get_dialogs_by_profile", "set_dlg_sharing_tag", "dlg_inc_cseq")),
         FunctionExport("load_dialog_ctx", w_load_dialog_ctx,
