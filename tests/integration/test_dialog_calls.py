@@ -167,3 +167,17 @@ def test_restart_keeps_the_call_and_matches_its_bye(rig: Rig, db_mode: int) -> N
         time.sleep(1.5)
         with sqlite3.connect(rig.workdir / "dialog.db") as db:
             assert db.execute("SELECT COUNT(*) FROM dialog").fetchone()[0] == 0
+
+
+def test_cancelled_call_is_a_failed_dialog(rig: Rig) -> None:
+    mi_port = start(rig)
+    uas = rig.start_uas("uas_ring_cancel.xml")
+    result = rig.run_uac("uac_cancel.xml", timeout_s=20)
+    assert result.ok and result.successful == 1, rig.report(result)
+    assert uas.wait(timeout=10).ok, rig.report(result)
+    counters = stats(mi_port)
+    assert counters["dialog:failed_dialogs"] == 1
+    assert counters["dialog:early_dialogs"] == 0 and counters["dialog:active_dialogs"] == 0
+    assert counters["dialog:processed_dialogs"] == 0
+    assert mi(mi_port, "dlg_list") == {"Dialogs": []}
+    assert mi(mi_port, "profile_get_size", {"profile": "calls"})["Profile"]["count"] == 0
