@@ -228,6 +228,7 @@ class Dialogs:
         dlg.caller_sdp = _sdp_of(msg)
         self.table[dlg.did] = dlg
         self.by_callid.setdefault(dlg.callid, []).append(dlg)
+        self.processed += 1  # OpenSIPS counts a dialog processed when it is made
         ctx.extra[CURRENT] = (dlg, DIR_DOWNSTREAM)
         if self.rr is not None:
             self.rr.add_rr_param(ctx, f";{self.config.rr_param}={dlg.did}")
@@ -392,7 +393,6 @@ class Dialogs:
             self._changed(dlg)
         elif method == "BYE" and dlg.confirmed:
             dlg.end_reason = "Upstream BYE" if direction == DIR_UPSTREAM else "Downstream BYE"
-            self.processed += 1
             self._end(dlg, linger=True, route="hangup")
             ctx.extra[ENDING] = dlg
 
@@ -565,7 +565,6 @@ class Dialogs:
             if dlg.timer is not None or dlg.ended:
                 return  # the route gave it a new lifetime ($DLG_timeout), or ended it
         self.expired += 1
-        self.processed += 1
         if dlg.flags & FLAG_BYEONTIMEOUT:
             self.terminate(dlg, "Lifetime Timeout")
         else:
