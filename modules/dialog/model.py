@@ -138,7 +138,7 @@ class Leg:
         return self.cseq + self.gen_offset
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # a dialog is itself: compared by identity
 class Dialog:
     h_entry: int
     h_id: int

@@ -59,6 +59,7 @@ ENDING = "dialog.ending"  # ctx.extra: the dialog this BYE ended (kept listed wh
 MATCH_STRICT_ID, MATCH_FALLBACK, MATCH_NO_ID = 0, 1, 2
 MATCH_MODES = {"did_only": MATCH_STRICT_ID, "did_fallback": MATCH_FALLBACK, "did_none": MATCH_NO_ID}
 LINGER_MAX = 40.0  # seconds an ended dialog stays listed at most (tm's longest transaction life)
+ORPHAN_CHECK = 2.0  # seconds after create_dialog() a dialog without a transaction is dropped
 CSEQ_SHIFT = "dialog.cseq_shift"  # ctx.extra: (CSeq, method) as received, when relayed shifted
 
 
@@ -235,7 +236,20 @@ class Dialogs:
         t = ctx.transaction
         if t is not None:
             self.by_transaction[str(t.id)] = dlg
+        else:
+            # No transaction yet: t_relay() will make one. When the script ends without one
+            # (a stateless reply, a drop), OpenSIPS's end-of-script cleanup drops the dialog; the
+            # engine has no such hook, so the check runs shortly after.
+            core = self._core()
+            if core is not None:
+                dlg.timer = core.call_at(self._now() + ORPHAN_CHECK, lambda: self._orphan_check(dlg))
         return 1
+
+    def _orphan_check(self, dlg: Dialog) -> None:
+        dlg.timer = None
+        if dlg.state == UNCONFIRMED and dlg not in self.by_transaction.values():
+            log.debug("dialog %s: no transaction was made for its INVITE, dropped", dlg.did)
+            self._end(dlg)
 
     def transaction_created(self, ctx: MsgContext, t: TransactionInfo) -> None:
         """tm made the INVITE's transaction after create_dialog(): follow its replies."""

@@ -523,3 +523,16 @@ def test_get_dialog_info_and_vals(env: Any) -> None:
     assert fn("get_dialog_vals")(ctx, names, values, "call-1") == 1
     assert (names.value, values.value) == ("caller", "alice")  # the last one set into each
     assert fn("get_dialog_vals")(ctx, names, values, "nosuch") == -1
+
+
+def test_dialog_without_transaction_is_dropped(env: Any) -> None:
+    ctx = MsgContext(env.process, parse_message(INVITE.encode()), RCV)
+    fn("create_dialog")(ctx, 0)  # the script then answers statelessly: no transaction
+    dlg = env.dialogs.current(ctx)
+    env.core.advance(1)
+    assert dlg.state == 1 and env.dialogs.table
+    env.core.advance(1.5)
+    assert dlg.state == 5 and not env.dialogs.table
+    _, kept = new_call(env)  # with its transaction it stays
+    env.core.advance(3)
+    assert kept.state == 1 and kept.did in env.dialogs.table
