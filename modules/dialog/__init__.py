@@ -33,6 +33,7 @@ from pysips.script.pv_base import PVAccessor
 
 from . import mi
 from .db import DialogDb
+from .dlgjson import dialog_json
 from .model import DIR_NONE, FlagError, parse_create_flags
 from .profiles import parse_profiles
 from .pvars import PVARS
@@ -250,7 +251,38 @@ def w_get_dialog_info(ctx: MsgContext, attr: str, out: PVAccessor, key: str, key
         return -1
     if number is not None:
         number.set(ctx, found)
-    return 1
+    return found
+
+
+def _put_jsons(ctx: MsgContext, dialogs: Any, matching: list[Any], out: PVAccessor,
+               number: PVAccessor) -> int:
+    if not matching:
+        return -1
+    for dlg in matching:
+        out.set(ctx, dialog_json(dialogs, dlg, True))
+    number.set(ctx, len(matching))
+    return len(matching)
+
+
+def w_get_dialogs_by_val(ctx: MsgContext, attr: str, attr_val: PVAccessor, out: PVAccessor,
+                         number: PVAccessor) -> int:
+    """get_dialogs_by_val(name, $val, $out, $n): the JSON of every live dialog whose value `name`
+    equals $val, each added to $out (an AVP); returns and sets in $n how many, -1 none."""
+    dialogs = dialogs_of(ctx)
+    wanted = str(attr_val.get(ctx))
+    matching = [d for d in dialogs.all() if d.state <= 4 and attr in d.vals and str(d.vals[attr]) == wanted]
+    return _put_jsons(ctx, dialogs, matching, out, number)
+
+
+def w_get_dialogs_by_profile(ctx: MsgContext, name: str, value: str | None, out: PVAccessor,
+                             number: PVAccessor) -> int:
+    """get_dialogs_by_profile(profile[, value], $out, $n): the same for a profile's dialogs."""
+    dialogs = dialogs_of(ctx)
+    profile = dialogs.profile(name)
+    if profile is None:
+        return -1
+    matching = [d for d in dialogs.all() if d.state <= 4 and dialogs.in_profile(d, profile, value)]
+    return _put_jsons(ctx, dialogs, matching, out, number)
 
 
 def w_get_dialog_vals(ctx: MsgContext, names: PVAccessor, values: PVAccessor, callid: str) -> int:
@@ -416,9 +448,16 @@ exports = ModuleExports(
                        (ArgSpec(ArgKind.VAR, "names"), ArgSpec(ArgKind.VAR, "values"),
                         ArgSpec(ArgKind.STR, "callid")),
                        RouteType.ALL, doc="every value of the dialog of a Call-ID, into two AVPs"),
+        FunctionExport("get_dialogs_by_val", w_get_dialogs_by_val,
+                       (ArgSpec(ArgKind.STR, "name"), ArgSpec(ArgKind.VAR, "value"),
+                        ArgSpec(ArgKind.VAR, "out"), ArgSpec(ArgKind.VAR, "number")),
+                       RouteType.ALL, doc="the JSON of the dialogs whose value matches"),
+        FunctionExport("get_dialogs_by_profile", w_get_dialogs_by_profile,
+                       (ArgSpec(ArgKind.STR, "profile"), _STR_OPT,
+                        ArgSpec(ArgKind.VAR, "out"), ArgSpec(ArgKind.VAR, "number")),
+                       RouteType.ALL, doc="the JSON of the dialogs of a profile (value)"),
         *(FunctionExport(name, _not_built, missing=f"dialog's {name}() is not implemented in pysips yet")
-          for name in ("get_dialogs_by_val",
-                       "get_dialogs_by_profile", "set_dlg_sharing_tag", "dlg_inc_cseq")),
+          for name in ("set_dlg_sharing_tag", "dlg_inc_cseq")),
         FunctionExport("load_dialog_ctx", w_load_dialog_ctx,
                        (ArgSpec(ArgKind.STR, "id"),
                         ArgSpec(ArgKind.STR, "mode", optional=True, static=True, fixup=_fix_load_mode)),

@@ -29,7 +29,7 @@ def _date(ts: int) -> str:
 def dialog_object(dialogs: Any, dlg: Dialog, with_context: bool) -> dict[str, Any]:
     """One dialog as OpenSIPS's internal_mi_print_dlg writes it (keys in its order)."""
     out: dict[str, Any] = {"ID": dlg.did, "db_id": str(dlg.db_id), "state": dlg.state,
-                           "user_flags": _flag_list(dialogs, dlg.user_flags), "timestart": dlg.start_ts}
+                           "user_flags": flag_list(dialogs, dlg.user_flags), "timestart": dlg.start_ts}
     if dlg.start_ts:
         out["datestart"] = _date(dlg.start_ts)
     timeout = int(dialogs._wall()) + dialogs.remaining(dlg) if dlg.expires_at else 0
@@ -68,7 +68,7 @@ def dialog_object(dialogs: Any, dlg: Dialog, with_context: bool) -> dict[str, An
     return out
 
 
-def _flag_list(dialogs: Any, flags: int) -> str:
+def flag_list(dialogs: Any, flags: int) -> str:
     """The names of the set dialog flags, space-separated (OpenSIPS bitmask_to_flag_list)."""
     from pysips.script.flags import FlagKind
 

@@ -112,6 +112,17 @@ def _set_timeout(ctx: MsgContext, value: Value) -> None:
         dialogs.set_timeout(dlg, seconds)
 
 
+def _json(with_context: bool) -> Any:
+    def get(ctx: MsgContext) -> Value:
+        from .dlgjson import dialog_json
+
+        dialogs = _dialogs(ctx)
+        dlg = dialogs.current(ctx) if dialogs else None
+        return None if dlg is None else dialog_json(dialogs, dlg, with_context)
+
+    return get
+
+
 def _simple(get: Any, set: Any = None) -> Any:
     def factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         if subname is not None:
@@ -154,6 +165,8 @@ PVARS = (
     PVarExport("dlg_val", _dlg_val, doc="a named value kept in the dialog"),
     PVarExport("DLG_did", _simple(_did), doc="the dialog id (as in the did Route parameter)"),
     PVarExport("DLG_end_reason", _simple(_end_reason), doc="why the dialog ended"),
+    PVarExport("DLG_json", _simple(_json(False)), doc="the dialog as JSON"),
+    PVarExport("DLG_ctx_json", _simple(_json(True)), doc="the dialog as JSON, with its values and profiles"),
     PVarExport("DLG_timeout", _simple(_get_timeout, _set_timeout),
                doc="seconds left (set before create_dialog(): the lifetime)"),
 )

@@ -536,3 +536,31 @@ def test_dialog_without_transaction_is_dropped(env: Any) -> None:
     _, kept = new_call(env)  # with its transaction it stays
     env.core.advance(3)
     assert kept.state == 1 and kept.did in env.dialogs.table
+
+
+def test_dialog_json_and_get_dialogs_by(env: Any) -> None:
+    import json
+
+    ctx, dlg = new_call(env)
+    fn("set_dlg_profile")(ctx, "caller", "alice")
+    fn("set_dlg_profile")(ctx, "calls")
+    pv("dlg_val", "n").set(ctx, 7)
+    pv("dlg_val", "say").set(ctx, 'a "quote"')
+    answer(env, dlg)
+    plain = json.loads(str(pv("DLG_json").get(ctx)))
+    assert plain["ID"] == str(dlg.db_id) and plain["state"] == "3" and plain["callid"] == "call-1"
+    assert plain["caller"] == {"tag": "alice1", "contact": "sip:alice@127.0.0.1:5040", "cseq": "0",
+                               "route_set": "<sip:up.example.com;lr>", "bind_addr": "udp:127.0.0.1:5060",
+                               "sdp": ""}
+    assert plain["callees"][0]["tag"] == "bob1" and plain["callees"][0]["cseq"] == "1"
+    assert "values" not in plain
+    full = json.loads(str(pv("DLG_ctx_json").get(ctx)))
+    assert full["values"] == {"say": 'a "quote"', "n": 7}
+    assert full["profiles"] == {"calls": [""], "caller": ["alice"]}
+    out, count = Var(), Var()
+    assert fn("get_dialogs_by_profile")(ctx, "caller", "alice", out, count) == 1 and count.value == 1
+    assert json.loads(out.value)["ID"] == str(dlg.db_id)
+    assert fn("get_dialogs_by_profile")(ctx, "caller", "bob", out, count) == -1
+    wanted = Var()
+    wanted.value = 7
+    assert fn("get_dialogs_by_val")(ctx, "n", wanted, out, count) == 1
