@@ -355,6 +355,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
         reinvite_ping_interval=int(params["reinvite_ping_interval"]),
         hash_size=int(params["hash_size"]),
         dlg_match_mode=int(params["dlg_match_mode"]),
+        delete_delay=int(params["delete_delay"]),
         extra_headers=headers,
     )
     profiles = parse_profiles(str(params["profiles_with_value"] or ""), True)
@@ -483,7 +484,7 @@ exports = ModuleExports(
         ParamExport("default_timeout", ParamType.INT, 43200, doc="lifetime of a confirmed dialog (s)"),
         ParamExport("options_ping_interval", ParamType.INT, 30, doc="seconds between OPTIONS pings"),
         ParamExport("reinvite_ping_interval", ParamType.INT, 300, doc="seconds between re-INVITE pings"),
-        ParamExport("delete_delay", ParamType.INT, 0),
+        ParamExport("delete_delay", ParamType.INT, 0, doc="seconds a deleted dialog stays listed"),
         ParamExport("dlg_extra_hdrs", ParamType.STR, "", doc="headers added to the requests dialog sends"),
         ParamExport("dlg_match_mode", ParamType.INT, 1,
                     doc="0 match by did only, 1 did then Call-ID/tags, 2 Call-ID/tags only"),

@@ -158,6 +158,7 @@ class Dialog:
     vals: dict[str, str | int] = field(default_factory=dict)
     profiles: list[tuple[str, str]] = field(default_factory=list)  # (profile, value or "")
     end_reason: str | None = None
+    del_delay: int = 0  # $DLG_del_delay: seconds it stays listed once deleted (0: delete_delay)
     caller_sdp: bytes = b""  # the SDP of the INVITE and of the 2xx (dlg_list's caller_sdp/callee_sdp)
     callee_sdp: bytes = b""
     _did: str = ""

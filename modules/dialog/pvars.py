@@ -123,6 +123,31 @@ def _json(with_context: bool) -> Any:
     return get
 
 
+def _get_del_delay(ctx: MsgContext) -> Value:
+    from .runtime import PENDING_DEL_DELAY
+
+    dialogs = _dialogs(ctx)
+    dlg = dialogs.current(ctx) if dialogs else None
+    if dlg is None or dialogs is None:
+        pending = ctx.extra.get(PENDING_DEL_DELAY)
+        return None if pending is None else int(pending)
+    return dlg.del_delay or dialogs.config.delete_delay
+
+
+def _set_del_delay(ctx: MsgContext, value: Value) -> None:
+    from .runtime import PENDING_DEL_DELAY
+
+    seconds = int(value) if value is not None else 0
+    if seconds < 0:
+        return  # OpenSIPS refuses a negative delay
+    dialogs = _dialogs(ctx)
+    dlg = dialogs.current(ctx) if dialogs else None
+    if dlg is None:
+        ctx.extra[PENDING_DEL_DELAY] = seconds
+    else:
+        dlg.del_delay = seconds
+
+
 def _simple(get: Any, set: Any = None) -> Any:
     def factory(name: str, subname: str | None, pos: Pos) -> PVAccessor:
         if subname is not None:
@@ -165,6 +190,8 @@ PVARS = (
     PVarExport("dlg_val", _dlg_val, doc="a named value kept in the dialog"),
     PVarExport("DLG_did", _simple(_did), doc="the dialog id (as in the did Route parameter)"),
     PVarExport("DLG_end_reason", _simple(_end_reason), doc="why the dialog ended"),
+    PVarExport("DLG_del_delay", _simple(_get_del_delay, _set_del_delay),
+               doc="seconds the dialog stays listed once deleted (delete_delay by default)"),
     PVarExport("DLG_json", _simple(_json(False)), doc="the dialog as JSON"),
     PVarExport("DLG_ctx_json", _simple(_json(True)), doc="the dialog as JSON, with its values and profiles"),
     PVarExport("DLG_timeout", _simple(_get_timeout, _set_timeout),

@@ -52,6 +52,7 @@ log = logging.getLogger("pysips.dialog")
 
 CURRENT = "dialog"  # ctx.extra: (Dialog, direction) of the message being routed
 PENDING_TIMEOUT = "dialog.timeout"  # ctx.extra: $DLG_timeout set before create_dialog()
+PENDING_DEL_DELAY = "dialog.del_delay"  # ctx.extra: $DLG_del_delay set before create_dialog()
 PENDING_FLAGS = "dialog.flags"  # ctx.extra: $DLG_flags set before create_dialog()
 PREV_CSEQ = "dialog.prev_cseq"  # ctx.extra: the sending leg's CSeq before this request
 ENDING = "dialog.ending"  # ctx.extra: the dialog this BYE ended (kept listed while its transaction lives)
@@ -72,6 +73,7 @@ class DialogConfig:
     hash_size: int = 4096
     dlg_match_mode: int = 1  # MATCH_FALLBACK, OpenSIPS's default
     extra_headers: tuple[str, ...] = ()
+    delete_delay: int = 0
 
 
 def _bind_addr(ctx: MsgContext) -> str:
@@ -226,6 +228,7 @@ class Dialogs:
         pending = ctx.extra.pop(PENDING_TIMEOUT, None)
         dlg.timeout = int(pending) if pending is not None else self.config.default_timeout
         dlg.user_flags = int(ctx.extra.pop(PENDING_FLAGS, 0))
+        dlg.del_delay = int(ctx.extra.pop(PENDING_DEL_DELAY, 0))
         dlg.caller_sdp = _sdp_of(msg)
         self.table[dlg.did] = dlg
         self.by_callid.setdefault(dlg.callid, []).append(dlg)
@@ -319,7 +322,7 @@ class Dialogs:
     def deleted(self, t: TransactionInfo) -> None:
         self.shifted.pop(t.id, None)
         ended = self.ending.pop(t.id, None)
-        if ended is not None:
+        if ended is not None and not (ended.del_delay or self.config.delete_delay):
             self._forget(ended)
         dlg = self.by_transaction.pop(t.id, None)
         if dlg is not None and dlg.state in (UNCONFIRMED, EARLY):
@@ -468,7 +471,11 @@ class Dialogs:
             dlg.timer.cancel()
             dlg.timer = None
         core = self._core()
-        if linger and core is not None:
+        delay = dlg.del_delay or self.config.delete_delay
+        if delay > 0 and core is not None:
+            # delete_delay / $DLG_del_delay: still found (state 5) by late requests for a while
+            dlg.timer = core.call_at(self._now() + delay, lambda: self._forget(dlg))
+        elif linger and core is not None:
             # forgotten with the BYE's transaction (deleted()), or after tm's longest life
             dlg.timer = core.call_at(self._now() + LINGER_MAX, lambda: self._forget(dlg))
         else:

@@ -564,3 +564,20 @@ def test_dialog_json_and_get_dialogs_by(env: Any) -> None:
     wanted = Var()
     wanted.value = 7
     assert fn("get_dialogs_by_val")(ctx, "n", wanted, out, count) == 1
+
+
+def test_del_delay_keeps_a_deleted_dialog_listed(env: Any) -> None:
+    ctx, dlg = new_call(env)
+    pv("DLG_del_delay").set(ctx, 3)
+    assert pv("DLG_del_delay").get(ctx) == 3
+    answer(env, dlg)
+    bye = seq(env, "BYE", 2, dlg)
+    env.tm.fire("created", bye, Tx("t-bye", "BYE"))
+    env.tm.fire("deleted", Tx("t-bye", "BYE"))
+    assert dlg.state == 5 and dlg.did in env.dialogs.table  # still found by a late request
+    late = parse_message(request("BYE", 2).raw.replace(
+        b"Call-ID", f"Route: <sip:127.0.0.1:5060;lr;did={dlg.did}>\r\nCall-ID".encode()))
+    late_ctx = MsgContext(env.process, late, RCV)
+    assert fn("match_dialog")(late_ctx) == 1 and pv("DLG_status").get(late_ctx) == 5
+    env.core.advance(3.5)
+    assert not env.dialogs.table
