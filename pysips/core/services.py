@@ -15,6 +15,7 @@ all a module may rely on of another: nothing is imported from a module, nothing 
 | LOCATION       | usrloc      | LocationService      |
 | HTTP           | httpd       | HttpService          |
 | DIGEST_AUTH    | auth        | DigestAuthService    |
+| DIALOGS        | dialog      | DialogService        |
 | TLS_DOMAINS    | tls_mgm     | TlsDomains (pysips.transport.tls_domains) |
 | PROTO_SERVICES[proto] | proto_tcp/tls/ws/wss | the module's parameters (dict) |
 """
@@ -367,6 +368,50 @@ class DigestAuthService(Protocol):
 
 
 DIGEST_AUTH: Service[DigestAuthService] = Service("digest_auth", "auth", "digest authentication")
+
+
+# ------------------------------------------------------------------------------------ dialog
+
+
+class DialogInfo(Protocol):
+    """What other modules read of a dialog (OpenSIPS dlg_cell)."""
+
+    @property
+    def did(self) -> str: ...
+    @property
+    def callid(self) -> str: ...
+    @property
+    def state(self) -> int:
+        """1 unconfirmed, 2 early, 3 confirmed without ACK, 4 confirmed, 5 deleted."""
+        ...
+    @property
+    def start_ts(self) -> int:
+        """Wall-clock seconds of the 2xx (0 before)."""
+        ...
+    @property
+    def end_reason(self) -> str | None: ...
+    @property
+    def vals(self) -> dict[str, str | int]: ...
+
+
+class DialogService(Protocol):
+    """dialog: the dialog of a message, and the end of dialogs (acc's CDRs, topology hiding)."""
+
+    def current(self, ctx: MsgContext) -> Any:
+        """The DialogInfo of the message being routed (created, matched, or its transaction's),
+        or None."""
+        ...
+
+    def create(self, ctx: MsgContext, flags: int) -> int:
+        """create_dialog() for a module: 1 made (or already there), <0 not."""
+        ...
+
+    def on_ended(self, fn: Callable[[Any], None]) -> None:
+        """fn(dialog) once when a dialog ends (BYE, timeout, failure, MI), after its state is 5."""
+        ...
+
+
+DIALOGS: Service[DialogService] = Service("dialogs", "dialog", "dialogs: state, timeouts, profiles")
 
 
 # ------------------------------------------------------------------------------------ transports

@@ -1,9 +1,10 @@
 """Named flags, numbered at load time as OpenSIPS 3.x does.
 
-There is one namespace for message flags (`setflag`, `isflagset`, `$mf`) and one for branch flags
-(`setbflag`, usrloc's `nat_bflag`). Each name gets the next free bit when first seen, whether the
-script or a module parameter names it first. A flag written as a number (`setflag(5)`, 2.x style) is
-a name too in 3.x, so it does not mean bit 5; `pysips -c` warns about that difference.
+There is one namespace for message flags (`setflag`, `isflagset`, `$mf`), one for branch flags
+(`setbflag`, usrloc's `nat_bflag`) and one for dialog flags (`set_dlg_flag`). Each name gets the
+next free bit when first seen, whether the script or a module parameter names it first. A flag
+written as a number (`setflag(5)`, 2.x style) is a name too in 3.x, so it does not mean bit 5;
+`pysips -c` warns about that difference.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ MAX_FLAGS = 32
 class FlagKind(enum.Enum):
     MESSAGE = "message"
     BRANCH = "branch"
+    DIALOG = "dialog"  # dialog's set_dlg_flag() names (OpenSIPS FLAG_TYPE_DIALOG)
 
 
 class FlagRegistry:
     __slots__ = ("_names",)
 
     def __init__(self) -> None:
-        self._names: dict[FlagKind, dict[str, int]] = {FlagKind.MESSAGE: {}, FlagKind.BRANCH: {}}
+        self._names: dict[FlagKind, dict[str, int]] = {kind: {} for kind in FlagKind}
 
     def bit(self, kind: FlagKind, name: str) -> int:
         """The bit index of flag `name`, allocating one for a new name; FixupError when full."""

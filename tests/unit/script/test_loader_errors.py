@@ -181,9 +181,14 @@ def test_function_used_in_condition_and_statement_checked_once_each() -> None:
             "unknown function dialog_foo_bar()",
         ),
         (
-            "create_dialog();",
-            "unknown function create_dialog(): provided by OpenSIPS module 'dialog', which pysips does not "
+            "do_routing();",
+            "unknown function do_routing(): provided by OpenSIPS module 'drouting', which pysips does not "
             "have yet",
+        ),
+        (
+            "create_dialog();",
+            "unknown function create_dialog(): provided by OpenSIPS module 'dialog'; add loadmodule "
+            "\"dialog.so\"",
         ),
         (
             "t_relay();",
@@ -202,9 +207,9 @@ def test_unknown_function_names_its_opensips_module(call: str, expected: str) ->
 
 
 def test_porting_summary_names_the_opensips_module() -> None:
-    report = check('route {\n  create_dialog();\n  create_dialog();\n  nosuch_fn();\n}')
+    report = check('route {\n  do_routing();\n  do_routing();\n  nosuch_fn();\n}')
     summary = report.summary()
-    assert f"  create_dialog() used 2x, first at {_line(2)}3, OpenSIPS module 'dialog'" in summary
+    assert f"  do_routing() used 2x, first at {_line(2)}3, OpenSIPS module 'drouting'" in summary
     assert f"  nosuch_fn() used 1x, first at {_line(4)}3" in summary
 
 

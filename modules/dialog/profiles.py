@@ -1,0 +1,59 @@
+"""Dialog profiles (OpenSIPS dlg_profile): named sets of dialogs, optionally keyed by a value,
+counted with get_profile_size() and listed over the MI. A dialog leaves its profiles when it
+ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .model import Dialog
+
+
+class Profile:
+    __slots__ = ("has_value", "members", "name")
+
+    def __init__(self, name: str, has_value: bool) -> None:
+        self.name = name
+        self.has_value = has_value
+        # value ("" for a profile without value) -> dialogs in it (a dialog may be in twice)
+        self.members: dict[str, list[Dialog]] = {}
+
+    def add(self, dlg: Dialog, value: str) -> None:
+        self.members.setdefault(value, []).append(dlg)
+
+    def remove(self, dlg: Dialog, value: str | None) -> bool:
+        """Removes one membership (any value when `value` is None); True when one was found."""
+        values = [value] if value is not None else list(self.members)
+        for val in values:
+            entries = self.members.get(val)
+            if entries and dlg in entries:
+                entries.remove(dlg)
+                if not entries:
+                    del self.members[val]
+                return True
+        return False
+
+    def size(self, value: str | None = None) -> int:
+        if value is not None and self.has_value:
+            return len(self.members.get(value, ()))
+        return sum(len(v) for v in self.members.values())
+
+    def dialogs(self, value: str | None = None) -> Iterator[tuple[Dialog, str]]:
+        for val, dialogs in self.members.items():
+            if value is None or not self.has_value or val == value:
+                for dlg in dialogs:
+                    yield dlg, val
+
+
+def parse_profiles(text: str, has_value: bool) -> list[Profile]:
+    """modparam profiles_with_value / profiles_no_value: "caller ; callee/s" (a "/s" or "/b"
+    suffix marks a shared profile: with no cluster here they count locally)."""
+    found = []
+    for part in text.replace("\n", ";").split(";"):
+        name = part.strip()
+        if not name:
+            continue
+        name = name.split("/", 1)[0].strip()
+        if name:
+            found.append(Profile(name, has_value))
+    return found
