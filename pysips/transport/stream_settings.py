@@ -4,7 +4,8 @@ Sources: the core globals (`tcp_connection_lifetime`, `tcp_max_msg_time`, `tcp_c
 `tcp_max_connections`, `tcp_keepalive`/`tcp_keepidle`/`tcp_keepinterval`/`tcp_keepcount`,
 `tcp_accept_aliases`, `tcp_socket_backlog`) and the parameters of proto_tcp, proto_tls, proto_ws
 and proto_wss. The proto modules offer their parameters as a service (PROTO_SERVICES[proto]: a
-dict, with the core globals they saw under CORE_KEY); a protocol whose module is not loaded cannot have listeners.
+dict, with the core globals they saw under CORE_KEY); a protocol whose module is not loaded
+cannot have listeners.
 """
 
 from __future__ import annotations
