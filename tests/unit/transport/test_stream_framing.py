@@ -5,6 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pysips.core.services import PROTO_SERVICES
+from pysips.script.services import ServiceRegistry
 from pysips.transport.stream_framing import (
     FramingError,
     KeepalivePing,
@@ -13,6 +15,7 @@ from pysips.transport.stream_framing import (
     StreamFramer,
     content_length_of,
 )
+from pysips.transport.stream_settings import CORE_KEY, settings_from
 
 
 def msg(body: bytes = b"", method: str = "OPTIONS", clen: str | None = None, extra: str = "") -> bytes:
@@ -151,16 +154,19 @@ def test_in_message_while_a_message_is_incomplete_only() -> None:
     assert f.in_message
 
 
-def test_settings_read_tcp_max_msg_time() -> None:
-    from pysips.transport.stream_settings import CORE_KEY, settings_from
+def _proto_services(proto: str, core: dict[str, object]) -> ServiceRegistry:
+    """What a loaded proto module offers: its parameters, with the core globals it saw."""
+    services = ServiceRegistry()
+    services.provide(PROTO_SERVICES[proto], {CORE_KEY: core}, f"proto_{proto}")
+    return services
 
-    assert settings_from({}).max_msg_time == 4.0  # OpenSIPS's TCP_CHILD_MAX_MSG_TIME
-    assert settings_from({"proto_tcp": {CORE_KEY: {"tcp_max_msg_time": 9}}}).max_msg_time == 9.0
+
+def test_settings_read_tcp_max_msg_time() -> None:
+    assert settings_from(ServiceRegistry()).max_msg_time == 4.0  # OpenSIPS's TCP_CHILD_MAX_MSG_TIME
+    assert settings_from(_proto_services("tcp", {"tcp_max_msg_time": 9})).max_msg_time == 9.0
 
 
 def test_settings_read_tcp_max_connections_per_ip() -> None:
-    from pysips.transport.stream_settings import CORE_KEY, settings_from
-
-    assert settings_from({}).max_connections_per_ip == 0  # no cap unless asked, as in OpenSIPS
-    core = {CORE_KEY: {"tcp_max_connections_per_ip": 16}}
-    assert settings_from({"proto_ws": core}).max_connections_per_ip == 16
+    assert settings_from(ServiceRegistry()).max_connections_per_ip == 0  # no cap unless asked
+    services = _proto_services("ws", {"tcp_max_connections_per_ip": 16})
+    assert settings_from(services).max_connections_per_ip == 16
