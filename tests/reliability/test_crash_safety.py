@@ -118,16 +118,22 @@ def test_sigkill_during_a_register_and_message_flood_loses_nothing_answered(tmp_
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         me = s.getsockname()[1]
         s.setblocking(False)
+        count = [0]
+
+        def send_next() -> None:
+            """The next request of the flood: REGISTERs and MESSAGEs in turn."""
+            i = count[0]
+            count[0] += 1
+            call_id = f"c{i}-{uuid.uuid4().hex[:6]}"
+            method = "REGISTER" if i % 2 == 0 else "MESSAGE"
+            sent[call_id] = f"user{i}" if method == "REGISTER" else "acc"
+            s.sendto(message(method, f"user{i}", port, me, call_id), (LOCAL, port))
+
         started = time.monotonic()
         killed_at = started + 2.0
-        i = 0
         while time.monotonic() < killed_at:
             for _ in range(20):  # a burst of 20, then read what came back
-                call_id = f"c{i}-{uuid.uuid4().hex[:6]}"
-                method = "REGISTER" if i % 2 == 0 else "MESSAGE"
-                sent[call_id] = f"user{i}" if method == "REGISTER" else "acc"
-                s.sendto(message(method, f"user{i}", port, me, call_id), (LOCAL, port))
-                i += 1
+                send_next()
             time.sleep(0.005)
             while True:
                 try:
@@ -136,6 +142,8 @@ def test_sigkill_during_a_register_and_message_flood_loses_nothing_answered(tmp_
                     break
                 if cid:
                     ok.add(cid)
+        for _ in range(200):  # a last burst the server cannot have answered when the kill lands
+            send_next()
         os.killpg(proc.pid, signal.SIGKILL)  # mid-flood: requests are still arriving
         proc.wait(5)
         time.sleep(0.2)
