@@ -160,6 +160,9 @@ class SqliteDatabase:
     def columns_of(self, table: str) -> list[str]:
         return [str(r[1]) for r in self._run(f"PRAGMA table_info({_ident(table)})").fetchall()]
 
+    def drop_table(self, name: str) -> None:
+        self._run(f"DROP TABLE IF EXISTS {_ident(name)}")
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
