@@ -84,6 +84,16 @@ class Server:
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
                                          preexec_fn=self.preexec(), start_new_session=True)
         _wait_port(self.port, self.proc, type(self).__name__, self.log)
+        deadline = time.monotonic() + 30
+        while not self.ready():
+            if time.monotonic() > deadline:
+                pytest.fail(f"{type(self).__name__} listens but does not answer queries:\n"
+                            f"{self.log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.05)
+
+    def ready(self) -> bool:
+        """True once the server answers (a listening PostgreSQL may still be starting up)."""
+        return True
 
     def preexec(self) -> object:
         return None
@@ -126,6 +136,13 @@ class MariaDb(Server):
         done = subprocess.run([self.client, "--no-defaults", "-uroot", f"--socket={self.sock}", "-N", "-B",
                                "-e", statements], check=True, capture_output=True, text=True, timeout=30)
         return done.stdout
+
+    def ready(self) -> bool:
+        try:
+            self.sql("SELECT 1")
+        except subprocess.CalledProcessError:
+            return False
+        return True
 
     def provision(self) -> None:
         self.sql(f"CREATE DATABASE {DB_NAME}; CREATE USER '{DB_USER}'@'%' IDENTIFIED BY '{DB_PASSWORD}';"
@@ -171,6 +188,13 @@ class Postgres(Server):
                                "-d", database, "-At", "-v", "ON_ERROR_STOP=1", "-c", statements],
                               check=True, capture_output=True, text=True, timeout=30)
         return done.stdout
+
+    def ready(self) -> bool:
+        try:
+            self.sql("SELECT 1")
+        except subprocess.CalledProcessError:
+            return False
+        return True
 
     def provision(self) -> None:
         self.sql(f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'")

@@ -3,7 +3,8 @@
 Per backend: `pysips db create` makes OpenSIPS 3.6's tables and version rows; the driver binds
 values (a username with quotes); a server restart costs no failed statement once it is back;
 REGISTER through `pysips -f` with usrloc write-through (db_mode 1) leaves its row in `location`,
-auth_db challenges and accepts against `subscriber` (quotes in the username); with the server
+auth_db challenges and accepts against `subscriber` (quotes in the username), acc writes `acc`
+rows; with the server
 stopped, a write-through REGISTER answers 500 and the next one after the restart 200.
 """
 
@@ -13,13 +14,14 @@ import hashlib
 import re
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from pysips.db import admin
-from pysips.db.api import Database, DbError
+from pysips.db.api import Database, DbError, Row
 from tests.integration.dbservers import (  # noqa: F401  (session fixtures)
     MariaDb,
     Postgres,
@@ -121,6 +123,8 @@ loadmodule "auth_db.so"
 modparam("auth_db", "db_url", "@@DB_URL@@")
 modparam("auth_db", "calculate_ha1", 1)
 modparam("auth_db", "password_column", "password")
+loadmodule "acc.so"
+modparam("acc", "db_url", "@@DB_URL@@")
 
 route{
 	if ($rd == "auth.test") {
@@ -133,6 +137,7 @@ route{
 		sl_reply_error();
 		exit;
 	}
+	acc_db_request("200 registered", "acc");
 	exit;
 }
 """
@@ -166,6 +171,15 @@ def register(ua: Ua, user: str, domain: str, auth: str = "", expires: int = 300)
     return ua.final(timeout=5.0, cseq=f"{ua.cseq} REGISTER")
 
 
+def poll(read: Callable[[], list[Row]], count: int, timeout: float = 5.0) -> list[Row]:
+    deadline = time.monotonic() + timeout
+    rows = read()
+    while len(rows) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows = read()
+    return rows
+
+
 def digest(challenge: str, user: str, password: str, uri: str) -> str:
     params = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge))
     realm, nonce = params["realm"], params["nonce"]
@@ -177,7 +191,7 @@ def digest(challenge: str, user: str, password: str, uri: str) -> str:
             f' qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}"\n')
 
 
-def test_register_write_through_and_auth(rig: Rig, server: Server, db: Database) -> None:
+def test_register_write_through_auth_and_acc(rig: Rig, server: Server, db: Database) -> None:
     user = "o'neil"
     db.insert("subscriber", {"username": user, "domain": "auth.test", "password": "sec'ret"})
     start_pysips(rig, server)
@@ -195,6 +209,10 @@ def test_register_write_through_and_auth(rig: Rig, server: Server, db: Database)
         assert db.query("location", ("username",), {"username": user}) == [(user,)]
         wrong = register(ua, user, "auth.test", digest(www, user, "nope", "sip:auth.test"))
         assert wrong.status == 401
+
+        # the accounting row is written after save() has answered: wait for it
+        acc = poll(lambda: db.query("acc", ("method", "callid", "sip_code", "sip_reason")), 2)
+        assert acc == [("REGISTER", ua.callid, "200", "registered")] * 2
 
     finally:
         ua.close()
