@@ -39,6 +39,9 @@ class MysqlDialect(Dialect):
             return code in _CONNECTION_CODES
         return isinstance(exc, (ConnectionError, TimeoutError))
 
+    def replace_verb(self) -> str:
+        return "REPLACE INTO"
+
     def table_exists_sql(self) -> str:
         return ("SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE()"
                 " AND table_name = %s")

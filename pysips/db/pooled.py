@@ -72,6 +72,10 @@ class Dialect:
     def ddl(self, schema: Table, name: str) -> list[str]:
         raise NotImplementedError
 
+    def replace_verb(self) -> str:
+        """The statement that inserts or replaces a row, '' when there is none."""
+        return ""
+
     def key_sql(self) -> str:
         """A query (one table-name parameter) for the auto-increment column, '' if not needed."""
         return ""
@@ -253,6 +257,16 @@ class PooledDatabase:
             cur.execute(sql, args)
             return self.dialect.insert_id(cur, table, key)
         return self._run(work)
+
+    def replace(self, table: str, values: Mapping[str, DbValue]) -> None:
+        verb = self.dialect.replace_verb()
+        if not verb:
+            raise DbError(f"{self.url}: the {self.dialect.name} driver has no REPLACE")
+        q = self.dialect.ident
+        sql = (f"{verb} {q(table)} ({', '.join(q(c) for c in values)})"
+               f" VALUES ({', '.join(['%s'] * len(values))})")
+        args = list(values.values())
+        self._run(lambda cur: cur.execute(sql, args))
 
     def update(self, table: str, where: Where, values: Mapping[str, DbValue]) -> int:
         q = self.dialect.ident

@@ -18,12 +18,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from pysips.db import admin
+from pysips.db.api import Database
 
 DB_USER = "opensips"
 DB_PASSWORD = "opensipsrw"
@@ -252,3 +256,24 @@ def redis_server() -> Iterator[Redis]:
     with running(Redis) as server:
         assert isinstance(server, Redis)
         yield server
+
+
+@pytest.fixture(params=["mysql", "postgres"])
+def sql_server(request: pytest.FixtureRequest) -> Server:
+    fixture = "mariadb" if request.param == "mysql" else "postgres"
+    found = request.getfixturevalue(fixture)
+    assert isinstance(found, Server)
+    return found
+
+
+@pytest.fixture
+def sql_db(sql_server: Server) -> Iterator[Database]:
+    """A connection to a database with freshly created OpenSIPS tables."""
+    subprocess.run([sys.executable, "-m", "pysips", "db", "drop", sql_server.url], check=True,
+                   capture_output=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "pysips", "db", "create", sql_server.url], check=True,
+                          capture_output=True, text=True, timeout=60)
+    assert "created" in done.stdout and "location" in done.stdout, done.stdout + done.stderr
+    conn = admin.open_url(sql_server.url)
+    yield conn
+    conn.close()

@@ -12,23 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from pysips.db import admin
 from pysips.db.api import Database, DbError, Row
-from tests.integration.dbservers import (  # noqa: F401  (session fixtures)
-    MariaDb,
-    Postgres,
-    Server,
-    mariadb,
-    postgres,
-)
+from tests.integration.dbservers import Server
 from tests.integration.proxy_harness import LOCALHOST, Rig, pysips_argv, render_template
 from tests.integration.test_registration import Reply, Ua
 
@@ -38,64 +29,43 @@ QUOTED_USER = "o'brien\"x\\y"
 DOMAIN = "db.test"
 
 
-@pytest.fixture(params=["mysql", "postgres"])
-def server(request: pytest.FixtureRequest) -> Server:
-    fixture = "mariadb" if request.param == "mysql" else "postgres"
-    found = request.getfixturevalue(fixture)
-    assert isinstance(found, Server)
-    return found
-
-
-@pytest.fixture
-def db(server: Server) -> Iterator[Database]:
-    """A connection to a database with freshly created OpenSIPS tables."""
-    subprocess.run([sys.executable, "-m", "pysips", "db", "drop", server.url], check=True,
-                   capture_output=True, timeout=60)
-    done = subprocess.run([sys.executable, "-m", "pysips", "db", "create", server.url], check=True,
-                          capture_output=True, text=True, timeout=60)
-    assert "created" in done.stdout and "location" in done.stdout, done.stdout + done.stderr
-    conn = admin.open_url(server.url)
-    yield conn
-    conn.close()
-
-
-def test_create_makes_opensips_tables_and_version_rows(db: Database) -> None:
-    versions = dict(db.query("version", ("table_name", "table_version")))  # type: ignore[arg-type]
+def test_create_makes_opensips_tables_and_version_rows(sql_db: Database) -> None:
+    versions = dict(sql_db.query("version", ("table_name", "table_version")))  # type: ignore[arg-type]
     assert versions == {"location": 1013, "subscriber": 8, "uri": 2, "acc": 7, "missed_calls": 5}
-    assert db.columns_of("location")[:4] == ["contact_id", "username", "domain", "contact"]
-    assert "ha1_sha512t256" in db.columns_of("subscriber")
-    assert db.columns_of("acc")[-2:] == ["setuptime", "created"]
+    assert sql_db.columns_of("location")[:4] == ["contact_id", "username", "domain", "contact"]
+    assert "ha1_sha512t256" in sql_db.columns_of("subscriber")
+    assert sql_db.columns_of("acc")[-2:] == ["setuptime", "created"]
 
 
-def test_values_are_bound_and_ids_returned(db: Database) -> None:
-    first = db.insert("subscriber", {"username": QUOTED_USER, "domain": DOMAIN, "password": "x'; --"})
-    second = db.insert("subscriber", {"username": "plain", "domain": DOMAIN, "password": "p"})
+def test_values_are_bound_and_ids_returned(sql_db: Database) -> None:
+    first = sql_db.insert("subscriber", {"username": QUOTED_USER, "domain": DOMAIN, "password": "x'; --"})
+    second = sql_db.insert("subscriber", {"username": "plain", "domain": DOMAIN, "password": "p"})
     assert second == first + 1
-    assert db.query("subscriber", ("password",), {"username": QUOTED_USER}) == [("x'; --",)]
-    assert db.update("subscriber", {"username": QUOTED_USER}, {"ha1": "h"}) == 1
-    assert db.query("subscriber", ("username",), [("id", ">", first)]) == [("plain",)]
+    assert sql_db.query("subscriber", ("password",), {"username": QUOTED_USER}) == [("x'; --",)]
+    assert sql_db.update("subscriber", {"username": QUOTED_USER}, {"ha1": "h"}) == 1
+    assert sql_db.query("subscriber", ("username",), [("id", ">", first)]) == [("plain",)]
     with pytest.raises(DbError):
-        db.insert("subscriber", {"username": "plain", "domain": DOMAIN})  # unique (username, domain)
-    assert db.delete("subscriber", {"domain": DOMAIN}) == 2
+        sql_db.insert("subscriber", {"username": "plain", "domain": DOMAIN})  # unique (username, domain)
+    assert sql_db.delete("subscriber", {"domain": DOMAIN}) == 2
 
 
-def test_transaction_rolls_back(db: Database) -> None:
-    with pytest.raises(RuntimeError), db.transaction():
-        db.insert("uri", {"username": "a", "domain": DOMAIN, "uri_user": "a"})
+def test_transaction_rolls_back(sql_db: Database) -> None:
+    with pytest.raises(RuntimeError), sql_db.transaction():
+        sql_db.insert("uri", {"username": "a", "domain": DOMAIN, "uri_user": "a"})
         raise RuntimeError("abort")
-    assert db.query("uri", ("username",)) == []
+    assert sql_db.query("uri", ("username",)) == []
 
 
-def test_reconnects_after_a_server_restart(server: Server, db: Database) -> None:
-    db.insert("uri", {"username": "before", "domain": DOMAIN, "uri_user": "b"})
-    server.stop()
+def test_reconnects_after_a_server_restart(sql_server: Server, sql_db: Database) -> None:
+    sql_db.insert("uri", {"username": "before", "domain": DOMAIN, "uri_user": "b"})
+    sql_server.stop()
     try:
-        with pytest.raises(DbError, match=re.escape(str(db.url).split("@")[0])):
-            db.query("uri", ("username",))
+        with pytest.raises(DbError, match=re.escape(str(sql_db.url).split("@")[0])):
+            sql_db.query("uri", ("username",))
     finally:
-        server.start()
-    assert db.query("uri", ("username",)) == [("before",)]
-    assert "opensipsrw" not in str(db.url)
+        sql_server.start()
+    assert sql_db.query("uri", ("username",)) == [("before",)]
+    assert "opensipsrw" not in str(sql_db.url)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,12 +113,12 @@ route{
 """
 
 
-def start_pysips(rig: Rig, server: Server) -> None:
+def start_pysips(rig: Rig, sql_server: Server) -> None:
     template = rig.workdir / "db.cfg.in"
     rig.workdir.mkdir(parents=True, exist_ok=True)
     template.write_text(SCRIPT)
-    driver = "db_mysql" if server.scheme == "mysql" else "db_postgres"
-    values = rig.ports.template_values(DB_URL=server.url, DRIVER=driver)
+    driver = "db_mysql" if sql_server.scheme == "mysql" else "db_postgres"
+    values = rig.ports.template_values(DB_URL=sql_server.url, DRIVER=driver)
     cfg = render_template(template, values, rig.workdir / "db.cfg")
     rig.start_proxy("pysips", pysips_argv(cfg))
 
@@ -191,14 +161,14 @@ def digest(challenge: str, user: str, password: str, uri: str) -> str:
             f' qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}"\n')
 
 
-def test_register_write_through_auth_and_acc(rig: Rig, server: Server, db: Database) -> None:
+def test_register_write_through_auth_and_acc(rig: Rig, sql_server: Server, sql_db: Database) -> None:
     user = "o'neil"
-    db.insert("subscriber", {"username": user, "domain": "auth.test", "password": "sec'ret"})
-    start_pysips(rig, server)
+    sql_db.insert("subscriber", {"username": user, "domain": "auth.test", "password": "sec'ret"})
+    start_pysips(rig, sql_server)
     ua = Ua(rig.ports.proxy)
     try:
         assert register(ua, "alice", DOMAIN).status == 200
-        rows = db.query("location", ("username", "contact", "expires"), {"username": "alice"})
+        rows = sql_db.query("location", ("username", "contact", "expires"), {"username": "alice"})
         assert [(r[0], r[1]) for r in rows] == [("alice", ua.contact("u"))]
 
         challenge = register(ua, user, "auth.test")
@@ -206,34 +176,34 @@ def test_register_write_through_auth_and_acc(rig: Rig, server: Server, db: Datab
         www = challenge.values("www-authenticate")[0]
         ok = register(ua, user, "auth.test", digest(www, user, "sec'ret", "sip:auth.test"))
         assert ok.status == 200, ok.text
-        assert db.query("location", ("username",), {"username": user}) == [(user,)]
+        assert sql_db.query("location", ("username",), {"username": user}) == [(user,)]
         wrong = register(ua, user, "auth.test", digest(www, user, "nope", "sip:auth.test"))
         assert wrong.status == 401
 
         # the accounting row is written after save() has answered: wait for it
-        acc = poll(lambda: db.query("acc", ("method", "callid", "sip_code", "sip_reason")), 2)
+        acc = poll(lambda: sql_db.query("acc", ("method", "callid", "sip_code", "sip_reason")), 2)
         assert acc == [("REGISTER", ua.callid, "200", "registered")] * 2
 
     finally:
         ua.close()
 
 
-def test_database_down_answers_500_then_recovers(rig: Rig, server: Server, db: Database) -> None:
-    start_pysips(rig, server)
+def test_database_down_answers_500_then_recovers(rig: Rig, sql_server: Server, sql_db: Database) -> None:
+    start_pysips(rig, sql_server)
     ua = Ua(rig.ports.proxy)
     try:
         assert register(ua, "bob", DOMAIN).status == 200
-        server.stop()
+        sql_server.stop()
         try:
             down = register(ua, "carol", DOMAIN)
             assert down.status == 500, down.text
         finally:
-            server.start()
+            sql_server.start()
         again = register(ua, "carol", DOMAIN)
         assert again.status == 200, again.text
-        assert db.query("location", ("username",), {"username": "carol"}) == [("carol",)]
+        assert sql_db.query("location", ("username",), {"username": "carol"}) == [("carol",)]
         assert rig.proxy is not None and rig.proxy.alive()
         log = rig.proxy.log()
-        assert server.url.split("@")[1] in log and "opensipsrw" not in log
+        assert sql_server.url.split("@")[1] in log and "opensipsrw" not in log
     finally:
         ua.close()
