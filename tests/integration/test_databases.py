@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from collections.abc import Callable
 import pytest
 
 from pysips.db.api import Database, DbError, Row
-from tests.integration.dbservers import Server
+from tests.integration.dbservers import Server, free_port
 from tests.integration.proxy_harness import LOCALHOST, Rig, pysips_argv, render_template
 from tests.integration.test_registration import Reply, Ua
 
@@ -207,3 +208,17 @@ def test_database_down_answers_500_then_recovers(rig: Rig, sql_server: Server, s
         assert sql_server.url.split("@")[1] in log and "opensipsrw" not in log
     finally:
         ua.close()
+
+
+def test_a_database_down_at_start_is_a_start_error_naming_it(rig: Rig, sql_server: Server) -> None:
+    template = rig.workdir / "db.cfg.in"
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+    template.write_text(SCRIPT)
+    driver = "db_mysql" if sql_server.scheme == "mysql" else "db_postgres"
+    dead = sql_server.url.replace(f":{sql_server.port}/", f":{free_port()}/")
+    cfg = render_template(template, rig.ports.template_values(DB_URL=dead, DRIVER=driver),
+                          rig.workdir / "db.cfg")
+    done = subprocess.run(pysips_argv(cfg), capture_output=True, text=True, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert dead.replace(":opensipsrw@", ":***@") in output and "opensipsrw" not in output, output

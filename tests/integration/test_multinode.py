@@ -109,3 +109,21 @@ def test_write_back_rows_reach_the_database_at_the_flush(
         assert rows == [("erin", phone.contact("u"))], f"no row after {time.monotonic() - started:.1f}s"
     finally:
         phone.close()
+
+
+def test_write_back_keeps_changes_while_the_database_is_down(
+        rig: Rig, sql_server: Server, sql_db: Database) -> None:
+    start(rig, sql_server, 'modparam("usrloc", "db_mode", 2)')
+    phone = Ua(rig.ports.proxy)
+    try:
+        sql_server.stop()
+        try:
+            assert register(phone, "fred", "db.test").status == 200  # in memory; flushed later
+            time.sleep(1.5)  # at least one failed flush
+        finally:
+            sql_server.start()
+        rows = poll(lambda: sql_db.query("location", ("username",), {"username": "fred"}), 1, timeout=8.0)
+        assert rows == [("fred",)]
+        assert rig.proxy is not None and rig.proxy.alive()
+    finally:
+        phone.close()
