@@ -9,12 +9,16 @@ and the reference OpenSIPS 3.6 build in /var/cache/pysips/opensips-3.6.8) runs o
 127.0.0.1 with the same script: save("location") for REGISTER, with usrloc write-through
 (db_mode 1) or sql-only (db_mode 3). A Python UDP client keeps --window REGISTERs outstanding
 (each a new user, so every one inserts a row) and counts the 200s; registrations per second is
-count / elapsed time. Printed per backend and mode, with the ratio pysips/OpenSIPS.
+count / elapsed time. Printed per backend and mode, with the ratio pysips/OpenSIPS. With --auth
+every REGISTER is challenged (401) and answered with digest credentials checked by auth_db
+against `subscriber` (two round trips and one subscriber query per registration).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import re
 import socket
 import subprocess
 import sys
@@ -48,7 +52,17 @@ modparam("usrloc", "db_mode", {mode})
 modparam("usrloc", "use_domain", 0)
 modparam("usrloc", "db_url", "{url}")
 loadmodule "registrar.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+modparam("auth_db", "db_url", "{url}")
+modparam("auth_db", "calculate_ha1", 1)
+modparam("auth_db", "password_column", "password")
+modparam("auth_db", "load_credentials", "")
 route{{
+	if ({auth} && !www_authorize("bench.test", "subscriber")) {{
+		www_challenge("bench.test", "auth");
+		exit;
+	}}
 	if (!save("location"))
 		sl_reply_error();
 	exit;
@@ -56,13 +70,27 @@ route{{
 """
 
 
-def register(port: int, local: int, n: int, run: str) -> bytes:
-    user = f"u{run}{n}"
+def register(port: int, local: int, n: int, run: str, auth: str = "") -> bytes:
+    user = f"u{n}"
+    cseq = 2 if auth else 1
     return (f"REGISTER sip:bench.test SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{run}{n}\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{run}{n}-{cseq}\r\n"
             f"Max-Forwards: 70\r\nFrom: <sip:{user}@bench.test>;tag={n}\r\nTo: <sip:{user}@bench.test>\r\n"
-            f"Call-ID: {run}-{n}@bench\r\nCSeq: 1 REGISTER\r\n"
+            f"Call-ID: {run}-{n}@bench\r\nCSeq: {cseq} REGISTER\r\n{auth}"
             f"Contact: <sip:{user}@127.0.0.1:{local}>;expires=3600\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def answer(challenge: bytes, n: int) -> str:
+    """The Authorization header for user u<n> (password p<n>) answering a 401."""
+    text = challenge.decode("utf-8", "replace")
+    nonce = re.search(r'nonce="([^"]+)"', text)
+    assert nonce is not None, text
+    user, uri = f"u{n}", "sip:bench.test"
+    ha1 = hashlib.md5(f"{user}:bench.test:p{n}".encode()).hexdigest()
+    ha2 = hashlib.md5(f"REGISTER:{uri}".encode()).hexdigest()
+    response = hashlib.md5(f"{ha1}:{nonce.group(1)}:00000001:c0ffee:auth:{ha2}".encode()).hexdigest()
+    return (f'Authorization: Digest username="{user}", realm="bench.test", nonce="{nonce.group(1)}",'
+            f' uri="{uri}", qop=auth, nc=00000001, cnonce="c0ffee", response="{response}"\r\n')
 
 
 def flood(port: int, count: int, window: int, run: str) -> tuple[float, int]:
@@ -81,6 +109,12 @@ def flood(port: int, count: int, window: int, run: str) -> tuple[float, int]:
             data = sock.recv(65535)
             if data.startswith(b"SIP/2.0 1"):
                 continue
+            if data.startswith(b"SIP/2.0 401"):
+                found = re.search(rb"Call-ID: [^-]+-(\d+)@", data)
+                assert found is not None
+                n = int(found.group(1))
+                sock.sendto(register(port, local, n, run, answer(data, n)), ("127.0.0.1", port))
+                continue
             answered += 1
             ok += data.startswith(b"SIP/2.0 200")
             if sent < count:
@@ -93,12 +127,14 @@ def flood(port: int, count: int, window: int, run: str) -> tuple[float, int]:
     return answered / elapsed, ok
 
 
-def serve(which: str, server: Server, mode: int, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
+def serve(which: str, server: Server, mode: int, folder: Path,
+          auth: bool) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     driver = "db_mysql" if server.scheme == "mysql" else "db_postgres"
     mpath = f'mpath="{OPENSIPS_HOME}/lib64/opensips/modules"' if which == "opensips" else ""
-    cfg = folder / f"{which}-{server.scheme}-{mode}.cfg"
-    cfg.write_text(SCRIPT.format(port=port, mpath=mpath, driver=driver, mode=mode, url=server.url))
+    cfg = folder / f"{which}-{server.scheme}-{mode}{'-auth' if auth else ''}.cfg"
+    cfg.write_text(SCRIPT.format(port=port, mpath=mpath, driver=driver, mode=mode, url=server.url,
+                                 auth="true" if auth else "false"))
     if which == "opensips":
         argv = [str(OPENSIPS_HOME / "sbin" / "opensips"), "-F", "-m", "256", "-M", "16", "-f", str(cfg)]
     else:
@@ -117,19 +153,29 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", type=int, default=[1, 3])
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--window", type=int, default=32)
+    parser.add_argument("--auth", action="store_true",
+                        help="digest-authenticated REGISTERs (auth_db on the subscriber table)")
     args = parser.parse_args()
     kinds = {"mysql": MariaDb, "postgres": Postgres}
     folder = Path(tempfile.mkdtemp(prefix="pysips-bench-db-"))
+    kind = "authenticated REGISTER" if args.auth else "REGISTER"
+    print(f"{kind}s per second")
     print(f"{'backend':9} {'mode':>4} {'pysips/s':>9} {'opensips/s':>10} {'ratio':>6}")
     for backend in args.backends:
         with running(kinds[backend]) as server:
             db = admin.open_url(server.url)
-            admin.create(db, ["usrloc"])
+            admin.create(db, ["usrloc", "auth_db"])
+            if args.auth:
+                db.delete("subscriber")
+                with db.transaction():
+                    for n in range(args.count):
+                        db.insert("subscriber",
+                                  {"username": f"u{n}", "domain": "bench.test", "password": f"p{n}"})
             for mode in args.modes:
                 rates: dict[str, float] = {}
                 for which in ("pysips", "opensips"):
                     db.delete("location")
-                    proc, port = serve(which, server, mode, folder)
+                    proc, port = serve(which, server, mode, folder, args.auth)
                     try:
                         rate, ok = flood(port, args.count, args.window, f"{which[0]}{mode}")
                     finally:
