@@ -148,6 +148,12 @@ class PooledDatabase:
                 return
         self._discard(conn)
 
+    def _drop_idle(self, pool: _Pool) -> None:
+        with pool.lock:
+            idle, pool.idle = pool.idle, []
+        for conn in idle:
+            self._discard(conn)
+
     @staticmethod
     def _discard(conn: Any) -> None:
         with contextlib.suppress(Exception):
@@ -173,6 +179,8 @@ class PooledDatabase:
             except Exception as exc:
                 if self.dialect.is_connection_error(exc, conn):
                     self._discard(conn)
+                    # the server went away: the other idle connections are as dead as this one
+                    self._drop_idle(pool)
                     if attempt + 1 < attempts:
                         log.warning("%s: connection lost (%s), reconnecting", self.url, exc)
                         continue
@@ -398,8 +406,5 @@ class PooledDatabase:
         pool, self._pool = self._pool, None
         if pool is None or pool.pid != os.getpid():
             return
-        with pool.lock:
-            idle, pool.idle = pool.idle, []
-        for conn in idle:
-            self._discard(conn)
+        self._drop_idle(pool)
         pool.executor.shutdown(wait=False)

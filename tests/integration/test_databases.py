@@ -16,6 +16,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -59,6 +60,13 @@ def test_transaction_rolls_back(sql_db: Database) -> None:
 
 def test_reconnects_after_a_server_restart(sql_server: Server, sql_db: Database) -> None:
     sql_db.insert("uri", {"username": "before", "domain": DOMAIN, "uri_user": "b"})
+    # four statements at once: four pooled connections, all dead after the restart
+    sleep = "SELECT SLEEP(0.3)" if sql_server.scheme == "mysql" else "SELECT pg_sleep(0.3)"
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: sql_db.execute(sleep), range(4)))
+    sql_server.stop()
+    sql_server.start()
+    assert sql_db.query("uri", ("username",)) == [("before",)]
     sql_server.stop()
     try:
         with pytest.raises(DbError, match=re.escape(str(sql_db.url).split("@")[0])):
