@@ -138,5 +138,45 @@ def modules_cmd(markdown: bool, mpath: str | None) -> None:
     click.echo(modules_markdown(mpath) if markdown else module_listing(mpath), nl=False)
 
 
+@main.group("db")
+def db_group() -> None:
+    """The OpenSIPS database tables (as `opensips-cli -x database ...`)."""
+
+
+@db_group.command("create")
+@click.argument("url")
+@click.option("-m", "--module", "modules", multiple=True, help="only these tables (usrloc, auth_db, acc)")
+def db_create(url: str, modules: tuple[str, ...]) -> None:
+    """Create the OpenSIPS 3.6 tables (and `version` rows) missing in the database at URL."""
+    _db_command(url, modules, create=True)
+
+
+@db_group.command("drop")
+@click.argument("url")
+@click.option("-m", "--module", "modules", multiple=True, help="only this module's tables")
+def db_drop(url: str, modules: tuple[str, ...]) -> None:
+    """Drop the OpenSIPS tables pysips knows from the database at URL."""
+    _db_command(url, modules, create=False)
+
+
+def _db_command(url: str, modules: tuple[str, ...], create: bool) -> None:
+    from pysips.db import admin
+    from pysips.db.api import DbError
+    from pysips.db.url import DbUrlError, parse_db_url
+
+    try:
+        shown = str(parse_db_url(url))
+        db = admin.open_url(url)
+        try:
+            names = admin.create(db, modules) if create else admin.drop(db, modules)
+        finally:
+            db.close()
+    except (DbError, DbUrlError) as exc:
+        _echo_err(f"pysips db: {exc}")
+        sys.exit(1)
+    verb = "created" if create else "dropped"
+    click.echo(f"{shown}: {verb} {', '.join(names) if names else 'nothing'}")
+
+
 if __name__ == "__main__":
     main()

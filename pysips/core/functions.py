@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pysips.core.cache_functions import CACHE_FUNCTIONS
 from pysips.core.forward import HostPort, forward_request, parse_phostport, send_as_is
 from pysips.core.sockets import default_port
 from pysips.script.context import MsgContext
@@ -65,6 +66,7 @@ def w_force_send_socket(ctx: MsgContext, where: HostPort) -> int:
 _DEST = ArgSpec(ArgKind.STR, "destination", fixup=fix_hostport)
 
 ENGINE_FUNCTIONS: tuple[FunctionExport, ...] = (
+    *CACHE_FUNCTIONS,
     FunctionExport(
         "forward", w_forward, (ArgSpec(ArgKind.STR, "destination", optional=True, fixup=fix_hostport),),
         doc="forward the request statelessly to $du / the R-URI (RFC 3263), or to [proto:]host[:port]",

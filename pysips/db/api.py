@@ -45,6 +45,16 @@ class Database(Protocol):
 
     def delete(self, table: str, where: Where = None) -> int: ...
 
+    def replace(self, table: str, values: Mapping[str, DbValue]) -> None:
+        """Inserts, or replaces the row with the same unique key (MySQL REPLACE; SQLite INSERT OR
+        REPLACE). DbError where the server has no such statement (PostgreSQL, as in OpenSIPS)."""
+        ...
+
+    def execute(self, sql: str, args: Sequence[DbValue] = ()) -> tuple[list[str], list[Row]]:
+        """Raw SQL written by the script's author (sqlops): the column names and rows of a query,
+        ([], []) for other statements. `args` are bound to the driver's placeholders."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """Groups writes: committed together at exit, rolled back on an exception."""
         ...
@@ -55,7 +65,13 @@ class Database(Protocol):
 
     def table_version(self, table: str) -> int | None: ...
 
-    def columns_of(self, table: str) -> list[str]: ...
+    def columns_of(self, table: str) -> list[str]:
+        """The column names, [] when the table does not exist."""
+        ...
+
+    def drop_table(self, name: str) -> None:
+        """Drops the table when it exists (`pysips db drop`)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -34,6 +34,7 @@ class Table:
     version: int
     columns: tuple[Column, ...]
     unique: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[tuple[str, ...], ...] = ()  # plain (non-unique) indexes, as OpenSIPS creates
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -61,7 +62,7 @@ LOCATION = Table(
     "location",
     1013,
     (
-        Column("contact_id", "INTEGER", primary_key=True),
+        Column("contact_id", "BIGINT", primary_key=True),  # usrloc writes 64-bit ids
         Column("username", "CHAR(64)", "''", nullable=False),
         Column("domain", "CHAR(64)", "NULL"),
         Column("contact", "TEXT", nullable=False),
@@ -96,6 +97,53 @@ SUBSCRIBER = Table(
         Column("ha1_sha512t256", "CHAR(64)", "''", nullable=False),
     ),
     unique=(("username", "domain"),),
+    indexes=(("username",),),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (VERSION, LOCATION, SUBSCRIBER)}
+URI = Table(
+    "uri",
+    2,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("username", "CHAR(64)", "''", nullable=False),
+        Column("domain", "CHAR(64)", "''", nullable=False),
+        Column("uri_user", "CHAR(64)", "''", nullable=False),
+        Column("last_modified", "DATETIME", "'1900-01-01 00:00:01'", nullable=False),
+    ),
+    unique=(("username", "domain", "uri_user"),),
+)
+
+
+def _acc_columns(with_duration: bool) -> tuple[Column, ...]:
+    head = (
+        Column("id", "INTEGER", primary_key=True),
+        Column("method", "CHAR(16)", "''", nullable=False),
+        Column("from_tag", "CHAR(64)", "''", nullable=False),
+        Column("to_tag", "CHAR(64)", "''", nullable=False),
+        Column("callid", "CHAR(64)", "''", nullable=False),
+        Column("sip_code", "CHAR(3)", "''", nullable=False),
+        Column("sip_reason", "CHAR(32)", "''", nullable=False),
+        Column("time", "DATETIME", nullable=False),
+    )
+    durations = (
+        Column("duration", "INTEGER", "0", nullable=False),
+        Column("ms_duration", "INTEGER", "0", nullable=False),
+    ) if with_duration else ()
+    tail = (
+        Column("setuptime", "INTEGER", "0", nullable=False),
+        Column("created", "DATETIME", "NULL"),
+    )
+    return head + durations + tail
+
+
+ACC = Table("acc", 7, _acc_columns(True), indexes=(("callid",),))
+MISSED_CALLS = Table("missed_calls", 5, _acc_columns(False), indexes=(("callid",),))
+
+TABLES: dict[str, Table] = {t.name: t for t in (VERSION, LOCATION, SUBSCRIBER, URI, ACC, MISSED_CALLS)}
+
+# What `pysips db create` makes, by OpenSIPS module (opensips-cli's "standard" set and ours)
+MODULE_TABLES: dict[str, tuple[Table, ...]] = {
+    "usrloc": (LOCATION,),
+    "auth_db": (SUBSCRIBER, URI),
+    "acc": (ACC, MISSED_CALLS),
+}

@@ -108,6 +108,17 @@ class SqliteDatabase:
         cursor = self._run(sql, list(values.values()))
         return int(cursor.lastrowid or 0)
 
+    def replace(self, table: str, values: Mapping[str, DbValue]) -> None:
+        cols = ", ".join(_ident(c) for c in values)
+        marks = ", ".join("?" * len(values))
+        self._run(f"INSERT OR REPLACE INTO {_ident(table)} ({cols}) VALUES ({marks})", list(values.values()))
+
+    def execute(self, sql: str, args: Sequence[DbValue] = ()) -> tuple[list[str], list[Row]]:
+        cursor = self._run(sql, args)
+        if cursor.description is None:
+            return [], []
+        return [str(d[0]) for d in cursor.description], list(cursor.fetchall())
+
     def update(self, table: str, where: Where, values: Mapping[str, DbValue]) -> int:
         sets = ", ".join(f"{_ident(c)} = ?" for c in values)
         clause, args = _where_sql(where)
@@ -159,6 +170,9 @@ class SqliteDatabase:
 
     def columns_of(self, table: str) -> list[str]:
         return [str(r[1]) for r in self._run(f"PRAGMA table_info({_ident(table)})").fetchall()]
+
+    def drop_table(self, name: str) -> None:
+        self._run(f"DROP TABLE IF EXISTS {_ident(name)}")
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):

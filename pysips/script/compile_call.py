@@ -230,6 +230,8 @@ def _fix_arg(
     is_const, const = constant(arg)
     if isinstance(arg, ast.StrTemplate) and not any(isinstance(p, ast.PVar) for p in arg.parts):
         is_const, const = True, "".join(p for p in arg.parts if isinstance(p, str))
+    if spec.raw and isinstance(arg, ast.StrTemplate) and arg.text:
+        is_const, const = True, arg.text
     if spec.static and not is_const:
         c.error(pos, f"{where} must be a constant")
         return False, _BAD

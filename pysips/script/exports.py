@@ -60,6 +60,9 @@ class ArgSpec:
     name: str = ""
     optional: bool = False
     static: bool = False  # must be a constant (no pseudo-variables)
+    # The string as written, pseudo-variables not expanded (OpenSIPS's "no expand" parameters,
+    # such as sqlops's list of result AVPs "$avp(a);$avp(b)"): a constant for `static`.
+    raw: bool = False
     # Applied to the constant at load (FixupError -> load error at the argument), or to the
     # evaluated value on each call when the argument is dynamic.
     fixup: Fixup | None = None

@@ -18,3 +18,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def rig(tmp_path: Path) -> Iterator[Rig]:
     with rig_in(tmp_path / "rig") as r:
         yield r
+
+# Private database servers (started once per session when a test asks for one)
+from tests.integration.dbservers import (  # noqa: E402, F401
+    mariadb,
+    postgres,
+    redis_server,
+    sql_db,
+    sql_server,
+)

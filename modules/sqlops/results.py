@@ -1,0 +1,50 @@
+"""Query results into script variables, as OpenSIPS's sqlops stores them.
+
+Into AVPs (sql_query, sql_select): one value per row for each column's AVP, added so that the
+first row ends in front ($avp(x)[0] is row 1); NULL is the string "<null>"; integers stay
+integers, other values become strings. Into any variables (the `_one` forms): the first row
+only, NULL as NULL; fewer variables than columns is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from pysips.db.api import Row
+from pysips.script.context import MsgContext
+from pysips.script.pv_base import PVAccessor
+
+log = logging.getLogger("pysips.modules.sqlops")
+
+NULL_TEXT = "<null>"
+
+
+def _script_value(value: object) -> str | int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float):
+        return repr(value) if value != int(value) else str(int(value))
+    return str(value)
+
+
+def into_avps(ctx: MsgContext, rows: Sequence[Row], targets: Sequence[PVAccessor]) -> bool:
+    for row in reversed(rows):
+        if len(row) > len(targets):
+            log.error("sqlops: too few AVPs for the result: need %d, have %d", len(row), len(targets))
+            return False
+        for value, target in zip(row, targets, strict=False):
+            target.set(ctx, NULL_TEXT if value is None else _script_value(value))
+    return True
+
+
+def into_vars(ctx: MsgContext, row: Row, targets: Sequence[PVAccessor]) -> bool:
+    if len(targets) < len(row):
+        log.error("sqlops: too few output vars to store the result, need %d, having %d",
+                  len(row), len(targets))
+        return False
+    for value, target in zip(row, targets, strict=False):
+        target.set(ctx, None if value is None else _script_value(value))
+    return True
