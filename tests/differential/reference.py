@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -329,6 +330,29 @@ def start_pysips(template: str, workdir: Path, *, port: int | None = None,
                     workdir, ready_ports, _checkout_env())
     server.start()
     return server
+
+
+SERVER_NAMES = ("pysips", "opensips")
+
+
+def start_server(name: str, template: str, workdir: Path, **options: Any) -> Server:
+    """start_pysips or start_opensips by server name (for tests parametrized over both); the
+    OpenSIPS copy is not rewritten (a script written for both is already in 3.x spelling)."""
+    if name == "opensips":
+        return start_opensips(template, workdir, rewrite=False, **options)
+    if name == "pysips":
+        return start_pysips(template, workdir, **options)
+    raise ValueError(f"unknown server {name!r} (one of {SERVER_NAMES})")
+
+
+@contextlib.contextmanager
+def running(name: str, template: str, workdir: Path, **options: Any) -> Iterator[Server]:
+    """start_server as a context: the server is stopped on exit."""
+    server = start_server(name, template, workdir, **options)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager
