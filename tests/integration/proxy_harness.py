@@ -11,6 +11,7 @@ The call cases shared by the Kamailio reference tests and the pysips tests live 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import socket
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.procs import log_tail, spawn, stop_group
 
@@ -116,6 +118,18 @@ class Ports:
 
 # ---------------------------------------------------------------------------------------------
 # processes
+
+
+def mi_datagram(port: int, method: str, params: object = None, timeout: float = 5.0) -> Any:
+    """One JSON-RPC MI command over mi_datagram on 127.0.0.1:port: its result, or its error."""
+    body: dict[str, object] = {"jsonrpc": "2.0", "method": method, "id": 1}
+    if params is not None:
+        body["params"] = params
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(json.dumps(body).encode(), (LOCALHOST, port))
+        answer = json.loads(sock.recv(65535))
+    return answer.get("result", answer.get("error"))
 
 
 def options_probe(port: int, timeout: float = 0.3) -> str | None:
@@ -359,6 +373,13 @@ class Rig:
         runtime = self.workdir / "kamailio-run"
         runtime.mkdir(parents=True, exist_ok=True)
         return self.start_proxy("kamailio", kamailio_argv(cfg, runtime))
+
+    def start_pysips_script(self, text: str, file_name: str = "pysips.cfg") -> ProxyProcess:
+        """pysips on a script given as finished text (written to `file_name` in the workdir)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        cfg = self.workdir / file_name
+        cfg.write_text(text)
+        return self.start_proxy("pysips", pysips_argv(cfg))
 
     def start_pysips(self, template: Path, **values: object) -> ProxyProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
