@@ -12,6 +12,7 @@ from pysips.script.pv_base import FuncPV, PVAccessor, PVError
 from .model import DELETED, DIR_DOWNSTREAM, DIR_UPSTREAM
 
 if TYPE_CHECKING:
+    from .model import Dialog
     from .runtime import Dialogs
 
 
@@ -22,15 +23,19 @@ def _dialogs(ctx: MsgContext) -> Dialogs | None:
     return found if isinstance(found, Dialogs) else None
 
 
-def _status(ctx: MsgContext) -> Value:
+def _current(ctx: MsgContext) -> tuple[Dialogs | None, Dialog | None]:
+    """The dialog module (None when not loaded) and the dialog of the message (None without one)."""
     dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    return dialogs, dialogs.current(ctx) if dialogs else None
+
+
+def _status(ctx: MsgContext) -> Value:
+    _, dlg = _current(ctx)
     return None if dlg is None else dlg.state
 
 
 def _lifetime(ctx: MsgContext) -> Value:
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    dialogs, dlg = _current(ctx)
     if dlg is None or dialogs is None:
         return None
     return int(dialogs._wall()) - dlg.start_ts if dlg.state > 2 and dlg.start_ts else 0
@@ -50,22 +55,19 @@ def _dir(ctx: MsgContext) -> Value:
 
 
 def _did(ctx: MsgContext) -> Value:
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    _, dlg = _current(ctx)
     return None if dlg is None else dlg.did
 
 
 def _end_reason(ctx: MsgContext) -> Value:
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    _, dlg = _current(ctx)
     return None if dlg is None else dlg.end_reason
 
 
 def _get_flags(ctx: MsgContext) -> Value:
     from .runtime import PENDING_FLAGS
 
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    _, dlg = _current(ctx)
     if dlg is None:
         pending = ctx.extra.get(PENDING_FLAGS)
         return None if pending is None else int(pending)
@@ -75,8 +77,7 @@ def _get_flags(ctx: MsgContext) -> Value:
 def _set_flags(ctx: MsgContext, value: Value) -> None:
     from .runtime import PENDING_FLAGS
 
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    _, dlg = _current(ctx)
     number = int(value) if value is not None else 0
     if dlg is None:
         ctx.extra[PENDING_FLAGS] = number
@@ -88,8 +89,7 @@ def _set_flags(ctx: MsgContext, value: Value) -> None:
 def _get_timeout(ctx: MsgContext) -> Value:
     from .runtime import PENDING_TIMEOUT
 
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    dialogs, dlg = _current(ctx)
     if dlg is None or dialogs is None:
         pending = ctx.extra.get(PENDING_TIMEOUT)
         return None if pending is None else int(pending)
@@ -103,8 +103,7 @@ def _get_timeout(ctx: MsgContext) -> Value:
 def _set_timeout(ctx: MsgContext, value: Value) -> None:
     from .runtime import PENDING_TIMEOUT
 
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    dialogs, dlg = _current(ctx)
     seconds = int(value) if value is not None else 0
     if dlg is None or dialogs is None:
         ctx.extra[PENDING_TIMEOUT] = seconds  # applied by the next create_dialog()
@@ -116,8 +115,7 @@ def _json(with_context: bool) -> Any:
     def get(ctx: MsgContext) -> Value:
         from .dlgjson import dialog_json
 
-        dialogs = _dialogs(ctx)
-        dlg = dialogs.current(ctx) if dialogs else None
+        dialogs, dlg = _current(ctx)
         return None if dlg is None else dialog_json(dialogs, dlg, with_context)
 
     return get
@@ -126,8 +124,7 @@ def _json(with_context: bool) -> Any:
 def _get_del_delay(ctx: MsgContext) -> Value:
     from .runtime import PENDING_DEL_DELAY
 
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    dialogs, dlg = _current(ctx)
     if dlg is None or dialogs is None:
         pending = ctx.extra.get(PENDING_DEL_DELAY)
         return None if pending is None else int(pending)
@@ -140,8 +137,7 @@ def _set_del_delay(ctx: MsgContext, value: Value) -> None:
     seconds = int(value) if value is not None else 0
     if seconds < 0:
         return  # OpenSIPS refuses a negative delay
-    dialogs = _dialogs(ctx)
-    dlg = dialogs.current(ctx) if dialogs else None
+    _, dlg = _current(ctx)
     if dlg is None:
         ctx.extra[PENDING_DEL_DELAY] = seconds
     else:
@@ -163,13 +159,11 @@ def _dlg_val(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     key = subname
 
     def get(ctx: MsgContext) -> Value:
-        dialogs = _dialogs(ctx)
-        dlg = dialogs.current(ctx) if dialogs else None
+        _, dlg = _current(ctx)
         return None if dlg is None else dlg.vals.get(key)
 
     def set(ctx: MsgContext, value: Value) -> None:
-        dialogs = _dialogs(ctx)
-        dlg = dialogs.current(ctx) if dialogs else None
+        _, dlg = _current(ctx)
         if dlg is None:
             return  # OpenSIPS: "no dialog found", the assignment fails
         if value is None:

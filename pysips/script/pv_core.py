@@ -24,7 +24,7 @@ from pysips.script.pv_base import (
     join_values,
     log,
 )
-from pysips.script.pv_sipparse import UriParts, parse_nameaddr, split_commas, split_uri
+from pysips.script.pv_sipparse import NameAddr, UriParts, parse_nameaddr, split_commas, split_uri
 
 if TYPE_CHECKING:
     from pysips.script.context import MsgContext, Value
@@ -221,18 +221,23 @@ def _name_addr_getters(attr: str) -> dict[str, Getter]:
     return {"u": uri, "U": user, "d": domain, "t": tag, "n": display}
 
 
+def first_nameaddr(ctx: MsgContext, header: str) -> NameAddr | None:
+    """The first name-addr of the first `header` of the message (None without one)."""
+    msg = ctx.msg
+    if msg is None:
+        return None
+    body = msg.header(header)
+    if not body:
+        return None
+    fields = split_commas(body)
+    return parse_nameaddr(fields[0]) if fields else None
+
+
 def _header_uri_getter(header: str) -> Getter:
     """URI of the first name-addr in a header such as P-Asserted-Identity or Diversion."""
 
     def get(ctx: MsgContext) -> Value:
-        msg = ctx.msg
-        if msg is None:
-            return None
-        body = msg.header(header)
-        if not body:
-            return None
-        fields = split_commas(body)
-        na = parse_nameaddr(fields[0]) if fields else None
+        na = first_nameaddr(ctx, header)
         return na.uri if na else None
 
     return get

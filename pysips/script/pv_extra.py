@@ -17,8 +17,8 @@ from pysips.script.context import RURI_Q_KEY
 from pysips.script.oslog import py_level
 from pysips.script.pv_base import FuncPV, Getter, ListPV, PVAccessor, PVError, log
 from pysips.script.pv_branch import FALSE, TRUE, FlagNames
-from pysips.script.pv_core import _credentials
-from pysips.script.pv_sipparse import parse_nameaddr, split_commas, split_uri
+from pysips.script.pv_core import _credentials, first_nameaddr
+from pysips.script.pv_sipparse import split_uri
 from pysips.sip.qvalue import q_text
 
 if TYPE_CHECKING:
@@ -41,22 +41,11 @@ class XlogLevel:
         return self.default if local is None else local
 
 
-def _first_nameaddr(ctx: MsgContext, header: str) -> Any:
-    msg = ctx.msg
-    if msg is None:
-        return None
-    body = msg.header(header)
-    if not body:
-        return None
-    fields = split_commas(body)
-    return parse_nameaddr(fields[0]) if fields else None
-
-
 def _diversion_param(name: str) -> Getter:
     """A parameter of the first Diversion header (`reason`, `privacy`), NULL when absent."""
 
     def get(ctx: MsgContext) -> Value:
-        na = _first_nameaddr(ctx, "diversion")
+        na = first_nameaddr(ctx, "diversion")
         if na is None:
             return None
         for pname, pvalue in na.param_list():
@@ -73,7 +62,7 @@ def _diversion_param(name: str) -> Getter:
 
 def _ppi(part: str) -> Getter:
     def get(ctx: MsgContext) -> Value:
-        na = _first_nameaddr(ctx, "p-preferred-identity")
+        na = first_nameaddr(ctx, "p-preferred-identity")
         if na is None:
             return None
         if part == "n":

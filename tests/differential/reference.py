@@ -18,12 +18,10 @@ folder `scripts/setup` builds it into; when it is missing the test fails and say
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import errno
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -31,11 +29,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.differential.dialect import to_opensips_3
 from tests.integration.proxy_harness import free_port
+from tests.procs import log_tail, spawn, stop_group
 
 LOCALHOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -118,30 +118,6 @@ def header(port: int, mpath: Path | None, log_level: int = 3) -> str:
 # processes
 
 
-# Every server started here, so that an interpreter exit cannot leave one behind.
-_live: set[subprocess.Popen[bytes]] = set()
-
-
-@atexit.register
-def _kill_all_left() -> None:
-    for proc in list(_live):
-        _stop_process(proc)
-
-
-def _stop_process(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
-    """Stop a server started in its own session, and every process it forked (OpenSIPS workers)."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
-    _live.discard(proc)
-
-
 def _udp_bound(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
@@ -190,11 +166,7 @@ class Server:
 
     def start(self, ready_timeout: float = 15.0) -> None:
         """Start the process; ready once every (proto, port) of `ready_ports` is bound/listening."""
-        with self.log_path.open("wb") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         env=None if self.env is None else dict(self.env))
-        _live.add(self.proc)
+        self.proc = spawn(self.argv, self.workdir, self.log_path, self.env)
         wanted = list(self.ready_ports) or [("udp", self.port)]
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
@@ -216,7 +188,7 @@ class Server:
 
     def stop(self) -> None:
         if self.proc is not None:
-            _stop_process(self.proc)
+            stop_group(self.proc)
 
     def log_text(self) -> str:
         return self.log_path.read_text("utf-8", "replace")
@@ -253,12 +225,7 @@ class Server:
             time.sleep(0.02)
 
     def tail(self, limit: int = 6000) -> str:
-        try:
-            data = self.log_path.read_bytes()
-        except OSError:
-            return f"({self.log_path}: no such file)"
-        return f"--- {self.log_path} (last {min(limit, len(data))} bytes) ---\n" + \
-            data[-limit:].decode("utf-8", "replace")
+        return log_tail(self.log_path, limit)
 
 
 def opensips_argv(binary: Path, script_path: Path, workdir: Path) -> list[str]:
@@ -329,6 +296,29 @@ def start_pysips(template: str, workdir: Path, *, port: int | None = None,
                     workdir, ready_ports, _checkout_env())
     server.start()
     return server
+
+
+SERVER_NAMES = ("pysips", "opensips")
+
+
+def start_server(name: str, template: str, workdir: Path, **options: Any) -> Server:
+    """start_pysips or start_opensips by server name (for tests parametrized over both); the
+    OpenSIPS copy is not rewritten (a script written for both is already in 3.x spelling)."""
+    if name == "opensips":
+        return start_opensips(template, workdir, rewrite=False, **options)
+    if name == "pysips":
+        return start_pysips(template, workdir, **options)
+    raise ValueError(f"unknown server {name!r} (one of {SERVER_NAMES})")
+
+
+@contextlib.contextmanager
+def running(name: str, template: str, workdir: Path, **options: Any) -> Iterator[Server]:
+    """start_server as a context: the server is stopped on exit."""
+    server = start_server(name, template, workdir, **options)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager

@@ -9,25 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from functools import partial
-from pathlib import Path
 
 import pytest
 
-from tests.differential.reference import Server, start_opensips, start_pysips
+from tests.differential.reference import Server, start_server
 from tests.differential.sipua import Endpoint, Message, Transcript, hop_ack
-from tests.integration.proxy_harness import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
+# the rig's header (reference.header) puts the globals, the socket and mpath in front
 SCRIPT = """
-log_level=3
-stderror_enabled=yes
-syslog_enabled=no
-udp_workers=1
-socket=udp:127.0.0.1:@@PORT@@
-loadmodule "proto_udp.so"
-mpath="@@MPATH@@"
 loadmodule "sl.so"
 loadmodule "tm.so"
 loadmodule "sipmsgops.so"
@@ -56,9 +47,8 @@ INVITE = (
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Server]]:
     started: dict[str, Server] = {}
     try:
-        for name, start in (("opensips", partial(start_opensips, rewrite=False)), ("pysips", start_pysips)):
-            workdir: Path = tmp_path_factory.mktemp(f"kept-{name}")
-            started[name] = start(SCRIPT, workdir, port=free_port(), header_params=False)
+        for name in ("opensips", "pysips"):
+            started[name] = start_server(name, SCRIPT, tmp_path_factory.mktemp(f"kept-{name}"))
         yield started
     finally:
         for server in started.values():

@@ -15,13 +15,12 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.differential.reference import Server, start_opensips, start_pysips
+from tests.differential.reference import Server, start_server
 from tests.integration.proxy_harness import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -171,11 +170,11 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Side]]
     started: dict[str, Side] = {}
     try:
         # the script is 3.x already and carries its own globals
-        for name, start in (("opensips", partial(start_opensips, rewrite=False)), ("pysips", start_pysips)):
+        for name in ("opensips", "pysips"):
             workdir = tmp_path_factory.mktemp(f"mgmt-{name}")
             port, http = free_port(), free_port()
-            server = start(SCRIPT, workdir, port=port, values={"HTTP": http}, header_params=False,
-                           ready_ports=[("udp", port), ("tcp", http)])
+            server = start_server(name, SCRIPT, workdir, port=port, values={"HTTP": http},
+                                  header_params=False, ready_ports=[("udp", port), ("tcp", http)])
             started[name] = Side(server, http, workdir)
         for side in started.values():
             side.statuses = traffic(side.server.port)

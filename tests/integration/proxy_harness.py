@@ -10,12 +10,10 @@ The call cases shared by the Kamailio reference tests and the pysips tests live 
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import os
+import json
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -23,6 +21,9 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from tests.procs import log_tail, spawn, stop_group
 
 SIPP_DIR = Path(__file__).resolve().parent / "sipp"
 CFG_DIR = Path(__file__).resolve().parent / "cfg"
@@ -119,47 +120,16 @@ class Ports:
 # processes
 
 
-# Every process the rig starts, so that an interpreter exit cannot leave one behind.
-_live: set[subprocess.Popen[bytes]] = set()
-
-
-@atexit.register
-def _kill_all_left() -> None:
-    for proc in list(_live):
-        _kill_group(proc, grace=1.0)
-
-
-def _spawn(argv: Sequence[str], cwd: Path, out_path: Path) -> subprocess.Popen[bytes]:
-    """Start `argv` in its own session (so its whole process group can be killed), output to a file."""
-    with out_path.open("wb") as out:
-        proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    _live.add(proc)
-    return proc
-
-
-def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
-    """Stop a process we started in its own session, and everything it forked."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)
-    # children (Kamailio workers) may outlive a leader that already exited
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
-    _live.discard(proc)
-
-
-def _tail(path: Path, limit: int = 6000) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return f"({path}: no such file)"
-    text = data[-limit:].decode("utf-8", "replace")
-    return f"--- {path} (last {min(limit, len(data))} of {len(data)} bytes) ---\n{text}"
+def mi_datagram(port: int, method: str, params: object = None, timeout: float = 5.0) -> Any:
+    """One JSON-RPC MI command over mi_datagram on 127.0.0.1:port: its result, or its error."""
+    body: dict[str, object] = {"jsonrpc": "2.0", "method": method, "id": 1}
+    if params is not None:
+        body["params"] = params
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(json.dumps(body).encode(), (LOCALHOST, port))
+        answer = json.loads(sock.recv(65535))
+    return answer.get("result", answer.get("error"))
 
 
 def options_probe(port: int, timeout: float = 0.3) -> str | None:
@@ -199,30 +169,30 @@ class ProxyProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_timeout: float = 10.0) -> None:
-        self.proc = _spawn(self.argv, self.cwd, self.log_path)
+        self.proc = spawn(self.argv, self.cwd, self.log_path)
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited with {self.proc.returncode} before answering OPTIONS\n"
-                    + _tail(self.log_path)
+                    + log_tail(self.log_path)
                 )
             if options_probe(self.port) is not None:
                 return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.name} gave no answer to OPTIONS on UDP {self.port} "
-                           f"within {ready_timeout}s\n" + _tail(self.log_path))
+                           f"within {ready_timeout}s\n" + log_tail(self.log_path))
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
         if self.proc is not None:
-            _kill_group(self.proc)
+            stop_group(self.proc)
 
     def log(self) -> str:
-        return _tail(self.log_path)
+        return log_tail(self.log_path)
 
 
 def kamailio_argv(cfg: Path, runtime_dir: Path) -> list[str]:
@@ -291,7 +261,7 @@ class SippProcess:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = _spawn(self.argv, self.workdir, self.workdir / "sipp.out")
+        self.proc = spawn(self.argv, self.workdir, self.workdir / "sipp.out")
 
     def wait(self, timeout: float) -> SippResult:
         assert self.proc is not None
@@ -300,12 +270,12 @@ class SippProcess:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_group(self.proc)
+            stop_group(self.proc)
         return self.result(timed_out)
 
     def stop(self) -> None:
         if self.proc is not None:
-            _kill_group(self.proc)
+            stop_group(self.proc)
 
     def result(self, timed_out: bool = False) -> SippResult:
         stats: dict[str, str] = {}
@@ -404,6 +374,13 @@ class Rig:
         runtime.mkdir(parents=True, exist_ok=True)
         return self.start_proxy("kamailio", kamailio_argv(cfg, runtime))
 
+    def start_pysips_script(self, text: str, file_name: str = "pysips.cfg") -> ProxyProcess:
+        """pysips on a script given as finished text (written to `file_name` in the workdir)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        cfg = self.workdir / file_name
+        cfg.write_text(text)
+        return self.start_proxy("pysips", pysips_argv(cfg))
+
     def start_pysips(self, template: Path, **values: object) -> ProxyProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         cfg = render_template(template, self.ports.template_values(**values), self.workdir / "pysips.cfg")
@@ -437,7 +414,7 @@ class Rig:
         if self.proxy is not None:
             parts.append(self.proxy.log())
         for sipp in self._sipps:
-            parts.append(_tail(sipp.workdir / "messages.log", 4000))
+            parts.append(log_tail(sipp.workdir / "messages.log", 4000))
         return "\n".join(parts)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.proxy_harness import LOCALHOST, Rig, pysips_argv
+from tests.integration.proxy_harness import LOCALHOST, Rig
 from tests.integration.test_nonblocking_calls import SDP, silent_ng_socket, sip_request
 from tests.integration.test_rtpengine_daemon import Daemon
 
@@ -85,15 +85,8 @@ def rtpengine(tmp_path: Path) -> Iterator[Daemon]:
     daemon.kill()
 
 
-def start_pysips(rig: Rig, script: str) -> None:
-    rig.workdir.mkdir(parents=True, exist_ok=True)
-    cfg = rig.workdir / "pysips.cfg"
-    cfg.write_text(script)
-    rig.start_proxy("pysips", pysips_argv(cfg))
-
-
 def test_async_rtpengine_offer_in_a_sipp_call(rig: Rig, rtpengine: Daemon) -> None:
-    start_pysips(rig, ASYNC_SCRIPT.format(port=rig.ports.proxy, ng=rtpengine.sock, uas=rig.ports.uas))
+    rig.start_pysips_script(ASYNC_SCRIPT.format(port=rig.ports.proxy, ng=rtpengine.sock, uas=rig.ports.uas))
     uas = rig.start_uas("uas_call.xml")
     time.sleep(0.2)
     uac = rig.run_uac("uac_call.xml", "callee", timeout_s=15.0)
@@ -144,7 +137,7 @@ def silent_ng() -> Iterator[socket.socket]:
 
 
 def test_launch_replies_before_the_launched_function_ends(rig: Rig, silent_ng: socket.socket) -> None:
-    start_pysips(rig, LAUNCH_SCRIPT.format(port=rig.ports.proxy, ng_port=silent_ng.getsockname()[1]))
+    rig.start_pysips_script(LAUNCH_SCRIPT.format(port=rig.ports.proxy, ng_port=silent_ng.getsockname()[1]))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller:
         caller.bind((LOCALHOST, 0))
         caller.settimeout(5.0)

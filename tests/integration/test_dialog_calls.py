@@ -4,30 +4,17 @@ counted while calls are up and empty after; a dead callee found by OPTIONS pingi
 
 from __future__ import annotations
 
-import json
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.proxy_harness import CFG_DIR, LOCALHOST, Rig, free_port
+from tests.integration.proxy_harness import CFG_DIR, Rig, free_port, mi_datagram
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 CFG = CFG_DIR / "dialog-test.cfg"
-
-
-def mi(port: int, method: str, params: object = None) -> Any:
-    body: dict[str, object] = {"jsonrpc": "2.0", "method": method, "id": 1}
-    if params is not None:
-        body["params"] = params
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(json.dumps(body).encode(), (LOCALHOST, port))
-        answer = json.loads(sock.recv(65535))
-    return answer.get("result", answer.get("error"))
 
 
 def start(rig: Rig, timeout: int = 60, flags: str = "", ping: int = 30, db_mode: int = 0,
@@ -39,7 +26,7 @@ def start(rig: Rig, timeout: int = 60, flags: str = "", ping: int = 30, db_mode:
 
 
 def stats(port: int) -> dict[str, int]:
-    result: dict[str, int] = mi(port, "get_statistics", {"statistics": ["dialog:"]})
+    result: dict[str, int] = mi_datagram(port, "get_statistics", {"statistics": ["dialog:"]})
     return result
 
 
@@ -61,12 +48,12 @@ def test_bye_matched_by_did_ends_the_dialog(rig: Rig) -> None:
     assert counters["dialog:processed_dialogs"] == 1
     assert counters["dialog:failed_dialogs"] == 0 and counters["dialog:expired_dialogs"] == 0
     # listed as deleted (state 5) while the BYE's transaction lives, then forgotten
-    listed = mi(mi_port, "dlg_list")["Dialogs"]
+    listed = mi_datagram(mi_port, "dlg_list")["Dialogs"]
     assert [d["state"] for d in listed] in ([], [5])
     deadline = time.monotonic() + 15
     while listed and time.monotonic() < deadline:
         time.sleep(0.5)
-        listed = mi(mi_port, "dlg_list")["Dialogs"]
+        listed = mi_datagram(mi_port, "dlg_list")["Dialogs"]
     assert listed == []
 
 
@@ -96,24 +83,24 @@ def test_profiles_counted_while_calls_are_up(rig: Rig) -> None:
         deadline = time.monotonic() + 10
         size: Any = None
         while time.monotonic() < deadline:
-            size = mi(mi_port, "profile_get_size", {"profile": "calls"})
+            size = mi_datagram(mi_port, "profile_get_size", {"profile": "calls"})
             if size["Profile"]["count"] == 3:
                 break
             time.sleep(0.2)
         assert size == {"Profile": {"name": "calls", "value": None, "count": 3, "shared": "no",
                                     "replicated": "no"}}
-        by_user = mi(mi_port, "profile_get_size", {"profile": "caller", "value": "caller"})
+        by_user = mi_datagram(mi_port, "profile_get_size", {"profile": "caller", "value": "caller"})
         assert by_user["Profile"]["count"] == 3
-        listed = mi(mi_port, "dlg_list")["Dialogs"]
+        listed = mi_datagram(mi_port, "dlg_list")["Dialogs"]
         assert len(listed) == 3 and {d["state"] for d in listed} == {4}
         assert all(";did=" not in d["caller_route_set"] for d in listed)
-        ctx = mi(mi_port, "dlg_list_ctx")["Dialogs"][0]["context"]
+        ctx = mi_datagram(mi_port, "dlg_list_ctx")["Dialogs"][0]["context"]
         assert {"calls": ""} in ctx["profiles"] and {"caller": "caller"} in ctx["profiles"]
     finally:
         caller.join(40)
     assert results and results[0].ok and results[0].successful == 3, rig.report(*results)
     assert uas.wait(timeout=10).ok
-    assert mi(mi_port, "profile_get_size", {"profile": "calls"})["Profile"]["count"] == 0
+    assert mi_datagram(mi_port, "profile_get_size", {"profile": "calls"})["Profile"]["count"] == 0
     assert stats(mi_port)["dialog:processed_dialogs"] == 3
 
 
@@ -125,7 +112,7 @@ def test_dead_callee_found_by_pinging_and_caller_byed(rig: Rig, tmp_path: Path) 
     result = rig.run_uac("uac_call_bye_in.xml", timeout_s=30)
     assert result.ok and result.successful == 1, rig.report(result)
     uas.wait(timeout=10)
-    listed = mi(mi_port, "dlg_list")
+    listed = mi_datagram(mi_port, "dlg_list")
     assert listed == {"Dialogs": []}
     assert stats(mi_port)["dialog:processed_dialogs"] == 1  # counted when made (as OpenSIPS)
 
@@ -154,7 +141,7 @@ def test_restart_keeps_the_call_and_matches_its_bye(rig: Rig, db_mode: int) -> N
             rows = db.execute("SELECT state, callid, to_tag FROM dialog").fetchall()
         assert len(rows) == 1 and rows[0][0] == 4, rows
         start(rig, db_mode=db_mode, mi_port=mi_port)
-        listed = mi(mi_port, "dlg_list")["Dialogs"]
+        listed = mi_datagram(mi_port, "dlg_list")["Dialogs"]
         assert len(listed) == 1 and listed[0]["callid"] == rows[0][1] and listed[0]["state"] == 4
     finally:
         caller.join(40)
@@ -181,5 +168,5 @@ def test_cancelled_call_is_a_failed_dialog(rig: Rig) -> None:
     assert counters["dialog:failed_dialogs"] == 1
     assert counters["dialog:early_dialogs"] == 0 and counters["dialog:active_dialogs"] == 0
     assert counters["dialog:processed_dialogs"] == 1
-    assert mi(mi_port, "dlg_list") == {"Dialogs": []}
-    assert mi(mi_port, "profile_get_size", {"profile": "calls"})["Profile"]["count"] == 0
+    assert mi_datagram(mi_port, "dlg_list") == {"Dialogs": []}
+    assert mi_datagram(mi_port, "profile_get_size", {"profile": "calls"})["Profile"]["count"] == 0

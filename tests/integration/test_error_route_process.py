@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.integration.proxy_harness import LOCALHOST, REPO_ROOT, Rig, pysips_argv
+from tests.integration.proxy_harness import LOCALHOST, REPO_ROOT, Rig
 
 pytestmark = pytest.mark.integration
 
@@ -71,10 +71,7 @@ def test_bad_contact_runs_error_route_and_its_exit_ends_the_script(
 ) -> None:
     path = os.environ.get("PYTHONPATH", "")
     monkeypatch.setenv("PYTHONPATH", f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT))
-    rig.workdir.mkdir(parents=True, exist_ok=True)
-    cfg = rig.workdir / "error_route.cfg"
-    cfg.write_text(CFG.replace("@@PROXY_PORT@@", str(rig.ports.proxy)))
-    proxy = rig.start_proxy("pysips", pysips_argv(cfg))
+    proxy = rig.start_pysips_script(CFG.replace("@@PROXY_PORT@@", str(rig.ports.proxy)), "error_route.cfg")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((LOCALHOST, 0))
         port = sock.getsockname()[1]
@@ -96,10 +93,7 @@ def test_unparsable_from_runs_error_route_instead_of_the_automatic_400(
 ) -> None:
     path = os.environ.get("PYTHONPATH", "")
     monkeypatch.setenv("PYTHONPATH", f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT))
-    rig.workdir.mkdir(parents=True, exist_ok=True)
-    cfg = rig.workdir / "error_route.cfg"
-    cfg.write_text(CFG.replace("@@PROXY_PORT@@", str(rig.ports.proxy)))
-    proxy = rig.start_proxy("pysips", pysips_argv(cfg))
+    proxy = rig.start_pysips_script(CFG.replace("@@PROXY_PORT@@", str(rig.ports.proxy)), "error_route.cfg")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((LOCALHOST, 0))
         port = sock.getsockname()[1]

@@ -5,7 +5,6 @@ port; the MI (mi_datagram) shows the answers and the module's statistics."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.proxy_harness import LOCALHOST, REPO_ROOT, Rig, free_port, options_probe
+from tests.integration.proxy_harness import LOCALHOST, REPO_ROOT, Rig, free_port, mi_datagram, options_probe
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -115,16 +114,6 @@ def _request(port: int, target: str) -> str:
         return sock.recv(65535).decode().split("\r\n")[0]
 
 
-def _mi(port: int, method: str, params: object = None) -> object:
-    body: dict[str, object] = {"jsonrpc": "2.0", "method": method, "id": 1}
-    if params is not None:
-        body["params"] = params
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(5)
-        sock.sendto(json.dumps(body).encode(), (LOCALHOST, port))
-        return json.loads(sock.recv(65535))["result"]
-
-
 def test_installed_module_loads_by_entry_point_pings_and_reports(installed: Path, uas: Uas,
                                                                  tmp_path: Path) -> None:
     sip, mi = free_port(), free_port()
@@ -145,7 +134,7 @@ def test_installed_module_loads_by_entry_point_pings_and_reports(installed: Path
         deadline = time.monotonic() + 10
         listed: object = []
         while time.monotonic() < deadline:
-            listed = _mi(mi, "options_ping_list")
+            listed = mi_datagram(mi, "options_ping_list")
             if isinstance(listed, list) and len(listed) == 2:
                 break
             time.sleep(0.2)
@@ -155,7 +144,7 @@ def test_installed_module_loads_by_entry_point_pings_and_reports(installed: Path
         ]
         (options,) = uas.received
         assert options.startswith(f"OPTIONS {alive} SIP/2.0") and "sip:monitor@pysips.test" in options
-        stats = _mi(mi, "get_statistics", {"statistics": ["options_ping:"]})
+        stats = mi_datagram(mi, "get_statistics", {"statistics": ["options_ping:"]})
         assert stats == {"options_ping:sent": 2, "options_ping:answered": 1, "options_ping:timeouts": 1}
     finally:
         proc.terminate()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.proxy_harness import LOCALHOST, Rig, free_port, pysips_argv
+from tests.integration.proxy_harness import LOCALHOST, Rig, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -119,18 +119,11 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def start_pysips(rig: Rig, script: str) -> None:
-    rig.workdir.mkdir(parents=True, exist_ok=True)
-    cfg = rig.workdir / "pysips.cfg"
-    cfg.write_text(script)
-    rig.start_proxy("pysips", pysips_argv(cfg))
-
-
 def test_options_are_answered_while_ten_invites_wait_on_a_silent_rtpengine(
     rig: Rig, silent_ng: socket.socket, tmp_path: Path
 ) -> None:
     ng_port = silent_ng.getsockname()[1]
-    start_pysips(rig, SCRIPT.format(port=rig.ports.proxy, ng_port=ng_port))
+    rig.start_pysips_script(SCRIPT.format(port=rig.ports.proxy, ng_port=ng_port))
     caller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     caller.bind((LOCALHOST, free_port()))
     try:

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from websockets.exceptions import InvalidStatus
 
 from pysips.devcert import make_dev_certificate
 from tests.integration.proxy_harness import free_port
+from tests.procs import stop_group
 
 pytestmark = pytest.mark.integration
 
@@ -122,14 +123,20 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], log_path: Path, tim
     raise AssertionError(f"pysips did not listen on {port}:\n{log_path.read_text()[-4000:]}")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+@contextmanager
+def serving(cfg: Path, text: str,
+            stream_ports: Iterable[int]) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """pysips on `text` (written to `cfg`), logging to pysips.log beside it: (process, log path),
+    once each of `stream_ports` accepts a connection; its process group is stopped on exit."""
+    cfg.write_text(text)
+    log_path = cfg.parent / "pysips.log"
+    proc = launch(cfg, log_path)
+    try:
+        for port in stream_ports:
+            wait_listening(port, proc, log_path)
+        yield proc, log_path
+    finally:
+        stop_group(proc)
 
 
 @pytest.fixture(scope="module")
@@ -139,16 +146,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ports = {name: free_port() for name in ("udp", "tls", "ws", "wss", "uas", "out_tcp", "out_tls", "out_ws")}
     ports["tcp6"] = ports["udp"] if has_ipv6() else free_port()
     ports["tcp"] = ports["udp"]
-    cfg = base / "transports.cfg"
-    cfg.write_text(CFG.format(cert=cert, key=key, lifetime=LIFETIME, **ports))
-    log_path = base / "pysips.log"
-    proc = launch(cfg, log_path)
-    try:
-        for name in ("tcp", "tls", "ws", "wss"):
-            wait_listening(ports[name], proc, log_path)
+    with serving(base / "transports.cfg", CFG.format(cert=cert, key=key, lifetime=LIFETIME, **ports),
+                 [ports[name] for name in ("tcp", "tls", "ws", "wss")]) as (proc, log_path):
         yield Server(proc, log_path, ports, cert)
-    finally:
-        stop(proc)
 
 
 # ---------------------------------------------------------------------------------------------

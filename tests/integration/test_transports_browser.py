@@ -21,7 +21,7 @@ import pytest
 from pysips.devcert import make_dev_certificate
 from tests.integration.e2e.bundle import ensure_bundle
 from tests.integration.proxy_harness import free_port
-from tests.integration.test_transports import LOCAL, launch, stop, wait_listening
+from tests.integration.test_transports import LOCAL, serving
 
 pytestmark = pytest.mark.integration
 
@@ -74,16 +74,9 @@ def browser_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[d
     (base / "page.html").write_text(PAGE)
     cert, key = make_dev_certificate(base / "certs")
     ports = {"ws": free_port(), "wss": free_port()}
-    cfg = base / "browser.cfg"
-    cfg.write_text(CFG.format(cert=cert, key=key, **ports))
-    log_path = base / "pysips.log"
-    proc = launch(cfg, log_path)
-    try:
-        for port in ports.values():
-            wait_listening(port, proc, log_path)
+    with serving(base / "browser.cfg", CFG.format(cert=cert, key=key, **ports),
+                 ports.values()) as (_, log_path):
         yield ports, log_path, base
-    finally:
-        stop(proc)
 
 
 @pytest.mark.parametrize("proto", ["ws", "wss"])

@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from pysips.devcert import make_dev_certificate
 from tests.integration.proxy_harness import free_port
-from tests.integration.test_transports import LOCAL, launch, stop, wait_listening
+from tests.integration.test_transports import LOCAL, serving
 
 pytestmark = pytest.mark.integration
 
@@ -91,16 +91,9 @@ def scale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int
     base = tmp_path_factory.mktemp("scale")
     ports = {"tcp": free_port(), "ws": free_port(), "tls": free_port()}
     cert, key = make_dev_certificate(base / "certs")
-    cfg = base / "scale.cfg"
-    cfg.write_text(CFG.format(cert=cert, key=key, **ports))
-    log_path = base / "pysips.log"
-    proc = launch(cfg, log_path)
-    try:
-        for port in ports.values():
-            wait_listening(port, proc, log_path)
+    with serving(base / "scale.cfg", CFG.format(cert=cert, key=key, **ports),
+                 ports.values()) as (proc, log_path):
         yield proc.pid, ports, log_path
-    finally:
-        stop(proc)
 
 
 async def tcp_clients(port: int, tls: bool = False) -> tuple[float, list[asyncio.StreamWriter]]:

@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 
 from tests.integration.proxy_harness import free_port
-from tests.integration.test_transports import LOCAL, launch, stop, wait_listening
+from tests.integration.test_transports import LOCAL, serving
 
 pytestmark = pytest.mark.integration
 
@@ -56,15 +56,9 @@ route {{
 def seed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, int], Path]]:
     base = tmp_path_factory.mktemp("seed")
     ports = {"udp": free_port(), "ws": free_port()}
-    cfg = base / "seed.cfg"
-    cfg.write_text(CFG.format(**ports))
-    log_path = base / "pysips.log"
-    proc = launch(cfg, log_path)
-    try:
-        wait_listening(ports["ws"], proc, log_path)
+    with serving(base / "seed.cfg", CFG.format(**ports),
+                 [ports["ws"]]) as (_, log_path):
         yield ports, log_path
-    finally:
-        stop(proc)
 
 
 def sip(method: str, ruri: str, via: str, contact: str, extra: str = "") -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pysips.devcert import make_dev_certificate
 from tests.integration.proxy_harness import free_port
-from tests.integration.test_transports import launch, stop, wait_listening
+from tests.integration.test_transports import serving
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "examples" / "residential.cfg"
@@ -56,12 +56,6 @@ def seed_script(base: Path, ports: dict[str, int], extra_globals: str = "") -> s
 def run_seed(base: Path, extra_globals: str = "") -> Iterator[SeedServer]:
     ports = {name: free_port() for name in (*PROTOS, "rtpengine")}
     cfg = base / "seed.cfg"
-    cfg.write_text(seed_script(base, ports, extra_globals))
-    log_path = base / "pysips.log"
-    proc = launch(cfg, log_path)
-    try:
-        for name in ("tcp", "tls", "ws", "wss"):
-            wait_listening(ports[name], proc, log_path)
+    with serving(cfg, seed_script(base, ports, extra_globals),
+                 [ports[name] for name in ("tcp", "tls", "ws", "wss")]) as (proc, log_path):
         yield SeedServer(proc, log_path, ports, cfg)
-    finally:
-        stop(proc)

@@ -26,7 +26,7 @@ import pytest
 
 from pysips.devcert import make_dev_certificate
 from tests.integration.proxy_harness import free_port
-from tests.integration.test_transports import launch, stop, wait_listening
+from tests.integration.test_transports import serving
 from tests.reliability.clients import LOCAL, build_request, exchange, final_status, tls_client_context
 
 pytestmark = pytest.mark.integration
@@ -83,17 +83,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("connections")
     cert, key = make_dev_certificate(base / "certs")
     ports = {name: free_port() for name in ("udp", "tcp", "tls", "ws", "wss")}
-    cfg = base / "connections.cfg"
-    cfg.write_text(CFG.format(cert=cert, key=key, lifetime=LIFETIME, max_msg_time=MAX_MSG_TIME,
-                              handshake_ms=HANDSHAKE * 1000, per_ip=PER_IP, **ports))
-    log_path = base / "pysips.log"
-    proc = launch(cfg, log_path)
-    try:
-        for name in ("tcp", "tls", "ws", "wss"):
-            wait_listening(ports[name], proc, log_path)
+    text = CFG.format(cert=cert, key=key, lifetime=LIFETIME, max_msg_time=MAX_MSG_TIME,
+                      handshake_ms=HANDSHAKE * 1000, per_ip=PER_IP, **ports)
+    streams = [ports[name] for name in ("tcp", "tls", "ws", "wss")]
+    with serving(base / "connections.cfg", text, streams) as (proc, log_path):
         yield Server(proc, log_path, ports)
-    finally:
-        stop(proc)
 
 
 def options(proto: str, port: int) -> bytes:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,10 +71,13 @@ route {{
 """
 
 
-def start(cfg: Path, log: Path, port: int) -> subprocess.Popen[bytes]:
+def start(cfg: Path, log: Path, port: int,
+          preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
+    """pysips on `cfg`, appending to `log`, once its UDP `port` is bound (`preexec_fn` runs in the
+    child before pysips starts: a resource limit, say)."""
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "pysips", "-f", str(cfg)], cwd=REPO, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, preexec_fn=preexec_fn, start_new_session=True)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()[-3000:]

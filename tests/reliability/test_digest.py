@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 
 from pysips.db.schema import SUBSCRIBER, VERSION
-from tests.reliability.reference import KINDS, run_proxy
+from tests.differential.reference import SERVER_NAMES, running
 
 pytestmark = pytest.mark.integration
 
+SCRIPT = (Path(__file__).resolve().parent / "cfg" / "digest.cfg").read_text()
 REALM = "pysips.test"
 USERS = {"alice": "s3cret", "bob": "hunter2"}
 
@@ -122,14 +123,14 @@ def credentials(ch: dict[str, str], ruri_user: str, port: int, *, user: str = "a
             f'response="{resp}"{algp}{extra}')
 
 
-@pytest.fixture(scope="module", params=KINDS)
+@pytest.fixture(scope="module", params=SERVER_NAMES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     base = tmp_path_factory.mktemp(f"digest-{request.param}")
     db = base / "auth.sqlite"
     make_db(db)
-    with run_proxy(request.param, "digest.cfg", base, db=str(db)) as (port, _log):
-        warm_up(port)
-        yield port
+    with running(request.param, SCRIPT, base / "server", values={"DB": db}, header_params=False) as proxy:
+        warm_up(proxy.port)
+        yield proxy.port
 
 
 def warm_up(port: int) -> None:
@@ -252,7 +253,8 @@ def test_pysips_refuses_a_replay_right_after_start(tmp_path: Path) -> None:
     OpenSIPS 3.6 lets replays through until its index ring has been filled once)."""
     db = tmp_path / "auth.sqlite"
     make_db(db)
-    with run_proxy("pysips", "digest.cfg", tmp_path, db=str(db)) as (port, _log):
+    with running("pysips", SCRIPT, tmp_path / "server", values={"DB": db}, header_params=False) as proxy:
+        port = proxy.port
         client = Client(port)
         try:
             ch = client.challenge("auth")

@@ -16,16 +16,13 @@ import resource
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.proxy_harness import free_port
 from tests.reliability.clients import LOCAL
-from tests.reliability.test_crash_safety import ACC_TABLE, CFG, REPO, message
+from tests.reliability.test_crash_safety import ACC_TABLE, CFG, message, start
 
 pytestmark = pytest.mark.integration
 
@@ -52,14 +49,8 @@ def test_full_disk_is_logged_survived_and_answered(tmp_path: Path) -> None:
     cfg = tmp_path / "full.cfg"
     cfg.write_text(CFG.format(port=port, db=db))
     log = tmp_path / "pysips.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pysips", "-f", str(cfg)], cwd=REPO, stdout=out,
-                                stderr=subprocess.STDOUT, preexec_fn=_limit_files, start_new_session=True)
+    proc = start(cfg, log, port, preexec_fn=_limit_files)
     try:
-        deadline = time.monotonic() + 15
-        while f":{port:04X} " not in Path("/proc/net/udp").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
         statuses: dict[str, list[int]] = {"REGISTER": [], "MESSAGE": []}
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind((LOCAL, 0))

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.differential.reference import running
 from tests.reliability.clients import build_request, final_status
-from tests.reliability.reference import run_proxy
 
 pytestmark = pytest.mark.integration
 
 TRAP_HOST = "127.0.0.2"
+SCRIPT = (Path(__file__).resolve().parent / "cfg" / "indialog.cfg").read_text()
 HARDENING = ('if (is_present_hf("Route") && !is_myself("$(hdr(Route)[0]{nameaddr.uri}{uri.host})")) '
              '{ sl_send_reply(403, "Route not ours"); exit; }')
 
@@ -34,8 +35,9 @@ HARDENING = ('if (is_present_hf("Route") && !is_myself("$(hdr(Route)[0]{nameaddr
                 ids=["pysips-seed", "opensips-seed", "pysips-hardened", "opensips-hardened"])
 def proxy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int, bool]]:
     kind, hardened = request.param
-    with run_proxy(kind, "indialog.cfg", tmp_path, hardening=HARDENING if hardened else "") as (port, _):
-        yield port, hardened
+    with running(kind, SCRIPT, tmp_path, values={"HARDENING": HARDENING if hardened else ""},
+                 header_params=False) as server:
+        yield server.port, hardened
 
 
 def forged_cases(me: str, trap: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.proxy_harness import free_port
-from tests.integration.test_transports import launch, stop, wait_listening
+from tests.integration.test_transports import serving
 from tests.reliability.idle import CFG, hold
 
 pytestmark = pytest.mark.integration
@@ -24,15 +24,9 @@ MAX_KIB_PER_CONNECTION = 64
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, dict[str, int], Path]]:
     base = tmp_path_factory.mktemp("idle")
     ports = {"udp": free_port(), "tcp": free_port(), "ws": free_port()}
-    cfg = base / "idle.cfg"
-    cfg.write_text(CFG.format(max_connections=5000, **ports))
-    log = base / "pysips.log"
-    proc = launch(cfg, log)
-    try:
-        wait_listening(ports["ws"], proc, log)
+    with serving(base / "idle.cfg", CFG.format(max_connections=5000, **ports),
+                 [ports["ws"]]) as (proc, log):
         yield proc.pid, ports, log
-    finally:
-        stop(proc)
 
 
 def test_two_thousand_idle_connections(server: tuple[int, dict[str, int], Path]) -> None:

@@ -9,11 +9,9 @@ import contextlib
 import functools
 import importlib
 import json
-import os
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pysips.script.loader import ModuleFinder
+from tests.procs import stop_group
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "residential.cfg"
@@ -38,18 +37,6 @@ def _bencode() -> Any:
     """The rtpengine module's NG codec (modules load as `pysips_modules.*`)."""
     assert ModuleFinder().find("rtpengine") is not None
     return importlib.import_module("pysips_modules.rtpengine.bencode")
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(3)
 
 
 class RtpEngine:
@@ -126,7 +113,7 @@ class RtpEngine:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        kill_group(self.proc)
+        stop_group(self.proc)
 
 
 @dataclass(frozen=True)
@@ -224,7 +211,7 @@ class Pysips:
         return self.log_path.read_text(errors="replace")[-size:]
 
     def stop(self) -> None:
-        kill_group(self.proc)
+        stop_group(self.proc)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
