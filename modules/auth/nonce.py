@@ -60,9 +60,15 @@ class NonceCodec:
         return NonceParams(expires_us / 1_000_000, index, qop, alg)
 
 
+# The nonce carries its expiry in whole microseconds; read back, it can exceed the float it was
+# made from by a rounding step, so a nonce checked at the very time it was issued (a stopped clock)
+# would look issued in the future. A millisecond of slack covers that and nothing a forger gains.
+_FUTURE_SLACK = 0.001
+
+
 def is_stale(params: NonceParams, now: float, lifetime: int) -> bool:
     """Expired, or expiring further ahead than we ever issue (a clock jump or a foreign server)."""
-    return now >= params.expires or now + lifetime < params.expires
+    return now >= params.expires or now + lifetime + _FUTURE_SLACK < params.expires
 
 
 class NonceIndex:

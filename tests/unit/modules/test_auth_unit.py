@@ -50,6 +50,17 @@ def test_rfc7616_sha256_vector() -> None:
     assert resp == "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
 
 
+def test_a_nonce_checked_the_moment_it_was_issued_is_fresh() -> None:
+    """The expiry travels in whole microseconds; read back it can be a rounding step above
+    issue time + nonce_expire, which must not look like a nonce from the future."""
+    nonce = auth_pkg("nonce")
+    codec = nonce.NonceCodec(b"k" * 32)
+    issued = 1796614805.2206619  # a time whose expiry rounds up in the round trip
+    read_back = codec.open(codec.make(nonce.NonceParams(issued + 30, 7, 1, 3)))
+    assert read_back is not None and read_back.expires > issued + 30
+    assert not nonce.is_stale(read_back, issued, 30)
+
+
 def test_nonce_roundtrip_tamper_and_index() -> None:
     nonce = auth_pkg("nonce")
     codec = nonce.NonceCodec(b"k" * 32)
