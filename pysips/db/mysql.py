@@ -11,7 +11,7 @@ from typing import Any
 import pymysql
 
 from pysips.db.pooled import Dialect, PooledDatabase, PoolSettings
-from pysips.db.schema import Column, Table
+from pysips.db.schema import Column
 from pysips.db.url import DbUrl
 from pysips.script.exports import ParamExport, ParamType
 
@@ -22,6 +22,7 @@ _CONNECTION_CODES = frozenset((1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031))
 class MysqlDialect(Dialect):
     name = "mysql"
     quote = "`"
+    table_options = " ENGINE=InnoDB"
 
     def connect(self, url: DbUrl, settings: PoolSettings) -> Any:
         timeout = max(1, round(settings.timeout_s))
@@ -68,18 +69,6 @@ class MysqlDialect(Dialect):
         if not column.nullable:
             text += " NOT NULL"
         return text
-
-    def ddl(self, schema: Table, name: str) -> list[str]:
-        parts = [self.column_ddl(c) for c in schema.columns]
-        for i, cols in enumerate(schema.unique):
-            parts.append(f"CONSTRAINT {self.ident(f'{name}_idx{i}')} UNIQUE"
-                         f" ({', '.join(self.ident(c) for c in cols)})")
-        body = ",\n    ".join(parts)
-        statements = [f"CREATE TABLE {self.ident(name)} (\n    {body}\n) ENGINE=InnoDB"]
-        for i, cols in enumerate(schema.indexes):
-            statements.append(f"CREATE INDEX {self.ident(f'{name}_key{i}')} ON {self.ident(name)}"
-                              f" ({', '.join(self.ident(c) for c in cols)})")
-        return statements
 
 
 def open_mysql(url: DbUrl, settings: PoolSettings | None = None) -> PooledDatabase:

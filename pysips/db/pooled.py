@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from greenlet import getcurrent
 
 from pysips.db.api import DbError, DbValue, Row, Where, conditions
-from pysips.db.schema import VERSION, Table
+from pysips.db.schema import VERSION, Column, Table
 from pysips.db.url import DbUrl
 
 log = logging.getLogger("pysips.db")
@@ -52,6 +52,7 @@ class Dialect:
 
     name = ""
     quote = '"'
+    table_options = ""  # after CREATE TABLE's closing parenthesis (MySQL's storage engine)
 
     def connect(self, url: DbUrl, settings: PoolSettings) -> Any:
         raise NotImplementedError
@@ -69,8 +70,22 @@ class Dialect:
     def insert_id(self, cursor: Any, table: str, key: str | None) -> int:
         raise NotImplementedError
 
-    def ddl(self, schema: Table, name: str) -> list[str]:
+    def column_ddl(self, column: Column) -> str:
         raise NotImplementedError
+
+    def ddl(self, schema: Table, name: str) -> list[str]:
+        """CREATE TABLE with the OpenSIPS unique constraints (`<table>_idx<i>`), then the plain
+        indexes (`<table>_key<i>`); the column types are the dialect's."""
+        parts = [self.column_ddl(c) for c in schema.columns]
+        for i, cols in enumerate(schema.unique):
+            parts.append(f"CONSTRAINT {self.ident(f'{name}_idx{i}')} UNIQUE"
+                         f" ({', '.join(self.ident(c) for c in cols)})")
+        body = ",\n    ".join(parts)
+        statements = [f"CREATE TABLE {self.ident(name)} (\n    {body}\n){self.table_options}"]
+        for i, cols in enumerate(schema.indexes):
+            statements.append(f"CREATE INDEX {self.ident(f'{name}_key{i}')} ON {self.ident(name)}"
+                              f" ({', '.join(self.ident(c) for c in cols)})")
+        return statements
 
     def replace_verb(self) -> str:
         """The statement that inserts or replaces a row, '' when there is none."""

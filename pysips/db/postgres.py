@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from pysips.db.pooled import Dialect, PooledDatabase, PoolSettings
-from pysips.db.schema import Column, Table
+from pysips.db.schema import Column
 from pysips.db.url import DbUrl
 
 
@@ -71,18 +71,6 @@ class PostgresDialect(Dialect):
         if not column.nullable:
             text += " NOT NULL"
         return text
-
-    def ddl(self, schema: Table, name: str) -> list[str]:
-        parts = [self.column_ddl(c) for c in schema.columns]
-        for i, cols in enumerate(schema.unique):
-            parts.append(f"CONSTRAINT {self.ident(f'{name}_idx{i}')} UNIQUE"
-                         f" ({', '.join(self.ident(c) for c in cols)})")
-        body = ",\n    ".join(parts)
-        statements = [f"CREATE TABLE {self.ident(name)} (\n    {body}\n)"]
-        for i, cols in enumerate(schema.indexes):
-            statements.append(f"CREATE INDEX {self.ident(f'{name}_key{i}')} ON {self.ident(name)}"
-                              f" ({', '.join(self.ident(c) for c in cols)})")
-        return statements
 
 
 def open_postgres(url: DbUrl, settings: PoolSettings | None = None) -> PooledDatabase:
