@@ -8,6 +8,8 @@ script goes on). The first argument names the storage: "local", "redis:group1"..
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from pysips.cachedb import CacheEngine, CacheError, engine_for
 from pysips.script.context import MsgContext
@@ -19,77 +21,54 @@ log = logging.getLogger("pysips.core")
 NOT_FOUND = -2
 
 
-def _engine(fname: str, storage: str) -> CacheEngine | None:
+_FAILED = object()  # what _run() gives when there is no such engine or the engine failed (logged)
+
+
+def _run(fname: str, storage: str, op: Callable[[CacheEngine], Any]) -> Any:
+    """`op` on the engine of `storage`: its result, or _FAILED with the reason logged."""
     engine = engine_for(storage)
     if engine is None:
         log.error("%s: no cachedb engine %r (load a cachedb module with a cachedb_url for it)",
                   fname, storage)
-    return engine
+        return _FAILED
+    try:
+        return op(engine)
+    except CacheError as exc:
+        log.error("%s: %s", fname, exc)
+        return _FAILED
+
+
+def _fetched(ctx: MsgContext, value: Any, result: PVAccessor) -> int:
+    if value is _FAILED:
+        return -1
+    if value is None:
+        return NOT_FOUND
+    result.set(ctx, value)
+    return 1
 
 
 def w_cache_store(ctx: MsgContext, storage: str, key: str, value: str, expires: int | None = None) -> int:
-    engine = _engine("cache_store", storage)
-    if engine is None:
-        return -1
-    try:
-        engine.store(key, value, expires or 0)
-    except CacheError as exc:
-        log.error("cache_store: %s", exc)
-        return -1
-    return 1
+    done = _run("cache_store", storage, lambda engine: engine.store(key, value, expires or 0))
+    return -1 if done is _FAILED else 1
 
 
 def w_cache_remove(ctx: MsgContext, storage: str, key: str) -> int:
-    engine = _engine("cache_remove", storage)
-    if engine is None:
-        return -1
-    try:
-        engine.remove(key)
-    except CacheError as exc:
-        log.error("cache_remove: %s", exc)
-        return -1
-    return 1
+    return -1 if _run("cache_remove", storage, lambda engine: engine.remove(key)) is _FAILED else 1
 
 
 def w_cache_fetch(ctx: MsgContext, storage: str, key: str, result: PVAccessor) -> int:
-    engine = _engine("cache_fetch", storage)
-    if engine is None:
-        return -1
-    try:
-        value = engine.fetch(key)
-    except CacheError as exc:
-        log.error("cache_fetch: %s", exc)
-        return -1
-    if value is None:
-        return NOT_FOUND
-    result.set(ctx, value)
-    return 1
+    return _fetched(ctx, _run("cache_fetch", storage, lambda engine: engine.fetch(key)), result)
 
 
 def w_cache_counter_fetch(ctx: MsgContext, storage: str, key: str, result: PVAccessor) -> int:
-    engine = _engine("cache_counter_fetch", storage)
-    if engine is None:
-        return -1
-    try:
-        value = engine.counter_fetch(key)
-    except CacheError as exc:
-        log.error("cache_counter_fetch: %s", exc)
-        return -1
-    if value is None:
-        return NOT_FOUND
-    result.set(ctx, value)
-    return 1
+    value = _run("cache_counter_fetch", storage, lambda engine: engine.counter_fetch(key))
+    return _fetched(ctx, value, result)
 
 
 def _add(fname: str, ctx: MsgContext, storage: str, key: str, delta: int, expires: int,
          result: PVAccessor | None) -> int:
-    engine = _engine(fname, storage)
-    if engine is None:
-        return -1
-    try:
-        value = engine.add(key, delta, expires)
-    except CacheError as exc:
-        log.error("%s: %s", fname, exc)
+    value = _run(fname, storage, lambda engine: engine.add(key, delta, expires))
+    if value is _FAILED:
         return -1
     if result is not None:
         result.set(ctx, value)
@@ -107,13 +86,8 @@ def w_cache_sub(ctx: MsgContext, storage: str, key: str, delta: int, expires: in
 
 
 def w_cache_raw_query(ctx: MsgContext, storage: str, query: str, result: PVAccessor | None = None) -> int:
-    engine = _engine("cache_raw_query", storage)
-    if engine is None:
-        return -1
-    try:
-        values = engine.raw_query(query)
-    except CacheError as exc:
-        log.error("cache_raw_query: %s", exc)
+    values = _run("cache_raw_query", storage, lambda engine: engine.raw_query(query))
+    if values is _FAILED:
         return -1
     if result is not None and values:
         # the first value ends in front, as a multi-row sqlops result
