@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pysips.cachedb import parse_cachedb_url, register_engine, unregister_engine
+from pysips.cachedb import parse_cachedb_url, register_engine, unregister_engine, url_check
 from pysips.cachedb.local import LocalCache
-from pysips.script.errors import FixupError
 from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
 
 
@@ -39,16 +38,6 @@ class LocalCaches:
             cache.close()
 
 
-def _check_url(value: Any) -> Any:
-    try:
-        url = parse_cachedb_url(str(value))
-    except ValueError as exc:
-        raise FixupError(str(exc)) from None
-    if url.scheme != "local":
-        raise FixupError(f"cachedb_local: {value!r} is not a local:// URL")
-    return value
-
-
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> LocalCaches:
     urls = [str(u) for u in params.get("cachedb_url") or []]
     return LocalCaches(urls, float(params.get("cache_clean_period") or 60))
@@ -62,7 +51,7 @@ def _destroy(runtime: object) -> None:
 exports = ModuleExports(
     "cachedb_local",
     params=(
-        ParamExport("cachedb_url", ParamType.STR, multi=True, check=_check_url,
+        ParamExport("cachedb_url", ParamType.STR, multi=True, check=url_check("cachedb_local", "local"),
                     doc="local[:group]://[/collection]: a storage id for the cache_* functions"),
         ParamExport("cache_collections", ParamType.STR, "default",
                     doc="collections and sizes (\"name=size;...\"; sizes kept for compatibility)"),

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pysips.cachedb import CacheError, parse_cachedb_url, register_engine, unregister_engine
+from pysips.cachedb import CacheError, parse_cachedb_url, register_engine, unregister_engine, url_check
 from pysips.cachedb.redis import RedisCache
-from pysips.script.errors import FixupError
 from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
 
 
@@ -36,16 +35,6 @@ class RedisCaches:
             engine.close()
 
 
-def _check_url(value: Any) -> Any:
-    try:
-        url = parse_cachedb_url(str(value))
-    except ValueError as exc:
-        raise FixupError(str(exc)) from None
-    if url.scheme != "redis":
-        raise FixupError(f"cachedb_redis: {value!r} is not a redis:// URL")
-    return value
-
-
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> RedisCaches:
     urls = [str(u) for u in params.get("cachedb_url") or []]
     if not urls:
@@ -62,7 +51,7 @@ def _destroy(runtime: object) -> None:
 exports = ModuleExports(
     "cachedb_redis",
     params=(
-        ParamExport("cachedb_url", ParamType.STR, multi=True, check=_check_url,
+        ParamExport("cachedb_url", ParamType.STR, multi=True, check=url_check("cachedb_redis", "redis"),
                     doc="redis[:group]://[user:password@]host[:port]/: a storage id for cache_*()"),
         ParamExport("connect_timeout", ParamType.INT, 0, doc="milliseconds to connect"),
         ParamExport("query_timeout", ParamType.INT, 0, doc="milliseconds per command"),

@@ -8,8 +8,11 @@ reaches it. Registration is per process, from the module's init.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from pysips.script.errors import FixupError
 
 
 class CacheError(Exception):
@@ -60,6 +63,21 @@ def parse_cachedb_url(text: str) -> CacheUrl:
 
 
 _engines: dict[str, CacheEngine] = {}
+
+
+def url_check(module: str, scheme: str) -> Callable[[Any], Any]:
+    """The `check` of a cachedb module's `cachedb_url` parameter: a URL of its own scheme."""
+
+    def check(value: Any) -> Any:
+        try:
+            url = parse_cachedb_url(str(value))
+        except ValueError as exc:
+            raise FixupError(str(exc)) from None
+        if url.scheme != scheme:
+            raise FixupError(f"{module}: {value!r} is not a {scheme}:// URL")
+        return value
+
+    return check
 
 
 def register_engine(storage_id: str, engine: CacheEngine) -> None:

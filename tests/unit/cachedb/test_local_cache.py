@@ -61,3 +61,15 @@ def test_cachedb_urls_name_their_storage() -> None:
     assert (url.storage_id, url.rest) == ("local:g2", "/collection2")
     with pytest.raises(ValueError):
         parse_cachedb_url("no-scheme")
+
+
+def test_a_cachedb_module_takes_only_urls_of_its_scheme() -> None:
+    import pytest
+
+    from pysips.cachedb import url_check
+    from pysips.script.errors import FixupError
+
+    check = url_check("cachedb_local", "local")
+    assert check("local://") == "local://"
+    with pytest.raises(FixupError, match="cachedb_local: 'redis://h:6379' is not a local:// URL"):
+        check("redis://h:6379")
