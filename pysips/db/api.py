@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from pysips.db.schema import Table
+from pysips.db.schema import VERSION, Table
 from pysips.db.url import DbUrl, parse_db_url
 
 DbValue = str | int | float | bytes | None
@@ -121,3 +121,17 @@ def conditions(where: Where) -> Iterator[Condition]:
 
 def row_dict(columns: Sequence[str], row: Row) -> dict[str, Any]:
     return dict(zip(columns, row, strict=True))
+
+
+def record_version(db: Database, table: str, version: int) -> None:
+    """The table's row in `version`, as OpenSIPS's tools keep it (one row per table; none for a
+    schema without a version)."""
+    if version:
+        db.delete(VERSION.name, {"table_name": table})
+        db.insert(VERSION.name, {"table_name": table, "table_version": version})
+
+
+def recorded_version(db: Database, table: str) -> int | None:
+    """The version `version` records for `table` (call it once the version table exists)."""
+    rows = db.query(VERSION.name, ("table_version",), {"table_name": table})
+    return int(rows[0][0]) if rows and rows[0][0] is not None else None

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from greenlet import getcurrent
 
-from pysips.db.api import DbError, DbValue, Row, Where, conditions
+from pysips.db.api import DbError, DbValue, Row, Where, conditions, record_version, recorded_version
 from pysips.db.schema import VERSION, Column, Table
 from pysips.db.url import DbUrl
 
@@ -395,9 +395,7 @@ class PooledDatabase:
         with self.transaction():
             for stmt in self.dialect.ddl(schema, table):
                 self.execute(stmt)
-            if schema.version:
-                self.delete(VERSION.name, {"table_name": table})
-                self.insert(VERSION.name, {"table_name": table, "table_version": schema.version})
+            record_version(self, table, schema.version)
 
     def drop_table(self, name: str) -> None:
         self.execute(f"DROP TABLE IF EXISTS {self.dialect.ident(name)}")
@@ -405,8 +403,7 @@ class PooledDatabase:
     def table_version(self, table: str) -> int | None:
         if not self._exists(VERSION.name):
             return None
-        rows = self.query(VERSION.name, ("table_version",), {"table_name": table})
-        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+        return recorded_version(self, table)
 
     def columns_of(self, table: str) -> list[str]:
         sql = self.dialect.columns_sql()

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pysips.db.api import DbError, DbValue, Row, Where, conditions
+from pysips.db.api import DbError, DbValue, Row, Where, conditions, record_version, recorded_version
 from pysips.db.schema import VERSION, Table
 from pysips.db.url import DbUrl
 
@@ -158,15 +158,12 @@ class SqliteDatabase:
             if self._exists(table):
                 return
             self._run(schema.ddl(table))
-            if schema.version:
-                self.delete(VERSION.name, {"table_name": table})
-                self.insert(VERSION.name, {"table_name": table, "table_version": schema.version})
+            record_version(self, table, schema.version)
 
     def table_version(self, table: str) -> int | None:
         if not self._exists(VERSION.name):
             return None
-        rows = self.query(VERSION.name, ("table_version",), {"table_name": table})
-        return int(rows[0][0]) if rows and rows[0][0] is not None else None
+        return recorded_version(self, table)
 
     def columns_of(self, table: str) -> list[str]:
         return [str(r[1]) for r in self._run(f"PRAGMA table_info({_ident(table)})").fetchall()]
