@@ -184,3 +184,54 @@ def test_sigkill_during_a_register_and_message_flood_loses_nothing_answered(tmp_
     assert all(found.values()), [u for u, f in found.items() if not f][:10]
     print(f"{len(sent)} sent, {len(registered)} bindings and {len(accounted)} MESSAGEs answered 200 "
           f"before SIGKILL; all in the database; {len(found)} found by lookup() after restart")
+
+
+# ---------------------------------------------------------------------------------------------
+# dialogs in db_mode 1 (realtime): a SIGKILL mid-call loses no confirmed dialog
+
+
+def test_sigkill_mid_call_keeps_the_dialog_in_db_mode_1(tmp_path: Path) -> None:
+    """A confirmed call through dialog-test.cfg with dialog db_mode 1; pysips is SIGKILLed (no
+    destroy, no flush) and started again: the dialog row written when the call was confirmed is
+    loaded, and the caller's BYE is matched by its did and relayed to the callee."""
+    import threading
+
+    from tests.integration.proxy_harness import CFG_DIR, mi_datagram, rig_in
+
+    cfg = CFG_DIR / "dialog-test.cfg"
+    with rig_in(tmp_path) as rig:
+        mi_port = free_port()
+        values = dict(MI_PORT=mi_port, DLG_TIMEOUT=60, DLG_FLAGS="", PING_INTERVAL=30, DB_MODE=1,
+                      DB_PATH=rig.workdir / "dialog.db")
+        rig.start_pysips(cfg, **values)
+        uas = rig.start_uas("uas_call.xml")
+        results: list[object] = []
+        caller = threading.Thread(target=lambda: results.append(
+            rig.run_uac("uac_call.xml", duration_ms=5000, timeout_s=30)))
+        caller.start()
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                listed = mi_datagram(mi_port, "dlg_list")["Dialogs"]
+                if listed and listed[0]["state"] == 4:
+                    break
+                time.sleep(0.2)
+            assert listed and listed[0]["state"] == 4, rig.report()
+            assert rig.proxy is not None and rig.proxy.proc is not None
+            os.killpg(rig.proxy.proc.pid, signal.SIGKILL)
+            rig.proxy.proc.wait(5)
+            with sqlite3.connect(rig.workdir / "dialog.db") as conn:
+                rows = conn.execute("SELECT state, callid FROM dialog").fetchall()
+            assert rows == [(4, listed[0]["callid"])], rows
+            rig.start_pysips(cfg, **values)
+            restored = mi_datagram(mi_port, "dlg_list")["Dialogs"]
+            assert [d["callid"] for d in restored] == [rows[0][1]]
+        finally:
+            caller.join(40)
+        result = results[0] if results else None
+        assert result is not None and getattr(result, "ok", False), rig.report()
+        assert uas.wait(timeout=10).ok, rig.report()
+        assert "BYE matched by did" in rig.proxy.log(), rig.report()
+        time.sleep(0.5)
+        with sqlite3.connect(rig.workdir / "dialog.db") as conn:
+            assert conn.execute("SELECT COUNT(*) FROM dialog").fetchone()[0] == 0
