@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from pysips import __version__
+from pysips.core.drain import DEFAULT_GRACE_S
 from pysips.script.oslog import setup_logging
 
 
@@ -58,6 +59,15 @@ def _parse(path: str) -> object:
     metavar="IP[:PORT]",
     help="DNS server to ask instead of /etc/resolv.conf's (repeatable; OpenSIPS has no such setting)",
 )
+@click.option(
+    "--shutdown-grace",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_GRACE_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="on SIGTERM/SIGINT, serve transactions in flight this long, answering new requests 503 "
+    "(0: stop at once, as OpenSIPS)",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -72,6 +82,7 @@ def main(
     log_level: int | None,
     skip_unimplemented: bool,
     dns_servers: tuple[str, ...],
+    shutdown_grace: float,
 ) -> None:
     """pysips: an OpenSIPS-compatible SIP server running opensips.cfg scripts."""
     if show_version:
@@ -124,7 +135,7 @@ def main(
         sys.exit(2)
     sys.exit(
         run_script_file(cfg_file, mpath=mpath, skip_unimplemented=skip_unimplemented, log_level=log_level,
-                        dns_servers=servers)
+                        dns_servers=servers, shutdown_grace=shutdown_grace)
     )
 
 

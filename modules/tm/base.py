@@ -188,6 +188,11 @@ class TmBase:
     def has_transaction(self, ctx: MsgContext) -> bool:
         return isinstance(ctx.transaction, Cell)
 
+    def unanswered_count(self) -> int:
+        """Cells that sent no final reply yet, and our own requests still waiting for theirs."""
+        cells = sum(1 for cell in self.cells.values() if cell.status < 200)
+        return cells + sum(1 for local in self._locals.values() if not local.final)
+
     def on_created(self, fn: CreatedCallback) -> None:
         """fn(ctx, cell) when t_newtran/t_relay/t_reply makes a transaction for ctx's request."""
         self.created_callbacks.append(fn)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pysips.core.drain import DEFAULT_GRACE_S, drain
 from pysips.core.engine import Engine
 from pysips.core.functions import ENGINE_FUNCTIONS
 from pysips.core.listeners import (
@@ -53,6 +54,7 @@ class StartupError(Exception):
     """Something that keeps the server from starting; the message says what and where."""
 
 
+
 @dataclass(slots=True)
 class ServeOptions:
     skip_unimplemented: bool = False
@@ -61,6 +63,8 @@ class ServeOptions:
     log_level: int | None = None  # overrides the script's log_level/debug
     # DNS servers to ask instead of the system's (ip, port): `pysips --dns-server`
     dns_servers: tuple[tuple[str, int], ...] = ()
+    # seconds SIGTERM/SIGINT waits for transactions in flight (`pysips --shutdown-grace`; 0: none)
+    shutdown_grace: float = DEFAULT_GRACE_S
     # called once every listener is bound (tests use it to learn the server is up)
     on_ready: Callable[[Engine], None] | None = None
 
@@ -247,12 +251,18 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
         for started in bound:
             log.log(25, "listening on %s", started.sock.name)
         stop_event = stop or asyncio.Event()
+        hurry = asyncio.Event()  # a second signal: no more draining
+
+        def on_signal() -> None:
+            (hurry if stop_event.is_set() else stop_event).set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop_event.set)
+                loop.add_signal_handler(sig, on_signal)
         if opts.on_ready is not None:
             opts.on_ready(engine)
         await stop_event.wait()
+        await drain(engine, opts.shutdown_grace, hurry)
         log.log(25, "stopping: %d messages received", engine.stats["received"])
         return 0
     finally:
@@ -291,10 +301,11 @@ def tune_gc() -> None:
 
 
 def run_script_file(path: str | Path, *, mpath: str | None = None, skip_unimplemented: bool = False,
-                    log_level: int | None = None, dns_servers: tuple[tuple[str, int], ...] = ()) -> int:
+                    log_level: int | None = None, dns_servers: tuple[tuple[str, int], ...] = (),
+                    shutdown_grace: float = DEFAULT_GRACE_S) -> int:
     """The entry for `pysips -f FILE`: returns the exit status."""
     options = ServeOptions(skip_unimplemented=skip_unimplemented, mpath=mpath, log_level=log_level,
-                           dns_servers=dns_servers)
+                           dns_servers=dns_servers, shutdown_grace=shutdown_grace)
     try:
         return asyncio.run(serve_script(path, options))
     except KeyboardInterrupt:

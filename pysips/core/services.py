@@ -170,6 +170,11 @@ class TransactionService(Protocol):
     def on_completed(self, fn: CompletedCallback) -> None: ...
     def on_deleted(self, fn: DeletedCallback) -> None: ...
 
+    def unanswered_count(self) -> int:
+        """Transactions still waiting for their final reply (requests relayed or received, and
+        requests of our own): what SIGTERM's drain waits for (pysips.core.drain)."""
+        ...
+
     def send_request(self, request: UacRequest, callback: UacCallback | None = None) -> int:
         """Sends `request` in a client transaction of its own; the callback gets each reply.
         1 sent; <0 when it could not be (no destination, no socket, send failure: callback not
