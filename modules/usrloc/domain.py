@@ -176,6 +176,10 @@ class UDomain:
 
     def insert(self, rec: URecord, c: UContact) -> bool:
         c.state = NEW
+        if self.mode != DB_ONLY:
+            # a record emptied a moment ago (force-registration dropped its only binding to make
+            # room) was released from the table: the binding brings it back
+            self.records.setdefault(rec.aor, rec)
         if not c.contact_id and self.mode != DB_ONLY:
             c.contact_id = self._next_contact_id(rec)
         if self._writes_now(c):

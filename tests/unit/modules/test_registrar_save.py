@@ -175,6 +175,19 @@ def test_max_contacts_503_and_force_registration() -> None:
     assert uris == {"sip:alice@198.51.100.10", "sip:alice@198.51.100.20"}  # the oldest went
 
 
+def test_force_registration_replacing_the_only_binding_keeps_the_aor() -> None:
+    """max_contacts 1: the new binding replaces the only one; dropping that one empties the record
+    on the way, and the record must still be in the table afterwards (SIPssert registration/08)."""
+    fx = Fx(reg={"max_contacts": 1})
+    fx.save(register(contact="<sip:alice@198.51.100.10>", call_id="c0", expires=600))
+    fx.core.advance(5)
+    ret, _ = fx.save(register(contact="<sip:alice@198.51.100.20>", call_id="c1", expires=600),
+                     "force-registration")
+    assert ret == 1
+    rec = fx.ul.domain("location").get("alice@example.com")
+    assert rec is not None and [c.uri for c in rec.contacts] == ["sip:alice@198.51.100.20"]
+
+
 def test_max_contacts_2x_letter_flags() -> None:
     fx = Fx()
     fx.save(register(contact="<sip:alice@198.51.100.10>", call_id="c0", expires=600), "c1")
