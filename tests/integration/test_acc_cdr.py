@@ -74,7 +74,7 @@ def held_call(rig: Rig, db: Database) -> dict[str, object]:
     assert uas.wait(timeout=10).ok, rig.report(result)
     rows = poll(lambda: db.query("acc", COLUMNS), 1)
     assert len(rows) == 1, rows
-    row = dict(zip(COLUMNS, rows[0], strict=True))
+    row: dict[str, object] = dict(zip(COLUMNS, rows[0], strict=True))
     core = (row["method"], row["sip_code"], row["sip_reason"], row["src_user"])
     assert core == ("INVITE", "200", "OK", "caller"), row
     assert abs(int(str(row["duration"])) - HOLD_S) <= 1, row
