@@ -617,7 +617,7 @@ def test_state_changes_raise_the_event(env: Any) -> None:
 
     events.add_transport("test", Catch())
     assert events.subscribe("E_DLG_STATE_CHANGED", "test:x", 0) == 1
-    ctx, dlg = new_call(env)
+    _ctx, dlg = new_call(env)
     assert seen == []
     answer(env, dlg)
     assert [(p[5][1], p[6][1]) for p in seen] == [(1, 2), (2, 3)]
