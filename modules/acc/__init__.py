@@ -70,7 +70,7 @@ _FLAGS = {"cdr": CDR, "missed": MISSED, "failed": FAILED}
 _UNAVAILABLE = {
     "aaa": "AAA accounting needs an AAA client, which pysips does not have",
     "evi": "event-interface accounting needs the event interface, which pysips does not have",
-    "cdr": "the 2.x cdr_flag is not supported: call do_accounting(type, \"cdr\") (3.x)",
+    "cdr": "not supported: call do_accounting(type, \"cdr\") (3.x)",
 }
 
 
@@ -264,7 +264,8 @@ exports = ModuleExports(
                        (ArgSpec(ArgKind.STR, "type", static=True, fixup=_fix_type),
                         ArgSpec(ArgKind.STR, "flags", optional=True, static=True, fixup=_fix_flags),
                         ArgSpec(ArgKind.STR, "table", optional=True)), _ROUTES,
-                       doc="account the transaction when it completes (log|db; missed|failed)"),
+                       doc="account the transaction when it completes, or the call when it ends "
+                           "(log|db; cdr|missed|failed)"),
         FunctionExport("drop_accounting", w_drop_accounting,
                        (ArgSpec(ArgKind.STR, "type", optional=True, static=True, fixup=_fix_drop_type),
                         ArgSpec(ArgKind.STR, "flags", optional=True, static=True, fixup=_fix_flags)),
