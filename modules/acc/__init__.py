@@ -7,7 +7,8 @@ acc_db_request() account the current request at once from a comment ("404 Not Fo
 Extra values: 3.x extra_fields ("log: a->name; b") set through $acc_extra(tag), and the 2.x
 log_extra/db_extra lists of pseudo-variables ("ua=$hdr(User-Agent)"); per-leg values: leg_fields
 set through $acc_leg(tag)[index], a leg added by acc_new_leg(). CDRs ("cdr" flag) use the dialog
-module (runtime.py). AAA and the event interface are not available.
+module (runtime.py). The "evi" backend raises E_ACC_EVENT, E_ACC_MISSED_EVENT and E_ACC_CDR through
+the event interface. AAA is not available.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ from .config import (
 from .legs import make_acc_current_leg, make_acc_leg, w_acc_new_leg
 from .record import (
     ACC_REQUEST,
+    BACKENDS,
     CDR,
     DB,
+    EVI,
     FAILED,
     LOG,
     MISSED,
@@ -58,6 +61,7 @@ from .record import (
     record_for,
 )
 from .record import write_db as db_write
+from .record import write_evi as evi_write
 from .record import write_log as log_write
 from .runtime import Acc, acc_of
 
@@ -65,11 +69,11 @@ __all__ = ["Acc", "exports"]
 
 log = logging.getLogger("pysips.modules.acc")
 
-_TYPES = {"log": LOG, "db": DB}
+_TYPES = {"log": LOG, "db": DB, "evi": EVI}
 _FLAGS = {"cdr": CDR, "missed": MISSED, "failed": FAILED}
 _UNAVAILABLE = {
     "aaa": "AAA accounting needs an AAA client, which pysips does not have",
-    "evi": "event-interface accounting needs the event interface, which pysips does not have",
+    "evi": "not supported: call do_accounting(\"evi\", ...) (3.x)",
     "cdr": "not supported: call do_accounting(type, \"cdr\") (3.x)",
 }
 
@@ -128,7 +132,7 @@ def w_drop_accounting(ctx: MsgContext, types: int | None = None, flags: int | No
     state = acc_of(ctx).state(ctx, create=False)
     if state is None:
         return 1
-    backends = types or (LOG | DB)
+    backends = types or BACKENDS
     kinds = flags if flags else (NORMAL | MISSED | FAILED)
     state.flags &= ~(kinds * backends)
     return 1
@@ -178,6 +182,21 @@ def w_acc_db_request(ctx: MsgContext, comment: str, table: str) -> int:
     extras = extra_values(acc.config.db_extra, state, ctx)
     legs = leg_values(acc.config.db_legs, state)
     return 1 if db_write(acc.config, db, table, rec, state, extras, now, missed, legs) else -1
+
+
+def w_acc_evi_request(ctx: MsgContext, comment: str) -> int:
+    """acc_evi_request(comment): E_ACC_EVENT for the current request, now."""
+    msg = _request(ctx)
+    if msg is None:
+        return -1
+    acc = acc_of(ctx)
+    code, reason = parse_comment(comment)
+    now = _now(ctx)
+    state = acc.state(ctx, create=False)
+    rec = record_for(msg, code, reason, None, now)
+    evi_write(acc.events, acc.config, rec, state, extra_values(acc.config.evi_extra, state, ctx), now, False,
+              leg_values(acc.config.evi_legs, state))
+    return 1
 
 
 def _make_acc_extra(name: str, subname: str | None, pos: Pos) -> PVAccessor:
@@ -265,7 +284,7 @@ exports = ModuleExports(
                         ArgSpec(ArgKind.STR, "flags", optional=True, static=True, fixup=_fix_flags),
                         ArgSpec(ArgKind.STR, "table", optional=True)), _ROUTES,
                        doc="account the transaction when it completes, or the call when it ends "
-                           "(log|db; cdr|missed|failed)"),
+                           "(log|db|evi; cdr|missed|failed)"),
         FunctionExport("drop_accounting", w_drop_accounting,
                        (ArgSpec(ArgKind.STR, "type", optional=True, static=True, fixup=_fix_drop_type),
                         ArgSpec(ArgKind.STR, "flags", optional=True, static=True, fixup=_fix_flags)),
@@ -275,7 +294,8 @@ exports = ModuleExports(
         FunctionExport("acc_db_request", w_acc_db_request, (_COMMENT, ArgSpec(ArgKind.STR, "table")), _ROUTES,
                        doc="write the request into a table now"),
         _missing("acc_aaa_request", 1, _UNAVAILABLE["aaa"]),
-        _missing("acc_evi_request", 1, _UNAVAILABLE["evi"]),
+        FunctionExport("acc_evi_request", w_acc_evi_request, (_COMMENT,), _ROUTES,
+                       doc="raise E_ACC_EVENT for the request now"),
         FunctionExport("acc_new_leg", w_acc_new_leg, (), RouteType.ALL,
                        doc="start a new leg: $acc_leg values now go to it"),
         FunctionExport("acc_load_ctx_from_dlg", w_load_ctx_from_dlg, (), RouteType.ALL,

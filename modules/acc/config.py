@@ -50,6 +50,8 @@ class AccConfig:
     # multi-leg accounting (leg_fields): values set per leg with $acc_leg(tag)
     log_legs: list[ExtraField] = field(default_factory=list)
     db_legs: list[ExtraField] = field(default_factory=list)
+    evi_extra: list[ExtraField] = field(default_factory=list)
+    evi_legs: list[ExtraField] = field(default_factory=list)
     leg_tags: tuple[str, ...] = ()
     # 2.x: message flags that mark a transaction for accounting (log_flag ...): param -> bit index
     legacy_flags: dict[str, int] = field(default_factory=dict)
@@ -143,6 +145,8 @@ def config_from(params: dict[str, Any]) -> AccConfig:
                 cfg.log_extra.append(extra)
             elif backend == "db":
                 cfg.db_extra.append(extra)
+            elif backend == "evi":
+                cfg.evi_extra.append(extra)
             if extra.tag not in tags:
                 tags.append(extra.tag)
     cfg.tags = tuple(tags)
@@ -154,6 +158,8 @@ def config_from(params: dict[str, Any]) -> AccConfig:
                 cfg.log_legs.append(extra)
             elif backend == "db":
                 cfg.db_legs.append(extra)
+            elif backend == "evi":
+                cfg.evi_legs.append(extra)
             if extra.tag not in leg_tags:
                 leg_tags.append(extra.tag)
     cfg.leg_tags = tuple(leg_tags)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from pysips.db.api import Database, DbError, DbValue
 from pysips.script.context import MsgContext
+from pysips.script.events import EventInterface, EventParam
 from pysips.script.oslog import py_level
 from pysips.sip.message import SipMessage
 
@@ -25,6 +26,13 @@ ACC_ENDED = "ACC: call ended: "
 # bits of AccState.flags (per backend: the value times the backend's bit)
 LOG = 1
 DB = 2
+EVI = 4
+BACKENDS = LOG | DB | EVI
+
+# the events of the evi backend (OpenSIPS's names)
+E_ACC_EVENT = "E_ACC_EVENT"
+E_ACC_MISSED_EVENT = "E_ACC_MISSED_EVENT"
+E_ACC_CDR = "E_ACC_CDR"
 NORMAL = 1 << 4
 MISSED = 1 << 8
 FAILED = 1 << 12
@@ -210,3 +218,51 @@ def write_db_cdr(cfg: AccConfig, db: Database, table: str, rec: Record, state: A
     row["duration"] = duration
     row["ms_duration"] = ms
     return _insert(cfg, db, table, row, legs)
+
+
+def _core_params(rec: Record, when: float) -> list[EventParam]:
+    return [("method", rec.method), ("from_tag", rec.from_tag), ("to_tag", rec.to_tag),
+            ("callid", rec.callid), ("sip_code", rec.code), ("sip_reason", rec.reason),
+            ("time", int(when))]
+
+
+def _extra_params(cfg: AccConfig, extras: list[str]) -> list[EventParam]:
+    return [(e.name, v) for e, v in zip(cfg.evi_extra, extras, strict=True)]
+
+
+def _raise_per_leg(events: EventInterface, event: str, head: list[EventParam], cfg: AccConfig,
+                   legs: list[list[str]], tail: list[EventParam]) -> None:
+    """One event, or one per leg with its leg values (as the database gets one row per leg)."""
+    if not legs:
+        events.raise_event(event, head + tail)
+        return
+    for leg in legs:
+        values: list[EventParam] = [(f.name, v) for f, v in zip(cfg.evi_legs, leg, strict=True)]
+        events.raise_event(event, head + values + tail)
+
+
+def write_evi(events: EventInterface | None, cfg: AccConfig, rec: Record, state: AccState | None,
+              extras: list[str], now: float, missed: bool, legs: list[list[str]]) -> None:
+    """E_ACC_EVENT (E_ACC_MISSED_EVENT with setuptime and created): the record's values, then the
+    extras and the legs, as OpenSIPS's evi backend raises them; nothing without a subscriber."""
+    event = E_ACC_MISSED_EVENT if missed else E_ACC_EVENT
+    if events is None or not events.has_subscribers(event):
+        return
+    head = _core_params(rec, rec.timestamp) + _extra_params(cfg, extras)
+    tail: list[EventParam] = []
+    if missed and state is not None:
+        tail = [("setuptime", max(0, int(now - state.created))), ("created", int(state.created))]
+    _raise_per_leg(events, event, head, cfg, legs, tail)
+
+
+def write_evi_cdr(events: EventInterface | None, cfg: AccConfig, rec: Record, state: AccState,
+                  call: CallRecord, extras: list[str], legs: list[list[str]]) -> None:
+    """E_ACC_CDR: the INVITE's values with `time` the answer, the extras, the legs, then duration,
+    ms_duration, setuptime and created."""
+    if events is None or not events.has_subscribers(E_ACC_CDR):
+        return
+    duration, ms, setup = cdr_times(state, call)
+    head = _core_params(rec, call.start) + _extra_params(cfg, extras)
+    tail: list[EventParam] = [("duration", duration), ("ms_duration", ms), ("setuptime", setup),
+                              ("created", int(state.created))]
+    _raise_per_leg(events, E_ACC_CDR, head, cfg, legs, tail)

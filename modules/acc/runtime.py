@@ -26,14 +26,20 @@ from typing import Any
 from pysips.core.services import DialogService, TransactionService
 from pysips.db.api import Database, DbError, connect
 from pysips.script.context import MsgContext
+from pysips.script.events import EventInterface, events_of
 from pysips.sip.message import SipMessage
 
 from .config import AccConfig
 from .record import (
     ACC_ANSWERED,
     ACC_MISSED,
+    BACKENDS,
     CDR,
     DB,
+    E_ACC_CDR,
+    E_ACC_EVENT,
+    E_ACC_MISSED_EVENT,
+    EVI,
     FAILED,
     LOG,
     MISSED,
@@ -45,6 +51,8 @@ from .record import (
     record_for,
     write_db,
     write_db_cdr,
+    write_evi,
+    write_evi_cdr,
     write_log,
     write_log_cdr,
 )
@@ -59,7 +67,7 @@ _LEGACY_MARKS = {
     "db_flag": NORMAL * DB,
     "log_missed_flag": MISSED * LOG,
     "db_missed_flag": MISSED * DB,
-    "failed_transaction_flag": FAILED * (LOG | DB),
+    "failed_transaction_flag": FAILED * BACKENDS,
 }
 
 
@@ -70,7 +78,7 @@ _BYE_WAIT = 32.0
 
 
 class Acc:
-    __slots__ = ("_db", "by_bye", "calls", "config", "dialogs", "ending", "process", "states")
+    __slots__ = ("_db", "by_bye", "calls", "config", "dialogs", "ending", "events", "process", "states")
 
     def __init__(self, config: AccConfig, process: Any) -> None:
         self.config = config
@@ -81,6 +89,11 @@ class Acc:
         self.calls: dict[str, AccState] = {}  # by dialog id: CDRs until their dialog ends
         self.ending: dict[str, AccState] = {}  # by dialog id: ended by a BYE, waiting for it
         self.by_bye: dict[str, AccState] = {}  # by the BYE's transaction id
+        # the evi backend: OpenSIPS's three accounting events, published at start
+        self.events: EventInterface | None = events_of(process)
+        if self.events is not None:
+            for event in (E_ACC_EVENT, E_ACC_CDR, E_ACC_MISSED_EVENT):
+                self.events.publish(event)
 
     # ------------------------------------------------------------------ wiring
 
@@ -129,7 +142,7 @@ class Acc:
             # a request of an accounted dialog: its values go to the dialog's CDR
             if isinstance(found, AccState) and found is not call:
                 call.merge_from(found)
-                call.flags |= found.flags & ~(CDR * (LOG | DB))
+                call.flags |= found.flags & ~(CDR * BACKENDS)
                 ctx.extra[STATE_KEY] = call
             return call
         if isinstance(found, AccState):
@@ -209,9 +222,9 @@ class Acc:
             return
         if code >= 200:
             del self.states[cell.id]
-        if code >= 300 and not state.flags & (FAILED * (LOG | DB)):
+        if code >= 300 and not state.flags & (FAILED * BACKENDS):
             return
-        if not state.flags & (NORMAL * (LOG | DB)):
+        if not state.flags & (NORMAL * BACKENDS):
             return
         if code < 200 and not (self.config.early_media and reply is not None and reply.body):
             return
@@ -228,7 +241,7 @@ class Acc:
         self._account(cell, state, code, reason, to_tag, ACC_MISSED, missed=True,
                       kind_of=lambda backend: state.on(MISSED, backend))
         # only the first failed attempt is a missed call; failure_route may re-arm it
-        state.flags &= ~(MISSED * (LOG | DB))
+        state.flags &= ~(MISSED * BACKENDS)
 
     def _deleted(self, cell: Any) -> None:
         self.states.pop(cell.id, None)
@@ -295,6 +308,9 @@ class Acc:
             if db is not None:
                 write_db_cdr(cfg, db, state.table or cfg.table_acc, record, state, call,
                              extra_values(cfg.db_extra, state, None), leg_values(cfg.db_legs, state))
+        if state.on(CDR, EVI):
+            write_evi_cdr(self.events, cfg, record, state, call, extra_values(cfg.evi_extra, state, None),
+                          leg_values(cfg.evi_legs, state))
 
     def _account(self, cell: Any, state: AccState, code: int, reason: str, to_tag: str | None,
                  log_prefix: str, missed: bool, kind_of: Any) -> None:
@@ -314,6 +330,9 @@ class Acc:
             if db is not None:
                 write_db(cfg, db, table, rec, state, extra_values(cfg.db_extra, state, rctx), now, missed,
                          leg_values(cfg.db_legs, state))
+        if kind_of(EVI):
+            write_evi(self.events, cfg, rec, state, extra_values(cfg.evi_extra, state, rctx), now, missed,
+                      leg_values(cfg.evi_legs, state))
 
 
 def acc_of(ctx: MsgContext) -> Acc:

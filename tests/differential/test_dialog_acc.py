@@ -38,7 +38,9 @@ modparam("dialog", "profiles_with_value", "caller")
 modparam("dialog", "default_timeout", 120)
 loadmodule "acc.so"
 modparam("acc", "extra_fields", "log: src_user->src; hdr")
+modparam("acc", "extra_fields", "evi: src_user->src")
 modparam("acc", "leg_fields", "log: who->hangup_by")
+modparam("acc", "leg_fields", "evi: who->hangup_by")
 
 route {
     if (has_totag()) {
@@ -55,7 +57,7 @@ route {
     }
     if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
     xlog("L_NOTICE", "before status=$DLG_status count=$DLG_count\n");
-    do_accounting("log", "cdr|missed");
+    do_accounting("log|evi", "cdr|missed");
     $acc_extra(src_user) = $fU;
     $acc_extra(hdr) = $hdr(X-Acc);
     xlog("L_NOTICE", "after status=$DLG_status count=$DLG_count lifetime=$DLG_lifetime\n");
@@ -71,6 +73,20 @@ route {
 
 onreply_route[r] {
     xlog("L_NOTICE", "REPLY $rs status=$DLG_status\n");
+}
+
+event_route[E_ACC_CDR] {
+    xlog("L_NOTICE", "EV CDR method=$param(method) from_tag=$param(from_tag) to_tag=$param(to_tag) "
+         "call_id=$param(callid) code=$param(sip_code) reason=$param(sip_reason) timestamp=$param(time) "
+         "src=$param(src) hangup_by=$param(hangup_by) duration=$param(duration) "
+         "ms_duration=$param(ms_duration) setuptime=$param(setuptime) created=$param(created) "
+         "p1=$param(1) p8=$param(8) p9=$param(9) p12=$param(12)\n");
+}
+
+event_route[E_ACC_MISSED_EVENT] {
+    xlog("L_NOTICE", "EV MISSED method=$param(method) code=$param(sip_code) reason=$param(sip_reason) "
+         "src=$param(src) hangup_by=$param(hangup_by) setuptime=$param(setuptime) created=$param(created) "
+         "p8=$param(8) p10=$param(10)\n");
 }
 
 event_route[E_DLG_STATE_CHANGED] {
@@ -242,8 +258,16 @@ def test_dialog_values_and_acc_lines_equal(transcripts: dict[str, list[str]]) ->
 def test_state_changed_events_equal(transcripts: dict[str, list[str]]) -> None:
     """E_DLG_STATE_CHANGED through event_route: the same transitions with the same parameters."""
     reference = transcripts["events-opensips"]
-    assert len(reference) == 4 + 2 + 4, reference  # 1->2->3->4->5, 1->2->5, 1->2->3->4->5
+    states = [line for line in reference if line.startswith("EV ") and "->" in line]
+    assert len(states) == 4 + 2 + 4, reference  # 1->2->3->4->5, 1->2->5, 1->2->3->4->5
     assert transcripts["events-pysips"] == reference
+
+
+def test_acc_events_equal(transcripts: dict[str, list[str]]) -> None:
+    """The evi backend: E_ACC_CDR twice, E_ACC_MISSED_EVENT once, the same parameters."""
+    reference = transcripts["events-opensips"]
+    assert sum(line.startswith("EV CDR ") for line in reference) == 2, reference
+    assert sum(line.startswith("EV MISSED ") for line in reference) == 1, reference
 
 
 def test_held_call_duration_equal(transcripts: dict[str, list[str]]) -> None:
