@@ -61,6 +61,8 @@ route {
     $acc_extra(src_user) = $fU;
     $acc_extra(hdr) = $hdr(X-Acc);
     xlog("L_NOTICE", "after status=$DLG_status count=$DLG_count lifetime=$DLG_lifetime\n");
+    set_dlg_flag("billed");
+    set_dlg_flag("vip");
     set_dlg_profile("calls");
     set_dlg_profile("caller", "$fU");
     get_profile_size("caller", "$fU", $var(n));
