@@ -216,7 +216,12 @@ class Dialogs:
         if msg.to_tag:
             log.error("create_dialog: the INVITE has a To tag: not an initial request")
             return -1
-        if self.current(ctx) is not None:
+        existing = self.current(ctx)
+        if existing is not None:
+            if flags:  # made already (by acc's CDRs, say): the flags given now replace its own
+                kept = existing.flags & ~(FLAG_PING_CALLER | FLAG_PING_CALLEE | FLAG_BYEONTIMEOUT
+                                          | FLAG_REINVITE_PING_CALLER | FLAG_REINVITE_PING_CALLEE)
+                existing.flags = kept | flags
             return 1
         from_tag = msg.from_tag or ""
         if not from_tag:

@@ -624,3 +624,14 @@ def test_state_changes_raise_the_event(env: Any) -> None:
     assert [name for name, _ in seen[0]] == ["id", "db_id", "callid", "from_tag", "to_tag", "old_state",
                                             "new_state"]
     assert seen[1][0][1] == dlg.did and seen[1][1][1] == str(dlg.db_id) and seen[1][4][1] == dlg.callee.tag
+
+
+def test_create_dialog_again_replaces_the_flags(env: Any) -> None:
+    """A dialog made already (acc's do_accounting(..., "cdr") makes one with no flags): a later
+    create_dialog(flags) keeps it and sets its flags, as OpenSIPS does; with no flags, nothing."""
+    ctx, dlg = new_call(env)
+    assert dlg.flags == 0
+    assert fn("create_dialog")(ctx, flags_of("bye-on-timeout,options-ping-callee")) == 1
+    assert env.dialogs.current(ctx) is dlg and dlg.flags == flags_of("Bp")
+    assert fn("create_dialog")(ctx, 0) == 1 and dlg.flags == flags_of("Bp")
+    assert fn("create_dialog")(ctx, flags_of("P")) == 1 and dlg.flags == flags_of("P")
