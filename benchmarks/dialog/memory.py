@@ -118,6 +118,7 @@ def main() -> int:
             f"Call-ID: {i}-1234@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:callee@127.0.0.1:5080>\r\n"
             f"Content-Type: application/sdp\r\nContent-Length: {len(SDP)}\r\n\r\n{SDP}").encode())
         tm.fire("reply_in", tx, None, ok)
+        tm.fire("reply_out", tx, 200, "OK", ok)  # the state follows the reply relayed upstream
         tm.fire("completed", tx, 200)
         tm.fire("deleted", tx)
         ack = parse_message((

@@ -5,8 +5,10 @@ do_accounting(type [, flags [, table]]) marks the transaction: "log" and/or "db"
 >= 300 too); the record is written when tm sends the final reply upstream. acc_log_request() and
 acc_db_request() account the current request at once from a comment ("404 Not Found").
 Extra values: 3.x extra_fields ("log: a->name; b") set through $acc_extra(tag), and the 2.x
-log_extra/db_extra lists of pseudo-variables ("ua=$hdr(User-Agent)"). CDRs ("cdr" flag, dialog
-module), multi-leg accounting, AAA and the event interface are not available.
+log_extra/db_extra lists of pseudo-variables ("ua=$hdr(User-Agent)"); per-leg values: leg_fields
+set through $acc_leg(tag)[index], a leg added by acc_new_leg(). CDRs ("cdr" flag) use the dialog
+module (runtime.py). The "evi" backend raises E_ACC_EVENT, E_ACC_MISSED_EVENT and E_ACC_CDR through
+the event interface. AAA is not available.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pysips.core.services import TRANSACTIONS
+from pysips.core.services import DIALOGS, TRANSACTIONS
 from pysips.script.ast import Pos
 from pysips.script.context import MsgContext, RouteType, Value
 from pysips.script.errors import FixupError
@@ -42,8 +44,24 @@ from .config import (
     parse_extra_fields,
     parse_pv_extra,
 )
-from .record import ACC_REQUEST, DB, FAILED, LOG, MISSED, NORMAL, extra_values, parse_comment, record_for
+from .legs import make_acc_current_leg, make_acc_leg, w_acc_new_leg
+from .record import (
+    ACC_REQUEST,
+    BACKENDS,
+    CDR,
+    DB,
+    EVI,
+    FAILED,
+    LOG,
+    MISSED,
+    NORMAL,
+    extra_values,
+    leg_values,
+    parse_comment,
+    record_for,
+)
 from .record import write_db as db_write
+from .record import write_evi as evi_write
 from .record import write_log as log_write
 from .runtime import Acc, acc_of
 
@@ -51,12 +69,12 @@ __all__ = ["Acc", "exports"]
 
 log = logging.getLogger("pysips.modules.acc")
 
-_TYPES = {"log": LOG, "db": DB}
-_FLAGS = {"missed": MISSED, "failed": FAILED}
+_TYPES = {"log": LOG, "db": DB, "evi": EVI}
+_FLAGS = {"cdr": CDR, "missed": MISSED, "failed": FAILED}
 _UNAVAILABLE = {
     "aaa": "AAA accounting needs an AAA client, which pysips does not have",
-    "evi": "event-interface accounting needs the event interface, which pysips does not have",
-    "cdr": "CDR accounting needs the dialog module, which pysips does not have yet",
+    "evi": "not supported: call do_accounting(\"evi\", ...) (3.x)",
+    "cdr": "not supported: call do_accounting(type, \"cdr\") (3.x)",
 }
 
 
@@ -66,7 +84,7 @@ def _split(text: str, known: dict[str, int], what: str, pos: Pos) -> int:
         name = item.strip().lower()
         if not name:
             continue
-        if name in _UNAVAILABLE:
+        if name in _UNAVAILABLE and name not in known:
             raise FixupError(f"{what} {name!r}: {_UNAVAILABLE[name]}", pos)
         if name not in known:
             raise FixupError(f"unknown accounting {what} {name!r} (expected {', '.join(known)})", pos)
@@ -105,6 +123,8 @@ def w_do_accounting(ctx: MsgContext, types: int, flags: int | None = None, table
     state.flags |= (NORMAL | (flags or 0)) * types
     if table and types & DB:
         state.table = table
+    if flags and flags & CDR and not acc.start_call(ctx, state):
+        return -1
     return 1
 
 
@@ -112,7 +132,7 @@ def w_drop_accounting(ctx: MsgContext, types: int | None = None, flags: int | No
     state = acc_of(ctx).state(ctx, create=False)
     if state is None:
         return 1
-    backends = types or (LOG | DB)
+    backends = types or BACKENDS
     kinds = flags if flags else (NORMAL | MISSED | FAILED)
     state.flags &= ~(kinds * backends)
     return 1
@@ -140,7 +160,8 @@ def w_acc_log_request(ctx: MsgContext, comment: str) -> int:
     now = _now(ctx)
     state = acc.state(ctx, create=False)
     rec = record_for(msg, code, reason, None, now)
-    log_write(acc.config, ACC_REQUEST, rec, state, extra_values(acc.config.log_extra, state, ctx), now)
+    log_write(acc.config, ACC_REQUEST, rec, state, extra_values(acc.config.log_extra, state, ctx), now,
+              leg_values(acc.config.log_legs, state))
     return 1
 
 
@@ -159,7 +180,23 @@ def w_acc_db_request(ctx: MsgContext, comment: str, table: str) -> int:
     rec = record_for(msg, code, reason, None, now)
     missed = table == acc.config.table_missed
     extras = extra_values(acc.config.db_extra, state, ctx)
-    return 1 if db_write(acc.config, db, table, rec, state, extras, now, missed) else -1
+    legs = leg_values(acc.config.db_legs, state)
+    return 1 if db_write(acc.config, db, table, rec, state, extras, now, missed, legs) else -1
+
+
+def w_acc_evi_request(ctx: MsgContext, comment: str) -> int:
+    """acc_evi_request(comment): E_ACC_EVENT for the current request, now."""
+    msg = _request(ctx)
+    if msg is None:
+        return -1
+    acc = acc_of(ctx)
+    code, reason = parse_comment(comment)
+    now = _now(ctx)
+    state = acc.state(ctx, create=False)
+    rec = record_for(msg, code, reason, None, now)
+    evi_write(acc.events, acc.config, rec, state, extra_values(acc.config.evi_extra, state, ctx), now, False,
+              leg_values(acc.config.evi_legs, state))
+    return 1
 
 
 def _make_acc_extra(name: str, subname: str | None, pos: Pos) -> PVAccessor:
@@ -191,14 +228,38 @@ def _pv_extra(what: str) -> Any:
     return resolve
 
 
-def _no_legs(value: Any) -> Any:
-    raise FixupError("multi-leg accounting (leg_fields, $acc_leg) is not available in pysips yet")
+def _leg_fields(value: Any) -> Any:
+    return parse_extra_fields(str(value), "leg_fields")
+
+
+_LOADED_FROM_DLG = "acc.loaded_from_dlg"
+
+
+def w_load_ctx_from_dlg(ctx: MsgContext) -> int:
+    """acc_load_ctx_from_dlg(): the accounting values of the message's dialog become the ones
+    $acc_extra/$acc_leg read and write (in pysips they already are whenever the message has an
+    accounted dialog: this reports whether it has, and refuses nesting, as OpenSIPS does)."""
+    acc = acc_of(ctx)
+    if ctx.extra.get(_LOADED_FROM_DLG) or acc.dialogs is None:
+        return -1
+    call = acc.state(ctx, create=False)
+    if call is None or call.call is None:
+        return -1
+    ctx.extra[_LOADED_FROM_DLG] = True
+    return 1
+
+
+def w_unload_ctx_from_dlg(ctx: MsgContext) -> int:
+    return 1 if ctx.extra.pop(_LOADED_FROM_DLG, None) else -1
 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Acc:
     cfg = config_from(params)
     acc = Acc(cfg, mctx.process)
     acc.attach_tm(mctx.require(TRANSACTIONS))
+    dialogs = mctx.get(DIALOGS)
+    if dialogs is not None:
+        acc.attach_dialogs(dialogs)
     return acc
 
 
@@ -222,7 +283,8 @@ exports = ModuleExports(
                        (ArgSpec(ArgKind.STR, "type", static=True, fixup=_fix_type),
                         ArgSpec(ArgKind.STR, "flags", optional=True, static=True, fixup=_fix_flags),
                         ArgSpec(ArgKind.STR, "table", optional=True)), _ROUTES,
-                       doc="account the transaction when it completes (log|db; missed|failed)"),
+                       doc="account the transaction when it completes, or the call when it ends "
+                           "(log|db|evi; cdr|missed|failed)"),
         FunctionExport("drop_accounting", w_drop_accounting,
                        (ArgSpec(ArgKind.STR, "type", optional=True, static=True, fixup=_fix_drop_type),
                         ArgSpec(ArgKind.STR, "flags", optional=True, static=True, fixup=_fix_flags)),
@@ -232,10 +294,14 @@ exports = ModuleExports(
         FunctionExport("acc_db_request", w_acc_db_request, (_COMMENT, ArgSpec(ArgKind.STR, "table")), _ROUTES,
                        doc="write the request into a table now"),
         _missing("acc_aaa_request", 1, _UNAVAILABLE["aaa"]),
-        _missing("acc_evi_request", 1, _UNAVAILABLE["evi"]),
-        _missing("acc_new_leg", 0, "multi-leg accounting (leg_fields) is not available in pysips yet"),
-        _missing("acc_load_ctx_from_dlg", 0, _UNAVAILABLE["cdr"]),
-        _missing("acc_unload_ctx_from_dlg", 0, _UNAVAILABLE["cdr"]),
+        FunctionExport("acc_evi_request", w_acc_evi_request, (_COMMENT,), _ROUTES,
+                       doc="raise E_ACC_EVENT for the request now"),
+        FunctionExport("acc_new_leg", w_acc_new_leg, (), RouteType.ALL,
+                       doc="start a new leg: $acc_leg values now go to it"),
+        FunctionExport("acc_load_ctx_from_dlg", w_load_ctx_from_dlg, (), RouteType.ALL,
+                       doc="work on the dialog's accounting values (-1 none, or nested)"),
+        FunctionExport("acc_unload_ctx_from_dlg", w_unload_ctx_from_dlg, (), RouteType.ALL,
+                       doc="undo acc_load_ctx_from_dlg()"),
     ),
     params=(
         ParamExport("early_media", ParamType.INT_OR_STR, 0),
@@ -244,7 +310,8 @@ exports = ModuleExports(
                     doc="accepted; From/To are not swapped for upstream requests yet"),
         ParamExport("extra_fields", ParamType.STR, multi=True, check=_extra_fields,
                     doc="\"backend: tag->name; tag\" values set with $acc_extra(tag)"),
-        ParamExport("leg_fields", ParamType.STR, multi=True, check=_no_legs, doc="not available yet"),
+        ParamExport("leg_fields", ParamType.STR, multi=True, check=_leg_fields,
+                    doc="\"backend: tag->name; tag\" per-leg values set with $acc_leg(tag)"),
         ParamExport("log_extra", ParamType.STR, multi=True, resolve=_pv_extra("log_extra"),
                     doc="2.x: \"name=$pvar;...\" added to log records"),
         ParamExport("db_extra", ParamType.STR, multi=True, resolve=_pv_extra("db_extra"),
@@ -265,8 +332,11 @@ exports = ModuleExports(
         *(ParamExport(name, ParamType.STR, default, check=check_name)
           for name, default in COLUMN_PARAMS.items()),
     ),
-    pvars=(PVarExport("acc_extra", _make_acc_extra, doc="extra accounting value of a tag"),),
+    pvars=(PVarExport("acc_extra", _make_acc_extra, doc="extra accounting value of a tag"),
+           PVarExport("acc_leg", make_acc_leg, doc="a leg's accounting value: $(acc_leg(tag)[index])"),
+           PVarExport("acc_current_leg", make_acc_current_leg, doc="the index of the last leg")),
     requires=(TRANSACTIONS,),
+    uses=(DIALOGS,),
     destroy=_destroy,
     init=_init,
     doc="accounting to the log and to a database",

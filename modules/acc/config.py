@@ -47,6 +47,12 @@ class AccConfig:
     log_extra: list[ExtraField] = field(default_factory=list)
     db_extra: list[ExtraField] = field(default_factory=list)
     tags: tuple[str, ...] = ()  # every $acc_extra tag declared by extra_fields
+    # multi-leg accounting (leg_fields): values set per leg with $acc_leg(tag)
+    log_legs: list[ExtraField] = field(default_factory=list)
+    db_legs: list[ExtraField] = field(default_factory=list)
+    evi_extra: list[ExtraField] = field(default_factory=list)
+    evi_legs: list[ExtraField] = field(default_factory=list)
+    leg_tags: tuple[str, ...] = ()
     # 2.x: message flags that mark a transaction for accounting (log_flag ...): param -> bit index
     legacy_flags: dict[str, int] = field(default_factory=dict)
 
@@ -75,7 +81,7 @@ def check_name(value: Any) -> str:
     return name
 
 
-def parse_extra_fields(text: str) -> list[tuple[str, ExtraField]]:
+def parse_extra_fields(text: str, what: str = "extra_fields") -> list[tuple[str, ExtraField]]:
     """"log: a->My_a; b" -> [("log", ExtraField("a", "My_a")), ("log", ExtraField("b", "b"))].
     Without a backend prefix the fields serve every backend (OpenSIPS: the evi form)."""
     out: list[tuple[str, ExtraField]] = []
@@ -93,7 +99,7 @@ def parse_extra_fields(text: str) -> list[tuple[str, ExtraField]]:
         tag, arrow, name = entry.partition("->")
         tag, name = tag.strip(), (name.strip() if arrow else tag.strip())
         if not tag or not name or not all(c.isalnum() or c in "_-." for c in tag + name):
-            raise FixupError(f"extra_fields: bad entry {entry!r} (expected tag or tag->name)")
+            raise FixupError(f"{what}: bad entry {entry!r} (expected tag or tag->name)")
         out.extend((b, ExtraField(tag, name)) for b in backends)
     return out
 
@@ -139,9 +145,24 @@ def config_from(params: dict[str, Any]) -> AccConfig:
                 cfg.log_extra.append(extra)
             elif backend == "db":
                 cfg.db_extra.append(extra)
+            elif backend == "evi":
+                cfg.evi_extra.append(extra)
             if extra.tag not in tags:
                 tags.append(extra.tag)
     cfg.tags = tuple(tags)
+    leg_tags: list[str] = []
+    for value in params.get("leg_fields") or []:
+        parsed = value if isinstance(value, list) else parse_extra_fields(str(value), "leg_fields")
+        for backend, extra in parsed:
+            if backend == "log":
+                cfg.log_legs.append(extra)
+            elif backend == "db":
+                cfg.db_legs.append(extra)
+            elif backend == "evi":
+                cfg.evi_legs.append(extra)
+            if extra.tag not in leg_tags:
+                leg_tags.append(extra.tag)
+    cfg.leg_tags = tuple(leg_tags)
     cfg.legacy_flags = {
         name: int(params[name]) for name in LEGACY_FLAG_PARAMS if params.get(name) is not None
     }

@@ -339,6 +339,12 @@ def _not_built(ctx: MsgContext, *args: object) -> int:
     raise RuntimeError("a missing function is refused when the script loads")
 
 
+def w_set_dlg_sharing_tag(ctx: MsgContext, tag: str) -> int:
+    """OpenSIPS answers 1 at once when dialog_replication_cluster is not set, which is always the
+    case here (pysips has no clusterer): a single node owns every dialog."""
+    return 1
+
+
 def _check_db_mode(value: Any) -> int:
     mode = int(value)
     if mode not in (0, 1, 2, 3):
@@ -365,6 +371,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
     tm = dialogs.tm
     tm.on_created(dialogs.transaction_created)
     tm.on_reply_in(dialogs.reply_in)
+    tm.on_reply_out(dialogs.reply_relayed)
     tm.on_completed(dialogs.completed)
     tm.on_deleted(dialogs.deleted)
     if dialogs.rr is not None:
@@ -457,8 +464,10 @@ exports = ModuleExports(
                        (ArgSpec(ArgKind.STR, "profile"), _STR_OPT,
                         ArgSpec(ArgKind.VAR, "out"), ArgSpec(ArgKind.VAR, "number")),
                        RouteType.ALL, doc="the JSON of the dialogs of a profile (value)"),
-        *(FunctionExport(name, _not_built, missing=f"dialog's {name}() is not implemented in pysips yet")
-          for name in ("set_dlg_sharing_tag", "dlg_inc_cseq")),
+        FunctionExport("set_dlg_sharing_tag", w_set_dlg_sharing_tag, (ArgSpec(ArgKind.STR, "tag"),),
+                       RouteType.REQUEST, doc="accepted: 1 (no dialog replication cluster here)"),
+        FunctionExport("dlg_inc_cseq", _not_built,
+                       missing="dialog's dlg_inc_cseq() is not implemented in pysips yet"),
         FunctionExport("load_dialog_ctx", w_load_dialog_ctx,
                        (ArgSpec(ArgKind.STR, "id"),
                         ArgSpec(ArgKind.STR, "mode", optional=True, static=True, fixup=_fix_load_mode)),

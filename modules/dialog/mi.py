@@ -69,11 +69,12 @@ def dialog_object(dialogs: Any, dlg: Dialog, with_context: bool) -> dict[str, An
 
 
 def flag_list(dialogs: Any, flags: int) -> str:
-    """The names of the set dialog flags, space-separated (OpenSIPS bitmask_to_flag_list)."""
+    """The names of the set dialog flags, space-separated, the last declared first (OpenSIPS's
+    bitmask_to_flag_list walks its flag list, newest entry first)."""
     from pysips.script.flags import FlagKind
 
     names = []
-    for bit in range(32):
+    for bit in range(31, -1, -1):
         if flags & (1 << bit):
             name = dialogs.flag_names.name_of(FlagKind.DIALOG, bit) if dialogs.flag_names else None
             names.append(name if name is not None else str(bit))

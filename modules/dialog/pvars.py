@@ -65,20 +65,42 @@ def _end_reason(ctx: MsgContext) -> Value:
 
 
 def _get_flags(ctx: MsgContext) -> Value:
+    """3.x: the names of the set dialog flags, space-separated ("" when none); NULL without a
+    dialog (a value set before create_dialog() reads as that number)."""
+    from .mi import flag_list
     from .runtime import PENDING_FLAGS
 
-    _, dlg = _current(ctx)
+    dialogs, dlg = _current(ctx)
     if dlg is None:
         pending = ctx.extra.get(PENDING_FLAGS)
         return None if pending is None else int(pending)
-    return dlg.user_flags
+    return flag_list(dialogs, dlg.user_flags)
+
+
+def _flags_of(dialogs: Dialogs | None, value: Value) -> int:
+    """An integer bit mask (2.x), or a list of dialog flag names known to the script (3.x)."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    from pysips.script.flags import FlagKind
+
+    known = dialogs.flag_names.names(FlagKind.DIALOG) if dialogs is not None and dialogs.flag_names else {}
+    mask = 0
+    for name in text.split(" "):
+        if name in known:
+            mask |= 1 << known[name]
+    return mask
 
 
 def _set_flags(ctx: MsgContext, value: Value) -> None:
     from .runtime import PENDING_FLAGS
 
-    _, dlg = _current(ctx)
-    number = int(value) if value is not None else 0
+    dialogs, dlg = _current(ctx)
+    number = _flags_of(dialogs, value)
     if dlg is None:
         ctx.extra[PENDING_FLAGS] = number
     else:

@@ -25,8 +25,10 @@ from pysips.core.services import (
     UacRequest,
 )
 from pysips.script.context import MsgContext
+from pysips.script.events import events_of
 from pysips.sip.message import SipMessage
 
+from .events import DialogEvents
 from .model import (
     CONFIRMED,
     CONFIRMED_NA,
@@ -141,6 +143,7 @@ class Dialogs:
         self.ending: dict[str, Dialog] = {}  # a BYE's transaction -> the dialog it ended
         self._next_id = int.from_bytes(os.urandom(2), "big")
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
+        self.events = DialogEvents(events_of(process))
         self.changed_callbacks: list[Callable[[Dialog], None]] = []
         self.db: Any = None  # db.DialogDb when db_mode > 0
         self.flag_names: Any = None  # the script's FlagRegistry: dialog flag names for the MI
@@ -213,7 +216,12 @@ class Dialogs:
         if msg.to_tag:
             log.error("create_dialog: the INVITE has a To tag: not an initial request")
             return -1
-        if self.current(ctx) is not None:
+        existing = self.current(ctx)
+        if existing is not None:
+            if flags:  # made already (by acc's CDRs, say): the flags given now replace its own
+                kept = existing.flags & ~(FLAG_PING_CALLER | FLAG_PING_CALLEE | FLAG_BYEONTIMEOUT
+                                          | FLAG_REINVITE_PING_CALLER | FLAG_REINVITE_PING_CALLEE)
+                existing.flags = kept | flags
             return 1
         from_tag = msg.from_tag or ""
         if not from_tag:
@@ -277,12 +285,19 @@ class Dialogs:
             reply.remove_header("CSeq")
             reply.insert_header(f"CSeq: {shifted[0]} {shifted[1]}")
             return
+
+    def reply_relayed(self, t: TransactionInfo, code: int, reason: str, reply: SipMessage | None) -> None:
+        """A reply to the initial INVITE went upstream: the dialog's state follows it. After the
+        onreply route, as in OpenSIPS (TMCB_RESPONSE_FWDED): that route still sees the state
+        before the reply ($DLG_status 1 for the 180, 2 for the 200 after a 180)."""
+        if reply is None:
+            return
         dlg = self.by_transaction.get(t.id)
         if dlg is None or dlg.ended or reply.cseq.method != "INVITE":
             return
-        code = reply.status
         if 100 < code < 200 and dlg.state == UNCONFIRMED:
             dlg.state = EARLY
+            self.events.state_changed(dlg, UNCONFIRMED, reply.to_tag or "")
             self.early += 1
             self._changed(dlg)
         elif 200 <= code < 300 and dlg.state in (UNCONFIRMED, EARLY):
@@ -291,7 +306,9 @@ class Dialogs:
     def _confirm(self, dlg: Dialog, reply: SipMessage) -> None:
         if dlg.state == EARLY:
             self.early -= 1
+        old = dlg.state
         dlg.state = CONFIRMED_NA
+        self.events.state_changed(dlg, old, reply.to_tag or "")
         self.active += 1
         routes = _route_texts(reply)
         marker = f";{self.config.rr_param}={dlg.did}"
@@ -406,6 +423,7 @@ class Dialogs:
             ctx.extra[CSEQ_SHIFT] = (msg.cseq.number, msg.cseq.method)
         if method == "ACK" and dlg.state == CONFIRMED_NA:
             dlg.state = CONFIRMED
+            self.events.state_changed(dlg, CONFIRMED_NA)
             dlg.db_dirty = True
             self._changed(dlg)
         elif method == "BYE" and dlg.confirmed:
@@ -465,7 +483,9 @@ class Dialogs:
             self.early -= 1
         elif dlg.confirmed:
             self.active -= 1
+        old = dlg.state
         dlg.state = DELETED
+        self.events.state_changed(dlg, old)
         dlg.expires_at = 0.0
         if dlg.timer is not None:
             dlg.timer.cancel()

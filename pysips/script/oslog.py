@@ -52,6 +52,8 @@ _PREFIX = {
 }
 
 SCRIPT_LOGGER = "pysips.script.xlog"
+# Lines OpenSIPS prints without a "module:" component: xlog's, and acc's records (LM_GEN2)
+BARE_LOGGERS = frozenset({SCRIPT_LOGGER, "pysips.acc"})
 
 
 def py_level(os_level: int) -> int:
@@ -63,13 +65,14 @@ def py_level(os_level: int) -> int:
 
 
 class OpenSIPSFormatter(logging.Formatter):
-    """`Nov 26 03:40:00 [1234] ERROR:core: text`; script (xlog) lines carry no component."""
+    """`Nov 26 03:40:00 [1234] ERROR:core: text`; script (xlog) and accounting lines carry no
+    component."""
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%b %d %H:%M:%S", time.localtime(record.created))
         prefix = _PREFIX.get(record.levelno, "DBG:")
         text = record.getMessage()
-        if record.name != SCRIPT_LOGGER:
+        if record.name not in BARE_LOGGERS:
             component = record.name.rsplit(".", 1)[-1]
             text = f"{component}: {text}"
         line = f"{stamp} [{record.process}] {prefix}{text}"

@@ -1,6 +1,6 @@
 """OpenSIPS's own SIPssert tests (the corpus) run against pysips by `pysips-sipssert`, without Docker.
 
-The registration, auth, record-route and startup sets and three dialog tests run once (module
+The registration, auth, record-route and startup sets, three dialog tests and accounting/01 run once (module
 fixture), with their upstream
 check scripts (MI checks in Python, SQLite checks in busybox sh, seeing the containers' paths); each
 test's verdict is then asserted on its own, so the report names every test that does not pass.
@@ -29,13 +29,14 @@ if not CORPUS.is_dir():  # a checkout elsewhere
 SETS = ("auth", "record-route", "registration", "startup")
 # Single tests of sets that do not pass whole yet (dialog's PRACK tests need PRACK relaying and
 # dlg_send_sequential, not built yet).
-TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire")
+TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire", "accounting/01.db-transaction")
 
 MUST_PASS = [
     "auth/01.password-db-www",
     "dialog/01.dialog",
     "dialog/02.pinging",
     "dialog/04.expire",
+    "accounting/01.db-transaction",
     "auth/03.password-db-proxy",
     "auth/04.password-db-proxy-domain",
     "auth/05.ha1-db-www",
@@ -92,7 +93,7 @@ def test_summary_line_and_exit_code(corpus_run: tuple[int, list[str]]) -> None:
     verdicts = [STATUS_LINE.match(line) for line in lines]
     passed = sum(1 for m in verdicts if m and m.group(1) == "PASS")
     failed = sum(1 for m in verdicts if m and m.group(1) == "FAIL")
-    assert passed + failed == 18
+    assert passed + failed == 19
     assert lines[-1] == f"{passed} passed, {failed} failed"
     assert code == (0 if failed == 0 else 1)
 

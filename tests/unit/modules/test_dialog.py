@@ -200,8 +200,8 @@ def new_call(e: Any, flags: str = "") -> tuple[MsgContext, Any]:
 
 
 def answer(e: Any, dlg: Any) -> None:
-    e.tm.fire("reply_in", Tx("t1"), None, reply(180, dlg.did))
-    e.tm.fire("reply_in", Tx("t1"), None, reply(200, dlg.did))
+    e.tm.fire("reply_out", Tx("t1"), 180, "", reply(180, dlg.did))
+    e.tm.fire("reply_out", Tx("t1"), 200, "", reply(200, dlg.did))
     e.tm.fire("completed", Tx("t1"), 200)
 
 
@@ -225,9 +225,9 @@ def test_did_is_reverse_hex_and_goes_into_the_record_route(env: Any) -> None:
 def test_states_from_invite_to_bye(env: Any) -> None:
     ctx, dlg = new_call(env)
     assert dlg.state == 1 and pv("DLG_status").get(ctx) == 1
-    env.tm.fire("reply_in", Tx("t1"), None, reply(180, dlg.did))
+    env.tm.fire("reply_out", Tx("t1"), 180, "", reply(180, dlg.did))
     assert dlg.state == 2 and env.dialogs.early == 1
-    env.tm.fire("reply_in", Tx("t1"), None, reply(200, dlg.did))
+    env.tm.fire("reply_out", Tx("t1"), 200, "", reply(200, dlg.did))
     assert dlg.state == 3 and env.dialogs.active == 1 and env.dialogs.early == 0
     # the route sets on each side of our Record-Route, and the callee's Contact and tag
     assert dlg.caller.route_set == ["<sip:up.example.com;lr>"]
@@ -249,7 +249,7 @@ def test_states_from_invite_to_bye(env: Any) -> None:
 
 def test_negative_final_fails_the_dialog(env: Any) -> None:
     _, dlg = new_call(env)
-    env.tm.fire("reply_in", Tx("t1"), None, reply(183, dlg.did))
+    env.tm.fire("reply_out", Tx("t1"), 183, "", reply(183, dlg.did))
     env.tm.fire("completed", Tx("t1"), 486)
     assert dlg.state == 5 and env.dialogs.failed == 1 and env.dialogs.early == 0 and not env.dialogs.table
 
@@ -581,3 +581,57 @@ def test_del_delay_keeps_a_deleted_dialog_listed(env: Any) -> None:
     assert fn("match_dialog")(late_ctx) == 1 and pv("DLG_status").get(late_ctx) == 5
     env.core.advance(3.5)
     assert not env.dialogs.table
+
+
+def test_sharing_tag_accepted_and_inc_cseq_a_load_error(env: Any) -> None:
+    """set_dlg_sharing_tag(): 1, as OpenSIPS without a replication cluster; dlg_inc_cseq() is not
+    built: a load error naming it."""
+    from pysips.script.compile import check_script
+    from pysips.script.parse import parse_text
+
+    ctx, _ = new_call(env)
+    assert fn("set_dlg_sharing_tag")(ctx, "vip") == 1
+    text = ('loadmodule "tm.so"\nloadmodule "dialog.so"\n'
+            'route { create_dialog(); set_dlg_sharing_tag("vip"); dlg_inc_cseq(); }\n')
+    report = check_script(parse_text(text, "dlg.cfg"))
+    errors = [(p.pos.line, p.message) for p in report.problems if not p.warning]
+    assert len(errors) == 1 and errors[0][0] == 3 and "dlg_inc_cseq" in errors[0][1], errors
+
+
+def test_state_changes_raise_the_event(env: Any) -> None:
+    """E_DLG_STATE_CHANGED with OpenSIPS's parameters, once per change (none at creation)."""
+    from pysips.script.events import EventInterface
+
+    events = EventInterface(env.process, lambda: 0.0)
+    seen: list[list[Any]] = []
+    env.dialogs.events.interface = events
+    events.publish("E_DLG_STATE_CHANGED")
+
+    class Catch:
+        def parse(self, address: str) -> Any:
+            return address
+
+        def deliver(self, event: str, target: Any, params: list[Any]) -> bool:
+            seen.append(params)
+            return True
+
+    events.add_transport("test", Catch())
+    assert events.subscribe("E_DLG_STATE_CHANGED", "test:x", 0) == 1
+    _ctx, dlg = new_call(env)
+    assert seen == []
+    answer(env, dlg)
+    assert [(p[5][1], p[6][1]) for p in seen] == [(1, 2), (2, 3)]
+    assert [name for name, _ in seen[0]] == ["id", "db_id", "callid", "from_tag", "to_tag", "old_state",
+                                            "new_state"]
+    assert seen[1][0][1] == dlg.did and seen[1][1][1] == str(dlg.db_id) and seen[1][4][1] == dlg.callee.tag
+
+
+def test_create_dialog_again_replaces_the_flags(env: Any) -> None:
+    """A dialog made already (acc's do_accounting(..., "cdr") makes one with no flags): a later
+    create_dialog(flags) keeps it and sets its flags, as OpenSIPS does; with no flags, nothing."""
+    ctx, dlg = new_call(env)
+    assert dlg.flags == 0
+    assert fn("create_dialog")(ctx, flags_of("bye-on-timeout,options-ping-callee")) == 1
+    assert env.dialogs.current(ctx) is dlg and dlg.flags == flags_of("Bp")
+    assert fn("create_dialog")(ctx, 0) == 1 and dlg.flags == flags_of("Bp")
+    assert fn("create_dialog")(ctx, flags_of("P")) == 1 and dlg.flags == flags_of("P")
