@@ -1,4 +1,4 @@
-"""Query results into script variables, as OpenSIPS's sqlops stores them.
+"""Query results into script variables, as OpenSIPS's sqlops (and 2.x avpops) store them.
 
 Into AVPs (sql_query, sql_select): one value per row for each column's AVP, added so that the
 first row ends in front ($avp(x)[0] is row 1); NULL is the string "<null>"; integers stay
@@ -33,7 +33,7 @@ def _script_value(value: object) -> str | int:
 def into_avps(ctx: MsgContext, rows: Sequence[Row], targets: Sequence[PVAccessor]) -> bool:
     for row in reversed(rows):
         if len(row) > len(targets):
-            log.error("sqlops: too few AVPs for the result: need %d, have %d", len(row), len(targets))
+            log.error("too few AVPs for the result: need %d, have %d", len(row), len(targets))
             return False
         for value, target in zip(row, targets, strict=False):
             target.set(ctx, NULL_TEXT if value is None else _script_value(value))
@@ -42,7 +42,7 @@ def into_avps(ctx: MsgContext, rows: Sequence[Row], targets: Sequence[PVAccessor
 
 def into_vars(ctx: MsgContext, row: Row, targets: Sequence[PVAccessor]) -> bool:
     if len(targets) < len(row):
-        log.error("sqlops: too few output vars to store the result, need %d, having %d",
+        log.error("too few output vars to store the result, need %d, having %d",
                   len(row), len(targets))
         return False
     for value, target in zip(row, targets, strict=False):
