@@ -106,7 +106,7 @@ def parse_source(value: Any, fctx: Any = None) -> Source:
     if not body:
         raise FixupError("empty source")
     if not body.startswith("$"):
-        return Source(text, qualifier or Qualifier.UUID, constant=body.strip("'\""))
+        return Source(text, qualifier or Qualifier.UUID, constant=body)
     variable = compile_param_pv(body, "source")
     default = Qualifier.URI if body in _URI_VARIABLES else Qualifier.UUID
     return Source(text, qualifier or default, variable=variable)
