@@ -1,7 +1,7 @@
-"""avpops: OpenSIPS 2.x's AVP operations module (kept, shrinking, up to 3.4). OpenSIPS 3.6 has no
-avpops: its database functions live on in sqlops (sql_avp_load/store/delete, sql_query) and the others gave way to script
-assignments and transformations. 2.x scripts still load it, so pysips keeps it (and `pysips -c`
-says it is a 2.x module).
+"""avpops: OpenSIPS 2.x's AVP operations module (kept, shrinking, up to 3.4). OpenSIPS 3.6 has
+no avpops: its database functions live on in sqlops (sql_avp_load/store/delete, sql_query) and
+the others gave way to script assignments and transformations. 2.x scripts still load it, so
+pysips keeps it (and `pysips -c` says it is a 2.x module).
 
 User preferences come from `usr_preferences` (OpenSIPS's layout), through pysips.db: values are
 bound as parameters, and on MySQL/PostgreSQL only the calling message waits for the server.
