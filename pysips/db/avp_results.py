@@ -2,7 +2,8 @@
 
 Into AVPs (sql_query, sql_select): one value per row for each column's AVP, added so that the
 first row ends in front ($avp(x)[0] is row 1); NULL is the string "<null>"; integers stay
-integers, other values become strings. Into any variables (the `_one` forms): the first row
+integers, DATE/DATETIME/TIMESTAMP columns become integers (seconds since the epoch, the column's
+text read as local time, as OpenSIPS's db layer converts them), other values become strings. Into any variables (the `_one` forms): the first row
 only, NULL as NULL; fewer variables than columns is an error.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from pysips.db.api import Row
+from pysips.db.api import DbDateTime, Row
 from pysips.script.context import MsgContext
 from pysips.script.pv_base import PVAccessor
 
@@ -23,6 +24,10 @@ NULL_TEXT = "<null>"
 def _script_value(value: object) -> str | int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    if isinstance(value, DbDateTime):
+        # OpenSIPS's db layer reads DATETIME columns into a time_t, and sqlops stores that integer
+        epoch = value.epoch()
+        return str(value) if epoch is None else epoch
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, float):

@@ -57,6 +57,11 @@ route{
 		sl_send_reply(200, "a=$var(a) b=$var(b) c=$var(c)");
 		exit;
 	}
+	if ($rU == "when") {
+		$var(rc) = sql_query_one("SELECT CAST('2024-03-05 10:20:30' AS @@STAMP_TYPE@@), 'x'", "$var(t);$var(x)");
+		sl_send_reply(200, "rc=$var(rc) t=$var(t)");
+		exit;
+	}
 	sl_send_reply(404, "no such test");
 }
 """  # noqa: E501
@@ -70,6 +75,7 @@ def start(rig: Rig, sql_server: Server) -> None:
     values = rig.ports.template_values(
         DB_URL=sql_server.url, DRIVER="db_mysql" if mysql else "db_postgres",
         SLEEP="SELECT SLEEP(1.5)" if mysql else "SELECT pg_sleep(1.5)",
+        STAMP_TYPE="DATETIME" if mysql else "TIMESTAMP",
     )
     rig.start_proxy("pysips", pysips_argv(render_template(template, values, rig.workdir / "sqlops.cfg")))
 
@@ -106,6 +112,17 @@ def test_structured_and_raw_statements(rig: Rig, sql_server: Server, sql_db: Dat
         assert changed == "a=1 b=1 c=-1", changed
         rows = sorted(sql_db.query("uri", ("username", "uri_user")))  # type: ignore[type-var]
         assert rows == [("bob", "changed"), ("o'neil", "changed")]
+    finally:
+        ua.close()
+
+
+def test_datetime_columns_are_seconds_since_the_epoch(rig: Rig, sql_server: Server) -> None:
+    """As OpenSIPS's db_mysql/db_postgres hand sqlops a DATETIME: a time_t (local time)."""
+    start(rig, sql_server)
+    ua = Ua(rig.ports.proxy)
+    try:
+        stamp = int(time.mktime(time.strptime("2024-03-05 10:20:30", "%Y-%m-%d %H:%M:%S")))
+        assert reason(ua.final(cseq=send(ua, "when", "x"))) == f"rc=1 t={stamp}"
     finally:
         ua.close()
 
