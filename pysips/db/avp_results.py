@@ -4,7 +4,8 @@ Into AVPs (sql_query, sql_select): one value per row for each column's AVP, adde
 first row ends in front ($avp(x)[0] is row 1); NULL is the string "<null>"; integers stay
 integers, DATE/DATETIME/TIMESTAMP columns become integers (seconds since the epoch, the column's
 text read as local time, as OpenSIPS's db layer converts them), other values become strings.
-Into any variables (the `_one` forms): the first row only, NULL as NULL; fewer variables than columns is an error.
+Into any variables (the `_one` forms): the first row only, NULL as NULL; fewer variables than
+columns is an error.
 """
 
 from __future__ import annotations
