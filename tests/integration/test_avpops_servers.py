@@ -61,13 +61,17 @@ route{
 """  # noqa: E501
 
 
-def test_preferences_on_a_real_server(rig: Rig, sql_server: Server, sql_db: Database) -> None:
+def start(rig: Rig, sql_server: Server) -> None:
     template = rig.workdir / "avpops.cfg.in"
     rig.workdir.mkdir(parents=True, exist_ok=True)
     template.write_text(SCRIPT)
     values = rig.ports.template_values(
         DB_URL=sql_server.url, DRIVER="db_mysql" if sql_server.scheme == "mysql" else "db_postgres")
     rig.start_proxy("pysips", pysips_argv(render_template(template, values, rig.workdir / "avpops.cfg")))
+
+
+def test_preferences_on_a_real_server(rig: Rig, sql_server: Server, sql_db: Database) -> None:
+    start(rig, sql_server)
     ua = Ua(rig.ports.proxy)
     try:
         assert reason(ua.final(cseq=send(ua, "store", "o'neil"))) == "a=1 b=1"
@@ -81,5 +85,26 @@ def test_preferences_on_a_real_server(rig: Rig, sql_server: Server, sql_db: Data
                           "a=1 b=1 c=1 fwd=sip:vm@db.test, 5 p=sip:vm@db.test, 5 attr=lang"), loaded
         assert reason(ua.final(cseq=send(ua, "drop", "o'neil"))) == "a=1 b=-1"
         assert [r[0] for r in sql_db.query("usr_preferences", ("attribute",))] == ["lang"]
+    finally:
+        ua.close()
+
+
+def test_server_stopped_mid_run_functions_fail_and_the_script_goes_on(
+        rig: Rig, sql_server: Server, sql_db: Database) -> None:
+    start(rig, sql_server)
+    ua = Ua(rig.ports.proxy)
+    try:
+        assert reason(ua.final(cseq=send(ua, "store", "dave"))) == "a=1 b=1"
+        sql_server.stop()
+        try:
+            # every database function returns -1; the reply is still sent
+            assert reason(ua.final(cseq=send(ua, "drop", "dave"), timeout=15.0)) == "a=-1 b=-1"
+        finally:
+            sql_server.start()
+        assert reason(ua.final(cseq=send(ua, "drop", "dave"))) == "a=1 b=-1"  # reconnected
+        assert rig.proxy is not None and rig.proxy.alive()
+        log = rig.proxy.log()
+        assert "avp_db_delete failed" in log and "avp_db_load failed" in log, log[-2000:]
+        assert "opensipsrw" not in log
     finally:
         ua.close()
