@@ -26,6 +26,10 @@ def open_url(text: str) -> Database:
         from pysips.db.mysql import open_mysql
 
         return open_mysql(url)
+    if url.scheme == "text":
+        from pysips.db.dbtext import open_text
+
+        return open_text(url)
     if url.scheme in ("postgres", "postgresql"):
         from pysips.db.postgres import open_postgres
 

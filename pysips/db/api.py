@@ -103,7 +103,7 @@ Driver = Callable[[DbUrl], Database]
 
 _drivers: dict[str, Driver] = {}
 _driver_modules = {"sqlite": "db_sqlite", "mysql": "db_mysql", "postgres": "db_postgres",
-                   "postgresql": "db_postgres", "text": "db_text", "dbtext": "db_text"}
+                   "postgresql": "db_postgres", "text": "db_text"}
 
 
 def register_driver(scheme: str, driver: Driver) -> None:
