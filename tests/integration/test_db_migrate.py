@@ -69,7 +69,8 @@ def check_migrated(url: str, db: Database) -> None:
     assert db.insert("subscriber", {"username": "new", "domain": "d.test"}) == 3
     again = subprocess.run([sys.executable, "-m", "pysips", "db", "migrate", url],
                            capture_output=True, text=True, timeout=60)
-    assert again.returncode == 0 and "migrated" not in again.stdout and "created" not in again.stdout, again.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "migrated" not in again.stdout and "created" not in again.stdout, again.stdout
 
 
 def test_migrate_sqlite(tmp_path: Path) -> None:
