@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pysips.db.avp_results import split_pv_list
 from pysips.db.dbset import DbSet, parse_db_urls
 from pysips.db.usr_prefs import PrefsColumns, parse_name, parse_source
 from pysips.script.context import RouteType
@@ -44,7 +45,7 @@ def _no_scheme(value: Any) -> Any:
 
 
 def _targets(value: Any, fctx: FixupContext) -> list[PVAccessor] | None:
-    names = [n.strip() for n in str(value).split(";") if n.strip()]
+    names = split_pv_list(str(value))
     if not names:
         return None
     return [compile_param_pv(n, "avp_db_query result", None, writable=True) for n in names]

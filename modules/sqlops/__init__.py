@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pysips.db.api import Database, DbError, Row
-from pysips.db.avp_results import into_avps, into_vars
+from pysips.db.avp_results import into_avps, into_vars, split_pv_list
 from pysips.db.dbset import DbSet, parse_db_urls
 from pysips.db.usr_prefs import NameSpec, PrefsColumns, Source, parse_name, parse_source
 from pysips.db.usr_prefs import delete as prefs_delete
@@ -65,7 +65,7 @@ def _ops(ctx: MsgContext) -> DbSet:
 
 def _targets(value: Any, fctx: FixupContext) -> list[PVAccessor]:
     """'$avp(a);$var(b)' -> writable accessors (a load error names a bad one)."""
-    names = [n.strip() for n in str(value).split(";") if n.strip()]
+    names = split_pv_list(str(value))
     if not names:
         raise FixupError("no result variable given")
     return [compile_param_pv(n, "sqlops result variable", None, writable=True) for n in names]

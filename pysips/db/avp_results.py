@@ -11,6 +11,7 @@ columns is an error.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
 from pysips.db.api import DbDateTime, Row
@@ -20,6 +21,11 @@ from pysips.script.pv_base import PVAccessor
 log = logging.getLogger("pysips.modules.sqlops")
 
 NULL_TEXT = "<null>"
+
+
+def split_pv_list(text: str) -> list[str]:
+    """'$avp(a);$avp(b)' -> the names; OpenSIPS separates them by ';', ',' or white space."""
+    return [name for name in re.split(r"[\s,;]+", text) if name]
 
 
 def _script_value(value: object) -> str | int:

@@ -32,7 +32,8 @@ def test_datetime_columns_are_seconds_since_the_epoch(tmp_path: Path) -> None:
             "CREATE TABLE t (id INTEGER, stamp DATETIME, day DATE, label CHAR(32));"
             "INSERT INTO t VALUES (1, '2024-03-05 10:20:30', '2024-03-05', '2024-03-05 10:20:30');"
         )
-    ctx = _run(db, 'sql_query("SELECT stamp, day, label FROM t", "$avp(s);$avp(d);$avp(l)");'
+    # result variables separated by ';', ',' or spaces, as OpenSIPS parses the list
+    ctx = _run(db, 'sql_query("SELECT stamp, day, label FROM t", "$avp(s), $avp(d) ;$avp(l)");'
                    'sql_query_one("SELECT stamp FROM t", "$var(s)");'
                    'sql_select_one(\'["stamp"]\', "t", , , "$var(sel)");')
     stamp = int(time.mktime(time.strptime("2024-03-05 10:20:30", "%Y-%m-%d %H:%M:%S")))
