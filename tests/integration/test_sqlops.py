@@ -11,6 +11,7 @@ import pytest
 
 from pysips.db.api import Database
 from tests.integration.dbservers import Server
+from tests.integration.test_db_differential import OPENSIPS, OPENSIPS_MODULES
 from tests.integration.proxy_harness import LOCALHOST, Rig, pysips_argv, render_template
 from tests.integration.test_registration import Reply, Ua
 
@@ -23,6 +24,7 @@ syslog_enabled=no
 udp_workers=1
 auto_aliases=no
 socket=udp:127.0.0.1:@@PROXY_PORT@@
+@@MPATH@@
 
 loadmodule "proto_udp.so"
 loadmodule "signaling.so"
@@ -67,7 +69,7 @@ route{
 """  # noqa: E501
 
 
-def start(rig: Rig, sql_server: Server) -> None:
+def start(rig: Rig, sql_server: Server, which: str = "pysips") -> None:
     template = rig.workdir / "sqlops.cfg.in"
     rig.workdir.mkdir(parents=True, exist_ok=True)
     template.write_text(SCRIPT)
@@ -76,8 +78,15 @@ def start(rig: Rig, sql_server: Server) -> None:
         DB_URL=sql_server.url, DRIVER="db_mysql" if mysql else "db_postgres",
         SLEEP="SELECT SLEEP(1.5)" if mysql else "SELECT pg_sleep(1.5)",
         STAMP_TYPE="DATETIME" if mysql else "TIMESTAMP",
+        MPATH=f'mpath="{OPENSIPS_MODULES}"' if which == "opensips" else "",
     )
-    rig.start_proxy("pysips", pysips_argv(render_template(template, values, rig.workdir / "sqlops.cfg")))
+    cfg = render_template(template, values, rig.workdir / "sqlops.cfg")
+    if which == "pysips":
+        rig.start_proxy("pysips", pysips_argv(cfg))
+        return
+    if not OPENSIPS.exists():
+        pytest.fail(f"{OPENSIPS} missing: scripts/setup builds the reference OpenSIPS 3.6")
+    rig.start_proxy("opensips", [str(OPENSIPS), "-F", "-m", "64", "-M", "8", "-f", str(cfg)])
 
 
 def send(ua: Ua, ruser: str, fuser: str) -> str:
@@ -116,9 +125,11 @@ def test_structured_and_raw_statements(rig: Rig, sql_server: Server, sql_db: Dat
         ua.close()
 
 
-def test_datetime_columns_are_seconds_since_the_epoch(rig: Rig, sql_server: Server) -> None:
-    """As OpenSIPS's db_mysql/db_postgres hand sqlops a DATETIME: a time_t (local time)."""
-    start(rig, sql_server)
+@pytest.mark.parametrize("which", ["pysips", "opensips"])
+def test_datetime_columns_are_seconds_since_the_epoch(rig: Rig, sql_server: Server, which: str) -> None:
+    """As OpenSIPS's db_mysql/db_postgres hand sqlops a DATETIME: a time_t (local time); the same
+    script on the reference OpenSIPS 3.6 answers the same."""
+    start(rig, sql_server, which)
     ua = Ua(rig.ports.proxy)
     try:
         stamp = int(time.mktime(time.strptime("2024-03-05 10:20:30", "%Y-%m-%d %H:%M:%S")))
