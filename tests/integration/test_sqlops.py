@@ -11,8 +11,8 @@ import pytest
 
 from pysips.db.api import Database
 from tests.integration.dbservers import Server
-from tests.integration.test_db_differential import OPENSIPS, OPENSIPS_MODULES
 from tests.integration.proxy_harness import LOCALHOST, Rig, pysips_argv, render_template
+from tests.integration.test_db_differential import OPENSIPS, OPENSIPS_MODULES
 from tests.integration.test_registration import Reply, Ua
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
