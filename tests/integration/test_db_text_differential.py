@@ -1,9 +1,9 @@
 """db_text against the real OpenSIPS 3.6 (the reference build has db_text.so): pysips writes a
 db_text folder in OpenSIPS's format (`pysips db create`, a subscriber, a REGISTER saved
-write-through, a user preference with ':' in it through avpops); OpenSIPS started on that folder
-authenticates the same user, finds the binding and loads the preference (sqlops's sql_avp_load,
-3.6's name for avp_db_load); when OpenSIPS stops it writes its tables back, and pysips reads
-them."""
+write-through, a user preference with ':' in it through avpops, an acc row); OpenSIPS started on
+that folder authenticates the same user, finds the binding and loads the preference (sqlops's
+sql_avp_load, 3.6's name for avp_db_load); when OpenSIPS stops it writes its tables back, and
+pysips reads them."""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ modparam("auth_db", "db_url", "@@DB_URL@@")
 modparam("auth_db", "calculate_ha1", 1)
 modparam("auth_db", "password_column", "password")
 modparam("auth_db", "load_credentials", "")
+loadmodule "acc.so"
+modparam("acc", "db_url", "@@DB_URL@@")
 loadmodule "@@PREFS@@.so"
 modparam("@@PREFS@@", "db_url", "@@DB_URL@@")
 
@@ -70,6 +72,7 @@ route{
 		sl_send_reply(404, "Not Found");
 		exit;
 	}
+	acc_db_request("200 found", "acc");
 	sl_send_reply(200, "found $ru pref=$avp(fwd)");
 }
 """
@@ -130,6 +133,9 @@ def test_opensips_reads_the_db_text_folder_pysips_wrote(rig: Rig, tmp_path: Path
     try:
         assert authenticated_register(phone, user, "p:w") == 200
         assert store(Ua(rig.ports.proxy)) == "stored 1"
+        # pysips's own lookup of the binding, accounted into the acc file
+        assert message(Ua(rig.ports.proxy), user, "from-pysips") == \
+            f"found {phone.contact('u')} pref=sip:vm@db.test:5070;a=b"
         assert rig.proxy is not None
         rig.proxy.stop()
         rows = db.query("usr_preferences", ("username", "attribute", "value"))
@@ -153,5 +159,10 @@ def test_opensips_reads_the_db_text_folder_pysips_wrote(rig: Rig, tmp_path: Path
             rig_b.proxy.stop()
         contacts = sorted(str(r[0]) for r in db.query("location", ("contact",), {"username": user}))
         assert len(contacts) == 2 and phone.contact("u") in contacts, contacts
+        # pysips's acc row survived OpenSIPS's load and write-back of the acc file (OpenSIPS's own
+        # acc_db_request row is refused by its db_text: it leaves the NOT NULL duration empty)
+        columns = ("method", "from_tag", "to_tag", "sip_code", "sip_reason")
+        by_callid = {r[0]: r[1:] for r in db.query("acc", ("callid", *columns))}
+        assert by_callid["from-pysips"] == ("MESSAGE", "fromtag", "totag", "200", "found"), by_callid
     finally:
         phone.close()
