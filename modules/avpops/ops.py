@@ -1,6 +1,6 @@
 """The AVP operations of 2.x avpops (3.x scripts use assignments, transformations and `if`):
-avp_printf, avp_subst, avp_check, avp_copy, avp_pushto, avp_op, avp_delete, is_avp_set (avp_print() is a core
-function in pysips, as in OpenSIPS 3.x).
+avp_printf, avp_subst, avp_check, avp_copy, avp_pushto, avp_op, avp_delete, is_avp_set,
+avp_shuffle, avp_insert (avp_print() is a core function in pysips, as in OpenSIPS 3.x).
 
 AVP values are newest first (`$avp(x)` is the last added). Without the `g` flag an operation
 takes the newest value only; with it, every value.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import random
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -144,6 +145,12 @@ def fix_op_pair(value: Any, fctx: Any = None) -> Pair:
 
 def fix_copy_src(value: Any, fctx: Any = None) -> str:
     return _avp_name(str(value), "avp_copy")
+
+
+def fix_avp_name(value: Any, fctx: Any = None) -> str:
+    """'$avp(x)', or 2.4's bare 'avp(x)'."""
+    text = str(value).strip()
+    return _avp_name(text if text.startswith("$") else f"${text}", "avp name")
 
 
 def fix_copy_dst(value: Any, fctx: Any = None) -> Pair:
@@ -429,3 +436,18 @@ def w_is_avp_set(ctx: MsgContext, selection: Selection) -> int:
                 continue
             return 1
     return -1
+
+
+def w_avp_shuffle(ctx: MsgContext, avp: str) -> int:
+    """The AVP's values in a random order."""
+    values = ctx.avps.get(avp)
+    if values:
+        random.shuffle(values)
+    return 1
+
+
+def w_avp_insert(ctx: MsgContext, avp: str, value: str, index: int) -> int:
+    """2.4's avp_insert(): the value at position `index` (0 = newest), at the end past the last."""
+    values = ctx.avps.setdefault(avp, [])
+    values.insert(max(0, min(index, len(values))), value)
+    return 1

@@ -217,7 +217,7 @@ exports = ModuleExports(
     params=(
         ParamExport("db_url", ParamType.STR, multi=True, check=_check_urls,
                     doc="a database URL, optionally preceded by its numeric id (\"1 mysql://...\")"),
-        ParamExport("usr_table", ParamType.STR, "usr_preferences", doc="user preferences table (avp_db_*)"),
+        ParamExport("usr_table", ParamType.STR, "usr_preferences", doc="user preferences table (sql_avp_*)"),
         ParamExport("use_domain", ParamType.INT, 0, doc="match the domain too in sql_avp_* operations"),
         ParamExport("uuid_column", ParamType.STR, "uuid"),
         ParamExport("username_column", ParamType.STR, "username"),

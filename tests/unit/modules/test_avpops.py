@@ -215,6 +215,11 @@ def test_avp_pushto_op_delete_is_set(tmp_path: Path) -> None:
         $var(left) = $avp(k);
         avp_delete("$avp(d)/g");
         $var(set3) = is_avp_set("$avp(d)");
+        $avp(s) = "a"; $avp(s) = "b"; $avp(s) = "c";
+        avp_insert("avp(s)", "x", 1);
+        avp_insert("$avp(s)", "z", 99);
+        $avp(h) = 1; $avp(h) = 2; $avp(h) = 3;
+        avp_shuffle("$avp(h)");
     ''')
     assert ctx.new_ruri == "sip:bob@main.net"
     assert ctx.dst_uri == "sip:10.0.0.9:5070"
@@ -222,3 +227,5 @@ def test_avp_pushto_op_delete_is_set(tmp_path: Path) -> None:
     assert ctx.avps["q"] == [625]
     v = ctx.process.vars
     assert (v["set1"], v["set2"], v["left"], v["set3"]) == (1, -1, 15, -1)
+    assert ctx.avps["s"] == ["c", "x", "b", "a", "z"]
+    assert sorted(ctx.avps["h"]) == [1, 2, 3]  # type: ignore[type-var]
