@@ -156,7 +156,8 @@ def db_group() -> None:
 
 @db_group.command("create")
 @click.argument("url")
-@click.option("-m", "--module", "modules", multiple=True, help="only these tables (usrloc, auth_db, acc)")
+@click.option("-m", "--module", "modules", multiple=True,
+              help="only these tables (usrloc, auth_db, acc, sqlops/avpops)")
 def db_create(url: str, modules: tuple[str, ...]) -> None:
     """Create the OpenSIPS 3.6 tables (and `version` rows) missing in the database at URL."""
     _db_command(url, modules, create=True)
@@ -168,6 +169,31 @@ def db_create(url: str, modules: tuple[str, ...]) -> None:
 def db_drop(url: str, modules: tuple[str, ...]) -> None:
     """Drop the OpenSIPS tables pysips knows from the database at URL."""
     _db_command(url, modules, create=False)
+
+
+@db_group.command("migrate")
+@click.argument("url")
+@click.option("-m", "--module", "modules", multiple=True, help="only this module's tables")
+def db_migrate(url: str, modules: tuple[str, ...]) -> None:
+    """Bring tables of an older OpenSIPS (by their `version` rows) to OpenSIPS 3.6's layout; each
+    migrated table's old rows are kept in <table>_v<old version>."""
+    from pysips.db import admin
+    from pysips.db.api import DbError
+    from pysips.db.migrate import migrate
+    from pysips.db.url import DbUrlError, parse_db_url
+
+    try:
+        shown = str(parse_db_url(url))
+        db = admin.open_url(url)
+        try:
+            report = migrate(db, admin.tables_of(modules))
+        finally:
+            db.close()
+    except (DbError, DbUrlError) as exc:
+        _echo_err(f"pysips db: {exc}")
+        sys.exit(1)
+    for line in report.lines():
+        click.echo(f"{shown}: {line}")
 
 
 def _db_command(url: str, modules: tuple[str, ...], create: bool) -> None:

@@ -3,7 +3,8 @@ select/update/insert/delete/replace, results into AVPs or variables, several dat
 
 Return codes as OpenSIPS 3.6: 1 success, -2 a query that returned no row, -1 any error (logged).
 The statements run through pysips.db, so on MySQL/PostgreSQL only the calling message waits.
-Not here yet: the avp_db_* functions (user preferences) — using one is a load error.
+sql_avp_load/store/delete keep user preferences in `usr_preferences` (pysips.db.usr_prefs, shared
+with 2.x avpops's avp_db_* functions).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from pysips.db.api import Database, DbError, Row
+from pysips.db.avp_results import into_avps, into_vars, split_pv_list
+from pysips.db.dbset import DbSet, parse_db_urls
+from pysips.db.usr_prefs import NameSpec, PrefsColumns, Source, parse_name, parse_source
+from pysips.db.usr_prefs import delete as prefs_delete
+from pysips.db.usr_prefs import load as prefs_load
+from pysips.db.usr_prefs import store as prefs_store
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -29,24 +36,36 @@ from pysips.script.pv_base import PVAccessor
 from pysips.script.pvparam import compile_param_pv
 
 from . import filters
-from .results import into_avps, into_vars
-from .runtime import SqlOps, parse_db_urls
 
 log = logging.getLogger("pysips.modules.sqlops")
 
 NO_ROWS = -2
 
 
-def _ops(ctx: MsgContext) -> SqlOps:
+class SqlOps:
+    """The runtime: the databases by id and the user preferences table layout."""
+
+    __slots__ = ("columns", "dbs")
+
+    def __init__(self, dbs: DbSet, columns: PrefsColumns) -> None:
+        self.dbs = dbs
+        self.columns = columns
+
+
+def _runtime(ctx: MsgContext) -> SqlOps:
     runtime = ctx.process.modules.get("sqlops")
     if not isinstance(runtime, SqlOps):
         raise RuntimeError("the sqlops module is not initialised in this process")
     return runtime
 
 
+def _ops(ctx: MsgContext) -> DbSet:
+    return _runtime(ctx).dbs
+
+
 def _targets(value: Any, fctx: FixupContext) -> list[PVAccessor]:
     """'$avp(a);$var(b)' -> writable accessors (a load error names a bad one)."""
-    names = [n.strip() for n in str(value).split(";") if n.strip()]
+    names = split_pv_list(str(value))
     if not names:
         raise FixupError("no result variable given")
     return [compile_param_pv(n, "sqlops result variable", None, writable=True) for n in names]
@@ -145,18 +164,38 @@ def w_sql_delete(ctx: MsgContext, table: str, where: str | None = None, db_id: i
     return -1 if done is None else 1
 
 
+def w_sql_avp_load(ctx: MsgContext, source: Source, name: NameSpec, db_id: int | None = None,
+                   prefix: str | None = None) -> int:
+    cols = _runtime(ctx).columns
+    found = _run(ctx, db_id, "sql_avp_load", lambda db: prefs_load(ctx, db, cols, source, name, prefix or ""))
+    return -1 if found is None else int(found)
+
+
+def w_sql_avp_store(ctx: MsgContext, source: Source, name: NameSpec, db_id: int | None = None) -> int:
+    cols = _runtime(ctx).columns
+    found = _run(ctx, db_id, "sql_avp_store", lambda db: prefs_store(ctx, db, cols, source, name))
+    return -1 if found is None else int(found)
+
+
+def w_sql_avp_delete(ctx: MsgContext, source: Source, name: NameSpec, db_id: int | None = None) -> int:
+    cols = _runtime(ctx).columns
+    found = _run(ctx, db_id, "sql_avp_delete", lambda db: prefs_delete(ctx, db, cols, source, name))
+    return -1 if found is None else int(found)
+
+
 def _check_urls(value: Any) -> Any:
     parse_db_urls([value])
     return value
 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> SqlOps:
-    return SqlOps(parse_db_urls(params.get("db_url") or []))
+    return SqlOps(DbSet(parse_db_urls(params.get("db_url") or [])),
+                  PrefsColumns.from_params(params, "usr_table"))
 
 
 def _destroy(runtime: object) -> None:
     if isinstance(runtime, SqlOps):
-        runtime.close()
+        runtime.dbs.close()
 
 
 _ANY = RouteType.ALL
@@ -168,6 +207,9 @@ _FILTER = ArgSpec(ArgKind.STR, "filter", optional=True)
 _COLS_OPT = ArgSpec(ArgKind.STR, "columns", optional=True)
 _COLS = ArgSpec(ArgKind.STR, "columns")
 _ORDER = ArgSpec(ArgKind.STR, "order", optional=True)
+_SOURCE = ArgSpec(ArgKind.STR, "source", static=True, raw=True, fixup=parse_source)
+_NAME = ArgSpec(ArgKind.STR, "name", static=True, raw=True, fixup=parse_name)
+_PREFIX = ArgSpec(ArgKind.STR, "prefix", optional=True)
 _AVPS = "stores the rows into AVPs; 1, -2 no row, -1 error"
 
 exports = ModuleExports(
@@ -175,12 +217,24 @@ exports = ModuleExports(
     params=(
         ParamExport("db_url", ParamType.STR, multi=True, check=_check_urls,
                     doc="a database URL, optionally preceded by its numeric id (\"1 mysql://...\")"),
-        ParamExport("usr_table", ParamType.STR, "usr_preferences", doc="user preferences table (avp_db_*)"),
-        ParamExport("use_domain", ParamType.INT, 0, doc="use the domain in avp_db_* operations"),
+        ParamExport("usr_table", ParamType.STR, "usr_preferences", doc="user preferences table (sql_avp_*)"),
+        ParamExport("use_domain", ParamType.INT, 0, doc="match the domain too in sql_avp_* operations"),
+        ParamExport("uuid_column", ParamType.STR, "uuid"),
+        ParamExport("username_column", ParamType.STR, "username"),
+        ParamExport("domain_column", ParamType.STR, "domain"),
+        ParamExport("attribute_column", ParamType.STR, "attribute"),
+        ParamExport("value_column", ParamType.STR, "value"),
+        ParamExport("type_column", ParamType.STR, "type"),
         ParamExport("ps_id_max_buf_len", ParamType.INT, 1024, doc="kept for compatibility"),
         ParamExport("bigint_to_str", ParamType.INT, 0, doc="kept for compatibility (integers are exact)"),
     ),
     functions=(
+        FunctionExport("sql_avp_load", w_sql_avp_load, (_SOURCE, _NAME, _DB_ID, _PREFIX), _ANY,
+                       doc="loads user preferences into AVPs; 1 when one was loaded"),
+        FunctionExport("sql_avp_store", w_sql_avp_store, (_SOURCE, _NAME, _DB_ID), _ANY,
+                       doc="stores AVPs as user preferences"),
+        FunctionExport("sql_avp_delete", w_sql_avp_delete, (_SOURCE, _NAME, _DB_ID), _ANY,
+                       doc="deletes user preferences"),
         FunctionExport("sql_query", w_sql_query, (_QUERY, _TARGETS, _DB_ID), _ANY,
                        doc=f"a raw SQL statement; {_AVPS}"),
         FunctionExport("sql_query_one", w_sql_query_one, (_QUERY, _TARGETS, _DB_ID), _ANY,

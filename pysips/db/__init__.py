@@ -3,6 +3,7 @@
 from pysips.db.api import (
     Condition,
     Database,
+    DbDateTime,
     DbError,
     DbValue,
     Row,
@@ -21,6 +22,7 @@ __all__ = [
     "Column",
     "Condition",
     "Database",
+    "DbDateTime",
     "DbError",
     "DbUrl",
     "DbUrlError",

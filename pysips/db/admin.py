@@ -26,6 +26,10 @@ def open_url(text: str) -> Database:
         from pysips.db.mysql import open_mysql
 
         return open_mysql(url)
+    if url.scheme == "text":
+        from pysips.db.dbtext import open_text
+
+        return open_text(url)
     if url.scheme in ("postgres", "postgresql"):
         from pysips.db.postgres import open_postgres
 
@@ -39,7 +43,8 @@ def tables_of(modules: Sequence[str]) -> list[Table]:
     unknown = [m for m in names if m not in MODULE_TABLES]
     if unknown:
         raise DbError(f"no tables known for {', '.join(unknown)} (known: {', '.join(MODULE_TABLES)})")
-    return [table for m in names for table in MODULE_TABLES[m]]
+    # avpops and sqlops share usr_preferences: each table once
+    return list({table.name: table for m in names for table in MODULE_TABLES[m]}.values())
 
 
 def create(db: Database, modules: Sequence[str] = ()) -> list[str]:

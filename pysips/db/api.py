@@ -25,6 +25,29 @@ Where = Mapping[str, DbValue] | Sequence[Condition] | None
 OPERATORS = frozenset(("=", "!=", "<", "<=", ">", ">="))
 
 
+class DbDateTime(str):
+    """A DATE/DATETIME/TIMESTAMP column's value, as the text OpenSIPS writes ('YYYY-MM-DD HH:MM:SS').
+
+    A `str` for every caller; marked so that code which must turn it into what OpenSIPS's own db
+    layer makes of it (a time_t: sqlops and avpops results) can tell it from a text column."""
+
+    __slots__ = ()
+
+    def epoch(self) -> int | None:
+        """Seconds since the epoch, the text read as local time (as OpenSIPS's db_str2time does)."""
+        import time
+
+        text = self.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+            try:
+                return int(time.mktime(time.strptime(text[:19], pattern)))
+            except (ValueError, OverflowError):
+                continue
+        return None
+
+
 class DbError(Exception):
     """A database operation failed (the message says which and why)."""
 
@@ -80,7 +103,7 @@ Driver = Callable[[DbUrl], Database]
 
 _drivers: dict[str, Driver] = {}
 _driver_modules = {"sqlite": "db_sqlite", "mysql": "db_mysql", "postgres": "db_postgres",
-                   "postgresql": "db_postgres", "text": "db_text", "dbtext": "db_text"}
+                   "postgresql": "db_postgres", "text": "db_text"}
 
 
 def register_driver(scheme: str, driver: Driver) -> None:

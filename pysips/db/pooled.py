@@ -29,7 +29,16 @@ from typing import Any, TypeVar
 
 from greenlet import getcurrent
 
-from pysips.db.api import DbError, DbValue, Row, Where, conditions, record_version, recorded_version
+from pysips.db.api import (
+    DbDateTime,
+    DbError,
+    DbValue,
+    Row,
+    Where,
+    conditions,
+    record_version,
+    recorded_version,
+)
 from pysips.db.schema import VERSION, Column, Table
 from pysips.db.url import DbUrl
 
@@ -106,7 +115,9 @@ def _plain(value: Any) -> DbValue:
     if value is None or isinstance(value, (str, int, float, bytes)):
         return value
     if isinstance(value, datetime.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        return DbDateTime(value.strftime("%Y-%m-%d %H:%M:%S"))
+    if isinstance(value, datetime.date):
+        return DbDateTime(value.strftime("%Y-%m-%d"))
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, (bytearray, memoryview)):

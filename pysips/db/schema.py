@@ -139,11 +139,32 @@ def _acc_columns(with_duration: bool) -> tuple[Column, ...]:
 ACC = Table("acc", 7, _acc_columns(True), indexes=(("callid",),))
 MISSED_CALLS = Table("missed_calls", 5, _acc_columns(False), indexes=(("callid",),))
 
-TABLES: dict[str, Table] = {t.name: t for t in (VERSION, LOCATION, SUBSCRIBER, URI, ACC, MISSED_CALLS)}
+# User preferences: avpops's avp_db_* and sqlops's sql_avp_* functions (type bit 0: the value is
+# an integer; bit 1: the name is)
+USR_PREFERENCES = Table(
+    "usr_preferences",
+    3,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("uuid", "CHAR(64)", "''", nullable=False),
+        Column("username", "CHAR(64)", "0", nullable=False),
+        Column("domain", "CHAR(64)", "''", nullable=False),
+        Column("attribute", "CHAR(32)", "''", nullable=False),
+        Column("type", "INTEGER", "0", nullable=False),
+        Column("value", "CHAR(128)", "''", nullable=False),
+        Column("last_modified", "DATETIME", "'1900-01-01 00:00:01'", nullable=False),
+    ),
+    indexes=(("uuid", "attribute"), ("username", "domain", "attribute"), ("value",)),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (VERSION, LOCATION, SUBSCRIBER, URI, ACC, MISSED_CALLS,
+                                                 USR_PREFERENCES)}
 
 # What `pysips db create` makes, by OpenSIPS module (opensips-cli's "standard" set and ours)
 MODULE_TABLES: dict[str, tuple[Table, ...]] = {
     "usrloc": (LOCATION,),
     "auth_db": (SUBSCRIBER, URI),
     "acc": (ACC, MISSED_CALLS),
+    "sqlops": (USR_PREFERENCES,),
+    "avpops": (USR_PREFERENCES,),
 }

@@ -13,7 +13,16 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pysips.db.api import DbError, DbValue, Row, Where, conditions, record_version, recorded_version
+from pysips.db.api import (
+    DbDateTime,
+    DbError,
+    DbValue,
+    Row,
+    Where,
+    conditions,
+    record_version,
+    recorded_version,
+)
 from pysips.db.schema import VERSION, Table
 from pysips.db.url import DbUrl
 
@@ -28,6 +37,16 @@ class SqliteSettings:
 
 
 SETTINGS = SqliteSettings()
+
+
+def _datetime_text(raw: bytes) -> DbDateTime:
+    return DbDateTime(raw.decode("utf-8", "replace"))
+
+
+# Columns declared with these types come back marked as date/time text (sqlite3 hands converters
+# the declared type, case-insensitively; only connections opened with PARSE_DECLTYPES use them).
+for _type in ("DATETIME", "DATE", "TIMESTAMP"):
+    sqlite3.register_converter(_type, _datetime_text)
 
 
 def _ident(name: str) -> str:
@@ -67,7 +86,8 @@ class SqliteDatabase:
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                         timeout=opts.busy_timeout_ms / 1000.0)
+                                         timeout=opts.busy_timeout_ms / 1000.0,
+                                         detect_types=sqlite3.PARSE_DECLTYPES)
             for pragma in opts.pragmas:
                 name, _, value = pragma.partition("=")
                 pname = name.strip()

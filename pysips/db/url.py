@@ -1,7 +1,8 @@
 """Database URLs as OpenSIPS scripts write them.
 
 `sqlite:///var/lib/opensips/opensips.db` (three slashes: an absolute path),
-`mysql://opensips:opensipsrw@localhost:3306/opensips`, `postgres://user@host/db`. A URL is parsed
+`mysql://opensips:opensipsrw@localhost:3306/opensips`, `postgres://user@host/db`,
+`text:///var/lib/opensips/dbtext` (db_text: a folder). A URL is parsed
 at load time so that a typo is a load error; whether a driver exists for its scheme is decided when
 the module that uses it starts.
 """
@@ -39,8 +40,8 @@ def parse_db_url(text: str) -> DbUrl:
     if not sep or not scheme or not scheme.replace("_", "").isalnum():
         raise DbUrlError(f"bad database URL {text!r}: expected driver://...")
     scheme = scheme.lower()
-    if scheme == "sqlite":
-        # sqlite:///abs/path -> "/abs/path"; sqlite://rel/path -> "rel/path"
+    if scheme in ("sqlite", "text"):
+        # sqlite:///abs/path -> "/abs/path"; sqlite://rel/path -> "rel/path"; text:///dir too
         path = unquote(rest)
         if not path:
             raise DbUrlError(f"bad database URL {text!r}: no database file")

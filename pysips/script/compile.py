@@ -494,6 +494,8 @@ def _load_module(
         )
         missing.append(name)
         return True
+    if found.exports.legacy:
+        problems.warn(item.pos, found.exports.legacy)
     params = {p.name: ([] if p.multi else p.default) for p in found.exports.params}
     modules[name] = LoadedModule(name, found.exports, found.origin, params, item.pos)
     return False

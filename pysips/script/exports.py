@@ -244,6 +244,9 @@ class ModuleExports:
     # MI commands and statistics it owns, registered when its init has run.
     mi_commands: tuple[MICommand, ...] = ()
     stats: tuple[StatExport, ...] = ()
+    # A module OpenSIPS 3.x no longer has (2.x avpops): what 3.x offers instead, shown by
+    # `pysips -c` as a warning at its loadmodule.
+    legacy: str = ""
     functions_by_name: dict[str, FunctionExport] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ import pytest
 from pysips.db.api import Database
 from tests.integration.dbservers import Server
 from tests.integration.proxy_harness import LOCALHOST, Rig, pysips_argv, render_template
+from tests.integration.test_db_differential import OPENSIPS, OPENSIPS_MODULES
 from tests.integration.test_registration import Reply, Ua
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -23,6 +24,7 @@ syslog_enabled=no
 udp_workers=1
 auto_aliases=no
 socket=udp:127.0.0.1:@@PROXY_PORT@@
+@@MPATH@@
 
 loadmodule "proto_udp.so"
 loadmodule "signaling.so"
@@ -57,12 +59,17 @@ route{
 		sl_send_reply(200, "a=$var(a) b=$var(b) c=$var(c)");
 		exit;
 	}
+	if ($rU == "when") {
+		$var(rc) = sql_query_one("SELECT CAST('2024-03-05 10:20:30' AS @@STAMP_TYPE@@), 'x'", "$var(t);$var(x)");
+		sl_send_reply(200, "rc=$var(rc) t=$var(t)");
+		exit;
+	}
 	sl_send_reply(404, "no such test");
 }
 """  # noqa: E501
 
 
-def start(rig: Rig, sql_server: Server) -> None:
+def start(rig: Rig, sql_server: Server, which: str = "pysips") -> None:
     template = rig.workdir / "sqlops.cfg.in"
     rig.workdir.mkdir(parents=True, exist_ok=True)
     template.write_text(SCRIPT)
@@ -70,8 +77,16 @@ def start(rig: Rig, sql_server: Server) -> None:
     values = rig.ports.template_values(
         DB_URL=sql_server.url, DRIVER="db_mysql" if mysql else "db_postgres",
         SLEEP="SELECT SLEEP(1.5)" if mysql else "SELECT pg_sleep(1.5)",
+        STAMP_TYPE="DATETIME" if mysql else "TIMESTAMP",
+        MPATH=f'mpath="{OPENSIPS_MODULES}"' if which == "opensips" else "",
     )
-    rig.start_proxy("pysips", pysips_argv(render_template(template, values, rig.workdir / "sqlops.cfg")))
+    cfg = render_template(template, values, rig.workdir / "sqlops.cfg")
+    if which == "pysips":
+        rig.start_proxy("pysips", pysips_argv(cfg))
+        return
+    if not OPENSIPS.exists():
+        pytest.fail(f"{OPENSIPS} missing: scripts/setup builds the reference OpenSIPS 3.6")
+    rig.start_proxy("opensips", [str(OPENSIPS), "-F", "-m", "64", "-M", "8", "-f", str(cfg)])
 
 
 def send(ua: Ua, ruser: str, fuser: str) -> str:
@@ -106,6 +121,19 @@ def test_structured_and_raw_statements(rig: Rig, sql_server: Server, sql_db: Dat
         assert changed == "a=1 b=1 c=-1", changed
         rows = sorted(sql_db.query("uri", ("username", "uri_user")))  # type: ignore[type-var]
         assert rows == [("bob", "changed"), ("o'neil", "changed")]
+    finally:
+        ua.close()
+
+
+@pytest.mark.parametrize("which", ["pysips", "opensips"])
+def test_datetime_columns_are_seconds_since_the_epoch(rig: Rig, sql_server: Server, which: str) -> None:
+    """As OpenSIPS's db_mysql/db_postgres hand sqlops a DATETIME: a time_t (local time); the same
+    script on the reference OpenSIPS 3.6 answers the same."""
+    start(rig, sql_server, which)
+    ua = Ua(rig.ports.proxy)
+    try:
+        stamp = int(time.mktime(time.strptime("2024-03-05 10:20:30", "%Y-%m-%d %H:%M:%S")))
+        assert reason(ua.final(cseq=send(ua, "when", "x"))) == f"rc=1 t={stamp}"
     finally:
         ua.close()
 

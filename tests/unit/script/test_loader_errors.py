@@ -195,9 +195,14 @@ def test_function_used_in_condition_and_statement_checked_once_each() -> None:
             "unknown function t_relay(): provided by OpenSIPS module 'tm'; add loadmodule \"tm.so\"",
         ),
         (
-            "avp_delete(\"$avp(x)\");",
-            "unknown function avp_delete(): provided by OpenSIPS module 'avpops' (up to OpenSIPS 3.4), "
+            "cd_lookup(\"t\");",
+            "unknown function cd_lookup(): provided by OpenSIPS module 'closeddial' (up to OpenSIPS 1.11), "
             "which pysips does not have yet",
+        ),
+        (
+            "avp_delete(\"$avp(x)\");",
+            "unknown function avp_delete(): provided by OpenSIPS module 'avpops' (up to OpenSIPS 3.4); "
+            "add loadmodule \"avpops.so\"",
         ),
     ],
 )

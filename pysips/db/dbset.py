@@ -1,5 +1,5 @@
-"""The databases of sqlops: `db_url` may be given several times, each with an optional numeric id
-("1 postgres://..."); functions pick one by `db_id` (default 0)."""
+"""The databases of sqlops and avpops: `db_url` may be given several times, each with an optional
+numeric id ("1 postgres://..."); functions pick one by `db_id` (default 0)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pysips.db.api import Database, DbError, connect
 from pysips.db.url import DbUrlError, parse_db_url
 from pysips.script.errors import FixupError
 
-log = logging.getLogger("pysips.modules.sqlops")
+log = logging.getLogger("pysips.db")
 
 
-def parse_db_urls(values: Any) -> dict[int, str]:
+def parse_db_urls(values: Any, module: str = "sqlops") -> dict[int, str]:
     """'[1 ]scheme://...' strings -> {id: url}; a bad URL or a repeated id is a load error."""
     urls: dict[int, str] = {}
     items = values if isinstance(values, list) else [values] if values else []
@@ -27,31 +27,32 @@ def parse_db_urls(values: Any) -> dict[int, str]:
         try:
             parse_db_url(url)
         except DbUrlError as exc:
-            raise FixupError(f"sqlops db_url: {exc}") from None
+            raise FixupError(f"{module} db_url: {exc}") from None
         if db_id in urls:
-            raise FixupError(f"sqlops db_url: id {db_id} given twice")
+            raise FixupError(f"{module} db_url: id {db_id} given twice")
         urls[db_id] = url
     return urls
 
 
-class SqlOps:
+class DbSet:
     """The connections, opened at start (a server down then is a start error naming the URL)."""
 
-    __slots__ = ("dbs",)
+    __slots__ = ("dbs", "module")
 
-    def __init__(self, urls: dict[int, str]) -> None:
+    def __init__(self, urls: dict[int, str], module: str = "sqlops") -> None:
+        self.module = module
         self.dbs: dict[int, Database] = {}
         for db_id, url in urls.items():
             try:
                 self.dbs[db_id] = connect(url)
             except DbError as exc:
                 self.close()
-                raise RuntimeError(f"sqlops: db_url {db_id}: {exc}") from None
+                raise RuntimeError(f"{module}: db_url {db_id}: {exc}") from None
 
     def db(self, db_id: int | None) -> Database | None:
         found = self.dbs.get(db_id or 0)
         if found is None:
-            log.error("sqlops: no db_url with id %s", db_id or 0)
+            log.error("%s: no db_url with id %s", self.module, db_id or 0)
         return found
 
     def close(self) -> None:
