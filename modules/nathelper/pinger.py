@@ -186,10 +186,16 @@ class Pinger:
         return uri, Destination(proto, host, port, conn_id)
 
     def _socket(self, c: UContact, dst: Destination) -> Socket | None:
+        """The socket the binding came in on; None when that socket is not ours. With usrloc shared
+        between nodes (sql-only) such a binding belongs to another node, and a keepalive from here
+        would not keep the phone's NAT binding open anyway (it was opened towards that node's
+        address): its own node pings it. OpenSIPS sends from any socket of its own then, so each
+        node pings every binding; see docs/scaling.md."""
         if c.socket:
             for sock in self.core.sockets:
                 if sock.name == c.socket:
                     return sock  # type: ignore[no-any-return]
+            return None
         sock = self.core.socket_for(dst)
         return sock if isinstance(sock, Socket) else None
 

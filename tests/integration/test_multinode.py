@@ -127,3 +127,33 @@ def test_write_back_keeps_changes_while_the_database_is_down(
         assert rig.proxy is not None and rig.proxy.alive()
     finally:
         phone.close()
+
+
+def test_nat_pings_come_from_the_node_the_phone_registered_with(
+        rig: Rig, tmp_path: Path, sql_server: Server, sql_db: Database) -> None:
+    """sql-only: every node sees every binding, but a keepalive only keeps the phone's NAT binding
+    open when it comes from the address the phone registered to. So the node owning the
+    binding's socket pings it, and the other node leaves it alone (no double pinging)."""
+    usrloc = ('modparam("usrloc", "working_mode_preset", "sql-only")\n'
+              'loadmodule "nathelper.so"\n'
+              'modparam("nathelper", "natping_interval", 1)\n')
+    start(rig, sql_server, usrloc)
+    with rig_in(tmp_path / "node-b") as rig_b:
+        start(rig_b, sql_server, usrloc)
+        phone = Ua(rig.ports.proxy)
+        try:
+            assert register(phone, "erin", "db.test").status == 200
+            pings_from: dict[int, int] = {}
+            deadline = time.monotonic() + 3.5
+            phone.sock.settimeout(0.2)
+            while time.monotonic() < deadline:
+                try:
+                    data, (_ip, port) = phone.sock.recvfrom(65535)
+                except TimeoutError:
+                    continue
+                if data == b"\x00\x00\x00\x00":
+                    pings_from[port] = pings_from.get(port, 0) + 1
+            assert pings_from.get(rig.ports.proxy, 0) >= 2, pings_from
+            assert rig_b.ports.proxy not in pings_from, pings_from
+        finally:
+            phone.close()
