@@ -29,13 +29,17 @@ if not CORPUS.is_dir():  # a checkout elsewhere
 SETS = ("auth", "record-route", "registration", "startup")
 # Single tests of sets that do not pass whole yet (dialog's PRACK tests need PRACK relaying and
 # dlg_send_sequential, not built yet).
-TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire")
+TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire", "topology-hiding/01.th-no-dialog",
+         "topology-hiding/03.th-dialog", "topology-hiding/05.th-dialog-did")
 
 MUST_PASS = [
     "auth/01.password-db-www",
     "dialog/01.dialog",
     "dialog/02.pinging",
     "dialog/04.expire",
+    "topology-hiding/01.th-no-dialog",
+    "topology-hiding/03.th-dialog",
+    "topology-hiding/05.th-dialog-did",
     "auth/03.password-db-proxy",
     "auth/04.password-db-proxy-domain",
     "auth/05.ha1-db-www",
