@@ -118,6 +118,10 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> TopologyHiding:
     tm.on_request_out(runtime.request_out)
     tm.on_reply_in(runtime.reply_in)
     tm.on_deleted(runtime.transaction_deleted)
+    core = ictx.process.core
+    if core is not None:
+        core.hooks.raw_in.append(runtime.callids.incoming)
+        core.hooks.raw_out.append(runtime.callids.outgoing)
     if dialogs is not None:
         dialogs.on_within(runtime.within)
         dialogs.on_ended(runtime.dialog_ended)

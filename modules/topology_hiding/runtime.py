@@ -25,6 +25,7 @@ from pysips.sip.nameaddr import parse_name_addr
 from pysips.sip.receive import ReceiveInfo
 from pysips.sip.uri import SipUri, parse_uri
 
+from .callid import CallidMasker
 from .encoding import DecodeError, decode_info
 from .headers import (
     DID_IN_USER,
@@ -44,6 +45,7 @@ log = logging.getLogger("pysips.topology_hiding")
 
 PLAN = "topology_hiding.plan"  # ctx.extra: the Plan of the request being routed
 DIR_DOWNSTREAM, DIR_UPSTREAM = 1, 2
+CALLID_LINGER = 32.0  # seconds a masked Call-ID is still applied after its dialog ended (tm's Timer J)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class TopologyHiding:
         self.rr_param = rr_param
         self.by_transaction: dict[str, Plan] = {}
         self.advertised: dict[tuple[str, bool], str] = {}  # (did, to caller) -> Contact ("a"/"A")
+        self.callids = CallidMasker(config.callid_passwd, config.callid_prefix)
 
     # ------------------------------------------------------------------ sockets
 
@@ -132,6 +135,8 @@ class TopologyHiding:
             dlg.module_flags |= ONGOING | flags
             if already:
                 return 1
+            if dlg.module_flags & HIDE_CALLID:
+                self.callids.register(dlg.callid, msg.from_tag or "")
             if caller_user:
                 dlg.vals[self.config.caller_var] = caller_user
             if callee_user:
@@ -311,6 +316,8 @@ class TopologyHiding:
             return
         assert self.dialogs is not None
         to_caller = direction == DIR_UPSTREAM
+        if dlg.module_flags & HIDE_CALLID:
+            self.callids.register(dlg.callid, (msg.to_tag if to_caller else msg.from_tag) or "")
         self._strip(ctx, msg)
         delete_all(msg, "route")
         ctx.dst_uri = None
@@ -332,6 +339,14 @@ class TopologyHiding:
     def dialog_ended(self, dlg: Any) -> None:
         self.advertised.pop((dlg.did, True), None)
         self.advertised.pop((dlg.did, False), None)
+        if dlg.callid in self.callids.calls:
+            # the last replies (the 200 to the BYE) still go out masked
+            core = self.process.core
+            callid = dlg.callid
+            if core is not None:
+                core.call_at(core.now() + CALLID_LINGER, lambda: self.callids.forget(callid))
+            else:
+                self.callids.forget(callid)
 
     # ------------------------------------------------------------------ $TH_callee_callid
 
