@@ -72,7 +72,8 @@ class CallidMasker:
         if caller_tag is None or self._skipped(head):
             return data
         from_tag = _FROM_TAG.search(head)
-        from_caller = from_tag is not None and from_tag.group(1).decode("utf-8", "surrogateescape") == caller_tag
+        from_caller = (from_tag is not None
+                       and from_tag.group(1).decode("utf-8", "surrogateescape") == caller_tag)
         if head.startswith(b"SIP/2.0 "):
             to_callee = not from_caller  # a reply to the callee's request
         else:

@@ -21,7 +21,7 @@ from pysips.core.api import Socket
 from pysips.core.services import BranchInfo, DialogService, RouteService, TransactionInfo, TransactionService
 from pysips.script.context import MSGFL_FORCE_RPORT, MsgContext
 from pysips.sip.message import SipMessage
-from pysips.sip.nameaddr import parse_name_addr
+from pysips.sip.nameaddr import NameAddr, parse_name_addr
 from pysips.sip.receive import ReceiveInfo
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -230,8 +230,10 @@ class TopologyHiding:
             delete_all(reply, "via")
             if not redirect:
                 bind = plan.out_sockets.get(branch.index) or _socket_name(out)
-                self._set_contact(reply, plan, out, bind, plan.reply_user, reply_to_caller, routes=plan.routes)
-        reply.insert_header(restored_vias(request, t.rcv, plan.force_rport).decode("utf-8", "surrogateescape"))
+                self._set_contact(reply, plan, out, bind, plan.reply_user, reply_to_caller,
+                                  routes=plan.routes)
+        vias = restored_vias(request, t.rcv, plan.force_rport)
+        reply.insert_header(vias.decode("utf-8", "surrogateescape"))
         if plan.initial:
             entries = route_entries(request)
             if entries:
@@ -272,7 +274,7 @@ class TopologyHiding:
         strict = False
         if route_list:
             na = parse_name_addr(route_list[0])
-            first_uri = na.uri if not isinstance(na, Exception) else route_list[0].strip("<>")
+            first_uri = na.uri if isinstance(na, NameAddr) else route_list[0].strip("<>")
             parsed = parse_uri(first_uri)
             strict = isinstance(parsed, SipUri) and "lr" not in {k.lower() for k in parsed.params}
         delete_all(msg, "via")
@@ -333,7 +335,8 @@ class TopologyHiding:
         if out is not None:
             var = self.config.caller_var if to_caller else self.config.callee_var
             user = dlg.vals.get(var)
-            self._set_contact(msg, plan, advertised_socket(ctx, out), "", str(user) if user else None, to_caller)
+            self._set_contact(msg, plan, advertised_socket(ctx, out), "", str(user) if user else None,
+                              to_caller)
         self._attach(ctx, plan)
 
     def dialog_ended(self, dlg: Any) -> None:

@@ -72,8 +72,8 @@ def play_call(port: int, uac: Endpoint, uas: Endpoint, mode: str, run_id: str) -
     invite = d.request("INVITE", f"sip:{mode}@127.0.0.1:{port}", contact=caller_contact, body=SDP,
                        extra=[("Record-Route", f"<sip:127.0.0.1:{uac.port};lr;up=1>")])
     # a second Via, as if an upstream proxy had relayed it
-    invite = invite.replace("\r\nMax-Forwards:", f"\r\nVia: SIP/2.0/UDP 127.0.0.1:{uac.port};branch=z9hG4bKup1"
-                                                 "\r\nMax-Forwards:", 1)
+    upstream_via = f"\r\nVia: SIP/2.0/UDP 127.0.0.1:{uac.port};branch=z9hG4bKup1"
+    invite = invite.replace("\r\nMax-Forwards:", upstream_via + "\r\nMax-Forwards:", 1)
     uac.send(invite, proxy)
     inv = uas.recv_request("INVITE")
     assert inv is not None, f"{mode}: the INVITE never reached the callee"
