@@ -126,9 +126,8 @@ def dialog_contact(msg: SipMessage, *, did: str, flags: int, user: str | None, o
     if first is None:
         return None
     _uri, contact_user, cparams, hparams = first
-    if not user and flags & KEEP_USER:
-        user = contact_user
-    user = user or ""
+    # as OpenSIPS: in dialog mode a username (given or the party's) shows only with "U"
+    user = (user or contact_user) if flags & KEEP_USER else ""
     suffix = ""
     if flags & DID_IN_USER:
         user = f"{user or 'X'}.{rr_param}.{did}"

@@ -333,8 +333,8 @@ class TopologyHiding:
         plan = Plan(False, dlg.module_flags, bool(ctx.msg_flags & MSGFL_FORCE_RPORT), dialog=dlg,
                     to_caller=to_caller)
         if out is not None:
-            var = self.config.caller_var if to_caller else self.config.callee_var
-            user = dlg.vals.get(var)
+            # as OpenSIPS: a sequential request shows the caller's username whichever way it goes
+            user = dlg.vals.get(self.config.caller_var)
             self._set_contact(msg, plan, advertised_socket(ctx, out), "", str(user) if user else None,
                               to_caller)
         self._attach(ctx, plan)

@@ -32,13 +32,13 @@ from tests.differential.sipua import SDP, Dialog, Endpoint, Transcript, reply_to
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 SCRIPT = (Path(__file__).parent / "cfg" / "topology_hiding.cfg").read_text()
-MODES = ("nodlg", "nodlguser", "dlg", "dlgdid", "dlgcallid")
+MODES = ("nodlg", "nodlguser", "dlg", "dlgdid", "dlgcallid", "nodlgusers", "dlgusers", "dlgcallee")
 HIDDEN_HEADERS = ("via", "contact", "record-route", "route")
 
 _THINFO = re.compile(r"thinfo=([A-Za-z0-9+.\-]+)")
 _DID = re.compile(r"did=[0-9a-f]+\.[0-9a-f]+")
 _DID_USER = re.compile(r"\.did\.[0-9a-f]+\.[0-9a-f]+@")
-_MASKED_CALLID = re.compile(r"DLGCH_([A-Za-z0-9+.\-]+)")
+_MASKED_CALLID = re.compile(r"(?<=Call-ID: )DLGCH_([A-Za-z0-9+.\-]+)")
 
 
 @dataclass(slots=True)
@@ -66,7 +66,8 @@ def sides(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Side]]
 
 def play_call(port: int, uac: Endpoint, uas: Endpoint, mode: str, run_id: str) -> None:
     proxy = ("127.0.0.1", port)
-    d = Dialog(call_id=f"th-{mode}-{run_id}", from_uri="sip:caller@example.com",
+    # the run id first: the UAs build Via branches from the first 12 characters of the Call-ID
+    d = Dialog(call_id=f"{run_id}-th-{mode}", from_uri="sip:caller@example.com",
                to_uri=f"sip:{mode}@127.0.0.1:{port}", from_tag="ft1", local=uac)
     caller_contact = f"<sip:alice@{uac.hostport};keep=1;drop=2>"
     invite = d.request("INVITE", f"sip:{mode}@127.0.0.1:{port}", contact=caller_contact, body=SDP,
@@ -120,6 +121,12 @@ def _decoded(text: str, names: dict[str, str]) -> str:
     return _DID_USER.sub(".did.*@", text)
 
 
+# Kept differences (docs/compatibility.md, topology hiding): OpenSIPS 3.6 copies the two usernames of
+# topology_hiding("U", "/alice/bob") into one buffer (th_params_dup), so the caller's reads "bobce"
+# on the sequential requests of a dialog; pysips shows "alice" there.
+KEPT = {"dlgusers": [("<sip:bobce@", "<sip:alice@")]}
+
+
 def run_mode(side: Side, mode: str) -> tuple[dict[str, list[str]], list[tuple[str, str]], int]:
     transcript = Transcript()
     side.uas.quiet(0.01)
@@ -153,6 +160,9 @@ def test_hidden_call_same_as_opensips(sides: dict[str, Side], mode: str) -> None
     for name in ("opensips", "pysips"):
         normalised, raw, uac_port = run_mode(sides[name], mode)
         assert_hidden(raw, uac_port, sides[name].uas.port, name)
+        if name == "opensips":
+            for old, new in KEPT.get(mode, []):
+                normalised = {who: [m.replace(old, new) for m in msgs] for who, msgs in normalised.items()}
         results[name] = normalised
     if results["opensips"] != results["pysips"]:
         ref = "\n".join(m for who in sorted(results["opensips"]) for m in results["opensips"][who])
