@@ -32,6 +32,7 @@ from .headers import (
     HIDE_CALLID,
     KEEP_ADV_A,
     KEEP_ADV_B,
+    KEEP_USER,
     ONGOING,
     delete_all,
     dialog_contact,
@@ -189,7 +190,7 @@ class TopologyHiding:
             self._set_contact(msg, plan, out, bind, plan.request_user, to_caller=False)
 
     def _set_contact(self, msg: SipMessage, plan: Plan, out: Socket, bind: str, user: str | None,
-                     to_caller: bool, routes: str | None = None) -> None:
+                     to_caller: bool, routes: str | None = None, flags: int | None = None) -> None:
         cfg = self.config
         dlg = plan.dialog
         value: str | None
@@ -202,7 +203,7 @@ class TopologyHiding:
             if value is not None and plan.initial and (dlg.did, to_caller) not in self.advertised:
                 self.advertised[(dlg.did, to_caller)] = value
         else:
-            value = hidden_contact(msg, flags=plan.flags, routes=routes, user=user, out=out, bind=bind,
+            value = hidden_contact(msg, flags=plan.flags if flags is None else flags, routes=routes, user=user, out=out, bind=bind,
                                    param=cfg.ct_param, password=cfg.ct_passwd, scheme=cfg.ct_scheme,
                                    uri_params=cfg.uri_params, hdr_params=cfg.hdr_params)
         if value is not None:
@@ -230,8 +231,9 @@ class TopologyHiding:
             delete_all(reply, "via")
             if not redirect:
                 bind = plan.out_sockets.get(branch.index) or _socket_name(out)
+                # as OpenSIPS: a reply's Contact carries only the U flag
                 self._set_contact(reply, plan, out, bind, plan.reply_user, reply_to_caller,
-                                  routes=plan.routes)
+                                  routes=plan.routes, flags=plan.flags & KEEP_USER)
         vias = restored_vias(request, t.rcv, plan.force_rport)
         reply.insert_header(vias.decode("utf-8", "surrogateescape"))
         if plan.initial:
