@@ -203,7 +203,8 @@ class TopologyHiding:
             if value is not None and plan.initial and (dlg.did, to_caller) not in self.advertised:
                 self.advertised[(dlg.did, to_caller)] = value
         else:
-            value = hidden_contact(msg, flags=plan.flags if flags is None else flags, routes=routes, user=user, out=out, bind=bind,
+            value = hidden_contact(msg, flags=plan.flags if flags is None else flags, routes=routes,
+                                   user=user, out=out, bind=bind,
                                    param=cfg.ct_param, password=cfg.ct_passwd, scheme=cfg.ct_scheme,
                                    uri_params=cfg.uri_params, hdr_params=cfg.hdr_params)
         if value is not None:
