@@ -153,3 +153,47 @@ def test_dialog_contact_with_the_did_as_param_or_in_the_user() -> None:
     in_user = dialog_contact(msg, did="3d4.1", flags=DID_IN_USER | KEEP_USER, user=None, out=out,
                              rr_param="did", uri_params=(), hdr_params=())
     assert in_user == "<sip:alice.did.3d4.1@127.0.0.1:5070;transport=tcp>"
+
+
+# ------------------------------------------------------------------ the C flag on raw bytes
+
+def _raw(first: str, from_tag: str, to_tag: str | None, callid: str, cseq: str = "1 INVITE") -> bytes:
+    to = "<sip:bob@b>" + (f";tag={to_tag}" if to_tag else "")
+    return (f"{first}\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK1\r\nFrom: <sip:alice@a>;tag={from_tag}\r\n"
+            f"To: {to}\r\nCall-ID: {callid}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_masker_hides_the_callid_towards_the_callee_only() -> None:
+    from modules.topology_hiding.callid import CallidMasker
+
+    masker = CallidMasker("OpenSIPS", "DLGCH_")
+    masked = encode_callid("c-1@10.0.0.1", "OpenSIPS", "DLGCH_")
+    plain_invite = _raw("INVITE sip:bob@b SIP/2.0", "ft", None, "c-1@10.0.0.1")
+    assert masker.outgoing(plain_invite) == plain_invite  # not a hidden call (yet)
+    masker.register("c-1@10.0.0.1", "ft")
+    # towards the callee: the INVITE, a request of the caller, a reply to the callee's request
+    assert f"Call-ID: {masked}\r\n".encode() in masker.outgoing(plain_invite)
+    bye_from_caller = _raw("BYE sip:bob@b SIP/2.0", "ft", "tt", "c-1@10.0.0.1", "2 BYE")
+    assert masked.encode() in masker.outgoing(bye_from_caller)
+    ok_to_callee = _raw("SIP/2.0 200 OK", "tt", "ft", "c-1@10.0.0.1", "1 BYE")
+    assert masked.encode() in masker.outgoing(ok_to_callee)
+    # towards the caller: untouched
+    bye_from_callee = _raw("BYE sip:alice@a SIP/2.0", "tt", "ft", "c-1@10.0.0.1", "1 BYE")
+    assert masker.outgoing(bye_from_callee) == bye_from_callee
+    ok_to_caller = _raw("SIP/2.0 200 OK", "ft", "tt", "c-1@10.0.0.1")
+    assert masker.outgoing(ok_to_caller) == ok_to_caller
+    # REGISTER never
+    register = _raw("REGISTER sip:b SIP/2.0", "ft", None, "c-1@10.0.0.1", "1 REGISTER")
+    assert masker.outgoing(register) == register
+
+
+def test_masker_gives_the_callers_callid_back_on_what_arrives() -> None:
+    from modules.topology_hiding.callid import CallidMasker
+
+    masker = CallidMasker("OpenSIPS", "DLGCH_")
+    masked = encode_callid("c-1@10.0.0.1", "OpenSIPS", "DLGCH_")
+    arrived = _raw("BYE sip:x SIP/2.0", "tt", "ft", masked, "1 BYE")
+    back = masker.incoming(arrived)
+    assert b"Call-ID: c-1@10.0.0.1\r\n" in back and masked.encode() not in back
+    untouched = _raw("BYE sip:x SIP/2.0", "tt", "ft", "other", "1 BYE")
+    assert masker.incoming(untouched) == untouched
