@@ -581,3 +581,27 @@ def test_del_delay_keeps_a_deleted_dialog_listed(env: Any) -> None:
     assert fn("match_dialog")(late_ctx) == 1 and pv("DLG_status").get(late_ctx) == 5
     env.core.advance(3.5)
     assert not env.dialogs.table
+
+
+def test_topology_hiding_hooks_did_in_ruri_user_and_whole_callee_route_set(env: Any) -> None:
+    """What topology_hiding relies on: module_flags, the did in the R-URI (parameter or user part,
+    no Route), the within callbacks, and the callee's route set taken whole from its reply."""
+    from modules.dialog.model import MODULE_FLAG_TOPOH
+
+    _, dlg = new_call(env)
+    dlg.module_flags |= MODULE_FLAG_TOPOH
+    env.tm.fire("reply_in", Tx("t1"), None, reply(183, dlg.did))
+    # early: the callee's Contact and route set are known already (PRACK, UPDATE)
+    assert dlg.callee.contact == "sip:bob@127.0.0.1:5080"
+    env.tm.fire("reply_in", Tx("t1"), None, reply(200, dlg.did))
+    assert dlg.callee.route_set == ["<sip:down.example.com;lr>", f"<sip:127.0.0.1:5060;lr;did={dlg.did}>",
+                                    "<sip:up.example.com;lr>"]
+    seen: list[tuple[Any, int]] = []
+    env.dialogs.on_within(lambda ctx, d, direction: seen.append((d, direction)))
+    did_only = 0
+    for ruri in (f"sip:127.0.0.1;did={dlg.did}", f"sip:X.did.{dlg.did}@127.0.0.1"):
+        msg = parse_message(request("INFO", 5).raw.replace(b"sip:x@127.0.0.1", ruri.encode(), 1))
+        ctx = MsgContext(env.process, msg, RCV)
+        assert env.dialogs.match(ctx, did_only) == 1, ruri
+    assert seen == [(dlg, 1), (dlg, 1)]
+    assert env.dialogs.leg_socket(dlg, True) == dlg.caller.bind_addr and env.dialogs.rr_param == "did"
