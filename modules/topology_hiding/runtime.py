@@ -195,13 +195,17 @@ class TopologyHiding:
         dlg = plan.dialog
         value: str | None
         if dlg is not None:
+            # "a"/"A": the Contact advertised at setup (the INVITE's to the callee, the 2xx's to the
+            # caller, as OpenSIPS records them) is shown again on the later messages
             adv_flag = KEEP_ADV_A if to_caller else KEEP_ADV_B
-            kept = self.advertised.get((dlg.did, to_caller)) if dlg.module_flags & adv_flag else None
+            key = (dlg.did, to_caller)
+            kept = self.advertised.get(key) if dlg.module_flags & adv_flag and not plan.initial else None
             value = kept or dialog_contact(msg, did=dlg.did, flags=dlg.module_flags, user=user, out=out,
                                            rr_param=self.rr_param, uri_params=cfg.uri_params,
                                            hdr_params=cfg.hdr_params)
-            if value is not None and plan.initial and (dlg.did, to_caller) not in self.advertised:
-                self.advertised[(dlg.did, to_caller)] = value
+            setup = msg.is_request or 200 <= msg.status < 300
+            if value is not None and plan.initial and setup:
+                self.advertised[key] = value
         else:
             value = hidden_contact(msg, flags=plan.flags if flags is None else flags, routes=routes,
                                    user=user, out=out, bind=bind,

@@ -32,7 +32,8 @@ from tests.differential.sipua import SDP, Dialog, Endpoint, Transcript, reply_to
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 SCRIPT = (Path(__file__).parent / "cfg" / "topology_hiding.cfg").read_text()
-MODES = ("nodlg", "nodlguser", "dlg", "dlgdid", "dlgcallid", "nodlgusers", "dlgusers", "dlgcallee")
+MODES = ("nodlg", "nodlguser", "dlg", "dlgdid", "dlgcallid", "nodlgusers", "dlgusers", "dlgcallee",
+         "dlgadv")
 HIDDEN_HEADERS = ("via", "contact", "record-route", "route")
 
 _THINFO = re.compile(r"thinfo=([A-Za-z0-9+.\-]+)")
@@ -88,7 +89,9 @@ def play_call(port: int, uac: Endpoint, uas: Endpoint, mode: str, run_id: str) -
     uac.send(d.request("ACK", d.remote_target, routes=[], contact=caller_contact), proxy)
     assert uas.recv_request("ACK") is not None, f"{mode}: the ACK was not routed"
     d.cseq = 2
-    uac.send(d.request("INFO", d.remote_target, routes=[], contact=caller_contact), proxy)
+    # a new Contact username: "U" shows it, "A" keeps showing the callee the first Contact
+    uac.send(d.request("INFO", d.remote_target, routes=[], contact=f"<sip:alice2@{uac.hostport};keep=3>"),
+             proxy)
     info = uas.recv_request("INFO")
     assert info is not None, f"{mode}: the INFO was not routed"
     uas.send(reply_to(info, 200, "OK", contact=callee_contact), proxy)
