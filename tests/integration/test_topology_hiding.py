@@ -43,7 +43,7 @@ def call_id(message: str) -> str:
 
 
 def run_call(rig: Rig, mode: str, flags: str) -> tuple[list[str], list[str]]:
-    rig.start_pysips(CFG, TH_MODE=mode, TH_FLAGS=flags)
+    rig.start_pysips(CFG, TH_MODE=mode, TH_FLAGS=flags, DB_MODE=0, DB_PATH=rig.workdir / "dialog.db")
     uas = rig.start_uas("uas_reinvite.xml")
     result = rig.run_uac("uac_reinvite.xml", timeout_s=20)
     assert result.ok and result.successful == 1, rig.report(result)
@@ -96,3 +96,39 @@ def test_callid_hidden_from_the_callee(rig: Rig) -> None:
     # the script saw the caller's Call-ID on the callee's requests too
     log = rig.proxy.log() if rig.proxy else ""
     assert "hidden BYE routed to" in log and f"({caller_id})" in log, log
+
+
+def test_hidden_dialog_survives_a_restart(rig: Rig) -> None:
+    """db_mode 2: pysips restarted mid-call; the restored dialog is still hidden (its module_flags
+    come back from the table): the caller's BYE reaches the callee with our Via and Contact only
+    and the same masked Call-ID as the INVITE."""
+    import threading
+    import time
+
+    values = {"TH_MODE": "dlg", "TH_FLAGS": "C", "DB_MODE": 2, "DB_PATH": rig.workdir / "dialog.db"}
+    rig.start_pysips(CFG, **values)
+    uas = rig.start_uas("uas_call.xml")
+    results: list[object] = []
+    caller = threading.Thread(target=lambda: results.append(
+        rig.run_uac("uac_call.xml", duration_ms=6000, timeout_s=30)))
+    caller.start()
+    try:
+        time.sleep(3.0)  # answered, and flushed to the table (every second)
+        assert rig.proxy is not None
+        rig.proxy.stop()
+        rig.start_pysips(CFG, **values)
+    finally:
+        caller.join(40)
+    result = results[0] if results else None
+    assert result is not None and getattr(result, "ok", False), rig.report()
+    assert uas.wait(timeout=10).ok, rig.report()
+    uac_seen = received_messages(next(rig.workdir.glob("*-uac/messages.log")))
+    uas_seen = received_messages(next(rig.workdir.glob("*-uas/messages.log")))
+    assert_hidden(rig, uac_seen, uas_seen)
+    invite = uas_seen[0]
+    bye = next(m for m in uas_seen if m.startswith("BYE "))
+    assert call_id(bye) == call_id(invite) and call_id(bye).startswith("DLGCH_")
+    assert len(header_lines(bye, ("via", "v"))) == 1
+    # routed by the restarted process, from the dialog it read back
+    log = rig.proxy.log() if rig.proxy else ""
+    assert f"hidden BYE routed to sip:callee@127.0.0.1:{rig.ports.uas}" in log, log
