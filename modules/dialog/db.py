@@ -175,6 +175,7 @@ class DialogDb:
         dlg = Dialog(db_id >> 32, db_id & 0xFFFFFFFF, str(rec["callid"]), str(rec["from_uri"]),
                      str(rec["to_uri"]), caller, callee, state=state, flags=int(rec["flags"] or 0),
                      start_ts=int(rec["start_time"]))
+        dlg.module_flags = int(rec["module_flags"] or 0)
         dlg.user_flags = int(rec["script_flags"] or 0) if str(rec["script_flags"] or "").isdigit() else 0
         dlg.vals = dict(decode_pairs(rec["vars"]))
         dlg.profiles = decode_pairs(rec["profiles"])
@@ -201,7 +202,7 @@ class DialogDb:
             "state": dlg.state, "start_time": dlg.start_ts, "timeout": expiry,
             "vars": encode_pairs([(k, str(v)) for k, v in dlg.vals.items()]),
             "profiles": encode_pairs(list(dlg.profiles)),
-            "script_flags": str(dlg.user_flags), "module_flags": 0, "flags": dlg.flags,
+            "script_flags": str(dlg.user_flags), "module_flags": dlg.module_flags, "flags": dlg.flags,
         }
 
     def write(self, dlg: Dialog) -> None:

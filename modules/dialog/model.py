@@ -44,6 +44,10 @@ NAMED_FLAGS = {
     "end-on-race-condition": FLAG_END_ON_RACE_CONDITION,
 }
 
+# module_flags bit topology_hiding sets (OpenSIPS TOPOH_ONGOING): the dialog's own Record-Route
+# is absent and the callee's route set is every Record-Route of its reply
+MODULE_FLAG_TOPOH = 1 << 1
+
 # $DLG_dir
 DIR_NONE = 0
 DIR_DOWNSTREAM = 1
@@ -150,6 +154,8 @@ class Dialog:
     state: int = UNCONFIRMED
     flags: int = 0  # FLAG_* (create_dialog's)
     user_flags: int = 0  # $DLG_flags / set_dlg_flag
+    # other modules' bits (OpenSIPS mod_flags: topology_hiding's), kept in the table's module_flags
+    module_flags: int = 0
     start_ts: int = 0  # wall-clock seconds of the confirmation (0 before)
     created_ts: float = 0.0
     timeout: int = 0  # lifetime in seconds once confirmed ($DLG_timeout)

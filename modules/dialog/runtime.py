@@ -27,6 +27,7 @@ from pysips.core.services import (
 from pysips.script.context import MsgContext
 from pysips.script.events import events_of
 from pysips.sip.message import SipMessage
+from pysips.sip.uri import SipUri
 
 from .events import DialogEvents
 from .model import (
@@ -42,6 +43,7 @@ from .model import (
     FLAG_PING_CALLER,
     FLAG_REINVITE_PING_CALLEE,
     FLAG_REINVITE_PING_CALLER,
+    MODULE_FLAG_TOPOH,
     UNCONFIRMED,
     Dialog,
     Leg,
@@ -145,6 +147,8 @@ class Dialogs:
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
         self.events = DialogEvents(events_of(process))
         self.changed_callbacks: list[Callable[[Dialog], None]] = []
+        # fn(ctx, dialog, direction) for each sequential request matched (OpenSIPS DLGCB_REQ_WITHIN)
+        self.within_callbacks: list[Callable[[MsgContext, Dialog, int], None]] = []
         self.db: Any = None  # db.DialogDb when db_mode > 0
         self.flag_names: Any = None  # the script's FlagRegistry: dialog flag names for the MI
         self._ping_timer: Any = None
@@ -295,6 +299,11 @@ class Dialogs:
         dlg = self.by_transaction.get(t.id)
         if dlg is None or dlg.ended or reply.cseq.method != "INVITE":
             return
+        if 100 < code < 200 and dlg.module_flags & MODULE_FLAG_TOPOH and not dlg.confirmed:
+            # topology hiding: early in-dialog requests (PRACK, UPDATE) are routed by the dialog
+            dlg.callee.contact = _contact_uri(reply) or dlg.callee.contact
+            dlg.callee.route_set = _route_texts(reply)
+            dlg.callee.bind_addr = dlg.caller.bind_addr
         if 100 < code < 200 and dlg.state == UNCONFIRMED:
             dlg.state = EARLY
             self.events.state_changed(dlg, UNCONFIRMED, reply.to_tag or "")
@@ -313,7 +322,9 @@ class Dialogs:
         routes = _route_texts(reply)
         marker = f";{self.config.rr_param}={dlg.did}"
         ours = next((i for i, r in enumerate(routes) if marker in r), None)
-        if ours is None:  # no record_route(): the upstream entries are the caller's
+        if dlg.module_flags & MODULE_FLAG_TOPOH:
+            ours = len(routes)  # topology hiding took the caller's entries and ours away
+        elif ours is None:  # no record_route(): the upstream entries are the caller's
             ours = max(len(routes) - len(dlg.caller.route_set), 0)
         callee_routes = routes[:ours]
         dlg.callee.tag = reply.to_tag or ""
@@ -402,9 +413,35 @@ class Dialogs:
             pos = uri.find(marker)
             if pos >= 0:
                 found.append(uri[pos + len(marker):].split(";", 1)[0].split(">", 1)[0].split("?", 1)[0])
+        if not found and not msg.routes():
+            # topology_hiding("D"): "user.did.<entry>.<id>" in the R-URI's user part
+            parsed = msg.uri()
+            user = (parsed.user or "") if isinstance(parsed, SipUri) else ""
+            pos = user.find(f".{self.config.rr_param}.")
+            if pos >= 0:
+                found.append(user[pos + len(self.config.rr_param) + 2:])
         return found
 
     def sequential(self, ctx: MsgContext, dlg: Dialog, direction: int) -> None:
+        """A request inside `dlg`: tracked, then the modules' within callbacks (topology hiding)."""
+        self._track(ctx, dlg, direction)
+        for fn in self.within_callbacks:
+            fn(ctx, dlg, direction)
+
+    def on_within(self, fn: Callable[[MsgContext, Dialog, int], None]) -> None:
+        """DialogService: fn(ctx, dialog, direction) for every sequential request matched."""
+        self.within_callbacks.append(fn)
+
+    @property
+    def rr_param(self) -> str:
+        """DialogService: the name of the did parameter (modparam rr_param)."""
+        return self.config.rr_param
+
+    def leg_socket(self, dlg: Dialog, to_caller: bool) -> str:
+        """DialogService: our socket ("udp:IP:PORT") towards the caller or the callee."""
+        return (dlg.caller if to_caller else dlg.callee).bind_addr or dlg.caller.bind_addr
+
+    def _track(self, ctx: MsgContext, dlg: Dialog, direction: int) -> None:
         """A request inside `dlg`: remember it for the script, track CSeq, ACK and BYE."""
         msg = ctx.msg
         ctx.extra[CURRENT] = (dlg, direction)

@@ -223,6 +223,19 @@ def record_route_preset(ctx: MsgContext, address: str, address2: str | None = No
     return 1
 
 
+def remove_record_route(ctx: MsgContext) -> int:
+    """Drops the Record-Route lumps of record_route()/record_route_preset() and pending params."""
+    msg = ctx.msg
+    if not isinstance(msg, SipMessage):
+        return 0
+    lumps = _lumps(msg)
+    kept = [lump for lump in lumps if not isinstance(lump[2], RRHeader)]
+    removed = len(lumps) - len(kept)
+    lumps[:] = kept
+    ctx.extra.pop(PENDING_KEY, None)
+    return removed
+
+
 def add_rr_param(ctx: MsgContext, param: str) -> int:
     """Adds `;name=value` to the Record-Route(s) made so far, or keeps it for the next one."""
     msg = ctx.msg

@@ -54,6 +54,13 @@ class RRConfig:
 
         return add_rr_param(ctx, param)
 
+    def remove_record_route(self, ctx: MsgContext) -> int:
+        """RouteService: takes back what record_route()/record_route_preset() added to the request
+        (topology hiding); returns how many headers."""
+        from .record import remove_record_route
+
+        return remove_record_route(ctx)
+
     def route_params(self, ctx: MsgContext) -> str | None:
         """RouteService: the parameters of our Route that loose_route() consumed ($rr_params)."""
         params = route_state(ctx).params

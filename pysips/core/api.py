@@ -82,6 +82,9 @@ ReplyHook = Callable[["SipMessage", "ReceiveInfo"], bool]
 # absorbed by tm), so the script does not run.
 RequestHook = Callable[["SipMessage", "ReceiveInfo"], bool]
 ConnectionClosedHook = Callable[[int], None]
+# The bytes of every message received, before it is parsed, and of every message sent, as the
+# transport gets them (OpenSIPS's pre/post raw processing callbacks): returns the bytes to use.
+RawHook = Callable[[bytes], bytes]
 
 
 @dataclass(slots=True)
@@ -89,6 +92,8 @@ class Hooks:
     reply: list[ReplyHook] = field(default_factory=list)
     request: list[RequestHook] = field(default_factory=list)
     connection_closed: list[ConnectionClosedHook] = field(default_factory=list)
+    raw_in: list[RawHook] = field(default_factory=list)
+    raw_out: list[RawHook] = field(default_factory=list)
 
 
 class Core(Protocol):

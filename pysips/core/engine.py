@@ -192,6 +192,8 @@ class Engine:
             log.error("no transport bound for %s: cannot send to %s:%d", socket.name, dst.ip, dst.port)
             self.stats["send_failures"] += 1
             return False
+        for raw_out in self.hooks.raw_out:
+            data = raw_out(data)
         ok = sender(data, dst)
         if ok:
             self.stats["sent"] += 1
@@ -335,6 +337,8 @@ class Engine:
         if len(data) < _MIN_MESSAGE:
             return
         try:
+            for raw_in in self.hooks.raw_in:
+                data = raw_in(data)
             parsed = parse_message(data)
             if isinstance(parsed, ParseError):
                 self._parse_failed(parsed, rcv)

@@ -212,6 +212,11 @@ class RouteService(Protocol):
         """record_route(params): our Record-Route on the request (rendered per outgoing socket)."""
         ...
 
+    def remove_record_route(self, ctx: MsgContext) -> int:
+        """Takes back the Record-Route(s) record_route() added to the request (topology hiding);
+        how many."""
+        ...
+
     def add_rr_param(self, ctx: MsgContext, param: str) -> int:
         """Adds ";name=value" to the Record-Route(s) of the request, or to the next one made."""
         ...
@@ -398,6 +403,11 @@ class DialogInfo(Protocol):
     @property
     def vals(self) -> dict[str, str | int]: ...
 
+    # Bits other modules keep on the dialog (OpenSIPS mod_flags; stored in the table's
+    # module_flags column). Bit 1 << 1 is topology hiding's "ongoing": dialog then expects no
+    # Record-Route of its own and takes the callee's route set whole from its reply.
+    module_flags: int
+
 
 class DialogService(Protocol):
     """dialog: the dialog of a message, and the end of dialogs (acc's CDRs, topology hiding)."""
@@ -413,6 +423,32 @@ class DialogService(Protocol):
 
     def on_ended(self, fn: Callable[[Any], None]) -> None:
         """fn(dialog) once when a dialog ends (BYE, timeout, failure, MI), after its state is 5."""
+        ...
+
+    def match(self, ctx: MsgContext, mode: int | None = None) -> int:
+        """match_dialog([mode]) for a module: 1 matched (the within callbacks have run), -1 not.
+        mode: 0 did only, 1 did then Call-ID/tags, 2 Call-ID/tags; None the module's default.
+        The did is looked for in the Routes, else (topology hiding) in the R-URI's parameters
+        or its user part ("user.did.<entry>.<id>")."""
+        ...
+
+    def fix_route(self, ctx: MsgContext) -> int:
+        """fix_route_dialog(): R-URI, Route set and next hop of the request from its dialog."""
+        ...
+
+    def on_within(self, fn: Callable[[MsgContext, Any, int], None]) -> None:
+        """fn(ctx, dialog, direction) for each sequential request matched to a dialog (loose_route
+        or match_dialog), after the dialog tracked it (OpenSIPS DLGCB_REQ_WITHIN). direction: 1
+        from the caller (downstream), 2 from the callee (upstream)."""
+        ...
+
+    @property
+    def rr_param(self) -> str:
+        """The name of the dialog id parameter ("did", modparam rr_param)."""
+        ...
+
+    def leg_socket(self, dialog: Any, to_caller: bool) -> str:
+        """Our socket towards that party, OpenSIPS notation ("udp:IP:PORT")."""
         ...
 
 

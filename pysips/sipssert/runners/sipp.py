@@ -9,6 +9,7 @@ its own loopback address and the traces go to the test's log folder.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,22 @@ def _port(value: Any) -> str | None:
     return str(value).split("/")[0]
 
 
+_CDATA = re.compile(r"(<!\[CDATA\[.*?\]\]>)", re.S)
+_ATTRIBUTE = re.compile(r'(\s[\w:.-]+\s*=\s*")([^"]*)(")')
+
+
+def escape_attribute_lt(text: str) -> str:
+    """A bare `<` inside an attribute value (SIPssert's regexps: `regexp="<sip:(...)"`) escaped as
+    `&lt;`: the sipp of SIPssert's image reads it, the sipp installed here refuses the scenario
+    ("Invalid XML") or misreads the elements after it. CDATA (the SIP messages) is left alone."""
+
+    def fix_value(m: re.Match[str]) -> str:
+        return m.group(1) + m.group(2).replace("<", "&lt;") + m.group(3)
+
+    parts = _CDATA.split(text)
+    return "".join(p if p.startswith("<![CDATA[") else _ATTRIBUTE.sub(fix_value, p) for p in parts)
+
+
 def scenario_file(ctx: TaskContext) -> Path | Broken | None:
     name = ctx.spec.get("config_file")
     if name is None:
@@ -33,7 +50,7 @@ def scenario_file(ctx: TaskContext) -> Path | Broken | None:
     if path is None or not path.is_file():
         return Broken(f"sipp scenario {name} not found in the test folder")
     text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    mapped = ctx.addresses.text(text)
+    mapped = escape_attribute_lt(ctx.addresses.text(text))
     if mapped == text:
         return path
     # the scenario names docker addresses itself: run a copy with them mapped

@@ -635,3 +635,27 @@ def test_create_dialog_again_replaces_the_flags(env: Any) -> None:
     assert env.dialogs.current(ctx) is dlg and dlg.flags == flags_of("Bp")
     assert fn("create_dialog")(ctx, 0) == 1 and dlg.flags == flags_of("Bp")
     assert fn("create_dialog")(ctx, flags_of("P")) == 1 and dlg.flags == flags_of("P")
+
+
+def test_topology_hiding_hooks_did_in_ruri_user_and_whole_callee_route_set(env: Any) -> None:
+    """What topology_hiding relies on: module_flags, the did in the R-URI (parameter or user part,
+    no Route), the within callbacks, and the callee's route set taken whole from its reply."""
+    from modules.dialog.model import MODULE_FLAG_TOPOH
+
+    _, dlg = new_call(env)
+    dlg.module_flags |= MODULE_FLAG_TOPOH
+    env.tm.fire("reply_out", Tx("t1"), 183, "", reply(183, dlg.did))
+    # early: the callee's Contact and route set are known already (PRACK, UPDATE)
+    assert dlg.callee.contact == "sip:bob@127.0.0.1:5080"
+    env.tm.fire("reply_out", Tx("t1"), 200, "", reply(200, dlg.did))
+    assert dlg.callee.route_set == ["<sip:down.example.com;lr>", f"<sip:127.0.0.1:5060;lr;did={dlg.did}>",
+                                    "<sip:up.example.com;lr>"]
+    seen: list[tuple[Any, int]] = []
+    env.dialogs.on_within(lambda ctx, d, direction: seen.append((d, direction)))
+    did_only = 0
+    for ruri in (f"sip:127.0.0.1;did={dlg.did}", f"sip:X.did.{dlg.did}@127.0.0.1"):
+        msg = parse_message(request("INFO", 5).raw.replace(b"sip:x@127.0.0.1", ruri.encode(), 1))
+        ctx = MsgContext(env.process, msg, RCV)
+        assert env.dialogs.match(ctx, did_only) == 1, ruri
+    assert seen == [(dlg, 1), (dlg, 1)]
+    assert env.dialogs.leg_socket(dlg, True) == dlg.caller.bind_addr and env.dialogs.rr_param == "did"

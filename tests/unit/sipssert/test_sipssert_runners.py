@@ -215,3 +215,14 @@ def test_socket_syntax() -> None:
     assert parse_socket("tls:127.0.0.5:5061 as 1.2.3.4:5061") == Endpoint("tcp", "127.0.0.5", 5061)
     assert parse_socket("sctp:1.2.3.4:5060") is None
     assert parse_socket("udp:1.2.3.4") is None
+
+
+def test_a_bare_lt_in_an_attribute_is_escaped_but_cdata_is_not() -> None:
+    from pysips.sipssert.runners.sipp import escape_attribute_lt
+
+    text = ('<recv request="INVITE"><action><ereg regexp="<sip:([^;@]*);thinfo=" assign_to="a,b"/>'
+            '</action></recv><send><![CDATA[\nContact: <sip:x>;+sip.instance="<urn:uuid:1>"\n]]></send>')
+    out = escape_attribute_lt(text)
+    assert 'regexp="&lt;sip:([^;@]*);thinfo="' in out
+    assert '+sip.instance="<urn:uuid:1>"' in out  # the SIP message is not XML: untouched
+    assert escape_attribute_lt(out) == out
