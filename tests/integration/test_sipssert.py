@@ -29,7 +29,7 @@ if not CORPUS.is_dir():  # a checkout elsewhere
 SETS = ("auth", "record-route", "registration", "startup")
 # Single tests of sets that do not pass whole yet (dialog's PRACK tests need PRACK relaying and
 # dlg_send_sequential, not built yet).
-TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire")
+TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire", "permissions/01.check-address")
 
 MUST_PASS = [
     "auth/01.password-db-www",
@@ -49,6 +49,7 @@ MUST_PASS = [
     "registration/07.limit",
     "registration/09.lookup",
     "startup/01.default-cfg",
+    "permissions/01.check-address",
 ]
 STATUS_LINE = re.compile(r"^(PASS|FAIL) (\S+)")
 
