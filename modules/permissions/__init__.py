@@ -228,8 +228,7 @@ def w_allow_uri(ctx: MsgContext, rules: RulePair, uri: str) -> int:
 
 def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Permissions:
     parts = build_partitions(params)
-    if ictx.process.core is not None:
-        load_partitions(parts)
+    load_partitions(parts)
     script_files = getattr(getattr(ictx.script, "script", None), "files", ()) or ("opensips.cfg",)
     main = str(script_files[0])
     default_rules = RulePair(
@@ -238,8 +237,9 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Permissions:
     return Permissions(parts, default_rules, bool(params["check_all_branches"]))
 
 
-def _destroy(runtime: Permissions) -> None:
-    runtime.close()
+def _destroy(runtime: object) -> None:
+    if isinstance(runtime, Permissions):
+        runtime.close()
 
 
 def _runtime(call: MICall) -> Permissions:

@@ -3,9 +3,8 @@ entries a source matches (check_address, check_source_address, get_source_group)
 
 Matching follows OpenSIPS: group 0 means any group, port 0 any port, proto "any" any protocol
 (on either side: the entry or the question); an entry with a pattern matches only when the given
-pattern text fnmatch-es it (no pattern given: the entry's pattern is not consulted). Within a
-group, entries for the exact address come before subnets, and the longest subnet before shorter
-ones. Sans-I/O: rows in, answers out.
+pattern text fnmatch-es it (no pattern given: the entry's pattern is not consulted). The first
+entry found in OpenSIPS's search order answers (AddressTable). Sans-I/O: rows in, answers out.
 """
 
 from __future__ import annotations
@@ -56,6 +55,7 @@ class AddressEntry:
 
     @property
     def is_host(self) -> bool:
+        """What address_dump lists (subnet_dump the others): a full-length mask."""
         return self.net.prefixlen == self.net.max_prefixlen
 
     def matches(self, ip: IpAddr, port: int, proto: str, pattern: str | None) -> bool:
@@ -114,17 +114,30 @@ def entry_from_row(row: Sequence[DbValue]) -> AddressEntry | None:
 
 
 class AddressTable:
-    """The entries by group, in table order within a group (groups in first-seen order)."""
+    """The entries by group, groups in ascending id as OpenSIPS walks them.
+
+    Within a group OpenSIPS looks first at the entries filed under the asked address itself
+    (newest row first), then through its subnet tree from the shortest prefix down (newest first
+    on one prefix); entries with a mask of 32 or 128 are not in the tree. `_candidates` keeps
+    that order so the context_info returned is the same entry's.
+    """
 
     __slots__ = ("groups",)
 
     def __init__(self, entries: Iterable[AddressEntry] = ()) -> None:
-        self.groups: dict[int, list[AddressEntry]] = {}
+        by_group: dict[int, list[AddressEntry]] = {}
         for entry in entries:
-            self.groups.setdefault(entry.group, []).append(entry)
-        for group in self.groups.values():
-            # exact addresses first, then the most specific subnet (a stable sort keeps table order)
-            group.sort(key=lambda e: (not e.is_host, -e.net.prefixlen))
+            by_group.setdefault(entry.group, []).append(entry)
+        self.groups = {g: by_group[g] for g in sorted(by_group)}
+
+    def _candidates(self, entries: list[AddressEntry], ip: IpAddr) -> Iterable[AddressEntry]:
+        newest_first = entries[::-1]
+        for entry in newest_first:
+            if entry.net.network_address == ip:
+                yield entry
+        in_tree = [e for e in newest_first if e.net.prefixlen not in (32, 128)
+                   and e.net.version == ip.version]
+        yield from sorted(in_tree, key=lambda e: e.net.prefixlen)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[DbValue]]) -> AddressTable:
@@ -136,7 +149,7 @@ class AddressTable:
 
     def _match_in(self, entries: list[AddressEntry], ip: IpAddr, port: int, proto: str,
                   pattern: str | None) -> AddressEntry | None:
-        for entry in entries:
+        for entry in self._candidates(entries, ip):
             if entry.matches(ip, port, proto, pattern):
                 return entry
         return None

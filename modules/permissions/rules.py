@@ -44,7 +44,9 @@ class RuleError(ValueError):
 
 
 def _split_unquoted(text: str, sep: str) -> list[str]:
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted

@@ -91,9 +91,9 @@ def build_partitions(params: dict[str, object]) -> dict[str, Partition]:
     is set; each inherits db_url and address_table when it names none."""
     default_url = params.get("db_url")
     default_table = str(params.get("address_table") or "address")
-    columns = tuple(str(params.get(f"{param}_col") or default) for param, default in
-                    (("ip", "ip"), ("grp", "grp"), ("mask", "mask"), ("port", "port"),
-                     ("proto", "proto"), ("pattern", "pattern"), ("info", "context_info"))) + ("id",)
+    columns = (*(str(params.get(f"{param}_col") or default) for param, default in
+                 (("ip", "ip"), ("grp", "grp"), ("mask", "mask"), ("port", "port"),
+                  ("proto", "proto"), ("pattern", "pattern"), ("info", "context_info"))), "id")
     declared = params.get("partition")
     specs = [parse_partition(str(p)) for p in declared] if isinstance(declared, list) else []
     if default_url and not any(s.name == DEFAULT_PARTITION for s in specs):
