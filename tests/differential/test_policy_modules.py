@@ -10,6 +10,7 @@ logs must be equal line by line.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +176,85 @@ def _tail(line: str) -> str:
         if at >= 0:
             return line[at:]
     return line
+
+
+JSON_SCRIPT = r"""
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "json.so"
+
+route {
+    $json(obj) := $rb;
+    xlog("J1 $json(obj)\n");
+    xlog("J2 $json_compact(obj)\n");
+    xlog("J3 $json_pretty(obj)\n");
+    $json(obj/added) = "text/with \"quotes\"";
+    $json(obj/num) = 42;
+    $json(obj/list[]) = 4;
+    $json(obj/list[0]) = NULL;
+    $json(obj/list[-1]) = "last";
+    $json(obj/nested) := "{\"deep\": [true, false, null, 1.50, -7]}";
+    xlog("J4 $json(obj)\n");
+    $var(i) = 1;
+    $var(k) = "nested";
+    xlog("J5 [$json(obj/list[$var(i)])] [$json(obj/$var(k)/deep[3])] [$json(obj/missing/x)] [$json(obj/nested/deep[2])]\n");
+    $var(sum) = 0;
+    for ($var(v) in $(json(obj/list)[*]))
+        $var(sum) = $var(sum) + 1;
+    $var(keys) = "";
+    for ($var(k2) in $(json(obj.keys)[*]))
+        $var(keys) = $var(keys) + $var(k2) + ";";
+    xlog("J6 sum=$var(sum) keys=$var(keys)\n");
+    $json(arr) := "[{},{},{}]";
+    json_link($json(stub), $json(arr[0]));
+    $json(stub/ana) = "are";
+    $json(stub/ar) := "[]";
+    $json(stub/ar[]) = 1;
+    $json(stub/ar[]) = 2;
+    $json(arr[0]/ar[0]) = NULL;
+    xlog("J7 $json(stub) | $json(arr)\n");
+    $json(stub) = NULL;
+    xlog("J8 $json(stub) | $json(arr)\n");
+    $json(obj/none/deeper) = 1;
+    $json(obj/list[9]) = 1;
+    $json(fresh/x) = 1;
+    xlog("J9 $json(obj/list) $json(fresh)\n");
+    $json(empty) := "{}";
+    $json(emptya) := "[]";
+    xlog("J10 [$json(empty)] [$json_compact(empty)] [$json_pretty(empty)] [$json(emptya)] [$json_pretty(emptya)]\n");
+    json_merge("{\"a\":1,\"b\":{\"c\":2,\"d\":3}}", "{\"b\":{\"c\":null,\"e\":\"f/g\"},\"z\":[1]}", $var(m));
+    xlog("J11 $var(m) DONE\n");
+    sl_send_reply(200, "OK");
+}
+"""
+
+JSON_RECORD = re.compile(r"(?:^|:)(J\d+ .*)", re.DOTALL)
+JSON_BODY = ('{"name": "bob", "list": [1, 2, 3], "obj": {"a": "x/y", "b": [], "c": {}},'
+             ' "t": true, "n": null, "f": 2.50, "u": "\\u00e9\\t"}')
+
+
+def test_json_reads_and_writes_as_opensips(tmp_path: Path) -> None:
+    body = JSON_BODY.encode()
+    data = (b"MESSAGE sip:json@127.0.0.1 SIP/2.0\r\n"
+            b"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-json-1\r\n"
+            b"From: <sip:tester@127.0.0.1>;tag=t1\r\nTo: <sip:json@127.0.0.1>\r\n"
+            b"Call-ID: json-1\r\nCSeq: 1 MESSAGE\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    with start_pair(JSON_SCRIPT, tmp_path) as (opensips, pysips):
+        logs = exchange([opensips, pysips], [data], done="DONE")
+    reference = _json_records(logs["opensips"][0])
+    ours = _json_records(logs["pysips"][0])
+    assert any(line.startswith("J11 ") for line in reference), reference
+    assert ours == reference, "\n".join(f"opensips: {o}\npysips:   {p}"
+                                        for o, p in zip(reference, ours, strict=False) if o != p)
+
+
+def _json_records(lines: list[str]) -> list[str]:
+    """The J<n> records (a multi-line one whole), without the log level prefix; the modules'
+    own log records are left out (their levels and wording differ)."""
+    out: list[str] = []
+    for line in lines:
+        found = JSON_RECORD.search(line)
+        if found:
+            out.append(found.group(1))
+    return out
