@@ -197,7 +197,8 @@ route {
     xlog("J4 $json(obj)\n");
     $var(i) = 1;
     $var(k) = "nested";
-    xlog("J5 [$json(obj/list[$var(i)])] [$json(obj/$var(k)/deep[3])] [$json(obj/missing/x)] [$json(obj/nested/deep[2])]\n");
+    $var(j5) = "[" + $json(obj/list[$var(i)]) + "] [" + $json(obj/$var(k)/deep[3]) + "]";
+    xlog("J5 $var(j5) [$json(obj/missing/x)] [$json(obj/nested/deep[2])]\n");
     $var(sum) = 0;
     for ($var(v) in $(json(obj/list)[*]))
         $var(sum) = $var(sum) + 1;
@@ -221,14 +222,15 @@ route {
     xlog("J9 $json(obj/list) $json(fresh)\n");
     $json(empty) := "{}";
     $json(emptya) := "[]";
-    xlog("J10 [$json(empty)] [$json_compact(empty)] [$json_pretty(empty)] [$json(emptya)] [$json_pretty(emptya)]\n");
+    xlog("J10 [$json(empty)] [$json_compact(empty)] [$json_pretty(empty)]\n");
+    xlog("J10b [$json(emptya)] [$json_pretty(emptya)]\n");
     json_merge("{\"a\":1,\"b\":{\"c\":2,\"d\":3}}", "{\"b\":{\"c\":null,\"e\":\"f/g\"},\"z\":[1]}", $var(m));
     xlog("J11 $var(m) DONE\n");
     sl_send_reply(200, "OK");
 }
 """
 
-JSON_RECORD = re.compile(r"(?:^|:)(J\d+ .*)", re.DOTALL)
+JSON_RECORD = re.compile(r"(?:^|:)(J\d+b? .*)", re.DOTALL)
 JSON_BODY = ('{"name": "bob", "list": [1, 2, 3], "obj": {"a": "x/y", "b": [], "c": {}},'
              ' "t": true, "n": null, "f": 2.50, "u": "\\u00e9\\t"}')
 
