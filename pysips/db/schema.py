@@ -146,10 +146,10 @@ ADDRESS = Table(
     5,
     (
         Column("id", "INTEGER", primary_key=True),
-        Column("grp", "SMALLINT(5)", "0", nullable=False),
+        Column("grp", "SMALLINT", "0", nullable=False),
         Column("ip", "CHAR(50)", nullable=False),
         Column("mask", "SMALLINT", "32", nullable=False),
-        Column("port", "SMALLINT(5)", "0", nullable=False),
+        Column("port", "SMALLINT", "0", nullable=False),
         Column("proto", "CHAR(4)", "'any'", nullable=False),
         Column("pattern", "CHAR(64)", "NULL"),
         Column("context_info", "CHAR(32)", "NULL"),
