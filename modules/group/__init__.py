@@ -209,6 +209,12 @@ exports = ModuleExports(
         FunctionExport("db_get_user_group", w_db_get_user_group,
                        (_WHO, ArgSpec(ArgKind.VAR, "avp")), _ROUTES,
                        doc="the group ids of the re_grp expressions matching the user"),
+        # the names OpenSIPS 1.x exported, for older scripts (used when nothing else exports them)
+        FunctionExport("is_user_in", w_db_is_user_in, (_WHO, ArgSpec(ArgKind.STR, "group")),
+                       _ROUTES, fallback=True, doc="1.x name of db_is_user_in()"),
+        FunctionExport("get_user_group", w_db_get_user_group,
+                       (_WHO, ArgSpec(ArgKind.VAR, "avp")), _ROUTES, fallback=True,
+                       doc="1.x name of db_get_user_group()"),
         FunctionExport("aaa_is_user_in", lambda ctx, *args: -1,
                        (_WHO, ArgSpec(ArgKind.STR, "group")), _ROUTES,
                        missing="needs an AAA (RADIUS/Diameter) backend, not in pysips"),

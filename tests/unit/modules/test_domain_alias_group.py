@@ -61,6 +61,7 @@ route {
     if (is_from_local()) $var(from_local) = 1; else $var(from_local) = -1;
     if (is_domain_local("x.y.corp.test")) $var(sub) = 1; else $var(sub) = -1;
     if (db_is_user_in("From", "intl")) $var(intl) = 1; else $var(intl) = -1;
+    if (is_user_in("From", "intl")) $var(intl_1x) = 1; else $var(intl_1x) = -1;
     if (db_get_user_group("From", $avp(gid))) $var(gids) = $(avp(gid)[*]);
     if (alias_db_find("dbaliases", "sip:support@elsewhere.test", $var(found), "d"))
         $var(support) = $var(found);
@@ -91,7 +92,7 @@ def test_local_user_calling_an_alias(db_path: Path, mode: int) -> None:
     found = run(db_path, "sip:sales@local.test:5070;transport=udp", "sip:alice@local.test", mode)
     assert found["ruri_local"] == 1 and found["attrs"] == "tenant=1"
     assert found["from_local"] == 1 and found["sub"] == 1
-    assert found["intl"] == 1
+    assert found["intl"] == 1 and found["intl_1x"] == 1
     # every matching expression (multiple_gid), the newest row first: gid 3 added, then 7
     assert found["gids"] == "7, 3"
     assert found["support"] == "sip:bob@local.test"
