@@ -150,13 +150,23 @@ def build_rule(row: Sequence[DbValue], order: int, registry: PVRegistry | None,
 
 @dataclass(slots=True)
 class RuleSet:
-    """The rules of one dpid, each kind in table (priority) order."""
+    """The rules of one dpid, each kind in table (priority) order; the string rules also by their
+    text without case (OpenSIPS's hash buckets), as only those can equal an input."""
 
     strings: list[Rule] = field(default_factory=list)
     regexes: list[Rule] = field(default_factory=list)
+    by_text: dict[str, list[Rule]] = field(default_factory=dict)
+
+    def add(self, rule: Rule) -> None:
+        if rule.match_op == REGEX_OP:
+            self.regexes.append(rule)
+        else:
+            self.strings.append(rule)
+            self.by_text.setdefault(rule.match_exp.lower(), []).append(rule)
 
     def choose(self, text: str, now: float) -> Rule | None:
-        first_string = next((r for r in self.strings if r.applies_at(now) and r.matches(text)), None)
+        bucket = self.by_text.get(text.lower(), ())
+        first_string = next((r for r in bucket if r.applies_at(now) and r.matches(text)), None)
         first_regex = next((r for r in self.regexes if r.applies_at(now) and r.matches(text)), None)
         if first_string is None or first_regex is None:
             return first_string or first_regex
@@ -182,8 +192,7 @@ class Dialplan:
                 log.warning("failed to build rule |%s|: %s -> skipping", row[3], exc)
                 plan.discarded += 1
                 continue
-            rules = plan.sets.setdefault(rule.dpid, RuleSet())
-            (rules.regexes if rule.match_op == REGEX_OP else rules.strings).append(rule)
+            plan.sets.setdefault(rule.dpid, RuleSet()).add(rule)
             plan.loaded += 1
         return plan
 

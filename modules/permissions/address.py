@@ -113,31 +113,50 @@ def entry_from_row(row: Sequence[DbValue]) -> AddressEntry | None:
     return AddressEntry(group, net, port_no, proto, _text(pattern), _text(info))
 
 
+class _GroupIndex:
+    """One group's entries as OpenSIPS files them: by exact address (its hash table), and the
+    subnets by prefix length (its prefix tree), each list newest row first."""
+
+    __slots__ = ("by_address", "prefixes")
+
+    def __init__(self, entries: list[AddressEntry]) -> None:
+        self.by_address: dict[IpAddr, list[AddressEntry]] = {}
+        # (version, prefix length) -> network bits (the address shifted right) -> entries
+        by_prefix: dict[tuple[int, int], dict[int, list[AddressEntry]]] = {}
+        for entry in reversed(entries):
+            net = entry.net
+            self.by_address.setdefault(net.network_address, []).append(entry)
+            if net.prefixlen not in (32, 128):
+                bits = int(net.network_address) >> (net.max_prefixlen - net.prefixlen)
+                by_prefix.setdefault((net.version, net.prefixlen), {}).setdefault(bits, []).append(entry)
+        # shortest prefix first, as the tree is walked from its root
+        self.prefixes = sorted(by_prefix.items(), key=lambda item: item[0][1])
+
+    def candidates(self, ip: IpAddr) -> Iterable[AddressEntry]:
+        yield from self.by_address.get(ip, ())
+        value = int(ip)
+        for (version, prefixlen), nets in self.prefixes:
+            if version == ip.version:
+                yield from nets.get(value >> (ip.max_prefixlen - prefixlen), ())
+
+
 class AddressTable:
     """The entries by group, groups in ascending id as OpenSIPS walks them.
 
     Within a group OpenSIPS looks first at the entries filed under the asked address itself
     (newest row first), then through its subnet tree from the shortest prefix down (newest first
-    on one prefix); entries with a mask of 32 or 128 are not in the tree. `_candidates` keeps
+    on one prefix); entries with a mask of 32 or 128 are not in the tree. `_GroupIndex` keeps
     that order so the context_info returned is the same entry's.
     """
 
-    __slots__ = ("groups",)
+    __slots__ = ("groups", "indexes")
 
     def __init__(self, entries: Iterable[AddressEntry] = ()) -> None:
         by_group: dict[int, list[AddressEntry]] = {}
         for entry in entries:
             by_group.setdefault(entry.group, []).append(entry)
         self.groups = {g: by_group[g] for g in sorted(by_group)}
-
-    def _candidates(self, entries: list[AddressEntry], ip: IpAddr) -> Iterable[AddressEntry]:
-        newest_first = entries[::-1]
-        for entry in newest_first:
-            if entry.net.network_address == ip:
-                yield entry
-        in_tree = [e for e in newest_first if e.net.prefixlen not in (32, 128)
-                   and e.net.version == ip.version]
-        yield from sorted(in_tree, key=lambda e: e.net.prefixlen)
+        self.indexes = {g: _GroupIndex(e) for g, e in self.groups.items()}
 
     @classmethod
     def from_rows(cls, rows: Iterable[Sequence[DbValue]]) -> AddressTable:
@@ -147,9 +166,9 @@ class AddressTable:
         for group in self.groups.values():
             yield from group
 
-    def _match_in(self, entries: list[AddressEntry], ip: IpAddr, port: int, proto: str,
+    def _match_in(self, group: int, ip: IpAddr, port: int, proto: str,
                   pattern: str | None) -> AddressEntry | None:
-        for entry in self._candidates(entries, ip):
+        for entry in self.indexes[group].candidates(ip):
             if entry.matches(ip, port, proto, pattern):
                 return entry
         return None
@@ -159,20 +178,19 @@ class AddressTable:
         """The entry matched, or OpenSIPS's failure code: -2 the group does not exist, -1 no
         match."""
         if group != GROUP_ANY:
-            entries = self.groups.get(group)
-            if entries is None:
+            if group not in self.indexes:
                 return -2
-            found = self._match_in(entries, ip, port, proto, pattern)
+            found = self._match_in(group, ip, port, proto, pattern)
             return found if found is not None else -1
-        for entries in self.groups.values():
-            found = self._match_in(entries, ip, port, proto, pattern)
+        for each in self.indexes:
+            found = self._match_in(each, ip, port, proto, pattern)
             if found is not None:
                 return found
         return -1
 
     def find_group(self, ip: IpAddr, port: int) -> int | None:
         """The first group holding an entry for this source (any protocol, pattern ignored)."""
-        for group, entries in self.groups.items():
-            if self._match_in(entries, ip, port, PROTO_ANY, None) is not None:
+        for group in self.indexes:
+            if self._match_in(group, ip, port, PROTO_ANY, None) is not None:
                 return group
         return None
