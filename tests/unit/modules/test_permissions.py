@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from modules.permissions import w_allow_register, w_allow_routing, w_allow_uri
 from modules.permissions.address import AddressTable, entry_from_row, parse_ip
-from modules.permissions.rules import parse_line, parse_rules, search
-from modules.permissions.runtime import parse_partition
+from modules.permissions.rules import RulePair, parse_line, parse_rules, search
+from modules.permissions.runtime import Permissions, parse_partition
 from pysips.db.admin import create, open_url
 from pysips.script.compile import check_script, load_script
 from pysips.script.context import MsgContext, ProcessState
@@ -175,3 +176,40 @@ def test_undefined_partition_and_bad_protocol_are_load_errors(tmp_path: Path) ->
     report = check_script(parse_text(head + 'route { check_address(0, "1.2.3.4", 0, "xyz"); }\n',
                                      "p.cfg"))
     assert not report.ok and any("xyz" in p.message for p in report.problems)
+
+
+def _register(contacts: str, to: str = "sip:alice@example.com") -> MsgContext:
+    msg = parse_message((
+        f"REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK2\r\n"
+        f"From: <{to}>;tag=1\r\nTo: <{to}>\r\nCall-ID: r\r\nCSeq: 1 REGISTER\r\n"
+        f"Contact: {contacts}\r\nContent-Length: 0\r\n\r\n").encode())
+    assert isinstance(msg, SipMessage)
+    ctx = MsgContext(ProcessState(), msg, ReceiveInfo("udp", "10.0.0.1", 5060, "10.0.0.2", 5060))
+    ctx.process.modules["permissions"] = Permissions({}, RulePair(None, None))
+    return ctx
+
+
+def test_allow_register_checks_every_contact_and_allow_uri_the_from() -> None:
+    rules = RulePair(parse_rules('"^sip:alice@" : "^sip:alice@10\\.0\\.0\\."\n'),
+                     parse_rules("ALL : ALL\n"))
+    assert w_allow_register(_register("<sip:alice@10.0.0.2:5060;transport=udp>"), rules) == 1
+    assert w_allow_register(_register("<sip:alice@10.0.0.2>, <sip:alice@192.0.2.1>"), rules) == -1
+    assert w_allow_register(_register("*"), rules) == 1
+    assert w_allow_register(_register("<sip:x@192.0.2.1>"), RulePair(None, None)) == 1  # no rules
+    ctx = _register("<sip:alice@10.0.0.2>")
+    assert w_allow_uri(ctx, rules, "sip:alice@10.0.0.9;user=phone") == 1
+    assert w_allow_uri(ctx, rules, "sip:bob@10.0.0.9") == -1
+
+
+def test_allow_routing_checks_branches_too() -> None:
+    ctx = _register("<sip:alice@10.0.0.2>")
+    ctx.msg = parse_message(
+        b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK3\r\n"
+        b"From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: i\r\n"
+        b"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    rules = RulePair(parse_rules('ALL : "^sip:bob@"\n'), parse_rules('ALL : "^sip:premium@"\n'))
+    assert w_allow_routing(ctx, rules) == 1
+    ctx.branches.append({"uri": "sip:premium@example.com"})
+    assert w_allow_routing(ctx, rules) == -1
+    ctx.process.modules["permissions"] = Permissions({}, RulePair(None, None), False)
+    assert w_allow_routing(ctx, rules) == 1  # check_all_branches 0: the allowed R-URI decides
