@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote, unquote
 
 from pysips.core.suspend import wait
+from pysips.script.ast import Pos
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -24,9 +26,11 @@ from pysips.script.exports import (
     ModuleInitContext,
     ParamExport,
     ParamType,
+    TransformExport,
     check_bool,
 )
-from pysips.script.pv_base import PVAccessor
+from pysips.script.pv_base import PVAccessor, PVError
+from pysips.script.transforms import TrArg, TrFunc
 
 from .transfer import INTERNAL_ERROR, RestConfig, RestTransfers
 
@@ -86,6 +90,18 @@ def w_rest_append_hf(ctx: MsgContext, text: str) -> int:
         return -1
     ctx.extra.setdefault(HEADERS_KEY, []).append((name.strip(), value.strip()))
     return 1
+
+
+def make_rest_transform(method: str, args: tuple[TrArg, ...], pos: Pos) -> TrFunc:
+    """{rest.escape}: RFC 3986 percent-encoding of everything but the unreserved characters, as
+    curl_easy_escape; {rest.unescape}: the reverse (a '+' stays a '+')."""
+    if args:
+        raise PVError(f"{{rest.{method}}} takes no parameters", pos)
+    if method == "escape":
+        return lambda ctx, value: quote(str(value), safe="")
+    if method == "unescape":
+        return lambda ctx, value: unquote(str(value))
+    raise PVError(f"unknown transformation {{rest.{method}}}", pos)
 
 
 def _positive(value: Any) -> int:
@@ -155,6 +171,8 @@ exports = ModuleExports(
         ParamExport("curl_conn_lifetime", ParamType.INT, 0,
                     doc="accepted for compatibility (httpx keeps its own connection pool)"),
     ),
+    transforms=(TransformExport("rest", make_rest_transform,
+                                doc="{rest.escape}, {rest.unescape}: URL percent-encoding"),),
     init=_init,
     destroy=_destroy,
     doc="HTTP requests (GET, POST, PUT) from the script",
