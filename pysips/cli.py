@@ -157,7 +157,8 @@ def db_group() -> None:
 @db_group.command("create")
 @click.argument("url")
 @click.option("-m", "--module", "modules", multiple=True,
-              help="only these tables (usrloc, auth_db, acc, sqlops/avpops)")
+              help="only the tables of these modules (usrloc, auth_db, acc, sqlops, avpops, permissions,"
+                   " dialplan, domain, alias_db, group)")
 def db_create(url: str, modules: tuple[str, ...]) -> None:
     """Create the OpenSIPS 3.6 tables (and `version` rows) missing in the database at URL."""
     _db_command(url, modules, create=True)

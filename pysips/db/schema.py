@@ -157,8 +157,107 @@ USR_PREFERENCES = Table(
     indexes=(("uuid", "attribute"), ("username", "domain", "attribute"), ("value",)),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (VERSION, LOCATION, SUBSCRIBER, URI, ACC, MISSED_CALLS,
-                                                 USR_PREFERENCES)}
+
+# Routing and policy modules (permissions, dialplan, domain, alias_db, group), OpenSIPS 3.6 layouts
+ADDRESS = Table(
+    "address",
+    5,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("grp", "SMALLINT", "0", nullable=False),
+        Column("ip", "CHAR(50)", nullable=False),
+        Column("mask", "SMALLINT", "32", nullable=False),
+        Column("port", "SMALLINT", "0", nullable=False),
+        Column("proto", "CHAR(4)", "'any'", nullable=False),
+        Column("pattern", "CHAR(64)", "NULL"),
+        Column("context_info", "CHAR(32)", "NULL"),
+    ),
+)
+
+DIALPLAN = Table(
+    "dialplan",
+    5,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("dpid", "INTEGER", nullable=False),
+        Column("pr", "INTEGER", "0", nullable=False),
+        Column("match_op", "INTEGER", nullable=False),
+        Column("match_exp", "CHAR(64)", nullable=False),
+        Column("match_flags", "INTEGER", "0", nullable=False),
+        Column("subst_exp", "CHAR(64)", "NULL"),
+        Column("repl_exp", "CHAR(32)", "NULL"),
+        Column("timerec", "CHAR(255)", "NULL"),
+        Column("disabled", "INTEGER", "0", nullable=False),
+        Column("attrs", "CHAR(255)", "NULL"),
+    ),
+)
+
+DOMAIN = Table(
+    "domain",
+    4,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("domain", "CHAR(64)", "''", nullable=False),
+        Column("attrs", "CHAR(255)", "NULL"),
+        Column("accept_subdomain", "INTEGER", "0", nullable=False),
+        Column("last_modified", "DATETIME", "'1900-01-01 00:00:01'", nullable=False),
+    ),
+    unique=(("domain",),),
+)
+
+DBALIASES = Table(
+    "dbaliases",
+    2,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("alias_username", "CHAR(64)", "''", nullable=False),
+        Column("alias_domain", "CHAR(64)", "''", nullable=False),
+        Column("username", "CHAR(64)", "''", nullable=False),
+        Column("domain", "CHAR(64)", "''", nullable=False),
+    ),
+    unique=(("alias_username", "alias_domain"),),
+    indexes=(("username", "domain"),),
+)
+
+GRP = Table(
+    "grp",
+    3,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("username", "CHAR(64)", "''", nullable=False),
+        Column("domain", "CHAR(64)", "''", nullable=False),
+        Column("grp", "CHAR(64)", "''", nullable=False),
+        Column("last_modified", "DATETIME", "'1900-01-01 00:00:01'", nullable=False),
+    ),
+    unique=(("username", "domain", "grp"),),
+)
+
+RE_GRP = Table(
+    "re_grp",
+    2,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("reg_exp", "CHAR(128)", "''", nullable=False),
+        Column("group_id", "INTEGER", "0", nullable=False),
+    ),
+    indexes=(("group_id",),),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (
+    VERSION,
+    LOCATION,
+    SUBSCRIBER,
+    URI,
+    ACC,
+    MISSED_CALLS,
+    USR_PREFERENCES,
+    ADDRESS,
+    DIALPLAN,
+    DOMAIN,
+    DBALIASES,
+    GRP,
+    RE_GRP,
+)}
 
 # What `pysips db create` makes, by OpenSIPS module (opensips-cli's "standard" set and ours)
 MODULE_TABLES: dict[str, tuple[Table, ...]] = {
@@ -167,4 +266,9 @@ MODULE_TABLES: dict[str, tuple[Table, ...]] = {
     "acc": (ACC, MISSED_CALLS),
     "sqlops": (USR_PREFERENCES,),
     "avpops": (USR_PREFERENCES,),
+    "permissions": (ADDRESS,),
+    "dialplan": (DIALPLAN,),
+    "domain": (DOMAIN,),
+    "alias_db": (DBALIASES,),
+    "group": (GRP, RE_GRP),
 }

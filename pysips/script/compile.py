@@ -507,6 +507,11 @@ def _register_pvars(mod: LoadedModule, registry: Any, problems: Problems) -> Non
             registry.register(pv.name, pv.factory)
         except ValueError:
             problems.error(mod.pos, f"module {mod.name!r} exports ${pv.name}, which another module has")
+    for tr in mod.exports.transforms:
+        try:
+            registry.transforms.register(tr.name, tr.factory)
+        except ValueError:
+            problems.error(mod.pos, f"module {mod.name!r} exports {{{tr.name}.*}}, which is taken")
 
 
 @dataclass(slots=True)

@@ -168,6 +168,17 @@ def check_bool(value: Any) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class TransformExport:
+    """A module transformation class (`{rest.escape}`): `factory(method, args, pos)` checks the
+    method and arguments at load and returns the run-time `(ctx, value) -> value` function, as
+    the core classes in pysips/script/transforms*.py (raise PVError for a bad one)."""
+
+    name: str
+    factory: Any
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class PVarExport:
     """A module pseudo-variable: `factory` is handed to PVRegistry.register(name, factory)."""
 
@@ -228,6 +239,7 @@ class ModuleExports:
     functions: tuple[FunctionExport, ...] = ()
     params: tuple[ParamExport, ...] = ()
     pvars: tuple[PVarExport, ...] = ()
+    transforms: tuple[TransformExport, ...] = ()  # transformation classes, registered with pvars
     deps: tuple[str, ...] = ()  # modules that must be loaded too (by name, as OpenSIPS DEP_ABORT)
     init: InitHook | None = None  # returns the runtime object kept in process.modules[name]
     child_init: ChildInitHook | None = None

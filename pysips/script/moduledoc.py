@@ -112,6 +112,9 @@ def modules_markdown(mpath: str | None = None) -> str:
             out.append("")
         if mod.pvars:
             out += ["Pseudo-variables: " + ", ".join(f"`${pv.name}`" for pv in mod.pvars), ""]
+        if mod.transforms:
+            out += ["Transformations: " + ", ".join(f"`{{{tr.name}.*}}` {tr.doc}".rstrip()
+                                                    for tr in mod.transforms), ""]
         out += _contract_lines(mod)
     return "\n".join(out)
 

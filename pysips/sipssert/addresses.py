@@ -22,7 +22,7 @@ PROC_NET = Path("/proc/net")
 # networks apart on `lo`; a server picking its socket by address prefix still can).
 NETWORKS_PER_BLOCK = 4
 NETWORK_SIZE = 64
-FRESH_FROM = 40  # hosts 40..62 of a network's /26 go to tasks that name no address
+FRESH_FROM = 40  # docker addresses with a last byte below this keep it; the others take spare hosts
 _TCP_LISTEN = "0A"
 
 
@@ -145,15 +145,31 @@ class AddressMap:
         return value
 
     def fresh(self, used: set[str], network: int = 0) -> str:
-        """An address of the block for a task that names none, on docker network number `network`."""
+        """An address of the block for a task that names none, on docker network number `network`:
+        the lowest host free in that network's part, as docker's address allocator hands out, so
+        that a task lands in the small subnets a test's tables allow (permissions' 192.168.52.0/27
+        for the UAC of permissions/01.check-address)."""
         taken = set(self.mapping.values()) | used
         base = NETWORK_SIZE * min(network, NETWORKS_PER_BLOCK - 1)
-        order = [base + h for h in range(FRESH_FROM, NETWORK_SIZE - 1)] + list(range(1, 255))
+        order = [base + h for h in range(1, NETWORK_SIZE - 1)] + list(range(1, 255))
         for host in order:
             candidate = f"{self.block}.{host}"
             if candidate not in taken:
                 return candidate
         raise RuntimeError(f"no free address left in {self.block}.0/24")
+
+    def add_networks(self, subnets: Iterable[str]) -> None:
+        """Maps each docker network's own address (192.168.52.0) to the start of its part of the
+        block, so that a table naming the network with a mask (permissions' `address` rows
+        192.168.52.0/27) covers the same tasks here."""
+        for rank, subnet in enumerate(subnets):
+            try:
+                net = ipaddress.IPv4Network(subnet, strict=False)
+            except ValueError:
+                continue
+            base = NETWORK_SIZE * min(rank, NETWORKS_PER_BLOCK - 1)
+            self.mapping.setdefault(str(net.network_address), f"{self.block}.{base}")
+        self._pattern = self._compile()
 
     def addresses(self) -> list[str]:
         return sorted(set(self.mapping.values()), key=ipaddress.IPv4Address)

@@ -43,7 +43,9 @@ def address_map(scenario: Scenario, block: str) -> AddressMap:
             script = scenario.directory / str(task.get("config_file") or "opensips.cfg")
             if script.is_file() and scenario.subnets:
                 texts.append(script.read_text(encoding="utf-8", errors="replace"))
-    return plan(docker_addresses(texts, scenario.subnets), block)
+    amap = plan(docker_addresses(texts, scenario.subnets), block)
+    amap.add_networks(scenario.subnets)
+    return amap
 
 
 def _slug(name: str) -> str:

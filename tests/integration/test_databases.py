@@ -34,7 +34,9 @@ DOMAIN = "db.test"
 def test_create_makes_opensips_tables_and_version_rows(sql_db: Database) -> None:
     versions = dict(sql_db.query("version", ("table_name", "table_version")))  # type: ignore[arg-type]
     assert versions == {"location": 1013, "subscriber": 8, "uri": 2, "acc": 7, "missed_calls": 5,
-                        "usr_preferences": 3}
+                        "usr_preferences": 3,
+                        "address": 5, "dialplan": 5, "domain": 4, "dbaliases": 2, "grp": 3,
+                        "re_grp": 2}
     assert sql_db.columns_of("location")[:4] == ["contact_id", "username", "domain", "contact"]
     assert "ha1_sha512t256" in sql_db.columns_of("subscriber")
     assert sql_db.columns_of("acc")[-2:] == ["setuptime", "created"]

@@ -34,6 +34,7 @@ TESTS = (
     "dialog/01.dialog",
     "dialog/02.pinging",
     "dialog/04.expire",
+    "permissions/01.check-address",
     "topology-hiding/01.th-no-dialog",
     "topology-hiding/03.th-dialog",
     "topology-hiding/05.th-dialog-did",
@@ -61,6 +62,7 @@ MUST_PASS = [
     "registration/07.limit",
     "registration/09.lookup",
     "startup/01.default-cfg",
+    "permissions/01.check-address",
 ]
 STATUS_LINE = re.compile(r"^(PASS|FAIL) (\S+)")
 

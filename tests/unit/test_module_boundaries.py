@@ -12,6 +12,7 @@ Walks every Python file of modules/ and pysips/ and fails on
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def _foreign_import(name: str, owner: str | None) -> bool:
     if parts[0] in ("modules", "pysips_modules") or parts[0].startswith("pysips_modules_"):
         target = parts[1] if len(parts) > 1 else ""
         return owner is None or target != owner
-    return parts[0] in BUNDLED and parts[0] != owner
+    # a bundled module named like a standard library one (json) is not what `import json` means
+    return parts[0] in BUNDLED and parts[0] != owner and parts[0] not in sys.stdlib_module_names
 
 
 def _modules_key(node: ast.AST) -> str | None:

@@ -62,3 +62,19 @@ def test_busy_blocks_are_skipped() -> None:
 
 def test_real_proc_net_is_readable() -> None:
     assert isinstance(bound_sockets(), set)
+
+
+def test_a_task_without_an_address_gets_the_lowest_free_host_as_docker_gives() -> None:
+    amap = plan([("192.168.52.1", 0), ("192.168.52.3", 0), ("192.168.52.254", 0)], "127.99.7")
+    taken = set(amap.mapping.values())
+    fresh = amap.fresh(set())
+    assert fresh not in taken
+    assert int(fresh.rsplit(".", 1)[1]) == min(h for h in range(1, 63) if f"127.99.7.{h}" not in taken)
+
+
+def test_network_addresses_map_to_the_start_of_their_part() -> None:
+    amap = plan([("192.168.52.1", 0), ("10.52.0.1", 1)], "127.99.7")
+    amap.add_networks(["192.168.52.0/24", "10.52.0.0/24"])
+    assert amap.text("192.168.52.0/27") == "127.99.7.0/27"
+    assert amap.text("10.52.0.0") == "127.99.7.64"
+    assert amap.text("192.168.52.1") == "127.99.7.1"
