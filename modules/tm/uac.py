@@ -81,14 +81,15 @@ class Uac(TmBase):
             body=request.body, content_type=request.content_type,
         )
         config = self.config
+        fr_timeout = request.fr_timeout or config.fr_timeout
         tx: ClientTransaction
         if request.method == "INVITE":
             tx = InviteClientTransaction(
                 data, reliable=sock.reliable, timers=config.timers,
-                fr_timeout=config.fr_timeout, fr_inv_timeout=config.fr_inv_timeout)
+                fr_timeout=fr_timeout, fr_inv_timeout=config.fr_inv_timeout)
         else:
             tx = NonInviteClientTransaction(
-                data, reliable=sock.reliable, timers=config.timers, fr_timeout=config.fr_timeout)
+                data, reliable=sock.reliable, timers=config.timers, fr_timeout=fr_timeout)
         if not core.send(data, dst, sock):
             log.error("tm uac: sending %s to %s:%s failed", request.method, dst.ip, dst.port)
             return E_SEND

@@ -1,6 +1,6 @@
 """OpenSIPS's own SIPssert tests (the corpus) run against pysips by `pysips-sipssert`, without Docker.
 
-The registration, auth, record-route and startup sets and three dialog tests run once (module
+The registration, auth, record-route and startup sets and six dialog tests run once (module
 fixture), with their upstream
 check scripts (MI checks in Python, SQLite checks in busybox sh, seeing the containers' paths); each
 test's verdict is then asserted on its own, so the report names every test that does not pass.
@@ -27,15 +27,19 @@ CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sipssert"
 if not CORPUS.is_dir():  # a checkout elsewhere
     CORPUS = Path("/work/shared/corpus/sipssert")
 SETS = ("auth", "record-route", "registration", "startup")
-# Single tests of sets that do not pass whole yet (dialog's PRACK tests need PRACK relaying and
-# dlg_send_sequential, not built yet).
-TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire")
+# Single tests of sets that do not pass whole yet.
+TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire",
+         "dialog/07.prack-uac-manual-success", "dialog/11.prack-uac-auto-success",
+         "dialog/15.prack-uas-manual-success")
 
 MUST_PASS = [
     "auth/01.password-db-www",
     "dialog/01.dialog",
     "dialog/02.pinging",
     "dialog/04.expire",
+    "dialog/07.prack-uac-manual-success",
+    "dialog/11.prack-uac-auto-success",
+    "dialog/15.prack-uas-manual-success",
     "auth/03.password-db-proxy",
     "auth/04.password-db-proxy-domain",
     "auth/05.ha1-db-www",
