@@ -143,6 +143,9 @@ class Dialogs:
         self.by_transaction: dict[str, Dialog] = {}  # the initial INVITE's transaction -> dialog
         self.shifted: dict[str, tuple[int, str]] = {}  # transaction -> the CSeq its caller sent
         self.ending: dict[str, Dialog] = {}  # a BYE's transaction -> the dialog it ended
+        # a sequential request's transaction -> its dialog: onreply/failure routes of a PRACK,
+        # UPDATE, re-INVITE or BYE see the dialog, as in OpenSIPS
+        self.by_sequential: dict[str, Dialog] = {}
         self._next_id = int.from_bytes(os.urandom(2), "big")
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
         self.changed_callbacks: list[Callable[[Dialog], None]] = []
@@ -196,7 +199,7 @@ class Dialogs:
         t = ctx.transaction
         if t is not None:
             tid: str = t.id
-            return self.by_transaction.get(tid)
+            return self.by_transaction.get(tid) or self.by_sequential.get(tid)
         return None
 
     def direction(self, ctx: MsgContext) -> int:
@@ -273,6 +276,8 @@ class Dialogs:
         dlg: Dialog = found[0]
         if t.is_invite and dlg.state == UNCONFIRMED and not dlg.callee.tag:
             self.by_transaction[t.id] = dlg
+        elif t.request.to_tag:
+            self.by_sequential[t.id] = dlg
 
     # ------------------------------------------------------------------ the initial transaction
 
@@ -380,6 +385,7 @@ class Dialogs:
 
     def deleted(self, t: TransactionInfo) -> None:
         self.shifted.pop(t.id, None)
+        self.by_sequential.pop(t.id, None)
         ended = self.ending.pop(t.id, None)
         if ended is not None and not (ended.del_delay or self.config.delete_delay):
             self._forget(ended)
