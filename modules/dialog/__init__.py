@@ -378,6 +378,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
     tm = dialogs.tm
     tm.on_created(dialogs.transaction_created)
     tm.on_reply_in(dialogs.reply_in)
+    tm.on_reply_out(dialogs.reply_out)
     tm.on_completed(dialogs.completed)
     tm.on_deleted(dialogs.deleted)
     if dialogs.rr is not None:

@@ -276,7 +276,7 @@ class Dialogs:
         dlg: Dialog = found[0]
         if t.is_invite and dlg.state == UNCONFIRMED and not dlg.callee.tag:
             self.by_transaction[t.id] = dlg
-        elif t.request.to_tag:
+        elif isinstance(ctx.msg, SipMessage) and ctx.msg.to_tag:
             self.by_sequential[t.id] = dlg
 
     # ------------------------------------------------------------------ the initial transaction
@@ -290,16 +290,24 @@ class Dialogs:
         dlg = self.by_transaction.get(t.id)
         if dlg is None or dlg.ended or reply.cseq.method != "INVITE":
             return
-        code = reply.status
-        if 100 < code < 200 and dlg.state in (UNCONFIRMED, EARLY):
+        if 100 < reply.status < 200 and dlg.state in (UNCONFIRMED, EARLY):
+            # the early dialog is known at once (a PRACK from the onreply_route needs it); the
+            # state changes only when the reply goes upstream (reply_out), as in OpenSIPS
             leg = self._early_leg(dlg, reply)
-            if dlg.state == UNCONFIRMED:
-                dlg.state = EARLY
-                self.early += 1
-                self._changed(dlg)
             if leg is not None and leg.reliable is not None and dlg.flags & FLAG_AUTO_PRACK:
                 self._auto_prack(dlg, t, leg)
-        elif 200 <= code < 300 and dlg.state in (UNCONFIRMED, EARLY):
+
+    def reply_out(self, t: TransactionInfo, code: int, reason: str, reply: SipMessage | None) -> None:
+        """A reply to the INVITE went upstream (after the onreply_route, which still saw the old
+        state): a provisional makes the dialog early, a 2xx confirms it."""
+        dlg = self.by_transaction.get(t.id)
+        if dlg is None or dlg.ended or not t.is_invite:
+            return
+        if 100 < code < 200 and dlg.state == UNCONFIRMED:
+            dlg.state = EARLY
+            self.early += 1
+            self._changed(dlg)
+        elif 200 <= code < 300 and dlg.state in (UNCONFIRMED, EARLY) and reply is not None:
             self._confirm(dlg, reply)
 
     def _callee_routes(self, dlg: Dialog, reply: SipMessage) -> list[str]:

@@ -50,12 +50,12 @@ def test_caller_prack_and_updates_relayed_in_order(rig: Rig) -> None:
     assert uas.wait(timeout=10).ok, rig.report(result)
     log = rig.proxy.log() if rig.proxy else ""
     assert relayed(log) == [
-        "reply 183 INVITE RSeq=1 state 2",
+        "reply 183 INVITE RSeq=1 state 1",
         "relay PRACK 2 downstream state 2",  # once: its retransmissions are tm's to absorb
         "reply 200 PRACK state 2",
         "relay UPDATE 3 downstream state 2",
         "reply 200 UPDATE state 2",
-        "reply 200 INVITE RSeq=<null> state 3",
+        "reply 200 INVITE RSeq=<null> state 2",
         "relay ACK 1 downstream state 4",
         "relay UPDATE 4 downstream state 4",
         "reply 200 UPDATE state 4",
@@ -79,12 +79,12 @@ def test_callee_updates_early_and_confirmed(rig: Rig) -> None:
     assert uas.wait(timeout=10).ok, rig.report(result)
     log = rig.proxy.log() if rig.proxy else ""
     assert relayed(log) == [
-        "reply 183 INVITE RSeq=7 state 2",
+        "reply 183 INVITE RSeq=7 state 1",
         "relay PRACK 2 downstream state 2",
         "reply 200 PRACK state 2",
         "relay UPDATE 10 upstream state 2",
         "reply 200 UPDATE state 2",
-        "reply 200 INVITE RSeq=<null> state 3",
+        "reply 200 INVITE RSeq=<null> state 2",
         "relay ACK 1 downstream state 4",
         "relay UPDATE 11 upstream state 4",
         "reply 200 UPDATE state 4",
@@ -123,8 +123,8 @@ def test_auto_prack_keeps_one_cseq_sequence_for_the_callee(rig: Rig) -> None:
     assert uas.wait(timeout=10).ok, rig.report()
     log = rig.proxy.log() if rig.proxy else ""
     assert relayed(log) == [
-        "reply 183 INVITE RSeq=1 state 2",
-        "reply 200 INVITE RSeq=<null> state 3",
+        "reply 183 INVITE RSeq=1 state 1",
+        "reply 200 INVITE RSeq=<null> state 2",
         "relay ACK 1 downstream state 4",
         "relay UPDATE 2 downstream state 4",  # as the caller sent it; the callee gets 3
         "reply 200 UPDATE state 4",
