@@ -24,7 +24,7 @@ from pysips.core.services import (
     UacReply,
     UacRequest,
 )
-from pysips.script.context import MsgContext
+from pysips.script.context import MsgContext, RouteType
 from pysips.sip.message import SipMessage
 
 from .model import (
@@ -200,6 +200,13 @@ class Dialogs:
         if t is not None:
             tid: str = t.id
             return self.by_transaction.get(tid) or self.by_sequential.get(tid)
+        msg = ctx.msg
+        if ctx.route_type == RouteType.LOCAL and isinstance(msg, SipMessage):
+            # local_route on a request we send inside a dialog (dlg_send_sequential, pings, BYEs):
+            # that dialog is the current one, as in OpenSIPS
+            for dlg in self.by_callid.get(msg.call_id, ()):
+                if dlg.direction_of(msg.from_tag, msg.to_tag) != DIR_NONE:
+                    return dlg
         return None
 
     def direction(self, ctx: MsgContext) -> int:

@@ -110,6 +110,8 @@ class TmBase:
         self.deleted_callbacks: list[DeletedCallback] = []
         # rr, when loaded: its Record-Route edits for the outgoing socket (RouteService)
         self.routes: RouteService | None = None
+        # the script's local_route (run on the requests we originate, uac.py), if it has one
+        self.local_route: Callable[[MsgContext], int] | None = None
         self.stats = TmStats()
         self._owners: dict[Transaction, Owner] = {}
         self._locals: dict[Transaction, Any] = {}  # requests we originate: uac.LocalRequest
