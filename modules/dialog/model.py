@@ -205,8 +205,18 @@ class Dialog:
     def direction_of(self, from_tag: str | None, to_tag: str | None) -> int:
         """DIR_DOWNSTREAM for a request from the caller, DIR_UPSTREAM from the callee, DIR_NONE
         when the tags are not this dialog's (OpenSIPS match_dialog on the tags)."""
-        if from_tag == self.caller.tag and (not self.callee.tag or to_tag == self.callee.tag):
+        if from_tag == self.caller.tag and self._is_callee_tag(to_tag):
             return DIR_DOWNSTREAM
-        if to_tag == self.caller.tag and (not self.callee.tag or from_tag == self.callee.tag):
+        if to_tag == self.caller.tag and self._is_callee_tag(from_tag):
             return DIR_UPSTREAM
         return DIR_NONE
+
+    def _is_callee_tag(self, tag: str | None) -> bool:
+        """The callee's tag once confirmed; before, one of the early dialogs' tags (a request
+        with another To tag, like the ACK of a 407 its UA gave a new branch, is not this
+        dialog's); with no callee tag known at all, only a request without one."""
+        if self.callee.tag:
+            return tag == self.callee.tag
+        if self.early_legs:
+            return tag in self.early_legs
+        return not tag

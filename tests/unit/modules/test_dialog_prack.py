@@ -119,3 +119,14 @@ def test_ack_keeps_the_invite_cseq_after_our_prack(env: Any) -> None:
     update = MsgContext(env.process, request("UPDATE", 2), RCV)
     env.dialogs.sequential(update, dlg, 1)
     assert b"CSeq: 3 UPDATE" in update.msg.serialize()
+
+
+def test_only_the_early_dialogs_tags_match_before_the_answer(env: Any) -> None:
+    """An ACK for an earlier 407 (its UA gave it a new branch) carries that reply's To tag: it is
+    not a request of the new INVITE's early dialog (SIPssert dialog/06 would see it relayed)."""
+    _, dlg = new_call(env)
+    stray = MsgContext(env.process, request("ACK", 1), RCV)  # To tag bob1: no early dialog yet
+    assert env.dialogs.match(stray) == -1
+    relay(env, provisional(180, dlg.did, "ringing1", None))
+    assert env.dialogs.match(MsgContext(env.process, request("ACK", 1), RCV)) == -1
+    assert dlg.direction_of("alice1", "ringing1") == 1 and dlg.direction_of("ringing1", "alice1") == 2
