@@ -62,12 +62,13 @@ def w_mi(ctx: MsgContext, command: str, ret: PVAccessor | None = None, names: PV
     return 1
 
 
-_VAR_OPT = ArgSpec(ArgKind.VAR, "var", optional=True)
-
 exports = ModuleExports(
     name="mi_script",
     functions=(
-        FunctionExport("mi", w_mi, (ArgSpec(ArgKind.STR, "command"), _VAR_OPT, _VAR_OPT, _VAR_OPT),
+        FunctionExport("mi", w_mi, (ArgSpec(ArgKind.STR, "command"),
+                                    ArgSpec(ArgKind.VAR, "ret", optional=True),
+                                    ArgSpec(ArgKind.VAR, "params_avp", optional=True),
+                                    ArgSpec(ArgKind.VAR, "values_avp", optional=True)),
                        RouteType.ALL, doc="run an MI command of this process"),
     ),
     doc="MI commands run from the script.",
