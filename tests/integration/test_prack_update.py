@@ -146,3 +146,20 @@ def test_unanswered_auto_prack_fails_the_call_with_502(rig: Rig) -> None:
     stats = mi_datagram(mi_port, "get_statistics", {"statistics": ["dialog:"]})
     assert stats["dialog:failed_dialogs"] == 1, stats
     assert wait_no_dialogs(mi_port) == []
+
+
+def test_script_fails_the_call_when_its_prack_is_unanswered(rig: Rig) -> None:
+    """local_route on the dialog's own PRACK (helper header removed, 1 s timer, failure route
+    armed with its AVPs), the failure route replying 502 to the INVITE over MI (mi_script)."""
+    mi_port = free_port()
+    rig.start_pysips(CFG_DIR / "prack-local-route.cfg", MI_PORT=mi_port)
+    uas = rig.start_uas("uas_prack_unanswered.xml")  # checks the PRACK has no X-TID left
+    result = rig.run_uac("uac_auto_prack_fail.xml", timeout_s=20)
+    assert result.ok and result.successful == 1, rig.report(result)
+    assert uas.wait(timeout=10).ok, rig.report(result)
+    log = rig.proxy.log() if rig.proxy else ""
+    did = re.search(r"local_route: PRACK for (\S+) in dialog (\S+)", log)
+    assert did is not None and did.group(2) != "<null>", log
+    assert f"PRACK failed with 408 for {did.group(1)}" in log, log
+    assert "t_reply over MI: OK" in log, log
+    assert wait_no_dialogs(mi_port) == []
