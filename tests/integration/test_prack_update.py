@@ -1,4 +1,6 @@
-"""PRACK (RFC 3262) and UPDATE (RFC 3311) through `pysips -f prack-test.cfg` with real sipp.
+"""PRACK (RFC 3262) and UPDATE (RFC 3311) through `pysips -f prack-test.cfg` (and
+prack-local-route.cfg: a PRACK failure handled by local_route, a failure route and MI t_reply)
+with real sipp.
 
 A reliable 183 is relayed unchanged, its PRACK (retransmitted by the caller while the callee is
 slow) is routed end to end through the early dialog's Route, UPDATEs cross the early and the
