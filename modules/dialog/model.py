@@ -142,6 +142,9 @@ class Leg:
     # method: what a PRACK's RAck names) and the highest RSeq we PRACKed ourselves.
     reliable: tuple[int, int, str] | None = None
     rseq_pracked: int = 0
+    # the provisional reply an early leg was learnt from, until a request needs its Contact and
+    # route set (parsed then: most early dialogs never carry a request)
+    learnt_from: Any = None
 
     def next_generated_cseq(self) -> int:
         """The CSeq of a request we send in this party's name."""

@@ -14,10 +14,10 @@ def reliable_of(reply: SipMessage) -> Reliable | None:
     RSeq, RFC 3262 section 3); None for any other reply or a malformed RSeq."""
     if not 100 < reply.status < 200:
         return None
-    if "100rel" not in (tag.lower() for tag in reply.option_tags("Require")):
-        return None
-    raw = reply.header("RSeq")
+    raw = reply.header("RSeq")  # first: most provisionals have none, and it is the cheap test
     if raw is None:
+        return None
+    if "100rel" not in (tag.lower() for tag in reply.option_tags("Require")):
         return None
     text = raw.strip()
     if not text.isdigit() or not 0 < int(text) < 2**32:

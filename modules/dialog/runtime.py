@@ -336,10 +336,7 @@ class Dialogs:
         leg = dlg.early_legs.get(tag)
         if leg is None:
             leg = dlg.early_legs[tag] = Leg(tag=tag, bind_addr=dlg.caller.bind_addr)
-        contact = _contact_uri(reply)
-        if contact:
-            leg.contact = contact
-        leg.route_set = self._callee_routes(dlg, reply) or leg.route_set
+        leg.learnt_from = reply  # its Contact and Record-Route are read when a request needs them
         reliable = reliable_of(reply)
         if reliable is not None and (leg.reliable is None or reliable[0] > leg.reliable[0]):
             leg.reliable = reliable
@@ -356,6 +353,7 @@ class Dialogs:
         if reliable is None or reliable[0] <= leg.rseq_pracked:
             return
         leg.rseq_pracked = reliable[0]
+        self._target_of(dlg, leg)
 
         def answered(reply: UacReply) -> None:
             if reply.code < 300:
@@ -371,6 +369,17 @@ class Dialogs:
         if sent < 0:
             answered(UacReply(500, "PRACK not sent", None, dlg.callid, local=True))
 
+    def _target_of(self, dlg: Dialog, leg: Leg) -> Leg:
+        """An early leg with its Contact and route set read from the reply it was learnt from."""
+        reply = leg.learnt_from
+        if isinstance(reply, SipMessage):
+            leg.learnt_from = None
+            contact = _contact_uri(reply)
+            if contact:
+                leg.contact = contact
+            leg.route_set = self._callee_routes(dlg, reply) or leg.route_set
+        return leg
+
     def _confirm(self, dlg: Dialog, reply: SipMessage) -> None:
         if dlg.state == EARLY:
             self.early -= 1
@@ -378,7 +387,8 @@ class Dialogs:
         self.active += 1
         dlg.callee.tag = reply.to_tag or ""
         early = dlg.early_legs.get(dlg.callee.tag)
-        dlg.callee.contact = _contact_uri(reply) or (early.contact if early is not None else "")
+        dlg.callee.contact = _contact_uri(reply) or (
+            self._target_of(dlg, early).contact if early is not None else "")
         dlg.callee.route_set = self._callee_routes(dlg, reply)
         dlg.callee.bind_addr = dlg.caller.bind_addr
         dlg.early_legs.clear()
@@ -765,6 +775,8 @@ class Dialogs:
                 return -1
             tag = reply.to_tag if reply is not None and not reply.is_request else None
             target_leg = dlg.early_legs.get(tag or dlg.last_early_tag)
+            if target_leg is not None:
+                self._target_of(dlg, target_leg)
             if target_leg is None or not target_leg.contact:
                 log.warning("dialog %s: no early dialog with the callee to send %s in", dlg.did, method)
                 return -1
