@@ -8,10 +8,12 @@ OpenSIPS.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from typing import Any
 
+from pysips.core.suspend import wait
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -83,13 +85,23 @@ def rand_get_prob(ctx: MsgContext) -> int:
     return _state(ctx).current
 
 
+def _pause(seconds: float) -> None:
+    """Suspends this message's script (other messages go on: the non-blocking rule); where no
+    script greenlet can wait (no event loop, tools), blocks as OpenSIPS's worker does. The same
+    wait serves async(sleep(..)) and launch(sleep(..)), OpenSIPS's async sleep."""
+    try:
+        wait(asyncio.sleep(seconds))
+    except RuntimeError:
+        time.sleep(seconds)
+
+
 def sleep(ctx: MsgContext, seconds: int) -> int:
-    time.sleep(max(seconds, 0))
+    _pause(max(seconds, 0))
     return 1
 
 
 def usleep(ctx: MsgContext, micros: int) -> int:
-    time.sleep(max(micros, 0) / 1_000_000)
+    _pause(max(micros, 0) / 1_000_000)
     return 1
 
 
@@ -151,10 +163,12 @@ exports = ModuleExports(
         FunctionExport("rand_reset_prob", rand_reset_prob, (), _ROUTES, doc="back to initial_probability"),
         FunctionExport("rand_get_prob", rand_get_prob, (), _ROUTES, doc="returns the current probability"),
         FunctionExport(
-            "sleep", sleep, (ArgSpec(_I, "seconds"),), _ROUTES, doc="block the worker for seconds"
+            "sleep", sleep, (ArgSpec(_I, "seconds"),), _ROUTES, async_capable=True,
+            doc="wait for seconds (this message only)"
         ),
         FunctionExport(
-            "usleep", usleep, (ArgSpec(_I, "microseconds"),), _ROUTES, doc="block the worker for microseconds"
+            "usleep", usleep, (ArgSpec(_I, "microseconds"),), _ROUTES, async_capable=True,
+            doc="wait for microseconds (this message only)"
         ),
         FunctionExport(
             "get_accurate_time",

@@ -30,6 +30,7 @@ from pysips.script.exports import (
 )
 from pysips.script.flags import FlagKind
 from pysips.script.pv_base import PVAccessor
+from pysips.sip.message import SipMessage
 
 from . import mi
 from .db import DialogDb
@@ -205,14 +206,17 @@ def w_dlg_send_sequential(ctx: MsgContext, method: str, to_caller: bool, body: s
                           content_type: str | None = None, headers: str | None = None) -> int:
     dialogs = dialogs_of(ctx)
     dlg = dialogs.current(ctx)
-    if dlg is None or not dlg.confirmed:
+    if dlg is None or dlg.ended:
         dialogs_log.warning("no current dialog found. Make sure you call this "
                             "function inside a dialog  context")
         return -1
     if body and not content_type:
         dialogs_log.warning("body without content type! This request might be rejected by uac!")
     lines = tuple(h for h in (headers or "").replace("\r\n", "\n").split("\n") if h.strip())
-    return dialogs.send_sequential(dlg, method.upper(), to_caller, (body or "").encode(), content_type, lines)
+    # in an onreply_route the reply names the early dialog (its To tag) and what a PRACK acks
+    reply = ctx.msg if isinstance(ctx.msg, SipMessage) and not ctx.msg.is_request else None
+    return dialogs.send_sequential(dlg, method.upper(), to_caller, (body or "").encode(),
+                                   content_type or None, lines, reply)
 
 
 def _dialog_route_setter(which: str, *, before_answer: bool) -> Any:
@@ -352,6 +356,13 @@ def _check_db_mode(value: Any) -> int:
     return mode
 
 
+def _check_prack_timeout(value: Any) -> int:
+    seconds = int(value)
+    if seconds <= 0:
+        raise FixupError(f"auto_prack_fr_timeout must be a positive number of seconds, not {seconds}")
+    return seconds
+
+
 def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
     headers = tuple(h.strip() for h in str(params["dlg_extra_hdrs"] or "").split("\r\n") if h.strip())
     config = DialogConfig(
@@ -363,6 +374,8 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
         dlg_match_mode=int(params["dlg_match_mode"]),
         delete_delay=int(params["delete_delay"]),
         extra_headers=headers,
+        auto_prack_fr_timeout=int(params["auto_prack_fr_timeout"]),
+        auto_prack_hangup_on_failure=bool(int(params["auto_prack_hangup_on_failure"])),
     )
     profiles = parse_profiles(str(params["profiles_with_value"] or ""), True)
     profiles += parse_profiles(str(params["profiles_no_value"] or ""), False)
@@ -371,7 +384,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
     tm = dialogs.tm
     tm.on_created(dialogs.transaction_created)
     tm.on_reply_in(dialogs.reply_in)
-    tm.on_reply_out(dialogs.reply_relayed)
+    tm.on_reply_out(dialogs.reply_out)
     tm.on_completed(dialogs.completed)
     tm.on_deleted(dialogs.deleted)
     if dialogs.rr is not None:
@@ -507,6 +520,10 @@ exports = ModuleExports(
         ParamExport("db_flush_vals_profiles", ParamType.INT, 0),
         ParamExport("timer_bulk_del_no", ParamType.INT, 1),
         ParamExport("race_condition_timeout", ParamType.INT, 5),
+        ParamExport("auto_prack_fr_timeout", ParamType.INT, 3, check=_check_prack_timeout,
+                    doc="seconds an automatic PRACK waits for its final reply"),
+        ParamExport("auto_prack_hangup_on_failure", ParamType.INT, 0,
+                    doc="1: a failed automatic PRACK answers the INVITE 502 Bad Gateway"),
     ),
     pvars=PVARS,
     provides=(DIALOGS,),

@@ -25,6 +25,9 @@ FLAG_FROM_DB = 1 << 7
 FLAG_REINVITE_PING_CALLER = 1 << 11
 FLAG_REINVITE_PING_CALLEE = 1 << 12
 FLAG_END_ON_RACE_CONDITION = 1 << 15
+# "auto-prack" (newer OpenSIPS): the dialog PRACKs the callee's reliable provisional replies
+# itself. 3.6 has no such bit; the first free one after DLG_FLAG_SYNCED.
+FLAG_AUTO_PRACK = 1 << 20
 
 # create_dialog() flags: the 2.x letters and the later names (as SIPssert's scripts spell them).
 LETTER_FLAGS = {
@@ -42,6 +45,7 @@ NAMED_FLAGS = {
     "reinvite-ping-caller": FLAG_REINVITE_PING_CALLER,
     "reinvite-ping-callee": FLAG_REINVITE_PING_CALLEE,
     "end-on-race-condition": FLAG_END_ON_RACE_CONDITION,
+    "auto-prack": FLAG_AUTO_PRACK,
 }
 
 # module_flags bit topology_hiding sets (OpenSIPS TOPOH_ONGOING): the dialog's own Record-Route
@@ -135,6 +139,16 @@ class Leg:
     # back, so the other party sees one increasing sequence (OpenSIPS's cseq maps).
     gen_offset: int = 0
     bind_addr: str = ""  # our socket, "udp:IP:PORT"
+    # (CSeq as received, shift it was relayed with) of this party's last INVITE: its ACK gets
+    # the same shift, whatever we generated since (the initial INVITE's ACK: none).
+    invite_shift: tuple[int, int] = (0, 0)
+    # RFC 3262, for a callee's early leg: the last reliable provisional reply (RSeq, CSeq number,
+    # method: what a PRACK's RAck names) and the highest RSeq we PRACKed ourselves.
+    reliable: tuple[int, int, str] | None = None
+    rseq_pracked: int = 0
+    # the provisional reply an early leg was learnt from, until a request needs its Contact and
+    # route set (parsed then: most early dialogs never carry a request)
+    learnt_from: Any = None
 
     def next_generated_cseq(self) -> int:
         """The CSeq of a request we send in this party's name."""
@@ -174,6 +188,10 @@ class Dialog:
     # script routes (pysips.script.exports.RouteRef) run on answer, hangup and timeout
     routes: dict[str, Any] = field(default_factory=dict)
     ping_pending: dict[str, bool] = field(default_factory=dict)  # leg -> waiting for a ping answer
+    # Early dialogs (RFC 3261 12.1: one per To tag of a provisional reply): the callee's tag ->
+    # its leg (Contact, route set, reliable provisional), until the 2xx picks the callee.
+    early_legs: dict[str, Leg] = field(default_factory=dict)
+    last_early_tag: str = ""  # the To tag of the latest provisional with one
     db_dirty: bool = True
     db_stored: bool = False
 
@@ -196,8 +214,18 @@ class Dialog:
     def direction_of(self, from_tag: str | None, to_tag: str | None) -> int:
         """DIR_DOWNSTREAM for a request from the caller, DIR_UPSTREAM from the callee, DIR_NONE
         when the tags are not this dialog's (OpenSIPS match_dialog on the tags)."""
-        if from_tag == self.caller.tag and (not self.callee.tag or to_tag == self.callee.tag):
+        if from_tag == self.caller.tag and self._is_callee_tag(to_tag):
             return DIR_DOWNSTREAM
-        if to_tag == self.caller.tag and (not self.callee.tag or from_tag == self.callee.tag):
+        if to_tag == self.caller.tag and self._is_callee_tag(from_tag):
             return DIR_UPSTREAM
         return DIR_NONE
+
+    def _is_callee_tag(self, tag: str | None) -> bool:
+        """The callee's tag once confirmed; before, one of the early dialogs' tags (a request
+        with another To tag, like the ACK of a 407 its UA gave a new branch, is not this
+        dialog's); with no callee tag known at all, only a request without one."""
+        if self.callee.tag:
+            return tag == self.callee.tag
+        if self.early_legs:
+            return tag in self.early_legs
+        return not tag

@@ -24,7 +24,7 @@ from pysips.core.services import (
     UacReply,
     UacRequest,
 )
-from pysips.script.context import MsgContext
+from pysips.script.context import MsgContext, RouteType
 from pysips.script.events import events_of
 from pysips.sip.message import SipMessage
 from pysips.sip.uri import SipUri
@@ -38,6 +38,7 @@ from .model import (
     DIR_NONE,
     DIR_UPSTREAM,
     EARLY,
+    FLAG_AUTO_PRACK,
     FLAG_BYEONTIMEOUT,
     FLAG_PING_CALLEE,
     FLAG_PING_CALLER,
@@ -50,6 +51,7 @@ from .model import (
     parse_did,
     reverse_hex,
 )
+from .prack import Reliable, rack_header, reliable_of
 from .profiles import Profile
 
 log = logging.getLogger("pysips.dialog")
@@ -78,6 +80,8 @@ class DialogConfig:
     dlg_match_mode: int = 1  # MATCH_FALLBACK, OpenSIPS's default
     extra_headers: tuple[str, ...] = ()
     delete_delay: int = 0
+    auto_prack_fr_timeout: int = 3  # seconds an auto-PRACK waits for its final reply
+    auto_prack_hangup_on_failure: bool = False  # a failed auto-PRACK fails the INVITE with 502
 
 
 def _bind_addr(ctx: MsgContext) -> str:
@@ -143,6 +147,9 @@ class Dialogs:
         self.by_transaction: dict[str, Dialog] = {}  # the initial INVITE's transaction -> dialog
         self.shifted: dict[str, tuple[int, str]] = {}  # transaction -> the CSeq its caller sent
         self.ending: dict[str, Dialog] = {}  # a BYE's transaction -> the dialog it ended
+        # a sequential request's transaction -> its dialog: onreply/failure routes of a PRACK,
+        # UPDATE, re-INVITE or BYE see the dialog, as in OpenSIPS
+        self.by_sequential: dict[str, Dialog] = {}
         self._next_id = int.from_bytes(os.urandom(2), "big")
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
         self.events = DialogEvents(events_of(process))
@@ -199,7 +206,14 @@ class Dialogs:
         t = ctx.transaction
         if t is not None:
             tid: str = t.id
-            return self.by_transaction.get(tid)
+            return self.by_transaction.get(tid) or self.by_sequential.get(tid)
+        msg = ctx.msg
+        if ctx.route_type == RouteType.LOCAL and isinstance(msg, SipMessage):
+            # local_route on a request we send inside a dialog (dlg_send_sequential, pings, BYEs):
+            # that dialog is the current one, as in OpenSIPS
+            for dlg in self.by_callid.get(msg.call_id, ()):
+                if dlg.direction_of(msg.from_tag, msg.to_tag) != DIR_NONE:
+                    return dlg
         return None
 
     def direction(self, ctx: MsgContext) -> int:
@@ -234,7 +248,8 @@ class Dialogs:
         h_entry = (hash(msg.call_id) & 0x7FFFFFFF) % max(self.config.hash_size, 1)
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF
         caller = Leg(tag=from_tag, contact=_contact_uri(msg), route_set=list(reversed(_route_texts(msg))),
-                     cseq=msg.cseq.number, bind_addr=_bind_addr(ctx))
+                     cseq=msg.cseq.number, bind_addr=_bind_addr(ctx),
+                     invite_shift=(msg.cseq.number, 0))
         dlg = Dialog(h_entry, self._next_id, msg.call_id, msg.from_.uri, msg.to.uri, caller,
                      flags=flags, created_ts=self._now())
         pending = ctx.extra.pop(PENDING_TIMEOUT, None)
@@ -280,6 +295,8 @@ class Dialogs:
         dlg: Dialog = found[0]
         if t.is_invite and dlg.state == UNCONFIRMED and not dlg.callee.tag:
             self.by_transaction[t.id] = dlg
+        elif isinstance(ctx.msg, SipMessage) and ctx.msg.to_tag:
+            self.by_sequential[t.id] = dlg
 
     # ------------------------------------------------------------------ the initial transaction
 
@@ -289,28 +306,102 @@ class Dialogs:
             reply.remove_header("CSeq")
             reply.insert_header(f"CSeq: {shifted[0]} {shifted[1]}")
             return
-
-    def reply_relayed(self, t: TransactionInfo, code: int, reason: str, reply: SipMessage | None) -> None:
-        """A reply to the initial INVITE went upstream: the dialog's state follows it. After the
-        onreply route, as in OpenSIPS (TMCB_RESPONSE_FWDED): that route still sees the state
-        before the reply ($DLG_status 1 for the 180, 2 for the 200 after a 180)."""
-        if reply is None:
-            return
         dlg = self.by_transaction.get(t.id)
         if dlg is None or dlg.ended or reply.cseq.method != "INVITE":
             return
-        if 100 < code < 200 and dlg.module_flags & MODULE_FLAG_TOPOH and not dlg.confirmed:
+        if 100 < reply.status < 200 and dlg.state in (UNCONFIRMED, EARLY):
+            # the early dialog is known at once (a PRACK from the onreply_route needs it); the
+            # state changes only when the reply goes upstream (reply_out), as in OpenSIPS
+            leg = self._early_leg(dlg, reply)
+            if leg is not None and leg.reliable is not None and dlg.flags & FLAG_AUTO_PRACK:
+                self._auto_prack(dlg, t, leg)
+
+    def reply_out(self, t: TransactionInfo, code: int, reason: str, reply: SipMessage | None) -> None:
+        """A reply to the initial INVITE went upstream: the dialog's state follows it. After the
+        onreply route, as in OpenSIPS (TMCB_RESPONSE_FWDED): that route still sees the state
+        before the reply ($DLG_status 1 for the 180, 2 for the 200 after a 180)."""
+        dlg = self.by_transaction.get(t.id)
+        if dlg is None or dlg.ended or not t.is_invite:
+            return
+        to_tag = (reply.to_tag or "") if reply is not None else ""
+        if (100 < code < 200 and reply is not None and dlg.module_flags & MODULE_FLAG_TOPOH
+                and not dlg.confirmed):
             # topology hiding: early in-dialog requests (PRACK, UPDATE) are routed by the dialog
             dlg.callee.contact = _contact_uri(reply) or dlg.callee.contact
             dlg.callee.route_set = _route_texts(reply)
             dlg.callee.bind_addr = dlg.caller.bind_addr
         if 100 < code < 200 and dlg.state == UNCONFIRMED:
             dlg.state = EARLY
-            self.events.state_changed(dlg, UNCONFIRMED, reply.to_tag or "")
+            self.events.state_changed(dlg, UNCONFIRMED, to_tag)
             self.early += 1
             self._changed(dlg)
-        elif 200 <= code < 300 and dlg.state in (UNCONFIRMED, EARLY):
+        elif 200 <= code < 300 and dlg.state in (UNCONFIRMED, EARLY) and reply is not None:
             self._confirm(dlg, reply)
+
+    def _callee_routes(self, dlg: Dialog, reply: SipMessage) -> list[str]:
+        """The route set towards the callee: the reply's Record-Route entries below ours."""
+        routes = _route_texts(reply)
+        marker = f";{self.config.rr_param}={dlg.did}"
+        ours = next((i for i, r in enumerate(routes) if marker in r), None)
+        if dlg.module_flags & MODULE_FLAG_TOPOH:
+            ours = len(routes)  # topology hiding took the caller's entries and ours away
+        elif ours is None:  # no record_route(): the upstream entries are the caller's
+            ours = max(len(routes) - len(dlg.caller.route_set), 0)
+        return routes[:ours]
+
+    def _early_leg(self, dlg: Dialog, reply: SipMessage) -> Leg | None:
+        """A provisional reply with a To tag makes (or refreshes) that early dialog's leg: the
+        target and route set a PRACK or an early UPDATE needs (RFC 3261 12.1.2), and its last
+        reliable provisional (RFC 3262). Each To tag is an early dialog of its own (forking)."""
+        tag = reply.to_tag
+        if not tag:
+            return None
+        leg = dlg.early_legs.get(tag)
+        if leg is None:
+            leg = dlg.early_legs[tag] = Leg(tag=tag, bind_addr=dlg.caller.bind_addr)
+        leg.learnt_from = reply  # its Contact and Record-Route are read when a request needs them
+        reliable = reliable_of(reply)
+        if reliable is not None and (leg.reliable is None or reliable[0] > leg.reliable[0]):
+            leg.reliable = reliable
+        dlg.last_early_tag = tag
+        return leg
+
+    def _auto_prack(self, dlg: Dialog, t: TransactionInfo, leg: Leg) -> None:
+        """create_dialog("auto-prack"): PRACK each new reliable provisional of the callee
+        ourselves (a retransmission, same RSeq, gets none: our PRACK's own transaction
+        retransmits). A PRACK that fails (negative final, no answer within
+        auto_prack_fr_timeout) is logged; with auto_prack_hangup_on_failure the INVITE is
+        answered 502 upstream, which cancels its branches."""
+        reliable = leg.reliable
+        if reliable is None or reliable[0] <= leg.rseq_pracked:
+            return
+        leg.rseq_pracked = reliable[0]
+        self._target_of(dlg, leg)
+
+        def answered(reply: UacReply) -> None:
+            if reply.code < 300:
+                return
+            log.warning("dialog %s: auto PRACK (RSeq %d) to %s failed with %d", dlg.did,
+                        reliable[0], leg.tag, reply.code)
+            if self.config.auto_prack_hangup_on_failure and not dlg.confirmed and not dlg.ended:
+                self.tm.reply_transaction(t, 502, "Bad Gateway")
+
+        sent = self.send_within(dlg, "PRACK", to_caller=False, headers=(rack_header(reliable),),
+                                callback=answered, target_leg=leg,
+                                fr_timeout=self.config.auto_prack_fr_timeout)
+        if sent < 0:
+            answered(UacReply(500, "PRACK not sent", None, dlg.callid, local=True))
+
+    def _target_of(self, dlg: Dialog, leg: Leg) -> Leg:
+        """An early leg with its Contact and route set read from the reply it was learnt from."""
+        reply = leg.learnt_from
+        if isinstance(reply, SipMessage):
+            leg.learnt_from = None
+            contact = _contact_uri(reply)
+            if contact:
+                leg.contact = contact
+            leg.route_set = self._callee_routes(dlg, reply) or leg.route_set
+        return leg
 
     def _confirm(self, dlg: Dialog, reply: SipMessage) -> None:
         if dlg.state == EARLY:
@@ -319,18 +410,13 @@ class Dialogs:
         dlg.state = CONFIRMED_NA
         self.events.state_changed(dlg, old, reply.to_tag or "")
         self.active += 1
-        routes = _route_texts(reply)
-        marker = f";{self.config.rr_param}={dlg.did}"
-        ours = next((i for i, r in enumerate(routes) if marker in r), None)
-        if dlg.module_flags & MODULE_FLAG_TOPOH:
-            ours = len(routes)  # topology hiding took the caller's entries and ours away
-        elif ours is None:  # no record_route(): the upstream entries are the caller's
-            ours = max(len(routes) - len(dlg.caller.route_set), 0)
-        callee_routes = routes[:ours]
         dlg.callee.tag = reply.to_tag or ""
-        dlg.callee.contact = _contact_uri(reply)
-        dlg.callee.route_set = callee_routes
+        early = dlg.early_legs.get(dlg.callee.tag)
+        dlg.callee.contact = _contact_uri(reply) or (
+            self._target_of(dlg, early).contact if early is not None else "")
+        dlg.callee.route_set = self._callee_routes(dlg, reply)
         dlg.callee.bind_addr = dlg.caller.bind_addr
+        dlg.early_legs.clear()
         dlg.callee_sdp = _sdp_of(reply)
         dlg.start_ts = int(self._wall())
         self._arm(dlg, dlg.timeout)
@@ -349,6 +435,7 @@ class Dialogs:
 
     def deleted(self, t: TransactionInfo) -> None:
         self.shifted.pop(t.id, None)
+        self.by_sequential.pop(t.id, None)
         ended = self.ending.pop(t.id, None)
         if ended is not None and not (ended.del_delay or self.config.delete_delay):
             self._forget(ended)
@@ -453,10 +540,15 @@ class Dialogs:
         if method not in ("ACK", "CANCEL") and msg.cseq.number > leg.cseq:
             leg.cseq = msg.cseq.number
             dlg.db_dirty = True
-        if leg.gen_offset and method != "CANCEL":
+        shift = leg.gen_offset
+        if method == "ACK" and msg.cseq.number == leg.invite_shift[0]:
+            shift = leg.invite_shift[1]  # an ACK keeps its INVITE's CSeq as the other side saw it
+        elif method == "INVITE":
+            leg.invite_shift = (msg.cseq.number, shift)
+        if shift and method != "CANCEL":
             # the other party saw our own requests in this CSeq space: shift past them
             msg.remove_header("CSeq")
-            msg.insert_header(f"CSeq: {msg.cseq.number + leg.gen_offset} {msg.cseq.method}")
+            msg.insert_header(f"CSeq: {msg.cseq.number + shift} {msg.cseq.method}")
             ctx.extra[CSEQ_SHIFT] = (msg.cseq.number, msg.cseq.method)
         if method == "ACK" and dlg.state == CONFIRMED_NA:
             dlg.state = CONFIRMED
@@ -593,9 +685,14 @@ class Dialogs:
 
     def send_within(self, dlg: Dialog, method: str, to_caller: bool, headers: tuple[str, ...] = (),
                     body: bytes = b"", content_type: str | None = None,
-                    callback: Callable[[UacReply], None] | None = None) -> int:
-        """A request of ours inside the dialog, to one party, in the other party's CSeq space."""
+                    callback: Callable[[UacReply], None] | None = None,
+                    target_leg: Leg | None = None, fr_timeout: float | None = None) -> int:
+        """A request of ours inside the dialog, to one party, in the other party's CSeq space.
+        `target_leg` is an early dialog's callee leg (PRACK, early UPDATE) instead of the
+        confirmed callee."""
         target, source = (dlg.caller, dlg.callee) if to_caller else (dlg.callee, dlg.caller)
+        if target_leg is not None and not to_caller:
+            target = target_leg
         target_uri, source_uri = (dlg.from_uri, dlg.to_uri) if to_caller else (dlg.to_uri, dlg.from_uri)
         if not target.contact:
             log.error("dialog: no contact to send %s to (%s)", method, dlg.callid)
@@ -604,7 +701,8 @@ class Dialogs:
             method, target.contact, from_uri=source_uri, to_uri=target_uri,
             headers=tuple(headers) + self.config.extra_headers, body=body, content_type=content_type,
             socket=target.bind_addr or None, call_id=dlg.callid, cseq=source.next_generated_cseq(),
-            from_tag=source.tag, to_tag=target.tag, route_set=tuple(target.route_set))
+            from_tag=source.tag, to_tag=target.tag, route_set=tuple(target.route_set),
+            fr_timeout=fr_timeout)
         dlg.db_dirty = True
         return self.tm.send_request(request, callback)
 
@@ -718,14 +816,46 @@ class Dialogs:
             dlg.ping_pending[side] = False
 
     def send_sequential(self, dlg: Dialog, method: str, to_caller: bool, body: bytes = b"",
-                        content_type: str | None = None, headers: tuple[str, ...] = ()) -> int:
-        """dlg_send_sequential(): a request of ours to one party; a 2xx to an INVITE is ACKed."""
-        def answered(reply: UacReply) -> None:
-            if method == "INVITE" and 200 <= reply.code < 300 and reply.reply is not None:
-                self._ack_reinvite_ping(dlg, to_caller, reply.reply)
+                        content_type: str | None = None, headers: tuple[str, ...] = (),
+                        reply: SipMessage | None = None) -> int:
+        """dlg_send_sequential(): a request of ours to one party; a 2xx to an INVITE is ACKed.
+        Before the 2xx only the callee's early dialog can take one (PRACK, UPDATE): the one of
+        `reply` (the provisional an onreply_route runs for), else the latest. A PRACK gets the
+        RAck of that early dialog's last reliable provisional unless the script gave one."""
+        target_leg = None
+        if not dlg.confirmed:
+            if to_caller or dlg.ended:
+                log.warning("dialog %s: no confirmed dialog to send %s to the caller", dlg.did, method)
+                return -1
+            tag = reply.to_tag if reply is not None and not reply.is_request else None
+            target_leg = dlg.early_legs.get(tag or dlg.last_early_tag)
+            if target_leg is not None:
+                self._target_of(dlg, target_leg)
+            if target_leg is None or not target_leg.contact:
+                log.warning("dialog %s: no early dialog with the callee to send %s in", dlg.did, method)
+                return -1
+        if method == "PRACK" and not any(h.lower().startswith("rack:") for h in headers):
+            leg = target_leg if target_leg is not None else self._leg_of(dlg, to_caller)
+            reliable: Reliable | None = None
+            if reply is not None and not reply.is_request and reply.to_tag == leg.tag:
+                reliable = reliable_of(reply)
+            reliable = reliable or leg.reliable
+            if reliable is None:
+                log.warning("dialog %s: no reliable provisional reply to PRACK", dlg.did)
+                return -1
+            headers = (*headers, rack_header(reliable))
 
-        sent = self.send_within(dlg, method, to_caller, headers, body, content_type, answered)
+        def answered(answer: UacReply) -> None:
+            if method == "INVITE" and 200 <= answer.code < 300 and answer.reply is not None:
+                self._ack_reinvite_ping(dlg, to_caller, answer.reply)
+
+        sent = self.send_within(dlg, method, to_caller, headers, body, content_type, answered,
+                                target_leg=target_leg)
         return 1 if sent >= 0 else -1
+
+    @staticmethod
+    def _leg_of(dlg: Dialog, caller: bool) -> Leg:
+        return dlg.caller if caller else dlg.callee
 
     def _ack_reinvite_ping(self, dlg: Dialog, to_caller: bool, reply: SipMessage) -> None:
         target, source = (dlg.caller, dlg.callee) if to_caller else (dlg.callee, dlg.caller)

@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from pysips.core.services import RECORD_ROUTE, TRANSACTIONS
+from pysips.script.ast import RouteKind
 from pysips.script.context import ProcessState
 from pysips.script.exports import ModuleExports, ModuleInitContext
 
 from .config import PARAMS, TmConfig
 from .functions import FUNCTIONS
+from .mi import COMMANDS as MI_COMMANDS
 from .pvars import PVARS
 from .runtime import Tm
 from .stats import STATS
@@ -24,6 +26,8 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Tm:
     tm.routes = ictx.get(RECORD_ROUTE)
     ictx.provide(TRANSACTIONS, tm)
     core_params = ictx.script.core if ictx.script is not None else {}
+    local = ictx.script.route(RouteKind.LOCAL) if ictx.script is not None else None
+    tm.local_route = local.run if local is not None else None
     tm.use_dns_failover = not core_params.get("disable_dns_failover")
     ictx.process.transactions = tm  # async() creates its transaction through tm
     if ictx.process.core is not None:
@@ -46,5 +50,6 @@ exports = ModuleExports(
     init=_init,
     child_init=_child_init,
     stats=STATS,
+    mi_commands=MI_COMMANDS,
     doc="Stateful SIP proxying: transactions, forking, failure routes, CANCEL, timers.",
 )

@@ -110,6 +110,8 @@ class TmBase:
         self.deleted_callbacks: list[DeletedCallback] = []
         # rr, when loaded: its Record-Route edits for the outgoing socket (RouteService)
         self.routes: RouteService | None = None
+        # the script's local_route (run on the requests we originate, uac.py), if it has one
+        self.local_route: Callable[[MsgContext], int] | None = None
         self.stats = TmStats()
         self._owners: dict[Transaction, Owner] = {}
         self._locals: dict[Transaction, Any] = {}  # requests we originate: uac.LocalRequest
@@ -270,6 +272,14 @@ class TmBase:
             ctx.msg_flags = cell.msg_flags
         data = self._core().build_reply(ctx, code, reason, cell.to_tag, extra_headers, body)
         return 1 if self._send_upstream(cell, data, local, reason) else E_GENERIC
+
+    def reply_transaction(self, t: Any, code: int, reason: str) -> int:
+        """TransactionService.reply_transaction: a reply of ours on a transaction another module
+        holds (dialog's auto-PRACK failing its INVITE with 502). E_GENERIC when `t` is not one of
+        our live transactions or already has its final reply."""
+        if not isinstance(t, Cell) or t.status >= 200:
+            return E_GENERIC
+        return self.reply_cell(t, code, reason)
 
     def _send_upstream(self, cell: Cell, data: bytes, local: bool, reason: str = "",
                        reply: SipMessage | None = None) -> bool:

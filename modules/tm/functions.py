@@ -209,7 +209,8 @@ def reply_code_of(ctx: MsgContext) -> int | None:
         return msg.status if isinstance(msg, SipMessage) else None
     cell = _cell(ctx)
     if cell is None:
-        return None
+        local_code = ctx.extra.get("tm.local_code")  # a failure_route of a request of ours (uac.py)
+        return int(local_code) if local_code is not None else None
     if ctx.route_type == RouteType.FAILURE and cell.picked is not None:
         return cell.picked.last_code
     return cell.status

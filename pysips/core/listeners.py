@@ -7,6 +7,7 @@ address and advertises the host's primary address unless `as`/advertised_address
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket as pysocket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pysips.core.api import Socket
 from pysips.core.sockets import default_port, is_ip_literal
 from pysips.script import ast
 from pysips.script.myself import split_hostport
+
+log = logging.getLogger("pysips.core")
 
 
 class ListenerError(Exception):
@@ -101,6 +104,12 @@ def listeners_from(
         adv_port = spec.advertised_port or advertised_port
         first = spec.port if spec.port is not None else default_port(proto)
         for port in (first, *spec.more_ports):
+            if any(seen.socket.proto == proto and seen.socket.ip == ip and seen.socket.port == port
+                   for seen in out):
+                # the same socket twice (a -l socket the script also declares): OpenSIPS removes
+                # the duplicate at start-up instead of failing to bind it again
+                log.info("removing duplicate socket %s:%s:%s", proto, ip, port)
+                continue
             sock = Socket(proto, ip, port, adv_host, adv_port, spec.tag)
             out.append(Listener(sock, spec.raw or f"{proto}:{spec.host}:{port}", spec.pos))
     return out

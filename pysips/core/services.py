@@ -127,6 +127,7 @@ class UacRequest:
     to_tag: str | None = None
     route_set: tuple[str, ...] = ()  # Route header values, in order
     contact: str | None = None
+    fr_timeout: float | None = None  # seconds to wait for the final reply; None: tm's fr_timeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,12 @@ class TransactionService(Protocol):
     def reply(self, ctx: MsgContext, code: int, reason: str, body: bytes = b"",
               extra_headers: tuple[str, ...] = ()) -> int:
         """t_reply(): through the request's transaction (made when needed); >0 sent."""
+        ...
+
+    def reply_transaction(self, t: TransactionInfo, code: int, reason: str) -> int:
+        """A reply of ours on a transaction seen in a callback (not the script's message): for an
+        INVITE a final one also cancels its pending branches. >0 sent; <0 when it could not be
+        (already answered, not a transaction of ours)."""
         ...
 
     def current_branch(self, ctx: MsgContext) -> BranchInfo | None:

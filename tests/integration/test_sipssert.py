@@ -1,7 +1,7 @@
 """OpenSIPS's own SIPssert tests (the corpus) run against pysips by `pysips-sipssert`, without Docker.
 
-The registration, auth, record-route and startup sets, three dialog tests and accounting/01 run once (module
-fixture), with their upstream
+Every set of the corpus (accounting, auth, dialog, permissions, record-route, registration, startup,
+topology-hiding) runs once (module fixture), with their upstream
 check scripts (MI checks in Python, SQLite checks in busybox sh, seeing the containers' paths); each
 test's verdict is then asserted on its own, so the report names every test that does not pass.
 startup/02 (modules pysips lacks) is reported failed at load, with the names pysips is missing.
@@ -26,44 +26,13 @@ pytestmark = pytest.mark.integration
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sipssert"
 if not CORPUS.is_dir():  # a checkout elsewhere
     CORPUS = Path("/work/shared/corpus/sipssert")
-SETS = ("auth", "record-route", "registration", "startup")
-# Single tests of sets that do not pass whole yet (dialog's PRACK tests need PRACK relaying and
-# dlg_send_sequential, not built yet).
-TESTS = (
-    "accounting/01.db-transaction",
-    "dialog/01.dialog",
-    "dialog/02.pinging",
-    "dialog/04.expire",
-    "permissions/01.check-address",
-    "topology-hiding/01.th-no-dialog",
-    "topology-hiding/03.th-dialog",
-    "topology-hiding/05.th-dialog-did",
-)
-
-MUST_PASS = [
-    "auth/01.password-db-www",
-    "dialog/01.dialog",
-    "dialog/02.pinging",
-    "dialog/04.expire",
-    "accounting/01.db-transaction",
-    "topology-hiding/01.th-no-dialog",
-    "topology-hiding/03.th-dialog",
-    "topology-hiding/05.th-dialog-did",
-    "auth/03.password-db-proxy",
-    "auth/04.password-db-proxy-domain",
-    "auth/05.ha1-db-www",
-    "auth/07.ha1-db-proxy",
-    "record-route/01.record-route",
-    "record-route/03.record-route-double",
-    "registration/01.no-db",
-    "registration/02.db",
-    "registration/03.expire",
-    "registration/05.expire-max",
-    "registration/07.limit",
-    "registration/09.lookup",
-    "startup/01.default-cfg",
-    "permissions/01.check-address",
-]
+SETS = ("accounting", "auth", "dialog", "permissions", "record-route", "registration", "startup",
+        "topology-hiding")
+# loads modules pysips lacks: reported failed at load (test_residential_cfg_fails_at_load_with_missing_names)
+KNOWN_FAILING = {"startup/02.gen-residential-cfg"}
+ALL_TESTS = sorted(f"{s}/{d.name}" for s in SETS for d in (CORPUS / s).iterdir()
+                   if (d / "scenario.yml").is_file())
+MUST_PASS = [name for name in ALL_TESTS if name not in KNOWN_FAILING]
 STATUS_LINE = re.compile(r"^(PASS|FAIL) (\S+)")
 
 
@@ -84,7 +53,7 @@ def corpus_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus_run(corpus_logs: Path) -> tuple[int, list[str]]:
-    return run_cli(corpus_logs, "-j", "4", *(str(CORPUS / s) for s in SETS + TESTS))
+    return run_cli(corpus_logs, "-j", "4", *(str(CORPUS / s) for s in SETS), timeout=900)
 
 
 def _verdict(lines: list[str], name: str) -> tuple[str, list[str]]:
@@ -100,13 +69,13 @@ def _verdict(lines: list[str], name: str) -> tuple[str, list[str]]:
     raise AssertionError(f"{name} missing from the runner's output")
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(1000)
 def test_summary_line_and_exit_code(corpus_run: tuple[int, list[str]]) -> None:
     code, lines = corpus_run
     verdicts = [STATUS_LINE.match(line) for line in lines]
     passed = sum(1 for m in verdicts if m and m.group(1) == "PASS")
     failed = sum(1 for m in verdicts if m and m.group(1) == "FAIL")
-    assert passed + failed == 15 + len(TESTS)  # the four sets hold 15 tests
+    assert passed + failed == len(ALL_TESTS)
     assert lines[-1] == f"{passed} passed, {failed} failed"
     assert code == (0 if failed == 0 else 1)
 
@@ -115,7 +84,7 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(1000)
 @pytest.mark.parametrize("name", MUST_PASS)
 def test_corpus_test_passes_with_its_checks(
     corpus_run: tuple[int, list[str]], corpus_logs: Path, name: str
@@ -134,7 +103,7 @@ def test_corpus_test_passes_with_its_checks(
             assert " -- busybox sh /home/scripts/" in log.splitlines()[0]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(1000)
 def test_residential_cfg_fails_at_load_with_missing_names(corpus_run: tuple[int, list[str]]) -> None:
     status, detail = _verdict(corpus_run[1], "startup/02.gen-residential-cfg")
     assert status == "FAIL"

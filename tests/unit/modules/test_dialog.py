@@ -200,7 +200,9 @@ def new_call(e: Any, flags: str = "") -> tuple[MsgContext, Any]:
 
 
 def answer(e: Any, dlg: Any) -> None:
+    e.tm.fire("reply_in", Tx("t1"), None, reply(180, dlg.did))
     e.tm.fire("reply_out", Tx("t1"), 180, "", reply(180, dlg.did))
+    e.tm.fire("reply_in", Tx("t1"), None, reply(200, dlg.did))
     e.tm.fire("reply_out", Tx("t1"), 200, "", reply(200, dlg.did))
     e.tm.fire("completed", Tx("t1"), 200)
 
@@ -225,8 +227,10 @@ def test_did_is_reverse_hex_and_goes_into_the_record_route(env: Any) -> None:
 def test_states_from_invite_to_bye(env: Any) -> None:
     ctx, dlg = new_call(env)
     assert dlg.state == 1 and pv("DLG_status").get(ctx) == 1
+    env.tm.fire("reply_in", Tx("t1"), None, reply(180, dlg.did))
     env.tm.fire("reply_out", Tx("t1"), 180, "", reply(180, dlg.did))
     assert dlg.state == 2 and env.dialogs.early == 1
+    env.tm.fire("reply_in", Tx("t1"), None, reply(200, dlg.did))
     env.tm.fire("reply_out", Tx("t1"), 200, "", reply(200, dlg.did))
     assert dlg.state == 3 and env.dialogs.active == 1 and env.dialogs.early == 0
     # the route sets on each side of our Record-Route, and the callee's Contact and tag
@@ -249,6 +253,7 @@ def test_states_from_invite_to_bye(env: Any) -> None:
 
 def test_negative_final_fails_the_dialog(env: Any) -> None:
     _, dlg = new_call(env)
+    env.tm.fire("reply_in", Tx("t1"), None, reply(183, dlg.did))
     env.tm.fire("reply_out", Tx("t1"), 183, "", reply(183, dlg.did))
     env.tm.fire("completed", Tx("t1"), 486)
     assert dlg.state == 5 and env.dialogs.failed == 1 and env.dialogs.early == 0 and not env.dialogs.table
