@@ -142,6 +142,7 @@ class Dialogs:
         self._next_id = int.from_bytes(os.urandom(2), "big")
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
         self.changed_callbacks: list[Callable[[Dialog], None]] = []
+        self.sequential_callbacks: list[Callable[[MsgContext, Dialog, int], None]] = []
         self.db: Any = None  # db.DialogDb when db_mode > 0
         self.flag_names: Any = None  # the script's FlagRegistry: dialog flag names for the MI
         self._ping_timer: Any = None
@@ -274,8 +275,7 @@ class Dialogs:
     def reply_in(self, t: TransactionInfo, branch: BranchInfo, reply: SipMessage) -> None:
         shifted = self.shifted.get(t.id)
         if shifted is not None:  # the caller of a shifted request sees its own CSeq again
-            reply.remove_header("CSeq")
-            reply.insert_header(f"CSeq: {shifted[0]} {shifted[1]}")
+            reply.replace_header(f"CSeq: {shifted[0]} {shifted[1]}")
             return
         dlg = self.by_transaction.get(t.id)
         if dlg is None or dlg.ended or reply.cseq.method != "INVITE":
@@ -401,8 +401,7 @@ class Dialogs:
             dlg.db_dirty = True
         if leg.gen_offset and method != "CANCEL":
             # the other party saw our own requests in this CSeq space: shift past them
-            msg.remove_header("CSeq")
-            msg.insert_header(f"CSeq: {msg.cseq.number + leg.gen_offset} {msg.cseq.method}")
+            msg.replace_header(f"CSeq: {msg.cseq.number + leg.gen_offset} {msg.cseq.method}")
             ctx.extra[CSEQ_SHIFT] = (msg.cseq.number, msg.cseq.method)
         if method == "ACK" and dlg.state == CONFIRMED_NA:
             dlg.state = CONFIRMED
@@ -412,6 +411,8 @@ class Dialogs:
             dlg.end_reason = "Upstream BYE" if direction == DIR_UPSTREAM else "Downstream BYE"
             self._end(dlg, linger=True, route="hangup")
             ctx.extra[ENDING] = dlg
+        for fn in self.sequential_callbacks:
+            fn(ctx, dlg, direction)
 
     def validate(self, ctx: MsgContext) -> int:
         """validate_dialog(): 1 valid; -1 CSeq out of order; -2 R-URI not the party's Contact;
@@ -505,6 +506,32 @@ class Dialogs:
     def on_ended(self, fn: Callable[[Dialog], None]) -> None:
         """DialogService: fn(dialog) once when a dialog ends."""
         self.ended_callbacks.append(fn)
+
+    def on_sequential(self, fn: Callable[[MsgContext, Dialog, int], None]) -> None:
+        """DialogService: fn(ctx, dialog, direction) for each request matched in a dialog."""
+        self.sequential_callbacks.append(fn)
+
+    def shift_cseq(self, ctx: MsgContext) -> int:
+        """DialogService: the request of `ctx` went out again one CSeq higher (uac_auth()): the
+        sending party's later requests follow one higher (its generated-CSeq offset)."""
+        dlg = self.current(ctx)
+        if dlg is None:
+            return 0
+        msg = ctx.msg
+        sequential = isinstance(msg, SipMessage) and bool(msg.to_tag)
+        leg = dlg.callee if sequential and self.direction(ctx) == DIR_UPSTREAM else dlg.caller
+        leg.gen_offset += 1
+        dlg.db_dirty = True
+        return leg.gen_offset
+
+    def store_value(self, ctx: MsgContext, name: str, value: str) -> bool:
+        """DialogService: $dlg_val(name) = value on the dialog of `ctx`."""
+        dlg = self.current(ctx)
+        if dlg is None:
+            return False
+        dlg.vals[name] = value
+        dlg.db_dirty = True
+        return True
 
     def run_dialog_route(self, dlg: Dialog, which: str) -> None:
         """dlg_on_answer/hangup/timeout: the route set for `which`, run with the dialog current."""

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sipssert"
 if not CORPUS.is_dir():  # a checkout elsewhere
     CORPUS = Path("/work/shared/corpus/sipssert")
-SETS = ("auth", "record-route", "registration", "startup")
+SETS = ("auth", "record-route", "registration", "startup", "uac-auth")
 # Single tests of sets that do not pass whole yet (dialog's PRACK tests need PRACK relaying and
 # dlg_send_sequential, not built yet).
 TESTS = ("dialog/01.dialog", "dialog/02.pinging", "dialog/04.expire")
@@ -49,6 +49,12 @@ MUST_PASS = [
     "registration/07.limit",
     "registration/09.lookup",
     "startup/01.default-cfg",
+    "uac-auth/01.register-uac-auth-credentials-plain",
+    "uac-auth/04.register-uac-auth-avp-ha1",
+    "uac-auth/07.register-uac-auth-int-avp-plain",
+    "uac-auth/10.register-uac-auth-auth-int-credentials-ha1",
+    "uac-auth/13.rr-auth-invite-uas",
+    "uac-auth/16.dialog-auth-invite-uas",
 ]
 STATUS_LINE = re.compile(r"^(PASS|FAIL) (\S+)")
 
