@@ -138,6 +138,8 @@ class Dialogs:
         self.by_callid: dict[str, list[Dialog]] = {}
         self.by_transaction: dict[str, Dialog] = {}  # the initial INVITE's transaction -> dialog
         self.shifted: dict[str, tuple[int, str]] = {}  # transaction -> the CSeq its caller sent
+        # a sequential request's transaction -> (dialog, direction), for its failure_route
+        self.within: dict[str, tuple[Dialog, int]] = {}
         self.ending: dict[str, Dialog] = {}  # a BYE's transaction -> the dialog it ended
         self._next_id = int.from_bytes(os.urandom(2), "big")
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
@@ -193,11 +195,14 @@ class Dialogs:
         t = ctx.transaction
         if t is not None:
             tid: str = t.id
-            return self.by_transaction.get(tid)
+            within = self.within.get(tid)
+            return within[0] if within is not None else self.by_transaction.get(tid)
         return None
 
     def direction(self, ctx: MsgContext) -> int:
         found = ctx.extra.get(CURRENT)
+        if found is None and ctx.transaction is not None:
+            found = self.within.get(str(ctx.transaction.id))
         return int(found[1]) if found is not None else DIR_NONE
 
     def count(self) -> int:
@@ -269,6 +274,8 @@ class Dialogs:
         dlg: Dialog = found[0]
         if t.is_invite and dlg.state == UNCONFIRMED and not dlg.callee.tag:
             self.by_transaction[t.id] = dlg
+        elif t.request.to_tag:
+            self.within[t.id] = (dlg, int(found[1]))
 
     # ------------------------------------------------------------------ the initial transaction
 
@@ -321,6 +328,7 @@ class Dialogs:
 
     def deleted(self, t: TransactionInfo) -> None:
         self.shifted.pop(t.id, None)
+        self.within.pop(t.id, None)
         ended = self.ending.pop(t.id, None)
         if ended is not None and not (ended.del_delay or self.config.delete_delay):
             self._forget(ended)

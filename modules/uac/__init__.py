@@ -25,6 +25,7 @@ from pysips.script.exports import (
     check_bool,
 )
 from pysips.sip import digest
+from pysips.sip.headers import is_token
 from pysips.sip.message import SipMessage
 
 from .auth import uac_auth
@@ -57,19 +58,31 @@ def w_uac_auth(ctx: MsgContext, algmask: int | None = None) -> int:
     return uac_auth(_uac(ctx), ctx, algmask or 0)
 
 
-def w_replace_from(ctx: MsgContext, display: str | None, uri: str | None = None) -> int:
+def w_replace_from(ctx: MsgContext, display: str | None, uri: str) -> int:
     return _replace(ctx, "From", display, uri)
 
 
-def w_replace_to(ctx: MsgContext, display: str | None, uri: str | None = None) -> int:
+def w_replace_to(ctx: MsgContext, display: str | None, uri: str) -> int:
     return _replace(ctx, "To", display, uri)
 
 
-def _replace(ctx: MsgContext, name: str, display: str | None, uri: str | None) -> int:
-    # one argument is the URI; with two, the first is the display name ("" removes it)
-    if uri is None:
-        display, uri = None, display
-    return replace_uri(_uac(ctx), ctx, name, display, uri or "")
+def quote_display(display: str) -> str:
+    """A display name goes in as written when quoted already or a token, else inside quotes."""
+    if (len(display) >= 2 and display[0] == '"' and display[-1] == '"') or is_token(display):
+        return display
+    return f'"{display}"'
+
+
+def _replace(ctx: MsgContext, name: str, display: str | None, uri: str) -> int:
+    # display None (argument left out): only the URI changes; "" removes the display name
+    key = f"uac.replaced.{name}"
+    if ctx.route_type == RouteType.REQUEST and ctx.extra.get(key):
+        log.error("scripting bug: uac_replace_%s() already called!", name.lower())
+        return -1
+    if ctx.route_type == RouteType.REQUEST:
+        ctx.extra[key] = True
+    shown = quote_display(display) if display else display
+    return replace_uri(_uac(ctx), ctx, name, shown, uri)
 
 
 def w_restore_from(ctx: MsgContext) -> int:
@@ -124,7 +137,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Uac:
 
 
 _ROUTES = RouteType.REQUEST | RouteType.BRANCH | RouteType.FAILURE
-_DISPLAY_URI = (ArgSpec(ArgKind.STR, "display"), ArgSpec(ArgKind.STR, "uri", optional=True))
+_DISPLAY_URI = (ArgSpec(ArgKind.STR, "display", optional=True), ArgSpec(ArgKind.STR, "uri"))
 
 exports = ModuleExports(
     "uac",
