@@ -73,7 +73,8 @@ def uac_auth_qop_auth_int_with_body(n: Net) -> None:
 
 @_scenario("uas1 INVITE sip:authsess@", "uac SIP/2.0 200")
 def uac_auth_md5_sess(n: Net) -> None:
-    _challenged_call(n, "authsess", f'Digest realm="example.com", nonce="{NONCE}", algorithm=MD5-sess, qop="auth"')
+    _challenged_call(n, "authsess",
+                     f'Digest realm="example.com", nonce="{NONCE}", algorithm=MD5-sess, qop="auth"')
 
 
 @_scenario("uas1 INVITE sip:authsha@", "uac SIP/2.0 486")
@@ -159,7 +160,7 @@ def _callee_bye(n: Net, inv: Message) -> None:
     bye = n.uac.recv_request("BYE")
     if bye is None:
         return
-    reply = (f"SIP/2.0 200 OK\r\n" + "".join(f"Via: {v}\r\n" for v in bye.all("Via"))
+    reply = ("SIP/2.0 200 OK\r\n" + "".join(f"Via: {v}\r\n" for v in bye.all("Via"))
              + f"From: {bye.header('From')}\r\nTo: {bye.header('To')}\r\n"
              f"Call-ID: {bye.header('Call-ID')}\r\nCSeq: {bye.header('CSeq')}\r\nContent-Length: 0\r\n\r\n")
     n.uac.send(reply, n.proxy)
