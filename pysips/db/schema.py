@@ -139,11 +139,35 @@ def _acc_columns(with_duration: bool) -> tuple[Column, ...]:
 ACC = Table("acc", 7, _acc_columns(True), indexes=(("callid",),))
 MISSED_CALLS = Table("missed_calls", 5, _acc_columns(False), indexes=(("callid",),))
 
-TABLES: dict[str, Table] = {t.name: t for t in (VERSION, LOCATION, SUBSCRIBER, URI, ACC, MISSED_CALLS)}
+REGISTRANT = Table(
+    "registrant",
+    3,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("registrar", "CHAR(255)", "''", nullable=False),
+        Column("proxy", "CHAR(255)", "NULL"),
+        Column("aor", "CHAR(255)", "''", nullable=False),
+        Column("third_party_registrant", "CHAR(255)", "NULL"),
+        Column("username", "CHAR(64)", "NULL"),
+        Column("password", "CHAR(64)", "NULL"),
+        Column("binding_URI", "CHAR(255)", "''", nullable=False),
+        Column("binding_params", "CHAR(64)", "NULL"),
+        Column("expiry", "INTEGER", "NULL"),
+        Column("forced_socket", "CHAR(64)", "NULL"),
+        Column("cluster_shtag", "CHAR(64)", "NULL"),
+        Column("state", "INTEGER", "0", nullable=False),
+    ),
+    unique=(("aor", "binding_URI", "registrar"),),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (VERSION, LOCATION, SUBSCRIBER, URI, ACC, MISSED_CALLS, REGISTRANT)
+}
 
 # What `pysips db create` makes, by OpenSIPS module (opensips-cli's "standard" set and ours)
 MODULE_TABLES: dict[str, tuple[Table, ...]] = {
     "usrloc": (LOCATION,),
     "auth_db": (SUBSCRIBER, URI),
     "acc": (ACC, MISSED_CALLS),
+    "uac_registrant": (REGISTRANT,),
 }
