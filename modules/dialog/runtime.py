@@ -274,7 +274,7 @@ class Dialogs:
         dlg: Dialog = found[0]
         if t.is_invite and dlg.state == UNCONFIRMED and not dlg.callee.tag:
             self.by_transaction[t.id] = dlg
-        elif t.request.to_tag:
+        elif isinstance(ctx.msg, SipMessage) and ctx.msg.to_tag:
             self.within[t.id] = (dlg, int(found[1]))
 
     # ------------------------------------------------------------------ the initial transaction

@@ -15,7 +15,9 @@ from pysips.script.loader import ModuleFinder
 def module(package: str, name: str) -> Any:
     ModuleFinder().find(package)
     suffix = f".{package}.{name}" if name else f".{package}"
-    return sys.modules[next(n for n in sys.modules if n.endswith(suffix))]
+    # "<root>.uac.replace", never another package's submodule of that name ("<root>.tm.uac")
+    depth = suffix.count(".")
+    return sys.modules[next(n for n in sys.modules if n.endswith(suffix) and n.count(".") == depth)]
 
 
 @pytest.mark.parametrize("original, new", [
