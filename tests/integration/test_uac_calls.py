@@ -29,6 +29,15 @@ def test_trunk_407_answered_by_uac_auth_then_bye_with_shifted_cseq(rig: Rig, use
     assert marker == (use_dialog == 0), seen  # without a dialog the Record-Route carries the shift
 
 
+def test_reinvite_challenged_too_with_the_dialog_tracking_the_shift(rig: Rig) -> None:
+    # INVITE 1 -> 2, ACK 2, re-INVITE 2 -> 3 -> 4 (challenged again), its ACK 4, BYE 3 -> 5
+    rig.start_pysips(CFG, USE_DIALOG=1)
+    trunk = rig.start_uas("uas_trunk_407_reinvite.xml")
+    result = rig.run_uac("uac_reinvite_cseq.xml", "trunk", timeout_s=20)
+    assert result.ok and result.successful == 1, rig.report(result)
+    assert trunk.wait(timeout=10).ok, rig.report(result)
+
+
 @pytest.mark.parametrize("use_dialog", [0, 1], ids=["rr", "dialog"])
 def test_replaced_from_restored_for_the_caller(rig: Rig, use_dialog: int) -> None:
     rig.start_pysips(CFG, USE_DIALOG=use_dialog)
