@@ -175,3 +175,10 @@ def uac_replace_from_auto_restore(n: Net) -> None:
 @_scenario("uas1 INVITE sip:replacedisplay@", "uac SIP/2.0 200", "uac BYE ")
 def uac_replace_from_with_display(n: Net) -> None:
     _replaced_call(n, "replacedisplay")
+
+
+@_scenario("uas1 INVITE sip:replaceto@", "uac SIP/2.0 200", "uac BYE ")
+def uac_replace_to_auto_restore(n: Net) -> None:
+    # the callee sees the new To; the caller its own To in replies; the callee's BYE gets the
+    # caller's original To URI back in its From
+    _replaced_call(n, "replaceto")
