@@ -7,9 +7,9 @@ import logging
 
 from pysips.script.context import MsgContext
 from pysips.script.errors import FixupError
+from pysips.sip import digest
 from pysips.sip.message import SipMessage
 
-from . import digest
 from .credentials import PROXY, STALE_KEY, WWW, request_realm
 from .nonce import NonceParams
 from .reply import send_reply

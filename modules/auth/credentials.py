@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pysips.script.context import MsgContext
+from pysips.sip import digest
 from pysips.sip.auth import AuthHeader
 from pysips.sip.errors import ParseError
 from pysips.sip.message import SipMessage
 from pysips.sip.uri import SipUri
 
-from . import digest
 from .nonce import is_stale
 from .reply import send_reply
 from .results import AUTHORIZED, DO_AUTHORIZATION, ERROR, NO_CREDENTIALS, STALE_NONCE

@@ -146,10 +146,10 @@ class Dialogs:
         self.by_callid: dict[str, list[Dialog]] = {}
         self.by_transaction: dict[str, Dialog] = {}  # the initial INVITE's transaction -> dialog
         self.shifted: dict[str, tuple[int, str]] = {}  # transaction -> the CSeq its caller sent
+        # a sequential request's transaction -> (dialog, direction): the onreply/failure routes of
+        # a PRACK, UPDATE, re-INVITE or BYE see the dialog, as in OpenSIPS
+        self.within: dict[str, tuple[Dialog, int]] = {}
         self.ending: dict[str, Dialog] = {}  # a BYE's transaction -> the dialog it ended
-        # a sequential request's transaction -> its dialog: onreply/failure routes of a PRACK,
-        # UPDATE, re-INVITE or BYE see the dialog, as in OpenSIPS
-        self.by_sequential: dict[str, Dialog] = {}
         self._next_id = int.from_bytes(os.urandom(2), "big")
         self.ended_callbacks: list[Callable[[Dialog], None]] = []
         self.events = DialogEvents(events_of(process))
@@ -206,7 +206,12 @@ class Dialogs:
         t = ctx.transaction
         if t is not None:
             tid: str = t.id
-            return self.by_transaction.get(tid) or self.by_sequential.get(tid)
+            within = self.within.get(tid)
+            if within is not None:
+                return within[0]
+            initial = self.by_transaction.get(tid)
+            if initial is not None:
+                return initial
         msg = ctx.msg
         if ctx.route_type == RouteType.LOCAL and isinstance(msg, SipMessage):
             # local_route on a request we send inside a dialog (dlg_send_sequential, pings, BYEs):
@@ -218,6 +223,8 @@ class Dialogs:
 
     def direction(self, ctx: MsgContext) -> int:
         found = ctx.extra.get(CURRENT)
+        if found is None and ctx.transaction is not None:
+            found = self.within.get(str(ctx.transaction.id))
         return int(found[1]) if found is not None else DIR_NONE
 
     def count(self) -> int:
@@ -296,15 +303,14 @@ class Dialogs:
         if t.is_invite and dlg.state == UNCONFIRMED and not dlg.callee.tag:
             self.by_transaction[t.id] = dlg
         elif isinstance(ctx.msg, SipMessage) and ctx.msg.to_tag:
-            self.by_sequential[t.id] = dlg
+            self.within[t.id] = (dlg, int(found[1]))
 
     # ------------------------------------------------------------------ the initial transaction
 
     def reply_in(self, t: TransactionInfo, branch: BranchInfo, reply: SipMessage) -> None:
         shifted = self.shifted.get(t.id)
         if shifted is not None:  # the caller of a shifted request sees its own CSeq again
-            reply.remove_header("CSeq")
-            reply.insert_header(f"CSeq: {shifted[0]} {shifted[1]}")
+            reply.replace_header(f"CSeq: {shifted[0]} {shifted[1]}")
             return
         dlg = self.by_transaction.get(t.id)
         if dlg is None or dlg.ended or reply.cseq.method != "INVITE":
@@ -435,7 +441,7 @@ class Dialogs:
 
     def deleted(self, t: TransactionInfo) -> None:
         self.shifted.pop(t.id, None)
-        self.by_sequential.pop(t.id, None)
+        self.within.pop(t.id, None)
         ended = self.ending.pop(t.id, None)
         if ended is not None and not (ended.del_delay or self.config.delete_delay):
             self._forget(ended)
@@ -547,8 +553,7 @@ class Dialogs:
             leg.invite_shift = (msg.cseq.number, shift)
         if shift and method != "CANCEL":
             # the other party saw our own requests in this CSeq space: shift past them
-            msg.remove_header("CSeq")
-            msg.insert_header(f"CSeq: {msg.cseq.number + shift} {msg.cseq.method}")
+            msg.replace_header(f"CSeq: {msg.cseq.number + shift} {msg.cseq.method}")
             ctx.extra[CSEQ_SHIFT] = (msg.cseq.number, msg.cseq.method)
         if method == "ACK" and dlg.state == CONFIRMED_NA:
             dlg.state = CONFIRMED
@@ -654,6 +659,28 @@ class Dialogs:
     def on_ended(self, fn: Callable[[Dialog], None]) -> None:
         """DialogService: fn(dialog) once when a dialog ends."""
         self.ended_callbacks.append(fn)
+
+    def shift_cseq(self, ctx: MsgContext) -> int:
+        """DialogService: the request of `ctx` went out again one CSeq higher (uac_auth()): the
+        sending party's later requests follow one higher (its generated-CSeq offset)."""
+        dlg = self.current(ctx)
+        if dlg is None:
+            return 0
+        msg = ctx.msg
+        sequential = isinstance(msg, SipMessage) and bool(msg.to_tag)
+        leg = dlg.callee if sequential and self.direction(ctx) == DIR_UPSTREAM else dlg.caller
+        leg.gen_offset += 1
+        dlg.db_dirty = True
+        return leg.gen_offset
+
+    def store_value(self, ctx: MsgContext, name: str, value: str) -> bool:
+        """DialogService: $dlg_val(name) = value on the dialog of `ctx`."""
+        dlg = self.current(ctx)
+        if dlg is None:
+            return False
+        dlg.vals[name] = value
+        dlg.db_dirty = True
+        return True
 
     def run_dialog_route(self, dlg: Dialog, which: str) -> None:
         """dlg_on_answer/hangup/timeout: the route set for `which`, run with the dialog current."""

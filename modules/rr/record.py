@@ -250,7 +250,9 @@ def add_rr_param(ctx: MsgContext, param: str) -> int:
         return 1
     double_rr = config(ctx).enable_double_rr
     for header in headers:
-        params = header.params + param
+        # OpenSIPS puts a parameter added after record_route() before the ones added earlier
+        # (";c=3;b=2;a=1" for a, then b and c): its lump goes in front of the previous ones
+        params = param + header.params
         probe = _rebuild(header, "", params)
         # keep the socket rendering already chosen (finalize may have run): swap only the params
         old_text = bytes(header).decode("utf-8", "surrogateescape")

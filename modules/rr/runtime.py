@@ -66,6 +66,13 @@ class RRConfig:
         params = route_state(ctx).params
         return params if params else None
 
+    def is_upstream(self, ctx: MsgContext) -> bool:
+        """RouteService: after loose_route(), the request flows from callee to caller (our
+        Route's ftag is not the From tag), as is_direction("upstream")."""
+        from .loose import UPSTREAM, flow_direction
+
+        return flow_direction(ctx) == UPSTREAM
+
     def on_loose_route(self, fn: LooseRouteCallback) -> None:
         """RouteService: fn(ctx, match) whenever loose_route() consumes a Route of ours."""
         self.loose_route_callbacks.append(fn)

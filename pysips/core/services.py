@@ -16,6 +16,7 @@ all a module may rely on of another: nothing is imported from a module, nothing 
 | HTTP           | httpd       | HttpService          |
 | DIGEST_AUTH    | auth        | DigestAuthService    |
 | DIALOGS        | dialog      | DialogService        |
+| UAC_CREDENTIALS | uac_auth   | UacCredentialService |
 | TLS_DOMAINS    | tls_mgm     | TlsDomains (pysips.transport.tls_domains) |
 | PROTO_SERVICES[proto] | proto_tcp/tls/ws/wss | the module's parameters (dict) |
 """
@@ -230,6 +231,11 @@ class RouteService(Protocol):
 
     def route_params(self, ctx: MsgContext) -> str | None:
         """After loose_route(): the parameters of our Route it consumed ($rr_params), else None."""
+        ...
+
+    def is_upstream(self, ctx: MsgContext) -> bool:
+        """After loose_route(): the request goes from callee to caller (the ftag of our Route is
+        not its From tag), as is_direction("upstream")."""
         ...
 
     def on_loose_route(self, fn: LooseRouteCallback) -> None:
@@ -458,8 +464,44 @@ class DialogService(Protocol):
         """Our socket towards that party, OpenSIPS notation ("udp:IP:PORT")."""
         ...
 
+    def shift_cseq(self, ctx: MsgContext) -> int:
+        """The request of `ctx` (inside a dialog, or the dialog's initial INVITE) was re-sent with
+        its CSeq raised by one (uac_auth() answering a challenge): the later requests of the
+        same party are relayed one higher and their replies lowered back. Returns the party's
+        new shift, 0 when `ctx` has no dialog."""
+        ...
+
+    def store_value(self, ctx: MsgContext, name: str, value: str) -> bool:
+        """$dlg_val(name) = value on the dialog of `ctx`; False without a dialog."""
+        ...
+
 
 DIALOGS: Service[DialogService] = Service("dialogs", "dialog", "dialogs: state, timeouts, profiles")
+
+
+# ------------------------------------------------------------------------------------ uac_auth
+
+
+@dataclass(frozen=True, slots=True)
+class UacCredential:
+    """A credential to answer challenges with: `password` plain, or "0x" + the HA1 in hex."""
+
+    username: str
+    realm: str
+    password: str
+
+
+class UacCredentialService(Protocol):
+    """uac_auth: the credentials uac_auth() and uac_registrant answer challenges with."""
+
+    def lookup(self, ctx: MsgContext | None, realm: str) -> UacCredential | None:
+        """The credential for `realm`: from the auth_*_avp AVPs of `ctx` when they name this
+        realm, else from the `credential` parameters; None when there is none."""
+        ...
+
+
+UAC_CREDENTIALS: Service[UacCredentialService] = Service("uac_credentials", "uac_auth",
+                                                         "credentials for answering challenges")
 
 
 # ------------------------------------------------------------------------------------ transports

@@ -243,6 +243,27 @@ RE_GRP = Table(
     indexes=(("group_id",),),
 )
 
+REGISTRANT = Table(
+    "registrant",
+    3,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("registrar", "CHAR(255)", "''", nullable=False),
+        Column("proxy", "CHAR(255)", "NULL"),
+        Column("aor", "CHAR(255)", "''", nullable=False),
+        Column("third_party_registrant", "CHAR(255)", "NULL"),
+        Column("username", "CHAR(64)", "NULL"),
+        Column("password", "CHAR(64)", "NULL"),
+        Column("binding_URI", "CHAR(255)", "''", nullable=False),
+        Column("binding_params", "CHAR(64)", "NULL"),
+        Column("expiry", "INTEGER", "NULL"),
+        Column("forced_socket", "CHAR(64)", "NULL"),
+        Column("cluster_shtag", "CHAR(64)", "NULL"),
+        Column("state", "INTEGER", "0", nullable=False),
+    ),
+    unique=(("aor", "binding_URI", "registrar"),),
+)
+
 TABLES: dict[str, Table] = {t.name: t for t in (
     VERSION,
     LOCATION,
@@ -257,6 +278,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     DBALIASES,
     GRP,
     RE_GRP,
+    REGISTRANT,
 )}
 
 # What `pysips db create` makes, by OpenSIPS module (opensips-cli's "standard" set and ours)
@@ -271,4 +293,5 @@ MODULE_TABLES: dict[str, tuple[Table, ...]] = {
     "domain": (DOMAIN,),
     "alias_db": (DBALIASES,),
     "group": (GRP, RE_GRP),
+    "uac_registrant": (REGISTRANT,),
 }

@@ -29,6 +29,7 @@ from pysips.script.pv_base import (
     log,
 )
 from pysips.script.pv_branch import FlagNames, branch_factories
+from pysips.script.pv_challenge import challenge_factories
 from pysips.script.pv_core import core_factories
 from pysips.script.pv_extra import XlogLevel, extra_factories
 from pysips.script.pv_sdp import INSERT, INSERT_AFTER, sdp_factories
@@ -74,6 +75,7 @@ class PVRegistry:
         self.xlog = XlogLevel()  # its default is the script's xlog_level=, set by the loader
         self._factories.update(extra_factories(self.xlog, self.branch_flags))
         self._factories.update(sdp_factories(self))
+        self._factories.update(challenge_factories())
         self.transforms = TransformRegistry()
 
     def register(self, name: str, factory: PVFactory) -> None:

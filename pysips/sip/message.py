@@ -439,6 +439,35 @@ class SipMessage:
         first = self._first_header_start()
         self.add_lump(first, first, _encode(text))
 
+    def replace_header(self, text: str) -> bool:
+        """Rewrite the first field named like `text` ("CSeq: 2 INVITE") in place and drop the
+        others of that name. A later call replaces an earlier rewrite (set_lump over the same
+        span), so modules editing one header (dialog's and uac's CSeq shifts) never stack copies.
+        False when the message has no such field."""
+        name = text.split(":", 1)[0].strip()
+        idx = self._index.get(header_key(name), [])
+        if not idx:
+            return False
+        if not text.endswith("\r\n"):
+            text += "\r\n"
+        span = self._table.span
+        self.set_lump(*span(idx[0]), _encode(text))
+        for i in idx[1:]:
+            self.set_lump(*span(i), b"")
+        return True
+
+    def current_header(self, name: str) -> str | None:
+        """The value of the first field `name` as it will be sent: a replace_header() rewrite
+        when there was one, else as received."""
+        idx = self._index.get(header_key(name), [])
+        if not idx:
+            return None
+        rewritten = self.lump_at(*self._table.span(idx[0]))
+        if rewritten is None:
+            return self._value(idx[0])
+        text = _decode(rewritten)
+        return text.split(":", 1)[1].strip() if ":" in text else None
+
     def remove_header(self, name: str) -> int:
         """Delete every field with this name; returns how many."""
         idx = self._index.get(header_key(name), [])

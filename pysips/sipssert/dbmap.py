@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -111,3 +112,27 @@ def map_volume(folder: Path, amap: AddressMap, passwords: list[str], done: set[P
         done.add(path)
         with contextlib.suppress(sqlite3.Error):
             map_database(path, amap, passwords)
+
+
+# "0x" + an HA1 written in a script (uac_auth's credential parameter or password AVPs)
+SCRIPT_HA1 = re.compile(r"0x([0-9a-f]{64}|[0-9a-f]{32})\b")
+_BY_LENGTH: dict[int, tuple[Callable[[bytes], str], ...]] = {
+    32: (HASH_COLUMNS["ha1"][0],),
+    64: (HASH_COLUMNS["ha1_sha256"][0], HASH_COLUMNS["ha1_sha512t256"][0]),
+}
+
+
+def map_script_hashes(text: str, amap: AddressMap, candidates: list[str]) -> str:
+    """HA1 literals of a script computed over a docker address as realm, recomputed over the
+    mapped address: user and password are looked for among the test's defines."""
+
+    def remap(match: re.Match[str]) -> str:
+        value = match.group(1)
+        for digest in _BY_LENGTH[len(value)]:
+            for user in candidates:
+                mapped = _remap_hash(value, user, "", digest, candidates, amap)
+                if mapped is not None:
+                    return "0x" + mapped
+        return match.group(0)
+
+    return SCRIPT_HA1.sub(remap, text)

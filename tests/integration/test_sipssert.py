@@ -1,7 +1,7 @@
 """OpenSIPS's own SIPssert tests (the corpus) run against pysips by `pysips-sipssert`, without Docker.
 
 Every set of the corpus (accounting, auth, dialog, permissions, record-route, registration, startup,
-topology-hiding) runs once (module fixture), with their upstream
+topology-hiding, uac-auth) runs once (module fixture), with their upstream
 check scripts (MI checks in Python, SQLite checks in busybox sh, seeing the containers' paths); each
 test's verdict is then asserted on its own, so the report names every test that does not pass.
 startup/02 (modules pysips lacks) is reported failed at load, with the names pysips is missing.
@@ -27,7 +27,7 @@ CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "sipssert"
 if not CORPUS.is_dir():  # a checkout elsewhere
     CORPUS = Path("/work/shared/corpus/sipssert")
 SETS = ("accounting", "auth", "dialog", "permissions", "record-route", "registration", "startup",
-        "topology-hiding")
+        "topology-hiding", "uac-auth")
 # loads modules pysips lacks: reported failed at load (test_residential_cfg_fails_at_load_with_missing_names)
 KNOWN_FAILING = {"startup/02.gen-residential-cfg"}
 ALL_TESTS = sorted(f"{s}/{d.name}" for s in SETS for d in (CORPUS / s).iterdir()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pysips.sipssert.dbmap import map_script_hashes
 from pysips.sipssert.runners.base import Broken, Endpoint, Launch, TaskContext, parse_socket
 
 DEFAULT_SCRIPT = "opensips.cfg"  # the image's /etc/opensips/opensips.cfg, i.e. the test's own
@@ -44,6 +45,8 @@ def pin_httpd(text: str, ip: str) -> str:
 
 
 def render_script(ctx: TaskContext, text: str, sockets: list[str]) -> str:
+    defines = [str(v) for v in ctx.scenario.defines.values() if isinstance(v, str | int) and str(v)]
+    text = map_script_hashes(text, ctx.addresses, defines)
     text = pin_httpd(ctx.addresses.text(ctx.paths.text(text)), ctx.ip)
     if not sockets:
         return text

@@ -123,3 +123,55 @@ def response(alg: int, ha1_hex: str, nonce: str, ha2_hex: str, qop: str | None =
 def same_hex(ours: str, theirs: str) -> bool:
     """Constant-time comparison of two hex digests, case-insensitive."""
     return hmac.compare_digest(ours.lower().encode(), theirs.lower().encode())
+
+
+# ------------------------------------------------------------------ the client side (uac_auth)
+
+
+def algorithm_of_challenge(value: str | None) -> int | None:
+    """The algorithm a challenge asks for (UNSPEC without the parameter); None when unknown or
+    not available here, so that the challenge is passed over."""
+    return parse_algorithm(value)
+
+
+def qop_offer(value: str | None) -> int:
+    """The qop values a challenge offers, as QOP_* (the order within the list does not matter to
+    a client: it prefers auth)."""
+    if not value:
+        return QOP_NONE
+    names = {item.strip().lower() for item in value.split(",")}
+    has_auth = "auth" in names
+    has_int = "auth-int" in names
+    if has_auth and has_int:
+        return QOP_AUTH_AUTH_INT
+    if has_auth:
+        return QOP_AUTH
+    return QOP_AUTH_INT if has_int else QOP_NONE
+
+
+def stored_ha1(alg: int, password: str) -> str | None:
+    """A password written as "0x" + the HA1 in lower-case hex of the algorithm's length is used as
+    HA1 (OpenSIPS's uac_auth convention); anything else is a plain password (None)."""
+    if len(password) != hex_len(alg) + 2 or not password.startswith("0x"):
+        return None
+    digits = password[2:]
+    if any(c not in "0123456789abcdef" for c in digits):
+        return None
+    return digits
+
+
+def client_response(alg: int, username: str, realm: str, password: str, nonce: str, method: str,
+                    uri: str, qop: str | None, nc: str, cnonce: str, body: bytes) -> str:
+    """The response a client sends to a challenge: `password` plain or "0x"+HA1 (stored_ha1);
+    `qop` "auth", "auth-int" or None."""
+    key = stored_ha1(alg, password)
+    if key is None:
+        key = ha1(alg, username, realm, password)
+    key = sess_key(alg, key, nonce, cnonce)
+    ha2_hex = ha2(alg, method, uri, body if qop == "auth-int" else None)
+    return response(alg, key, nonce, ha2_hex, qop, nc, cnonce)
+
+
+def algorithm_name(alg: int) -> str:
+    """What the Authorization carries in `algorithm=` (MD5 when the challenge named none)."""
+    return NAMES[MD5 if alg == UNSPEC else alg]
