@@ -670,6 +670,9 @@ class Dialogs:
         sequential = isinstance(msg, SipMessage) and bool(msg.to_tag)
         leg = dlg.callee if sequential and self.direction(ctx) == DIR_UPSTREAM else dlg.caller
         leg.gen_offset += 1
+        if isinstance(msg, SipMessage) and msg.cseq.method == "INVITE":
+            # the ACK of this INVITE goes with the CSeq the INVITE was sent again with
+            leg.invite_shift = (msg.cseq.number, leg.gen_offset)
         dlg.db_dirty = True
         return leg.gen_offset
 
