@@ -14,6 +14,7 @@ from pysips.script.errors import FixupError
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pv_core import split_socket
 from pysips.script.uri_rewrite import set_hostport, split_uri
+from pysips.sip.nameaddr import NameAddr
 from pysips.sip.uri import SipUri, parse_uri
 
 from .hashing import hash_text, hash_uri
@@ -69,8 +70,10 @@ def _header_uri(ctx: MsgContext, which: str) -> SipUri | None:
     if msg is None:
         return None
     found = msg.from_header() if which == "from" else msg.to_header()
-    uri = getattr(found, "uri", None)
-    return uri if isinstance(uri, SipUri) else None
+    if not isinstance(found, NameAddr):
+        return None
+    parsed = parse_uri(found.uri.strip())
+    return parsed if isinstance(parsed, SipUri) else None
 
 
 def _auth_username(ctx: MsgContext) -> str | None:
