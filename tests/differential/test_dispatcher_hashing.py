@@ -10,13 +10,12 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.differential.reference import exchange, start_pair
 
-pytestmark = [pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 DONE = "DS-DONE"
 
