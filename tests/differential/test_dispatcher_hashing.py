@@ -28,16 +28,26 @@ modparam("dispatcher", "db_url", "sqlite://@@DB@@")
 route {
     $var(alg) = $(hdr(X-Alg){s.int});
     $var(set) = $(hdr(X-Set){s.int});
+    $var(ok) = 0;
     if ($hdr(X-Flags) == "u") {
         if (ds_select_dst($var(set), $var(alg), "u"))
-            xlog("DS-PICK $ci $du\\n");
-        else
-            xlog("DS-PICK $ci none\\n");
+            $var(ok) = 1;
+    } else if ($hdr(X-Flags) == "fd") {
+        if (ds_select_dst($var(set), $var(alg), "fd", "default", 2))
+            $var(ok) = 1;
+    } else if ($hdr(X-Flags) == "f") {
+        if (ds_select_dst($var(set), $var(alg), "f"))
+            $var(ok) = 1;
     } else {
         if (ds_select_dst($var(set), $var(alg)))
-            xlog("DS-PICK $ci $du\\n");
-        else
-            xlog("DS-PICK $ci none\\n");
+            $var(ok) = 1;
+    }
+    if ($var(ok) == 1) {
+        xlog("DS-PICK $ci $du\\n");
+        while (ds_next_dst())
+            xlog("DS-NEXT $ci $du\\n");
+    } else {
+        xlog("DS-PICK $ci none\\n");
     }
     xlog("DS-DONE $ci\\n");
     sl_send_reply(200, "OK");
@@ -66,7 +76,7 @@ CASES = [
     for set_id in (1, 2, 3)
     for flags in ("", "u")
     if not (alg == 0 and flags)
-]
+] + [(alg, set_id, flags) for alg in (0, 4, 8) for set_id in (1, 2, 3) for flags in ("f", "fd")]
 CALLS_PER_CASE = 12
 
 
@@ -107,18 +117,17 @@ def picks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[s
 
 
 def _pick(lines: list[str]) -> str:
-    for line in lines:
-        found = re.search(r"DS-PICK (\S+) (\S+)", line)
-        if found:
-            return found.group(2)
-    return "(no pick) " + " | ".join(lines)
+    """The destination picked, then the failover ones ds_next_dst walks through."""
+    picked = [found.group(2) for line in lines if (found := re.search(r"DS-(?:PICK|NEXT) (\S+) (\S+)", line))]
+    return " ".join(picked) if picked else "(no pick) " + " | ".join(lines)
 
 
 def test_reference_picked_destinations(picks: dict[str, list[str]]) -> None:
     reference = picks["opensips"]
     assert all(p.startswith("sip:") for p in reference), reference
-    assert len(set(reference)) >= 8, "the requests should spread over most destinations"
-    assert "sip:127.0.0.3:5091" not in reference  # the inactive one is never chosen
+    assert any(" " in p for p in reference), "the failover lists must not be empty"
+    assert len({p.split()[0] for p in reference}) >= 8, "the requests should spread over most destinations"
+    assert not any("sip:127.0.0.3:5091" in p for p in reference)  # the inactive one is never chosen
 
 
 def test_same_destination_as_opensips(picks: dict[str, list[str]]) -> None:
