@@ -91,7 +91,7 @@ CASES = _cases()
 def _timerec() -> ModuleType:
     found = ModuleFinder().find("drouting")
     assert found is not None
-    return importlib.import_module(f"{found.exports.init.__module__}.timerec")  # type: ignore[union-attr]
+    return importlib.import_module(f"{found.exports.init.__module__}.timerec")
 
 
 def _ours(rec: str, ts: int) -> str:
