@@ -1,7 +1,7 @@
 """The load-balancer scripts OpenSIPS's menuconfig generates (the corpus copies of
 examples/templates/loadbalancer.m4, with dispatcher and with load_balancer) run unchanged under
-`pysips -f` apart from the database URL, the ports and the TLS certificate: a sipp call goes through to the one
-destination of the SQLite table, and back (BYE through the Record-Route)."""
+`pysips -f` apart from the database URL, the ports and the TLS certificate: a sipp call goes
+through to the one destination of the SQLite table, and back (BYE through the Record-Route)."""
 
 from __future__ import annotations
 
