@@ -2,8 +2,10 @@
 algorithms (hash over Call-ID, From, To, R-URI, auth username or a format; round robin; random;
 first entry), with failover lists, destination states, OPTIONS probing and MI.
 
-Not here: algorithms 9 (pvar_algo_pattern) and 10 (algo_route), FreeSWITCH weights, clustering and
-blacklists; naming them is a load error.
+Algorithms 9 (`pvar_algo_pattern`: ascending value of a variable per destination) and 10
+(`algo_route`: ascending return value of a script route per destination) sort the set.
+
+Not here: FreeSWITCH weights, clustering and blacklists; naming them is a load error.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .loading import Columns
 from .mi import MI_COMMANDS
 from .partitions import partition_configs
 from .runtime import EVENT, FLUSH_INTERVAL, Dispatcher, ProbeConfig
+from .sets import Destination, DsSet
 
 log = logging.getLogger("pysips.modules.dispatcher")
 
@@ -43,6 +46,7 @@ class _Settings:
 
     hash_pvar: Callable[[MsgContext], str] | None = None
     setid_pv: PVAccessor | None = None
+    scorers: dict[int, f.Scorer | None] = {}
 
 
 def _settings(ctx: MsgContext) -> _Settings:
@@ -59,7 +63,10 @@ def w_ds_select_dst(
     partition: str | None = None,
     max_results: int | None = None,
 ) -> int:
-    return f.ds_select(ctx, set_id, alg, flags or 0, partition, max_results, False, _settings(ctx).hash_pvar)
+    settings = _settings(ctx)
+    return f.ds_select(
+        ctx, set_id, alg, flags or 0, partition, max_results, False, settings.hash_pvar, settings.scorers
+    )
 
 
 def w_ds_select_domain(
@@ -70,7 +77,10 @@ def w_ds_select_domain(
     partition: str | None = None,
     max_results: int | None = None,
 ) -> int:
-    return f.ds_select(ctx, set_id, alg, flags or 0, partition, max_results, True, _settings(ctx).hash_pvar)
+    settings = _settings(ctx)
+    return f.ds_select(
+        ctx, set_id, alg, flags or 0, partition, max_results, True, settings.hash_pvar, settings.scorers
+    )
 
 
 def w_ds_next_dst(ctx: MsgContext, partition: str | None = None) -> int:
@@ -117,10 +127,6 @@ def w_ds_get_script_attrs(
 
 def _flags_fixup(value: Any, fctx: FixupContext) -> int:
     return f.parse_flags(value)
-
-
-def _alg_fixup(value: Any, fctx: FixupContext) -> Any:
-    return f.check_alg(value)
 
 
 def _count_fixup(value: Any, fctx: FixupContext) -> int:
@@ -195,6 +201,10 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dispatcher:
         settings.setid_pv = compile_param_pv(
             str(params["setid_pvar"]), "setid_pvar", ictx.pv_registry, writable=True
         )
+    settings.scorers = {
+        9: _pvar_scorer(params["pvar_algo_pattern"], ictx),
+        10: _route_scorer(params["algo_route"], ictx),
+    }
     runtime.settings = settings
     runtime.open()
     events = events_of(ictx.process)
@@ -224,6 +234,63 @@ def _template(text: str, ictx: ModuleInitContext) -> Callable[[MsgContext], str]
         return compile_template(node, ictx.pv_registry if ictx.pv_registry is not None else core_registry())
     except PVError as exc:
         raise FixupError(f"hash_pvar {text!r}: {exc.message}") from None
+
+
+def _pvar_scorer(pattern: str | None, ictx: ModuleInitContext) -> f.Scorer | None:
+    """Algorithm 9: the variable named by the pattern, %u the destination's URI, %i its set."""
+    if not pattern:
+        return None
+    compiled: dict[str, PVAccessor | None] = {}
+
+    def score(ctx: MsgContext, ds_set: DsSet, dest: Destination) -> int | None:
+        name = str(pattern).replace("%u", dest.uri).replace("%i", str(ds_set.id))
+        if name not in compiled:
+            try:
+                compiled[name] = compile_param_pv(name, "pvar_algo_pattern", ictx.pv_registry)
+            except FixupError as exc:
+                log.error("cannot parse pvar for uri %s: %s", dest.uri, exc)
+                compiled[name] = None
+        accessor = compiled[name]
+        if accessor is None:
+            return None
+        value = accessor.get(ctx)
+        if value is None:
+            return 0
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            log.error("invalid pvar value type - not int")
+            return None
+
+    return score
+
+
+def _route_scorer(name: str | None, ictx: ModuleInitContext) -> f.Scorer | None:
+    """Algorithm 10: the return value of `algo_route`, run with $param(dst_uri/attrs/script_attrs)
+    (also $param(1..3)) for each active destination."""
+    script = ictx.script
+    if not name or script is None:
+        return None
+    from pysips.script.ast import RouteKind
+
+    def score(ctx: MsgContext, ds_set: DsSet, dest: Destination) -> int | None:
+        route = script.route(RouteKind.REQUEST, str(name))
+        if route is None:
+            log.error("Undefined route <%s>, failing", name)
+            return -1
+        saved = (ctx.params, ctx.event_params, ctx.action_flags)
+        ctx.params = (dest.dst_uri, dest.attrs, dest.script_attrs)
+        ctx.event_params = {"dst_uri": dest.dst_uri, "attrs": dest.attrs, "script_attrs": dest.script_attrs}
+        ctx.action_flags = 0
+        try:
+            result = route.run(ctx)
+        finally:
+            ctx.params, ctx.event_params, ctx.action_flags = saved
+        return int(result)
+
+    return score
 
 
 def _start_timers(process: ProcessState, runtime: Dispatcher) -> None:
@@ -257,7 +324,7 @@ def _destroy(runtime: object) -> None:
 _S, _I = ArgKind.STR, ArgKind.INT
 _SELECT_ARGS = (
     ArgSpec(_I, "set"),
-    ArgSpec(_I, "alg", fixup=_alg_fixup),
+    ArgSpec(_I, "alg"),
     ArgSpec(_S, "flags", optional=True, fixup=_flags_fixup),
     ArgSpec(_S, "partition", optional=True),
     ArgSpec(_I, "max_results", optional=True),
@@ -298,8 +365,13 @@ exports = ModuleExports(
         _p("script_attrs_avp", _STR, None, "script attributes of the selected destination"),
         _p("hash_pvar", _STR, None, "the format algorithm 7 hashes"),
         _p("setid_pvar", _STR, None, "where ds_is_in_list() without a set stores the set id"),
-        _p("algo_route", _STR, None, "route of algorithm 10", _unsupported("algo_route")),
-        _p("pvar_algo_pattern", _STR, None, "pattern of algorithm 9", _unsupported("pvar_algo_pattern")),
+        _p("algo_route", _STR, None, "route scoring each destination for algorithm 10"),
+        _p(
+            "pvar_algo_pattern",
+            _STR,
+            None,
+            "variable (%u uri, %i set id) scoring destinations for algorithm 9",
+        ),
         _p("ds_probing_threshhold", _INT, 3, "old spelling of ds_probing_threshold"),
         _p("ds_probing_threshold", _INT, None, "failed requests before a destination goes probing"),
         _p("ds_ping_method", _STR, "OPTIONS", "method of the probes"),

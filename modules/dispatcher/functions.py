@@ -19,7 +19,15 @@ from pysips.sip.uri import SipUri, parse_uri
 
 from .hashing import hash_text, hash_uri
 from .runtime import Dispatcher, Partition
-from .sets import Destination, DsSet, round_robin_candidate, select, set_size_of
+from .sets import (
+    Destination,
+    DsSet,
+    round_robin_candidate,
+    select,
+    select_sorted,
+    set_size_of,
+    sorted_order,
+)
 
 log = logging.getLogger("pysips.modules.dispatcher")
 
@@ -29,7 +37,7 @@ USE_DEFAULT = 4
 APPEND = 8
 
 _FLAG_LETTERS = {"f": FAILOVER, "u": HASH_USER_ONLY, "d": USE_DEFAULT, "a": APPEND}
-UNSUPPORTED_ALGS = {9: "the pvar_algo_pattern algorithm (9)", 10: "the algo_route algorithm (10)"}
+Scorer = Callable[[MsgContext, DsSet, Destination], int | None]
 
 
 def parse_flags(value: object) -> int:
@@ -42,13 +50,6 @@ def parse_flags(value: object) -> int:
             raise FixupError(f"invalid dispatcher flags {value!r}")
         flags |= bit
     return flags
-
-
-def check_alg(value: object) -> object:
-    """Algorithms 9 and 10 are not implemented: a load error rather than a silent fallback."""
-    if isinstance(value, int) and value in UNSUPPORTED_ALGS:
-        raise FixupError(f"ds_select_dst: {UNSUPPORTED_ALGS[value]} is not implemented in pysips")
-    return value
 
 
 def dispatcher_of(ctx: MsgContext) -> Dispatcher:
@@ -160,6 +161,7 @@ def ds_select(
     max_results: int | None,
     domain: bool,
     hash_pvar: Callable[[MsgContext], str] | None,
+    scorers: dict[int, Scorer | None] | None = None,
 ) -> int:
     part = _partition(ctx, part_name)
     if part is None:
@@ -171,19 +173,30 @@ def ds_select(
     if not ds_set.dests or ds_set.active_nr == 0:
         log.debug("no active destinations in set [%d]", set_id)
         return -1
-    if alg in UNSUPPORTED_ALGS:
-        log.error("ds_select_dst: %s is not implemented", UNSUPPORTED_ALGS[alg])
-        return -1
     use_default = bool(flags & USE_DEFAULT)
-    candidate, ds_hash = _candidate(ctx, ds_set, alg, flags, use_default, hash_pvar)
-    if ds_hash is None:
-        return -1
-    chosen = select(
-        ds_set, alg, ds_hash, candidate, use_default, 1000 if max_results is None else max_results
-    )
-    if chosen is None:
-        return -1
-    selected = ds_set.dests[chosen.index]
+    limit = 1000 if max_results is None else max_results
+    scorer = (scorers or {}).get(alg) if alg in (9, 10) else None
+    if alg == 9 and scorer is None:
+        log.warning("no pattern specified - using first entry...")
+        alg = 8
+    if alg in (9, 10):
+        if scorer is None:
+            log.error("No algo_route param provided or not defined")
+            return -1
+        ordered, scored = sorted_order(ds_set, use_default, lambda dest: scorer(ctx, ds_set, dest))
+        if scored <= 0:
+            log.error("can't get destination index")
+            return -1
+        chosen = select_sorted(ds_set, ordered, use_default, limit)
+    else:
+        candidate, ds_hash = _candidate(ctx, ds_set, alg, flags, use_default, hash_pvar)
+        if ds_hash is None:
+            return -1
+        found = select(ds_set, alg, ds_hash, candidate, use_default, limit)
+        if found is None:
+            return -1
+        chosen = found
+    selected = chosen.dest if chosen.dest is not None else ds_set.dests[chosen.index]
     if not _set_destination(ctx, selected.dst_uri, selected.socket, domain):
         return -1
     selected.chosen_count += 1

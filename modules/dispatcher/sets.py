@@ -7,6 +7,7 @@ and its running weight over the active ones, which the hash and random algorithm
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 INACTIVE = 1
@@ -84,6 +85,7 @@ def order_destinations(dests: list[Destination]) -> list[Destination]:
 class Selection:
     index: int
     failover: list[Destination]  # the other destinations, in the order ds_next_dst uses them
+    dest: Destination | None = None  # the one chosen (set for the sorting algorithms 9 and 10)
 
 
 def _candidate_by_hash(ds_set: DsSet, ds_hash: int, set_size: int) -> int:
@@ -159,10 +161,14 @@ def select(
     return Selection(ds_id, _failover(ds_set, ds_id, use_default, max_results))
 
 
-def _failover(ds_set: DsSet, ds_id: int, use_default: bool, max_results: int) -> list[Destination]:
+def _failover(
+    ds_set: DsSet, ds_id: int, use_default: bool, max_results: int, order: list[Destination] | None = None
+) -> list[Destination]:
     """The rest of the set for ds_next_dst, in OpenSIPS's order: the destinations before the
-    chosen one, wrapping backwards; at most `max_results` of them; the default one last."""
+    chosen one, wrapping backwards; at most `max_results` of them; the default one last.
+    `order` is the sorted set of algorithms 9 and 10, which OpenSIPS walks by position."""
     dests = ds_set.dests
+    walked = order if order is not None else dests
     nr = len(dests)
     inactive = sum(1 for j, d in enumerate(dests) if not d.active and not (use_default and j == nr - 1))
     skip = nr - inactive - (1 if use_default else 0) - max_results
@@ -173,7 +179,9 @@ def _failover(ds_set: DsSet, ds_id: int, use_default: bool, max_results: int) ->
         pushed.append(dests[nr - 1])
     for unwrapped in range(ds_id - 1 + nr, ds_id, -1):
         j = unwrapped % nr
-        dest = dests[j]
+        if j >= len(walked):
+            continue
+        dest = walked[j]
         if not dest.active or (use_default and j == nr - 1):
             continue
         if skip > 0:
@@ -197,3 +205,42 @@ def round_robin_candidate(ds_set: DsSet, set_size: int) -> int:
 def set_size_of(ds_set: DsSet, use_default: bool) -> int:
     nr = len(ds_set.dests)
     return nr - 1 if use_default and nr > 1 else nr
+
+
+def sorted_order(
+    ds_set: DsSet, use_default: bool, score: Callable[[Destination], int | None]
+) -> tuple[list[Destination], int]:
+    """Algorithms 9 and 10: the active destinations by ascending score (equal scores in set
+    order), then the inactive and the refused ones (score None or negative) from the end
+    backwards, the default one last; and how many were scored. As OpenSIPS's ds_pvar_algo and
+    ds_route_algo lay out their sorted array."""
+    dests = ds_set.dests
+    nr = len(dests)
+    scored: list[tuple[int, Destination]] = []
+    tail: list[Destination] = []
+    last = nr - 1 if use_default else nr
+    for dest in dests[:last]:
+        value = score(dest) if dest.active else None
+        if value is None or value < 0:
+            if dest.active and value is None:
+                continue  # could not be scored: left out, as OpenSIPS leaves its slot
+            tail.append(dest)
+            continue
+        at = len(scored)
+        for k, (other, _) in enumerate(scored):
+            if other > value:
+                at = k
+                break
+        scored.insert(at, (value, dest))
+    ordered = [d for _, d in scored] + list(reversed(tail))
+    if use_default:
+        ordered.append(dests[-1])
+    return ordered, len(scored)
+
+
+def select_sorted(
+    ds_set: DsSet, ordered: list[Destination], use_default: bool, max_results: int
+) -> Selection:
+    """The first of the sorted set is used; ds_next_dst walks the sorted positions."""
+    ds_set.last = 0
+    return Selection(0, _failover(ds_set, 0, use_default, max_results, ordered), ordered[0])

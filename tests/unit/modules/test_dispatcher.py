@@ -299,9 +299,54 @@ def test_mi_list_set_state_and_reload(loaded: LoadedScript, process: ProcessStat
     assert after[2]["Destinations"][0]["state"] == "Inactive"  # inherited across the reload
 
 
-def test_unsupported_algorithm_is_a_load_error(db: Path) -> None:
-    from pysips.script.compile import check_script
+SORTING_SCRIPT = """
+loadmodule "db_sqlite.so"
+loadmodule "dispatcher.so"
+modparam("dispatcher", "db_url", "sqlite://@@DB@@")
+modparam("dispatcher", "algo_route", "score")
+modparam("dispatcher", "pvar_algo_pattern", "$var(load_%u)")
+route {
+    $var(load_sip:10.0.0.5:5070) = 7;
+    $var(load_sip:10.0.0.6:5070) = 3;
+    if (!ds_select_dst(1, $(hdr(X-Alg){s.int}), "f")) return(-1);
+    $var(first) = $du;
+    if (ds_next_dst()) $var(second) = $du;
+    return(1);
+}
+route[score] {
+    # the port, minus 10 for the destination whose attrs say so; a negative score is used last
+    $var(score) = $(param(dst_uri){uri.port});
+    if ($param(attrs) == "a=6")
+        $var(score) = $var(score) - 10;
+    if ($hdr(X-Negative) == $param(attrs))
+        $var(score) = -1;
+    return($var(score));
+}
+"""
 
-    text = _script(db).replace("ds_select_domain(2, 8);", "ds_select_domain(2, 10);")
-    report = check_script(parse_text(text, "ds.cfg"))
-    assert any("algo_route algorithm (10) is not implemented" in str(p) for p in report.problems), report
+
+@pytest.mark.parametrize(
+    ("alg", "negative", "first", "second"),
+    [
+        (10, "-", "sip:10.0.0.6:5070", "sip:10.0.0.5:5070"),  # scores 5070 and 5060: ascending
+        (10, "a=6", "sip:10.0.0.5:5070", "sip:10.0.0.6:5070"),  # a negative score is used last
+        (9, "-", "sip:10.0.0.6:5070", "sip:10.0.0.5:5070"),  # loads 7 and 3: the least loaded first
+    ],
+)
+def test_sorting_algorithms(db: Path, alg: int, negative: str, first: str, second: str) -> None:
+    loaded = load_script(parse_text(SORTING_SCRIPT.replace("@@DB@@", str(db)), "sort.cfg"))
+    process = ProcessState()
+    loaded.init_modules(process)
+    try:
+        text = (
+            f"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK-s\r\n"
+            f"From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: s\r\n"
+            f"CSeq: 1 INVITE\r\nX-Alg: {alg}\r\nX-Negative: {negative}\r\nContent-Length: 0\r\n\r\n"
+        )
+        msg = parse_message(text.encode())
+        assert isinstance(msg, SipMessage) and loaded.main_route is not None
+        ctx = MsgContext(process, msg, RCV)
+        assert loaded.run(loaded.main_route, ctx) == 1
+        assert (process.vars["first"], process.vars["second"]) == (first, second)
+    finally:
+        process.modules["dispatcher"].close()
