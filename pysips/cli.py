@@ -158,7 +158,8 @@ def db_group() -> None:
 @click.argument("url")
 @click.option("-m", "--module", "modules", multiple=True,
               help="only the tables of these modules (usrloc, auth_db, acc, sqlops, avpops, permissions,"
-                   " dialplan, domain, alias_db, group)")
+                   " dialplan, domain, alias_db, group, uac_registrant, dispatcher, load_balancer,"
+                   " drouting)")
 def db_create(url: str, modules: tuple[str, ...]) -> None:
     """Create the OpenSIPS 3.6 tables (and `version` rows) missing in the database at URL."""
     _db_command(url, modules, create=True)

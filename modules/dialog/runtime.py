@@ -905,6 +905,26 @@ class Dialogs:
     def profile(self, name: str) -> Profile | None:
         return self.profiles.get(name)
 
+    # DialogService: profiles for other modules (load_balancer's resources)
+    def define_profile(self, name: str, has_value: bool) -> None:
+        if name not in self.profiles:
+            self.profiles[name] = Profile(name, has_value)
+
+    def join_profile(self, ctx: MsgContext, name: str, value: str) -> bool:
+        dlg, profile = self.current(ctx), self.profiles.get(name)
+        if dlg is None or profile is None:
+            return False
+        self.set_profile(dlg, profile, value)
+        return True
+
+    def leave_profile(self, ctx: MsgContext, name: str, value: str) -> bool:
+        dlg, profile = self.current(ctx), self.profiles.get(name)
+        return dlg is not None and profile is not None and self.unset_profile(dlg, profile, value)
+
+    def profile_size(self, name: str, value: str | None) -> int:
+        profile = self.profiles.get(name)
+        return profile.size(value) if profile is not None else 0
+
     def set_profile(self, dlg: Dialog, profile: Profile, value: str) -> None:
         profile.add(dlg, value if profile.has_value else "")
         dlg.profiles.append((profile.name, value if profile.has_value else ""))

@@ -475,6 +475,24 @@ class DialogService(Protocol):
         """$dlg_val(name) = value on the dialog of `ctx`; False without a dialog."""
         ...
 
+    # Profiles for modules that count dialogs (load_balancer's resources): a profile defined by
+    # a module is one more `profiles_with_value`/`profiles_no_value` profile.
+    def define_profile(self, name: str, has_value: bool) -> None:
+        """Defines the profile unless it exists already."""
+        ...
+
+    def join_profile(self, ctx: MsgContext, name: str, value: str) -> bool:
+        """The current dialog joins the profile under `value`; False without a dialog or profile."""
+        ...
+
+    def leave_profile(self, ctx: MsgContext, name: str, value: str) -> bool:
+        """The current dialog leaves the profile (one membership under `value`)."""
+        ...
+
+    def profile_size(self, name: str, value: str | None) -> int:
+        """How many dialogs are in the profile (under `value` when given); 0 for an unknown one."""
+        ...
+
 
 DIALOGS: Service[DialogService] = Service("dialogs", "dialog", "dialogs: state, timeouts, profiles")
 

@@ -264,6 +264,106 @@ REGISTRANT = Table(
     unique=(("aor", "binding_URI", "registrar"),),
 )
 
+# Routing modules (dispatcher, load_balancer, drouting): OpenSIPS 3.6 layouts
+DISPATCHER = Table(
+    "dispatcher",
+    9,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("setid", "INTEGER", "0", nullable=False),
+        Column("destination", "CHAR(192)", "''", nullable=False),
+        Column("socket", "CHAR(128)", "NULL"),
+        Column("state", "INTEGER", "0", nullable=False),
+        Column("probe_mode", "INTEGER", "0", nullable=False),
+        Column("weight", "CHAR(64)", "1", nullable=False),
+        Column("priority", "INTEGER", "0", nullable=False),
+        Column("attrs", "CHAR(128)", "NULL"),
+        Column("description", "CHAR(64)", "NULL"),
+    ),
+)
+
+LOAD_BALANCER = Table(
+    "load_balancer",
+    3,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("group_id", "INTEGER", "0", nullable=False),
+        Column("dst_uri", "CHAR(128)", nullable=False),
+        Column("resources", "CHAR(255)", nullable=False),
+        Column("probe_mode", "INTEGER", "0", nullable=False),
+        Column("attrs", "CHAR(255)", "NULL"),
+        Column("description", "CHAR(128)", "NULL"),
+    ),
+    indexes=(("dst_uri",),),
+)
+
+DR_GATEWAYS = Table(
+    "dr_gateways",
+    6,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("gwid", "CHAR(64)", nullable=False),
+        Column("type", "INTEGER", "0", nullable=False),
+        Column("address", "CHAR(128)", nullable=False),
+        Column("strip", "INTEGER", "0", nullable=False),
+        Column("pri_prefix", "CHAR(16)", "NULL"),
+        Column("attrs", "CHAR(255)", "NULL"),
+        Column("probe_mode", "INTEGER", "0", nullable=False),
+        Column("state", "INTEGER", "0", nullable=False),
+        Column("socket", "CHAR(128)", "NULL"),
+        Column("description", "CHAR(128)", "NULL"),
+    ),
+    unique=(("gwid",),),
+)
+
+DR_RULES = Table(
+    "dr_rules",
+    4,
+    (
+        Column("ruleid", "INTEGER", primary_key=True),
+        Column("groupid", "CHAR(255)", nullable=False),
+        Column("prefix", "CHAR(64)", nullable=False),
+        Column("timerec", "CHAR(255)", "NULL"),
+        Column("priority", "INTEGER", "0", nullable=False),
+        Column("routeid", "CHAR(255)", "NULL"),
+        Column("gwlist", "CHAR(255)"),
+        Column("sort_alg", "CHAR(1)", "'N'", nullable=False),
+        Column("sort_profile", "INTEGER", "NULL"),
+        Column("attrs", "CHAR(255)", "NULL"),
+        Column("description", "CHAR(128)", "NULL"),
+    ),
+)
+
+DR_CARRIERS = Table(
+    "dr_carriers",
+    3,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("carrierid", "CHAR(64)", nullable=False),
+        Column("gwlist", "CHAR(255)", nullable=False),
+        Column("flags", "INTEGER", "0", nullable=False),
+        Column("sort_alg", "CHAR(1)", "'N'", nullable=False),
+        Column("state", "INTEGER", "0", nullable=False),
+        Column("attrs", "CHAR(255)", "NULL"),
+        Column("description", "CHAR(128)", "NULL"),
+    ),
+    unique=(("carrierid",),),
+)
+
+DR_GROUPS = Table(
+    "dr_groups",
+    2,
+    (
+        Column("id", "INTEGER", primary_key=True),
+        Column("username", "CHAR(64)", nullable=False),
+        Column("domain", "CHAR(128)", "NULL"),
+        Column("groupid", "INTEGER", "0", nullable=False),
+        Column("description", "CHAR(128)", "NULL"),
+    ),
+)
+
+ROUTING_TABLES = (DISPATCHER, LOAD_BALANCER, DR_GATEWAYS, DR_RULES, DR_CARRIERS, DR_GROUPS)
+
 TABLES: dict[str, Table] = {t.name: t for t in (
     VERSION,
     LOCATION,
@@ -279,6 +379,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     GRP,
     RE_GRP,
     REGISTRANT,
+    *ROUTING_TABLES,
 )}
 
 # What `pysips db create` makes, by OpenSIPS module (opensips-cli's "standard" set and ours)
@@ -294,4 +395,7 @@ MODULE_TABLES: dict[str, tuple[Table, ...]] = {
     "alias_db": (DBALIASES,),
     "group": (GRP, RE_GRP),
     "uac_registrant": (REGISTRANT,),
+    "dispatcher": (DISPATCHER,),
+    "load_balancer": (LOAD_BALANCER,),
+    "drouting": (DR_GATEWAYS, DR_RULES, DR_CARRIERS, DR_GROUPS),
 }

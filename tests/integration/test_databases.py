@@ -36,7 +36,8 @@ def test_create_makes_opensips_tables_and_version_rows(sql_db: Database) -> None
     assert versions == {"location": 1013, "subscriber": 8, "uri": 2, "acc": 7, "missed_calls": 5,
                         "usr_preferences": 3,
                         "address": 5, "dialplan": 5, "domain": 4, "dbaliases": 2, "grp": 3,
-                        "re_grp": 2}
+                        "re_grp": 2, "registrant": 3, "dispatcher": 9, "load_balancer": 3,
+                        "dr_gateways": 6, "dr_rules": 4, "dr_carriers": 3, "dr_groups": 2}
     assert sql_db.columns_of("location")[:4] == ["contact_id", "username", "domain", "contact"]
     assert "ha1_sha512t256" in sql_db.columns_of("subscriber")
     assert sql_db.columns_of("acc")[-2:] == ["setuptime", "created"]

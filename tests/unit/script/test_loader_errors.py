@@ -181,8 +181,8 @@ def test_function_used_in_condition_and_statement_checked_once_each() -> None:
             "unknown function dialog_foo_bar()",
         ),
         (
-            "do_routing();",
-            "unknown function do_routing(): provided by OpenSIPS module 'drouting', which pysips does not "
+            "cr_route();",
+            "unknown function cr_route(): provided by OpenSIPS module 'carrierroute', which pysips does not "
             "have yet",
         ),
         (
