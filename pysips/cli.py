@@ -58,6 +58,12 @@ def _parse(path: str) -> object:
     metavar="IP[:PORT]",
     help="DNS server to ask instead of /etc/resolv.conf's (repeatable; OpenSIPS has no such setting)",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    envvar="PYSIPS_WORKERS",
+    help="worker processes, overriding the script's udp_workers/children (docs/workers.md)",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -72,6 +78,7 @@ def main(
     log_level: int | None,
     skip_unimplemented: bool,
     dns_servers: tuple[str, ...],
+    workers: int | None,
 ) -> None:
     """pysips: an OpenSIPS-compatible SIP server running opensips.cfg scripts."""
     if show_version:
@@ -124,7 +131,7 @@ def main(
         sys.exit(2)
     sys.exit(
         run_script_file(cfg_file, mpath=mpath, skip_unimplemented=skip_unimplemented, log_level=log_level,
-                        dns_servers=servers)
+                        dns_servers=servers, workers=workers)
     )
 
 

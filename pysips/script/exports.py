@@ -244,6 +244,9 @@ class ModuleExports:
     # MI commands and statistics it owns, registered when its init has run.
     mi_commands: tuple[MICommand, ...] = ()
     stats: tuple[StatExport, ...] = ()
+    # Its init runs in the main process only, not in worker processes (udp_workers > 1): the MI
+    # servers, which OpenSIPS runs in processes of their own, listen once.
+    main_process_only: bool = False
     functions_by_name: dict[str, FunctionExport] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

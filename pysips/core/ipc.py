@@ -1,0 +1,135 @@
+"""Messages between the main process and a worker: Python objects, pickled, length-prefixed,
+over one end of a UNIX stream socketpair read from the event loop.
+
+A `Channel` never blocks: what the kernel does not take at once is queued and written when the
+socket is writable again. Reads drain everything available and hand each object to `on_message`
+in order; end of file (the peer died or closed) calls `on_closed` once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import socket
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("pysips.core.ipc")
+
+_HEADER = struct.Struct("!I")
+_READ_SIZE = 1 << 18
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+class Channel:
+    __slots__ = ("_buf", "_closed", "_fd", "_loop", "_out", "_sock", "_writing", "on_closed", "on_message")
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop,
+                 on_message: Callable[[Any], None], on_closed: Callable[[], None] | None = None) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._loop = loop
+        self._buf = bytearray()
+        self._out: deque[memoryview] = deque()
+        self._writing = False
+        self._closed = False
+        self.on_message = on_message
+        self.on_closed = on_closed
+        loop.add_reader(self._fd, self._on_readable)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def send(self, obj: Any) -> None:
+        if self._closed:
+            return
+        payload = pickle.dumps(obj, _PROTOCOL)
+        frame = _HEADER.pack(len(payload)) + payload
+        if self._out:
+            self._out.append(memoryview(frame))
+            return
+        try:
+            sent = self._sock.send(frame)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            self._lost(f"send: {exc}")
+            return
+        if sent < len(frame):
+            self._out.append(memoryview(frame)[sent:])
+            if not self._writing:
+                self._writing = True
+                self._loop.add_writer(self._fd, self._flush)
+
+    def _flush(self) -> None:
+        out = self._out
+        while out:
+            try:
+                sent = self._sock.send(out[0])
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._lost(f"send: {exc}")
+                return
+            if sent < len(out[0]):
+                out[0] = out[0][sent:]
+                return
+            out.popleft()
+        self._writing = False
+        self._loop.remove_writer(self._fd)
+
+    def _on_readable(self) -> None:
+        buf = self._buf
+        while True:
+            try:
+                chunk = self._sock.recv(_READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                self._lost(f"recv: {exc}")
+                return
+            if not chunk:
+                self._lost("closed by the peer")
+                return
+            buf += chunk
+            if len(chunk) < _READ_SIZE:
+                break
+        pos = 0
+        size = len(buf)
+        on_message = self.on_message
+        while size - pos >= 4:
+            (length,) = _HEADER.unpack_from(buf, pos)
+            if size - pos - 4 < length:
+                break
+            obj = pickle.loads(buf[pos + 4:pos + 4 + length])
+            pos += 4 + length
+            try:
+                on_message(obj)
+            except Exception:
+                log.exception("error handling a message from another process")
+            if self._closed:
+                return
+        del buf[:pos]
+
+    def _lost(self, reason: str) -> None:
+        if self._closed:
+            return
+        log.debug("channel closed: %s", reason)
+        self.close()
+        if self.on_closed is not None:
+            self.on_closed()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_reader(self._fd)
+        if self._writing:
+            self._loop.remove_writer(self._fd)
+        self._out.clear()
+        self._sock.close()

@@ -1,0 +1,93 @@
+"""The main process of a server with worker processes (docs/workers.md): modules initialised once
+here (the owner of the shared state, the MI servers), every listener bound here, messages handed
+to the workers by Call-ID (pysips.core.workers.Supervisor)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from typing import TYPE_CHECKING
+
+from pysips.core.api import Socket
+from pysips.core.services import SHARED_STATE
+from pysips.core.shared_state import MainSharedState
+from pysips.core.workers import Supervisor
+from pysips.mi.runtime import mi_of
+from pysips.transport.stream_listeners import StreamListener, start_stream_listener, streams_of
+from pysips.transport.udp import UdpListener, open_udp_socket
+
+if TYPE_CHECKING:
+    from pysips.core.server import PreparedScript, ServeOptions
+
+log = logging.getLogger("pysips.core.workers")
+
+
+async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count: int,
+                             stop: asyncio.Event | None = None) -> int:
+    from pysips.core.server import destroy_modules, install_routes, run_startup_route, start_modules
+
+    loaded, engine = prepared.loaded, prepared.engine
+    process = engine.process
+    loop = asyncio.get_running_loop()
+    shared = MainSharedState()
+    process.services.provide(SHARED_STATE, shared, "core")
+    udp_sockets: list[tuple[Socket, socket.socket]] = []
+    spec = {"cfg": str(prepared.path), "mpath": opts.mpath, "log_level": opts.log_level,
+            "skip_unimplemented": opts.skip_unimplemented, "dns_servers": [list(d) for d in opts.dns_servers]}
+    supervisor = Supervisor(engine, count, spec, udp_sockets, shared)
+    # MI statistics are this process's plus the workers' (registered from now on)
+    stats = mi_of(process).stats
+    stats.remote = supervisor.remote_stat
+    stats.remote_reset = supervisor.reset_stat
+    install_routes(loaded, engine)
+    if not await start_modules(loaded, engine):
+        return 1
+    supervisor.shared_groups = shared.names()
+    mi_of(process).refresh()
+
+    bound: list[UdpListener | StreamListener] = []
+    try:
+        for listener in prepared.listeners:
+            sock = listener.socket
+            started: UdpListener | StreamListener
+            try:
+                if sock.proto == "udp":
+                    os_sock = open_udp_socket(sock.ip, sock.port, opts.reuse_port)
+                    started = UdpListener(sock, supervisor.dispatch, loop, os_sock)
+                    started.start()
+                    udp_sockets.append((sock, os_sock))
+                else:
+                    started = await start_stream_listener(loop, sock, engine, opts.reuse_port)
+                    streams_of(engine, loop).receive = supervisor.dispatch
+            except OSError as exc:
+                print(f"pysips: cannot bind {listener.written}: {exc.strerror or exc}", file=sys.stderr)
+                return 1
+            bound.append(started)
+            engine.attach(sock, started.send)
+
+        supervisor.start()
+        run_startup_route(loaded, engine)
+        for started in bound:
+            log.log(25, "listening on %s", started.sock.name)
+        log.log(25, "%d worker processes, messages shared out by Call-ID", count)
+        stop_event = stop or asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop_event.set)
+        if opts.on_ready is not None:
+            opts.on_ready(engine)
+        await stop_event.wait()
+        log.log(25, "stopping %d workers", count)
+        return 0
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        await supervisor.stop()
+        for started in bound:
+            started.close()
+        await destroy_modules(loaded, process)

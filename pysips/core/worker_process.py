@@ -1,0 +1,160 @@
+"""A worker process (`python3 -m pysips.core.worker_process`, started by the main process with
+its spec in PYSIPS_WORKER_SPEC): loads the same script, runs the whole engine (tm, dialog ... of
+its own) on the messages the main process hands it, sends UDP on the inherited sockets and stream
+data through the main process. See docs/workers.md."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from pysips.core.api import Destination, Socket
+from pysips.core.ipc import Channel
+from pysips.core.services import SHARED_STATE
+from pysips.core.shared_state import WorkerSharedState
+from pysips.core.workers import SPEC_ENV, STATS_INTERVAL_S
+from pysips.mi.runtime import mi_of
+from pysips.sip.receive import ReceiveInfo
+from pysips.transport.udp import UdpListener
+
+log = logging.getLogger("pysips.core.workers")
+
+
+class _StreamRelay:
+    """A worker's sender for one stream socket: the data goes to the main process, which owns the
+    connections. True means handed over (the main process logs a send that fails)."""
+
+    __slots__ = ("_send", "_sock")
+
+    def __init__(self, sock: Socket, send: Any) -> None:
+        self._sock = sock
+        self._send = send
+
+    def send(self, data: bytes, dst: Destination) -> bool:
+        sock = self._sock
+        self._send(("s", sock.proto, sock.ip, sock.port, data, dst.proto, dst.ip, dst.port, dst.conn_id))
+        return True
+
+
+async def run_worker(spec: dict[str, Any]) -> int:
+    from pysips.core.server import (
+        ServeOptions,
+        destroy_modules,
+        install_routes,
+        prepare_script,
+        start_modules,
+    )
+
+    index = int(spec["index"])
+    opts = ServeOptions(skip_unimplemented=bool(spec.get("skip_unimplemented")), mpath=spec.get("mpath"),
+                        log_level=spec.get("log_level"),
+                        dns_servers=tuple((str(ip), int(port)) for ip, port in spec.get("dns_servers") or ()))
+    prepared = await prepare_script(spec["cfg"], opts)
+    if isinstance(prepared, int):
+        return prepared
+    loaded, engine = prepared.loaded, prepared.engine
+    process = engine.process
+    loop = asyncio.get_running_loop()
+    ipc = socket.socket(fileno=int(spec["ipc_fd"]))
+    outbox: list[Any] = []  # what modules send before the channel exists (during init)
+    channel_ref: list[Channel] = []
+
+    def send(obj: Any) -> None:
+        if channel_ref:
+            channel_ref[0].send(obj)
+        else:
+            outbox.append(obj)
+
+    shared = WorkerSharedState(send)
+    process.services.provide(SHARED_STATE, shared, "core")
+    install_routes(loaded, engine)
+    if not await start_modules(loaded, engine, main_process=False):
+        return 1
+
+    udp: list[UdpListener] = []
+    for proto, ip, port, fd in spec["udp"]:
+        sock = engine.table.find(proto, ip, port)
+        if sock is None:
+            continue
+        os_sock = socket.socket(fileno=int(fd))
+        os_sock.setblocking(False)
+        listener = UdpListener(sock, engine.receive, loop, os_sock)  # sends only: the main process reads
+        udp.append(listener)
+        engine.attach(sock, listener.send)
+    for lst in prepared.listeners:
+        if lst.socket.proto != "udp":
+            engine.attach(lst.socket, _StreamRelay(lst.socket, send).send)
+
+    stop = asyncio.Event()
+    receive = engine.receive
+    hooks = engine.hooks
+    stats = mi_of(process).stats
+    mi_of(process).refresh()
+    shared_groups = shared.names()
+
+    def on_message(obj: Any) -> None:
+        kind = obj[0]
+        if kind == "m":
+            _, data, proto, lip, lport, sip, sport, conn_id = obj
+            receive(data, ReceiveInfo(proto, lip, lport, sip, sport, conn_id))
+        elif kind == "bus":
+            shared.deliver(obj[1], obj[2])
+        elif kind == "ack":
+            shared.acked(obj[1])
+        elif kind == "closed":
+            for hook in list(hooks.connection_closed):
+                hook(obj[1])
+        elif kind == "reset":
+            found = stats.find(obj[1])
+            if found is not None and found.reset is not None:
+                found.reset()
+        elif kind == "stop":
+            stop.set()
+
+    channel = Channel(ipc, loop, on_message, stop.set)
+    channel_ref.append(channel)
+    for obj in outbox:
+        channel.send(obj)
+    outbox.clear()
+
+    def report() -> None:
+        values: dict[str, float] = {}
+        for stat in stats:
+            if stat.group in shared_groups:
+                continue
+            try:
+                value = stat.get()
+            except Exception:
+                continue
+            if value:
+                values[stat.full_name] = value
+        channel.send(("stats", values))
+        timer[0] = loop.call_later(STATS_INTERVAL_S, report)
+
+    timer = [loop.call_later(STATS_INTERVAL_S, report)]
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    log.info("worker %d ready", index)
+    await stop.wait()
+    timer[0].cancel()
+    for listener in udp:
+        listener.close()
+    await destroy_modules(loaded, process)
+    channel.close()
+    return 0
+
+
+def main() -> int:
+    spec = json.loads(os.environ.pop(SPEC_ENV))
+    # Ctrl-C reaches the whole process group: the main process decides when workers stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return asyncio.run(run_worker(spec))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""Worker processes with Call-ID affinity: the main process's side (docs/workers.md).
+
+The main process loads the script, initialises every module (it owns the shared state: usrloc's
+persistent copy, the MI servers), binds every listener, then starts `udp_workers` worker
+processes (pysips.core.worker_process), each with the UDP sockets and one end of a socketpair.
+It reads every datagram and stream message, finds its Call-ID without parsing
+(pysips.core.callid_scan) and hands it to worker hash(Call-ID) % N, so a transaction's and a
+dialog's messages are all handled, in order, by one worker. Workers send UDP themselves, on the
+inherited sockets; stream data (TCP, TLS, WS, WSS) goes back through the main process, which owns
+the connections, so any worker reaches a browser's WebSocket.
+
+A worker that dies is logged and replaced (the messages hashed to it wait in its new channel);
+SIGTERM stops the workers (each runs its modules' destroy) and then the main process's modules'
+destroy runs once (usrloc's write-back flush).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from pysips.core.api import Destination, Socket
+from pysips.core.callid_scan import call_id_of
+from pysips.core.engine import Engine
+from pysips.core.ipc import Channel
+from pysips.core.shared_state import MainSharedState
+from pysips.sip.receive import ReceiveInfo
+
+log = logging.getLogger("pysips.core.workers")
+
+SPEC_ENV = "PYSIPS_WORKER_SPEC"  # how a worker process learns its index, sockets and options
+STOP_GRACE_S = 5.0  # how long workers get to run their destroy before they are killed
+RESPAWN_DELAY_S = 0.2  # between a worker's death and its replacement (a crash loop stays slow)
+STATS_INTERVAL_S = 0.5  # how often workers report their statistics (MI sums them)
+_MIN_MESSAGE = 16  # shorter: keepalives (CRLF, "jaK") or noise, as the engine ignores them
+
+
+def worker_for(data: bytes, rcv: ReceiveInfo, count: int) -> int:
+    """The worker index of a message: by Call-ID, else by source address."""
+    key = call_id_of(data)
+    if key is None:
+        key = f"{rcv.src_ip}:{rcv.src_port}".encode()
+    # the main process alone hashes, for its whole life: Python's (seeded) hash mixes sipp's
+    # sequential Call-IDs well, where crc32's low bits repeat
+    return hash(key) % count
+
+
+@dataclass
+class _Worker:
+    index: int
+    channel: Channel | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+class Supervisor:
+    """Starts, feeds, replaces and stops the workers of one server."""
+
+    def __init__(self, engine: Engine, count: int, spec: dict[str, Any],
+                 udp_sockets: list[tuple[Socket, socket.socket]], shared: MainSharedState) -> None:
+        self.engine = engine
+        self.count = count
+        self.loop = asyncio.get_running_loop()
+        self.spec = spec
+        self.udp_sockets = udp_sockets
+        self.shared = shared
+        self.workers = [_Worker(i) for i in range(count)]
+        self.stopping = False
+        self.shared_groups: set[str] = set()
+        self._sockets = {(s.proto, s.ip, s.port): s for s in engine.sockets}
+        shared.broadcast = self.broadcast
+        engine.hooks.connection_closed.append(self._connection_closed)
+
+    # ------------------------------------------------------------------ processes
+
+    def start(self) -> None:
+        for worker in self.workers:
+            self._spawn(worker)
+
+    def _spawn(self, worker: _Worker) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        spec = dict(self.spec, index=worker.index, ipc_fd=theirs.fileno(),
+                    udp=[[s.proto, s.ip, s.port, os_sock.fileno()] for s, os_sock in self.udp_sockets])
+        env = dict(os.environ, **{SPEC_ENV: json.dumps(spec)})
+        fds = [theirs.fileno()] + [os_sock.fileno() for _, os_sock in self.udp_sockets]
+        worker.proc = subprocess.Popen([sys.executable, "-m", "pysips.core.worker_process"], env=env,
+                                       pass_fds=fds, start_new_session=False)
+        theirs.close()
+        worker.stats = {}
+        channel = Channel(ours, self.loop, functools.partial(self._from_worker, worker),
+                          functools.partial(self._lost, worker))
+        worker.channel = channel
+        # the shared tables as they are now, before any message: the worker's copies start equal
+        for message in self.shared.snapshot():
+            channel.send(message)
+        log.log(25, "worker %d started (pid %d)", worker.index, worker.proc.pid)
+
+    def _lost(self, worker: _Worker) -> None:
+        if self.stopping:
+            return
+        self._reap(worker)
+
+    def _reap(self, worker: _Worker) -> None:
+        proc = worker.proc
+        if proc is not None and proc.poll() is None:
+            # the channel closed first; the process is about to end
+            self.loop.call_later(0.05, self._reap, worker)
+            return
+        status = proc.returncode if proc is not None else None
+        how = f"killed by signal {-status}" if status is not None and status < 0 else f"exit status {status}"
+        log.error("worker %d (pid %s) died (%s): starting a new one", worker.index,
+                  proc.pid if proc is not None else "?", how)
+        worker.channel = None
+        self.loop.call_later(RESPAWN_DELAY_S, self._respawn, worker)
+
+    def _respawn(self, worker: _Worker) -> None:
+        if not self.stopping:
+            self._spawn(worker)
+
+    async def stop(self) -> None:
+        """Every worker runs its destroy and exits; those that do not in time are killed."""
+        self.stopping = True
+        for worker in self.workers:
+            if worker.channel is not None:
+                worker.channel.send(("stop",))
+        deadline = self.loop.time() + STOP_GRACE_S
+        for worker in self.workers:
+            proc = worker.proc
+            if proc is None:
+                continue
+            while proc.poll() is None and self.loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            if proc.poll() is None:
+                log.error("worker %d (pid %d) did not stop in time: killed", worker.index, proc.pid)
+                proc.kill()
+                proc.wait()
+            if worker.channel is not None:
+                worker.channel.close()
+
+    # ------------------------------------------------------------------ messages in
+
+    def dispatch(self, data: bytes, rcv: ReceiveInfo) -> None:
+        """What the transports call instead of Engine.receive: the message goes to its worker."""
+        if len(data) < _MIN_MESSAGE:
+            return
+        worker = self.workers[worker_for(data, rcv, self.count)]
+        channel = worker.channel
+        if channel is None:
+            log.warning("worker %d is restarting: message from %s:%d dropped", worker.index, rcv.src_ip,
+                        rcv.src_port)
+            return
+        channel.send(("m", data, rcv.proto, rcv.local_ip, rcv.local_port, rcv.src_ip, rcv.src_port,
+                      rcv.conn_id))
+
+    def broadcast(self, message: Any, skip: int) -> None:
+        for worker in self.workers:
+            if worker.index != skip and worker.channel is not None:
+                worker.channel.send(message)
+
+    def _connection_closed(self, conn_id: int) -> None:
+        self.broadcast(("closed", conn_id), -1)
+
+    # ------------------------------------------------------------------ what workers ask
+
+    def _from_worker(self, worker: _Worker, obj: Any) -> None:
+        kind = obj[0]
+        if kind == "s":
+            # stream data: ("s", proto, ip, port, data, dst proto, dst ip, dst port, conn id)
+            _, proto, ip, port, data, dproto, dip, dport, conn_id = obj
+            sock = self._sockets.get((proto, ip, port))
+            if sock is None:
+                log.error("worker %d sends from an unknown socket %s:%s:%d", worker.index, proto, ip, port)
+                return
+            self.engine.send(data, Destination(dproto, dip, dport, conn_id), sock)
+        elif kind == "pub":
+            _, name, change, req = obj
+            self.shared.from_worker(worker.index, name, change)
+            if worker.channel is not None:
+                worker.channel.send(("ack", req))
+        elif kind == "stats":
+            worker.stats = obj[1]
+        elif kind == "lifetime":
+            self.engine.set_connection_lifetime(obj[1], obj[2])
+        else:
+            log.error("worker %d sent an unknown message %r", worker.index, kind)
+
+    # ------------------------------------------------------------------ statistics
+
+    def remote_stat(self, full_name: str) -> float:
+        """The sum of a statistic over the workers (their last report)."""
+        if full_name.partition(":")[0] in self.shared_groups:
+            return 0  # kept whole by the owner: this process's value is the server's
+        return sum(w.stats.get(full_name, 0) for w in self.workers)
+
+    def reset_stat(self, full_name: str) -> None:
+        for worker in self.workers:
+            worker.stats.pop(full_name, None)
+        self.broadcast(("reset", full_name), -1)
+
+
+def worker_count(core: dict[str, Any], override: int | None) -> int:
+    """`udp_workers` (2.x `children`), or `tcp_workers` when larger, or the override
+    (`pysips --workers`, PYSIPS_WORKERS). Unset means one process (OpenSIPS's default is 8)."""
+    if override is not None:
+        return max(1, override)
+    env = os.environ.get("PYSIPS_WORKERS")
+    if env and env.strip().isdigit():
+        return max(1, int(env))
+    counts = [int(core.get(name) or 0) for name in ("udp_workers", "tcp_workers")]
+    return max(1, *counts)
