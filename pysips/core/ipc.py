@@ -42,6 +42,10 @@ class Channel:
         loop.add_reader(self._fd, self._on_readable)
 
     @property
+    def fileno(self) -> int:
+        return self._fd
+
+    @property
     def closed(self) -> bool:
         return self._closed
 

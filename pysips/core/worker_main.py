@@ -44,32 +44,49 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
     stats.remote = supervisor.remote_stat
     stats.remote_reset = supervisor.reset_stat
     install_routes(loaded, engine)
-    if not await start_modules(loaded, engine):
-        return 1
-    supervisor.shared_groups = shared.names()
-    mi_of(process).refresh()
+
+    # the UDP sockets first: the workers inherit them when they are forked, before the modules
+    # start here (a module's connections and threads are this process's only)
+    for listener in prepared.listeners:
+        sock = listener.socket
+        if sock.proto != "udp":
+            continue
+        try:
+            udp_sockets.append((sock, open_udp_socket(sock.ip, sock.port, opts.reuse_port)))
+        except OSError as exc:
+            print(f"pysips: cannot bind {listener.written}: {exc.strerror or exc}", file=sys.stderr)
+            for _, os_sock in udp_sockets:
+                os_sock.close()
+            return 1
+    supervisor.fork_all()
 
     bound: list[UdpListener | StreamListener] = []
+    modules_started = False
     try:
+        if not await start_modules(loaded, engine):
+            return 1
+        modules_started = True
+        supervisor.shared_groups = shared.names()
+        mi_of(process).refresh()
+        supervisor.send_snapshots()
+        for sock, os_sock in udp_sockets:
+            udp = UdpListener(sock, supervisor.dispatch, loop, os_sock)
+            udp.start()
+            bound.append(udp)
+            engine.attach(sock, udp.send)
         for listener in prepared.listeners:
             sock = listener.socket
-            started: UdpListener | StreamListener
+            if sock.proto == "udp":
+                continue
             try:
-                if sock.proto == "udp":
-                    os_sock = open_udp_socket(sock.ip, sock.port, opts.reuse_port)
-                    started = UdpListener(sock, supervisor.dispatch, loop, os_sock)
-                    started.start()
-                    udp_sockets.append((sock, os_sock))
-                else:
-                    started = await start_stream_listener(loop, sock, engine, opts.reuse_port)
-                    streams_of(engine, loop).receive = supervisor.dispatch
+                stream = await start_stream_listener(loop, sock, engine, opts.reuse_port)
             except OSError as exc:
                 print(f"pysips: cannot bind {listener.written}: {exc.strerror or exc}", file=sys.stderr)
                 return 1
-            bound.append(started)
-            engine.attach(sock, started.send)
+            streams_of(engine, loop).receive = supervisor.dispatch
+            bound.append(stream)
+            engine.attach(sock, stream.send)
 
-        supervisor.start()
         run_startup_route(loaded, engine)
         for started in bound:
             log.log(25, "listening on %s", started.sock.name)
@@ -90,4 +107,7 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
         await supervisor.stop()
         for started in bound:
             started.close()
-        await destroy_modules(loaded, process)
+        for _, os_sock in udp_sockets:
+            os_sock.close()
+        if modules_started:
+            await destroy_modules(loaded, process)

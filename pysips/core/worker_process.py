@@ -6,12 +6,14 @@ data through the main process. See docs/workers.md."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
 import socket
 import sys
+import threading
 from typing import Any
 
 from pysips.core.api import Destination, Socket
@@ -138,7 +140,9 @@ async def run_worker(spec: dict[str, Any]) -> int:
         timer[0] = loop.call_later(STATS_INTERVAL_S, report)
 
     timer = [loop.call_later(STATS_INTERVAL_S, report)]
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # SIGTERM: stop as asked (a forked worker's loop runs in a thread: its SIGTERM kills it)
+    with contextlib.suppress(ValueError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
     log.info("worker %d ready", index)
     await stop.wait()
     timer[0].cancel()
@@ -147,6 +151,31 @@ async def run_worker(spec: dict[str, Any]) -> int:
     await destroy_modules(loaded, process)
     channel.close()
     return 0
+
+
+def run_forked(spec: dict[str, Any], close_fds: list[int]) -> None:
+    """The child side of os.fork() in the main process's event loop: that loop, its signal
+    wake-up and the main process's channel ends are left alone (the fds closed), and the worker
+    runs its own loop in a new thread. Never returns: the process exits."""
+    code = 1
+    try:
+        for fd in close_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        result: list[int] = []
+        thread = threading.Thread(target=lambda: result.append(asyncio.run(run_worker(spec))),
+                                  name=f"worker-{spec['index']}")
+        thread.start()
+        thread.join()
+        code = result[0] if result else 1
+    except BaseException:
+        log.exception("worker %s failed", spec.get("index"))
+    finally:
+        logging.shutdown()
+        os._exit(code)
 
 
 def main() -> int:
