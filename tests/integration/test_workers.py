@@ -1,0 +1,327 @@
+"""Worker processes (udp_workers=4, docs/workers.md): pysips started as a process, real peers.
+
+- calls and CANCELs through a record-routing stateful script with sipp: every message of a Call-ID
+  (INVITE, replies, ACK, BYE, CANCEL) is logged by the one worker that holds its transaction, and
+  the calls are spread over several workers;
+- a REGISTER handled in one worker is found by an INVITE handled in another;
+- a WebSocket UA (a browser's shape) registered through the main process's connection is called
+  from a UDP phone: the worker that routes the call sends over that connection;
+- a worker killed with SIGKILL is replaced and calls go on;
+- SIGTERM with usrloc write-back (db_mode 2) writes every binding once, from the main process;
+- MI statistics (served by the main process) are the workers' sums.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import re
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from pysips.devcert import make_dev_certificate
+from tests.integration.proxy_harness import (
+    LOCALHOST,
+    Rig,
+    free_port,
+    mi_datagram,
+    pysips_argv,
+    render_template,
+    rig_in,
+)
+from tests.integration.test_registration import Ua, invite_arrives
+from tests.integration.test_transports_calls import all_rr, check_double_rr, seed_without_rtpengine
+from tests.integration.ws_ua import WsUa
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+WORKERS = 4
+
+# record-routing and stateful; every request and every relayed reply logged with the worker's pid
+SCRIPT = """\
+log_level=3
+stderror_enabled=yes
+syslog_enabled=no
+udp_workers=4
+auto_aliases=no
+socket=udp:127.0.0.1:@@PROXY_PORT@@
+
+loadmodule "proto_udp.so"
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+modparam("tm", "fr_timeout", @@FR_TIMEOUT@@)
+modparam("tm", "fr_inv_timeout", @@FR_INV_TIMEOUT@@)
+loadmodule "rr.so"
+loadmodule "maxfwd.so"
+loadmodule "sipmsgops.so"
+loadmodule "usrloc.so"
+modparam("usrloc", "db_mode", @@DB_MODE@@)
+modparam("usrloc", "db_url", "@@DB_URL@@")
+loadmodule "registrar.so"
+loadmodule "mi_datagram.so"
+modparam("mi_datagram", "socket_name", "udp:127.0.0.1:@@MI_PORT@@")
+@@DB_MODULE@@
+
+route {
+	xlog("L_NOTICE", "worker $pp request $rm $ci\\n");
+	if (has_totag()) {
+		if (loose_route()) {
+			t_relay();
+			exit;
+		}
+		if (is_method("ACK")) {
+			if (t_check_trans())
+				t_relay();
+			exit;
+		}
+		sl_send_reply(404, "Not here");
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans())
+			t_relay();
+		exit;
+	}
+	t_check_trans();
+	if (is_method("REGISTER")) {
+		append_to_reply("X-Worker: $pp\\r\\n");
+		if (!save("location"))
+			sl_reply_error();
+		exit;
+	}
+	record_route();
+	append_hf("X-Worker: $pp\\r\\n");
+	if ($rU == "callee") {
+		$du = "sip:127.0.0.1:@@UAS_PORT@@";
+	} else if (!lookup("location")) {
+		sl_send_reply(404, "Not Found");
+		exit;
+	}
+	t_on_reply("logged");
+	t_relay();
+}
+
+onreply_route[logged] {
+	xlog("L_NOTICE", "worker $pp reply $rs $ci\\n");
+}
+"""
+
+LOG_LINE = re.compile(r"worker (\d+) (request|reply) (\S+) (\S+)$", re.M)
+
+
+def start(rig: Rig, db: Path | None = None, db_mode: int = 0) -> int:
+    """pysips on SCRIPT; returns the MI datagram port."""
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+    template = rig.workdir / "workers.cfg.in"
+    template.write_text(SCRIPT)
+    mi_port = free_port()
+    values = rig.ports.template_values(
+        MI_PORT=mi_port, DB_MODE=db_mode,
+        DB_URL=f"sqlite://{db}" if db is not None else "sqlite:///nonexistent/unused.db",
+        DB_MODULE='loadmodule "db_sqlite.so"' if db is not None else "")
+    cfg = render_template(template, values, rig.workdir / "workers.cfg")
+    rig.start_proxy("pysips", pysips_argv(cfg))
+    return mi_port
+
+
+def worker_pids(rig: Rig) -> set[int]:
+    """The main process's children: its workers."""
+    assert rig.proxy is not None and rig.proxy.proc is not None
+    main = rig.proxy.proc.pid
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == main:
+                found.add(int(entry.name))
+    return found
+
+
+def workers_by_call(log: str) -> dict[str, set[int]]:
+    """Call-ID -> the pids that logged one of its messages (OPTIONS probes left out)."""
+    seen: dict[str, set[int]] = collections.defaultdict(set)
+    for pid, _kind, what, callid in LOG_LINE.findall(log):
+        if what != "OPTIONS":
+            seen[callid].add(int(pid))
+    return seen
+
+
+def proxy_log(rig: Rig) -> str:
+    assert rig.proxy is not None
+    return rig.proxy.log_path.read_text(errors="replace")
+
+
+def test_calls_and_cancels_stay_with_one_worker(rig: Rig) -> None:
+    start(rig)
+    pids = worker_pids(rig)
+    assert len(pids) == WORKERS, pids
+    uas = rig.start_uas("uas_call.xml", calls=40)
+    calls = rig.run_uac("uac_call.xml", "callee", calls=40, rate=20, timeout_s=30)
+    assert calls.ok and calls.successful == 40, rig.report(calls)
+    uas.stop()
+    uas = rig.start_uas("uas_ring_cancel.xml", calls=10)
+    cancels = rig.run_uac("uac_cancel.xml", "callee", calls=10, rate=10, timeout_s=30)
+    assert cancels.ok and cancels.successful == 10, rig.report(cancels)
+    uas.stop()
+
+    seen = workers_by_call(proxy_log(rig))
+    methods: dict[str, set[str]] = collections.defaultdict(set)
+    for _pid, kind, what, callid in LOG_LINE.findall(proxy_log(rig)):
+        methods[callid].add(what if kind == "request" else "reply")
+    assert len(seen) == 50, sorted(seen)
+    for callid, handled_by in seen.items():
+        # INVITE, its replies, then ACK+BYE (calls) or CANCEL (cancels): all in one worker
+        assert len(handled_by) == 1, (callid, handled_by, methods[callid])
+        assert methods[callid] >= {"INVITE", "reply"} and methods[callid] & {"BYE", "CANCEL"}, methods[callid]
+    used = set().union(*seen.values())
+    assert used <= pids and len(used) >= 2, (used, pids)
+
+
+def test_register_in_one_worker_found_by_invite_in_another(rig: Rig) -> None:
+    start(rig)
+    phones = [Ua(rig.ports.proxy) for _ in range(8)]
+    caller = Ua(rig.ports.proxy)
+    try:
+        registered_by: dict[str, int] = {}
+        for i, phone in enumerate(phones):
+            reply = phone.register(f"user{i}", phone.contact(f"user{i}"), 600)
+            assert reply.status == 200, reply.text
+            registered_by[f"user{i}"] = int(reply.values("x-worker")[0])
+        assert len(set(registered_by.values())) >= 2, registered_by
+        crossed = 0
+        for i, phone in enumerate(phones):
+            user = f"user{i}"
+            callid = caller.invite(user)
+            while True:
+                data = phone.recv(3.0)
+                if data.startswith(b"INVITE ") and callid.encode() in data:
+                    break
+            routed_by = int(re.search(rb"X-Worker: (\d+)", data).group(1))  # type: ignore[union-attr]
+            crossed += routed_by != registered_by[user]
+        # eight Call-IDs hashed over four workers: most INVITEs land in another worker than
+        # their REGISTER did, and every one of them found the binding
+        assert crossed >= 1, registered_by
+    finally:
+        for peer in [*phones, caller]:
+            peer.close()
+
+
+def test_killed_worker_is_replaced_and_calls_go_on(rig: Rig) -> None:
+    start(rig)
+    before = worker_pids(rig)
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = worker_pids(rig)
+        if len(now) == WORKERS and victim not in now:
+            break
+        time.sleep(0.1)
+    now = worker_pids(rig)
+    assert victim not in now and len(now) == WORKERS, (before, now)
+    log = proxy_log(rig)
+    assert f"(pid {victim}) died (killed by signal 9): starting a new one" in log, log[-2000:]
+    assert rig.proxy is not None and rig.proxy.alive()
+    # every worker serves again, the new one included: calls hashed to all of them succeed
+    time.sleep(1.0)
+    uas = rig.start_uas("uas_call.xml", calls=30)
+    calls = rig.run_uac("uac_call.xml", "callee", calls=30, rate=15, timeout_s=30)
+    uas.stop()
+    assert calls.ok and calls.successful == 30, rig.report(calls)
+    replacement = now - before
+    assert any(replacement & pids for pids in workers_by_call(proxy_log(rig)).values()), replacement
+
+
+def test_sigterm_flushes_write_back_once(rig: Rig, tmp_path: Path) -> None:
+    db = tmp_path / "location.db"
+    start(rig, db, db_mode=2)
+    phones = [Ua(rig.ports.proxy) for _ in range(6)]
+    try:
+        workers = set()
+        for i, phone in enumerate(phones):
+            reply = phone.register(f"wb{i}", phone.contact(f"wb{i}"), 600)
+            assert reply.status == 200, reply.text
+            workers.add(int(reply.values("x-worker")[0]))
+        assert len(workers) >= 2, workers
+    finally:
+        for phone in phones:
+            phone.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM location").fetchone()[0] == 0  # write-back: not yet
+    assert rig.proxy is not None and rig.proxy.proc is not None
+    rig.proxy.proc.send_signal(signal.SIGTERM)
+    assert rig.proxy.proc.wait(timeout=20) == 0, proxy_log(rig)[-3000:]
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT username, contact FROM location ORDER BY username").fetchall()
+    assert [r[0] for r in rows] == [f"wb{i}" for i in range(6)], rows
+    assert not worker_pids(rig)
+
+
+def test_mi_statistics_are_summed(rig: Rig) -> None:
+    mi_port = start(rig)
+    uas = rig.start_uas("uas_call.xml", calls=20)
+    calls = rig.run_uac("uac_call.xml", "callee", calls=20, rate=20, timeout_s=30)
+    uas.stop()
+    assert calls.ok and calls.successful == 20, rig.report(calls)
+    time.sleep(1.5)  # workers report every half second
+    stats = mi_datagram(mi_port, "get_statistics", {"statistics": ["rcv_requests", "UAS_transactions"]})
+    seen = workers_by_call(proxy_log(rig))
+    assert len(set().union(*seen.values())) >= 2
+    # INVITE, ACK, BYE per call, plus the OPTIONS readiness probes
+    assert stats["core:rcv_requests"] >= 60, stats
+    assert stats["tm:UAS_transactions"] >= 40, stats  # INVITE and BYE of each call
+
+
+def test_udp_phone_calls_websocket_ua(tmp_path: Path) -> None:
+    cert, key = make_dev_certificate(tmp_path / "certs")
+    with rig_in(tmp_path / "rig") as rig:
+        ws, wss, tls = free_port(), free_port(), free_port()
+        cfg = tmp_path / "residential-ws.cfg"
+        cfg.write_text(seed_without_rtpengine(rig.ports.proxy, ws, wss, tls, cert, key))
+        rig.start_proxy("pysips", [*pysips_argv(cfg), "--workers", str(WORKERS)])
+        assert len(worker_pids(rig)) == WORKERS
+        domain = f"{LOCALHOST}:{rig.ports.proxy}"
+
+        async def run() -> None:
+            ua = await WsUa.connect(f"ws://{LOCALHOST}:{ws}/", "bob", domain)
+            reg = await ua.register()
+            assert reg.status == 200, reg.first_line
+            # several calls: their Call-IDs hash to several workers, each reaches the browser
+            for _ in range(4):
+                ua.received.clear()
+                result = await asyncio.to_thread(rig.run_uac, "ws_uac_hangup.xml", "bob", timeout_s=10)
+                assert result.ok and result.successful == 1, rig.report(result)
+                invite = await ua.wait_request("INVITE")
+                check_double_rr(all_rr(invite), (ws, "ws"), (rig.ports.proxy, None))
+                await ua.wait_request("BYE", invite.get("call-id"))
+            await ua.close()
+
+        asyncio.run(run())
+
+
+def test_unchanged_with_one_worker(rig: Rig) -> None:
+    """udp_workers=1 keeps the single process (no children), as before workers existed."""
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+    template = rig.workdir / "one.cfg.in"
+    template.write_text(SCRIPT.replace("udp_workers=4", "udp_workers=1"))
+    values = rig.ports.template_values(MI_PORT=free_port(), DB_MODE=0, DB_URL="sqlite:///nonexistent/x.db",
+                                       DB_MODULE="")
+    rig.start_proxy("pysips", pysips_argv(render_template(template, values, rig.workdir / "one.cfg")))
+    assert worker_pids(rig) == set()
+    with_caller = Ua(rig.ports.proxy)
+    phone = Ua(rig.ports.proxy)
+    try:
+        assert phone.register("solo", phone.contact("solo"), 60).status == 200
+        assert invite_arrives(with_caller, phone, "solo")
+    finally:
+        with_caller.close()
+        phone.close()
