@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pysips.core.api import Socket
 from pysips.core.services import SHARED_STATE
 from pysips.core.shared_state import MainSharedState
-from pysips.core.workers import Supervisor
+from pysips.core.workers import READY_TIMEOUT_S, Supervisor
 from pysips.mi.runtime import mi_of
 from pysips.transport.stream_listeners import StreamListener, start_stream_listener, streams_of
 from pysips.transport.udp import UdpListener, open_udp_socket
@@ -58,7 +58,7 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
             for _, os_sock in udp_sockets:
                 os_sock.close()
             return 1
-    supervisor.fork_all()
+    supervisor.fork_all(prepared)
 
     bound: list[UdpListener | StreamListener] = []
     modules_started = False
@@ -69,6 +69,7 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
         supervisor.shared_groups = shared.names()
         mi_of(process).refresh()
         supervisor.send_snapshots()
+        await supervisor.wait_ready(READY_TIMEOUT_S)
         for sock, os_sock in udp_sockets:
             udp = UdpListener(sock, supervisor.dispatch, loop, os_sock)
             udp.start()

@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pysips.core.api import Destination, Socket
 from pysips.core.ipc import Channel
@@ -23,7 +23,10 @@ from pysips.core.shared_state import WorkerSharedState
 from pysips.core.workers import SPEC_ENV, STATS_INTERVAL_S
 from pysips.mi.runtime import mi_of
 from pysips.sip.receive import ReceiveInfo
-from pysips.transport.udp import UdpListener
+from pysips.transport.udp import AsyncioClock, UdpListener
+
+if TYPE_CHECKING:
+    from pysips.core.server import PreparedScript
 
 log = logging.getLogger("pysips.core.workers")
 
@@ -44,7 +47,9 @@ class _StreamRelay:
         return True
 
 
-async def run_worker(spec: dict[str, Any]) -> int:
+async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = None) -> int:
+    """A worker's life: the script loaded (or, forked, the main process's load reused on this
+    process's own event loop), modules started, messages served until told to stop."""
     from pysips.core.server import (
         ServeOptions,
         destroy_modules,
@@ -53,16 +58,20 @@ async def run_worker(spec: dict[str, Any]) -> int:
         start_modules,
     )
 
-    index = int(spec["index"])
-    opts = ServeOptions(skip_unimplemented=bool(spec.get("skip_unimplemented")), mpath=spec.get("mpath"),
-                        log_level=spec.get("log_level"),
-                        dns_servers=tuple((str(ip), int(port)) for ip, port in spec.get("dns_servers") or ()))
-    prepared = await prepare_script(spec["cfg"], opts)
-    if isinstance(prepared, int):
-        return prepared
+    loop = asyncio.get_running_loop()
+    if prepared is None:
+        opts = ServeOptions(skip_unimplemented=bool(spec.get("skip_unimplemented")), mpath=spec.get("mpath"),
+                            log_level=spec.get("log_level"),
+                            dns_servers=tuple((str(ip), int(port))
+                                              for ip, port in spec.get("dns_servers") or ()))
+        fresh = await prepare_script(spec["cfg"], opts)
+        if isinstance(fresh, int):
+            return fresh
+        prepared = fresh
+    else:
+        prepared.engine.clock = AsyncioClock(loop)
     loaded, engine = prepared.loaded, prepared.engine
     process = engine.process
-    loop = asyncio.get_running_loop()
     ipc = socket.socket(fileno=int(spec["ipc_fd"]))
     outbox: list[Any] = []  # what modules send before the channel exists (during init)
     channel_ref: list[Channel] = []
@@ -143,7 +152,7 @@ async def run_worker(spec: dict[str, Any]) -> int:
     # SIGTERM: stop as asked (a forked worker's loop runs in a thread: its SIGTERM kills it)
     with contextlib.suppress(ValueError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-    log.info("worker %d ready", index)
+    channel.send(("ready",))
     await stop.wait()
     timer[0].cancel()
     for listener in udp:
@@ -153,7 +162,7 @@ async def run_worker(spec: dict[str, Any]) -> int:
     return 0
 
 
-def run_forked(spec: dict[str, Any], close_fds: list[int]) -> None:
+def run_forked(spec: dict[str, Any], close_fds: list[int], prepared: PreparedScript) -> None:
     """The child side of os.fork() in the main process's event loop: that loop, its signal
     wake-up and the main process's channel ends are left alone (the fds closed), and the worker
     runs its own loop in a new thread. Never returns: the process exits."""
@@ -166,7 +175,7 @@ def run_forked(spec: dict[str, Any], close_fds: list[int]) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         result: list[int] = []
-        thread = threading.Thread(target=lambda: result.append(asyncio.run(run_worker(spec))),
+        thread = threading.Thread(target=lambda: result.append(asyncio.run(run_worker(spec, prepared))),
                                   name=f"worker-{spec['index']}")
         thread.start()
         thread.join()

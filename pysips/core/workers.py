@@ -27,7 +27,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pysips.core.api import Destination, Socket
 from pysips.core.callid_scan import call_id_of
@@ -36,12 +36,17 @@ from pysips.core.ipc import Channel
 from pysips.core.shared_state import MainSharedState
 from pysips.sip.receive import ReceiveInfo
 
+if TYPE_CHECKING:
+    from pysips.core.server import PreparedScript
+
 log = logging.getLogger("pysips.core.workers")
 
 SPEC_ENV = "PYSIPS_WORKER_SPEC"  # how a worker process learns its index, sockets and options
 STOP_GRACE_S = 5.0  # how long workers get to run their destroy before they are killed
-RESPAWN_DELAY_S = 0.2  # between a worker's death and its replacement (a crash loop stays slow)
+RESPAWN_DELAY_S = 0.2  # between a worker's death and its replacement
+RESPAWN_MAX_DELAY_S = 30.0  # a worker that keeps dying before it is ready: at most this often
 STATS_INTERVAL_S = 0.5  # how often workers report their statistics (MI sums them)
+READY_TIMEOUT_S = 60.0  # how long the main process waits for the first workers to load the script
 _MIN_MESSAGE = 16  # shorter: keepalives (CRLF, "jaK") or noise, as the engine ignores them
 
 
@@ -62,6 +67,8 @@ class _Worker:
     pid: int = 0
     proc: subprocess.Popen[bytes] | None = None  # a replacement's (started by exec)
     stats: dict[str, float] = field(default_factory=dict)
+    ready: bool = False
+    early_deaths: int = 0  # deaths before ready in a row: the restart delay doubles with each
 
 
 class Supervisor:
@@ -79,6 +86,7 @@ class Supervisor:
         self.stopping = False
         self.shared_groups: set[str] = set()
         self._sockets = {(s.proto, s.ip, s.port): s for s in engine.sockets}
+        self._all_ready = asyncio.Event()
         shared.broadcast = self.broadcast
         engine.hooks.connection_closed.append(self._connection_closed)
 
@@ -88,7 +96,7 @@ class Supervisor:
         return dict(self.spec, index=worker.index, ipc_fd=ipc_fd,
                     udp=[[s.proto, s.ip, s.port, os_sock.fileno()] for s, os_sock in self.udp_sockets])
 
-    def fork_all(self) -> None:
+    def fork_all(self, prepared: PreparedScript) -> None:
         """The first workers, forked before the modules start: they inherit the imported code
         (a worker is ready in a fraction of a second instead of a fresh interpreter's seconds)
         and nothing a module opened."""
@@ -101,12 +109,24 @@ class Supervisor:
             if pid == 0:
                 from pysips.core.worker_process import run_forked
 
-                run_forked(spec, parent_ends)  # never returns
+                run_forked(spec, parent_ends, prepared)  # never returns
             theirs.close()
             self._attach(worker, ours, pid)
 
+    async def wait_ready(self, timeout: float) -> bool:
+        """Until every worker has loaded the script and started its modules (the main process
+        reads no message before: a message queued for a worker still loading would wait)."""
+        try:
+            await asyncio.wait_for(self._all_ready.wait(), timeout)
+        except TimeoutError:
+            late = [w.index for w in self.workers if not w.ready]
+            log.error("workers %s not ready after %gs: serving anyway", late, timeout)
+            return False
+        return True
+
     def _attach(self, worker: _Worker, ours: socket.socket, pid: int) -> None:
         worker.pid = pid
+        worker.ready = False
         worker.stats = {}
         worker.channel = Channel(ours, self.loop, functools.partial(self._from_worker, worker),
                                  functools.partial(self._lost, worker))
@@ -158,9 +178,11 @@ class Supervisor:
             return
         how = f"killed by signal {-status}" if status is not None and status < 0 else f"exit status {status}"
         log.error("worker %d (pid %d) died (%s): starting a new one", worker.index, worker.pid, how)
+        worker.early_deaths = 0 if worker.ready else worker.early_deaths + 1
         worker.channel = None
         worker.proc = None
-        self.loop.call_later(RESPAWN_DELAY_S, self._respawn, worker)
+        delay = min(RESPAWN_DELAY_S * 2 ** worker.early_deaths, RESPAWN_MAX_DELAY_S)
+        self.loop.call_later(delay, self._respawn, worker)
 
     def _respawn(self, worker: _Worker) -> None:
         if not self.stopping:
@@ -229,6 +251,11 @@ class Supervisor:
                 worker.channel.send(("ack", req))
         elif kind == "stats":
             worker.stats = obj[1]
+        elif kind == "ready":
+            worker.ready = True
+            log.info("worker %d (pid %d) ready", worker.index, worker.pid)
+            if all(w.ready for w in self.workers):
+                self._all_ready.set()
         elif kind == "lifetime":
             self.engine.set_connection_lifetime(obj[1], obj[2])
         else:
