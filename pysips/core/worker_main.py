@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from pysips.core.api import Socket
 from pysips.core.services import SHARED_STATE
 from pysips.core.shared_state import MainSharedState
-from pysips.core.workers import READY_TIMEOUT_S, Supervisor
+from pysips.core.workers import MAIN_PROCESS, READY_TIMEOUT_S, Supervisor, branch_mark
 from pysips.mi.runtime import mi_of
+from pysips.sip.branch import set_branch_mark
 from pysips.transport.stream_listeners import StreamListener, start_stream_listener, streams_of
 from pysips.transport.udp import UdpListener, open_udp_socket
 
@@ -34,15 +35,10 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
     process = engine.process
     loop = asyncio.get_running_loop()
     shared = MainSharedState()
-    process.services.provide(SHARED_STATE, shared, "core")
     udp_sockets: list[tuple[Socket, socket.socket]] = []
     spec = {"cfg": str(prepared.path), "mpath": opts.mpath, "log_level": opts.log_level,
             "skip_unimplemented": opts.skip_unimplemented, "dns_servers": [list(d) for d in opts.dns_servers]}
     supervisor = Supervisor(engine, count, spec, udp_sockets, shared)
-    # MI statistics are this process's plus the workers' (registered from now on)
-    stats = mi_of(process).stats
-    stats.remote = supervisor.remote_stat
-    stats.remote_reset = supervisor.reset_stat
     install_routes(loaded, engine)
 
     # the UDP sockets first: the workers inherit them when they are forked, before the modules
@@ -59,6 +55,15 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
                 os_sock.close()
             return 1
     supervisor.fork_all(prepared)
+    # replies to what this process sends itself (MI t_uac_dlg, nathelper's pings) come back here
+    set_branch_mark(branch_mark(MAIN_PROCESS))
+    # what only the main process has, made after the fork: the shared state's owner side, the
+    # statistics summed over the workers (registered from now on), the supervisor's hooks
+    process.services.provide(SHARED_STATE, shared, "core")
+    stats = mi_of(process).stats
+    stats.remote = supervisor.remote_stat
+    stats.remote_reset = supervisor.reset_stat
+    supervisor.install()
 
     bound: list[UdpListener | StreamListener] = []
     modules_started = False

@@ -20,8 +20,9 @@ from pysips.core.api import Destination, Socket
 from pysips.core.ipc import Channel
 from pysips.core.services import SHARED_STATE
 from pysips.core.shared_state import WorkerSharedState
-from pysips.core.workers import SPEC_ENV, STATS_INTERVAL_S
+from pysips.core.workers import SPEC_ENV, STATS_INTERVAL_S, branch_mark
 from pysips.mi.runtime import mi_of
+from pysips.sip.branch import set_branch_mark
 from pysips.sip.receive import ReceiveInfo
 from pysips.transport.udp import AsyncioClock, UdpListener
 
@@ -58,6 +59,7 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         start_modules,
     )
 
+    set_branch_mark(branch_mark(int(spec["index"])))
     loop = asyncio.get_running_loop()
     if prepared is None:
         opts = ServeOptions(skip_unimplemented=bool(spec.get("skip_unimplemented")), mpath=spec.get("mpath"),

@@ -50,6 +50,32 @@ READY_TIMEOUT_S = 60.0  # how long the main process waits for the first workers 
 _MIN_MESSAGE = 16  # shorter: keepalives (CRLF, "jaK") or noise, as the engine ignores them
 
 
+MAIN_PROCESS = -1  # reply_owner(): the reply is for a request the main process sent
+_MARKED = b"branch=z9hG4bKw"
+
+
+def branch_mark(index: int) -> str:
+    """What a process puts at the start of its branches (pysips.sip.branch.set_branch_mark):
+    `w<index>x` for a worker, `wmx` for the main process. Our other branches are hex digests or
+    tm's ids, which never start with `w<digits>x`."""
+    return "wmx" if index == MAIN_PROCESS else f"w{index}x"
+
+
+def reply_owner(data: bytes) -> int | None:
+    """The process whose mark the first branch (the top Via's) carries, or None."""
+    at = data.find(b"branch=")
+    if at < 0 or not data.startswith(_MARKED, at):
+        return None
+    start = at + len(_MARKED)
+    end = data.find(b"x", start, start + 6)
+    if end < 0:
+        return None
+    mark = data[start:end]
+    if mark == b"m":
+        return MAIN_PROCESS
+    return int(mark) if mark.isdigit() else None
+
+
 def worker_for(data: bytes, rcv: ReceiveInfo, count: int) -> int:
     """The worker index of a message: by Call-ID, else by source address."""
     key = call_id_of(data)
@@ -87,8 +113,11 @@ class Supervisor:
         self.shared_groups: set[str] = set()
         self._sockets = {(s.proto, s.ip, s.port): s for s in engine.sockets}
         self._all_ready = asyncio.Event()
-        shared.broadcast = self.broadcast
-        engine.hooks.connection_closed.append(self._connection_closed)
+
+    def install(self) -> None:
+        """Once the workers are forked (they must not inherit these): the main process's hooks."""
+        self.shared.broadcast = self.broadcast
+        self.engine.hooks.connection_closed.append(self._connection_closed)
 
     # ------------------------------------------------------------------ processes
 
@@ -215,7 +244,17 @@ class Supervisor:
         """What the transports call instead of Engine.receive: the message goes to its worker."""
         if len(data) < _MIN_MESSAGE:
             return
-        worker = self.workers[worker_for(data, rcv, self.count)]
+        index: int | None = None
+        if data.startswith(b"SIP/2.0 "):
+            # a reply goes to the process that sent the request: tm's transaction, or a ping
+            # or a UAC request with a Call-ID of its own making
+            index = reply_owner(data)
+            if index == MAIN_PROCESS:
+                self.engine.receive(data, rcv)
+                return
+        if index is None or not 0 <= index < self.count:
+            index = worker_for(data, rcv, self.count)
+        worker = self.workers[index]
         channel = worker.channel
         if channel is None:
             log.warning("worker %d is restarting: message from %s:%d dropped", worker.index, rcv.src_ip,
