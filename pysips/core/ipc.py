@@ -3,7 +3,8 @@ over one end of a UNIX stream socketpair read from the event loop.
 
 A `Channel` never blocks: what the kernel does not take at once is queued and written when the
 socket is writable again. Reads drain everything available and hand each object to `on_message`
-in order; end of file (the peer died or closed) calls `on_closed` once.
+in order; when it returns True the rest of the batch waits for the next loop turn (what that
+message scheduled runs first). End of file (the peer died or closed) calls `on_closed` once.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class Channel:
-    __slots__ = ("_buf", "_closed", "_fd", "_loop", "_out", "_sock", "_writing", "on_closed", "on_message")
+    __slots__ = ("_buf", "_closed", "_fd", "_loop", "_out", "_paused", "_sock", "_writing", "on_closed",
+                 "on_message")
 
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop,
-                 on_message: Callable[[Any], None], on_closed: Callable[[], None] | None = None) -> None:
+                 on_message: Callable[[Any], bool | None],
+                 on_closed: Callable[[], None] | None = None) -> None:
         sock.setblocking(False)
         self._sock = sock
         self._fd = sock.fileno()
@@ -37,6 +40,7 @@ class Channel:
         self._out: deque[memoryview] = deque()
         self._writing = False
         self._closed = False
+        self._paused = False
         self.on_message = on_message
         self.on_closed = on_closed
         loop.add_reader(self._fd, self._on_readable)
@@ -103,6 +107,12 @@ class Channel:
             buf += chunk
             if len(chunk) < _READ_SIZE:
                 break
+        if not self._paused:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        self._paused = False
+        buf = self._buf
         pos = 0
         size = len(buf)
         on_message = self.on_message
@@ -113,11 +123,16 @@ class Channel:
             obj = pickle.loads(buf[pos + 4:pos + 4 + length])
             pos += 4 + length
             try:
-                on_message(obj)
+                pause = on_message(obj)
             except Exception:
                 log.exception("error handling a message from another process")
+                pause = False
             if self._closed:
                 return
+            if pause:
+                self._paused = True
+                self._loop.call_soon(self._deliver)
+                break
         del buf[:pos]
 
     def _lost(self, reason: str) -> None:

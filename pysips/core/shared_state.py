@@ -10,13 +10,12 @@ channel in order, and the change was queued to it before whatever the main proce
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pysips.core.suspend import in_script, wait
+if TYPE_CHECKING:
+    from pysips.core.worker_rpc import WorkerRpc
 
 log = logging.getLogger("pysips.core.workers")
 
@@ -24,9 +23,6 @@ Apply = Callable[[Any], None]
 Snapshot = Callable[[], list[Any]]
 # how the main process sends to every worker but one (index; -1: to all)
 Broadcast = Callable[[Any, int], None]
-
-# a worker waits this long for the main process to take a change before it answers anyway
-ACK_TIMEOUT_S = 2.0
 
 
 class _MainChannel:
@@ -96,11 +92,9 @@ class _WorkerChannel:
 class WorkerSharedState:
     """A worker's side: publishes through the main process, applies what others published."""
 
-    def __init__(self, send: Callable[[Any], None]) -> None:
-        self._send = send
+    def __init__(self, rpc: WorkerRpc) -> None:
+        self._rpc = rpc
         self._apply: dict[str, Apply] = {}
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[None]] = {}
 
     @property
     def owner(self) -> bool:
@@ -114,23 +108,8 @@ class WorkerSharedState:
         return set(self._apply)
 
     def publish(self, name: str, change: Any) -> None:
-        req = next(self._ids)
-        self._send(("pub", name, change, req))
-        if not in_script():
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending[req] = future
-        try:
-            wait(asyncio.wait_for(future, ACK_TIMEOUT_S))
-        except TimeoutError:
-            log.error("the main process did not take a change of %s in time", name)
-        finally:
-            self._pending.pop(req, None)
-
-    def acked(self, req: int) -> None:
-        future = self._pending.get(req)
-        if future is not None and not future.done():
-            future.set_result(None)
+        # in a script: returns once the main process has applied and relayed it
+        self._rpc.call(None, "pub", name, change)
 
     def deliver(self, name: str, change: Any) -> None:
         apply = self._apply.get(name)

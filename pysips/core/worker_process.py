@@ -20,6 +20,7 @@ from pysips.core.api import Destination, Socket
 from pysips.core.ipc import Channel
 from pysips.core.services import SHARED_STATE
 from pysips.core.shared_state import WorkerSharedState
+from pysips.core.worker_rpc import WorkerRpc
 from pysips.core.workers import SPEC_ENV, STATS_INTERVAL_S, branch_mark
 from pysips.mi.runtime import mi_of
 from pysips.sip.branch import set_branch_mark
@@ -34,18 +35,20 @@ log = logging.getLogger("pysips.core.workers")
 
 class _StreamRelay:
     """A worker's sender for one stream socket: the data goes to the main process, which owns the
-    connections. True means handed over (the main process logs a send that fails)."""
+    connections. From a script the result is the main process's (False: the connection is gone
+    and must not be opened, as for a browser: tm answers 477 at once); elsewhere True, handed
+    over (the main process logs a send that fails)."""
 
-    __slots__ = ("_send", "_sock")
+    __slots__ = ("_rpc", "_sock")
 
-    def __init__(self, sock: Socket, send: Any) -> None:
+    def __init__(self, sock: Socket, rpc: WorkerRpc) -> None:
         self._sock = sock
-        self._send = send
+        self._rpc = rpc
 
     def send(self, data: bytes, dst: Destination) -> bool:
         sock = self._sock
-        self._send(("s", sock.proto, sock.ip, sock.port, data, dst.proto, dst.ip, dst.port, dst.conn_id))
-        return True
+        return bool(self._rpc.call(True, "s", sock.proto, sock.ip, sock.port, data, dst.proto, dst.ip,
+                                   dst.port, dst.conn_id))
 
 
 async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = None) -> int:
@@ -84,7 +87,8 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         else:
             outbox.append(obj)
 
-    shared = WorkerSharedState(send)
+    rpc = WorkerRpc(send)
+    shared = WorkerSharedState(rpc)
     process.services.provide(SHARED_STATE, shared, "core")
     install_routes(loaded, engine)
     if not await start_modules(loaded, engine, main_process=False):
@@ -102,7 +106,7 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         engine.attach(sock, listener.send)
     for lst in prepared.listeners:
         if lst.socket.proto != "udp":
-            engine.attach(lst.socket, _StreamRelay(lst.socket, send).send)
+            engine.attach(lst.socket, _StreamRelay(lst.socket, rpc).send)
 
     stop = asyncio.Event()
     receive = engine.receive
@@ -111,15 +115,15 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
     mi_of(process).refresh()
     shared_groups = shared.names()
 
-    def on_message(obj: Any) -> None:
+    def on_message(obj: Any) -> bool:
         kind = obj[0]
         if kind == "m":
             _, data, proto, lip, lport, sip, sport, conn_id = obj
             receive(data, ReceiveInfo(proto, lip, lport, sip, sport, conn_id))
         elif kind == "bus":
             shared.deliver(obj[1], obj[2])
-        elif kind == "ack":
-            shared.acked(obj[1])
+        elif kind == "re":
+            return rpc.answered(obj[1], obj[2])
         elif kind == "closed":
             for hook in list(hooks.connection_closed):
                 hook(obj[1])
@@ -129,6 +133,7 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
                 found.reset()
         elif kind == "stop":
             stop.set()
+        return False
 
     channel = Channel(ipc, loop, on_message, stop.set)
     channel_ref.append(channel)

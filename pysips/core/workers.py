@@ -276,18 +276,21 @@ class Supervisor:
     def _from_worker(self, worker: _Worker, obj: Any) -> None:
         kind = obj[0]
         if kind == "s":
-            # stream data: ("s", proto, ip, port, data, dst proto, dst ip, dst port, conn id)
-            _, proto, ip, port, data, dproto, dip, dport, conn_id = obj
+            # stream data: ("s", proto, ip, port, data, dst proto, dst ip, dst port, conn id, req)
+            _, proto, ip, port, data, dproto, dip, dport, conn_id, req = obj
             sock = self._sockets.get((proto, ip, port))
             if sock is None:
                 log.error("worker %d sends from an unknown socket %s:%s:%d", worker.index, proto, ip, port)
-                return
-            self.engine.send(data, Destination(dproto, dip, dport, conn_id), sock)
+                ok = False
+            else:
+                ok = self.engine.send(data, Destination(dproto, dip, dport, conn_id), sock)
+            if req and worker.channel is not None:
+                worker.channel.send(("re", req, ok))
         elif kind == "pub":
             _, name, change, req = obj
             self.shared.from_worker(worker.index, name, change)
-            if worker.channel is not None:
-                worker.channel.send(("ack", req))
+            if req and worker.channel is not None:
+                worker.channel.send(("re", req, None))
         elif kind == "stats":
             worker.stats = obj[1]
         elif kind == "ready":

@@ -41,6 +41,7 @@ from tests.integration.ws_ua import WsUa
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 WORKERS = 4
+READY_S = 30.0  # five processes start on a loaded two-core machine
 
 # record-routing and stateful; every request and every relayed reply logged with the worker's pid
 SCRIPT = """\
@@ -126,7 +127,7 @@ def start(rig: Rig, db: Path | None = None, db_mode: int = 0) -> int:
         DB_URL=f"sqlite://{db}" if db is not None else "sqlite:///nonexistent/unused.db",
         DB_MODULE='loadmodule "db_sqlite.so"' if db is not None else "")
     cfg = render_template(template, values, rig.workdir / "workers.cfg")
-    rig.start_proxy("pysips", pysips_argv(cfg))
+    rig.start_proxy("pysips", pysips_argv(cfg), ready_timeout=READY_S)
     return mi_port
 
 
@@ -287,7 +288,7 @@ def test_udp_phone_calls_websocket_ua(tmp_path: Path) -> None:
         ws, wss, tls = free_port(), free_port(), free_port()
         cfg = tmp_path / "residential-ws.cfg"
         cfg.write_text(seed_without_rtpengine(rig.ports.proxy, ws, wss, tls, cert, key))
-        rig.start_proxy("pysips", [*pysips_argv(cfg), "--workers", str(WORKERS)])
+        rig.start_proxy("pysips", [*pysips_argv(cfg), "--workers", str(WORKERS)], ready_timeout=READY_S)
         assert len(worker_pids(rig)) == WORKERS
         domain = f"{LOCALHOST}:{rig.ports.proxy}"
 
