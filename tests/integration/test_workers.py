@@ -68,6 +68,7 @@ loadmodule "registrar.so"
 loadmodule "mi_datagram.so"
 modparam("mi_datagram", "socket_name", "udp:127.0.0.1:@@MI_PORT@@")
 @@DB_MODULE@@
+@@EXTRA_MODULES@@
 
 route {
 	xlog("L_NOTICE", "worker $pp request $rm $ci\\n");
@@ -91,6 +92,7 @@ route {
 	}
 	t_check_trans();
 	if (is_method("REGISTER")) {
+		@@REGISTER_FLAGS@@
 		append_to_reply("X-Worker: $pp\\r\\n");
 		if (!save("location"))
 			sl_reply_error();
@@ -116,7 +118,20 @@ onreply_route[logged] {
 LOG_LINE = re.compile(r"worker (\d+) (request|reply) (\S+) (\S+)$", re.M)
 
 
-def start(rig: Rig, db: Path | None = None, db_mode: int = 0) -> int:
+# nathelper pings every binding each second; two unanswered pings remove it
+PINGING = """\
+loadmodule "nathelper.so"
+modparam("usrloc", "nat_bflag", "NAT")
+modparam("nathelper", "natping_interval", 1)
+modparam("nathelper", "sipping_bflag", "SIPPING")
+modparam("nathelper", "sipping_from", "sip:pinger@127.0.0.1")
+modparam("nathelper", "remove_on_timeout_bflag", "PING_REMOVE")
+modparam("nathelper", "ping_threshold", 1)
+modparam("nathelper", "max_pings_lost", 2)
+"""
+
+
+def start(rig: Rig, db: Path | None = None, db_mode: int = 0, pinging: bool = False) -> int:
     """pysips on SCRIPT; returns the MI datagram port."""
     rig.workdir.mkdir(parents=True, exist_ok=True)
     template = rig.workdir / "workers.cfg.in"
@@ -125,7 +140,9 @@ def start(rig: Rig, db: Path | None = None, db_mode: int = 0) -> int:
     values = rig.ports.template_values(
         MI_PORT=mi_port, DB_MODE=db_mode,
         DB_URL=f"sqlite://{db}" if db is not None else "sqlite:///nonexistent/unused.db",
-        DB_MODULE='loadmodule "db_sqlite.so"' if db is not None else "")
+        DB_MODULE='loadmodule "db_sqlite.so"' if db is not None else "",
+        EXTRA_MODULES=PINGING if pinging else "",
+        REGISTER_FLAGS="setbflag(NAT); setbflag(SIPPING); setbflag(PING_REMOVE);" if pinging else "")
     cfg = render_template(template, values, rig.workdir / "workers.cfg")
     rig.start_proxy("pysips", pysips_argv(cfg), ready_timeout=READY_S)
     return mi_port
@@ -315,7 +332,7 @@ def test_unchanged_with_one_worker(rig: Rig) -> None:
     template = rig.workdir / "one.cfg.in"
     template.write_text(SCRIPT.replace("udp_workers=4", "udp_workers=1"))
     values = rig.ports.template_values(MI_PORT=free_port(), DB_MODE=0, DB_URL="sqlite:///nonexistent/x.db",
-                                       DB_MODULE="")
+                                       DB_MODULE="", EXTRA_MODULES="", REGISTER_FLAGS="")
     rig.start_proxy("pysips", pysips_argv(render_template(template, values, rig.workdir / "one.cfg")))
     assert worker_pids(rig) == set()
     with_caller = Ua(rig.ports.proxy)
@@ -326,3 +343,51 @@ def test_unchanged_with_one_worker(rig: Rig) -> None:
     finally:
         with_caller.close()
         phone.close()
+
+
+def answer_pings(phone: Ua, seconds: float) -> int:
+    """Answers every OPTIONS that reaches `phone` for `seconds` with a 200; returns how many."""
+    answered = 0
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            data = phone.recv(left)
+        except TimeoutError:
+            break
+        if not data.startswith(b"OPTIONS "):
+            continue
+        head = data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        keep = [line for line in head[1:]
+                if line.split(b":", 1)[0].strip().lower() in (b"via", b"from", b"to", b"call-id", b"cseq")]
+        reply = b"\r\n".join([b"SIP/2.0 200 OK", *keep, b"Content-Length: 0", b"", b""])
+        phone.sock.sendto(reply, (LOCALHOST, rig_port(data)))
+        answered += 1
+    return answered
+
+
+def rig_port(options: bytes) -> int:
+    """Where a ping's answer goes: the top Via's port (the proxy's socket)."""
+    found = re.search(rb"Via: SIP/2.0/UDP [^:;]+:(\d+)", options)
+    assert found is not None, options[:300]
+    return int(found.group(1))
+
+
+def test_pings_sent_once_and_their_replies_found(rig: Rig) -> None:
+    """nathelper pings from one process (the owner of the tables), not from each worker; the
+    answers, whatever worker their Call-ID hashes to, reach the pinger (the Via branch's mark):
+    an answering phone keeps its binding, a silent one loses it."""
+    start(rig, pinging=True)
+    talker, silent, caller = Ua(rig.ports.proxy), Ua(rig.ports.proxy), Ua(rig.ports.proxy)
+    try:
+        assert talker.register("talker", talker.contact("talker"), 600).status == 200
+        assert silent.register("silent", silent.contact("silent"), 600).status == 200
+        pings = answer_pings(talker, 5.0)
+        # one ping a second, from one process: about five (four workers and the main process
+        # pinging would make twenty-five)
+        assert 3 <= pings <= 7, pings
+        assert invite_arrives(caller, talker, "talker"), proxy_log(rig)[-3000:]
+        callid = caller.invite("silent")
+        assert caller.final(callid=callid).status == 404, proxy_log(rig)[-3000:]
+    finally:
+        for peer in (talker, silent, caller):
+            peer.close()
