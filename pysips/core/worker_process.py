@@ -131,6 +131,8 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
             found = stats.find(obj[1])
             if found is not None and found.reset is not None:
                 found.reset()
+        elif kind == "reload":
+            engine.reload_routes()
         elif kind == "stop":
             stop.set()
         return False

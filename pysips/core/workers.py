@@ -118,6 +118,16 @@ class Supervisor:
         """Once the workers are forked (they must not inherit these): the main process's hooks."""
         self.shared.broadcast = self.broadcast
         self.engine.hooks.connection_closed.append(self._connection_closed)
+        own = self.engine.reloader
+
+        def reload_everywhere() -> bool:
+            # MI reload_routes: the script is checked here, then every worker reloads it too
+            if own is None or not own():
+                return False
+            self.broadcast(("reload",), -1)
+            return True
+
+        self.engine.reloader = reload_everywhere
 
     # ------------------------------------------------------------------ processes
 
