@@ -152,3 +152,31 @@ class Channel:
             self._loop.remove_writer(self._fd)
         self._out.clear()
         self._sock.close()
+
+
+def call_blocking(sock: socket.socket, req: int, obj: Any, timeout: float) -> Any:
+    """Request `req` and its answer, `(req, answer)`, over a socket used for nothing else,
+    blocking up to `timeout` seconds (the main process asking a worker an MI question); None when
+    none comes. Late answers to earlier requests are skipped."""
+    payload = pickle.dumps((req, obj), _PROTOCOL)
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(_HEADER.pack(len(payload)) + payload)
+        while True:
+            (length,) = _HEADER.unpack(_recv_exactly(sock, 4))
+            got, answer = pickle.loads(_recv_exactly(sock, length))
+            if got == req:
+                return answer
+    except (OSError, EOFError) as exc:
+        log.warning("no answer from a worker: %s", exc)
+        return None
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise EOFError("closed")
+        chunks += chunk
+    return bytes(chunks)

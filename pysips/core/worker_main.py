@@ -63,6 +63,7 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
     stats = mi_of(process).stats
     stats.remote = supervisor.remote_stat
     stats.remote_reset = supervisor.reset_stat
+    mi_of(process).fanout = supervisor.mi_fanout
     supervisor.install()
 
     bound: list[UdpListener | StreamListener] = []

@@ -138,6 +138,14 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         return False
 
     channel = Channel(ipc, loop, on_message, stop.set)
+    mi = mi_of(process)
+    mi_channel: list[Channel] = []
+
+    def on_mi(obj: Any) -> None:
+        req, request = obj
+        mi_channel[0].send((req, mi.handle(request)))
+
+    mi_channel.append(Channel(socket.socket(fileno=int(spec["mi_fd"])), loop, on_mi))
     channel_ref.append(channel)
     for obj in outbox:
         channel.send(obj)
@@ -168,6 +176,7 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         listener.close()
     await destroy_modules(loaded, process)
     channel.close()
+    mi_channel[0].close()
     return 0
 
 

@@ -32,8 +32,9 @@ from typing import TYPE_CHECKING, Any
 from pysips.core.api import Destination, Socket
 from pysips.core.callid_scan import call_id_of
 from pysips.core.engine import Engine
-from pysips.core.ipc import Channel
+from pysips.core.ipc import Channel, call_blocking
 from pysips.core.shared_state import MainSharedState
+from pysips.mi.merge import merge_responses
 from pysips.sip.receive import ReceiveInfo
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ STOP_GRACE_S = 5.0  # how long workers get to run their destroy before they are 
 RESPAWN_DELAY_S = 0.2  # between a worker's death and its replacement
 RESPAWN_MAX_DELAY_S = 30.0  # a worker that keeps dying before it is ready: at most this often
 STATS_INTERVAL_S = 0.5  # how often workers report their statistics (MI sums them)
+MI_TIMEOUT_S = 2.0  # how long the main process waits for one worker's MI answer
 READY_TIMEOUT_S = 60.0  # how long the main process waits for the first workers to load the script
 _MIN_MESSAGE = 16  # shorter: keepalives (CRLF, "jaK") or noise, as the engine ignores them
 
@@ -94,6 +96,7 @@ class _Worker:
     proc: subprocess.Popen[bytes] | None = None  # a replacement's (started by exec)
     stats: dict[str, float] = field(default_factory=dict)
     ready: bool = False
+    mi: socket.socket | None = None  # the main process's end of the worker's MI socketpair
     early_deaths: int = 0  # deaths before ready in a row: the restart delay doubles with each
 
 
@@ -113,6 +116,7 @@ class Supervisor:
         self.shared_groups: set[str] = set()
         self._sockets = {(s.proto, s.ip, s.port): s for s in engine.sockets}
         self._all_ready = asyncio.Event()
+        self._mi_req = 0
 
     def install(self) -> None:
         """Once the workers are forked (they must not inherit these): the main process's hooks."""
@@ -131,8 +135,8 @@ class Supervisor:
 
     # ------------------------------------------------------------------ processes
 
-    def _worker_spec(self, worker: _Worker, ipc_fd: int) -> dict[str, Any]:
-        return dict(self.spec, index=worker.index, ipc_fd=ipc_fd,
+    def _worker_spec(self, worker: _Worker, ipc_fd: int, mi_fd: int) -> dict[str, Any]:
+        return dict(self.spec, index=worker.index, ipc_fd=ipc_fd, mi_fd=mi_fd,
                     udp=[[s.proto, s.ip, s.port, os_sock.fileno()] for s, os_sock in self.udp_sockets])
 
     def fork_all(self, prepared: PreparedScript) -> None:
@@ -141,15 +145,20 @@ class Supervisor:
         and nothing a module opened."""
         for worker in self.workers:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            spec = self._worker_spec(worker, theirs.fileno())
+            mi_ours, mi_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            spec = self._worker_spec(worker, theirs.fileno(), mi_theirs.fileno())
             # what the child must not keep: the main process's ends of every channel
-            parent_ends = [ours.fileno()] + [w.channel.fileno for w in self.workers if w.channel is not None]
+            parent_ends = [ours.fileno(), mi_ours.fileno()]
+            parent_ends += [w.channel.fileno for w in self.workers if w.channel is not None]
+            parent_ends += [w.mi.fileno() for w in self.workers if w.mi is not None]
             pid = os.fork()
             if pid == 0:
                 from pysips.core.worker_process import run_forked
 
                 run_forked(spec, parent_ends, prepared)  # never returns
             theirs.close()
+            mi_theirs.close()
+            worker.mi = mi_ours
             self._attach(worker, ours, pid)
 
     async def wait_ready(self, timeout: float) -> bool:
@@ -183,12 +192,17 @@ class Supervisor:
         """A replacement: a fresh interpreter (the main process's modules run now, with their
         connections and threads; a fork would share them), with the sockets and its channel."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        spec = self._worker_spec(worker, theirs.fileno())
+        mi_ours, mi_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        spec = self._worker_spec(worker, theirs.fileno(), mi_theirs.fileno())
         env = dict(os.environ, **{SPEC_ENV: json.dumps(spec)})
-        fds = [theirs.fileno()] + [os_sock.fileno() for _, os_sock in self.udp_sockets]
+        fds = [theirs.fileno(), mi_theirs.fileno()] + [os_sock.fileno() for _, os_sock in self.udp_sockets]
         worker.proc = subprocess.Popen([sys.executable, "-m", "pysips.core.worker_process"], env=env,
                                        pass_fds=fds)
         theirs.close()
+        mi_theirs.close()
+        if worker.mi is not None:
+            worker.mi.close()
+        worker.mi = mi_ours
         self._attach(worker, ours, worker.proc.pid)
         assert worker.channel is not None
         for message in self.shared.snapshot():
@@ -247,6 +261,9 @@ class Supervisor:
                 self._exited(worker)
             if worker.channel is not None:
                 worker.channel.close()
+            if worker.mi is not None:
+                worker.mi.close()
+                worker.mi = None
 
     # ------------------------------------------------------------------ messages in
 
@@ -312,6 +329,19 @@ class Supervisor:
             self.engine.set_connection_lifetime(obj[1], obj[2])
         else:
             log.error("worker %d sent an unknown message %r", worker.index, kind)
+
+    # ------------------------------------------------------------------ MI
+
+    def mi_fanout(self, request: Any) -> dict[str, Any] | None:
+        """A per-worker MI command (dlg_list ...) run in every worker, the answers merged. The
+        main process waits for them (MI is rare; each worker answers from its loop at once)."""
+        self._mi_req += 1
+        responses = []
+        for worker in self.workers:
+            if worker.mi is None or not worker.ready:
+                continue
+            responses.append(call_blocking(worker.mi, self._mi_req, request, MI_TIMEOUT_S))
+        return merge_responses(responses)
 
     # ------------------------------------------------------------------ statistics
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import os
 import re
 import signal
@@ -98,6 +99,7 @@ route {
 			sl_reply_error();
 		exit;
 	}
+	@@INVITE_EXTRA@@
 	record_route();
 	append_hf("X-Worker: $pp\\r\\n");
 	if ($rU == "callee") {
@@ -131,7 +133,8 @@ modparam("nathelper", "max_pings_lost", 2)
 """
 
 
-def start(rig: Rig, db: Path | None = None, db_mode: int = 0, pinging: bool = False) -> int:
+def start(rig: Rig, db: Path | None = None, db_mode: int = 0, pinging: bool = False,
+          dialogs: bool = False) -> int:
     """pysips on SCRIPT; returns the MI datagram port."""
     rig.workdir.mkdir(parents=True, exist_ok=True)
     template = rig.workdir / "workers.cfg.in"
@@ -141,7 +144,8 @@ def start(rig: Rig, db: Path | None = None, db_mode: int = 0, pinging: bool = Fa
         MI_PORT=mi_port, DB_MODE=db_mode,
         DB_URL=f"sqlite://{db}" if db is not None else "sqlite:///nonexistent/unused.db",
         DB_MODULE='loadmodule "db_sqlite.so"' if db is not None else "",
-        EXTRA_MODULES=PINGING if pinging else "",
+        EXTRA_MODULES=(PINGING if pinging else "") + ('loadmodule "dialog.so"' if dialogs else ""),
+        INVITE_EXTRA='if (is_method("INVITE")) create_dialog();' if dialogs else "",
         REGISTER_FLAGS="setbflag(NAT); setbflag(SIPPING); setbflag(PING_REMOVE);" if pinging else "")
     cfg = render_template(template, values, rig.workdir / "workers.cfg")
     rig.start_proxy("pysips", pysips_argv(cfg), ready_timeout=READY_S)
@@ -332,7 +336,7 @@ def test_unchanged_with_one_worker(rig: Rig) -> None:
     template = rig.workdir / "one.cfg.in"
     template.write_text(SCRIPT.replace("udp_workers=4", "udp_workers=1"))
     values = rig.ports.template_values(MI_PORT=free_port(), DB_MODE=0, DB_URL="sqlite:///nonexistent/x.db",
-                                       DB_MODULE="", EXTRA_MODULES="", REGISTER_FLAGS="")
+                                       DB_MODULE="", EXTRA_MODULES="", REGISTER_FLAGS="", INVITE_EXTRA="")
     rig.start_proxy("pysips", pysips_argv(render_template(template, values, rig.workdir / "one.cfg")))
     assert worker_pids(rig) == set()
     with_caller = Ua(rig.ports.proxy)
@@ -391,3 +395,26 @@ def test_pings_sent_once_and_their_replies_found(rig: Rig) -> None:
     finally:
         for peer in (talker, silent, caller):
             peer.close()
+
+
+def test_mi_lists_the_dialogs_of_every_worker(rig: Rig) -> None:
+    """dlg_list, asked of the main process, merges the dialogs each worker holds."""
+    mi_port = start(rig, dialogs=True)
+    uas = rig.start_uas("uas_call.xml", calls=8)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        # eight calls held four seconds each
+        running = pool.submit(rig.run_uac, "uac_call.xml", "callee", calls=8, rate=20, duration_ms=4000,
+                              timeout_s=30)
+        time.sleep(2.5)
+        during = mi_datagram(mi_port, "dlg_list")
+        result = running.result(timeout=60)
+    uas.stop()
+    assert result.ok and result.successful == 8, rig.report(result)
+    dialogs = during["Dialogs"]
+    assert len(dialogs) == 8, during
+    assert {d["state"] for d in dialogs} == {4}, dialogs
+    callids = {d["callid"] for d in dialogs}
+    seen = workers_by_call(proxy_log(rig))
+    assert len(set().union(*(seen[c] for c in callids))) >= 2, seen
+    after = mi_datagram(mi_port, "dlg_list")["Dialogs"]
+    assert all(d["state"] == 5 for d in after), after
