@@ -26,8 +26,8 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class Channel:
-    __slots__ = ("_buf", "_closed", "_fd", "_loop", "_out", "_paused", "_sock", "_writing", "on_closed",
-                 "on_message")
+    __slots__ = ("_batch", "_buf", "_closed", "_fd", "_loop", "_out", "_paused", "_sock", "_writing",
+                 "on_closed", "on_message")
 
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop,
                  on_message: Callable[[Any], bool | None],
@@ -41,6 +41,9 @@ class Channel:
         self._writing = False
         self._closed = False
         self._paused = False
+        # frames sent during one loop turn, written together at its end: the main process
+        # dispatching a batch of datagrams makes one write (and one wake-up) per worker
+        self._batch: list[bytes] = []
         self.on_message = on_message
         self.on_closed = on_closed
         loop.add_reader(self._fd, self._on_readable)
@@ -57,7 +60,17 @@ class Channel:
         if self._closed:
             return
         payload = pickle.dumps(obj, _PROTOCOL)
-        frame = _HEADER.pack(len(payload)) + payload
+        batch = self._batch
+        if not batch:
+            self._loop.call_soon(self._write_batch)
+        batch.append(_HEADER.pack(len(payload)))
+        batch.append(payload)
+
+    def _write_batch(self) -> None:
+        if self._closed or not self._batch:
+            return
+        frame = b"".join(self._batch)
+        self._batch = []
         if self._out:
             self._out.append(memoryview(frame))
             return
@@ -146,6 +159,7 @@ class Channel:
     def close(self) -> None:
         if self._closed:
             return
+        self._write_batch()  # what this turn sent still goes, as far as the socket takes it
         self._closed = True
         self._loop.remove_reader(self._fd)
         if self._writing:
