@@ -418,3 +418,21 @@ def test_mi_lists_the_dialogs_of_every_worker(rig: Rig) -> None:
     assert len(set().union(*(seen[c] for c in callids))) >= 2, seen
     after = mi_datagram(mi_port, "dlg_list")["Dialogs"]
     assert all(d["state"] == 5 for d in after), after
+
+
+def test_message_without_call_id_answered_400_by_a_worker(rig: Rig) -> None:
+    """No Call-ID to hash: the message goes to a worker by its source address, which answers 400
+    as the single process does; keepalives (CRLF) are dropped on the way."""
+    start(rig)
+    peer = Ua(rig.ports.proxy)
+    try:
+        peer.sock.sendto(b"\r\n\r\n", (LOCALHOST, rig.ports.proxy))
+        peer.send("\n".join([
+            f"OPTIONS sip:{LOCALHOST}:{rig.ports.proxy} SIP/2.0",
+            f"Via: SIP/2.0/UDP {LOCALHOST}:{peer.port};branch=z9hG4bKnocallid;rport",
+            f"From: <sip:a@{LOCALHOST}>;tag=1", f"To: <sip:b@{LOCALHOST}>", "CSeq: 1 OPTIONS",
+            "Max-Forwards: 70", "Content-Length: 0", "", ""]))
+        answer = peer.recv(5.0)
+        assert answer.startswith(b"SIP/2.0 400 "), answer[:200]
+    finally:
+        peer.close()
