@@ -108,6 +108,12 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         if lst.socket.proto != "udp":
             engine.attach(lst.socket, _StreamRelay(lst.socket, rpc).send)
 
+    def keep_connection(conn_id: int, seconds: float) -> bool:
+        rpc.notify("lifetime", conn_id, seconds)
+        return True
+
+    engine.connection_owner = keep_connection
+
     stop = asyncio.Event()
     receive = engine.receive
     hooks = engine.hooks
