@@ -25,6 +25,7 @@ from pysips.core.workers import SPEC_ENV, STATS_INTERVAL_S, branch_mark
 from pysips.mi.runtime import mi_of
 from pysips.sip.branch import set_branch_mark
 from pysips.sip.receive import ReceiveInfo
+from pysips.transport.tls_vars import REMOTE_SESSIONS, SessionFacts
 from pysips.transport.udp import AsyncioClock, UdpListener
 
 if TYPE_CHECKING:
@@ -124,13 +125,16 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
     def on_message(obj: Any) -> bool:
         kind = obj[0]
         if kind == "m":
-            _, data, proto, lip, lport, sip, sport, conn_id = obj
+            _, data, proto, lip, lport, sip, sport, conn_id, tls = obj
+            if tls is not None and conn_id not in REMOTE_SESSIONS:
+                REMOTE_SESSIONS[conn_id] = SessionFacts(*tls)
             receive(data, ReceiveInfo(proto, lip, lport, sip, sport, conn_id))
         elif kind == "bus":
             shared.deliver(obj[1], obj[2])
         elif kind == "re":
             return rpc.answered(obj[1], obj[2])
         elif kind == "closed":
+            REMOTE_SESSIONS.pop(obj[1], None)
             for hook in list(hooks.connection_closed):
                 hook(obj[1])
         elif kind == "reset":

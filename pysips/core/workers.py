@@ -33,9 +33,12 @@ from pysips.core.api import Destination, Socket
 from pysips.core.callid_scan import call_id_of
 from pysips.core.engine import Engine
 from pysips.core.ipc import Channel, call_blocking
+from pysips.core.services import TLS_DOMAINS
 from pysips.core.shared_state import MainSharedState
 from pysips.mi.merge import merge_responses
 from pysips.sip.receive import ReceiveInfo
+from pysips.transport.stream_listeners import existing_streams
+from pysips.transport.tls_vars import session_facts
 
 if TYPE_CHECKING:
     from pysips.core.server import PreparedScript
@@ -117,6 +120,7 @@ class Supervisor:
         self._sockets = {(s.proto, s.ip, s.port): s for s in engine.sockets}
         self._all_ready = asyncio.Event()
         self._mi_req = 0
+        self._tls: dict[int, tuple[Any, ...]] = {}  # conn_id -> its TLS session's facts
 
     def install(self) -> None:
         """Once the workers are forked (they must not inherit these): the main process's hooks."""
@@ -287,8 +291,23 @@ class Supervisor:
             log.warning("worker %d is restarting: message from %s:%d dropped", worker.index, rcv.src_ip,
                         rcv.src_port)
             return
+        tls = self._tls_facts(rcv.conn_id) if rcv.proto in ("tls", "wss") else None
         channel.send(("m", data, rcv.proto, rcv.local_ip, rcv.local_port, rcv.src_ip, rcv.src_port,
-                      rcv.conn_id))
+                      rcv.conn_id, tls))
+
+    def _tls_facts(self, conn_id: int) -> tuple[Any, ...] | None:
+        """The TLS session of a connection, for the worker's `$tls_*` (once per connection)."""
+        found = self._tls.get(conn_id)
+        if found is not None:
+            return found
+        streams = existing_streams(self.engine)
+        conn = streams.table.by_id(conn_id) if streams is not None else None
+        obj = getattr(conn, "ssl_object", None)
+        if obj is None:
+            return None
+        facts = session_facts(obj, self.engine.process.services.get(TLS_DOMAINS))
+        self._tls[conn_id] = facts
+        return facts
 
     def broadcast(self, message: Any, skip: int) -> None:
         for worker in self.workers:
@@ -296,6 +315,7 @@ class Supervisor:
                 worker.channel.send(message)
 
     def _connection_closed(self, conn_id: int) -> None:
+        self._tls.pop(conn_id, None)
         self.broadcast(("closed", conn_id), -1)
 
     # ------------------------------------------------------------------ what workers ask
