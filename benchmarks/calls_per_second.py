@@ -9,6 +9,9 @@ when other processes share the machine's CPUs.
 
     python3 benchmarks/calls_per_second.py --proxy kamailio
     python3 benchmarks/calls_per_second.py --proxy pysips --config tests/integration/cfg/residential-test.cfg
+    python3 benchmarks/calls_per_second.py --proxy pysips --workers 2   # udp_workers=2
+
+The proxy's CPU counts its direct children too: Kamailio's and pysips's workers.
 """
 
 from __future__ import annotations
@@ -150,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--proxy", choices=("kamailio", "pysips"), required=True)
     parser.add_argument("--config", type=Path, help="config template (@@PROXY_PORT@@, @@UAS_PORT@@ ...)")
     parser.add_argument("--children", type=int, default=2, help="worker processes (Kamailio children)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="pysips worker processes (udp_workers; docs/workers.md)")
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--start-rate", type=int, default=100)
     parser.add_argument("--max-rate", type=int, default=20000)
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.proxy == "kamailio":
             rig.start_kamailio(config, **values)
         else:
-            rig.start_pysips(config, **values)
+            rig.start_pysips(config, **(values | {"CHILDREN": args.workers}))
 
     deadline = time.monotonic() + args.budget
     results: list[int] = []
@@ -179,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             if time.monotonic() + 2 * args.step_seconds > deadline:
                 print(f"budget of {args.budget:.0f}s used up after {repeat} repeat(s)")
                 break
-            print(f"repeat {repeat + 1}/{args.repeats} ({args.proxy}, {config.name}, "
-                  f"children={args.children})", flush=True)
+            procs = f"children={args.children}" if args.proxy == "kamailio" else f"workers={args.workers}"
+            print(f"repeat {repeat + 1}/{args.repeats} ({args.proxy}, {config.name}, {procs})", flush=True)
             best = search(start_proxy, Path(tmp) / f"run{repeat}", args, deadline, cpu_costs)
             print(f"  highest rate with zero failed calls: {best} calls/s", flush=True)
             results.append(best)

@@ -124,7 +124,7 @@ def users_csv(path: Path, count: int, prefix: str = "user") -> Path:
     return path
 
 
-def start_pysips(rig: Rig, sqlite_file: Path | None, wal: bool = False) -> None:
+def start_pysips(rig: Rig, sqlite_file: Path | None, wal: bool = False, workers: int = 1) -> None:
     rig.workdir.mkdir(parents=True, exist_ok=True)
     template = rig.workdir / "pysips-registrar.cfg.in"
     template.write_text(PYSIPS_SCRIPT)
@@ -136,7 +136,22 @@ def start_pysips(rig: Rig, sqlite_file: Path | None, wal: bool = False) -> None:
         + ('\nmodparam("db_sqlite", "exec_pragma", "journal_mode=wal")' if wal else ""),
     )
     cfg = render_template(template, values, rig.workdir / "pysips.cfg")
-    rig.start_proxy("pysips", pysips_argv(cfg))
+    # --workers: pysips's worker processes (docs/workers.md), overriding the script's udp_workers
+    rig.start_proxy("pysips", [*pysips_argv(cfg), "--workers", str(workers)], ready_timeout=30.0)
+
+
+def process_tree_rss_kib(pid: int) -> int:
+    """RSS of a process and its children (pysips's workers), in KiB."""
+    total = rss_kib(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == pid:
+                total += rss_kib(int(entry.name))
+    return total
 
 
 def kamailio_sqlite_file(path: Path, wal: bool = False) -> Path:
@@ -256,18 +271,18 @@ def kamailio_shm_used(ctl: Path) -> int:
     raise RuntimeError(f"no 'used' in kamcmd core.shmmem output: {out!r}")
 
 
-def memory_per_contact(workdir: Path, count: int, server: str) -> tuple[float, int, int]:
+def memory_per_contact(workdir: Path, count: int, server: str, workers: int = 1) -> tuple[float, int, int]:
     """Bytes per binding added (db_mode 0): pysips RSS, or Kamailio's shared memory in use.
     Also the figures before and after, in KiB."""
     with rig_in(workdir) as rig:
         ctl = workdir / "kamailio.ctl"
         if server == "pysips":
-            start_pysips(rig, None)
+            start_pysips(rig, None, workers=workers)
             assert rig.proxy is not None and rig.proxy.proc is not None
             pid = rig.proxy.proc.pid
 
             def measure() -> int:
-                return rss_kib(pid) * 1024
+                return process_tree_rss_kib(pid) * 1024
         else:
             start_kamailio(rig, None, 1, ctl)
 
@@ -293,11 +308,11 @@ TARGETS = ("pysips-mem", "pysips-sqlite", "kamailio-mem", "kamailio-sqlite")
 WAL_TARGETS = ("pysips-sqlite-wal", "kamailio-sqlite-wal")
 
 
-def starter(target: str, workdir: Path, run: int, children: int) -> Callable[[Rig], None]:
+def starter(target: str, workdir: Path, run: int, children: int, workers: int = 1) -> Callable[[Rig], None]:
     db = workdir / f"{target}-{run}.db" if "sqlite" in target else None
     wal = target.endswith("-wal")
     if target.startswith("pysips"):
-        return lambda rig: start_pysips(rig, db, wal)
+        return lambda rig: start_pysips(rig, db, wal, workers)
     if db is not None:
         kamailio_sqlite_file(db, wal)
     return lambda rig: start_kamailio(rig, db, children)
@@ -314,6 +329,7 @@ def main() -> None:
     ap.add_argument("--step-seconds", type=float, default=2.0)
     ap.add_argument("--max-steps", type=int, default=7)
     ap.add_argument("--kamailio-children", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1, help="pysips worker processes (udp_workers)")
     ap.add_argument("--mem-users", type=int, default=20000)
     args = ap.parse_args()
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -336,14 +352,15 @@ def main() -> None:
         for run in range(args.runs):
             for target in targets:
                 print(f"{target} run {run + 1}:", flush=True)
-                best = search(starter(target, workdir, run, args.kamailio_children),
+                best = search(starter(target, workdir, run, args.kamailio_children, args.workers),
                               workdir / f"{target}-{run}", csv, args)
                 print(f"  {target} run {run + 1}: {best}/s with zero failures", flush=True)
                 bests[target].append(best)
         medians = {t: statistics.median(v) for t, v in bests.items()}
         mems: dict[str, tuple[float, int, int]] = {}
         if args.mem_users:
-            mems["pysips RSS"] = memory_per_contact(workdir / "memory-pysips", args.mem_users, "pysips")
+            mems["pysips RSS"] = memory_per_contact(workdir / "memory-pysips", args.mem_users, "pysips",
+                                                    args.workers)
             if Path(KAMAILIO).exists():
                 mems["kamailio shm used"] = memory_per_contact(workdir / "memory-kamailio",
                                                                args.mem_users, "kamailio")

@@ -68,6 +68,12 @@ def _parse(path: str) -> object:
     help="on SIGTERM/SIGINT, serve transactions in flight this long, answering new requests 503 "
     "(0: stop at once, as OpenSIPS)",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    envvar="PYSIPS_WORKERS",
+    help="worker processes, overriding the script's udp_workers/children (docs/workers.md)",
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -83,6 +89,7 @@ def main(
     skip_unimplemented: bool,
     dns_servers: tuple[str, ...],
     shutdown_grace: float,
+    workers: int | None,
 ) -> None:
     """pysips: an OpenSIPS-compatible SIP server running opensips.cfg scripts."""
     if show_version:
@@ -135,7 +142,7 @@ def main(
         sys.exit(2)
     sys.exit(
         run_script_file(cfg_file, mpath=mpath, skip_unimplemented=skip_unimplemented, log_level=log_level,
-                        dns_servers=servers, shutdown_grace=shutdown_grace)
+                        dns_servers=servers, shutdown_grace=shutdown_grace, workers=workers)
     )
 
 

@@ -11,9 +11,12 @@ Return codes are OpenSIPS's: 1 authorized, -1 unknown user, -2 wrong password, -
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 from typing import Any
 
-from pysips.core.services import DIGEST_AUTH, REPLIES
+from pysips.core.services import DIGEST_AUTH, REPLIES, SHARED_STATE
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -119,7 +122,15 @@ def _check_secret(value: Any) -> str:
 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> AuthRuntime:
-    runtime = AuthRuntime(config_from(params))
+    config = config_from(params)
+    if mctx.get(SHARED_STATE) is not None:
+        # With worker processes each one tracks the one-time use of the nonces it issued: its own
+        # key (derived from `secret` when one is set) makes a nonce valid in that worker only, so
+        # no nonce authorizes a second request in another worker. The answer to a challenge
+        # carries the challenged request's Call-ID and reaches the same worker; a client reusing
+        # a nonce under another Call-ID is challenged again.
+        config.secret = hmac.new(config.secret, os.urandom(16), hashlib.sha256).digest()
+    runtime = AuthRuntime(config)
     mctx.provide(DIGEST_AUTH, runtime)
     return runtime
 

@@ -3,6 +3,7 @@ profile_get_size, profile_list_dlgs."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -184,3 +185,5 @@ COMMANDS = (
     command("profile_list_dlgs", "the dialogs of a profile",
             {("profile",): mi_profile_list_dlgs, ("profile", "value"): mi_profile_list_dlgs}, "dialog"),
 )
+# every worker process keeps its own dialogs: with workers, MI asks them all and merges the answers
+COMMANDS = tuple(dataclasses.replace(cmd, per_worker=True) for cmd in COMMANDS)

@@ -103,6 +103,7 @@ exports = ModuleExports(
     ),
     provides=(HTTP,),
     init=_init,
+    main_process_only=True,  # one MI endpoint, in the main process, with workers
     destroy=_destroy,
     mi_commands=(command("httpd_list_root_path", "lists the root paths served by httpd",
                          {(): _list_root_path}, "httpd"),),

@@ -107,6 +107,7 @@ exports = ModuleExports(
                     doc="not implemented: a load error"),
     ),
     init=_init,
+    main_process_only=True,  # one MI endpoint, in the main process, with workers
     destroy=_destroy,
     doc="JSON-RPC management interface over a FIFO file",
 )

@@ -64,5 +64,6 @@ exports = ModuleExports(
     ),
     requires=(HTTP,),
     init=_init,
+    main_process_only=True,  # one MI endpoint, in the main process, with workers
     doc="JSON-RPC management interface over HTTP",
 )

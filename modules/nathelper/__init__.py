@@ -9,10 +9,11 @@ registered contacts get keepalives (see pinger.py).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
-from pysips.core.services import LOCATION
+from pysips.core.services import LOCATION, SHARED_STATE
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -160,6 +161,11 @@ def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> NatHelper:
                                   int(params.get("natping_interval") or 0)),
         max_pings_lost=int(params.get("max_pings_lost") or 3),
     )
+    shared = mctx.get(SHARED_STATE)
+    if shared is not None and not shared.owner:
+        # with worker processes the owner of usrloc's tables pings them, once (OpenSIPS's timer
+        # process does); a worker's pinger stays idle
+        config = dataclasses.replace(config, interval=0)
     return NatHelper(avp_key(str(rcv)) if rcv else None, Pinger(config, mctx.process),
                      str(params.get("nortpproxy_str") or ""), parse_oldip_skip(params.get("oldip_skip")))
 

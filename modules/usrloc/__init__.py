@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pysips.core.services import LOCATION
+from pysips.core.services import LOCATION, SHARED_STATE
 from pysips.script.context import ProcessState
 from pysips.script.errors import FixupError
 from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
@@ -41,7 +41,8 @@ def _push_only(value: Any) -> Any:
 
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> Usrloc:
-    ul = Usrloc(config_from(params), mctx.flags, mctx.process.core)
+    # SHARED_STATE is there when the server runs worker processes (the core provides it)
+    ul = Usrloc(config_from(params), mctx.flags, mctx.process.core, shared=mctx.get(SHARED_STATE))
     mctx.provide(LOCATION, ul)
     return ul
 

@@ -31,11 +31,13 @@ DB_ONLY = 3
 
 # (table, binding, old connection id, new connection id): keeps the by-connection index current
 ConnHook = Callable[["UDomain", UContact, int, int], None]
+# ("ins" | "upd" | "del", table, binding) after a change: how worker processes share the table
+ChangeHook = Callable[[str, "UDomain", UContact], None]
 
 
 class UDomain:
-    __slots__ = ("_deleted", "db", "expired", "flag_bits", "flag_names", "labels", "mode", "name", "on_conn",
-                 "records", "size", "time_order", "use_domain")
+    __slots__ = ("_deleted", "db", "expired", "flag_bits", "flag_names", "labels", "mode", "name",
+                 "on_change", "on_conn", "records", "size", "time_order", "use_domain")
 
     def __init__(
         self,
@@ -61,6 +63,7 @@ class UDomain:
         self._deleted: list[int] = []  # contact_ids to delete at the next write-back flush
         self.expired = 0  # bindings the expiry timer removed (MI statistic <table>-expires)
         self.on_conn: ConnHook | None = None
+        self.on_change: ChangeHook | None = None
         self.size = size  # OpenSIPS's hash table size: shown by ul_dump, shapes the contact ids
         self.labels = SlotLabels(size)
 
@@ -193,6 +196,8 @@ class UDomain:
         rec.add(c)
         if c.conn_id and self.on_conn is not None:
             self.on_conn(self, c, 0, c.conn_id)
+        if self.on_change is not None:
+            self.on_change("ins", self, c)
         return True
 
     def update(self, rec: URecord, c: UContact, new: UContact) -> bool:
@@ -213,6 +218,8 @@ class UDomain:
             c.state = DIRTY
         if old_conn != c.conn_id and self.on_conn is not None:
             self.on_conn(self, c, old_conn, c.conn_id)
+        if self.on_change is not None:
+            self.on_change("upd", self, c)
         return True
 
     def delete(self, rec: URecord, c: UContact) -> bool:
@@ -220,6 +227,8 @@ class UDomain:
         self.release(rec)
         if c.conn_id and self.on_conn is not None:
             self.on_conn(self, c, c.conn_id, 0)
+        if self.on_change is not None:
+            self.on_change("del", self, c)
         if c.flags & FL_MEM or c.state == NEW:
             return True
         if self.mode == WRITE_BACK:

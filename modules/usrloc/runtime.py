@@ -6,18 +6,21 @@ for a table, `nat_flag`, `all_contacts()`, and the settings registrar needs (mat
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pysips.core.services import SharedChannel, SharedStateService
 from pysips.db.api import Database, DbError, connect
 from pysips.script.errors import FixupError
 from pysips.script.flags import FlagKind, FlagRegistry
 
 from .config import UlConfig
 from .contact import UContact, methods_mask
-from .domain import NO_DB, UDomain
+from .domain import DB_ONLY, NO_DB, UDomain
 from .record import check_cseq
+from .sharing import Change, contact_from, delete_change, insert_change, update_change
 
 log = logging.getLogger("pysips.usrloc")
 
@@ -29,10 +32,18 @@ class UsrlocError(Exception):
 
 
 class Usrloc:
-    __slots__ = ("_by_conn", "_flags", "_timer", "config", "core", "db", "domains")
+    __slots__ = ("_applying", "_by_conn", "_channel", "_flags", "_timer", "config", "core", "db", "domains",
+                 "replica")
 
     def __init__(self, config: UlConfig, flags: FlagRegistry | None = None, core: Any = None,
-                 db: Database | None = None) -> None:
+                 db: Database | None = None, shared: SharedStateService | None = None) -> None:
+        # With worker processes (shared given) and tables in memory, each process keeps a copy:
+        # the owner's is the persistent one; a replica keeps no database and runs no expiry
+        self._channel: SharedChannel | None = None
+        self._applying = False
+        self.replica = shared is not None and not shared.owner and config.mode != DB_ONLY
+        if self.replica:
+            config = dataclasses.replace(config, mode=NO_DB)
         self.config = config
         self._flags = flags
         self.core = core
@@ -48,8 +59,13 @@ class Usrloc:
         if self.db is not None:
             # the usual table is opened at startup, so a broken database stops the server there
             self.domain(DEFAULT_TABLE)
+        if shared is not None and config.mode != DB_ONLY:
+            self._channel = shared.share("usrloc", self.apply_change, self.snapshot)
+            for dom in self.domains.values():
+                dom.on_change = self._publish
         if core is not None:
-            if config.handle_lost_tcp:
+            # a replica hears of lost connections through the owner's deletions
+            if config.handle_lost_tcp and not self.replica:
                 core.hooks.connection_closed.append(self.connection_closed)
             self._schedule()
 
@@ -77,6 +93,8 @@ class Usrloc:
                       self._flag_names, self._flag_bits, self.config.desc_time_order,
                       self.config.hash_size)
         dom.on_conn = self._index_conn if self.config.handle_lost_tcp else None
+        if self._channel is not None:
+            dom.on_change = self._publish
         if self.db is not None:
             try:
                 dom.prepare_table()
@@ -115,7 +133,10 @@ class Usrloc:
     # ------------------------------------------------------------------ timer
 
     def timer(self, now: float) -> int:
-        """One timer run: expire bindings everywhere, flush write-back. Returns bindings removed."""
+        """One timer run: expire bindings everywhere, flush write-back. Returns bindings removed.
+        A replica leaves it to the owner, whose deletions it applies."""
+        if self.replica:
+            return 0
         removed = 0
         for dom in list(self.domains.values()):
             removed += dom.expire(now)
@@ -142,6 +163,55 @@ class Usrloc:
         if self.db is not None:
             self.db.close()
 
+    # ------------------------------------------------------------------ worker processes
+
+    def _publish(self, op: str, dom: UDomain, c: UContact) -> None:
+        channel = self._channel
+        if channel is None or self._applying:
+            return
+        if op == "ins":
+            channel.publish(insert_change(dom.name, c))
+        elif op == "upd":
+            channel.publish(update_change(dom.name, c))
+        else:
+            channel.publish(delete_change(dom.name, c))
+
+    def snapshot(self) -> list[Change]:
+        """Every binding, as the insertions that rebuild the tables in a new worker."""
+        return [insert_change(dom.name, c) for dom, c in self.all_contacts()]
+
+    def apply_change(self, change: Change) -> None:
+        """A change another process made: applied here, not published again."""
+        op, table, aor = change[0], str(change[1]), str(change[2])
+        dom = self.domain(table)
+        self._applying = True
+        try:
+            if op == "ins":
+                new = contact_from(change[3])
+                rec = dom.get_or_create(aor)
+                old = _by_id(rec.contacts, new.contact_id, new.uri)
+                if old is None:
+                    dom.insert(rec, new)
+                else:
+                    dom.update(rec, old, new)
+            elif op == "upd":
+                new = contact_from(change[4])
+                rec = dom.get_or_create(aor)
+                old = _by_id(rec.contacts, int(change[3]), new.uri)
+                if old is None:
+                    dom.insert(rec, new)
+                else:
+                    dom.update(rec, old, new)
+            elif op == "del":
+                found = dom.get(aor)
+                old = _by_id(found.contacts, int(change[3]), str(change[4])) if found is not None else None
+                if found is not None and old is not None:
+                    dom.delete(found, old)
+            else:
+                log.error("usrloc: unknown shared change %r", op)
+        finally:
+            self._applying = False
+
     # ------------------------------------------------------------------ connections
 
     def _index_conn(self, dom: UDomain, c: UContact, old: int, new: int) -> None:
@@ -163,6 +233,18 @@ class Usrloc:
             if rec is not None and c in rec.contacts:
                 log.info("usrloc: connection %d closed, removing %s of %s", conn_id, c.uri, c.aor)
                 dom.delete(rec, c)
+
+
+def _by_id(contacts: list[UContact], contact_id: int, uri: str) -> UContact | None:
+    """The binding a change names: by id (ids travel with bindings), else by Contact URI."""
+    if contact_id:
+        for c in contacts:
+            if c.contact_id == contact_id:
+                return c
+    for c in contacts:
+        if c.uri == uri:
+            return c
+    return None
 
 
 RuntimeFactory = Callable[[UlConfig], Usrloc]

@@ -163,6 +163,8 @@ class Engine:
         # set by the server: re-parses the script and swaps the routes (MI reload_routes)
         self.reloader: Callable[[], bool] | None = None
         self.mhomed: OutSocketChooser | None = None  # set_mhomed()
+        # set in a worker process (pysips.core.worker_process): where connection lifetimes go
+        self.connection_owner: Callable[[int, float], bool] | None = None
         # requests whose script is suspended (waiting on the network), by transaction key: their
         # retransmissions are dropped until the script ends (tm absorbs them once it has a
         # transaction; before that nothing else would)
@@ -223,6 +225,9 @@ class Engine:
         from pysips.transport.stream_listeners import existing_streams
 
         streams = existing_streams(self)
+        if streams is None and self.connection_owner is not None:
+            # a worker process: the main process holds the connections
+            return self.connection_owner(conn_id, seconds)
         return streams is not None and streams.set_connection_lifetime(conn_id, seconds)
 
     def set_mhomed(self, on: bool) -> None:

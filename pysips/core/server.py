@@ -1,9 +1,8 @@
 """Running a script: listeners bound, modules initialised, startup_route run, messages served.
 
 `run_script_file(path)` is what `pysips -f FILE` calls; `python3 -m pysips.core.server -f FILE`
-does the same without the CLI. One worker process for now: each worker owns its sockets (bound
-with SO_REUSEPORT when `reuse_port` is set), so several workers can share a port later, with
-Call-ID affinity to keep a transaction's messages in one process.
+does the same without the CLI. One process unless `udp_workers` (or `--workers`) asks for more:
+then pysips.core.worker_main runs the main process and its workers (docs/workers.md).
 
 UDP, TCP, TLS, WS and WSS listeners are served (the stream ones by pysips.transport). A listener of
 another protocol (sctp, bin, hep ...) is a startup error naming it, unless `skip_unimplemented`
@@ -65,6 +64,8 @@ class ServeOptions:
     dns_servers: tuple[tuple[str, int], ...] = ()
     # seconds SIGTERM/SIGINT waits for transactions in flight (`pysips --shutdown-grace`; 0: none)
     shutdown_grace: float = DEFAULT_GRACE_S
+    # worker processes: overrides the script's udp_workers (`pysips --workers`); None: the script's
+    workers: int | None = None
     # called once every listener is bound (tests use it to learn the server is up)
     on_ready: Callable[[Engine], None] | None = None
 
@@ -125,13 +126,21 @@ def route_reloader(path: Path, engine: Engine, mpath: str | None, loaded: Any) -
     return reload
 
 
-async def serve_script(path: str | Path, options: ServeOptions | None = None,
-                       stop: asyncio.Event | None = None) -> int:
-    """Load, bind, run until SIGTERM/SIGINT (or `stop`); returns the process exit status."""
+@dataclass(slots=True)
+class PreparedScript:
+    """A script parsed and loaded on a fresh engine, with its listeners (not bound yet)."""
+
+    path: Path
+    loaded: Any  # pysips.script.compile.LoadedScript
+    engine: Engine
+    listeners: list[Listener]
+
+
+async def prepare_script(path: str | Path, opts: ServeOptions) -> PreparedScript | int:
+    """Parse and load the script and make its engine; an exit status when it cannot."""
     from pysips.script.errors import ScriptLoadError
     from pysips.script.parse import ScriptSyntaxError, parse_file
 
-    opts = options or ServeOptions()
     setup_logging(opts.log_level if opts.log_level is not None else DEFAULT_LOG_LEVEL)
     file = Path(path)
     try:
@@ -182,7 +191,67 @@ async def serve_script(path: str | Path, options: ServeOptions | None = None,
         dns.set_timing(*(int(v) if v is not None else None for v in timing))
     engine.set_mhomed(bool(loaded.core.get("mhomed")))
     engine.translate_503 = not loaded.core.get("disable_503_translation")
-    return await serve(loaded, engine, listeners, opts, stop)
+    return PreparedScript(file, loaded, engine, listeners)
+
+
+async def serve_script(path: str | Path, options: ServeOptions | None = None,
+                       stop: asyncio.Event | None = None) -> int:
+    """Load, bind, run until SIGTERM/SIGINT (or `stop`); returns the process exit status."""
+    opts = options or ServeOptions()
+    prepared = await prepare_script(path, opts)
+    if isinstance(prepared, int):
+        return prepared
+    from pysips.core.workers import worker_count
+
+    count = worker_count(prepared.loaded.core, opts.workers)
+    if count > 1:
+        from pysips.core.worker_main import serve_with_workers
+
+        return await serve_with_workers(prepared, opts, count, stop)
+    return await serve(prepared.loaded, prepared.engine, prepared.listeners, opts, stop)
+
+
+def install_routes(loaded: Any, engine: Engine) -> None:
+    """The script's main, onreply and error routes, as the engine runs them."""
+    main = loaded.main_route
+    engine.main_route = main.run if main is not None else None
+    onreply = loaded.route(ast.RouteKind.ONREPLY, None)
+    engine.onreply_route = onreply.run if onreply is not None else None
+    error_route = loaded.error_route
+    engine.error_route = error_route.run if error_route is not None else None
+
+
+async def start_modules(loaded: Any, engine: Engine, main_process: bool = True) -> bool:
+    """Every module's init and child_init, then event routes wired to the engine; False (after
+    printing why and destroying what started) when a module does not start."""
+    process = engine.process
+    try:
+        loaded.init_modules(process, main_process)
+        loaded.child_init(process, main_process)
+    except Exception as exc:
+        # a port in use, a database that does not open...: a start error, not a traceback
+        log.debug("module initialisation failed", exc_info=True)
+        print(f"pysips: {_start_error(loaded, process, exc)}", file=sys.stderr)
+        await destroy_modules(loaded, process)
+        return False
+    events = events_of(process)
+    if events is not None:
+        # event_route runs after the work that raised the event, as OpenSIPS hands it to another
+        # process; through the engine, so an error in it costs that run only
+        def schedule(work: Callable[[], None]) -> None:
+            engine.call_at(engine.now(), work)
+
+        events.schedule = schedule
+        events.route_runner = lambda run, ctx: engine.run_route(ctx, run)
+    tune_gc()
+    return True
+
+
+def run_startup_route(loaded: Any, engine: Engine) -> None:
+    startup = loaded.route(ast.RouteKind.STARTUP, None)
+    if startup is not None:
+        start_ctx = MsgContext(engine.process, None, None, RouteType.STARTUP, engine.wall_time())
+        engine.run_route(start_ctx, startup.run)
 
 
 def _start_error(loaded: Any, process: ProcessState, exc: Exception) -> str:
@@ -199,32 +268,9 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
     """Run a loaded script (pysips.script.compile.LoadedScript) on an engine until stopped."""
     opts = options or ServeOptions()
     process = engine.process
-    main = loaded.main_route
-    engine.main_route = main.run if main is not None else None
-    onreply = loaded.route(ast.RouteKind.ONREPLY, None)
-    engine.onreply_route = onreply.run if onreply is not None else None
-    error_route = loaded.error_route
-    engine.error_route = error_route.run if error_route is not None else None
-
-    try:
-        loaded.init_modules(process)
-        loaded.child_init(process)
-    except Exception as exc:
-        # a port in use, a database that does not open...: a start error, not a traceback
-        log.debug("module initialisation failed", exc_info=True)
-        print(f"pysips: {_start_error(loaded, process, exc)}", file=sys.stderr)
-        await destroy_modules(loaded, process)
+    install_routes(loaded, engine)
+    if not await start_modules(loaded, engine):
         return 1
-    events = events_of(process)
-    if events is not None:
-        # event_route runs after the work that raised the event, as OpenSIPS hands it to another
-        # process; through the engine, so an error in it costs that run only
-        def schedule(work: Callable[[], None]) -> None:
-            engine.call_at(engine.now(), work)
-
-        events.schedule = schedule
-        events.route_runner = lambda run, ctx: engine.run_route(ctx, run)
-    tune_gc()
 
     loop = asyncio.get_running_loop()
     bound: list[UdpListener | StreamListener] = []
@@ -243,10 +289,7 @@ async def serve(loaded: Any, engine: Engine, listeners: list[Listener], options:
             bound.append(started)
             engine.attach(sock, started.send)
 
-        startup = loaded.route(ast.RouteKind.STARTUP, None)
-        if startup is not None:
-            start_ctx = MsgContext(process, None, None, RouteType.STARTUP, engine.wall_time())
-            engine.run_route(start_ctx, startup.run)
+        run_startup_route(loaded, engine)
 
         for started in bound:
             log.log(25, "listening on %s", started.sock.name)
@@ -302,10 +345,10 @@ def tune_gc() -> None:
 
 def run_script_file(path: str | Path, *, mpath: str | None = None, skip_unimplemented: bool = False,
                     log_level: int | None = None, dns_servers: tuple[tuple[str, int], ...] = (),
-                    shutdown_grace: float = DEFAULT_GRACE_S) -> int:
+                    shutdown_grace: float = DEFAULT_GRACE_S, workers: int | None = None) -> int:
     """The entry for `pysips -f FILE`: returns the exit status."""
     options = ServeOptions(skip_unimplemented=skip_unimplemented, mpath=mpath, log_level=log_level,
-                           dns_servers=dns_servers, shutdown_grace=shutdown_grace)
+                           dns_servers=dns_servers, shutdown_grace=shutdown_grace, workers=workers)
     try:
         return asyncio.run(serve_script(path, options))
     except KeyboardInterrupt:

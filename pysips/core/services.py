@@ -19,6 +19,7 @@ all a module may rely on of another: nothing is imported from a module, nothing 
 | UAC_CREDENTIALS | uac_auth   | UacCredentialService |
 | TLS_DOMAINS    | tls_mgm     | TlsDomains (pysips.transport.tls_domains) |
 | PROTO_SERVICES[proto] | proto_tcp/tls/ws/wss | the module's parameters (dict) |
+| SHARED_STATE   | the core, with worker processes | SharedStateService (pysips.core.workers) |
 """
 
 from __future__ import annotations
@@ -533,3 +534,41 @@ PROTO_SERVICES: dict[str, Service[dict[str, Any]]] = {
     proto: Service(f"proto_{proto}", f"proto_{proto}", f"{proto.upper()} listeners and connections")
     for proto in ("tcp", "tls", "ws", "wss")
 }
+
+
+# ------------------------------------------------------------------------------------ workers
+
+
+class SharedChannel(Protocol):
+    """One module's share of state kept alike in every worker process (see SharedStateService)."""
+
+    def publish(self, change: Any) -> None:
+        """Hands `change` to every other process's `apply`, in order. In a script greenlet it
+        returns once the main process has queued it to every worker, so a message handled after
+        this one, in any worker, sees it; elsewhere it is sent without waiting."""
+        ...
+
+
+class SharedStateService(Protocol):
+    """What OpenSIPS keeps in shared memory, for a server running several worker processes
+    (`udp_workers` > 1): a module shares a table by publishing its changes, and every process
+    applies them to its own copy. One process (`owner`) keeps the copy that is persisted
+    (database writes, write-back flushes, expiry); the others keep replicas. Provided by the core
+    before any module's init, and only when workers run: a module that finds no provider runs in
+    one process and keeps its state as before."""
+
+    @property
+    def owner(self) -> bool:
+        """True in the process that owns the persistent copy (the main process)."""
+        ...
+
+    def share(self, name: str, apply: Callable[[Any], None],
+              snapshot: Callable[[], list[Any]]) -> SharedChannel:
+        """Joins channel `name`: `apply(change)` runs for every change another process published;
+        `snapshot()` (asked of the owner) lists the changes that rebuild its whole state, replayed
+        to a worker that starts (or restarts) before it handles its first message."""
+        ...
+
+
+SHARED_STATE: Service[SharedStateService] = Service("shared_state", "core",
+                                                    "state shared by worker processes")

@@ -40,12 +40,16 @@ class MICommand:
     recipes: tuple[Recipe, ...]
     doc: str = ""
     module: str = "core"
+    # Its answer depends on state each worker process keeps (dialogs): with worker processes the
+    # main process asks every worker and merges their answers (pysips.mi.merge)
+    per_worker: bool = False
 
 
 def command(name: str, doc: str, recipes: Mapping[tuple[str, ...], Handler],
-            module: str = "core") -> MICommand:
+            module: str = "core", per_worker: bool = False) -> MICommand:
     """`command("ul_dump", "...", {(): dump, ("brief",): dump})`"""
-    return MICommand(name, tuple(Recipe(params, fn) for params, fn in recipes.items()), doc, module)
+    return MICommand(name, tuple(Recipe(params, fn) for params, fn in recipes.items()), doc, module,
+                     per_worker)
 
 
 class MICall:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pysips.mi.command import MICall, MICommand
@@ -33,6 +33,9 @@ class MIRuntime:
         self.started = time.time()
         self.roles: list[str] = []  # what this process does, for `ps` ("HTTPD 127.0.0.1:8888" ...)
         self._core_stats_done = False
+        # set in the main process of a server with workers: runs a per-worker command in every
+        # worker and returns the merged response
+        self.fanout: Callable[[Any], dict[str, Any] | None] | None = None
         from pysips.mi.core_cmds import CORE_COMMANDS
 
         self.registry.register_all(CORE_COMMANDS)
@@ -62,6 +65,11 @@ class MIRuntime:
     def handle(self, request: Any) -> dict[str, Any] | None:
         """A decoded JSON-RPC request to its response object (None: notification)."""
         self.refresh()
+        if self.fanout is not None and isinstance(request, dict):
+            method = request.get("method")
+            cmd = self.lookup(method) if isinstance(method, str) else None
+            if cmd is not None and cmd.per_worker:
+                return self.fanout(request)
         return handle_request(request, self.lookup, lambda names, values: MICall(self, names, values))
 
     def handle_text(self, text: str | bytes, pretty: bool = False) -> bytes | None:

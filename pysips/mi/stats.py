@@ -27,13 +27,24 @@ class Stat:
         return f"{self.group}:{self.name}"
 
 
+# With worker processes (pysips.core.workers) the main process's statistics add the workers'
+# values: remote(full name) is their sum, remote_reset(full name) clears them
+Remote = Callable[[str], int | float]
+RemoteReset = Callable[[str], None]
+
+
 class StatsRegistry:
-    __slots__ = ("_groups",)
+    __slots__ = ("_groups", "remote", "remote_reset")
 
     def __init__(self) -> None:
         self._groups: dict[str, dict[str, Stat]] = {}
+        self.remote: Remote | None = None
+        self.remote_reset: RemoteReset | None = None
 
     def register(self, group: str, name: str, get: Getter, reset: Resetter | None = None) -> Stat:
+        remote = self.remote
+        if remote is not None:
+            get, reset = _summed(f"{group}:{name}", get, reset, remote, self.remote_reset)
         stat = Stat(group, name, get, reset)
         self._groups.setdefault(group, {})[name] = stat
         return stat
@@ -93,3 +104,20 @@ class StatsRegistry:
     def __iter__(self) -> Iterator[Stat]:
         for stats in self._groups.values():
             yield from stats.values()
+
+
+def _summed(full_name: str, get: Getter, reset: Resetter | None, remote: Remote,
+            remote_reset: RemoteReset | None) -> tuple[Getter, Resetter | None]:
+    def summed_get() -> int | float:
+        return get() + remote(full_name)
+
+    if reset is None:
+        return summed_get, None
+    local_reset = reset
+
+    def summed_reset() -> None:
+        local_reset()
+        if remote_reset is not None:
+            remote_reset(full_name)
+
+    return summed_get, summed_reset

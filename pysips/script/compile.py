@@ -124,13 +124,16 @@ class LoadedScript:
                     events.add_event_route(name, route.run)
         return events
 
-    def init_modules(self, process: ProcessState) -> None:
+    def init_modules(self, process: ProcessState, main_process: bool = True) -> None:
         """Run each module's `init` in dependency order; the returned object is its runtime state.
-        Then check it registered what it `provides`, and add its MI commands and statistics."""
+        Then check it registered what it `provides`, and add its MI commands and statistics.
+        In a worker process (`main_process` False) the main-process-only modules are left out."""
         self.init_events(process)
         for name in self.init_order:
             mod = self.modules[name]
             exports = mod.exports
+            if exports.main_process_only and not main_process:
+                continue
             if exports.init is not None:
                 ictx = ModuleInitContext(name, process, self.flags, self, self.pv_registry)
                 process.modules[name] = exports.init(ictx, mod.params)
@@ -143,9 +146,11 @@ class LoadedScript:
             if exports.mi_commands or exports.stats:
                 register_module_mi(process, name, exports, process.modules.get(name))
 
-    def child_init(self, process: ProcessState) -> None:
+    def child_init(self, process: ProcessState, main_process: bool = True) -> None:
         for name in self.init_order:
             mod = self.modules[name]
+            if mod.exports.main_process_only and not main_process:
+                continue
             if mod.exports.child_init is not None:
                 mod.exports.child_init(process, process.modules.get(name))
 

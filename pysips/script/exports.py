@@ -259,6 +259,9 @@ class ModuleExports:
     # A module OpenSIPS 3.x no longer has (2.x avpops): what 3.x offers instead, shown by
     # `pysips -c` as a warning at its loadmodule.
     legacy: str = ""
+    # Its init runs in the main process only, not in worker processes (udp_workers > 1): the MI
+    # servers, which OpenSIPS runs in processes of their own, listen once.
+    main_process_only: bool = False
     functions_by_name: dict[str, FunctionExport] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

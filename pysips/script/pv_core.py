@@ -717,7 +717,6 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
     """Every core pseudo-variable class, by name (with the OpenSIPS aliases)."""
     f = _name_addr_getters("from_")
     t = _name_addr_getters("to")
-    pid = os.getpid()
     table: dict[str, PVFactory] = {
         # request URI
         "ru": _plain(_get_ruri, _set_ruri),
@@ -782,7 +781,8 @@ def core_factories(start_time: float) -> dict[str, PVFactory]:
         "rc": _plain(lambda c: c.retcode),
         "mf": _plain(lambda c: c.flags),
         "bf": _plain(lambda c: c.bflags),
-        "pp": _plain(lambda c: pid),
+        # asked each time: a worker forked after the script loaded has its own pid
+        "pp": _plain(lambda c: os.getpid()),
         "cfg_line": _cfg_line,
         "cfg_file": _cfg_file,
         "C": make_color,

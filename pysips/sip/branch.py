@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 
 _SECRET = os.urandom(16)
 _counter = 0
+# This process's mark at the start of the branches it makes (after the cookie); empty in a single
+# process. With worker processes the main process reads it on a reply's top Via and hands the
+# reply to the process that sent the request (pysips.core.workers).
+_mark = ""
+
+
+def set_branch_mark(mark: str) -> None:
+    global _mark
+    _mark = mark
 
 
 def new_branch() -> str:
@@ -26,19 +35,22 @@ def new_branch() -> str:
     global _counter
     _counter += 1
     digest = hashlib.blake2b(_counter.to_bytes(8, "big"), key=_SECRET, digest_size=10).hexdigest()
-    return MAGIC_COOKIE + digest
+    return MAGIC_COOKIE + _mark + digest
 
 
 def make_branch(tx_id: str, branch_no: int) -> str:
     """The branch of fork `branch_no` of the transaction `tx_id` (no '.' in tx_id)."""
-    return f"{MAGIC_COOKIE}{tx_id}.{branch_no}"
+    return f"{MAGIC_COOKIE}{_mark}{tx_id}.{branch_no}"
 
 
 def parse_branch(branch: str | None) -> tuple[str, int] | None:
     """(tx_id, branch_no) from a branch made by make_branch, else None."""
     if not branch or not branch.startswith(MAGIC_COOKIE):
         return None
-    tx_id, dot, number = branch[len(MAGIC_COOKIE) :].rpartition(".")
+    rest = branch[len(MAGIC_COOKIE) :]
+    if _mark and rest.startswith(_mark):
+        rest = rest[len(_mark) :]
+    tx_id, dot, number = rest.rpartition(".")
     if not dot or not tx_id or not number.isdigit() or len(number) > 6:
         return None
     return tx_id, int(number)

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import resource
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pysips.core.api import Destination, Socket
@@ -68,6 +69,8 @@ class StreamTransports:
     def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop) -> None:
         self.engine = engine
         self.loop = loop
+        # where complete messages go: the engine, or (main process with workers) the dispatcher
+        self.receive: Callable[[bytes, ReceiveInfo], None] = engine.receive
         services = engine.process.services
         self.settings: StreamSettings = settings_from(services)
         self.table = ConnectionTable()
@@ -160,7 +163,7 @@ class StreamTransports:
         if self.settings.accept_aliases and b"alias" in data:
             self._learn_alias(conn, data)
         rcv = ReceiveInfo(conn.proto, sock.ip, sock.port, conn.remote_ip, conn.remote_port, conn.conn_id)
-        self.engine.receive(data, rcv)
+        self.receive(data, rcv)
 
     def _learn_alias(self, conn: StreamConnection, data: bytes) -> None:
         from pysips.sip.errors import ParseError

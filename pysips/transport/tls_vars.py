@@ -20,6 +20,7 @@ from pysips.script.pv_base import FuncPV, PVAccessor
 
 if TYPE_CHECKING:
     from pysips.script.ast import Pos
+    from pysips.transport.tls_domains import TlsDomains
 
 _NAME_FIELDS = {
     "cn": NameOID.COMMON_NAME,
@@ -34,8 +35,47 @@ _SHORT = {NameOID.COMMON_NAME: "CN", NameOID.LOCALITY_NAME: "L", NameOID.COUNTRY
           NameOID.ORGANIZATIONAL_UNIT_NAME: "OU", NameOID.EMAIL_ADDRESS: "emailAddress"}
 
 
-def ssl_object_of(ctx: MsgContext) -> ssl.SSLObject | None:
-    """The SSL object of the TLS/WSS connection ctx's message came on."""
+class SessionFacts:
+    """A TLS session as a worker process sees it (docs/workers.md): the main process holds the
+    connection and sends these facts of its SSL object with the connection's messages. Offers
+    what the `$tls_*` variables read of an SSL object."""
+
+    __slots__ = ("_cipher", "_peer_der", "_verified", "_version", "my_cert_der")
+
+    def __init__(self, version: str | None, cipher: tuple[str, str, int] | None, peer_der: bytes | None,
+                 verified: bool, my_cert_der: bytes | None) -> None:
+        self._version = version
+        self._cipher = cipher
+        self._peer_der = peer_der
+        self._verified = verified
+        self.my_cert_der = my_cert_der
+
+    def version(self) -> str | None:
+        return self._version
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        return self._cipher
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        if binary_form:
+            return self._peer_der
+        return {"verified": True} if self._verified else {}
+
+
+def session_facts(obj: ssl.SSLObject, domains: TlsDomains | None) -> tuple[Any, ...]:
+    """What SessionFacts needs, picklable (the main process, once per connection)."""
+    dom = domains.domain_of_context(obj.context) if domains is not None else None
+    return (obj.version(), obj.cipher(), obj.getpeercert(binary_form=True), bool(obj.getpeercert()),
+            dom.my_cert_der if dom is not None else None)
+
+
+# conn_id -> the facts of that connection's session, in a worker process
+REMOTE_SESSIONS: dict[int, SessionFacts] = {}
+
+
+def ssl_object_of(ctx: MsgContext) -> ssl.SSLObject | SessionFacts | None:
+    """The SSL object of the TLS/WSS connection ctx's message came on (in a worker process,
+    the facts the main process sent of it)."""
     from pysips.transport.stream_conn import StreamConnection
     from pysips.transport.stream_listeners import existing_streams
 
@@ -45,7 +85,7 @@ def ssl_object_of(ctx: MsgContext) -> ssl.SSLObject | None:
         return None
     streams = existing_streams(core)
     if streams is None:
-        return None
+        return REMOTE_SESSIONS.get(rcv.conn_id)
     conn = streams.table.by_id(rcv.conn_id)
     if not isinstance(conn, StreamConnection):
         return None
@@ -65,7 +105,9 @@ def _cert(ctx: MsgContext, peer: bool) -> x509.Certificate | None:
         return None
 
 
-def _my_cert_der(ctx: MsgContext, obj: ssl.SSLObject) -> bytes | None:
+def _my_cert_der(ctx: MsgContext, obj: ssl.SSLObject | SessionFacts) -> bytes | None:
+    if isinstance(obj, SessionFacts):
+        return obj.my_cert_der
     domains = ctx.process.services.get(TLS_DOMAINS)
     if domains is None:
         return None
@@ -113,7 +155,7 @@ def _conn_getter(name: str) -> Callable[[MsgContext], Value] | None:
     return None
 
 
-def _obj_attr(ctx: MsgContext, fn: Callable[[ssl.SSLObject], Any]) -> Value:
+def _obj_attr(ctx: MsgContext, fn: Callable[[Any], Any]) -> Value:
     obj = ssl_object_of(ctx)
     if obj is None:
         return None

@@ -1,0 +1,121 @@
+"""The SHARED_STATE service (pysips.core.services.SharedStateService) of the main process and of
+a worker: channels of changes, relayed by the main process, applied in every process in order.
+
+A worker's `publish` goes to the main process, which applies it to its own copy (the owner's:
+database writes happen there), queues it to every other worker, and acknowledges. The worker's
+script waits for the acknowledgement (pysips.core.suspend.wait), so once it answers the message
+(a REGISTER's 200), every later message in any worker sees the change: each worker reads its
+channel in order, and the change was queued to it before whatever the main process reads next.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pysips.core.worker_rpc import WorkerRpc
+
+log = logging.getLogger("pysips.core.workers")
+
+Apply = Callable[[Any], None]
+Snapshot = Callable[[], list[Any]]
+# how the main process sends to every worker but one (index; -1: to all)
+Broadcast = Callable[[Any, int], None]
+
+
+class _MainChannel:
+    __slots__ = ("name", "owner")
+
+    def __init__(self, owner: MainSharedState, name: str) -> None:
+        self.owner = owner
+        self.name = name
+
+    def publish(self, change: Any) -> None:
+        self.owner.broadcast(("bus", self.name, change), -1)
+
+
+class MainSharedState:
+    """The owner's side, in the main process."""
+
+    def __init__(self) -> None:
+        self.broadcast: Broadcast = lambda message, skip: None  # set by the supervisor
+        self._apply: dict[str, Apply] = {}
+        self._snapshot: dict[str, Snapshot] = {}
+
+    @property
+    def owner(self) -> bool:
+        return True
+
+    def share(self, name: str, apply: Apply, snapshot: Snapshot) -> _MainChannel:
+        self._apply[name] = apply
+        self._snapshot[name] = snapshot
+        return _MainChannel(self, name)
+
+    def names(self) -> set[str]:
+        """The channels joined: module names, whose statistics groups the owner keeps whole."""
+        return set(self._apply)
+
+    def from_worker(self, index: int, name: str, change: Any) -> None:
+        """A worker published: applied here, then relayed to the other workers."""
+        apply = self._apply.get(name)
+        if apply is not None:
+            try:
+                apply(change)
+            except Exception:
+                log.exception("applying a change of %s from worker %d failed", name, index)
+        self.broadcast(("bus", name, change), index)
+
+    def snapshot(self) -> list[Any]:
+        """The messages that bring a new worker's copies up to date."""
+        messages: list[Any] = []
+        for name, snapshot in self._snapshot.items():
+            try:
+                messages.extend(("bus", name, change) for change in snapshot())
+            except Exception:
+                log.exception("snapshot of %s failed", name)
+        return messages
+
+
+class _WorkerChannel:
+    __slots__ = ("name", "owner")
+
+    def __init__(self, owner: WorkerSharedState, name: str) -> None:
+        self.owner = owner
+        self.name = name
+
+    def publish(self, change: Any) -> None:
+        self.owner.publish(self.name, change)
+
+
+class WorkerSharedState:
+    """A worker's side: publishes through the main process, applies what others published."""
+
+    def __init__(self, rpc: WorkerRpc) -> None:
+        self._rpc = rpc
+        self._apply: dict[str, Apply] = {}
+
+    @property
+    def owner(self) -> bool:
+        return False
+
+    def share(self, name: str, apply: Apply, snapshot: Snapshot) -> _WorkerChannel:
+        self._apply[name] = apply
+        return _WorkerChannel(self, name)
+
+    def names(self) -> set[str]:
+        return set(self._apply)
+
+    def publish(self, name: str, change: Any) -> None:
+        # in a script: returns once the main process has applied and relayed it
+        self._rpc.call(None, "pub", name, change)
+
+    def deliver(self, name: str, change: Any) -> None:
+        apply = self._apply.get(name)
+        if apply is None:
+            return
+        try:
+            apply(change)
+        except Exception:
+            log.exception("applying a change of %s failed", name)
