@@ -28,6 +28,7 @@ from pysips.sip.message import SipMessage
 log = logging.getLogger("pysips.modules.maxfwd")
 
 UPPER_LIMIT = 256
+_DIGITS = re.compile(rb"\d+").search
 _STATE = "maxfwd"  # ctx.extra key: the value after our change, so a second call sees it
 
 
@@ -95,12 +96,13 @@ def _rewrite_in_place(msg: SipMessage, value: int) -> None:
     if not spans:
         return
     start, end = spans[0]
-    line = bytes(msg.raw[start:end])
-    digits = re.search(rb"\d+", line.partition(b":")[2])
+    line = msg.raw[start:end]
+    colon = line.find(b":")
+    digits = _DIGITS(line, colon + 1) if colon >= 0 else None
     if digits is None:
         return
-    at = len(line.partition(b":")[0]) + 1 + digits.start()
-    width = digits.end() - digits.start()
+    at = digits.start()
+    width = digits.end() - at
     text = str(value).encode().rjust(width)
     msg.add_lump(start + at, start + at + width, text)
 

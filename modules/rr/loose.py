@@ -79,7 +79,8 @@ def loose_route(ctx: MsgContext) -> int:
         if routes is None:
             set_parse_error(ctx, "error parsing RR headers")  # for the error_route (OpenSIPS parse_rr)
         return NOT_RR_DRIVEN
-    ruri = parse_uri(ctx.new_ruri or msg.ruri)
+    # the received R-URI was parsed (and cached on the message) by the core's check()
+    ruri = parse_uri(ctx.new_ruri) if ctx.new_ruri else msg.uri()
     if not isinstance(ruri, SipUri):
         log.error("loose_route: failed to parse the Request-URI")
         return NOT_RR_DRIVEN

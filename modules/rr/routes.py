@@ -60,7 +60,9 @@ def route_set(msg: SipMessage) -> RouteSet | None:
         if not colon:
             return None
         names.append(name.strip())
-        body = " ".join(part.strip() for part in body.splitlines())  # unfold
+        folded = body.splitlines()
+        # unfold; the usual field is one line
+        body = folded[0].strip() if len(folded) == 1 else " ".join(part.strip() for part in folded)
         for item in _split_entries(body):
             if not item:
                 continue

@@ -79,19 +79,17 @@ def apply_to_request(msg: SipMessage, rcv: ReceiveInfo, force_rport: bool = Fals
     new_text = fixed_via_text(via, rcv, force_rport)
     if new_text is None:
         return False
-    line = first_via_line(msg)
-    if line is None:
+    spans = msg.header_spans("via")
+    if not spans:
         return False
-    raw = msg.raw
-    # the header line is preceded by CRLF; searching with it avoids matching inside e.g. "X-Via:"
-    start = raw.find(b"\r\n" + line)
+    start, end = spans[0]  # the exact bytes of the top Via's line: no search in the message
+    line = msg.raw[start:end]
     new_line = replace_top_via(line, via.text, new_text)
-    if start < 0 or new_line is None:
+    if new_line is None:
         msg.pop_via()
         msg.push_via(new_text)
         return True
-    start += 2
-    msg.add_lump(start, start + len(line), new_line)
+    msg.add_lump(start, end, new_line)
     return True
 
 

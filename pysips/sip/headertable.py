@@ -12,18 +12,25 @@ from operator import add
 Field = tuple[str, bytes, bytes, int, int]
 # a header line split at its first colon: (name as written, b":", value as written)
 Part = tuple[bytes, bytes, bytes]
+_PLUS_CRLF = (2).__add__
 
 class HeaderTable:
     """`parts[i]`/`keys[i]` describe header line i; `first` maps a key to its first line. Byte spans
-    come from the part lengths (partition keeps every byte) after a first line of `first_len`
-    bytes, or, when the parser had to join or drop lines, from the `fields` it gives."""
+    come from the lengths of the raw header `lines` (one per part) after a first line of
+    `first_len` bytes, or, when the parser had to join or drop lines, from the `fields` it gives."""
 
-    __slots__ = ("fields", "first", "first_len", "index", "keys", "parts", "starts")
+    __slots__ = ("fields", "first", "first_len", "index", "keys", "lines", "parts", "starts")
 
     def __init__(
-        self, parts: list[Part], keys: list[str], first_len: int, fields: list[Field] | None
+        self,
+        parts: list[Part],
+        keys: list[str],
+        first_len: int,
+        fields: list[Field] | None,
+        lines: list[bytes] | None = None,
     ) -> None:
         self.parts = parts
+        self.lines = lines
         self.keys = keys
         # reversed, so that earlier positions overwrite later ones: the first occurrence wins
         self.first: dict[str, int] = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=False))
@@ -40,14 +47,19 @@ class HeaderTable:
             return field[3], field[4]
         starts = self.starts
         if starts is None:
-            if i < 4:
+            # where each line starts: a running sum of line lengths plus CRLFs. The raw lines'
+            # lengths cost one C-level pass; the parts' (partition keeps every byte) three per line
+            lines = self.lines
+            if lines is not None:
+                lengths = map(_PLUS_CRLF, map(len, lines))
+            elif i < 4:
                 # the top lines (Via, mostly, for pop_via/push_via): a short sum beats the table
                 start = self.first_len + 2
                 for name, sep, value in self.parts[:i]:
                     start += len(name) + len(sep) + len(value) + 2
                 name, sep, value = self.parts[i]
                 return start, start + len(name) + len(sep) + len(value) + 2
-            # where each line starts: a running sum of line lengths (the parts' lengths) plus CRLFs
-            lengths = map(add, map(sum, map(map, repeat(len), self.parts)), repeat(2))
+            else:
+                lengths = map(add, map(sum, map(map, repeat(len), self.parts)), repeat(2))
             starts = self.starts = list(accumulate(lengths, initial=self.first_len + 2))
         return starts[i], starts[i + 1]

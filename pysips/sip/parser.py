@@ -152,12 +152,13 @@ def _parse(data: bytes) -> SipMessage | ParseError:
     # Split every line at its first colon and look its name up among the spellings met before. A
     # continuation line starts with SP/HTAB, which no known name does: it lands in the slow path
     # like a line without a colon or a name never seen, so folding needs no search of its own here.
-    split = [line.partition(b":") for line in lines[1:]]
+    header_lines = lines[1:]
+    split = [line.partition(b":") for line in header_lines]
     keys = [_KEY_OF(p[0]) for p in split]
     if None in keys or not all(map(_SEPARATOR, split)):
         table, error = _table_of_unclean_head(lines, head, error)
     else:
-        table = HeaderTable(split, cast("list[str]", keys), len(first), None)
+        table = HeaderTable(split, cast("list[str]", keys), len(first), None, header_lines)
     msg._table = table
 
     error = _interpret(msg, data, body_start, error, table)
@@ -198,7 +199,7 @@ def _table_of_unclean_head(
             # spans must still count the dropped lines: compute them now
             fields = _spans_with_gaps(lines, first_len + 2, keep, split, keys)
     if fields is None:
-        return HeaderTable(split, keys, first_len, None), error
+        return HeaderTable(split, keys, first_len, None, lines), error
     fields = [(keys[i], f[1], f[2], f[3], f[4]) for i, f in enumerate(fields)]
     return HeaderTable(split, keys, first_len, fields), error
 
