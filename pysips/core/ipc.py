@@ -168,6 +168,10 @@ class Channel:
         self._sock.close()
 
 
+# asked over a worker's MI channel instead of a JSON-RPC request: its statistics as they are now
+STATS_REQUEST = "statistics-now"
+
+
 def call_blocking(sock: socket.socket, req: int, obj: Any, timeout: float) -> Any:
     """Request `req` and its answer, `(req, answer)`, over a socket used for nothing else,
     blocking up to `timeout` seconds (the main process asking a worker an MI question); None when

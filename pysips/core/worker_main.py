@@ -64,6 +64,7 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
     stats.remote = supervisor.remote_stat
     stats.remote_reset = supervisor.reset_stat
     mi_of(process).fanout = supervisor.mi_fanout
+    mi_of(process).refresh_remote = supervisor.refresh_stats
     supervisor.install()
 
     bound: list[UdpListener | StreamListener] = []

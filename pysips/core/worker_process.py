@@ -17,7 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pysips.core.api import Destination, Socket
-from pysips.core.ipc import Channel
+from pysips.core.ipc import STATS_REQUEST, Channel
 from pysips.core.services import SHARED_STATE
 from pysips.core.shared_state import WorkerSharedState
 from pysips.core.worker_rpc import WorkerRpc
@@ -153,7 +153,8 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
 
     def on_mi(obj: Any) -> None:
         req, request = obj
-        mi_channel[0].send((req, mi.handle(request)))
+        answer = current_stats() if request == STATS_REQUEST else mi.handle(request)
+        mi_channel[0].send((req, answer))
 
     mi_channel.append(Channel(socket.socket(fileno=int(spec["mi_fd"])), loop, on_mi))
     channel_ref.append(channel)
@@ -161,7 +162,7 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         channel.send(obj)
     outbox.clear()
 
-    def report() -> None:
+    def current_stats() -> dict[str, float]:
         values: dict[str, float] = {}
         for stat in stats:
             if stat.group in shared_groups:
@@ -172,7 +173,10 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
                 continue
             if value:
                 values[stat.full_name] = value
-        channel.send(("stats", values))
+        return values
+
+    def report() -> None:
+        channel.send(("stats", current_stats()))
         timer[0] = loop.call_later(STATS_INTERVAL_S, report)
 
     timer = [loop.call_later(STATS_INTERVAL_S, report)]

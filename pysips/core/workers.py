@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from pysips.core.api import Destination, Socket
 from pysips.core.callid_scan import call_id_of
 from pysips.core.engine import Engine
-from pysips.core.ipc import Channel, call_blocking
+from pysips.core.ipc import STATS_REQUEST, Channel, call_blocking
 from pysips.core.services import TLS_DOMAINS
 from pysips.core.shared_state import MainSharedState
 from pysips.mi.merge import merge_responses
@@ -364,6 +364,18 @@ class Supervisor:
         return merge_responses(responses)
 
     # ------------------------------------------------------------------ statistics
+
+    def refresh_stats(self) -> None:
+        """Each worker's statistics as they are now, before an MI statistics command: the
+        periodic reports are up to STATS_INTERVAL_S old, and a check made right after a call
+        (OpenSIPS keeps statistics in shared memory) must see its effect."""
+        for worker in self.workers:
+            if worker.mi is None or not worker.ready:
+                continue
+            self._mi_req += 1
+            values = call_blocking(worker.mi, self._mi_req, STATS_REQUEST, MI_TIMEOUT_S)
+            if isinstance(values, dict):
+                worker.stats = values
 
     def remote_stat(self, full_name: str) -> float:
         """The sum of a statistic over the workers (their last report)."""

@@ -36,6 +36,8 @@ class MIRuntime:
         # set in the main process of a server with workers: runs a per-worker command in every
         # worker and returns the merged response
         self.fanout: Callable[[Any], dict[str, Any] | None] | None = None
+        # with workers: brings their statistics up to date before a statistics command
+        self.refresh_remote: Callable[[], None] | None = None
         from pysips.mi.core_cmds import CORE_COMMANDS
 
         self.registry.register_all(CORE_COMMANDS)
@@ -70,6 +72,8 @@ class MIRuntime:
             cmd = self.lookup(method) if isinstance(method, str) else None
             if cmd is not None and cmd.per_worker:
                 return self.fanout(request)
+            if self.refresh_remote is not None and method in STATS_COMMANDS:
+                self.refresh_remote()
         return handle_request(request, self.lookup, lambda names, values: MICall(self, names, values))
 
     def handle_text(self, text: str | bytes, pretty: bool = False) -> bytes | None:
@@ -85,6 +89,10 @@ class MIRuntime:
             return encode(parse_error_response(), pretty)
         response = self.handle(request)
         return None if response is None else encode(response, pretty)
+
+
+# the MI commands that read statistics (fresh values from the workers first)
+STATS_COMMANDS = frozenset({"get_statistics", "list_statistics"})
 
 
 def mi_of(process: ProcessState) -> MIRuntime:
