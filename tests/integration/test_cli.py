@@ -142,19 +142,19 @@ def test_modules_listing_and_markdown() -> None:
 def test_check_names_the_opensips_module_of_an_unknown_function(tmp_path: Path) -> None:
     path = tmp_path / "old.cfg"
     path.write_text(
-        'loadmodule "textops.so"\nroute {\n  if (is_method("INVITE")) do_routing();\n'
-        "  do_routing();\n}\n"
+        'loadmodule "textops.so"\nroute {\n  if (is_method("INVITE")) rtpproxy_offer();\n'
+        "  rtpproxy_offer();\n}\n"
     )
     result = pysips("-c", "-f", str(path))
     assert result.returncode == 1
     err = result.stderr
-    # is_method() of 1.x textops is answered by sipmsgops's; do_routing() is drouting's
+    # is_method() of 1.x textops is answered by sipmsgops's; rtpproxy_offer() is rtpproxy's
     assert "is_method" not in err
     assert (
-        f"{path}:3:28: unknown function do_routing(): provided by OpenSIPS module 'drouting', "
+        f"{path}:3:28: unknown function rtpproxy_offer(): provided by OpenSIPS module 'rtpproxy', "
         "which pysips does not have yet"
     ) in err
-    assert f"do_routing() used 2x, first at {path}:3:28, OpenSIPS module 'drouting'" in err
+    assert f"rtpproxy_offer() used 2x, first at {path}:3:28, OpenSIPS module 'rtpproxy'" in err
 
 
 def test_docs_modules_md_is_up_to_date() -> None:

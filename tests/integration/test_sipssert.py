@@ -110,7 +110,7 @@ def test_residential_cfg_fails_at_load_with_missing_names(corpus_run: tuple[int,
     head = detail[0]
     assert "[OpenSIPS]: pysips stopped at load (exit 1)" in head
     assert "missing modules (" in head
-    for name in ("presence", "rtpproxy", "drouting"):
+    for name in ("presence", "rtpproxy", "xcap"):
         assert name in head
 
 
