@@ -30,9 +30,9 @@ from pysips.script.exports import (
 )
 from pysips.script.pv import PVRegistry
 from pysips.script.pv_base import PVAccessor
+from pysips.script.timerec import parse_time_check
 
 from .rules import COLUMNS, Dialplan
-from .timerec import parse_time_check
 
 __all__ = ["Dialplans", "exports"]
 

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pysips.db.api import Database, DbError
+from pysips.script.timerec import TimeRecError, TimeRecExpr, parse_expr
 from pysips.sip.uri import SipUri, parse_uri
-
-from .timerec import TimeRecError, TimeRecExpr, parse_expr
 
 log = logging.getLogger("pysips.modules.drouting")
 

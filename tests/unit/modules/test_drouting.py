@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pysips.db.schema import DR_CARRIERS, DR_GATEWAYS, DR_GROUPS, DR_RULES
+from pysips.script import timerec
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.loader import ModuleFinder
 from pysips.sip.message import SipMessage, parse_message
@@ -26,7 +27,7 @@ def _part(name: str) -> ModuleType:
     return importlib.import_module(f"{found.exports.init.__module__}.{name}")
 
 
-timerec, data_mod, routing_mod, mi_mod = (_part(n) for n in ("timerec", "data", "routing", "mi"))
+data_mod, routing_mod, mi_mod = (_part(n) for n in ("data", "routing", "mi"))
 
 MON_2025_06_02_10H = 1748858400  # Monday 2 June 2025, 10:00 UTC
 SAT_2025_06_07_10H = MON_2025_06_02_10H + 5 * 86400
