@@ -12,9 +12,12 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from pysips.core.services import TransactionService, UacReply, UacRequest
+from pysips.core.periodic import Periodic
+from pysips.core.probing import probe_verdict, send_probe
+from pysips.core.services import TransactionService, UacRequest
 from pysips.db.api import Database, DbError
 from pysips.script.context import MsgContext
 from pysips.script.events import EventParam
@@ -161,7 +164,7 @@ class DRouting:
         self.probing_enabled = True
         self.last_reload = 0.0
         self.rand: Callable[[], float] = random.random
-        self.timers: list[Any] = []
+        self.timers: list[Periodic] = []  # state write-back and probing rounds
 
     # ------------------------------------------------------------------ data
 
@@ -551,19 +554,13 @@ class DRouting:
                 continue
             if not (gw.flags & PING_PERM or (gw.flags & PING_DSBL and gw.flags & STAT_DSBL)):
                 continue
-            ident = gw.id
-
-            def answered(reply: UacReply, ident: str = ident) -> None:
-                if reply.code >= 200:
-                    self.probe_answered(ident, reply.code)
-
             request = UacRequest(
                 self.probe_method,
                 "sip:" + gw.address,
                 from_uri=self.probe_from,
                 socket=gw.socket or self.probe_socket,
             )
-            if self.tm.send_request(request, answered) < 0:
+            if not send_probe(self.tm, request, partial(self.probe_answered, gw.id)):
                 log.error("unable to execute dialog, disabling destination...")
                 if gw.enabled:
                     gw.flags |= STAT_DSBL
@@ -573,13 +570,11 @@ class DRouting:
         gw = self.data.gateways.get(ident)
         if gw is None:
             return
-        if code == 200 or code in self.reply_codes:
-            if gw.flags & STAT_NOEN or gw.enabled:
-                return
+        enable = probe_verdict(code, self.reply_codes, gw.enabled, not gw.flags & STAT_NOEN)
+        if enable is True:
             gw.flags &= ~STAT_DSBL
             self._gw_changed(gw, "200 OK probing reply")
-            return
-        if code >= 400 and gw.enabled:
+        elif enable is False:
             gw.flags |= STAT_DSBL
             self._gw_changed(gw, "negative probing reply")
 
