@@ -4,12 +4,11 @@ each rule only while its time recurrence holds."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pysips.core.host_addresses import host_addresses
 from pysips.db.api import Database, DbError
 from pysips.script.timerec import TimeRecError, TimeRecExpr, parse_expr
 from pysips.sip.uri import SipUri, parse_uri
@@ -211,21 +210,7 @@ def parse_gwlist(text: str, data: RoutingData, extra_id_chars: str) -> list[List
 def _resolve(uri: SipUri) -> list[tuple[str, int, str | None]]:
     proto = uri.transport or ("tls" if uri.scheme == "sips" else None)
     port = uri.port if uri.port is not None else (5061 if uri.scheme == "sips" or proto == "tls" else 5060)
-    host = uri.bare_host
-    try:
-        return [(str(ipaddress.ip_address(host)), port, proto)]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-    except OSError:
-        return []
-    found: list[tuple[str, int, str | None]] = []
-    for info in infos:
-        entry = (str(info[4][0]), port, proto)
-        if entry not in found:
-            found.append(entry)
-    return found[:32]
+    return [(ip, port, proto) for ip in host_addresses(uri.bare_host)]
 
 
 @dataclass(frozen=True, slots=True)
