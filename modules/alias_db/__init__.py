@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.text import text_or_empty as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.corefuncs import current_ruri, new_branch
@@ -77,12 +78,6 @@ class AliasDb:
         if self.db is not None:
             self.db.close()
             self.db = None
-
-
-def _text(value: DbValue) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
 
 
 def _fix_flags(value: Any, fctx: FixupContext) -> int:

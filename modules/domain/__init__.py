@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.text import text_or_none as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.mi import MICall, MIError, command
 from pysips.script.context import MsgContext, RouteType
@@ -67,12 +68,6 @@ def lookup_names(host: str) -> Iterator[str]:
         if not dot or "." not in rest:
             return
         name = rest
-
-
-def _text(value: DbValue) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def row_of(values: tuple[DbValue, ...]) -> DomainRow:

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pysips.core.host_addresses import host_addresses
-from pysips.db.api import Database, DbError
+from pysips.db.api import Database, DbError, Row
+from pysips.db.text import text_or_none as _text
 from pysips.script.timerec import TimeRecError, TimeRecExpr, parse_expr
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -221,12 +222,8 @@ class Tables:
     groups: str = "dr_groups"
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
 def make_gateway(
-    row: tuple[object, ...], persistent_state: bool, force_dns: bool, extra_id_chars: str
+    row: Row, persistent_state: bool, force_dns: bool, extra_id_chars: str
 ) -> Gateway | None:
     gwid, address, strip, pri, gtype, attrs, probe, sock = (row[i] for i in range(1, 9))
     ident = str(gwid or "")
@@ -359,7 +356,7 @@ def _groups(text: str) -> list[int]:
 
 
 def _make_rule(
-    row: tuple[object, ...], data: RoutingData, extra_id_chars: str, route_exists: Callable[[str], bool]
+    row: Row, data: RoutingData, extra_id_chars: str, route_exists: Callable[[str], bool]
 ) -> Rule | None:
     rule_id = int(str(row[0]))
     timerec = None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.text import text_or_empty as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.corefuncs import current_ruri
@@ -86,12 +87,6 @@ class Groups:
         if self.db is not None:
             self.db.close()
             self.db = None
-
-
-def _text(value: DbValue) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
 
 
 def _groups(ctx: MsgContext) -> Groups:
