@@ -28,6 +28,7 @@ from pysips.script.exports import (
     ParamType,
     check_bool,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -93,10 +94,7 @@ def _fix_flags(value: Any, fctx: FixupContext) -> int:
 
 
 def _runtime(ctx: MsgContext) -> AliasDb:
-    found = ctx.process.modules.get("alias_db")
-    if not isinstance(found, AliasDb):
-        raise RuntimeError("the alias_db module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "alias_db", AliasDb)
 
 
 def _lookup(ctx: MsgContext, table: str, uri_text: str | None, flags: int) -> list[str] | None:

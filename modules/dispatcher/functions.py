@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pysips.script.context import MsgContext, Value
 from pysips.script.corefuncs import current_ruri
 from pysips.script.errors import FixupError
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pv_core import split_socket
 from pysips.script.uri_rewrite import set_hostport, split_uri
@@ -53,10 +54,7 @@ def parse_flags(value: object) -> int:
 
 
 def dispatcher_of(ctx: MsgContext) -> Dispatcher:
-    runtime = ctx.process.modules.get("dispatcher")
-    if not isinstance(runtime, Dispatcher):
-        raise RuntimeError("the dispatcher module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "dispatcher", Dispatcher)
 
 
 def _partition(ctx: MsgContext, name: str | None) -> Partition | None:

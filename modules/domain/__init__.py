@@ -31,6 +31,7 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.errors import ParseError
 from pysips.sip.message import SipMessage
@@ -118,10 +119,7 @@ class Domains:
 
 
 def _domains(ctx: MsgContext) -> Domains:
-    found = ctx.process.modules.get("domain")
-    if not isinstance(found, Domains):
-        raise RuntimeError("the domain module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "domain", Domains)
 
 
 def _check(ctx: MsgContext, host: str, attrs: PVAccessor | None) -> int:

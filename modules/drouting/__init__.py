@@ -32,6 +32,7 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.param_checks import codes_check, parse_codes, unsupported
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.uri import SipUri, parse_uri
@@ -54,10 +55,7 @@ FLUSH_INTERVAL = 30.0
 
 
 def _dr(ctx: MsgContext) -> DRouting:
-    runtime = ctx.process.modules.get("drouting")
-    if not isinstance(runtime, DRouting):
-        raise RuntimeError("the drouting module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "drouting", DRouting)
 
 
 Out = Callable[[str, str], None]

@@ -28,6 +28,7 @@ from pysips.script.exports import (
     ParamType,
     check_bool,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.posixre import compile_posix
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.errors import ParseError
@@ -90,10 +91,7 @@ class Groups:
 
 
 def _groups(ctx: MsgContext) -> Groups:
-    found = ctx.process.modules.get("group")
-    if not isinstance(found, Groups):
-        raise RuntimeError("the group module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "group", Groups)
 
 
 def _credentials(ctx: MsgContext, msg: SipMessage) -> tuple[str, str] | None:

@@ -27,6 +27,7 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.param_checks import codes_check, parse_codes, unsupported
 from pysips.script.pv_base import PVAccessor
 
@@ -38,10 +39,7 @@ log = logging.getLogger("pysips.modules.load_balancer")
 
 
 def _lb(ctx: MsgContext) -> LoadBalancer:
-    runtime = ctx.process.modules.get("load_balancer")
-    if not isinstance(runtime, LoadBalancer):
-        raise RuntimeError("the load_balancer module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "load_balancer", LoadBalancer)
 
 
 def _set_attrs(ctx: MsgContext, var: PVAccessor | None, attrs: str | None) -> None:

@@ -11,6 +11,7 @@ from pysips.db.api import Database, DbError, connect
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.context import MsgContext
 from pysips.script.errors import FixupError
+from pysips.script.module_runtime import module_runtime
 
 from .address import COLUMNS, AddressTable
 from .rules import RulePair
@@ -130,7 +131,4 @@ def resolve_rule_file(name: str, script_file: str) -> Path:
 
 
 def permissions_of(ctx: MsgContext) -> Permissions:
-    runtime = ctx.process.modules.get("permissions")
-    if not isinstance(runtime, Permissions):
-        raise RuntimeError("the permissions module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "permissions", Permissions)
