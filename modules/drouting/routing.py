@@ -329,18 +329,12 @@ class DRouting:
             entry = rule.destinations[i]
             carrier = entry.carrier
             if carrier is not None:
-                if not carrier.enabled or (wl is not None and id(carrier) not in wl) or not carrier.gateways:
+                if not carrier.enabled or (wl is not None and id(carrier) not in wl):
                     continue
-                for j in self._order(carrier.gateways, carrier.sort_alg):
-                    gw = carrier.gateways[j].gateway
-                    if gw is None or not gw.enabled:
-                        continue
-                    self._push(ctx, ruri, gw, carrier, count)
-                    count += 1
-                    if count == 1:
-                        first_attrs = (gw.attrs, carrier.attrs)
-                    if carrier.flags & CR_FIRST:
-                        break
+                pushed = self.push_carrier(ctx, ruri, carrier, count)
+                if pushed and count == 0:
+                    first_attrs = (pushed[0].attrs, carrier.attrs)
+                count += len(pushed)
                 continue
             gw = entry.gateway
             if gw is None or not gw.enabled or (wl is not None and id(gw) not in wl):
@@ -353,6 +347,20 @@ class DRouting:
             out("gw", first_attrs[0] or "")
             out("carrier", first_attrs[1] or "")
         return count
+
+    def push_carrier(self, ctx: MsgContext, ruri: SipUri, carrier: Carrier, count: int) -> list[Gateway]:
+        """Pushes the enabled gateways of a carrier in its order (only the first one when the
+        carrier says so), numbered on from `count`; the ones pushed."""
+        pushed: list[Gateway] = []
+        for j in self._order(carrier.gateways, carrier.sort_alg):
+            gw = carrier.gateways[j].gateway
+            if gw is None or not gw.enabled:
+                continue
+            self._push(ctx, ruri, gw, carrier, count + len(pushed))
+            pushed.append(gw)
+            if carrier.flags & CR_FIRST:
+                break
+        return pushed
 
     def _push(self, ctx: MsgContext, ruri: SipUri, gw: Gateway, carrier: Carrier | None, idx: int) -> None:
         a = self.avps
@@ -669,18 +677,12 @@ def route_to_carriers(dr: DRouting, ctx: MsgContext, ids: str, out: Callable[[st
             if part.strip():
                 log.error("carrier <%s> was not found, skipping...", part.strip())
             continue
-        if not carrier.enabled or not carrier.gateways:
+        if not carrier.enabled:
             continue
-        for j in dr._order(carrier.gateways, carrier.sort_alg):
-            gw = carrier.gateways[j].gateway
-            if gw is None or not gw.enabled:
-                continue
-            dr._push(ctx, ruri, gw, carrier, count)
-            count += 1
-            if count == 1:
-                first = (gw.attrs, carrier.attrs)
-            if carrier.flags & CR_FIRST:
-                break
+        pushed = dr.push_carrier(ctx, ruri, carrier, count)
+        if pushed and count == 0:
+            first = (pushed[0].attrs, carrier.attrs)
+        count += len(pushed)
     if first is None:
         return -1
     out("gw", first[0] or "")
