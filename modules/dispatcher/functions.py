@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import logging
 import random
 from collections.abc import Callable
 
+from pysips.core.host_addresses import canonical_ip
 from pysips.script.context import MsgContext, Value
 from pysips.script.corefuncs import current_ruri
 from pysips.script.errors import FixupError
@@ -329,13 +329,6 @@ def ds_count(ctx: MsgContext, set_id: int, filt: int, result: PVAccessor, part_n
     return 1
 
 
-def _parse_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip().strip("[]")))
-    except ValueError:
-        return None
-
-
 def ds_is_in_list(
     ctx: MsgContext,
     ip_text: str,
@@ -349,7 +342,7 @@ def ds_is_in_list(
     part = _partition(ctx, part_name)
     if part is None:
         return -1
-    ip = _parse_ip(ip_text)
+    ip = canonical_ip(ip_text)
     if ip is None:
         log.error("IP val is not IP <%s>", ip_text)
         return -1
@@ -382,7 +375,7 @@ def _glob(pattern: str, text: str) -> bool:
 
 
 def find_by_address(part: Partition, ip_text: str, port: int, set_id: int) -> list[Destination]:
-    ip = _parse_ip(ip_text)
+    ip = canonical_ip(ip_text)
     ds_set = part.sets.get(set_id)
     if ip is None or ds_set is None:
         return []

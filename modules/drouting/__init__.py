@@ -9,12 +9,12 @@ restart persistency — setting them is a load error.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+from pysips.core.host_addresses import canonical_ip
 from pysips.core.periodic import Periodic
 from pysips.core.services import TRANSACTIONS
 from pysips.db.api import DbError, connect
@@ -153,7 +153,7 @@ def w_is_from_gw(
         return -1
     return _check(
         ctx,
-        _norm_ip(rcv.src_ip) or rcv.src_ip,
+        canonical_ip(rcv.src_ip) or rcv.src_ip,
         rcv.src_port,
         rcv.proto,
         gtype,
@@ -169,7 +169,7 @@ def _uri_target(text: str | None) -> tuple[str, int, str | None] | None:
     if not isinstance(uri, SipUri):
         log.error("invalid sip uri <%s>", text)
         return None
-    ip = _norm_ip(uri.bare_host)
+    ip = canonical_ip(uri.bare_host)
     if ip is None:
         import socket
 
@@ -179,13 +179,6 @@ def _uri_target(text: str | None) -> tuple[str, int, str | None] | None:
             log.debug("resolve_host(%s) failure", uri.host)
             return None
     return ip, uri.port or 0, uri.transport
-
-
-def _norm_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip("[]")))
-    except ValueError:
-        return None
 
 
 def w_goes_to_gw(

@@ -7,11 +7,11 @@ Not here: FreeSWITCH load fetching, clustering and blacklists (a load error when
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from pysips.core.host_addresses import canonical_ip
 from pysips.core.periodic import Periodic
 from pysips.core.services import DIALOGS, TRANSACTIONS
 from pysips.db.api import DbError, connect
@@ -90,11 +90,10 @@ def w_lb_disable_dst(ctx: MsgContext) -> int:
 
 
 def _ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip().strip("[]")))
-    except ValueError:
+    found = canonical_ip(text)
+    if found is None:
         log.error("IP val is not IP <%s>", text)
-        return None
+    return found
 
 
 def w_lb_is_destination(

@@ -10,12 +10,20 @@ import socket
 MAX_ADDRESSES = 32  # OpenSIPS keeps at most this many IPs per destination
 
 
+def canonical_ip(text: str) -> str | None:
+    """An IP written any way ("[::1]", " 10.0.0.1", "0:0::1") in its one canonical text, so that
+    script arguments compare equal to loaded addresses; None when it is not an IP."""
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        return None
+
+
 def host_addresses(host: str) -> list[str]:
     """The host's IPs in resolver order, each once; [] when the name does not resolve."""
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        pass
+    literal = canonical_ip(host)
+    if literal is not None:
+        return [literal]
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
     except OSError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pysips.core.host_addresses import host_addresses
+from pysips.core.host_addresses import canonical_ip, host_addresses
 
 
 def test_a_literal_is_itself_normalised() -> None:
@@ -17,3 +17,9 @@ def test_a_name_is_looked_up_once_per_address() -> None:
 
 def test_a_name_that_does_not_resolve_has_none() -> None:
     assert host_addresses("no-such-host.invalid") == []
+
+
+def test_canonical_ip_drops_brackets_and_blanks() -> None:
+    assert canonical_ip(" [0:0::1] ") == "::1"
+    assert canonical_ip("10.0.0.1") == "10.0.0.1"
+    assert canonical_ip("gw.example.com") is None
