@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.api import Database, DbError, DbValue
+from pysips.db.lazy import LazyDatabase
 from pysips.db.text import text_or_empty as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.context import MsgContext, RouteType
@@ -49,12 +50,10 @@ class AliasDb:
         self.columns = columns
         self.domain_prefix = domain_prefix
         self.append_branches = append_branches
-        self.db: Database | None = None
+        self.db = LazyDatabase(url)
 
     def database(self) -> Database:
-        if self.db is None:
-            self.db = connect(self.url)
-        return self.db
+        return self.db.get()
 
     def query(self, table: str, uri: SipUri, flags: int) -> list[str]:
         """The target URIs ("sip:user@domain") of the alias, in the table's order."""
@@ -76,9 +75,7 @@ class AliasDb:
         return [f"sip:{_text(user)}@{_text(domain)}" for user, domain in rows]
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        self.db.close()
 
 
 def _fix_flags(value: Any, fctx: FixupContext) -> int:

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.api import Database, DbError, DbValue
+from pysips.db.lazy import LazyDatabase
 from pysips.db.text import text_or_none as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.mi import MICall, MIError, command
@@ -84,13 +85,11 @@ class Domains:
         self.url = url
         self.table = table
         self.columns = columns
-        self.db: Database | None = None
+        self.db = LazyDatabase(url)
         self.cached: dict[str, list[DomainRow]] | None = {} if cache else None
 
     def database(self) -> Database:
-        if self.db is None:
-            self.db = connect(self.url)
-        return self.db
+        return self.db.get()
 
     def reload(self) -> None:
         rows = [row_of(r) for r in self.database().query(self.table, self.columns)]
@@ -113,9 +112,7 @@ class Domains:
         return None
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        self.db.close()
 
 
 def _domains(ctx: MsgContext) -> Domains:

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.api import Database, DbError, DbValue
+from pysips.db.lazy import LazyDatabase
 from pysips.db.text import text_or_empty as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.context import MsgContext, RouteType
@@ -61,13 +62,11 @@ class Groups:
 
     def __init__(self, config: GroupConfig) -> None:
         self.config = config
-        self.db: Database | None = None
+        self.db = LazyDatabase(config.url)
         self.re_groups: list[tuple[re.Pattern[str], int]] = []
 
     def database(self) -> Database:
-        if self.db is None:
-            self.db = connect(self.config.url)
-        return self.db
+        return self.db.get()
 
     def load_re_groups(self) -> None:
         """The re_grp rows, newest first as OpenSIPS keeps them; a bad expression stops the start."""
@@ -85,9 +84,7 @@ class Groups:
         self.re_groups = groups[::-1]
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        self.db.close()
 
 
 def _groups(ctx: MsgContext) -> Groups:
