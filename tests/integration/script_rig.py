@@ -16,7 +16,7 @@ def create_sqlite(db: Path, *modules: str) -> Path:
     -m MODULE ...` makes them."""
     selected = [arg for module in modules for arg in ("-m", module)]
     subprocess.run([sys.executable, "-m", "pysips", "db", "create", *selected, f"sqlite://{db}"],
-                   check=True, capture_output=True)
+                   check=True, capture_output=True, timeout=60)
     return db
 
 
