@@ -124,6 +124,19 @@ def _bool(value: Any) -> bool:
     return bool(value)
 
 
+def _sort_fields(values: list[Any], what: str, sinks: dict[str, list[ExtraField]]) -> tuple[str, ...]:
+    """Puts each field of the extra_fields/leg_fields values (text, or already parsed by the
+    param check) into its backend's list; the tags, each once, in order of appearance."""
+    tags: list[str] = []
+    for value in values:
+        for backend, extra in value if isinstance(value, list) else parse_extra_fields(str(value), what):
+            if backend in sinks:
+                sinks[backend].append(extra)
+            if extra.tag not in tags:
+                tags.append(extra.tag)
+    return tuple(tags)
+
+
 def config_from(params: dict[str, Any]) -> AccConfig:
     cfg = AccConfig(
         early_media=_bool(params.get("early_media") or 0),
@@ -138,31 +151,10 @@ def config_from(params: dict[str, Any]) -> AccConfig:
     for param, key in COLUMN_PARAMS.items():
         if params.get(param):
             cfg.columns[key] = str(params[param])
-    tags: list[str] = []
-    for value in params.get("extra_fields") or []:
-        for backend, extra in (value if isinstance(value, list) else parse_extra_fields(str(value))):
-            if backend == "log":
-                cfg.log_extra.append(extra)
-            elif backend == "db":
-                cfg.db_extra.append(extra)
-            elif backend == "evi":
-                cfg.evi_extra.append(extra)
-            if extra.tag not in tags:
-                tags.append(extra.tag)
-    cfg.tags = tuple(tags)
-    leg_tags: list[str] = []
-    for value in params.get("leg_fields") or []:
-        parsed = value if isinstance(value, list) else parse_extra_fields(str(value), "leg_fields")
-        for backend, extra in parsed:
-            if backend == "log":
-                cfg.log_legs.append(extra)
-            elif backend == "db":
-                cfg.db_legs.append(extra)
-            elif backend == "evi":
-                cfg.evi_legs.append(extra)
-            if extra.tag not in leg_tags:
-                leg_tags.append(extra.tag)
-    cfg.leg_tags = tuple(leg_tags)
+    cfg.tags = _sort_fields(params.get("extra_fields") or [], "extra_fields",
+                            {"log": cfg.log_extra, "db": cfg.db_extra, "evi": cfg.evi_extra})
+    cfg.leg_tags = _sort_fields(params.get("leg_fields") or [], "leg_fields",
+                                {"log": cfg.log_legs, "db": cfg.db_legs, "evi": cfg.evi_legs})
     cfg.legacy_flags = {
         name: int(params[name]) for name in LEGACY_FLAG_PARAMS if params.get(name) is not None
     }

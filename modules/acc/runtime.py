@@ -27,6 +27,7 @@ from pysips.core.services import DialogService, TransactionService
 from pysips.db.api import Database, DbError, connect
 from pysips.script.context import MsgContext
 from pysips.script.events import EventInterface, events_of
+from pysips.script.module_runtime import module_runtime
 from pysips.sip.message import SipMessage
 
 from .config import AccConfig
@@ -336,7 +337,4 @@ class Acc:
 
 
 def acc_of(ctx: MsgContext) -> Acc:
-    runtime = ctx.process.modules.get("acc")
-    if not isinstance(runtime, Acc):
-        raise RuntimeError("the acc module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "acc", Acc)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.api import Database, DbError, DbValue
+from pysips.db.lazy import LazyDatabase
+from pysips.db.text import text_or_empty as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.corefuncs import current_ruri, new_branch
@@ -27,6 +29,7 @@ from pysips.script.exports import (
     ParamType,
     check_bool,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -47,12 +50,10 @@ class AliasDb:
         self.columns = columns
         self.domain_prefix = domain_prefix
         self.append_branches = append_branches
-        self.db: Database | None = None
+        self.db = LazyDatabase(url)
 
     def database(self) -> Database:
-        if self.db is None:
-            self.db = connect(self.url)
-        return self.db
+        return self.db.get()
 
     def query(self, table: str, uri: SipUri, flags: int) -> list[str]:
         """The target URIs ("sip:user@domain") of the alias, in the table's order."""
@@ -74,15 +75,7 @@ class AliasDb:
         return [f"sip:{_text(user)}@{_text(domain)}" for user, domain in rows]
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
-
-
-def _text(value: DbValue) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
+        self.db.close()
 
 
 def _fix_flags(value: Any, fctx: FixupContext) -> int:
@@ -98,10 +91,7 @@ def _fix_flags(value: Any, fctx: FixupContext) -> int:
 
 
 def _runtime(ctx: MsgContext) -> AliasDb:
-    found = ctx.process.modules.get("alias_db")
-    if not isinstance(found, AliasDb):
-        raise RuntimeError("the alias_db module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "alias_db", AliasDb)
 
 
 def _lookup(ctx: MsgContext, table: str, uri_text: str | None, flags: int) -> list[str] | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pysips.script.context import MsgContext
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pv_vars import avp_key
 
@@ -110,7 +111,4 @@ def check_response(cred: Credentials, method: str, body: bytes, ha1_hex: str) ->
 
 
 def auth_of(ctx: MsgContext) -> AuthRuntime:
-    runtime = ctx.process.modules.get("auth")
-    if not isinstance(runtime, AuthRuntime):
-        raise RuntimeError("the auth module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "auth", AuthRuntime)

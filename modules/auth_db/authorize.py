@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from pysips.db.api import DbError, DbValue
+from pysips.db.text import text_or_empty as _text
 from pysips.script.context import MsgContext
 from pysips.sip.message import SipMessage
 
@@ -26,12 +27,6 @@ def _password_column(adb: AuthDb, cred: CredentialsView) -> str:
     if cred.domain and cfg.password_column_2:
         return cfg.password_column_2
     return cfg.password_column
-
-
-def _text(value: DbValue) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
 
 
 def _load_credentials(adb: AuthDb, ctx: MsgContext, values: tuple[DbValue, ...]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from pysips.db.api import DbError, DbValue
+from pysips.db.text import text_or_empty as _text
 from pysips.script.context import MsgContext
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.auth import AuthHeader
@@ -27,12 +28,6 @@ ERR_DBQUERY = -8
 ERR_SPOOFEDUSER = -9
 
 AUTHORIZED_KEY = "auth.authorized"  # set by the auth module when credentials were checked
-
-
-def _text(value: DbValue) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
 
 
 def does_uri_exist(adb: AuthDb, ctx: MsgContext, uri_text: str, table: str) -> int:

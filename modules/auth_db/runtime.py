@@ -6,6 +6,7 @@ import logging
 
 from pysips.db.api import Database, DbError, connect
 from pysips.script.context import MsgContext
+from pysips.script.module_runtime import module_runtime
 
 from .config import SUBSCRIBER_VERSION, URI_VERSION, AuthDbConfig
 
@@ -42,7 +43,4 @@ class AuthDb:
 
 
 def auth_db_of(ctx: MsgContext) -> AuthDb:
-    runtime = ctx.process.modules.get("auth_db")
-    if not isinstance(runtime, AuthDb):
-        raise RuntimeError("the auth_db module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "auth_db", AuthDb)

@@ -15,6 +15,7 @@ from pysips.db.avp_results import into_avps
 from pysips.db.dbset import DbSet
 from pysips.db.usr_prefs import NameSpec, PrefsColumns, Source, delete, load, store
 from pysips.script.context import MsgContext
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pvparam import compile_param_pv
 
@@ -32,10 +33,7 @@ class AvpOps:
 
 
 def runtime(ctx: MsgContext) -> AvpOps:
-    found = ctx.process.modules.get("avpops")
-    if not isinstance(found, AvpOps):
-        raise RuntimeError("the avpops module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "avpops", AvpOps)
 
 
 def _with_db(ctx: MsgContext, db_id: int | None, what: str,

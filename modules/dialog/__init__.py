@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pysips.core.services import DIALOGS, RECORD_ROUTE, TRANSACTIONS
+from pysips.core.services import DIALOGS, RECORD_ROUTE, TRANSACTIONS, dialog_match_mode
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -38,7 +38,7 @@ from .dlgjson import dialog_json
 from .model import DIR_NONE, FlagError, parse_create_flags
 from .profiles import parse_profiles
 from .pvars import PVARS
-from .runtime import CURRENT, MATCH_MODES, DialogConfig, Dialogs
+from .runtime import CURRENT, DialogConfig, Dialogs
 
 NAME = "dialog"
 dialogs_log = logging.getLogger("pysips.dialog")
@@ -66,10 +66,10 @@ def w_create_dialog(ctx: MsgContext, flags: int | None = None) -> int:
 
 
 def _fix_match_mode(value: Any, fctx: FixupContext) -> int:
-    mode = MATCH_MODES.get(str(value).strip().lower())
-    if mode is None:
-        raise FixupError(f"unknown match mode {value!r} (did_only, did_fallback, did_none)", fctx.pos)
-    return mode
+    try:
+        return dialog_match_mode(str(value))
+    except ValueError as exc:
+        raise FixupError(str(exc), fctx.pos) from None
 
 
 def w_match_dialog(ctx: MsgContext, mode: int | None = None) -> int:

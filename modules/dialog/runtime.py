@@ -64,7 +64,6 @@ PREV_CSEQ = "dialog.prev_cseq"  # ctx.extra: the sending leg's CSeq before this 
 ENDING = "dialog.ending"  # ctx.extra: the dialog this BYE ended (kept listed while its transaction lives)
 # dlg_match_mode / match_dialog()'s mode: "did_only", "did_fallback", "did_none"
 MATCH_STRICT_ID, MATCH_FALLBACK, MATCH_NO_ID = 0, 1, 2
-MATCH_MODES = {"did_only": MATCH_STRICT_ID, "did_fallback": MATCH_FALLBACK, "did_none": MATCH_NO_ID}
 LINGER_MAX = 40.0  # seconds an ended dialog stays listed at most (tm's longest transaction life)
 ORPHAN_CHECK = 2.0  # seconds after create_dialog() a dialog without a transaction is dropped
 CSEQ_SHIFT = "dialog.cseq_shift"  # ctx.extra: (CSeq, method) as received, when relayed shifted

@@ -12,7 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pysips.db.api import Database, DbError, connect
+from pysips.db.api import DbError
+from pysips.db.lazy import LazyDatabase
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.mi import MICall, MIError, command
 from pysips.script.context import MsgContext, RouteType
@@ -30,9 +31,9 @@ from pysips.script.exports import (
 )
 from pysips.script.pv import PVRegistry
 from pysips.script.pv_base import PVAccessor
+from pysips.script.timerec import parse_time_check
 
 from .rules import COLUMNS, Dialplan
-from .timerec import parse_time_check
 
 __all__ = ["Dialplans", "exports"]
 
@@ -49,14 +50,15 @@ class Partition:
     columns: tuple[str, ...]
     disabled_column: str
     registry: PVRegistry | None
-    db: Database | None = None
     plan: Dialplan = field(default_factory=Dialplan)
+    db: LazyDatabase = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = LazyDatabase(self.url)
 
     def reload(self) -> None:
         """Reads the enabled rules again; on a DbError the old ones stay in use."""
-        if self.db is None:
-            self.db = connect(self.url)
-        rows = self.db.query(self.table, self.columns, {self.disabled_column: 0},
+        rows = self.db.get().query(self.table, self.columns, {self.disabled_column: 0},
                              order_by=self.columns[1])
         self.plan = Dialplan.from_rows(rows, self.registry, parse_time_check)
         log.info("dialplan: partition %s: %d rules loaded (%d discarded)", self.name,
@@ -71,9 +73,7 @@ class Dialplans:
 
     def close(self) -> None:
         for part in self.partitions.values():
-            if part.db is not None:
-                part.db.close()
-                part.db = None
+            part.db.close()
 
 
 def parse_partition(text: str) -> tuple[str, dict[str, str], str | None]:

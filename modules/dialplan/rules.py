@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pysips.db.api import DbValue
+from pysips.db.text import text_or_none as _text
 from pysips.script.context import MsgContext
 from pysips.script.pv import PVRegistry
 
@@ -82,14 +83,6 @@ class Rule:
                 return None
             groups = [found.group(0), *found.groups()]
         return self.replacement.build(groups, ruri, ctx)
-
-
-def _text(value: DbValue) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
 
 
 def _int(value: DbValue, what: str) -> int:

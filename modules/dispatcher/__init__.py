@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from pysips.core.periodic import Periodic
 from pysips.core.services import TRANSACTIONS
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.errors import FixupError
@@ -28,6 +29,7 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.script.param_checks import codes_check, parse_codes, unsupported
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pvparam import compile_param_pv
 
@@ -134,19 +136,7 @@ def _count_fixup(value: Any, fctx: FixupContext) -> int:
 
 
 def _unsupported(name: str, harmless: Any = None) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if value == harmless:
-            return value
-        raise FixupError(f"dispatcher: {name} is not supported by pysips yet")
-
-    return check
-
-
-def _reply_codes(value: Any) -> Any:
-    for part in str(value).split(","):
-        if part.strip() and not part.strip().isdigit():
-            raise FixupError(f"dispatcher: bad options_reply_codes {value!r}")
-    return value
+    return unsupported("dispatcher", name, harmless)
 
 
 def _int_list(text: str | None) -> frozenset[int] | None:
@@ -188,9 +178,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dispatcher:
         method=params["ds_ping_method"],
         from_uri=params["ds_ping_from"],
         sock=params["ds_probing_sock"] or None,
-        reply_codes=frozenset(
-            int(c) for c in str(params["options_reply_codes"] or "").split(",") if c.strip()
-        ),
+        reply_codes=parse_codes(params["options_reply_codes"]),
         probing_list=_int_list(params["ds_probing_list"]),
     )
     runtime = Dispatcher(configs, columns, probe)
@@ -297,27 +285,15 @@ def _start_timers(process: ProcessState, runtime: Dispatcher) -> None:
     core = process.core
     if core is None:
         return
-
-    def flush() -> None:
-        runtime.flush()
-        runtime.flush_timer = core.call_at(core.now() + FLUSH_INTERVAL, flush)
-
-    runtime.flush_timer = core.call_at(core.now() + FLUSH_INTERVAL, flush)
-    interval = runtime.probe.interval
-    if interval > 0:
-
-        def ping() -> None:
-            runtime.probe_round()
-            runtime.ping_timer = core.call_at(core.now() + interval, ping)
-
-        runtime.ping_timer = core.call_at(core.now() + interval, ping)
+    runtime.timers.append(Periodic(core, FLUSH_INTERVAL, runtime.flush))
+    if runtime.probe.interval > 0:
+        runtime.timers.append(Periodic(core, runtime.probe.interval, runtime.probe_round))
 
 
 def _destroy(runtime: object) -> None:
     if isinstance(runtime, Dispatcher):
-        for timer in (runtime.flush_timer, runtime.ping_timer):
-            if timer is not None:
-                timer.cancel()
+        for timer in runtime.timers:
+            timer.cancel()
         runtime.close()
 
 
@@ -381,7 +357,13 @@ exports = ModuleExports(
         _p("ds_probing_mode", _INT, 0, "0 probe probing destinations, 1 probe all"),
         _p("ds_probing_sock", _STR, None, "socket the probes leave from"),
         _p("ds_probing_list", _STR, None, "set ids to probe (all when unset)", _check_int_list),
-        _p("options_reply_codes", _STR, None, "codes besides 200 that count as an answer", _reply_codes),
+        _p(
+            "options_reply_codes",
+            _STR,
+            None,
+            "codes besides 200 that count as an answer",
+            codes_check("dispatcher", "options_reply_codes"),
+        ),
         _p("persistent_state", _INT, 1, "load and write back the state column"),
         ParamExport(
             "ds_define_blacklist",

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import fnmatch
-import ipaddress
 import logging
 import random
 from collections.abc import Callable
 
+from pysips.core.host_addresses import canonical_ip
 from pysips.script.context import MsgContext, Value
 from pysips.script.corefuncs import current_ruri
 from pysips.script.errors import FixupError
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pv_core import split_socket
 from pysips.script.uri_rewrite import set_hostport, split_uri
@@ -53,10 +54,7 @@ def parse_flags(value: object) -> int:
 
 
 def dispatcher_of(ctx: MsgContext) -> Dispatcher:
-    runtime = ctx.process.modules.get("dispatcher")
-    if not isinstance(runtime, Dispatcher):
-        raise RuntimeError("the dispatcher module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "dispatcher", Dispatcher)
 
 
 def _partition(ctx: MsgContext, name: str | None) -> Partition | None:
@@ -331,13 +329,6 @@ def ds_count(ctx: MsgContext, set_id: int, filt: int, result: PVAccessor, part_n
     return 1
 
 
-def _parse_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip().strip("[]")))
-    except ValueError:
-        return None
-
-
 def ds_is_in_list(
     ctx: MsgContext,
     ip_text: str,
@@ -351,7 +342,7 @@ def ds_is_in_list(
     part = _partition(ctx, part_name)
     if part is None:
         return -1
-    ip = _parse_ip(ip_text)
+    ip = canonical_ip(ip_text)
     if ip is None:
         log.error("IP val is not IP <%s>", ip_text)
         return -1
@@ -384,7 +375,7 @@ def _glob(pattern: str, text: str) -> bool:
 
 
 def find_by_address(part: Partition, ip_text: str, port: int, set_id: int) -> list[Destination]:
-    ip = _parse_ip(ip_text)
+    ip = canonical_ip(ip_text)
     ds_set = part.sets.get(set_id)
     if ip is None or ds_set is None:
         return []

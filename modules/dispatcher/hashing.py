@@ -1,48 +1,22 @@
 """The hash dispatcher's algorithms 0-3, 5 and 7 spread calls with, bit for bit as OpenSIPS 3.6
 computes it (so a pysips proxy and an OpenSIPS one send the same Call-ID to the same destination).
 
-OpenSIPS reads the key through a plain `char *`, signed on the x86 and ARM builds it ships: a byte
-of 0x80 or more counts as a negative number. We do the same, in 32-bit unsigned arithmetic.
+The arithmetic is OpenSIPS's core_hash() (pysips/sip/core_hash.py, shared with uac_auth,
+uac_registrant and usrloc); this file holds what dispatcher keys it with.
 """
 
 from __future__ import annotations
 
+from pysips.sip.core_hash import core_hash
 from pysips.sip.uri import SipUri
-
-_MASK = 0xFFFFFFFF
-
-
-def _signed(byte: int) -> int:
-    return byte - 256 if byte >= 128 else byte
-
-
-def _mix(data: bytes, h: int) -> int:
-    whole = len(data) - len(data) % 4
-    for i in range(0, whole, 4):
-        v = (
-            (_signed(data[i]) << 24)
-            + (_signed(data[i + 1]) << 16)
-            + (_signed(data[i + 2]) << 8)
-            + _signed(data[i + 3])
-        ) & _MASK
-        h = (h + (v ^ (v >> 3))) & _MASK
-    v = 0
-    for byte in data[whole:]:
-        v = ((v << 8) + _signed(byte)) & _MASK
-    return (h + (v ^ (v >> 3))) & _MASK
 
 
 def ds_hash(first: bytes | None, second: bytes | None = None) -> int:
-    """OpenSIPS ds_get_hash over one or two keys; never 0 (0 means 'no hash' to the selector)."""
+    """OpenSIPS ds_get_hash over one or two keys: core_hash() of them, but never 0 (0 means 'no
+    hash' to the selector). A missing key adds nothing (core_hash of an empty one is a no-op)."""
     if first is None and second is None:
         return 0
-    h = 0
-    if first is not None:
-        h = _mix(first, h)
-    if second is not None:
-        h = _mix(second, h)
-    h = (h + (h >> 11) + (h >> 13) + (h >> 23)) & _MASK
-    return h or 1
+    return core_hash(first or b"", second) or 1
 
 
 def _default_port(uri: SipUri) -> int:

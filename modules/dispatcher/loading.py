@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
 
+from pysips.core.host_addresses import host_addresses
 from pysips.db.api import Database
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -36,21 +35,7 @@ def resolve_addresses(uri: SipUri) -> list[tuple[str, int]]:
     """The (ip, port) pairs a destination stands for (ds_is_in_list matches against them). An IP
     is itself; a name is looked up once, at load, as OpenSIPS does. [] when it does not resolve."""
     port = uri.port if uri.port is not None else default_port(uri)
-    host = uri.bare_host
-    try:
-        return [(str(ipaddress.ip_address(host)), port)]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-    except OSError:
-        return []
-    found: list[tuple[str, int]] = []
-    for info in infos:
-        ip = str(info[4][0])
-        if (ip, port) not in found:
-            found.append((ip, port))
-    return found[:32]
+    return [(ip, port) for ip in host_addresses(uri.bare_host)]
 
 
 def selectable_uri(uri: SipUri) -> str:

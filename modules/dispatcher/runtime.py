@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pysips.core.services import TransactionService, UacReply, UacRequest
+from pysips.core.periodic import Periodic
+from pysips.core.probing import probe_accepted, send_probe
+from pysips.core.services import TransactionService, UacRequest
 from pysips.db.api import Database, DbError, connect
 from pysips.script.events import EventParam
 
@@ -71,8 +73,7 @@ class Dispatcher:
         self.raise_event: Callable[[str, list[EventParam]], Any] | None = None
         self.probes_sent = 0
         self.settings: object = None  # the module's compiled parameters (hash_pvar, setid_pvar)
-        self.flush_timer: Any = None
-        self.ping_timer: Any = None
+        self.timers: list[Periodic] = []  # state write-back and probing rounds
 
     # ------------------------------------------------------------------ loading
 
@@ -234,20 +235,14 @@ class Dispatcher:
             from_uri=part.config.ping_from or self.probe.from_uri,
             socket=sock or part.config.ping_sock or self.probe.sock,
         )
-
-        def answered(reply: UacReply) -> None:
-            if reply.code >= 200:
-                self.probe_answered(part, group, uri, reply.code, always)
-
-        if self.tm.send_request(request, answered) < 0:
+        if not send_probe(self.tm, request, lambda code: self.probe_answered(part, group, uri, code, always)):
             log.error("failed to send probe for <%s>, set %d, setting it to probing", uri, group)
             self.set_state(part, group, uri, PROBING, True, True, "failed to send probe")
             return
         self.probes_sent += 1
 
     def probe_answered(self, part: Partition, group: int, uri: str, code: int, always: bool) -> None:
-        accepted = code == 200 or code in self.probe.reply_codes
-        if accepted and not self.set_state(
+        if probe_accepted(code, self.probe.reply_codes) and not self.set_state(
             part, group, uri, INACTIVE | PROBING | RESET_FAIL, False, True, "200 OK probing reply"
         ):
             log.error("Setting the state failed (%s, group %d)", uri, group)

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.api import Database, DbError, DbValue
+from pysips.db.lazy import LazyDatabase
+from pysips.db.text import text_or_none as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.mi import MICall, MIError, command
 from pysips.script.context import MsgContext, RouteType
@@ -30,6 +32,7 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.errors import ParseError
 from pysips.sip.message import SipMessage
@@ -69,12 +72,6 @@ def lookup_names(host: str) -> Iterator[str]:
         name = rest
 
 
-def _text(value: DbValue) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
 def row_of(values: tuple[DbValue, ...]) -> DomainRow:
     name, attrs, accept = values
     flag = accept if isinstance(accept, int) else 0
@@ -88,13 +85,11 @@ class Domains:
         self.url = url
         self.table = table
         self.columns = columns
-        self.db: Database | None = None
+        self.db = LazyDatabase(url)
         self.cached: dict[str, list[DomainRow]] | None = {} if cache else None
 
     def database(self) -> Database:
-        if self.db is None:
-            self.db = connect(self.url)
-        return self.db
+        return self.db.get()
 
     def reload(self) -> None:
         rows = [row_of(r) for r in self.database().query(self.table, self.columns)]
@@ -117,16 +112,11 @@ class Domains:
         return None
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
+        self.db.close()
 
 
 def _domains(ctx: MsgContext) -> Domains:
-    found = ctx.process.modules.get("domain")
-    if not isinstance(found, Domains):
-        raise RuntimeError("the domain module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "domain", Domains)
 
 
 def _check(ctx: MsgContext, host: str, attrs: PVAccessor | None) -> int:

@@ -9,12 +9,13 @@ restart persistency — setting them is a load error.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+from pysips.core.host_addresses import canonical_ip
+from pysips.core.periodic import Periodic
 from pysips.core.services import TRANSACTIONS
 from pysips.db.api import DbError, connect
 from pysips.script.ast import RouteKind
@@ -31,6 +32,8 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.script.module_runtime import module_runtime
+from pysips.script.param_checks import codes_check, parse_codes, unsupported
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.uri import SipUri, parse_uri
 
@@ -52,10 +55,7 @@ FLUSH_INTERVAL = 30.0
 
 
 def _dr(ctx: MsgContext) -> DRouting:
-    runtime = ctx.process.modules.get("drouting")
-    if not isinstance(runtime, DRouting):
-        raise RuntimeError("the drouting module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "drouting", DRouting)
 
 
 Out = Callable[[str, str], None]
@@ -153,7 +153,7 @@ def w_is_from_gw(
         return -1
     return _check(
         ctx,
-        _norm_ip(rcv.src_ip) or rcv.src_ip,
+        canonical_ip(rcv.src_ip) or rcv.src_ip,
         rcv.src_port,
         rcv.proto,
         gtype,
@@ -169,7 +169,7 @@ def _uri_target(text: str | None) -> tuple[str, int, str | None] | None:
     if not isinstance(uri, SipUri):
         log.error("invalid sip uri <%s>", text)
         return None
-    ip = _norm_ip(uri.bare_host)
+    ip = canonical_ip(uri.bare_host)
     if ip is None:
         import socket
 
@@ -179,13 +179,6 @@ def _uri_target(text: str | None) -> tuple[str, int, str | None] | None:
             log.debug("resolve_host(%s) failure", uri.host)
             return None
     return ip, uri.port or 0, uri.transport
-
-
-def _norm_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip("[]")))
-    except ValueError:
-        return None
 
 
 def w_goes_to_gw(
@@ -262,12 +255,7 @@ def _partition(value: Any, fctx: FixupContext) -> Any:
 
 
 def _unsupported(name: str, harmless: Any = None) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if value == harmless:
-            return value
-        raise FixupError(f"drouting: {name} is not supported by pysips yet")
-
-    return check
+    return unsupported("drouting", name, harmless)
 
 
 def _avp(value: Any) -> Any:
@@ -300,9 +288,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> DRouting:
     dr.use_domain = bool(params["use_domain"])
     dr.probe_method, dr.probe_from = str(params["probing_method"]), str(params["probing_from"])
     dr.probe_socket = params["probing_socket"] or None
-    dr.reply_codes = frozenset(
-        int(c) for c in str(params["probing_reply_codes"] or "").split(",") if c.strip()
-    )
+    dr.reply_codes = parse_codes(params["probing_reply_codes"])
     script = ictx.script
     if script is not None:
         dr.route_exists = lambda name: script.route(RouteKind.REQUEST, name) is not None
@@ -339,18 +325,9 @@ def _start_timers(process: ProcessState, dr: DRouting, interval: int) -> None:
     core = process.core
     if core is None:
         return
-
-    def every(seconds: float, work: Callable[[], None]) -> None:
-        def tick() -> None:
-            work()
-            dr.timers[slot] = core.call_at(core.now() + seconds, tick)
-
-        slot = len(dr.timers)
-        dr.timers.append(core.call_at(core.now() + seconds, tick))
-
-    every(FLUSH_INTERVAL, dr.flush)
+    dr.timers.append(Periodic(core, FLUSH_INTERVAL, dr.flush))
     if interval > 0:
-        every(interval, dr.probe_round)
+        dr.timers.append(Periodic(core, interval, dr.probe_round))
 
 
 def _destroy(runtime: object) -> None:
@@ -408,7 +385,13 @@ exports = ModuleExports(
         _p("probing_method", _ST, "OPTIONS", "method of the probes"),
         _p("probing_from", _ST, "sip:prober@localhost", "From of the probes"),
         _p("probing_socket", _ST, None, "socket the probes leave from"),
-        _p("probing_reply_codes", _ST, None, "codes besides 200 that count as an answer"),
+        _p(
+            "probing_reply_codes",
+            _ST,
+            None,
+            "codes besides 200 that count as an answer",
+            codes_check("drouting", "probing_reply_codes"),
+        ),
         _p("persistent_state", _IN, 1, "load and write back the state columns"),
         _p("rule_tables_query", _ST, None, "not supported", _unsupported("rule_tables_query")),
         _p("no_concurrent_reload", _IN, 0, "reloads are sequential here anyway"),

@@ -4,16 +4,15 @@ each rule only while its time recurrence holds."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pysips.db.api import Database, DbError
+from pysips.core.host_addresses import host_addresses
+from pysips.db.api import Database, DbError, Row
+from pysips.db.text import text_or_none as _text
+from pysips.script.timerec import TimeRecError, TimeRecExpr, parse_expr
 from pysips.sip.uri import SipUri, parse_uri
-
-from .timerec import TimeRecError, TimeRecExpr, parse_expr
 
 log = logging.getLogger("pysips.modules.drouting")
 
@@ -212,21 +211,7 @@ def parse_gwlist(text: str, data: RoutingData, extra_id_chars: str) -> list[List
 def _resolve(uri: SipUri) -> list[tuple[str, int, str | None]]:
     proto = uri.transport or ("tls" if uri.scheme == "sips" else None)
     port = uri.port if uri.port is not None else (5061 if uri.scheme == "sips" or proto == "tls" else 5060)
-    host = uri.bare_host
-    try:
-        return [(str(ipaddress.ip_address(host)), port, proto)]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-    except OSError:
-        return []
-    found: list[tuple[str, int, str | None]] = []
-    for info in infos:
-        entry = (str(info[4][0]), port, proto)
-        if entry not in found:
-            found.append(entry)
-    return found[:32]
+    return [(ip, port, proto) for ip in host_addresses(uri.bare_host)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,12 +222,8 @@ class Tables:
     groups: str = "dr_groups"
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
 def make_gateway(
-    row: tuple[object, ...], persistent_state: bool, force_dns: bool, extra_id_chars: str
+    row: Row, persistent_state: bool, force_dns: bool, extra_id_chars: str
 ) -> Gateway | None:
     gwid, address, strip, pri, gtype, attrs, probe, sock = (row[i] for i in range(1, 9))
     ident = str(gwid or "")
@@ -375,7 +356,7 @@ def _groups(text: str) -> list[int]:
 
 
 def _make_rule(
-    row: tuple[object, ...], data: RoutingData, extra_id_chars: str, route_exists: Callable[[str], bool]
+    row: Row, data: RoutingData, extra_id_chars: str, route_exists: Callable[[str], bool]
 ) -> Rule | None:
     rule_id = int(str(row[0]))
     timerec = None

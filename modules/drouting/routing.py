@@ -12,9 +12,12 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from pysips.core.services import TransactionService, UacReply, UacRequest
+from pysips.core.periodic import Periodic
+from pysips.core.probing import probe_verdict, send_probe
+from pysips.core.services import TransactionService, UacRequest
 from pysips.db.api import Database, DbError
 from pysips.script.context import MsgContext
 from pysips.script.events import EventParam
@@ -161,7 +164,7 @@ class DRouting:
         self.probing_enabled = True
         self.last_reload = 0.0
         self.rand: Callable[[], float] = random.random
-        self.timers: list[Any] = []
+        self.timers: list[Periodic] = []  # state write-back and probing rounds
 
     # ------------------------------------------------------------------ data
 
@@ -326,18 +329,12 @@ class DRouting:
             entry = rule.destinations[i]
             carrier = entry.carrier
             if carrier is not None:
-                if not carrier.enabled or (wl is not None and id(carrier) not in wl) or not carrier.gateways:
+                if not carrier.enabled or (wl is not None and id(carrier) not in wl):
                     continue
-                for j in self._order(carrier.gateways, carrier.sort_alg):
-                    gw = carrier.gateways[j].gateway
-                    if gw is None or not gw.enabled:
-                        continue
-                    self._push(ctx, ruri, gw, carrier, count)
-                    count += 1
-                    if count == 1:
-                        first_attrs = (gw.attrs, carrier.attrs)
-                    if carrier.flags & CR_FIRST:
-                        break
+                pushed = self.push_carrier(ctx, ruri, carrier, count)
+                if pushed and count == 0:
+                    first_attrs = (pushed[0].attrs, carrier.attrs)
+                count += len(pushed)
                 continue
             gw = entry.gateway
             if gw is None or not gw.enabled or (wl is not None and id(gw) not in wl):
@@ -350,6 +347,20 @@ class DRouting:
             out("gw", first_attrs[0] or "")
             out("carrier", first_attrs[1] or "")
         return count
+
+    def push_carrier(self, ctx: MsgContext, ruri: SipUri, carrier: Carrier, count: int) -> list[Gateway]:
+        """Pushes the enabled gateways of a carrier in its order (only the first one when the
+        carrier says so), numbered on from `count`; the ones pushed."""
+        pushed: list[Gateway] = []
+        for j in self._order(carrier.gateways, carrier.sort_alg):
+            gw = carrier.gateways[j].gateway
+            if gw is None or not gw.enabled:
+                continue
+            self._push(ctx, ruri, gw, carrier, count + len(pushed))
+            pushed.append(gw)
+            if carrier.flags & CR_FIRST:
+                break
+        return pushed
 
     def _push(self, ctx: MsgContext, ruri: SipUri, gw: Gateway, carrier: Carrier | None, idx: int) -> None:
         a = self.avps
@@ -551,19 +562,13 @@ class DRouting:
                 continue
             if not (gw.flags & PING_PERM or (gw.flags & PING_DSBL and gw.flags & STAT_DSBL)):
                 continue
-            ident = gw.id
-
-            def answered(reply: UacReply, ident: str = ident) -> None:
-                if reply.code >= 200:
-                    self.probe_answered(ident, reply.code)
-
             request = UacRequest(
                 self.probe_method,
                 "sip:" + gw.address,
                 from_uri=self.probe_from,
                 socket=gw.socket or self.probe_socket,
             )
-            if self.tm.send_request(request, answered) < 0:
+            if not send_probe(self.tm, request, partial(self.probe_answered, gw.id)):
                 log.error("unable to execute dialog, disabling destination...")
                 if gw.enabled:
                     gw.flags |= STAT_DSBL
@@ -573,13 +578,11 @@ class DRouting:
         gw = self.data.gateways.get(ident)
         if gw is None:
             return
-        if code == 200 or code in self.reply_codes:
-            if gw.flags & STAT_NOEN or gw.enabled:
-                return
+        enable = probe_verdict(code, self.reply_codes, gw.enabled, not gw.flags & STAT_NOEN)
+        if enable is True:
             gw.flags &= ~STAT_DSBL
             self._gw_changed(gw, "200 OK probing reply")
-            return
-        if code >= 400 and gw.enabled:
+        elif enable is False:
             gw.flags |= STAT_DSBL
             self._gw_changed(gw, "negative probing reply")
 
@@ -674,18 +677,12 @@ def route_to_carriers(dr: DRouting, ctx: MsgContext, ids: str, out: Callable[[st
             if part.strip():
                 log.error("carrier <%s> was not found, skipping...", part.strip())
             continue
-        if not carrier.enabled or not carrier.gateways:
+        if not carrier.enabled:
             continue
-        for j in dr._order(carrier.gateways, carrier.sort_alg):
-            gw = carrier.gateways[j].gateway
-            if gw is None or not gw.enabled:
-                continue
-            dr._push(ctx, ruri, gw, carrier, count)
-            count += 1
-            if count == 1:
-                first = (gw.attrs, carrier.attrs)
-            if carrier.flags & CR_FIRST:
-                break
+        pushed = dr.push_carrier(ctx, ruri, carrier, count)
+        if pushed and count == 0:
+            first = (pushed[0].attrs, carrier.attrs)
+        count += len(pushed)
     if first is None:
         return -1
     out("gw", first[0] or "")

@@ -29,6 +29,7 @@ from pysips.script.exports import (
     ParamType,
     check_bool,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pv_vars import AvpPV
 from pysips.sip.errors import ParseError
@@ -57,10 +58,7 @@ class ExecModule:
 
 
 def _module(ctx: MsgContext) -> ExecModule:
-    found = ctx.process.modules.get("exec")
-    if not isinstance(found, ExecModule):
-        raise RuntimeError("the exec module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "exec", ExecModule)
 
 
 def _hf_name(name: str) -> str:

@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.api import Database, DbError, DbValue
+from pysips.db.lazy import LazyDatabase
+from pysips.db.text import text_or_empty as _text
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.corefuncs import current_ruri
@@ -27,6 +29,7 @@ from pysips.script.exports import (
     ParamType,
     check_bool,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.posixre import compile_posix
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.errors import ParseError
@@ -59,13 +62,11 @@ class Groups:
 
     def __init__(self, config: GroupConfig) -> None:
         self.config = config
-        self.db: Database | None = None
+        self.db = LazyDatabase(config.url)
         self.re_groups: list[tuple[re.Pattern[str], int]] = []
 
     def database(self) -> Database:
-        if self.db is None:
-            self.db = connect(self.config.url)
-        return self.db
+        return self.db.get()
 
     def load_re_groups(self) -> None:
         """The re_grp rows, newest first as OpenSIPS keeps them; a bad expression stops the start."""
@@ -83,22 +84,11 @@ class Groups:
         self.re_groups = groups[::-1]
 
     def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
-
-
-def _text(value: DbValue) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
+        self.db.close()
 
 
 def _groups(ctx: MsgContext) -> Groups:
-    found = ctx.process.modules.get("group")
-    if not isinstance(found, Groups):
-        raise RuntimeError("the group module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "group", Groups)
 
 
 def _credentials(ctx: MsgContext, msg: SipMessage) -> tuple[str, str] | None:

@@ -28,6 +28,7 @@ from pysips.script.exports import (
     PVarExport,
     check_bool,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor, PVError
 
 from .path import JsonId, PathError, parse_id
@@ -50,10 +51,7 @@ class JsonRuntime:
 
 
 def _runtime(ctx: MsgContext) -> JsonRuntime:
-    found = ctx.process.modules.get("json")
-    if not isinstance(found, JsonRuntime):
-        raise RuntimeError("the json module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "json", JsonRuntime)
 
 
 class JsonPV(PVAccessor):

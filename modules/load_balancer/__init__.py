@@ -7,15 +7,15 @@ Not here: FreeSWITCH load fetching, clustering and blacklists (a load error when
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from pysips.core.host_addresses import canonical_ip
+from pysips.core.periodic import Periodic
 from pysips.core.services import DIALOGS, TRANSACTIONS
 from pysips.db.api import DbError, connect
-from pysips.script.context import MsgContext, ProcessState, RouteType
-from pysips.script.errors import FixupError
+from pysips.script.context import MsgContext, RouteType
 from pysips.script.events import events_of
 from pysips.script.exports import (
     ArgKind,
@@ -27,6 +27,8 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.script.module_runtime import module_runtime
+from pysips.script.param_checks import codes_check, parse_codes, unsupported
 from pysips.script.pv_base import PVAccessor
 
 from .data import resources_fixup
@@ -37,10 +39,7 @@ log = logging.getLogger("pysips.modules.load_balancer")
 
 
 def _lb(ctx: MsgContext) -> LoadBalancer:
-    runtime = ctx.process.modules.get("load_balancer")
-    if not isinstance(runtime, LoadBalancer):
-        raise RuntimeError("the load_balancer module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "load_balancer", LoadBalancer)
 
 
 def _set_attrs(ctx: MsgContext, var: PVAccessor | None, attrs: str | None) -> None:
@@ -91,11 +90,10 @@ def w_lb_disable_dst(ctx: MsgContext) -> int:
 
 
 def _ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text.strip().strip("[]")))
-    except ValueError:
+    found = canonical_ip(text)
+    if found is None:
         log.error("IP val is not IP <%s>", text)
-        return None
+    return found
 
 
 def w_lb_is_destination(
@@ -128,18 +126,7 @@ def _resources(value: Any, fctx: FixupContext) -> list[str]:
 
 
 def _unsupported(name: str, harmless: Any = None) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if value == harmless:
-            return value
-        raise FixupError(f"load_balancer: {name} is not supported by pysips yet")
-
-    return check
-
-
-def _codes(value: Any) -> Any:
-    if any(p.strip() and not p.strip().isdigit() for p in str(value).split(",")):
-        raise FixupError(f"load_balancer: bad probing_reply_codes {value!r}")
-    return value
+    return unsupported("load_balancer", name, harmless)
 
 
 def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> LoadBalancer:
@@ -150,9 +137,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> LoadBalancer:
         raise RuntimeError(str(exc)) from None
     lb = LoadBalancer(db, str(params["db_table"]), ictx.require(DIALOGS))
     lb.probe_method, lb.probe_from = str(params["probing_method"]), str(params["probing_from"])
-    lb.reply_codes = frozenset(
-        int(c) for c in str(params["probing_reply_codes"] or "").split(",") if c.strip()
-    )
+    lb.reply_codes = parse_codes(params["probing_reply_codes"])
     lb.verbose = bool(params["probing_verbose"])
     if not lb.reload(initial=True):
         raise RuntimeError("failed to load load balancing data")
@@ -165,20 +150,9 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> LoadBalancer:
         lb.tm = ictx.get(TRANSACTIONS)
         if lb.tm is None:
             raise RuntimeError("probing_interval needs the tm module (set it to 0 to run without)")
-        _start_prober(ictx.process, lb, interval)
+        if ictx.process.core is not None:
+            lb.probe_timer = Periodic(ictx.process.core, interval, lb.probe_round)
     return lb
-
-
-def _start_prober(process: ProcessState, lb: LoadBalancer, interval: int) -> None:
-    core = process.core
-    if core is None:
-        return
-
-    def tick() -> None:
-        lb.probe_round()
-        lb.probe_timer = core.call_at(core.now() + interval, tick)
-
-    lb.probe_timer = core.call_at(core.now() + interval, tick)
 
 
 def _destroy(runtime: object) -> None:
@@ -210,7 +184,7 @@ exports = ModuleExports(
             "probing_reply_codes",
             ParamType.STR,
             None,
-            check=_codes,
+            check=codes_check("load_balancer", "probing_reply_codes"),
             doc="codes besides 200 that count as an answer",
         ),
         ParamExport(

@@ -3,11 +3,10 @@ capacity of each resource they offer ("pstn=32;transc=8")."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 from dataclasses import dataclass, field
 
+from pysips.core.host_addresses import host_addresses
 from pysips.db.api import Database
 from pysips.script.errors import FixupError
 from pysips.sip.uri import SipUri, parse_uri
@@ -77,21 +76,7 @@ def profile_name(resource: str) -> str:
 
 def _addresses(uri: SipUri) -> list[tuple[str, int]]:
     port = uri.port if uri.port is not None else (5061 if uri.scheme == "sips" else 5060)
-    host = uri.bare_host
-    try:
-        return [(str(ipaddress.ip_address(host)), port)]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-    except OSError:
-        return []
-    found: list[tuple[str, int]] = []
-    for info in infos:
-        pair = (str(info[4][0]), port)
-        if pair not in found:
-            found.append(pair)
-    return found[:32]
+    return [(ip, port) for ip in host_addresses(uri.bare_host)]
 
 
 def load_destinations(db: Database, table: str) -> list[LbDestination]:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from pysips.core.services import DialogService, TransactionService, UacReply, UacRequest
+from pysips.core.periodic import Periodic
+from pysips.core.probing import probe_verdict, send_probe
+from pysips.core.services import DialogService, TransactionService, UacRequest
 from pysips.db.api import Database, DbError
 from pysips.script.context import MsgContext
 from pysips.script.events import EventParam
@@ -67,7 +70,7 @@ class LoadBalancer:
         self.probe_from = "sip:prober@localhost"
         self.reply_codes: frozenset[int] = frozenset()
         self.verbose = False
-        self.probe_timer: Any = None
+        self.probe_timer: Periodic | None = None
 
     # ------------------------------------------------------------------ data
 
@@ -315,34 +318,24 @@ class LoadBalancer:
                 continue
             if not (dst.flags & PING_PERMANENT or (not dst.flags & PING_DISABLED and dst.flags & DISABLED)):
                 continue
-            ident = dst.id
-
-            def answered(reply: UacReply, ident: int = ident) -> None:
-                if reply.code >= 200:
-                    self.probe_answered(ident, reply.code)
-
-            if (
-                self.tm.send_request(
-                    UacRequest(self.probe_method, dst.uri, from_uri=self.probe_from, to_uri=dst.uri), answered
-                )
-                < 0
-            ):
+            request = UacRequest(self.probe_method, dst.uri, from_uri=self.probe_from, to_uri=dst.uri)
+            if not send_probe(self.tm, request, partial(self.probe_answered, dst.id)):
                 log.error("probing failed")
 
     def probe_answered(self, ident: int, code: int) -> None:
         dst = self.by_id(ident)
         if dst is None:
             return
-        if code == 200 or code in self.reply_codes:
-            if dst.flags & NO_REENABLE or dst.enabled:
-                return
-            dst.flags &= ~DISABLED
-            self._changed(dst)
-            if self.verbose:
-                log.info("re-enable destination %d <%s> after %d reply on probe", dst.id, dst.uri, code)
+        enable = probe_verdict(code, self.reply_codes, dst.enabled, not dst.flags & NO_REENABLE)
+        if enable is None:
             return
-        if code >= 400 and dst.enabled:
-            dst.flags |= DISABLED
-            self._changed(dst)
-            if self.verbose:
-                log.info("disable destination %d <%s> after %d reply on probe", dst.id, dst.uri, code)
+        dst.flags = dst.flags & ~DISABLED if enable else dst.flags | DISABLED
+        self._changed(dst)
+        if self.verbose:
+            log.info(
+                "%s destination %d <%s> after %d reply on probe",
+                "re-enable" if enable else "disable",
+                dst.id,
+                dst.uri,
+                code,
+            )

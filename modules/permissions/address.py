@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pysips.db.api import DbValue
+from pysips.db.text import text_or_none as _text
 from pysips.script.posixfnmatch import fnmatch_period
 
 log = logging.getLogger("pysips.modules.permissions")
@@ -68,14 +69,6 @@ class AddressEntry:
         if self.pattern is None or pattern is None:
             return True
         return fnmatch_period(self.pattern, pattern)
-
-
-def _text(value: DbValue) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
 
 
 def _int(value: DbValue) -> int | None:

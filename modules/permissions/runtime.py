@@ -7,10 +7,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pysips.db.api import Database, DbError, connect
+from pysips.db.api import DbError
+from pysips.db.lazy import LazyDatabase
 from pysips.db.url import DbUrl, DbUrlError, parse_db_url
 from pysips.script.context import MsgContext
 from pysips.script.errors import FixupError
+from pysips.script.module_runtime import module_runtime
 
 from .address import COLUMNS, AddressTable
 from .rules import RulePair
@@ -55,14 +57,15 @@ class Partition:
     url: DbUrl
     table_name: str
     columns: tuple[str, ...]
-    db: Database | None = None
     table: AddressTable = field(default_factory=AddressTable)
+    db: LazyDatabase = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = LazyDatabase(self.url)
 
     def reload(self) -> None:
         """Reads the whole table again; the old entries stay in use when that fails (DbError)."""
-        if self.db is None:
-            self.db = connect(self.url)
-        rows = self.db.query(self.table_name, self.columns)
+        rows = self.db.get().query(self.table_name, self.columns)
         self.table = AddressTable.from_rows(rows)
         log.debug("permissions: partition %s: %d groups loaded", self.name, len(self.table.groups))
 
@@ -81,9 +84,7 @@ class Permissions:
 
     def close(self) -> None:
         for part in self.partitions.values():
-            if part.db is not None:
-                part.db.close()
-                part.db = None
+            part.db.close()
 
 
 def build_partitions(params: dict[str, object]) -> dict[str, Partition]:
@@ -130,7 +131,4 @@ def resolve_rule_file(name: str, script_file: str) -> Path:
 
 
 def permissions_of(ctx: MsgContext) -> Permissions:
-    runtime = ctx.process.modules.get("permissions")
-    if not isinstance(runtime, Permissions):
-        raise RuntimeError("the permissions module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "permissions", Permissions)

@@ -29,6 +29,7 @@ from pysips.script.exports import (
     TransformExport,
     check_bool,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor, PVError
 from pysips.script.transforms import TrArg, TrFunc
 
@@ -42,10 +43,7 @@ HEADERS_KEY = "rest_client.headers"  # ctx.extra: headers rest_append_hf() queue
 
 
 def _transfers(ctx: MsgContext) -> RestTransfers:
-    found = ctx.process.modules.get("rest_client")
-    if not isinstance(found, RestTransfers):
-        raise RuntimeError("the rest_client module is not initialised in this process")
-    return found
+    return module_runtime(ctx.process, "rest_client", RestTransfers)
 
 
 def _request(ctx: MsgContext, method: str, url: str, body: str | None, ctype: str | None,

@@ -32,6 +32,7 @@ from pysips.script.exports import (
     ParamExport,
     ParamType,
 )
+from pysips.script.module_runtime import module_runtime
 from pysips.script.pv_base import PVAccessor
 from pysips.script.pvparam import compile_param_pv
 
@@ -53,10 +54,7 @@ class SqlOps:
 
 
 def _runtime(ctx: MsgContext) -> SqlOps:
-    runtime = ctx.process.modules.get("sqlops")
-    if not isinstance(runtime, SqlOps):
-        raise RuntimeError("the sqlops module is not initialised in this process")
-    return runtime
+    return module_runtime(ctx.process, "sqlops", SqlOps)
 
 
 def _ops(ctx: MsgContext) -> DbSet:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pysips.core.services import DIALOGS, RECORD_ROUTE, TRANSACTIONS
+from pysips.core.services import DIALOGS, RECORD_ROUTE, TRANSACTIONS, dialog_match_mode
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -35,7 +35,6 @@ from .runtime import THConfig, TopologyHiding
 
 NAME = "topology_hiding"
 # topology_hiding_match()'s optional mode, as match_dialog()'s
-MATCH_MODES = {"did_only": 0, "did_fallback": 1, "did_none": 2}
 
 
 def _runtime(ctx: MsgContext) -> TopologyHiding:
@@ -70,10 +69,10 @@ def w_topology_hiding(ctx: MsgContext, flags: str | None = None, users: str | No
 
 
 def _fix_mode(value: Any, fctx: FixupContext) -> int:
-    mode = MATCH_MODES.get(str(value).strip().lower())
-    if mode is None:
-        raise FixupError(f"unknown match mode {value!r} (did_only, did_fallback, did_none)", fctx.pos)
-    return mode
+    try:
+        return dialog_match_mode(str(value))
+    except ValueError as exc:
+        raise FixupError(str(exc), fctx.pos) from None
 
 
 def w_topology_hiding_match(ctx: MsgContext, mode: int | None = None) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pysips.db.api import Database, DbError, DbValue, connect
+from pysips.db.text import text_or_empty as _text
 from pysips.script.context import MsgContext
 from pysips.script.pv_base import PVAccessor
 from pysips.sip.errors import ParseError
@@ -81,12 +82,6 @@ def open_uri_db(config: UriDbConfig) -> UriDb:
         return UriDb(config, connect(config.db_url))
     except DbError as exc:
         raise RuntimeError(f"uri: {exc}") from None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
 
 
 def _of(ctx: MsgContext) -> UriDb | None:

@@ -9,31 +9,15 @@ from __future__ import annotations
 
 import random
 
+from pysips.sip.core_hash import core_hash as _core_hash
+
 CLABEL_MASK = (1 << 14) - 1
 RLABEL_MASK = 0xFFFFFFFF
-_U32 = 0xFFFFFFFF
 
 
 def core_hash(text: str, size: int = 0) -> int:
-    """OpenSIPS's core_hash() over one string (bytes read as signed chars, as on x86)."""
-    data = text.encode("utf-8", "surrogateescape")
-    h = 0
-    n = len(data)
-    end4 = n - n % 4
-    for i in range(0, end4, 4):
-        v = (_sc(data[i]) << 24) + (_sc(data[i + 1]) << 16) + (_sc(data[i + 2]) << 8) + _sc(data[i + 3])
-        v &= _U32
-        h = (h + (v ^ (v >> 3))) & _U32
-    v = 0
-    for b in data[end4:]:
-        v = ((v << 8) + _sc(b)) & _U32
-    h = (h + (v ^ (v >> 3))) & _U32
-    h = ((h + (h >> 11)) + ((h >> 13) + (h >> 23))) & _U32
-    return h & (size - 1) if size else h
-
-
-def _sc(b: int) -> int:
-    return b - 256 if b > 127 else b
+    """OpenSIPS's core_hash() over one string, as usrloc keys its records (the AOR's bytes)."""
+    return _core_hash(text.encode("utf-8", "surrogateescape"), None, size)
 
 
 def pack(aorhash: int, rlabel: int, clabel: int) -> int:

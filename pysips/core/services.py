@@ -423,6 +423,19 @@ class DialogInfo(Protocol):
     module_flags: int
 
 
+# DialogService.match's modes, by the names scripts give them (dialog's dlg_match_mode,
+# topology_hiding_match()): the did only; the did, else Call-ID and tags; Call-ID and tags only
+DIALOG_MATCH_MODES = {"did_only": 0, "did_fallback": 1, "did_none": 2}
+
+
+def dialog_match_mode(name: str) -> int:
+    """The mode number of a match mode's name (ValueError for another name)."""
+    mode = DIALOG_MATCH_MODES.get(name.strip().lower())
+    if mode is None:
+        raise ValueError(f"unknown match mode {name!r} (did_only, did_fallback, did_none)")
+    return mode
+
+
 class DialogService(Protocol):
     """dialog: the dialog of a message, and the end of dialogs (acc's CDRs, topology hiding)."""
 

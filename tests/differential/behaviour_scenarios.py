@@ -71,14 +71,21 @@ class Scenario:
     expect: tuple[str, ...] = field(default=())  # "who first-line-prefix" the reference shows
 
 
+def scenario_registry(registry: list[Scenario]) -> Callable[..., Callable[[Play], Play]]:
+    """The `@scenario("who first-line", ...)` decorator of a scenario list: it adds the play,
+    under its function's name, with what the reference must show."""
+
+    def scenario(*expect: str) -> Callable[[Play], Play]:
+        def register(play: Play) -> Play:
+            registry.append(Scenario(play.__name__, play, expect))
+            return play
+        return register
+
+    return scenario
+
+
 SCENARIOS: list[Scenario] = []
-
-
-def scenario(*expect: str) -> Callable[[Play], Play]:
-    def register(play: Play) -> Play:
-        SCENARIOS.append(Scenario(play.__name__, play, expect))
-        return play
-    return register
+scenario = scenario_registry(SCENARIOS)
 
 
 def uas_contact(uas: Endpoint, user: str = "callee") -> str:

@@ -7,19 +7,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 
-from tests.differential.behaviour_scenarios import Net, Play, Scenario, _via_addr, answer
+from tests.differential.behaviour_scenarios import Net, Scenario, _via_addr, answer, scenario_registry
 from tests.differential.sipua import SDP, Dialog, Message, build, reply_to
 
 SCENARIOS: list[Scenario] = []
-
-
-def scenario(*expect: str) -> Callable[[Play], Play]:
-    def register(play: Play) -> Play:
-        SCENARIOS.append(Scenario(play.__name__, play, expect))
-        return play
-    return register
+scenario = scenario_registry(SCENARIOS)
 
 
 def _reliable_183(n: Net, invite: Message, rseq: int = 1) -> None:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from tests.differential.reference import exchange, start_pair
+from tests.integration.script_rig import create_sqlite
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -98,12 +97,7 @@ def _request(n: int, alg: int, set_id: int, flags: str) -> bytes:
 @pytest.fixture(scope="module")
 def picks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[str]]]:
     workdir = tmp_path_factory.mktemp("ds-hash")
-    db = workdir / "ds.db"
-    subprocess.run(
-        [sys.executable, "-m", "pysips", "db", "create", "-m", "dispatcher", f"sqlite://{db}"],
-        check=True,
-        capture_output=True,
-    )
+    db = create_sqlite(workdir / "ds.db", "dispatcher")
     with sqlite3.connect(db) as conn:
         conn.executemany(
             "INSERT INTO dispatcher (setid, destination, weight, priority, state) VALUES (?,?,?,?,?)", ROWS

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from tests.differential.reference import exchange, start_pair
+from tests.integration.script_rig import create_sqlite
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -128,12 +127,7 @@ def _request(n: int, user: str, group: str, flags: str, caller: str) -> bytes:
 @pytest.fixture(scope="module")
 def routes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[str]]]:
     workdir = tmp_path_factory.mktemp("drouting")
-    db = workdir / "dr.db"
-    subprocess.run(
-        [sys.executable, "-m", "pysips", "db", "create", "-m", "drouting", f"sqlite://{db}"],
-        check=True,
-        capture_output=True,
-    )
+    db = create_sqlite(workdir / "dr.db", "drouting")
     with sqlite3.connect(db) as conn:
         conn.executemany(
             "INSERT INTO dr_gateways (gwid, type, address, strip, pri_prefix, state) VALUES (?,?,?,?,?,?)",

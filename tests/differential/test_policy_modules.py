@@ -11,8 +11,6 @@ logs must be equal line by line.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from pysips.db.sqlite import SqliteDatabase
 from pysips.db.url import parse_db_url
 from tests.differential.extra_modules import extra_module
 from tests.differential.reference import exchange, start_pair
+from tests.integration.script_rig import create_sqlite
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -126,8 +125,7 @@ ADDR_QUERIES = [
 
 def make_db(path: Path) -> None:
     url = f"sqlite://{path}"
-    subprocess.run([sys.executable, "-m", "pysips", "db", "create", url, "-m", "dialplan", "-m",
-                    "permissions"], check=True, capture_output=True, timeout=60)
+    create_sqlite(path, "dialplan", "permissions")
     db = SqliteDatabase(parse_db_url(url))
     columns = ("dpid", "pr", "match_op", "match_exp", "match_flags", "subst_exp", "repl_exp",
                "attrs", "timerec", "disabled")

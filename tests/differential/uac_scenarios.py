@@ -7,20 +7,13 @@ ports, so the Authorization pysips computes must be byte for byte the reference'
 
 from __future__ import annotations
 
-from tests.differential.behaviour_scenarios import Net, Scenario, answer, finish_invite_uac
+from tests.differential.behaviour_scenarios import Net, Scenario, answer, finish_invite_uac, scenario_registry
 from tests.differential.sipua import SDP, Message
 
 UAC_SCENARIOS: list[Scenario] = []
+_scenario = scenario_registry(UAC_SCENARIOS)
 
 NONCE = "5f2d1c0a9b8e7d6c5b4a39281706f5e4"
-
-
-def _scenario(*expect: str):  # type: ignore[no-untyped-def]
-    def register(play):  # type: ignore[no-untyped-def]
-        UAC_SCENARIOS.append(Scenario(play.__name__, play, expect))
-        return play
-
-    return register
 
 
 def _challenged_call(n: Net, user: str, challenge: str, code: int = 401, body: str = "") -> None:

@@ -4,7 +4,6 @@ rows of `pysips db create`) authenticates on both, `acc` rows have the same shap
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -12,15 +11,12 @@ import pytest
 
 from pysips.db.api import Database
 from tests.integration.dbservers import Server
-from tests.integration.proxy_harness import LOCALHOST, Rig, pysips_argv, render_template, rig_in
-from tests.integration.test_databases import digest, poll, register
+from tests.integration.proxy_harness import LOCALHOST, Rig, rig_in
+from tests.integration.reference_server import authenticated_register, start_server
+from tests.integration.test_databases import poll
 from tests.integration.test_registration import Ua
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-OPENSIPS_HOME = Path("/var/cache/pysips/opensips-3.6.8")
-OPENSIPS = OPENSIPS_HOME / "sbin" / "opensips"
-OPENSIPS_MODULES = OPENSIPS_HOME / "lib64" / "opensips" / "modules"
 
 # The same routing for both servers: REGISTER (digest on realm auth.test) saved write-through and
 # accounted; a MESSAGE is looked up and answered with the contact found.
@@ -76,21 +72,8 @@ route{
 
 
 def start(rig: Rig, server: Server, which: str) -> None:
-    template = rig.workdir / "diff.cfg.in"
-    rig.workdir.mkdir(parents=True, exist_ok=True)
-    template.write_text(SCRIPT)
     driver = "db_mysql" if server.scheme == "mysql" else "db_postgres"
-    mpath = f'mpath="{OPENSIPS_MODULES}"' if which == "opensips" else ""
-    values = rig.ports.template_values(DB_URL=server.url, DRIVER=driver, MPATH=mpath)
-    cfg = render_template(template, values, rig.workdir / "diff.cfg")
-    if which == "pysips":
-        rig.start_proxy("pysips", pysips_argv(cfg))
-        return
-    if not OPENSIPS.exists():
-        pytest.fail(f"{OPENSIPS} missing: scripts/setup builds the reference OpenSIPS 3.6")
-    check = subprocess.run([str(OPENSIPS), "-C", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stdout + check.stderr
-    rig.start_proxy("opensips", [str(OPENSIPS), "-F", "-m", "64", "-M", "8", "-f", str(cfg)])
+    start_server(rig, SCRIPT, "diff", which, {"DB_URL": server.url, "DRIVER": driver})
 
 
 def message(ua: Ua, user: str, callid: str = "m-1") -> str:
@@ -108,13 +91,6 @@ def message(ua: Ua, user: str, callid: str = "m-1") -> str:
         f"Content-Length: 0\n\n"
     )
     return ua.final(timeout=5.0, cseq=f"{ua.cseq} MESSAGE").text.split("\r\n", 1)[0].split(" ", 2)[2]
-
-
-def authenticated_register(ua: Ua, user: str, password: str) -> int:
-    challenge = register(ua, user, "auth.test")
-    assert challenge.status == 401, challenge.text
-    www = challenge.values("www-authenticate")[0]
-    return register(ua, user, "auth.test", digest(www, user, password, "sip:auth.test")).status
 
 
 @pytest.mark.parametrize("writer, reader", [("pysips", "opensips"), ("opensips", "pysips")])

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from pysips.db import admin
-from tests.integration.proxy_harness import Rig, pysips_argv, render_template, rig_in
-from tests.integration.test_databases import digest, register
-from tests.integration.test_db_differential import OPENSIPS, OPENSIPS_MODULES, message
+from tests.integration.proxy_harness import Rig, rig_in
+from tests.integration.reference_server import authenticated_register, start_server
+from tests.integration.test_db_differential import message
 from tests.integration.test_registration import Ua
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -79,32 +79,15 @@ route{
 
 
 def start(rig: Rig, folder: Path, which: str) -> None:
-    template = rig.workdir / "text.cfg.in"
-    rig.workdir.mkdir(parents=True, exist_ok=True)
-    template.write_text(SCRIPT)
     opensips = which == "opensips"
-    values = rig.ports.template_values(
-        DB_URL=f"text://{folder}", MPATH=f'mpath="{OPENSIPS_MODULES}"' if opensips else "",
-        PREFS="sqlops" if opensips else "avpops", PREFS_PREFIX="sql_avp" if opensips else "avp_db")
-    cfg = render_template(template, values, rig.workdir / "text.cfg")
-    if not opensips:
-        rig.start_proxy("pysips", pysips_argv(cfg))
-        return
-    if not OPENSIPS.exists() or not (OPENSIPS_MODULES / "db_text.so").exists():
-        pytest.fail(f"{OPENSIPS} or its db_text.so missing: scripts/setup builds the reference OpenSIPS 3.6")
-    check = subprocess.run([str(OPENSIPS), "-C", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
-    assert check.returncode == 0, check.stdout + check.stderr
-    rig.start_proxy("opensips", [str(OPENSIPS), "-F", "-m", "64", "-M", "8", "-f", str(cfg)])
+    values: dict[str, object] = {"DB_URL": f"text://{folder}", "PREFS": "sqlops" if opensips else "avpops",
+                                 "PREFS_PREFIX": "sql_avp" if opensips else "avp_db"}
+    start_server(rig, SCRIPT, "text", which, values, needs=("db_text",))
 
 
-def authenticated_register(ua: Ua, user: str, password: str) -> int:
-    """With a User-Agent: db_text cannot hold an empty text in a NOT NULL column (OpenSIPS reads
-    the empty field as NULL and refuses the row), and location.user_agent is one."""
-    challenge = register(ua, user, "auth.test", "User-Agent: phone\n")
-    assert challenge.status == 401, challenge.text
-    www = challenge.values("www-authenticate")[0]
-    answer = digest(www, user, password, "sip:auth.test")
-    return register(ua, user, "auth.test", f"{answer}User-Agent: phone\n").status
+# With a User-Agent: db_text cannot hold an empty text in a NOT NULL column (OpenSIPS reads the
+# empty field as NULL and refuses the row), and location.user_agent is one.
+USER_AGENT = "User-Agent: phone\n"
 
 
 def store(ua: Ua) -> str:
@@ -131,7 +114,7 @@ def test_opensips_reads_the_db_text_folder_pysips_wrote(rig: Rig, tmp_path: Path
     start(rig, folder, "pysips")
     phone = Ua(rig.ports.proxy)
     try:
-        assert authenticated_register(phone, user, "p:w") == 200
+        assert authenticated_register(phone, user, "p:w", USER_AGENT) == 200
         assert store(Ua(rig.ports.proxy)) == "stored 1"
         # pysips's own lookup of the binding, accounted into the acc file
         assert message(Ua(rig.ports.proxy), user, "from-pysips") == \
@@ -150,7 +133,7 @@ def test_opensips_reads_the_db_text_folder_pysips_wrote(rig: Rig, tmp_path: Path
                 # OpenSIPS loaded pysips's binding and preference rows, and authenticates the user
                 assert message(caller, user, "from-opensips") == \
                     f"found {phone.contact('u')} pref=sip:vm@db.test:5070;a=b"
-                assert authenticated_register(other, user, "p:w") == 200
+                assert authenticated_register(other, user, "p:w", USER_AGENT) == 200
             finally:
                 caller.close()
                 other.close()

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.proxy_harness import Rig
-from tests.integration.test_udp_engine import pysips_env, server_argv
+from tests.integration.script_rig import create_sqlite, start_script
+from tests.integration.test_udp_engine import pysips_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 __all__ = ["pysips_env"]
@@ -84,12 +83,7 @@ event_route[E_DISPATCHER_STATUS] {
 
 
 def _db(workdir: Path, destinations: list[str]) -> Path:
-    db = workdir / "dispatcher.db"
-    subprocess.run(
-        [sys.executable, "-m", "pysips", "db", "create", "-m", "dispatcher", f"sqlite://{db}"],
-        check=True,
-        capture_output=True,
-    )
+    db = create_sqlite(workdir / "dispatcher.db", "dispatcher")
     with sqlite3.connect(db) as conn:
         conn.executemany(
             "INSERT INTO dispatcher (setid, destination, priority) VALUES (1, ?, ?)",
@@ -99,13 +93,7 @@ def _db(workdir: Path, destinations: list[str]) -> Path:
 
 
 def _start(rig: Rig, db: Path, ping: int) -> None:
-    values = rig.ports.template_values(DB=db, PING=ping)
-    text = CFG
-    for key, value in values.items():
-        text = text.replace(f"@@{key}@@", str(value))
-    cfg = rig.workdir / "dispatcher.cfg"
-    cfg.write_text(text)
-    rig.start_proxy("pysips", server_argv(cfg))
+    start_script(rig, CFG, "dispatcher", DB=db, PING=ping)
 
 
 def _state(db: Path, uri: str) -> int:

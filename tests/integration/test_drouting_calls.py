@@ -7,13 +7,12 @@ and PRI prefix applied to the R-URI user."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
 from tests.integration.proxy_harness import Rig
-from tests.integration.test_udp_engine import pysips_env, server_argv
+from tests.integration.script_rig import create_sqlite, start_script
+from tests.integration.test_udp_engine import pysips_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 __all__ = ["pysips_env"]
@@ -69,12 +68,7 @@ failure_route[next_gw] {
 
 def _start(rig: Rig) -> None:
     rig.workdir.mkdir(parents=True, exist_ok=True)
-    db = rig.workdir / "dr.db"
-    subprocess.run(
-        [sys.executable, "-m", "pysips", "db", "create", "-m", "drouting", f"sqlite://{db}"],
-        check=True,
-        capture_output=True,
-    )
+    db = create_sqlite(rig.workdir / "dr.db", "drouting")
     with sqlite3.connect(db) as conn:
         conn.executemany(
             "INSERT INTO dr_gateways (gwid, address, strip, pri_prefix) VALUES (?,?,?,?)",
@@ -88,13 +82,7 @@ def _start(rig: Rig) -> None:
             "INSERT INTO dr_rules (groupid, prefix, priority, gwlist) VALUES (?,?,?,?)",
             [("1", "49", 0, "busy,good"), ("1", "33", 0, "intl"), ("1", "4", 0, "intl")],
         )
-    values = rig.ports.template_values(DB=db)
-    text = CFG
-    for key, value in values.items():
-        text = text.replace(f"@@{key}@@", str(value))
-    cfg = rig.workdir / "dr.cfg"
-    cfg.write_text(text)
-    rig.start_proxy("pysips", server_argv(cfg))
+    start_script(rig, CFG, "dr", DB=db)
 
 
 def test_prefix_route_falls_over_to_the_next_gateway(rig: Rig, pysips_env: None) -> None:

@@ -9,14 +9,12 @@ setvars), stdin, and exec() under async() are checked through the replies too.
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from pysips.sip.message import SipMessage, parse_message
-from tests.integration.inprocess import LOCALHOST, running_script
+from pysips.sip.message import SipMessage
+from tests.integration.inprocess import LOCALHOST, ReplyCollector, out_of_dialog, running_script
 from tests.integration.proxy_harness import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -71,32 +69,8 @@ route[resumed] {{
 """
 
 
-class Client(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.replies: list[tuple[float, SipMessage]] = []
-        self.arrived = asyncio.Event()
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        msg = parse_message(data)
-        if isinstance(msg, SipMessage):
-            self.replies.append((time.monotonic(), msg))
-            self.arrived.set()
-
-
 def request(method: str, port: int, local: int, case: str = "", user: str = "bob") -> bytes:
-    tag = uuid.uuid4().hex[:10]
-    extra = f"X-Case: {case}\r\n" if case else ""
-    return (f"{method} sip:{user}@{LOCALHOST}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {LOCALHOST}:{local};branch=z9hG4bK{tag}\r\n"
-            f"From: <sip:alice@{LOCALHOST}>;tag={tag}\r\nTo: <sip:{user}@{LOCALHOST}>\r\n"
-            f"Call-ID: {tag}\r\nCSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n").encode()
-
-
-async def wait_replies(client: Client, count: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(client.replies) < count:
-        client.arrived.clear()
-        await asyncio.wait_for(client.arrived.wait(), max(0.01, deadline - time.monotonic()))
+    return out_of_dialog(method, port, local, user, f"X-Case: {case}\r\n" if case else "")
 
 
 def reason_of(msg: SipMessage) -> str:
@@ -111,7 +85,7 @@ async def scenario(tmp_path: Path) -> None:
     port = free_port()
     async with running_script(SCRIPT.format(port=port), tmp_path):
         loop = asyncio.get_running_loop()
-        transport, client = await loop.create_datagram_endpoint(Client, local_addr=(LOCALHOST, 0))
+        transport, client = await loop.create_datagram_endpoint(ReplyCollector, local_addr=(LOCALHOST, 0))
         local = transport.get_extra_info("sockname")[1]
         try:
             transport.sendto(request("MESSAGE", port, local, "slow"), (LOCALHOST, port))
@@ -119,7 +93,7 @@ async def scenario(tmp_path: Path) -> None:
             for _ in range(5):
                 transport.sendto(request("OPTIONS", port, local), (LOCALHOST, port))
                 await asyncio.sleep(0.02)
-            await wait_replies(client, 6)
+            await client.wait(6)
             reasons = [reason_of(m) for _, m in client.replies]
             assert reasons == ["Quick"] * 5 + ["Slow"], reasons
             slow = client.replies[-1][1]
@@ -128,7 +102,7 @@ async def scenario(tmp_path: Path) -> None:
             client.replies.clear()
             for case in ("env", "stdin", "async"):
                 transport.sendto(request("MESSAGE", port, local, case), (LOCALHOST, port))
-                await wait_replies(client, 1)
+                await client.wait(1)
                 reply = client.replies.pop()[1]
                 if case == "env":
                     assert reply.header("x-out") == "second|first|bob|env"

@@ -6,14 +6,13 @@ refused with lb_start()'s -2 (no capacity) and answered 503 by the script; once 
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.integration.proxy_harness import Rig
-from tests.integration.test_udp_engine import pysips_env, server_argv
+from tests.integration.script_rig import create_sqlite, start_script
+from tests.integration.test_udp_engine import pysips_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 __all__ = ["pysips_env"]
@@ -59,12 +58,7 @@ route{
 
 
 def _db(workdir: Path, rows: list[tuple[int, str, str]]) -> Path:
-    db = workdir / "lb.db"
-    subprocess.run(
-        [sys.executable, "-m", "pysips", "db", "create", "-m", "load_balancer", f"sqlite://{db}"],
-        check=True,
-        capture_output=True,
-    )
+    db = create_sqlite(workdir / "lb.db", "load_balancer")
     with sqlite3.connect(db) as conn:
         conn.executemany("INSERT INTO load_balancer (group_id, dst_uri, resources) VALUES (?, ?, ?)", rows)
     return db
@@ -75,12 +69,7 @@ def test_third_call_is_refused_when_both_destinations_are_full(rig: Rig, pysips_
     first = f"sip:127.0.0.1:{rig.ports.uas}"
     second = f"sip:127.0.0.1:{rig.ports.uas2}"
     db = _db(rig.workdir, [(1, first, "pstn=1"), (1, second, "pstn=1"), (2, second, "pstn=5")])
-    text = CFG
-    for key, value in rig.ports.template_values(DB=db).items():
-        text = text.replace(f"@@{key}@@", str(value))
-    cfg = rig.workdir / "lb.cfg"
-    cfg.write_text(text)
-    rig.start_proxy("pysips", server_argv(cfg))
+    start_script(rig, CFG, "lb", DB=db)
     uas1 = rig.start_uas("uas_call.xml", rig.ports.uas, calls=2)
     uas2 = rig.start_uas("uas_call.xml", rig.ports.uas2, calls=1)
     # three calls of 4 s, started 0.1 s apart: the third finds both destinations full

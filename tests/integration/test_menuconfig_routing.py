@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pysips.devcert import make_dev_certificate
 from tests.integration.proxy_harness import Rig, free_port
+from tests.integration.script_rig import create_sqlite
 from tests.integration.test_udp_engine import pysips_env, server_argv
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -44,12 +43,7 @@ def _adapt(text: str, port: int, db: Path, workdir: Path) -> str:
 @pytest.mark.parametrize("module", sorted(TEMPLATES))
 def test_generated_loadbalancer_script_routes_a_call(rig: Rig, pysips_env: None, module: str) -> None:
     rig.workdir.mkdir(parents=True, exist_ok=True)
-    db = rig.workdir / "opensips.db"
-    subprocess.run(
-        [sys.executable, "-m", "pysips", "db", "create", "-m", module, "-m", "acc", f"sqlite://{db}"],
-        check=True,
-        capture_output=True,
-    )
+    db = create_sqlite(rig.workdir / "opensips.db", module, "acc")
     uas = f"sip:127.0.0.1:{rig.ports.uas}"
     with sqlite3.connect(db) as conn:
         if module == "dispatcher":

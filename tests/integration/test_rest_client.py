@@ -13,15 +13,14 @@ import contextlib
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from pysips.sip.message import SipMessage, parse_message
-from tests.integration.inprocess import LOCALHOST, running_script
+from pysips.sip.message import SipMessage
+from tests.integration.inprocess import LOCALHOST, ReplyCollector, out_of_dialog, running_script
 from tests.integration.proxy_harness import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -110,35 +109,8 @@ route[answer] {{
 """
 
 
-class Client(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.replies: list[SipMessage] = []
-        self.arrived = asyncio.Event()
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        msg = parse_message(data)
-        if isinstance(msg, SipMessage):
-            self.replies.append(msg)
-            self.arrived.set()
-
-
 def request(method: str, port: int, local: int, case: str = "", path: str = "/") -> bytes:
-    tag = uuid.uuid4().hex[:10]
-    extra = f"X-Case: {case}\r\nX-Path: {path}\r\n" if case else ""
-    return (f"{method} sip:rest@{LOCALHOST}:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {LOCALHOST}:{local};branch=z9hG4bK{tag}\r\n"
-            f"From: <sip:alice@{LOCALHOST}>;tag={tag}\r\nTo: <sip:rest@{LOCALHOST}>\r\n"
-            f"Call-ID: {tag}\r\nCSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n").encode()
-
-
-async def replies(client: Client, count: int, timeout: float = 10.0) -> list[SipMessage]:
-    deadline = time.monotonic() + timeout
-    while len(client.replies) < count:
-        client.arrived.clear()
-        await asyncio.wait_for(client.arrived.wait(), max(0.01, deadline - time.monotonic()))
-    found = list(client.replies)
-    client.replies.clear()
-    return found
+    return out_of_dialog(method, port, local, "rest", f"X-Case: {case}\r\nX-Path: {path}\r\n" if case else "")
 
 
 def answer(msg: SipMessage) -> tuple[str | None, ...]:
@@ -154,12 +126,12 @@ async def scenario(tmp_path: Path, http_port: int) -> None:
     script = SCRIPT.format(port=port, http=http_port, closed=free_port())
     async with running_script(script, tmp_path):
         loop = asyncio.get_running_loop()
-        transport, client = await loop.create_datagram_endpoint(Client, local_addr=(LOCALHOST, 0))
+        transport, client = await loop.create_datagram_endpoint(ReplyCollector, local_addr=(LOCALHOST, 0))
         local = transport.get_extra_info("sockname")[1]
 
         async def ask(case: str, path: str = "/") -> tuple[str | None, ...]:
             transport.sendto(request("MESSAGE", port, local, case, path), (LOCALHOST, port))
-            return answer((await replies(client, 1))[0])
+            return answer((await client.take(1))[0])
 
         try:
             assert await ask("get", "/credit") == ("1", "200", "application/json", '{"credit": 42}')
@@ -183,7 +155,7 @@ async def scenario(tmp_path: Path, http_port: int) -> None:
             for _ in range(3):
                 transport.sendto(request("OPTIONS", port, local), (LOCALHOST, port))
                 await asyncio.sleep(0.02)
-            got = await replies(client, 4)
+            got = await client.take(4)
             assert [str(m.reason) for m in got] == ["Quick"] * 3 + ["Done"]
             assert answer(got[-1])[:2] == ("-3", "0")  # no status line came before the timeout
         finally:

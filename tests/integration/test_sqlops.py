@@ -11,8 +11,8 @@ import pytest
 
 from pysips.db.api import Database
 from tests.integration.dbservers import Server
-from tests.integration.proxy_harness import LOCALHOST, Rig, pysips_argv, render_template
-from tests.integration.test_db_differential import OPENSIPS, OPENSIPS_MODULES
+from tests.integration.proxy_harness import LOCALHOST, Rig
+from tests.integration.reference_server import start_server
 from tests.integration.test_registration import Reply, Ua
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -70,23 +70,14 @@ route{
 
 
 def start(rig: Rig, sql_server: Server, which: str = "pysips") -> None:
-    template = rig.workdir / "sqlops.cfg.in"
-    rig.workdir.mkdir(parents=True, exist_ok=True)
-    template.write_text(SCRIPT)
     mysql = sql_server.scheme == "mysql"
-    values = rig.ports.template_values(
-        DB_URL=sql_server.url, DRIVER="db_mysql" if mysql else "db_postgres",
-        SLEEP="SELECT SLEEP(1.5)" if mysql else "SELECT pg_sleep(1.5)",
-        STAMP_TYPE="DATETIME" if mysql else "TIMESTAMP",
-        MPATH=f'mpath="{OPENSIPS_MODULES}"' if which == "opensips" else "",
-    )
-    cfg = render_template(template, values, rig.workdir / "sqlops.cfg")
-    if which == "pysips":
-        rig.start_proxy("pysips", pysips_argv(cfg))
-        return
-    if not OPENSIPS.exists():
-        pytest.fail(f"{OPENSIPS} missing: scripts/setup builds the reference OpenSIPS 3.6")
-    rig.start_proxy("opensips", [str(OPENSIPS), "-F", "-m", "64", "-M", "8", "-f", str(cfg)])
+    values: dict[str, object] = {
+        "DB_URL": sql_server.url,
+        "DRIVER": "db_mysql" if mysql else "db_postgres",
+        "SLEEP": "SELECT SLEEP(1.5)" if mysql else "SELECT pg_sleep(1.5)",
+        "STAMP_TYPE": "DATETIME" if mysql else "TIMESTAMP",
+    }
+    start_server(rig, SCRIPT, "sqlops", which, values)
 
 
 def send(ua: Ua, ruser: str, fuser: str) -> str:

@@ -50,7 +50,11 @@ def _foreign_import(name: str, owner: str | None) -> bool:
 
 
 def _modules_key(node: ast.AST) -> str | None:
-    """The constant name in `<x>.modules.get("name")` or `<x>.modules["name"]`."""
+    """The constant name in `<x>.modules.get("name")`, `<x>.modules["name"]` or
+    `module_runtime(<process>, "name", <type>)` (pysips.script.module_runtime)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "module_runtime":
+        name = node.args[1] if len(node.args) > 1 else None
+        return name.value if isinstance(name, ast.Constant) and isinstance(name.value, str) else None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
         holder, args = node.func.value, node.args
     elif isinstance(node, ast.Subscript):
@@ -100,6 +104,8 @@ def test_the_checker_sees_each_kind_of_violation(tmp_path: Path) -> None:
         "    other = ctx.process.modules['usrloc']\n"
         "    if hasattr(tm, 'reply'): pass\n"
         "    if hasattr(socket, 'SO_REUSEPORT'): pass\n"
+        "    mine = module_runtime(ctx.process, 'registrar', Registrar)\n"
+        "    theirs = module_runtime(ctx.process, 'dialog', Dialogs)\n"
     )
     global ROOT
     saved = ROOT
@@ -114,4 +120,5 @@ def test_the_checker_sees_each_kind_of_violation(tmp_path: Path) -> None:
         "sample.py:5: looks up module 'tm' by name",
         "sample.py:7: looks up module 'usrloc' by name",
         "sample.py:8: hasattr probe",
+        "sample.py:11: looks up module 'dialog' by name",
     ]

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from pysips.db import admin
-from pysips.script.compile import check_script, load_script
-from pysips.script.context import MsgContext, ProcessState
+from pysips.script.compile import check_script
+from pysips.script.context import MsgContext
 from pysips.script.parse import parse_text
-from pysips.sip.message import SipMessage, parse_message
-from pysips.sip.receive import ReceiveInfo
+from tests.unit.modules.route_runs import run_main_route
 
 
 def _database(folder: Path) -> Path:
@@ -30,21 +29,12 @@ def _run(db: Path, body: str, params: str = "", module: str = "avpops",
          from_uri: str = "sip:o'neil@example.com") -> MsgContext:
     head = ('listen=udp:127.0.0.1:5060\nloadmodule "db_sqlite.so"\n'
             f'loadmodule "{module}.so"\nmodparam("{module}", "db_url", "sqlite://{db}")\n{params}')
-    loaded = load_script(parse_text(head + "route {\n" + body + "\n}\n", "a.cfg"))
-    process = ProcessState()
-    loaded.init_modules(process)
     text = (
         "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.2;branch=z9hG4bK-1\r\n"
         f"From: <{from_uri}>;tag=1\r\nTo: <sip:carol@example.org>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
         "Content-Length: 0\r\n\r\n"
     )
-    msg = parse_message(text.encode())
-    assert isinstance(msg, SipMessage)
-    ctx = MsgContext(process, msg, ReceiveInfo("udp", "127.0.0.1", 5060, "10.0.0.2", 5060))
-    route = loaded.main_route
-    assert route is not None
-    loaded.run(route, ctx)
-    return ctx
+    return run_main_route(head, body, text)
 
 
 def _rows(db: Path) -> list[tuple[object, ...]]:

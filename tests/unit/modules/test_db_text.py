@@ -13,9 +13,8 @@ import pytest
 from pysips.db import admin
 from pysips.db.api import DbError
 from pysips.db.dbtext import parse_table
-from pysips.script.compile import load_script
-from pysips.script.context import MsgContext, ProcessState
-from pysips.script.parse import parse_text
+from pysips.script.context import MsgContext
+from tests.unit.modules.route_runs import run_main_route
 
 # A table as OpenSIPS's docs describe the format: typed columns, ':' separated rows, escapes
 SAMPLE = (
@@ -97,14 +96,7 @@ def _run(folder: Path, body: str) -> MsgContext:
     head = ('listen=udp:127.0.0.1:5060\nloadmodule "db_text.so"\n'
             'loadmodule "avpops.so"\nloadmodule "sqlops.so"\n'
             f'modparam("avpops", "db_url", "text://{folder}")\nmodparam("sqlops", "db_url", "text://{folder}")\n')
-    loaded = load_script(parse_text(head + "route {\n" + body + "\n}\n", "t.cfg"))
-    process = ProcessState()
-    loaded.init_modules(process)
-    ctx = MsgContext(process)
-    route = loaded.main_route
-    assert route is not None
-    loaded.run(route, ctx)
-    return ctx
+    return run_main_route(head, body)
 
 
 def test_avpops_and_sqlops_over_db_text(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ import pytest
 
 from modules.dialplan.repl import parse_repl
 from modules.dialplan.rules import Dialplan, RuleError, build_rule
-from modules.dialplan.timerec import parse_time_check
 from pysips.db.admin import create, open_url
 from pysips.script.compile import load_script
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.parse import parse_text
+from pysips.script.timerec import parse_time_check
 from pysips.sip.message import SipMessage, parse_message
 from pysips.sip.receive import ReceiveInfo
 

@@ -21,6 +21,7 @@ from pysips.script.parse import parse_text
 from pysips.sip.message import SipMessage, parse_message
 from pysips.sip.receive import ReceiveInfo
 from pysips.sip.uri import SipUri, parse_uri
+from tests.unit.modules.mi_calls import mi_caller
 
 
 def _part(name: str) -> ModuleType:
@@ -260,21 +261,9 @@ def test_is_in_list_sets_the_setid(loaded: LoadedScript, process: ProcessState) 
 def test_mi_list_set_state_and_reload(loaded: LoadedScript, process: ProcessState, db: Path) -> None:
     mi = _part("mi")
 
-    class Call:
-        def __init__(self, **values: Any) -> None:
-            self.values = values
-            self.process = process
+    call = mi_caller(process)
 
-        def has(self, name: str) -> bool:
-            return name in self.values
-
-        def get_str(self, name: str) -> str:
-            return str(self.values[name])
-
-        def get_int(self, name: str) -> int:
-            return int(self.values[name])
-
-    listing = mi.ds_list(Call(full=1))
+    listing = mi.ds_list(call(full=1))
     part = listing["PARTITIONS"][0]
     assert part["name"] == "default"
     assert [s["id"] for s in part["SETS"]] == [2, 1]  # the set seen last is listed first
@@ -288,13 +277,13 @@ def test_mi_list_set_state_and_reload(loaded: LoadedScript, process: ProcessStat
         "priority": 0,
         "resolved_addresses": ["10.0.0.5:5070"],
     }
-    assert mi.ds_set_state(Call(state="i", group="1", address="sip:10.0.0.5:5070")) == "OK"
+    assert mi.ds_set_state(call(state="i", group="1", address="sip:10.0.0.5:5070")) == "OK"
     with pytest.raises(MIError):
-        mi.ds_set_state(Call(state="i", group="1", address="sip:10.9.9.9"))
+        mi.ds_set_state(call(state="i", group="1", address="sip:10.9.9.9"))
     with sqlite3.connect(db) as raw:
         raw.execute("INSERT INTO dispatcher (setid, destination) VALUES (3, 'sip:10.0.0.8')")
-    assert mi.ds_reload(Call()) == "OK"
-    after = mi.ds_list(Call())["PARTITIONS"][0]["SETS"]
+    assert mi.ds_reload(call()) == "OK"
+    after = mi.ds_list(call())["PARTITIONS"][0]["SETS"]
     assert [s["id"] for s in after] == [3, 2, 1]
     assert after[2]["Destinations"][0]["state"] == "Inactive"  # inherited across the reload
 

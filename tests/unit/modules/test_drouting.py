@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from pysips.db.schema import DR_CARRIERS, DR_GATEWAYS, DR_GROUPS, DR_RULES
+from pysips.script import timerec
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.loader import ModuleFinder
 from pysips.sip.message import SipMessage, parse_message
 from pysips.sip.uri import SipUri, parse_uri
+from tests.unit.modules.mi_calls import mi_caller
 
 
 def _part(name: str) -> ModuleType:
@@ -26,7 +28,7 @@ def _part(name: str) -> ModuleType:
     return importlib.import_module(f"{found.exports.init.__module__}.{name}")
 
 
-timerec, data_mod, routing_mod, mi_mod = (_part(n) for n in ("timerec", "data", "routing", "mi"))
+data_mod, routing_mod, mi_mod = (_part(n) for n in ("data", "routing", "mi"))
 
 MON_2025_06_02_10H = 1748858400  # Monday 2 June 2025, 10:00 UTC
 SAT_2025_06_07_10H = MON_2025_06_02_10H + 5 * 86400
@@ -179,31 +181,20 @@ def test_mi_status(dr: Any) -> None:
     process = ProcessState()
     process.modules["drouting"] = dr
 
-    class Call:
-        def __init__(self, **values: Any) -> None:
-            self.values, self.process = values, process
+    call = mi_caller(process)
 
-        def has(self, name: str) -> bool:
-            return name in self.values
-
-        def get_str(self, name: str) -> str:
-            return str(self.values[name])
-
-        def get_int(self, name: str) -> int:
-            return int(self.values[name])
-
-    assert mi_mod.dr_gw_status(Call()) == {
+    assert mi_mod.dr_gw_status(call()) == {
         "Gateways": [
             {"ID": "gw1", "IP": "10.0.0.1:5070", "ATTRS": "a=1", "State": "Active"},
             {"ID": "gw2", "IP": "10.0.0.2", "State": "Active"},
         ]
     }
-    assert mi_mod.dr_gw_status(Call(gw_id="gw2", status=0)) == "OK"
-    assert mi_mod.dr_gw_status(Call(gw_id="gw2")) == {"State": "Disabled MI"}
+    assert mi_mod.dr_gw_status(call(gw_id="gw2", status=0)) == "OK"
+    assert mi_mod.dr_gw_status(call(gw_id="gw2")) == {"State": "Disabled MI"}
     dr.probe_answered("gw2", 200)
     assert not dr.data.gateways["gw2"].enabled  # disabled by MI stays disabled
-    assert mi_mod.dr_carrier_status(Call()) == {"Carriers": [{"ID": "cr1", "ATTRS": "c=1", "Enabled": "yes"}]}
-    assert mi_mod.dr_carrier_status(Call(carrier_id="cr1", status=0)) == "OK"
+    assert mi_mod.dr_carrier_status(call()) == {"Carriers": [{"ID": "cr1", "ATTRS": "c=1", "Enabled": "yes"}]}
+    assert mi_mod.dr_carrier_status(call(carrier_id="cr1", status=0)) == "OK"
     ctx = _ctx()
     seen: dict[str, str] = {}
     assert dr.do_routing(ctx, 1, 0, None, seen.__setitem__) == 1

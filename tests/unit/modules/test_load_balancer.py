@@ -15,6 +15,7 @@ import pytest
 from pysips.db.schema import LOAD_BALANCER
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.loader import ModuleFinder
+from tests.unit.modules.mi_calls import mi_caller
 
 
 def _part(name: str) -> ModuleType:
@@ -161,20 +162,9 @@ def test_mi_list_and_status(lb: Any) -> None:
     process = ProcessState()
     process.modules["load_balancer"] = lb
 
-    class Call:
-        def __init__(self, **values: Any) -> None:
-            self.values, self.process = values, process
+    call = mi_caller(process)
 
-        def has(self, name: str) -> bool:
-            return name in self.values
-
-        def get_str(self, name: str) -> str:
-            return str(self.values[name])
-
-        def get_int(self, name: str) -> int:
-            return int(self.values[name])
-
-    listing = mi_mod.lb_list(Call())
+    listing = mi_mod.lb_list(call())
     assert listing["Destinations"][0] == {
         "uri": "sip:10.0.0.1:5060",
         "id": 1,
@@ -184,8 +174,8 @@ def test_mi_list_and_status(lb: Any) -> None:
         "Resources": [{"name": "pstn", "max": 2, "load": 0}, {"name": "vm", "max": 10, "load": 0}],
         "attrs": "a1",
     }
-    assert mi_mod.lb_status(Call(destination_id=1, new_status=0)) == "OK"
-    assert mi_mod.lb_status(Call(destination_id=1)) == {"enable": "no", "attrs": "a1"}
+    assert mi_mod.lb_status(call(destination_id=1, new_status=0)) == "OK"
+    assert mi_mod.lb_status(call(destination_id=1)) == {"enable": "no", "attrs": "a1"}
     lb.probe_answered(1, 200)
     assert not lb.by_id(1).enabled  # disabled by MI: probing does not bring it back
-    assert mi_mod.lb_list(Call())["Destinations"][0]["auto-reenable"] == "off"
+    assert mi_mod.lb_list(call())["Destinations"][0]["auto-reenable"] == "off"

@@ -7,22 +7,14 @@ import sqlite3
 import time
 from pathlib import Path
 
-from pysips.script.compile import load_script
-from pysips.script.context import MsgContext, ProcessState
-from pysips.script.parse import parse_text
+from pysips.script.context import MsgContext
+from tests.unit.modules.route_runs import run_main_route
 
 
 def _run(db: Path, body: str) -> MsgContext:
     head = ('listen=udp:127.0.0.1:5060\nloadmodule "db_sqlite.so"\nloadmodule "sqlops.so"\n'
             f'modparam("sqlops", "db_url", "sqlite://{db}")\n')
-    loaded = load_script(parse_text(head + "route {\n" + body + "\n}\n", "s.cfg"))
-    process = ProcessState()
-    loaded.init_modules(process)
-    ctx = MsgContext(process)
-    route = loaded.main_route
-    assert route is not None
-    loaded.run(route, ctx)
-    return ctx
+    return run_main_route(head, body)
 
 
 def test_datetime_columns_are_seconds_since_the_epoch(tmp_path: Path) -> None:

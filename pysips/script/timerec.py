@@ -1,5 +1,6 @@
 """Time recurrences as OpenSIPS 3.6 matches them (its time_rec.c, after RFC 2445): the
-`timerec` column of dr_rules and check_time_rec()'s argument.
+`timerec` column of dr_rules and dialplan, and cfgutils' check_time_rec() argument. One parser and
+checker for every module that takes them.
 
     [tz|]dtstart|dtend|duration|freq|until|interval|byday|bymonthday|byyearday|byweekno|bymonth
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -567,6 +569,12 @@ def parse_expr(text: str) -> TimeRecExpr:
     if invert_next:
         expr.inverted = True
     return expr
+
+
+def parse_time_check(text: str) -> Callable[[float], bool]:
+    """The recurrence expression as a predicate over UNIX time (TimeRecError, a ValueError, when
+    OpenSIPS would refuse it): the form dialplan's rules keep."""
+    return parse_expr(text).matches
 
 
 def _set_op(expr: TimeRecExpr, op: str) -> None:
