@@ -163,21 +163,21 @@ def w_is_from_gw(
     )
 
 
-def _uri_target(text: str | None) -> tuple[str, int, str | None] | None:
-    """The IP, port and protocol a URI points to (a name resolved as OpenSIPS's sip_resolvehost)."""
+def _uri_target(ctx: MsgContext, text: str | None) -> tuple[str, int, str | None] | None:
+    """The IP, port and protocol a URI points to (a name resolved as OpenSIPS's sip_resolvehost,
+    through the core's resolver: only this message waits for the DNS answer)."""
     uri = parse_uri(text.strip()) if text else None
     if not isinstance(uri, SipUri):
         log.error("invalid sip uri <%s>", text)
         return None
     ip = canonical_ip(uri.bare_host)
     if ip is None:
-        import socket
-
-        try:
-            ip = socket.gethostbyname(uri.bare_host)
-        except OSError:
+        core = ctx.process.core
+        found = core.resolve_host(uri.transport or "udp", uri.bare_host, uri.port or 5060) if core else []
+        if not found:
             log.debug("resolve_host(%s) failure", uri.host)
             return None
+        ip = found[0].ip
     return ip, uri.port or 0, uri.transport
 
 
@@ -191,7 +191,7 @@ def w_goes_to_gw(
 ) -> int:
     from pysips.script.corefuncs import current_ruri
 
-    target = _uri_target(ctx.dst_uri or current_ruri(ctx))
+    target = _uri_target(ctx, ctx.dst_uri or current_ruri(ctx))
     if target is None:
         log.error("failed to extract IP/port from msg destination")
         return -1
@@ -207,7 +207,7 @@ def w_dr_is_gw(
     carrier_attrs: PVAccessor | None = None,
     partition: str | None = None,
 ) -> int:
-    target = _uri_target(uri)
+    target = _uri_target(ctx, uri)
     if target is None:
         log.error("failed to extract IP/port from uri <%s>", uri)
         return -1
