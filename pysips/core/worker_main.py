@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from pysips.core.api import Socket
+from pysips.core.drain import drain
 from pysips.core.services import SHARED_STATE
 from pysips.core.shared_state import MainSharedState
 from pysips.core.workers import MAIN_PROCESS, READY_TIMEOUT_S, Supervisor, branch_mark
@@ -100,12 +101,21 @@ async def serve_with_workers(prepared: PreparedScript, opts: ServeOptions, count
             log.log(25, "listening on %s", started.sock.name)
         log.log(25, "%d worker processes, messages shared out by Call-ID", count)
         stop_event = stop or asyncio.Event()
+        hurry = asyncio.Event()  # a second signal: no more draining
+
+        def on_signal() -> None:
+            (hurry if stop_event.is_set() else stop_event).set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop_event.set)
+                loop.add_signal_handler(sig, on_signal)
         if opts.on_ready is not None:
             opts.on_ready(engine)
         await stop_event.wait()
+        # the workers drain what they hold while this process still hands them messages; its
+        # own transactions (MI t_uac_dlg, pings) drain beside them
+        await asyncio.gather(supervisor.drain(opts.shutdown_grace, hurry),
+                             drain(engine, opts.shutdown_grace, hurry))
         log.log(25, "stopping %d workers", count)
         return 0
     finally:

@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pysips.core.api import Destination, Socket
+from pysips.core.drain import drain
 from pysips.core.ipc import STATS_REQUEST, Channel
 from pysips.core.services import SHARED_STATE
 from pysips.core.shared_state import WorkerSharedState
@@ -116,6 +117,13 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
     engine.connection_owner = keep_connection
 
     stop = asyncio.Event()
+    hurry = asyncio.Event()  # the main process got a second signal: the drain ends now
+    draining: list[asyncio.Task[None]] = []
+
+    async def drain_then_report(grace: float) -> None:
+        await drain(engine, grace, hurry)
+        channel.send(("drained",))
+
     receive = engine.receive
     hooks = engine.hooks
     stats = mi_of(process).stats
@@ -143,6 +151,11 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
                 found.reset()
         elif kind == "reload":
             engine.reload_routes()
+        elif kind == "drain":
+            if not draining:
+                draining.append(loop.create_task(drain_then_report(float(obj[1]))))
+        elif kind == "hurry":
+            hurry.set()
         elif kind == "stop":
             stop.set()
         return False
@@ -185,6 +198,10 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     channel.send(("ready",))
     await stop.wait()
+    hurry.set()
+    for task in draining:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     timer[0].cancel()
     for listener in udp:
         listener.close()

@@ -101,6 +101,7 @@ class _Worker:
     ready: bool = False
     mi: socket.socket | None = None  # the main process's end of the worker's MI socketpair
     early_deaths: int = 0  # deaths before ready in a row: the restart delay doubles with each
+    drained: bool = False  # told to drain, and done: nothing of its own in flight
 
 
 class Supervisor:
@@ -245,6 +246,28 @@ class Supervisor:
         if not self.stopping:
             self._exec(worker)
 
+    async def drain(self, grace: float, hurry: asyncio.Event) -> None:
+        """SIGTERM's grace period (pysips.core.drain) in every worker at once: each answers new
+        requests 503 and serves what it has in flight, then says it is drained. Until all have
+        (or `grace` is over, or a second signal), this process goes on handing them messages."""
+        live = [w for w in self.workers if w.channel is not None]
+        if grace <= 0 or not live:
+            return
+        for worker in live:
+            worker.drained = False
+            assert worker.channel is not None
+            worker.channel.send(("drain", grace))
+        deadline = self.loop.time() + grace + 0.5  # a worker ends its own drain at `grace`
+        while not all(w.drained or w.channel is None for w in live):
+            if hurry.is_set():
+                self.broadcast(("hurry",), -1)
+                return
+            if self.loop.time() >= deadline:
+                log.warning("workers %s still draining after %gs", [w.index for w in live if not w.drained],
+                            grace)
+                return
+            await asyncio.sleep(0.02)
+
     async def stop(self) -> None:
         """Every worker runs its destroy and exits; those that do not in time are killed."""
         self.stopping = True
@@ -345,6 +368,8 @@ class Supervisor:
             log.info("worker %d (pid %d) ready", worker.index, worker.pid)
             if all(w.ready for w in self.workers):
                 self._all_ready.set()
+        elif kind == "drained":
+            worker.drained = True
         elif kind == "lifetime":
             self.engine.set_connection_lifetime(obj[1], obj[2])
         else:

@@ -4,7 +4,9 @@ Twenty INVITEs are relayed to a callee that has not answered yet when pysips get
 the drain (pysips.core.drain) the callee's 200s still go back to the callers, their ACKs and BYEs
 are relayed and answered, and a new INVITE gets 503; then the process exits 0 with every INVITE
 and BYE accounted in the database. With `--shutdown-grace 0` (OpenSIPS's behaviour) the same
-INVITEs are never answered: that is what the drain saves.
+INVITEs are never answered: that is what the drain saves. The drain runs in one process and with
+two worker processes (each drains the calls hashed to it while the main process still hands
+them their messages).
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ route {{
 """
 
 
-def start(tmp_path: Path, grace: str) -> tuple[subprocess.Popen[bytes], Path, int, Endpoint, Path]:
+def start(tmp_path: Path, grace: str,
+          workers: int = 1) -> tuple[subprocess.Popen[bytes], Path, int, Endpoint, Path]:
     db = tmp_path / "acc.sqlite"
     with sqlite3.connect(db) as conn:
         conn.execute(ACC_TABLE)
@@ -80,7 +83,8 @@ def start(tmp_path: Path, grace: str) -> tuple[subprocess.Popen[bytes], Path, in
     cfg.write_text(CFG.format(port=port, db=db, callee=callee.port))
     log = tmp_path / "pysips.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pysips", "-f", str(cfg), "--shutdown-grace", grace],
+        proc = subprocess.Popen([sys.executable, "-m", "pysips", "-f", str(cfg), "--shutdown-grace", grace,
+                                 "--workers", str(workers)],
                                 cwd=REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 15
     while options_probe(port) is None:
@@ -111,8 +115,9 @@ def receive_invites(callee: Endpoint) -> list[Message]:
     return invites
 
 
-def test_sigterm_lets_calls_in_flight_complete_and_refuses_new_ones(tmp_path: Path) -> None:
-    proc, log, port, callee, db = start(tmp_path, "5")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_lets_calls_in_flight_complete_and_refuses_new_ones(tmp_path: Path, workers: int) -> None:
+    proc, log, port, callee, db = start(tmp_path, "5", workers)
     transcript = Transcript()
     try:
         calls = send_invites(port, transcript)
@@ -178,8 +183,9 @@ def test_without_a_grace_period_the_calls_in_flight_are_lost(tmp_path: Path) -> 
         assert conn.execute("SELECT COUNT(*) FROM acc").fetchone()[0] == 0
 
 
-def test_a_second_signal_ends_the_drain(tmp_path: Path) -> None:
-    proc, log, port, callee, _db = start(tmp_path, "60")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_second_signal_ends_the_drain(tmp_path: Path, workers: int) -> None:
+    proc, log, port, callee, _db = start(tmp_path, "60", workers)
     try:
         send_invites(port, Transcript())
         receive_invites(callee)
