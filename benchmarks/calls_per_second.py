@@ -11,7 +11,15 @@ when other processes share the machine's CPUs.
     python3 benchmarks/calls_per_second.py --proxy pysips --config tests/integration/cfg/residential-test.cfg
     python3 benchmarks/calls_per_second.py --proxy pysips --workers 2   # udp_workers=2
 
-The proxy's CPU counts its direct children too: Kamailio's and pysips's workers.
+Against the reference OpenSIPS 3.6 build, in the same run (each repeat runs every target in turn,
+so all of them see the same machine), at a fixed 1,000 calls/s for CPU per call:
+
+    python3 benchmarks/calls_per_second.py --targets opensips:1 pysips:1 pysips:2 opensips:2 \
+        --start-rate 1000 --max-rate 1000 --repeats 3
+
+OpenSIPS runs the same script (tests/integration/cfg/residential-test.cfg is written in the
+OpenSIPS 3.x spelling) with udp_workers set to the count after the colon. The proxy's CPU counts
+its direct children too: OpenSIPS's, Kamailio's and pysips's workers.
 """
 
 from __future__ import annotations
@@ -29,10 +37,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.differential.reference import opensips_binary, opensips_modules_dir  # noqa: E402
 from tests.integration.proxy_harness import (  # noqa: E402
     KAMAILIO_CFG,
     Rig,
     SippResult,
+    render_template,
     rig_in,
 )
 
@@ -147,14 +157,55 @@ def search(start_proxy: object, workdir: Path, args: argparse.Namespace, deadlin
     return best
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One server configuration to measure: `proxy:processes` on the command line, and for
+    pysips `pysips:processes@TREE` to run another checkout (an A/B of two commits)."""
+
+    proxy: str
+    processes: int
+    tree: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        spec, _, tree = text.partition("@")
+        proxy, _, count = spec.partition(":")
+        if proxy not in ("kamailio", "pysips", "opensips") or (tree and proxy != "pysips"):
+            raise argparse.ArgumentTypeError(f"unknown proxy {proxy!r} in {text!r}")
+        return cls(proxy, int(count or 1), Path(tree) if tree else None)
+
+    def __str__(self) -> str:
+        return f"{self.proxy}:{self.processes}" + (f"@{self.tree}" if self.tree else "")
+
+
+def start_opensips(rig: Rig, template: Path, values: dict[str, object]) -> None:
+    """The reference OpenSIPS on the same script: the template plus the build's module path."""
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+    cfg = render_template(template, rig.ports.template_values(**values), rig.workdir / "opensips.cfg")
+    cfg.write_text(f'mpath="{opensips_modules_dir()}/"\n' + cfg.read_text())
+    argv = [str(opensips_binary()), "-F", "-f", str(cfg), "-m", "256", "-M", "16"]
+    rig.start_proxy("opensips", argv)
+
+
+def start_pysips_tree(rig: Rig, template: Path, values: dict[str, object], tree: Path) -> None:
+    """pysips from another checkout: its package first on the path, whatever is installed."""
+    rig.workdir.mkdir(parents=True, exist_ok=True)
+    cfg = render_template(template, rig.ports.template_values(**values), rig.workdir / "pysips.cfg")
+    argv = ["env", f"PYTHONPATH={tree.resolve()}", sys.executable, "-m", "pysips.cli", "-f", str(cfg)]
+    rig.start_proxy("pysips", argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--proxy", choices=("kamailio", "pysips"), required=True)
+    parser.add_argument("--proxy", choices=("kamailio", "pysips", "opensips"),
+                        help="one proxy (with --workers/--children); --targets measures several")
+    parser.add_argument("--targets", nargs="+", type=Target.parse, default=[],
+                        help="proxy:processes ... measured in turn in each repeat, e.g. opensips:1 pysips:2")
     parser.add_argument("--config", type=Path, help="config template (@@PROXY_PORT@@, @@UAS_PORT@@ ...)")
     parser.add_argument("--children", type=int, default=2, help="worker processes (Kamailio children)")
     parser.add_argument("--workers", type=int, default=1,
-                        help="pysips worker processes (udp_workers; docs/workers.md)")
+                        help="pysips/OpenSIPS worker processes (udp_workers; docs/workers.md)")
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--start-rate", type=int, default=100)
     parser.add_argument("--max-rate", type=int, default=20000)
@@ -167,36 +218,71 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so every rig still kills the processes it started
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    config = args.config or (KAMAILIO_CFG if args.proxy == "kamailio" else DEFAULT_PYSIPS_CFG)
-    values = {"CHILDREN": args.children, "LOG_LEVEL": 0}
+    targets: list[Target] = list(args.targets)
+    if args.proxy:
+        targets.append(Target(args.proxy, args.children if args.proxy == "kamailio" else args.workers))
+    if not targets:
+        parser.error("give --proxy or --targets")
 
-    def start_proxy(rig: Rig) -> None:
-        if args.proxy == "kamailio":
-            rig.start_kamailio(config, **values)
-        else:
-            rig.start_pysips(config, **(values | {"CHILDREN": args.workers}))
+    def config_of(target: Target) -> Path:
+        return args.config or (KAMAILIO_CFG if target.proxy == "kamailio" else DEFAULT_PYSIPS_CFG)
+
+    def starter(target: Target) -> object:
+        values: dict[str, object] = {"CHILDREN": target.processes, "LOG_LEVEL": 0}
+
+        def start_proxy(rig: Rig) -> None:
+            if target.proxy == "kamailio":
+                rig.start_kamailio(config_of(target), **values)
+            elif target.proxy == "opensips":
+                start_opensips(rig, config_of(target), values)
+            elif target.tree is not None:
+                start_pysips_tree(rig, config_of(target), values, target.tree)
+            else:
+                rig.start_pysips(config_of(target), **values)
+        return start_proxy
 
     deadline = time.monotonic() + args.budget
-    results: list[int] = []
-    cpu_costs: list[float] = []
+    rates: dict[Target, list[int]] = {t: [] for t in targets}
+    costs: dict[Target, list[float]] = {t: [] for t in targets}
     with tempfile.TemporaryDirectory(prefix="pysips-cps-") as tmp:
         for repeat in range(args.repeats):
-            if time.monotonic() + 2 * args.step_seconds > deadline:
-                print(f"budget of {args.budget:.0f}s used up after {repeat} repeat(s)")
-                break
-            procs = f"children={args.children}" if args.proxy == "kamailio" else f"workers={args.workers}"
-            print(f"repeat {repeat + 1}/{args.repeats} ({args.proxy}, {config.name}, {procs})", flush=True)
-            best = search(start_proxy, Path(tmp) / f"run{repeat}", args, deadline, cpu_costs)
-            print(f"  highest rate with zero failed calls: {best} calls/s", flush=True)
-            results.append(best)
-    if not results:
+            for number, target in enumerate(targets):
+                if time.monotonic() + 2 * args.step_seconds > deadline:
+                    print(f"budget of {args.budget:.0f}s used up in repeat {repeat + 1}")
+                    break
+                print(f"repeat {repeat + 1}/{args.repeats} ({target}, {config_of(target).name})", flush=True)
+                step_costs: list[float] = []
+                workdir = Path(tmp) / f"run{repeat}-{number}"
+                best = search(starter(target), workdir, args, deadline, step_costs)
+                print(f"  highest rate with zero failed calls: {best} calls/s", flush=True)
+                rates[target].append(best)
+                if step_costs:
+                    costs[target].append(statistics.median(step_costs))
+    if not any(rates.values()):
         print("no result")
         return 1
-    print(f"median over {len(results)} run(s): {statistics.median(results):g} calls/s  (runs: {results})")
-    if cpu_costs:
-        cost = statistics.median(cpu_costs)
-        print(f"proxy CPU per call (median of passing steps): {cost:.0f} us "
-              f"= {1e6 / cost:.0f} calls per CPU-second")
+    print()
+    print(f"{'target':14} {'calls/s':>9} {'cpu us/call':>12}   runs")
+    summary: dict[Target, tuple[float, float | None]] = {}
+    for target in targets:
+        if not rates[target]:
+            continue
+        rate = statistics.median(rates[target])
+        cost = statistics.median(costs[target]) if costs[target] else None
+        summary[target] = (rate, cost)
+        shown = f"{cost:12.0f}" if cost is not None else f"{'-':>12}"
+        print(f"{target!s:14} {rate:9g} {shown}   rates {rates[target]} cpu "
+              f"{[round(c) for c in costs[target]]}")
+    reference = next((t for t in targets if t.proxy == "opensips" and t in summary), None)
+    if reference is not None:
+        ref_rate, ref_cost = summary[reference]
+        print(f"\nratios against {reference} (medians of the same run):")
+        for target, (rate, cost) in summary.items():
+            if target == reference:
+                continue
+            cpu = f"{cost / ref_cost:.2f}" if cost is not None and ref_cost else "-"
+            calls = f"{rate / ref_rate:.2f}" if ref_rate else "-"
+            print(f"  {target!s:14} calls/s x{calls}   cpu per call x{cpu}")
     return 0
 
 

@@ -1,7 +1,13 @@
-"""REGISTERs per second over UDP with sipp: pysips and Kamailio's registrar, in memory and SQLite.
+"""REGISTERs per second over UDP with sipp: pysips, the reference OpenSIPS 3.6 and Kamailio's
+registrar, in memory and SQLite.
 
     python3 benchmarks/registrations_sipp.py                       # all four targets, ~4-5 min
     python3 benchmarks/registrations_sipp.py --targets pysips-mem --runs 1
+    python3 benchmarks/registrations_sipp.py --targets opensips-mem,pysips-mem --mem-users 0
+
+`opensips-mem` and `opensips-sqlite` run the reference build (/var/cache/pysips/opensips-3.6.8,
+made by scripts/setup) on the very script pysips runs (it is written in OpenSIPS 3.x spelling),
+with udp_workers from --opensips-workers; the SQLite file gets its tables from `pysips db create`.
 
 Targets: `pysips-mem` (usrloc db_mode 0), `pysips-sqlite` (db_mode 1, write-through to a SQLite
 file), `kamailio-mem`, `kamailio-sqlite` (benchmarks/kamailio/registrar.cfg, `-A WITH_SQLITE`;
@@ -39,6 +45,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.differential.reference import opensips_binary, opensips_modules_dir  # noqa: E402
 from tests.integration.proxy_harness import (  # noqa: E402
     KAMAILIO,
     LOCALHOST,
@@ -62,9 +69,10 @@ PYSIPS_SCRIPT = """\
 log_level=@@LOG_LEVEL@@
 stderror_enabled=yes
 syslog_enabled=no
-udp_workers=1
+udp_workers=@@WORKERS@@
 auto_aliases=no
 socket=udp:127.0.0.1:@@PROXY_PORT@@
+@@MPATH@@
 
 loadmodule "proto_udp.so"
 loadmodule "signaling.so"
@@ -124,20 +132,37 @@ def users_csv(path: Path, count: int, prefix: str = "user") -> Path:
     return path
 
 
-def start_pysips(rig: Rig, sqlite_file: Path | None, wal: bool = False, workers: int = 1) -> None:
+def registrar_cfg(rig: Rig, sqlite_file: Path | None, wal: bool, workers: int, mpath: str = "") -> Path:
+    """The registrar script for either server (OpenSIPS needs the module path of its build)."""
     rig.workdir.mkdir(parents=True, exist_ok=True)
-    template = rig.workdir / "pysips-registrar.cfg.in"
+    template = rig.workdir / "registrar.cfg.in"
     template.write_text(PYSIPS_SCRIPT)
     values = rig.ports.template_values(
         LOG_LEVEL=1,
+        WORKERS=workers,
+        MPATH=f'mpath="{mpath}/"' if mpath else "",
         DB_MODE=1 if sqlite_file else 0,
         DB_URL=f"sqlite://{sqlite_file}" if sqlite_file else "sqlite:///unused.db",
         DB_MODULE=('loadmodule "db_sqlite.so"' if sqlite_file else "")
         + ('\nmodparam("db_sqlite", "exec_pragma", "journal_mode=wal")' if wal else ""),
     )
-    cfg = render_template(template, values, rig.workdir / "pysips.cfg")
+    return render_template(template, values, rig.workdir / "registrar.cfg")
+
+
+def start_pysips(rig: Rig, sqlite_file: Path | None, wal: bool = False, workers: int = 1) -> None:
+    cfg = registrar_cfg(rig, sqlite_file, wal, 1)
     # --workers: pysips's worker processes (docs/workers.md), overriding the script's udp_workers
     rig.start_proxy("pysips", [*pysips_argv(cfg), "--workers", str(workers)], ready_timeout=30.0)
+
+
+def start_opensips(rig: Rig, sqlite_file: Path | None, wal: bool = False, workers: int = 1) -> None:
+    if sqlite_file is not None:
+        pysips_command = pysips_argv(Path("unused"))[:-2]  # without its "-f FILE"
+        subprocess.run([*pysips_command, "db", "create", "-m", "usrloc",
+                        f"sqlite://{sqlite_file}"], check=True, capture_output=True)
+    cfg = registrar_cfg(rig, sqlite_file, wal, workers, str(opensips_modules_dir()))
+    rig.start_proxy("opensips", [str(opensips_binary()), "-F", "-f", str(cfg), "-m", "256", "-M", "16"],
+                    ready_timeout=30.0)
 
 
 def process_tree_rss_kib(pid: int) -> int:
@@ -304,15 +329,20 @@ def memory_per_contact(workdir: Path, count: int, server: str, workers: int = 1)
 
 
 TARGETS = ("pysips-mem", "pysips-sqlite", "kamailio-mem", "kamailio-sqlite")
-# not in the default run: SQLite in WAL journal mode (fewer fsyncs per commit) on both servers
-WAL_TARGETS = ("pysips-sqlite-wal", "kamailio-sqlite-wal")
+# not in the default run: SQLite in WAL journal mode (fewer fsyncs per commit) on both servers,
+# and the reference OpenSIPS
+EXTRA_TARGETS = ("pysips-sqlite-wal", "kamailio-sqlite-wal", "opensips-mem", "opensips-sqlite",
+               "opensips-sqlite-wal")
 
 
-def starter(target: str, workdir: Path, run: int, children: int, workers: int = 1) -> Callable[[Rig], None]:
+def starter(target: str, workdir: Path, run: int, children: int, workers: int = 1,
+            opensips_workers: int = 1) -> Callable[[Rig], None]:
     db = workdir / f"{target}-{run}.db" if "sqlite" in target else None
     wal = target.endswith("-wal")
     if target.startswith("pysips"):
         return lambda rig: start_pysips(rig, db, wal, workers)
+    if target.startswith("opensips"):
+        return lambda rig: start_opensips(rig, db, wal, opensips_workers)
     if db is not None:
         kamailio_sqlite_file(db, wal)
     return lambda rig: start_kamailio(rig, db, children)
@@ -321,7 +351,7 @@ def starter(target: str, workdir: Path, run: int, children: int, workers: int = 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--targets", default=",".join(TARGETS),
-                    help=f"comma-separated, of {', '.join(TARGETS + WAL_TARGETS)}")
+                    help=f"comma-separated, of {', '.join(TARGETS + EXTRA_TARGETS)}")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--users", type=int, default=20000, help="distinct AORs in the injection file")
     ap.add_argument("--start-rate", type=int, default=500)
@@ -330,11 +360,12 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=7)
     ap.add_argument("--kamailio-children", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1, help="pysips worker processes (udp_workers)")
+    ap.add_argument("--opensips-workers", type=int, default=1, help="OpenSIPS udp_workers")
     ap.add_argument("--mem-users", type=int, default=20000)
     args = ap.parse_args()
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     for t in targets:
-        if t not in TARGETS + WAL_TARGETS:
+        if t not in TARGETS + EXTRA_TARGETS:
             raise SystemExit(f"unknown target {t!r}")
     if any(t.startswith("kamailio") for t in targets) and not Path(KAMAILIO).exists():
         raise SystemExit(f"{KAMAILIO} not found (Debian package kamailio)")
@@ -352,7 +383,8 @@ def main() -> None:
         for run in range(args.runs):
             for target in targets:
                 print(f"{target} run {run + 1}:", flush=True)
-                best = search(starter(target, workdir, run, args.kamailio_children, args.workers),
+                best = search(starter(target, workdir, run, args.kamailio_children, args.workers,
+                                      args.opensips_workers),
                               workdir / f"{target}-{run}", csv, args)
                 print(f"  {target} run {run + 1}: {best}/s with zero failures", flush=True)
                 bests[target].append(best)
@@ -370,9 +402,10 @@ def main() -> None:
     for target, value in medians.items():
         print(f"  {target:16s} {value:8.0f}")
     for mode in ("mem", "sqlite", "sqlite-wal"):
-        p, k = medians.get(f"pysips-{mode}"), medians.get(f"kamailio-{mode}")
-        if p and k:
-            print(f"  pysips/kamailio ({mode}): {p / k:.2f}")
+        for other in ("opensips", "kamailio"):
+            p, k = medians.get(f"pysips-{mode}"), medians.get(f"{other}-{mode}")
+            if p and k:
+                print(f"  pysips/{other} ({mode}): {p / k:.2f}")
     for what, (per, before, after) in mems.items():
         print(f"memory per stored contact ({what}, {args.mem_users} new bindings): {per:.0f} bytes "
               f"({before} KiB -> {after} KiB)")
