@@ -36,9 +36,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
-from calls_per_second import run_step, search  # noqa: E402
-
 from tests.integration.proxy_harness import Rig, free_port, mi_datagram, rig_in  # noqa: E402
+from tests.integration.rate_search import run_step, search  # noqa: E402
 
 CONFIGS = {
     "plain": REPO_ROOT / "benchmarks" / "dialog" / "proxy-plain.cfg",
@@ -170,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--start-rate", type=int, default=100)
     c.add_argument("--max-rate", type=int, default=20000)
     c.add_argument("--precision", type=float, default=0.08)
+    c.add_argument("--max-lag", type=float, default=0.5, help="as in calls_per_second.py")
     c.add_argument("--budget", type=float, default=240.0, help="seconds for the two searches")
     m = sub.add_parser("memory", help="memory per confirmed dialog with many concurrent calls")
     m.add_argument("--calls", type=int, default=10000)

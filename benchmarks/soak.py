@@ -23,14 +23,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
-from calls_per_second import search  # noqa: E402
-
 from tests.integration.proxy_harness import Rig, rig_in  # noqa: E402
+from tests.integration.rate_search import search  # noqa: E402
 from tests.reliability.soak_rig import SOAK_CFG, plot, run_soak  # noqa: E402
 
 
 def measure_max(workdir: Path, budget: float) -> int:
-    args = argparse.Namespace(step_seconds=5.0, start_rate=50, max_rate=20000, precision=0.08, call_ms=100)
+    args = argparse.Namespace(step_seconds=5.0, start_rate=50, max_rate=20000, precision=0.08, call_ms=100,
+                              max_lag=0.5)
 
     def start(rig: Rig) -> None:
         rig.start_pysips(SOAK_CFG, CHILDREN=1, LOG_LEVEL=1)
