@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from pysips.core.api import Destination, Socket, TimerHandle
 from pysips.sip.receive import ReceiveInfo
+from pysips.transport.duplicates import DuplicateFilter
 
 log = logging.getLogger("pysips.transport.udp")
 
@@ -49,6 +50,7 @@ MAX_DATAGRAM = 65535
 # how long a routability answer for a destination address is trusted, and how many are kept
 ROUTE_CACHE_S = 30.0
 ROUTE_CACHE_SIZE = 4096
+DROPPED_LOG_INTERVAL_S = 10.0  # how often dropped retransmissions are reported while behind
 
 
 class UdpListener:
@@ -59,8 +61,8 @@ class UdpListener:
     and flushed when the socket is writable again.
     """
 
-    __slots__ = ("_batch", "_closed", "_fd", "_local", "_loop", "_os_sock", "_pending", "_receive", "_routes",
-                 "sock")
+    __slots__ = ("_batch", "_behind", "_closed", "_duplicates", "_fd", "_local", "_logged_drops", "_loop",
+                 "_next_drop_log", "_os_sock", "_pending", "_receive", "_routes", "sock")
 
     def __init__(self, sock: Socket, receive: Receiver, loop: asyncio.AbstractEventLoop,
                  os_sock: pysocket.socket) -> None:
@@ -78,6 +80,12 @@ class UdpListener:
         self._batch: list[tuple[bytes, tuple[str, int]]] | None = None
         # destination ip -> (routable, when we asked): see _routable()
         self._routes: dict[str, tuple[bool, float]] = {}
+        # retransmissions dropped unread while behind (pysips.transport.duplicates): behind
+        # means the last read batch was full, more was waiting than one batch reads
+        self._duplicates = DuplicateFilter()
+        self._behind = False
+        self._logged_drops = 0
+        self._next_drop_log = 0.0
 
     def start(self) -> None:
         self._loop.add_reader(self._fd, self._on_readable)
@@ -88,21 +96,34 @@ class UdpListener:
         ip, port = self._local
         batch: list[tuple[bytes, tuple[str, int]]] = []
         self._batch = batch
+        duplicates = self._duplicates
+        behind = self._behind
+        now = time.monotonic()
+        emptied = False  # the socket had nothing more: this batch did not stop at its size
         try:
             for _ in range(READ_BATCH):
                 try:
                     data, addr = recvfrom(MAX_DATAGRAM)
                 except (BlockingIOError, InterruptedError):
+                    emptied = True
                     break
                 except OSError as exc:
                     # ICMP port unreachable from an earlier send shows up here: not our fault
                     log.debug("%s: %s", self.sock.name, exc)
+                    continue
+                if duplicates.drop(data, now, behind):
                     continue
                 receive(data, ReceiveInfo("udp", ip, port, addr[0], addr[1]))
                 if self._closed:
                     return
         finally:
             self._batch = None
+        self._behind = not emptied
+        if duplicates.dropped != self._logged_drops and now >= self._next_drop_log:
+            log.warning("%s is behind: %d retransmissions dropped unread since the last report",
+                        self.sock.name, duplicates.dropped - self._logged_drops)
+            self._logged_drops = duplicates.dropped
+            self._next_drop_log = now + DROPPED_LOG_INTERVAL_S
         for data, addr in batch:
             self._send_now(data, addr)
 
