@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pysips.core.services import DIALOGS, RECORD_ROUTE, TRANSACTIONS, dialog_match_mode
+from pysips.core.services import DIALOGS, RECORD_ROUTE, SHARED_STATE, TRANSACTIONS, dialog_match_mode
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.exports import (
@@ -36,6 +36,7 @@ from . import mi
 from .db import DialogDb
 from .dlgjson import dialog_json
 from .model import DIR_NONE, FlagError, parse_create_flags
+from .profile_sharing import ProfileSharing
 from .profiles import parse_profiles
 from .pvars import PVARS
 from .runtime import CURRENT, DialogConfig, Dialogs
@@ -381,6 +382,9 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
     profiles += parse_profiles(str(params["profiles_no_value"] or ""), False)
     dialogs = Dialogs(ictx.process, ictx.require(TRANSACTIONS), ictx.get(RECORD_ROUTE), config, profiles)
     dialogs.flag_names = ictx.flags
+    shared = ictx.get(SHARED_STATE)
+    if shared is not None:  # worker processes: profile sizes count every worker's dialogs
+        dialogs.share_profiles(ProfileSharing(dialogs.profiles, shared).changed)
     tm = dialogs.tm
     tm.on_created(dialogs.transaction_created)
     tm.on_reply_in(dialogs.reply_in)
@@ -389,6 +393,8 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dialogs:
     tm.on_deleted(dialogs.deleted)
     if dialogs.rr is not None:
         dialogs.rr.on_loose_route(dialogs.loose_route)
+    if ictx.process.core is not None:
+        ictx.process.core.hooks.request_done.append(dialogs.request_done)
     mode = int(params["db_mode"])
     if mode:
         url = str(params["db_url"] or "")

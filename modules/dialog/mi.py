@@ -145,7 +145,8 @@ def _profile(call: MICall) -> Any:
 def mi_profile_get_size(call: MICall) -> Any:
     profile = _profile(call)
     value = call.get_str("value") if call.has("value") else None
-    return {"Profile": {"name": profile.name, "value": value, "count": profile.size(value),
+    # this process's dialogs: with workers the MI asks each of them and adds the answers up
+    return {"Profile": {"name": profile.name, "value": value, "count": profile.size(value, local_only=True),
                         "shared": "no", "replicated": "no"}}
 
 

@@ -52,7 +52,7 @@ from .model import (
     reverse_hex,
 )
 from .prack import Reliable, rack_header, reliable_of
-from .profiles import Profile
+from .profiles import Changed, Profile
 
 log = logging.getLogger("pysips.dialog")
 
@@ -65,7 +65,7 @@ ENDING = "dialog.ending"  # ctx.extra: the dialog this BYE ended (kept listed wh
 # dlg_match_mode / match_dialog()'s mode: "did_only", "did_fallback", "did_none"
 MATCH_STRICT_ID, MATCH_FALLBACK, MATCH_NO_ID = 0, 1, 2
 LINGER_MAX = 40.0  # seconds an ended dialog stays listed at most (tm's longest transaction life)
-ORPHAN_CHECK = 2.0  # seconds after create_dialog() a dialog without a transaction is dropped
+UNBOUND = "dialog.unbound"  # ctx.extra: the dialog create_dialog() made before any transaction
 CSEQ_SHIFT = "dialog.cseq_shift"  # ctx.extra: (CSeq, method) as received, when relayed shifted
 
 
@@ -141,6 +141,7 @@ class Dialogs:
         self.rr = rr
         self.config = config
         self.profiles: dict[str, Profile] = {p.name: p for p in profiles}
+        self.profile_changed: Changed | None = None
         self.table: dict[str, Dialog] = {}  # by did (what a Route carries: no parsing to find it)
         self.by_callid: dict[str, list[Dialog]] = {}
         self.by_transaction: dict[str, Dialog] = {}  # the initial INVITE's transaction -> dialog
@@ -273,18 +274,18 @@ class Dialogs:
         if t is not None:
             self.by_transaction[str(t.id)] = dlg
         else:
-            # No transaction yet: t_relay() will make one. When the script ends without one
-            # (a stateless reply, a drop), OpenSIPS's end-of-script cleanup drops the dialog; the
-            # engine has no such hook, so the check runs shortly after.
-            core = self._core()
-            if core is not None:
-                dlg.timer = core.call_at(self._now() + ORPHAN_CHECK, lambda: self._orphan_check(dlg))
+            # no transaction yet: t_relay() will make one, or request_done() drops the dialog
+            ctx.extra[UNBOUND] = dlg
         return 1
 
-    def _orphan_check(self, dlg: Dialog) -> None:
-        dlg.timer = None
-        if dlg.state == UNCONFIRMED and dlg not in self.by_transaction.values():
+    def request_done(self, ctx: MsgContext) -> None:
+        """The core's end-of-request hook: a dialog whose INVITE got no transaction (the script
+        answered statelessly, or dropped it) is gone, counted as failed and out of its profiles
+        at once, as OpenSIPS's transaction-less dialog is when its request's processing ends."""
+        dlg = ctx.extra.pop(UNBOUND, None)
+        if isinstance(dlg, Dialog) and dlg.state == UNCONFIRMED:
             log.debug("dialog %s: no transaction was made for its INVITE, dropped", dlg.did)
+            self.failed += 1
             self._end(dlg)
 
     def transaction_created(self, ctx: MsgContext, t: TransactionInfo) -> None:
@@ -292,6 +293,7 @@ class Dialogs:
         found = ctx.extra.get(CURRENT)
         if found is None:
             return
+        ctx.extra.pop(UNBOUND, None)
         shifted = ctx.extra.get(CSEQ_SHIFT)
         if shifted is not None:
             self.shifted[t.id] = shifted
@@ -907,7 +909,14 @@ class Dialogs:
     # DialogService: profiles for other modules (load_balancer's resources)
     def define_profile(self, name: str, has_value: bool) -> None:
         if name not in self.profiles:
-            self.profiles[name] = Profile(name, has_value)
+            profile = self.profiles[name] = Profile(name, has_value)
+            profile.changed = self.profile_changed
+
+    def share_profiles(self, changed: Changed) -> None:
+        """Worker processes: every membership change goes to the others (profile_sharing.py)."""
+        self.profile_changed = changed
+        for profile in self.profiles.values():
+            profile.changed = changed
 
     def join_profile(self, ctx: MsgContext, name: str, value: str) -> bool:
         dlg, profile = self.current(ctx), self.profiles.get(name)

@@ -85,6 +85,10 @@ ConnectionClosedHook = Callable[[int], None]
 # The bytes of every message received, before it is parsed, and of every message sent, as the
 # transport gets them (OpenSIPS's pre/post raw processing callbacks): returns the bytes to use.
 RawHook = Callable[[bytes], bytes]
+# After a request's main route has ended (its end, exit, drop, or async() taking it over), in the
+# request's script greenlet: OpenSIPS's POST_SCRIPT callbacks (dialog drops a dialog whose INVITE
+# got no transaction).
+RequestDoneHook = Callable[["MsgContext"], None]
 
 
 @dataclass(slots=True)
@@ -94,6 +98,7 @@ class Hooks:
     connection_closed: list[ConnectionClosedHook] = field(default_factory=list)
     raw_in: list[RawHook] = field(default_factory=list)
     raw_out: list[RawHook] = field(default_factory=list)
+    request_done: list[RequestDoneHook] = field(default_factory=list)
 
 
 class Core(Protocol):

@@ -408,6 +408,11 @@ class Engine:
     def _main_route(self, ctx: MsgContext, route: RouteFn) -> None:
         try:
             self.run_route(ctx, route)
+            for hook in self.hooks.request_done:
+                try:
+                    hook(ctx)
+                except Exception:
+                    log.exception("a module's end-of-request work failed")
         finally:
             in_progress = self._in_progress
             if in_progress:

@@ -555,10 +555,11 @@ PROTO_SERVICES: dict[str, Service[dict[str, Any]]] = {
 class SharedChannel(Protocol):
     """One module's share of state kept alike in every worker process (see SharedStateService)."""
 
-    def publish(self, change: Any) -> None:
+    def publish(self, change: Any, wait: bool = True) -> None:
         """Hands `change` to every other process's `apply`, in order. In a script greenlet it
         returns once the main process has queued it to every worker, so a message handled after
-        this one, in any worker, sees it; elsewhere it is sent without waiting."""
+        this one, in any worker, sees it; elsewhere, or with `wait` False (a change made inside
+        tm's processing, which must not be suspended), it is sent without waiting."""
         ...
 
 
@@ -575,11 +576,13 @@ class SharedStateService(Protocol):
         """True in the process that owns the persistent copy (the main process)."""
         ...
 
-    def share(self, name: str, apply: Callable[[Any], None],
-              snapshot: Callable[[], list[Any]]) -> SharedChannel:
+    def share(self, name: str, apply: Callable[[Any], None], snapshot: Callable[[], list[Any]],
+              forget: Callable[[int], Any] | None = None) -> SharedChannel:
         """Joins channel `name`: `apply(change)` runs for every change another process published;
         `snapshot()` (asked of the owner) lists the changes that rebuild its whole state, replayed
-        to a worker that starts (or restarts) before it handles its first message."""
+        to a worker that starts (or restarts) before it handles its first message. `forget(pid)`
+        (asked of the owner when worker process `pid` died) gives the change that removes what
+        that process held, applied and relayed to every process; None: nothing to remove."""
         ...
 
 

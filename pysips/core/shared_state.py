@@ -21,6 +21,7 @@ log = logging.getLogger("pysips.core.workers")
 
 Apply = Callable[[Any], None]
 Snapshot = Callable[[], list[Any]]
+Forget = Callable[[int], Any]
 # how the main process sends to every worker but one (index; -1: to all)
 Broadcast = Callable[[Any, int], None]
 
@@ -32,7 +33,7 @@ class _MainChannel:
         self.owner = owner
         self.name = name
 
-    def publish(self, change: Any) -> None:
+    def publish(self, change: Any, wait: bool = True) -> None:
         self.owner.broadcast(("bus", self.name, change), -1)
 
 
@@ -43,15 +44,29 @@ class MainSharedState:
         self.broadcast: Broadcast = lambda message, skip: None  # set by the supervisor
         self._apply: dict[str, Apply] = {}
         self._snapshot: dict[str, Snapshot] = {}
+        self._forget: dict[str, Forget] = {}
 
     @property
     def owner(self) -> bool:
         return True
 
-    def share(self, name: str, apply: Apply, snapshot: Snapshot) -> _MainChannel:
+    def share(self, name: str, apply: Apply, snapshot: Snapshot,
+              forget: Forget | None = None) -> _MainChannel:
         self._apply[name] = apply
         self._snapshot[name] = snapshot
+        if forget is not None:
+            self._forget[name] = forget
         return _MainChannel(self, name)
+
+    def process_gone(self, pid: int) -> None:
+        """Worker `pid` died: what it held (dialogs in profiles...) goes from every copy."""
+        for name, forget in self._forget.items():
+            try:
+                change = forget(pid)
+                if change is not None:
+                    self.from_worker(-1, name, change)
+            except Exception:
+                log.exception("forgetting process %d in %s failed", pid, name)
 
     def names(self) -> set[str]:
         """The channels joined: module names, whose statistics groups the owner keeps whole."""
@@ -85,8 +100,8 @@ class _WorkerChannel:
         self.owner = owner
         self.name = name
 
-    def publish(self, change: Any) -> None:
-        self.owner.publish(self.name, change)
+    def publish(self, change: Any, wait: bool = True) -> None:
+        self.owner.publish(self.name, change, wait)
 
 
 class WorkerSharedState:
@@ -100,16 +115,19 @@ class WorkerSharedState:
     def owner(self) -> bool:
         return False
 
-    def share(self, name: str, apply: Apply, snapshot: Snapshot) -> _WorkerChannel:
-        self._apply[name] = apply
+    def share(self, name: str, apply: Apply, snapshot: Snapshot,
+              forget: Forget | None = None) -> _WorkerChannel:
+        self._apply[name] = apply  # snapshots and deaths are the owner's business
         return _WorkerChannel(self, name)
 
     def names(self) -> set[str]:
         return set(self._apply)
 
-    def publish(self, name: str, change: Any) -> None:
-        # in a script: returns once the main process has applied and relayed it
-        self._rpc.call(None, "pub", name, change)
+    def publish(self, name: str, change: Any, wait: bool = True) -> None:
+        if wait:  # in a script: returns once the main process has applied and relayed it
+            self._rpc.call(None, "pub", name, change)
+        else:
+            self._rpc.notify("pub", name, change)
 
     def deliver(self, name: str, change: Any) -> None:
         apply = self._apply.get(name)

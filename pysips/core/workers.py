@@ -236,6 +236,7 @@ class Supervisor:
             return
         how = f"killed by signal {-status}" if status is not None and status < 0 else f"exit status {status}"
         log.error("worker %d (pid %d) died (%s): starting a new one", worker.index, worker.pid, how)
+        self.shared.process_gone(worker.pid)
         worker.early_deaths = 0 if worker.ready else worker.early_deaths + 1
         worker.channel = None
         worker.proc = None

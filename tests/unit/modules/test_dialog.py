@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pysips.core.api import Hooks
 from pysips.core.services import DIALOGS, RECORD_ROUTE, TRANSACTIONS, LooseRouteMatch, UacReply, UacRequest
 from pysips.script.ast import NOWHERE
 from pysips.script.context import MsgContext, ProcessState
@@ -42,6 +43,12 @@ class FakeCore:
     def __init__(self) -> None:
         self.clock = 100.0
         self.timers: list[Timer] = []
+        self.hooks = Hooks()
+
+    def request_done(self, ctx: MsgContext) -> None:
+        """What the engine does when a request's main route has ended."""
+        for hook in self.hooks.request_done:
+            hook(ctx)
 
     def now(self) -> float:
         return self.clock
@@ -531,16 +538,20 @@ def test_get_dialog_info_and_vals(env: Any) -> None:
 
 
 def test_dialog_without_transaction_is_dropped(env: Any) -> None:
+    """OpenSIPS drops a dialog whose INVITE got no transaction when the request's processing
+    ends (tm's pending callbacks released): failed, out of its profiles, at once."""
     ctx = MsgContext(env.process, parse_message(INVITE.encode()), RCV)
     fn("create_dialog")(ctx, 0)  # the script then answers statelessly: no transaction
+    fn("set_dlg_profile")(ctx, "calls")
     dlg = env.dialogs.current(ctx)
-    env.core.advance(1)
-    assert dlg.state == 1 and env.dialogs.table
-    env.core.advance(1.5)
+    assert dlg.state == 1 and env.dialogs.table and env.dialogs.profile_size("calls", None) == 1
+    env.core.request_done(ctx)
     assert dlg.state == 5 and not env.dialogs.table
-    _, kept = new_call(env)  # with its transaction it stays
+    assert env.dialogs.profile_size("calls", None) == 0 and env.dialogs.failed == 1
+    kept_ctx, kept = new_call(env)  # with its transaction it stays
+    env.core.request_done(kept_ctx)
     env.core.advance(3)
-    assert kept.state == 1 and kept.did in env.dialogs.table
+    assert kept.state == 1 and kept.did in env.dialogs.table and env.dialogs.failed == 1
 
 
 def test_dialog_json_and_get_dialogs_by(env: Any) -> None:
