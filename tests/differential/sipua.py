@@ -322,3 +322,15 @@ SDP = (
     "m=audio 4000 RTP/AVP 0\r\n"
     "a=rtpmap:0 PCMU/8000\r\n"
 )
+
+
+def call_callee(transcript: Transcript, name: str, call_id: str, proxy_port: int) -> tuple[Dialog, str]:
+    """An INVITE (with SDP) to sip:callee through the proxy on `proxy_port`, from caller `name`,
+    an Endpoint of its own (the dialog's `local`), sent: (its dialog, the INVITE as sent)."""
+    caller = Endpoint(name, transcript)
+    dialog = Dialog(call_id=call_id, from_uri=f"sip:{name}@{LOCALHOST}", to_uri=f"sip:callee@{LOCALHOST}",
+                    from_tag=f"{name}-tag", local=caller)
+    invite = dialog.request("INVITE", f"sip:callee@{LOCALHOST}:{proxy_port}", body=SDP,
+                            contact=f"<sip:{name}@{caller.hostport}>")
+    caller.send(invite, (LOCALHOST, proxy_port))
+    return dialog, invite

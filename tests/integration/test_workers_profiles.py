@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.differential.reference import running
-from tests.differential.sipua import SDP, Dialog, Endpoint, Message, Transcript, reply_to
+from tests.differential.sipua import Dialog, Endpoint, Message, Transcript, call_callee, reply_to
 from tests.integration.proxy_harness import LOCALHOST
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -75,13 +75,8 @@ def first_reply(caller: Endpoint) -> Message:
 
 def call(port: int, transcript: Transcript, i: int) -> tuple[Endpoint, Dialog, str, int]:
     """One INVITE from a caller of its own; (caller, dialog, INVITE sent, first reply's status)."""
-    caller = Endpoint(f"caller{i}", transcript)
-    dialog = Dialog(call_id=f"limit-{i}-{time.monotonic_ns()}", from_uri=f"sip:c{i}@{LOCALHOST}",
-                    to_uri=f"sip:callee@{LOCALHOST}", from_tag=f"t{i}", local=caller)
-    invite = dialog.request("INVITE", f"sip:callee@{LOCALHOST}:{port}", body=SDP,
-                            contact=f"<sip:c{i}@{caller.hostport}>")
-    caller.send(invite, (LOCALHOST, port))
-    return caller, dialog, invite, first_reply(caller).status
+    dialog, invite = call_callee(transcript, f"caller{i}", f"limit-{i}-{time.monotonic_ns()}", port)
+    return dialog.local, dialog, invite, first_reply(dialog.local).status
 
 
 @pytest.mark.parametrize("server", ["pysips", "opensips"])

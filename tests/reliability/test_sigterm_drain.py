@@ -27,6 +27,7 @@ from tests.differential.sipua import (
     Endpoint,
     Message,
     Transcript,
+    call_callee,
     reply_to,
 )
 from tests.integration.proxy_harness import free_port, options_probe
@@ -94,16 +95,8 @@ def start(tmp_path: Path, grace: str,
 
 def send_invites(port: int, transcript: Transcript) -> list[tuple[Dialog, str]]:
     """CALLS INVITEs, each from its own caller: (dialog, the INVITE as sent)."""
-    calls = []
-    for i in range(CALLS):
-        caller = Endpoint(f"caller{i}", transcript)
-        dialog = Dialog(call_id=f"drain-{i}-{time.monotonic_ns()}", from_uri=f"sip:c{i}@{LOCAL}",
-                        to_uri=f"sip:callee@{LOCAL}", from_tag=f"t{i}", local=caller)
-        invite = dialog.request("INVITE", f"sip:callee@{LOCAL}:{port}", body=SDP,
-                                contact=f"<sip:c{i}@{caller.hostport}>")
-        caller.send(invite, (LOCAL, port))
-        calls.append((dialog, invite))
-    return calls
+    return [call_callee(transcript, f"caller{i}", f"drain-{i}-{time.monotonic_ns()}", port)
+            for i in range(CALLS)]
 
 
 def receive_invites(callee: Endpoint) -> list[Message]:
