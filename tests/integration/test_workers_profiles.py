@@ -6,7 +6,8 @@ process, and a call-limit script refuses the call that goes over the limit which
 handles it. Each INVITE here has its own Call-ID, so they are spread over the workers; the
 limit (3 calls in progress) must hold across them, and a call that ends in one worker frees
 its place for a call handled by another. A refused call's dialog (created, then answered
-statelessly: no transaction) is gone when its request's processing ends, as OpenSIPS's is.
+statelessly: no transaction) is gone when its request's processing ends, as OpenSIPS's is, and
+counts as failed in the dialog statistics of both.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from tests.differential.reference import running
 from tests.differential.sipua import Dialog, Endpoint, Message, Transcript, call_callee, reply_to
-from tests.integration.proxy_harness import LOCALHOST
+from tests.integration.proxy_harness import LOCALHOST, free_port, mi_datagram
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -42,6 +43,8 @@ loadmodule "rr.so"
 loadmodule "sipmsgops.so"
 loadmodule "dialog.so"
 modparam("dialog", "profiles_no_value", "calls")
+loadmodule "mi_datagram.so"
+modparam("mi_datagram", "socket_name", "udp:127.0.0.1:@@MI_PORT@@")
 
 route {
     if (is_method("OPTIONS")) { sl_send_reply(200, "OK"); exit; }
@@ -84,7 +87,8 @@ def test_call_limit_holds_across_workers(tmp_path: Path, server: str) -> None:
     transcript = Transcript()
     callee = Endpoint("callee", transcript)
     callers: list[Endpoint] = []
-    values = {"CALLEE": callee.port, "LIMIT": LIMIT}
+    mi_port = free_port()
+    values = {"CALLEE": callee.port, "LIMIT": LIMIT, "MI_PORT": mi_port}
     with running(server, SCRIPT, tmp_path / server, values=values, header_params=False) as proxy:
         try:
             statuses = []
@@ -114,6 +118,10 @@ def test_call_limit_holds_across_workers(tmp_path: Path, server: str) -> None:
 
             workers = {pid for pid, _callid, _n in LINE.findall(proxy.log_text())}
             assert len(workers) >= 2, f"the calls all went to one worker: {workers}"
+
+            # 10 dialogs made; 6 refused by the script and 1 by the callee failed; 3 still wait
+            stats = mi_datagram(mi_port, "get_statistics", {"statistics": ["dialog:"]})
+            assert (stats["dialog:processed_dialogs"], stats["dialog:failed_dialogs"]) == (10, 7), stats
         finally:
             for caller in callers:
                 caller.close()
