@@ -420,7 +420,7 @@ _PV_EXTRA: tuple[tuple[str, str], ...] = (
     ("pv.C", "$C(rg)x$C(xx)"), ("pv.time.Y", "$(time(%Y){s.len})"), ("pv.Ts.len", "$(Ts{s.len})"),
     ("pv.var.dyn", "$var($var(name))"), ("pv.hdr.dyn", "$hdr($var(hname))"),
     ("pv.cfg_line", "$cfg_line"), ("pv.Tf.len", "$(Tf{s.len})"), ("pv.TS.len", "$(TS{s.len})"),
-    ("pv.Tsm.int", "$(Tsm{s.int}{s.len})"), ("pv.time.fmt", "$(time(%Y-%m){s.len})"),
+    ("pv.time.fmt", "$(time(%Y-%m){s.len})"),
     ("pv.mf.after", "$mf"), ("pv.bf.after", "$bf"), ("pv.param.outside", "[$param(1)]"),
     ("pv.rc.start", "[$rc]"), ("pv.hdr.neg1", "$(hdr(X-List)[-1])"), ("pv.hdr.neg3", "[$(hdr(X-List)[-3])]"),
     ("pv.hdrcnt.i", "$hdrcnt(i)"), ("pv.hdr.full", "$hdr(Content-Type)"),
@@ -442,6 +442,9 @@ def _assign_pv_cases() -> list[Case]:
         Case("set.du.null", "[$du]", '$du = "sip:1.2.3.4"; $du = NULL;'),
         Case("set.ou.after", "$ou", '$ru = "sip:x@y";'),
         Case("set.var.type", "[$var(t)] [$(var(t){s.len})]", '$var(t) = "12"; $var(t) = $var(t) + 0;'),
+        # $Tsm (the current second's microseconds) is an integer below 10^6; its digit count
+        # changes with the instant, so the two servers are compared on the range, not the value
+        _cond("pv.Tsm.int", "$var(t) >= 0 && $var(t) < 1000000", setup="$var(t) = $Tsm;"),
     ]
 
 
