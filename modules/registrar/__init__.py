@@ -26,7 +26,17 @@ from pysips.script.exports import (
 )
 
 from .config import config_from
-from .flags import LookupFlags, SaveFlags, parse_lookup_flags, parse_save_flags
+from .flags import (
+    LETTERS_NOTE,
+    LookupFlags,
+    SaveFlags,
+    lookup_flags_3x,
+    lookup_letters_used,
+    parse_lookup_flags,
+    parse_save_flags,
+    save_flags_3x,
+    save_letters_used,
+)
 from .lookup import is_contact_registered, lookup, registered, remove, remove_ip_port
 from .reply_save import save_on_reply
 from .runtime import Registrar, registrar_of
@@ -37,16 +47,22 @@ __all__ = ["Registrar", "exports"]
 
 def _save_flags(value: Any, fctx: FixupContext) -> SaveFlags:
     try:
-        return parse_save_flags(value)
+        parsed = parse_save_flags(value)
     except FixupError as exc:
         raise FixupError(exc.message, fctx.pos) from None
+    if save_letters_used(value):
+        fctx.warnings.append(LETTERS_NOTE.format(raw=str(value).strip(), fixed=save_flags_3x(parsed)))
+    return parsed
 
 
 def _lookup_flags(value: Any, fctx: FixupContext) -> LookupFlags:
     try:
-        return parse_lookup_flags(value)
+        parsed = parse_lookup_flags(value)
     except FixupError as exc:
         raise FixupError(exc.message, fctx.pos) from None
+    if lookup_letters_used(value):
+        fctx.warnings.append(LETTERS_NOTE.format(raw=str(value).strip(), fixed=lookup_flags_3x(parsed)))
+    return parsed
 
 
 # filled by the table fixups: the usrloc tables the script names, opened at init as OpenSIPS

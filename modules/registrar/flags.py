@@ -217,3 +217,39 @@ def _ua_regex(text: str, flags: int) -> re.Pattern[str]:
         return re.compile(body, re.IGNORECASE if icase else 0)
     except re.error as exc:
         raise FixupError(f"ua-filtering: bad regex {body!r}: {exc}") from None
+
+
+# ------------------------------------------------------------------ the 3.x spelling of 2.x letters
+
+LETTERS_NOTE = ("flags {raw!r} are OpenSIPS 2.x letters; OpenSIPS 3.x takes only names and does not "
+                "start with letters (\"Unknown flag\"); pysips reads them as {fixed!r}")
+
+
+def save_letters_used(text: object) -> bool:
+    raw = "" if text is None else str(text).strip()
+    return bool(raw) and not _is_named(raw, SAVE_NAMES, _SAVE_KV)
+
+
+def lookup_letters_used(text: object) -> bool:
+    raw = "" if text is None else str(text).strip()
+    return bool(raw) and not _is_named(raw, LOOKUP_NAMES, _LOOKUP_KV)
+
+
+def save_flags_3x(parsed: SaveFlags) -> str:
+    """The 3.x names for what a save() flag string asked."""
+    items = [name for name, bit in SAVE_NAMES.items() if parsed.flags & bit]
+    for key, value in (("max-contacts", parsed.max_contacts), ("min-expires", parsed.min_expires),
+                       ("max-expires", parsed.max_expires), ("matching-mode", parsed.matching_mode)):
+        if value is not None:
+            items.append(f"{key}={value}")
+    return ", ".join(items)
+
+
+def lookup_flags_3x(parsed: LookupFlags) -> str:
+    """The 3.x names for what a lookup() flag string asked."""
+    items = [name for name, bit in LOOKUP_NAMES.items() if parsed.flags & bit]
+    if parsed.ua_regex is not None:
+        items.append(f"ua-filtering=/{parsed.ua_regex.pattern}/")
+    if parsed.max_latency:
+        items.append(f"max-ping-latency={parsed.max_latency}")
+    return ", ".join(items)

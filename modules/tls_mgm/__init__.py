@@ -104,5 +104,8 @@ exports = ModuleExports(
     pvars=tuple(PVarExport(name, tls_pvar_factory, "TLS connection/certificate field")
                 for name in tls_pvar_names()),
     init=_init,
+    # OpenSIPS 3.x's tls_mgm hands the TLS work to one of these (its mod_init fails with "No TLS
+    # library module loaded" otherwise); pysips's TLS is Python's ssl whichever is loaded
+    opensips_needs_one_of=("tls_openssl", "tls_wolfssl"),
     doc="TLS domains and certificates",
 )

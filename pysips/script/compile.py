@@ -448,6 +448,10 @@ def _check_dependencies(modules: dict[str, LoadedModule], missing: list[str], pr
         for svc in mod.exports.requires:
             if id(svc) not in offered and svc.module not in missing:
                 problems.error(mod.pos, _dependency_error(name, svc.module))
+        wanted = mod.exports.opensips_needs_one_of
+        if wanted and not any(w in modules or w in missing for w in wanted):
+            problems.warn(mod.pos, f"module {name}: OpenSIPS 3.x does not start without one of "
+                          f"{', '.join(wanted)} loaded too; pysips does not need it")
 
 
 def init_order(modules: dict[str, LoadedModule]) -> list[str]:

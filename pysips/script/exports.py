@@ -151,6 +151,9 @@ class ParamExport:
     # A 1.x/2.x parameter OpenSIPS 3.x dropped, still accepted: what 3.x does instead and what
     # pysips does with it, shown by `pysips -c` as a warning wherever the script sets it.
     legacy: str = ""
+    # Modules of which OpenSIPS 3.x needs one loaded beside this one, where pysips needs none
+    # (tls_mgm's TLS library): `pysips -c` warns when the script loads none of them.
+    opensips_needs_one_of: tuple[str, ...] = ()
 
 
 
@@ -259,6 +262,9 @@ class ModuleExports:
     # A module OpenSIPS 3.x no longer has (2.x avpops): what 3.x offers instead, shown by
     # `pysips -c` as a warning at its loadmodule.
     legacy: str = ""
+    # Modules of which OpenSIPS 3.x needs one loaded beside this one, where pysips needs none
+    # (tls_mgm's TLS library): `pysips -c` warns when the script loads none of them.
+    opensips_needs_one_of: tuple[str, ...] = ()
     # Its init runs in the main process only, not in worker processes (udp_workers > 1): the MI
     # servers, which OpenSIPS runs in processes of their own, listen once.
     main_process_only: bool = False

@@ -8,10 +8,14 @@ them; `python3 -m tests.differential.dialect` prints the table, and a test keeps
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from pysips.script.loader import ModuleFinder
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,8 @@ _KEYWORDS = {
     "af": "$af", "retcode": "$rc", "msg:len": "$ml",
 }
 _SOCKET_FIELD = {"pr": "proto", "proto": "proto", "Ri": "ip", "Rp": "port", "af": "af"}
-_MYSELF_PV = {"uri": "$ru", "from_uri": "$fu", "to_uri": "$tu", "src_ip": "$si"}
+# is_myself() takes a host (OpenSIPS 3.x check_self), not a URI: "sip:a@b" is never ours
+_MYSELF_PV = {"uri": "$rd", "from_uri": "$fd", "to_uri": "$td", "src_ip": "$si"}
 
 
 def _myself(match: re.Match[str]) -> str:
@@ -62,6 +67,37 @@ def _tls_default_domain(script: str) -> str:
     script = _TLS_DOMAIN_PARAM.sub(r"\g<1>[default]\g<2>", script)
     declare = 'modparam("tls_mgm", "server_domain", "default")\n'
     return script[: first.start()] + declare + script[first.start():]
+
+
+def _registrar_flags() -> Any:
+    """The registrar's own flag parsing (one implementation of the 2.x letters)."""
+    assert ModuleFinder().find("registrar") is not None
+    return importlib.import_module("pysips_modules.registrar.flags")
+
+
+def _reg_flags(match: re.Match[str]) -> str:
+    flags = _registrar_flags()
+    function, raw = match.group(1), match.group(3)
+    if function == "save":
+        if not flags.save_letters_used(raw):
+            return match.group(0)
+        named = flags.save_flags_3x(flags.parse_save_flags(raw))
+    else:
+        if not flags.lookup_letters_used(raw):
+            return match.group(0)
+        named = flags.lookup_flags_3x(flags.parse_lookup_flags(raw))
+    return f'{match.group(1)}({match.group(2)}"{named}"'
+
+
+_TLS_LIBRARY = re.compile(r'^\s*loadmodule\s+"tls_(?:openssl|wolfssl)(?:\.so)?"', re.MULTILINE)
+_TLS_MGM = re.compile(r'^(\s*loadmodule\s+"tls_mgm(?:\.so)?")', re.MULTILINE)
+
+
+def _tls_library(script: str) -> str:
+    """3.x tls_mgm needs a TLS library module (2.x had OpenSSL built in)."""
+    if _TLS_LIBRARY.search(script):
+        return script
+    return _TLS_MGM.sub(r'loadmodule "tls_openssl.so"\n\g<1>', script, count=1)
 
 
 def _keyword(match: re.Match[str]) -> str:
@@ -101,7 +137,7 @@ RULES: tuple[Rule, ...] = (
          re.compile(r'\b(sl_send_reply|send_reply|t_reply|sl_reply|mf_process_maxfwd_header|'
                     r'maxfwd_process|t_reply_with_body)\(\s*"(-?\d+)"'), r"\g<1>(\g<2>"),
     Rule("`uri==myself` `from_uri!=myself` `to_uri==myself` `src_ip==myself`",
-         '`is_myself("$ru")` `!is_myself("$fu")` ...',
+         '`is_myself("$rd")` `!is_myself("$fd")` ...',
          "3.x has no `myself` keyword; is_myself() ignores an absent port",
          re.compile(r"(?<![\w$.])(from_uri|to_uri|src_ip|uri)\s*(==|!=)\s*myself\b"), _myself),
     Rule("`method==\"INVITE\"` `src_ip` `dst_port` `proto` `status` ... as operands",
@@ -112,6 +148,10 @@ RULES: tuple[Rule, ...] = (
          "3.x reads the receiving socket through $socket_in only",
          re.compile(r"\$(proto|pr|Ri|Rp|af)(?![\w.(])"),
          lambda m: f"$socket_in({_SOCKET_FIELD[m.group(1)]})"),
+    Rule('`lookup("location", "m")` `save("location", "c1")` (letters)',
+         '`lookup("location", "method-filtering")` `save("location", "max-contacts=1")`',
+         "3.x registrar flags are names; letters stop it at start-up",
+         re.compile(r'\b(save|lookup)\((\s*"[^"]*"\s*,\s*)"([^"$]*)"'), _reg_flags),
     Rule("`proto == WS` (a bare protocol name)", '`$socket_in(proto) == "WS"`',
          "3.x compares with a string; a bare word is a syntax error",
          re.compile(r"(\$socket_in\(proto\)\s*(?:==|!=)\s*)(UDP|TCP|TLS|SCTP|WSS|WS)\b", re.IGNORECASE),
@@ -123,7 +163,7 @@ def to_opensips_3(script: str) -> str:
     """The script with every older spelling of RULES replaced by its OpenSIPS 3.x form."""
     for rule in RULES:
         script = rule.apply(script)
-    return _tls_default_domain(script)
+    return _tls_library(_tls_default_domain(script))
 
 
 def markdown_table() -> str:
@@ -132,6 +172,8 @@ def markdown_table() -> str:
     rows.append('| `modparam("tls_mgm", "certificate", "/path")` (no domain) | '
                 '`modparam("tls_mgm", "certificate", "[default]/path")` and a `server_domain` "default" | '
                 "3.x tls_mgm settings name their TLS domain |")
+    rows.append('| `loadmodule "tls_mgm.so"` alone | `loadmodule "tls_openssl.so"` before it | '
+                "3.x tls_mgm needs a TLS library module; it does not start without one |")
     return "\n".join(rows)
 
 
