@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,17 +88,10 @@ def start_pysips_tree(rig: Rig, template: Path, values: dict[str, object], tree:
     rig.start_proxy("pysips", argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--proxy", choices=("kamailio", "pysips", "opensips"),
-                        help="one proxy (with --workers/--children); --targets measures several")
+def add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the rate search and of the comparison (shared with seed_rtpengine.py)."""
     parser.add_argument("--targets", nargs="+", type=Target.parse, default=[],
                         help="proxy:processes ... measured in turn in each repeat, e.g. opensips:1 pysips:2")
-    parser.add_argument("--config", type=Path, help="config template (@@PROXY_PORT@@, @@UAS_PORT@@ ...)")
-    parser.add_argument("--children", type=int, default=2, help="worker processes (Kamailio children)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="pysips/OpenSIPS worker processes (udp_workers; docs/workers.md)")
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--start-rate", type=int, default=100)
     parser.add_argument("--max-rate", type=int, default=20000)
@@ -108,6 +102,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds a step may end late (a backlog); negative: only failed calls count")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget", type=float, default=280.0, help="seconds for the whole run")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--proxy", choices=("kamailio", "pysips", "opensips"),
+                        help="one proxy (with --workers/--children); --targets measures several")
+    parser.add_argument("--config", type=Path, help="config template (@@PROXY_PORT@@, @@UAS_PORT@@ ...)")
+    parser.add_argument("--children", type=int, default=2, help="worker processes (Kamailio children)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="pysips/OpenSIPS worker processes (udp_workers; docs/workers.md)")
+    add_search_arguments(parser)
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every rig still kills the processes it started
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -135,6 +141,13 @@ def main(argv: list[str] | None = None) -> int:
                 rig.start_pysips(config_of(target), **values)
         return start_proxy
 
+    return compare(targets, lambda t: config_of(t).name, starter, args)
+
+
+def compare(targets: list[Target], label: Callable[[Target], str],
+            starter: Callable[[Target], Callable[[Rig], object]], args: argparse.Namespace) -> int:
+    """Every target searched in turn, `args.repeats` times (each sees the same machine), then the
+    medians and their ratios against the first OpenSIPS target. Also used by seed_rtpengine.py."""
     deadline = time.monotonic() + args.budget
     rates: dict[Target, list[int]] = {t: [] for t in targets}
     costs: dict[Target, list[float]] = {t: [] for t in targets}
@@ -144,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 if time.monotonic() + 2 * args.step_seconds > deadline:
                     print(f"budget of {args.budget:.0f}s used up in repeat {repeat + 1}")
                     break
-                print(f"repeat {repeat + 1}/{args.repeats} ({target}, {config_of(target).name})", flush=True)
+                print(f"repeat {repeat + 1}/{args.repeats} ({target}, {label(target)})", flush=True)
                 step_costs: list[float] = []
                 workdir = Path(tmp) / f"run{repeat}-{number}"
                 best = search(starter(target), workdir, args, deadline, step_costs)
@@ -178,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             calls = f"{rate / ref_rate:.2f}" if ref_rate else "-"
             print(f"  {target!s:14} calls/s x{calls}   cpu per call x{cpu}")
     return 0
+
 
 
 if __name__ == "__main__":
