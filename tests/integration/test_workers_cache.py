@@ -5,7 +5,7 @@ over the workers, and each reply's reason names the worker ($pp) that ran the sc
 - a value stored by one worker is fetched by every worker;
 - 200 increments of one counter sent at once, handled by every worker, sum to exactly 200, and
   the values cache_add() returned are 1..200, each once (the main process's count, not a copy's);
-- a value stored for 2 seconds is found by every worker, then by none;
+- a value stored for 3 seconds is found by every worker, then by none;
 - a key removed by one worker is gone in every worker.
 """
 
@@ -15,6 +15,7 @@ import re
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,8 @@ route {
 		sl_send_reply(200, "pid=$pp r=$var(r)");
 		exit;
 	}
-	if ($rU == "store-2s") {
-		$var(r) = cache_store("local", "$hdr(X-Key)", "$hdr(X-Value)", 2);
+	if ($rU == "store-3s") {
+		$var(r) = cache_store("local", "$hdr(X-Key)", "$hdr(X-Value)", 3);
 		sl_send_reply(200, "pid=$pp r=$var(r)");
 		exit;
 	}
@@ -138,7 +139,7 @@ class Client:
 
 
 @pytest.fixture
-def client(rig: Rig) -> Client:
+def client(rig: Rig) -> Iterator[Client]:
     rig.workdir.mkdir(parents=True, exist_ok=True)
     template = rig.workdir / "cache.cfg.in"
     template.write_text(SCRIPT)
@@ -177,11 +178,11 @@ def test_increments_from_every_worker_at_once_are_all_counted(client: Client) ->
 
 def test_an_expiring_value_expires_in_every_worker(client: Client) -> None:
     started = time.monotonic()
-    assert client.ask("store-2s", "brief", "here")[1] == 1
+    assert client.ask("store-3s", "brief", "here")[1] == 1
     seen = client.in_every_worker("fetch", "brief")
-    assert time.monotonic() - started < 1.5, "too slow to see the value before it expires"
+    assert time.monotonic() - started < 2.5, "too slow to see the value before it expires"
     assert all(answers == {(1, "here")} for answers in seen.values()), seen
-    time.sleep(max(0.0, started + 2.2 - time.monotonic()))
+    time.sleep(max(0.0, started + 3.2 - time.monotonic()))
     seen = client.in_every_worker("fetch", "brief")
     assert all(answers == {(-2, "none")} for answers in seen.values()), seen
 
