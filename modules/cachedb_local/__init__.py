@@ -2,34 +2,45 @@
 `cachedb_local`), with expiry.
 
 `cachedb_url` "local://" (collection "default"), "local:///coll", "local:group://" ... each URL
-is a storage id for cache_store() & co. ("local", "local:group"). Unlike OpenSIPS's shared-memory
-cache, each pysips worker process has its own: with several UDP workers a value stored by one is
-not seen by another (use cachedb_redis to share).
+is a storage id for cache_store() & co. ("local", "local:group"). OpenSIPS keeps the cache in
+shared memory; with worker processes (`udp_workers`) every pysips process keeps a copy and writes
+go through the main process to all of them (sharing.py), so a value stored by one worker is
+fetched by any other, and counters count every worker's increments. Reads stay local. In one
+process the collections are used directly.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pysips.cachedb import parse_cachedb_url, register_engine, unregister_engine, url_check
+from pysips.cachedb import CacheEngine, parse_cachedb_url, register_engine, unregister_engine, url_check
 from pysips.cachedb.local import LocalCache
+from pysips.core.services import SHARED_STATE, SharedStateService
 from pysips.script.exports import ModuleExports, ModuleInitContext, ParamExport, ParamType
+
+from .sharing import SharedCollections
 
 
 class LocalCaches:
     """The collections of this process and the storage ids naming them."""
 
-    def __init__(self, urls: list[str], clean_period: float) -> None:
+    def __init__(self, urls: list[str], clean_period: float,
+                 shared: SharedStateService | None = None) -> None:
         self.collections: dict[str, LocalCache] = {}
         self.ids: list[str] = []
+        named: list[tuple[str, str]] = []  # (storage id, collection)
         for text in urls or ["local://"]:
             url = parse_cachedb_url(text)
             name = url.rest.strip("/") or "default"
-            cache = self.collections.get(name)
-            if cache is None:
-                cache = self.collections[name] = LocalCache(clean_period=clean_period)
-            register_engine(url.storage_id, cache)
-            self.ids.append(url.storage_id)
+            if name not in self.collections:
+                self.collections[name] = LocalCache(clean_period=clean_period)
+            named.append((url.storage_id, name))
+        # worker processes: every copy alike, writes through the main process
+        sharing = SharedCollections(self.collections, shared) if shared is not None else None
+        for storage_id, name in named:
+            engine: CacheEngine = self.collections[name] if sharing is None else sharing.engine(name)
+            register_engine(storage_id, engine)
+            self.ids.append(storage_id)
 
     def close(self) -> None:
         for storage_id in self.ids:
@@ -40,7 +51,8 @@ class LocalCaches:
 
 def _init(mctx: ModuleInitContext, params: dict[str, Any]) -> LocalCaches:
     urls = [str(u) for u in params.get("cachedb_url") or []]
-    return LocalCaches(urls, float(params.get("cache_clean_period") or 60))
+    # SHARED_STATE is there when the server runs worker processes (the core provides it)
+    return LocalCaches(urls, float(params.get("cache_clean_period") or 60), mctx.get(SHARED_STATE))
 
 
 def _destroy(runtime: object) -> None:

@@ -4,7 +4,8 @@ rtpengine_offer/answer hand the message's SDP to a daemon over the NG control pr
 rewritten SDP back in the message; rtpengine_delete ends the session; rtpengine_manage picks one of
 the three from the message. Daemons come from `rtpengine_sock` (sets, weights); one that does not
 answer within `rtpengine_tout` seconds x `rtpengine_retr` attempts is disabled for
-`rtpengine_disable_tout` seconds and the next one of the set takes the command. While a message
+`rtpengine_disable_tout` seconds and the next one of the set takes the command; with worker
+processes every worker learns it at once (sharing.py), as OpenSIPS's shared memory. While a message
 waits on a daemon its script is suspended (pysips.core.suspend) and other messages are processed;
 OpenSIPS blocks its worker there unless the script uses async(). See docs/rtpengine.md.
 """
@@ -15,7 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from pysips.core.services import TRANSACTIONS
+from pysips.core.services import SHARED_STATE, TRANSACTIONS
 from pysips.script.ast import NOWHERE
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.errors import FixupError
@@ -49,6 +50,7 @@ from .ng_client import NgTransport
 from .pvars import PVARS
 from .runtime import RtpEngine
 from .sets import build_sets, check_sock_param, parse_sock_param
+from .sharing import NodeSharing
 
 
 def _fix_flags(value: Any, fctx: FixupContext) -> fl.ParsedFlags | None:
@@ -147,6 +149,10 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> object:
         extra_failover=tuple(compile_posix(p) for p in params.get("extra_failover_error") or ()),
     )
     engine.resolve_all()
+    # SHARED_STATE is there when the server runs worker processes (the core provides it)
+    shared = ictx.get(SHARED_STATE)
+    if shared is not None:
+        engine.on_change = NodeSharing(engine.sets, shared).changed
     return engine
 
 

@@ -42,6 +42,7 @@ class RtpEngine:
         "disable_tout",
         "extra_failover",
         "extra_id",
+        "on_change",
         "setid_avp",
         "sets",
         "transport",
@@ -64,6 +65,8 @@ class RtpEngine:
         self.extra_id = extra_id
         self.extra_failover = extra_failover  # compiled regular expressions
         self.clock = clock
+        # worker processes: a daemon's state changed here goes to the others (sharing.py)
+        self.on_change: Callable[[Node], None] | None = None
 
     def resolve_all(self) -> None:
         for nodeset in self.sets.values():
@@ -118,6 +121,8 @@ class RtpEngine:
         log.error("proxy <%s> does not respond, disable it", node.url)
         node.disabled = True
         node.recheck_at = self.clock() + self.disable_tout
+        if self.on_change is not None:
+            self.on_change(node)
 
     def ping(self, node: Node) -> bool:
         """One attempt: a quarantined daemon should not block the worker for all the retries."""
@@ -163,7 +168,7 @@ class RtpEngine:
                     return None
             if node is None:
                 node = select_node(
-                    nodeset, call_id, skip, self.clock(), self.ping, self.disable_tout
+                    nodeset, call_id, skip, self.clock(), self.ping, self.disable_tout, self.on_change
                 )
             if node is None:
                 log.error("no available proxies")

@@ -122,6 +122,7 @@ def build_sets(values: Iterable[str]) -> dict[int, NodeSet]:
 
 
 Probe = Callable[[Node], bool]
+Changed = Callable[[Node], None]  # a daemon's disabled state or recheck time changed here
 
 
 def select_node(
@@ -131,6 +132,7 @@ def select_node(
     now: float,
     probe: Probe | None = None,
     quarantine: float = 60.0,
+    changed: Changed | None = None,
 ) -> Node | None:
     """The daemon for this Call-ID among the usable ones, or None.
 
@@ -144,6 +146,8 @@ def select_node(
                 node.disabled = False
             else:
                 node.recheck_at = now + quarantine
+            if changed is not None:
+                changed(node)
 
     def usable(node: Node) -> bool:
         return not node.disabled and node.index not in skip

@@ -555,11 +555,14 @@ PROTO_SERVICES: dict[str, Service[dict[str, Any]]] = {
 class SharedChannel(Protocol):
     """One module's share of state kept alike in every worker process (see SharedStateService)."""
 
-    def publish(self, change: Any, wait: bool = True) -> None:
+    def publish(self, change: Any, wait: bool = True) -> Any:
         """Hands `change` to every other process's `apply`, in order. In a script greenlet it
         returns once the main process has queued it to every worker, so a message handled after
         this one, in any worker, sees it; elsewhere, or with `wait` False (a change made inside
-        tm's processing, which must not be suspended), it is sent without waiting."""
+        tm's processing, which must not be suspended), it is sent without waiting.
+
+        On a channel joined with `resolve`, the owner's answer when publish() waited for it (in
+        the main process: always); None when it did not wait or no answer came in time."""
         ...
 
 
@@ -577,12 +580,21 @@ class SharedStateService(Protocol):
         ...
 
     def share(self, name: str, apply: Callable[[Any], None], snapshot: Callable[[], list[Any]],
-              forget: Callable[[int], Any] | None = None) -> SharedChannel:
+              forget: Callable[[int], Any] | None = None,
+              resolve: Callable[[Any], tuple[Any, Any]] | None = None) -> SharedChannel:
         """Joins channel `name`: `apply(change)` runs for every change another process published;
         `snapshot()` (asked of the owner) lists the changes that rebuild its whole state, replayed
         to a worker that starts (or restarts) before it handles its first message. `forget(pid)`
         (asked of the owner when worker process `pid` died) gives the change that removes what
-        that process held, applied and relayed to every process; None: nothing to remove."""
+        that process held, applied and relayed to every process; None: nothing to remove.
+
+        `resolve(change)` (asked of the owner) is for changes whose effect depends on the copy
+        they meet (a counter's increment, a key that may have expired): it applies a published
+        change to the owner's copy and returns `(applied, answer)`. `applied` (None: nothing) is
+        what every process's `apply` then gets, the publisher's included, in the owner's order,
+        so the copies stay alike; `answer` is what the publisher's publish() returns. The
+        publisher's own copy changes when `applied` reaches it: before publish() returns, when it
+        waits."""
         ...
 
 

@@ -359,9 +359,10 @@ class Supervisor:
                 worker.channel.send(("re", req, ok))
         elif kind == "pub":
             _, name, change, req = obj
-            self.shared.from_worker(worker.index, name, change)
+            # after what from_worker() queued to this worker: it applies that first
+            answer = self.shared.from_worker(worker.index, name, change)
             if req and worker.channel is not None:
-                worker.channel.send(("re", req, None))
+                worker.channel.send(("re", req, answer))
         elif kind == "stats":
             worker.stats = obj[1]
         elif kind == "ready":

@@ -6,8 +6,10 @@
   function's result, as on OpenSIPS). While that call waits, unrelated traffic is served: a
   REGISTER sent after the INVITE is answered before the INVITE reaches the callee. The next call
   finds no daemon at once ("no available proxies") and is relayed without waiting. One process
-  (`--workers 1`; the seed asks for four): the disabled state is per worker process yet
-  (docs/workers.md), so with workers a second call hashed to another worker waits once more.
+  (`--workers 1`; the seed asks for four); the same with the seed's four workers: the daemon is
+  disabled in every worker once the first call's worker gave up on it (OpenSIPS's shared
+  memory, here SHARED_STATE), so the daemon is declared dead once and the calls that follow,
+  handled by other workers, are relayed without waiting out the timeout.
 - The DNS server gone (one that never answers, one whose port is closed): a call to a domain name
   gets tm's "478 Unresolvable destination (478/TM)" once the lookups give up (t_relay kills the
   transaction with the reply OpenSIPS sends, so the seed's own 500 never goes out), and a REGISTER
@@ -18,6 +20,7 @@ Ordering, not timing, shows that nothing stalls (benchmarks measure time, tests 
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -159,6 +162,53 @@ def test_rtpengine_with_no_daemon_left_is_logged_survived_and_stalls_nothing(
         assert seed.proc.poll() is None
     finally:
         for ua in (alice, bob, carol):
+            ua.close()
+        stop_group(seed.proc)
+
+
+DAEMON_TIMEOUT_S = 5.0  # rtpengine_tout (1 s) x rtpengine_retr (5), the defaults the seed keeps
+LOG_PID = re.compile(r"\[(\d+)\] [A-Z]+:.*?(does not respond, disable it|no available proxies)")
+
+
+def test_rtpengine_daemon_found_dead_by_one_worker_is_skipped_by_every_worker(
+        tmp_path: Path, blackhole: socket.socket, transcript: Transcript) -> None:
+    seed = start_seed(tmp_path, blackhole.getsockname()[1], ["--workers", "4"])
+    alice, bob = Endpoint("alice", transcript), Endpoint("bob", transcript)
+    try:
+        register(bob, "bob", seed)
+        ok = bob.recv_final()
+        assert ok is not None and ok.status == 200, seed.log()[-3000:]
+
+        # the first call: its worker asks the daemon, waits out the timeout and disables it
+        first = invite(alice, f"sip:bob@{LOCAL}:{seed.port}", seed)
+        relayed = bob.recv_request("INVITE", timeout=15)
+        assert relayed is not None and relayed.header("Call-ID") == first, seed.log()[-3000:]
+        bob.send(reply_to(relayed, 486, "Busy Here", to_tag="b0"), (LOCAL, seed.port))
+        final = alice.recv_final()
+        assert final is not None and final.status == 486
+
+        # eight calls with Call-IDs of their own, spread over the workers, sent at once: each is
+        # relayed before a timeout of the daemon could have run out
+        sent = time.monotonic()
+        call_ids = {invite(alice, f"sip:bob@{LOCAL}:{seed.port}", seed) for _ in range(8)}
+        relayed_ids: set[str] = set()
+        while relayed_ids != call_ids and time.monotonic() - sent < DAEMON_TIMEOUT_S:
+            got = bob.recv_request("INVITE", timeout=0.2)
+            if got is None or got.header("Call-ID") not in call_ids:
+                continue
+            relayed_ids.add(got.header("Call-ID"))
+            assert got.body == SDP
+            bob.send(reply_to(got, 486, "Busy Here", to_tag="b1"), (LOCAL, seed.port))
+        assert relayed_ids == call_ids, (len(relayed_ids), seed.log()[-3000:])
+
+        lines = LOG_PID.findall(seed.log())
+        dead = [int(pid) for pid, what in lines if what.startswith("does not")]
+        skipped = {int(pid) for pid, what in lines if what.startswith("no available")}
+        assert len(dead) == 1, lines  # one worker waited on the daemon, once
+        assert skipped - set(dead), lines  # other workers skipped it without asking
+        assert seed.proc.poll() is None
+    finally:
+        for ua in (alice, bob):
             ua.close()
         stop_group(seed.proc)
 
