@@ -2,10 +2,9 @@
 a process, a dispatcher set in SQLite, UDP destinations played by sipp and by RoutingPeer.
 
 OpenSIPS keeps the sets in shared memory: a destination taken down in one process is skipped by
-every process. Here every check of a state is made in each of the four workers: a MESSAGE's
-Call-ID decides its worker (the main process hashes it), so Call-IDs are first found for every
-worker (its pid comes back in X-Worker), and the same Call-IDs then ask each worker which
-destination ds_select_dst() picks now (X-Dst).
+every process. Here every check of a state is made in each of the four workers: MESSAGEs with
+Call-IDs found for each worker ask it which destination ds_select_dst() picks now
+(tests/integration/worker_choices.py).
 
 - a call failing over marks the first destination inactive in one worker (ds_mark_dst in
   failure_route): every worker skips it, sipp's calls never reach it again, MI ds_list (served by
@@ -19,30 +18,26 @@ destination ds_select_dst() picks now (X-Dst).
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import signal
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.differential.sipua import Dialog, Endpoint, Message, Transcript, hop_ack
-from tests.integration.proxy_harness import LOCALHOST, Rig, free_port, mi_datagram, render_template
+from tests.integration.proxy_harness import LOCALHOST, Rig, mi_datagram
 from tests.integration.routing_peer import RoutingPeer
 from tests.integration.script_rig import create_sqlite
-from tests.integration.test_udp_engine import pysips_env, server_argv
+from tests.integration.test_udp_engine import pysips_env
 from tests.integration.test_workers import worker_pids
+from tests.integration.worker_choices import WORKERS, WorkerServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 __all__ = ["pysips_env"]
-
-WORKERS = 4
-READY_S = 30.0
 
 SCRIPT = """\
 log_level=3
@@ -118,82 +113,17 @@ event_route[E_DISPATCHER_STATUS] {
 """
 
 
-class Server:
-    """pysips on SCRIPT, with an MI port and a UA that asks each worker for its choice."""
+class Server(WorkerServer):
+    """pysips on SCRIPT."""
 
     def __init__(self, rig: Rig, db: Path, ping: int = 0, threshold: int = 1, mark: str = "i") -> None:
-        rig.workdir.mkdir(parents=True, exist_ok=True)
-        self.rig = rig
-        self.mi_port = free_port()
-        template = rig.workdir / "states.cfg.in"
-        template.write_text(SCRIPT)
-        values = rig.ports.template_values(DB=db, PING=ping, THRESHOLD=threshold, MARK=mark,
-                                           MI_PORT=self.mi_port)
-        cfg = render_template(template, values, rig.workdir / "states.cfg")
-        rig.start_proxy("pysips", server_argv(cfg), ready_timeout=READY_S)
-        self.ua = Endpoint("asker", Transcript())
-        self._cseq = itertools.count(1)
-        self.by_worker: dict[int, str] = {}  # worker pid -> a Call-ID it handles
-
-    def close(self) -> None:
-        self.ua.close()
-
-    def ask(self, call_id: str) -> tuple[int, str]:
-        """(the pid of the worker that handled a MESSAGE with this Call-ID, the destination it
-        picks)."""
-        dialog = Dialog(call_id=call_id, from_uri="sip:asker@127.0.0.1", to_uri="sip:set1@127.0.0.1",
-                        from_tag="asker", local=self.ua, cseq=next(self._cseq))
-        self.ua.send(dialog.request("MESSAGE", f"sip:set1@127.0.0.1:{self.rig.ports.proxy}"),
-                     (LOCALHOST, self.rig.ports.proxy))
-        while True:
-            got = self.ua.recv_final(timeout=5)
-            assert got is not None, self.log()[-3000:]
-            if got.header("Call-ID") == call_id:
-                return int(got.header("X-Worker")), got.header("X-Dst")
-
-    def find_workers(self) -> dict[int, str]:
-        """A Call-ID for each of the workers now running."""
-        pids = worker_pids(self.rig)
-        assert len(pids) == WORKERS, pids
-        self.by_worker = {pid: cid for pid, cid in self.by_worker.items() if pid in pids}
-        for _ in range(200):
-            if len(self.by_worker) == WORKERS:
-                return self.by_worker
-            call_id = f"ask-{uuid.uuid4().hex[:12]}"
-            pid, _dst = self.ask(call_id)
-            self.by_worker.setdefault(pid, call_id)
-        raise AssertionError(f"MESSAGEs reached {sorted(self.by_worker)} only, workers {sorted(pids)}")
-
-    def choices(self) -> dict[int, str]:
-        """Worker pid -> the destination it picks now."""
-        found = {}
-        for pid, call_id in self.by_worker.items():
-            handled_by, dst = self.ask(call_id)
-            assert handled_by == pid
-            found[pid] = dst
-        return found
-
-    def wait_choices(self, dst: str, timeout: float = 5.0) -> None:
-        """Until every worker picks `dst` (a change published without waiting, by the main
-        process's prober, reaches them a moment later)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            now = self.choices()
-            if set(now.values()) == {dst}:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"workers pick {now}, not all {dst}\n{self.log()[-3000:]}")
-            time.sleep(0.2)
+        super().__init__(rig, SCRIPT, DB=db, PING=ping, THRESHOLD=threshold, MARK=mark)
 
     def states(self) -> dict[str, str]:
         """MI ds_list, served by the main process: URI -> state."""
         listed = mi_datagram(self.mi_port, "ds_list")
         return {d["URI"]: d["state"] for part in listed["PARTITIONS"] for s in part.get("SETS", [])
                 for d in s["Destinations"]}
-
-    def log(self) -> str:
-        assert self.rig.proxy is not None
-        return self.rig.proxy.log_path.read_text(errors="replace")
 
 
 def _db(workdir: Path, destinations: list[str]) -> Path:
