@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pysips.core.periodic import Periodic
-from pysips.core.services import TRANSACTIONS
+from pysips.core.services import SHARED_STATE, TRANSACTIONS
 from pysips.script.context import MsgContext, ProcessState, RouteType
 from pysips.script.errors import FixupError
 from pysips.script.events import events_of
@@ -39,6 +39,7 @@ from .mi import MI_COMMANDS
 from .partitions import partition_configs
 from .runtime import EVENT, FLUSH_INTERVAL, Dispatcher, ProbeConfig
 from .sets import Destination, DsSet
+from .sharing import DsSharing
 
 log = logging.getLogger("pysips.modules.dispatcher")
 
@@ -195,6 +196,9 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dispatcher:
     }
     runtime.settings = settings
     runtime.open()
+    shared = ictx.get(SHARED_STATE)
+    if shared is not None:  # worker processes: one set of states, probed by the main process
+        DsSharing(runtime, shared)
     events = events_of(ictx.process)
     if events is not None:
         events.publish(EVENT)
@@ -283,7 +287,7 @@ def _route_scorer(name: str | None, ictx: ModuleInitContext) -> f.Scorer | None:
 
 def _start_timers(process: ProcessState, runtime: Dispatcher) -> None:
     core = process.core
-    if core is None:
+    if core is None or not runtime.owner:  # a worker: the main process writes back and probes
         return
     runtime.timers.append(Periodic(core, FLUSH_INTERVAL, runtime.flush))
     if runtime.probe.interval > 0:

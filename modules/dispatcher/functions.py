@@ -393,8 +393,7 @@ def ds_push_script_attrs(
     if part is None:
         return -1
     found = find_by_address(part, ip, port, set_id)
-    for dest in found:
-        dest.script_attrs = attrs
+    dispatcher_of(ctx).set_script_attrs(part, set_id, found, attrs)
     return 1 if found else -1
 
 

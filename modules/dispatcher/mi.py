@@ -114,8 +114,7 @@ def ds_push_script_attrs(call: MICall) -> Any:
     found = find_by_address(part, call.get_str("ip"), call.get_int("port"), call.get_int("set"))
     if not found:
         raise MIError(500, "destination not found")
-    for dest in found:
-        dest.script_attrs = call.get_str("attrs")
+    ds.set_script_attrs(part, call.get_int("set"), found, call.get_str("attrs"))
     return "OK"
 
 

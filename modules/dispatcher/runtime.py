@@ -15,7 +15,7 @@ from pysips.db.api import Database, DbError, connect
 from pysips.script.events import EventParam
 
 from .loading import Columns, inherit_state, load_sets
-from .sets import INACTIVE, PROBING, PROBING_PERM, DsSet
+from .sets import INACTIVE, PROBING, PROBING_PERM, Destination, DsSet
 
 log = logging.getLogger("pysips.modules.dispatcher")
 
@@ -74,6 +74,13 @@ class Dispatcher:
         self.probes_sent = 0
         self.settings: object = None  # the module's compiled parameters (hash_pvar, setid_pvar)
         self.timers: list[Periodic] = []  # state write-back and probing rounds
+        # with worker processes (sharing.py): only the main process probes and writes states
+        # back; a state change made here is handed to `on_state` (group, URI, the set_state
+        # arguments), a reload's result to `on_reload`, to reach the other processes
+        self.owner = True
+        self.on_state: Callable[[Partition, int, str, int, bool, bool], None] | None = None
+        self.on_reload: Callable[[Partition], None] | None = None
+        self.on_attrs: Callable[[Partition, int, list[str], str | None], None] | None = None
 
     # ------------------------------------------------------------------ loading
 
@@ -102,6 +109,8 @@ class Dispatcher:
         log.info(
             "dispatcher partition %s: %d destinations loaded (%d discarded)", part.name, loaded, discarded
         )
+        if not initial and self.on_reload is not None:
+            self.on_reload(part)
         return True
 
     def partition(self, name: str | None) -> Partition | None:
@@ -118,8 +127,10 @@ class Dispatcher:
         turn_on: bool,
         count_failure: bool,
         reason: str,
+        quiet: bool = False,
     ) -> bool:
-        """OpenSIPS ds_set_state: False when the set or the destination is not there."""
+        """OpenSIPS ds_set_state: False when the set or the destination is not there. `quiet`:
+        the change was made (logged, its event raised) in another process."""
         ds_set = part.sets.get(group)
         if ds_set is None:
             log.error("destination set [%d] not found", group)
@@ -127,7 +138,9 @@ class Dispatcher:
         index = ds_set.find(address)
         if index < 0:
             return False
-        self._change(part, ds_set, index, address, state, turn_on, count_failure, reason)
+        self._change(part, ds_set, index, address, state, turn_on, count_failure, reason, quiet)
+        if self.on_state is not None:
+            self.on_state(part, group, ds_set.dests[index].uri, state, turn_on, count_failure)
         return True
 
     def _change(
@@ -140,10 +153,13 @@ class Dispatcher:
         turn_on: bool,
         count_failure: bool,
         reason: str,
+        quiet: bool = False,
     ) -> None:
         dest = ds_set.dests[index]
         if state == PROBING and turn_on:
             if dest.flags & INACTIVE:
+                if quiet:
+                    return
                 log.info("Ignoring the request to set this destination to probing: It is already inactive!")
                 return
             if count_failure:
@@ -161,6 +177,8 @@ class Dispatcher:
         dest.dirty = True
         if bool(before & (INACTIVE | PROBING)) != bool(dest.flags & (INACTIVE | PROBING)):
             ds_set.recalculate()
+        if quiet:
+            return
         status = "inactive" if turn_on else "active"
         log.info("DESTINATION <%s>, set %d switched to [%s] due to %s", address, ds_set.id, status, reason)
         if self.raise_event is not None:
@@ -169,6 +187,14 @@ class Dispatcher:
                 params.append(("partition", part.name))
             params += [("group", ds_set.id), ("address", address), ("status", status), ("reason", reason)]
             self.raise_event(EVENT, params)
+
+    def set_script_attrs(self, part: Partition, group: int, dests: list[Destination],
+                         attrs: str | None) -> None:
+        """ds_push_script_attrs (script and MI)."""
+        for dest in dests:
+            dest.script_attrs = attrs
+        if dests and self.on_attrs is not None:
+            self.on_attrs(part, group, [d.uri for d in dests], attrs)
 
     def mark(self, part: Partition, group: int, address: str, mode: str, reason: str) -> bool:
         """mode 'a' active, 'p' probing (after `threshold` calls), 'i' inactive."""
@@ -183,7 +209,8 @@ class Dispatcher:
     # ------------------------------------------------------------------ write-back
 
     def flush(self) -> None:
-        """Writes the changed states to the table (every 30 s and at shutdown, as OpenSIPS)."""
+        """Writes the changed states to the table (every 30 s and at shutdown, as OpenSIPS): in
+        the main process only, which has every process's changes, when workers run."""
         for part in self.partitions.values():
             if part.db is None or not part.config.persistent_state:
                 continue
@@ -203,7 +230,8 @@ class Dispatcher:
                     dest.dirty = False
 
     def close(self) -> None:
-        self.flush()
+        if self.owner:
+            self.flush()
         for part in self.partitions.values():
             if part.db is not None:
                 part.db.close()

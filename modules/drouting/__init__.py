@@ -16,7 +16,7 @@ from typing import Any
 
 from pysips.core.host_addresses import canonical_ip
 from pysips.core.periodic import Periodic
-from pysips.core.services import TRANSACTIONS
+from pysips.core.services import SHARED_STATE, TRANSACTIONS
 from pysips.db.api import DbError, connect
 from pysips.script.ast import RouteKind
 from pysips.script.context import MsgContext, ProcessState, RouteType
@@ -48,6 +48,7 @@ from .routing import (
     route_to_carriers,
     route_to_gateways,
 )
+from .sharing import DrSharing
 
 log = logging.getLogger("pysips.modules.drouting")
 
@@ -308,6 +309,9 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> DRouting:
     core = ictx.process.core
     if not dr.reload(core.wall_time() if core is not None else time.time(), inherit=False):
         raise RuntimeError("failed to load routing data")
+    shared = ictx.get(SHARED_STATE)
+    if shared is not None:  # worker processes: one set of states, probed by the main process
+        DrSharing(dr, shared)
     events = events_of(ictx.process)
     if events is not None:
         events.publish(EVENT)
@@ -323,7 +327,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> DRouting:
 
 def _start_timers(process: ProcessState, dr: DRouting, interval: int) -> None:
     core = process.core
-    if core is None:
+    if core is None or not dr.owner:  # a worker: the main process writes back and probes
         return
     dr.timers.append(Periodic(core, FLUSH_INTERVAL, dr.flush))
     if interval > 0:

@@ -165,6 +165,12 @@ class DRouting:
         self.last_reload = 0.0
         self.rand: Callable[[], float] = random.random
         self.timers: list[Periodic] = []  # state write-back and probing rounds
+        # with worker processes (sharing.py): only the main process probes and writes states
+        # back; a gateway's or carrier's change made here and a reload's result are handed on
+        self.owner = True
+        self.on_gateway: Callable[[Gateway], None] | None = None
+        self.on_carrier: Callable[[Carrier], None] | None = None
+        self.on_reload: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ data
 
@@ -186,6 +192,8 @@ class DRouting:
             inherit_state(self.data, data)
         self.data = data
         self.last_reload = now
+        if self.on_reload is not None:
+            self.on_reload()
         return True
 
     # ------------------------------------------------------------------ do_routing
@@ -482,6 +490,8 @@ class DRouting:
 
     def _gw_changed(self, gw: Gateway, reason: str) -> None:
         gw.flags |= STAT_DIRTY
+        if self.on_gateway is not None:
+            self.on_gateway(gw)
         log.info("GW <%s>/%s switched to [%s] due to %s", gw.id, gw.address, gw.state_name.lower(), reason)
         if self.raise_event is not None:
             status = {
@@ -526,6 +536,8 @@ class DRouting:
         cr.flags = cr.flags & ~CR_OFF if enable else cr.flags | CR_OFF
         if cr.flags != before:
             cr.dirty = True
+            if self.on_carrier is not None:
+                self.on_carrier(cr)
             log.info(
                 "CARRIER <%s> switched to [%s] due to MI command",
                 cr.id,
@@ -533,7 +545,7 @@ class DRouting:
             )
 
     def flush(self) -> None:
-        if not self.persistent_state:
+        if not self.persistent_state or not self.owner:  # a worker: the main process writes
             return
         for gw in self.data.gateways.values():
             if gw.flags & STAT_DIRTY:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pysips.core.host_addresses import canonical_ip
 from pysips.core.periodic import Periodic
-from pysips.core.services import DIALOGS, TRANSACTIONS
+from pysips.core.services import DIALOGS, SHARED_STATE, TRANSACTIONS
 from pysips.db.api import DbError, connect
 from pysips.script.context import MsgContext, RouteType
 from pysips.script.events import events_of
@@ -34,6 +34,7 @@ from pysips.script.pv_base import PVAccessor
 from .data import resources_fixup
 from .mi import MI_COMMANDS
 from .runtime import EVENT, LoadBalancer, parse_flags
+from .sharing import LbSharing
 
 log = logging.getLogger("pysips.modules.load_balancer")
 
@@ -141,6 +142,9 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> LoadBalancer:
     lb.verbose = bool(params["probing_verbose"])
     if not lb.reload(initial=True):
         raise RuntimeError("failed to load load balancing data")
+    shared = ictx.get(SHARED_STATE)
+    if shared is not None:  # worker processes: one set of states, probed by the main process
+        LbSharing(lb, shared)
     events = events_of(ictx.process)
     if events is not None:
         events.publish(EVENT)
@@ -150,7 +154,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> LoadBalancer:
         lb.tm = ictx.get(TRANSACTIONS)
         if lb.tm is None:
             raise RuntimeError("probing_interval needs the tm module (set it to 0 to run without)")
-        if ictx.process.core is not None:
+        if ictx.process.core is not None and lb.owner:  # a worker: the main process probes
             lb.probe_timer = Periodic(ictx.process.core, interval, lb.probe_round)
     return lb
 

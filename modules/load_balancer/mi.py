@@ -36,7 +36,7 @@ def lb_resize(call: MICall) -> Any:
     name = call.get_str("res_name")
     if name not in dst.resources:
         raise MIError(404, "Destination has no such resource")
-    dst.resources[name] = call.get_int("new_capacity")
+    lb.resize(dst, name, call.get_int("new_capacity"))
     return "OK"
 
 

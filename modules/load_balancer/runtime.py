@@ -71,6 +71,12 @@ class LoadBalancer:
         self.reply_codes: frozenset[int] = frozenset()
         self.verbose = False
         self.probe_timer: Periodic | None = None
+        # with worker processes (sharing.py): only the main process probes; a state change made
+        # here, a capacity MI changed and a reload's result are handed on to the other processes
+        self.owner = True
+        self.on_change: Callable[[LbDestination], None] | None = None
+        self.on_resize: Callable[[LbDestination, str], None] | None = None
+        self.on_reload: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ data
 
@@ -82,11 +88,23 @@ class LoadBalancer:
             return False
         if not initial:
             inherit_state(self.destinations, found)
+        self.install(found)
+        if not initial and self.on_reload is not None:
+            self.on_reload()
+        return True
+
+    def install(self, found: list[LbDestination]) -> None:
+        """The destinations to use from now on (loaded here, or by the main process)."""
         names = sorted({name for dst in found for name in dst.resources}, reverse=True)
         for name in names:
             self.dialogs.define_profile(profile_name(name), True)
         self.destinations, self.resource_order = found, names
-        return True
+
+    def resize(self, dst: LbDestination, name: str, capacity: int) -> None:
+        """MI lb_resize."""
+        dst.resources[name] = capacity
+        if self.on_resize is not None:
+            self.on_resize(dst, name)
 
     def by_id(self, ident: int) -> LbDestination | None:
         return next((d for d in self.destinations if d.id == ident), None)
@@ -238,6 +256,8 @@ class LoadBalancer:
     # ------------------------------------------------------------------ states
 
     def _changed(self, dst: LbDestination) -> None:
+        if self.on_change is not None:
+            self.on_change(dst)
         if self.raise_event is not None:
             self.raise_event(
                 EVENT,
