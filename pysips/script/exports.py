@@ -151,9 +151,6 @@ class ParamExport:
     # A 1.x/2.x parameter OpenSIPS 3.x dropped, still accepted: what 3.x does instead and what
     # pysips does with it, shown by `pysips -c` as a warning wherever the script sets it.
     legacy: str = ""
-    # Modules of which OpenSIPS 3.x needs one loaded beside this one, where pysips needs none
-    # (tls_mgm's TLS library): `pysips -c` warns when the script loads none of them.
-    opensips_needs_one_of: tuple[str, ...] = ()
 
 
 
