@@ -65,9 +65,10 @@ def _free_range(width: int = 60) -> tuple[int, int]:
 class Daemon:
     """The Debian daemon, userspace, on free ports; `log_level` 6 (the default) logs each NG command."""
 
-    def __init__(self, log_dir: Path, name: str, log_level: int | None = None, port_width: int = 60) -> None:
+    def __init__(self, log_dir: Path, name: str, log_level: int | None = None, port_width: int = 60,
+                 ports: tuple[int, int] | None = None) -> None:
         self.ng_port = free_port()
-        self.port_min, self.port_max = _free_range(port_width)
+        self.port_min, self.port_max = ports or _free_range(port_width)
         self.log_path = log_dir / f"rtpengine-{name}.log"
         assert RTPENGINE is not None
         self.proc = subprocess.Popen(
