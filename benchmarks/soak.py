@@ -4,7 +4,11 @@ with its registrar) at 80% of the highest rate it carries, REGISTER refreshes be
 the warm-up, and plots RSS and calls/s over time to a PNG.
 
 The highest rate is measured first with benchmarks/calls_per_second.py's search (same proxy and
-script) unless --max-rate gives it.
+script) unless --max-rate gives it. Its steps last --step-seconds (20): the soak script's tm keeps
+each transaction wt_timer (5 s) after its final reply, so a step shorter than that plus a call
+never pays for freeing transactions, the other half of a call's steady-state cost; with 5-s steps
+the search found 900 calls/s on the quiet two-core machine, and the soak at 80 % of that
+(720 calls/s) ran the server out of CPU and collapsed within two minutes.
 
     python3 benchmarks/soak.py --minutes 30 --png soak.png
     python3 benchmarks/soak.py --minutes 30 --max-rate 400
@@ -28,9 +32,9 @@ from tests.integration.rate_search import search  # noqa: E402
 from tests.reliability.soak_rig import SOAK_CFG, plot, run_soak  # noqa: E402
 
 
-def measure_max(workdir: Path, budget: float) -> int:
-    args = argparse.Namespace(step_seconds=5.0, start_rate=50, max_rate=20000, precision=0.08, call_ms=100,
-                              max_lag=0.5)
+def measure_max(workdir: Path, budget: float, step_seconds: float) -> int:
+    args = argparse.Namespace(step_seconds=step_seconds, start_rate=50, max_rate=20000, precision=0.08,
+                              call_ms=100, max_lag=0.5)
 
     def start(rig: Rig) -> None:
         rig.start_pysips(SOAK_CFG, CHILDREN=1, LOG_LEVEL=1)
@@ -44,12 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--max-rate", type=int, help="skip the search: the highest rate, calls/s")
     parser.add_argument("--share", type=float, default=0.8, help="fraction of the highest rate to hold")
+    parser.add_argument("--step-seconds", type=float, default=20.0,
+                        help="length of each step of the search for the highest rate")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds left out of the slopes")
     parser.add_argument("--png", type=Path, default=Path("soak.png"))
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="pysips-soak-") as tmp:
-        best = args.max_rate or measure_max(Path(tmp) / "search", 240.0)
+        best = args.max_rate or measure_max(Path(tmp) / "search", 600.0, args.step_seconds)
         if not best:
             print("no rate passed the search")
             return 1

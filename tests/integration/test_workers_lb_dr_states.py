@@ -25,29 +25,12 @@ from tests.integration.proxy_harness import LOCALHOST, Rig, mi_datagram
 from tests.integration.routing_peer import RoutingPeer
 from tests.integration.script_rig import create_sqlite
 from tests.integration.test_udp_engine import pysips_env
-from tests.integration.worker_choices import WorkerServer
+from tests.integration.worker_choices import SCRIPT_HEAD, WorkerServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 __all__ = ["pysips_env"]
 
-HEAD = """\
-log_level=3
-stderror_enabled=yes
-syslog_enabled=no
-udp_workers=4
-socket=udp:127.0.0.1:@@PROXY_PORT@@
-loadmodule "proto_udp.so"
-loadmodule "signaling.so"
-loadmodule "sl.so"
-loadmodule "tm.so"
-modparam("tm", "fr_timeout", 2)
-modparam("tm", "fr_inv_timeout", 3)
-loadmodule "rr.so"
-loadmodule "sipmsgops.so"
-loadmodule "db_sqlite.so"
-loadmodule "mi_datagram.so"
-modparam("mi_datagram", "socket_name", "udp:127.0.0.1:@@MI_PORT@@")
-"""
+HEAD = SCRIPT_HEAD
 
 # X-Dst: the enabled destinations of the group, in the table's order (lb_is_destination with
 # active=1 for each one the test named)

@@ -34,34 +34,18 @@ from tests.integration.routing_peer import RoutingPeer
 from tests.integration.script_rig import create_sqlite
 from tests.integration.test_udp_engine import pysips_env
 from tests.integration.test_workers import worker_pids
-from tests.integration.worker_choices import WORKERS, WorkerServer
+from tests.integration.worker_choices import SCRIPT_HEAD, WORKERS, WorkerServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 __all__ = ["pysips_env"]
 
-SCRIPT = """\
-log_level=3
-stderror_enabled=yes
-syslog_enabled=no
-udp_workers=4
-socket=udp:127.0.0.1:@@PROXY_PORT@@
-loadmodule "proto_udp.so"
-loadmodule "signaling.so"
-loadmodule "sl.so"
-loadmodule "tm.so"
-modparam("tm", "fr_timeout", 2)
-modparam("tm", "fr_inv_timeout", 3)
-loadmodule "rr.so"
-loadmodule "sipmsgops.so"
-loadmodule "db_sqlite.so"
+SCRIPT = SCRIPT_HEAD + """\
 loadmodule "dispatcher.so"
 modparam("dispatcher", "db_url", "sqlite://@@DB@@")
 modparam("dispatcher", "ds_ping_interval", @@PING@@)
 modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", @@THRESHOLD@@)
 modparam("dispatcher", "ds_ping_from", "sip:prober@127.0.0.1")
-loadmodule "mi_datagram.so"
-modparam("mi_datagram", "socket_name", "udp:127.0.0.1:@@MI_PORT@@")
 
 route {
     if (is_method("OPTIONS") && $rU == NULL) {

@@ -19,6 +19,26 @@ from tests.integration.test_workers import worker_pids
 WORKERS = 4
 READY_S = 30.0  # five processes start on a loaded two-core machine
 
+# the routing-state tests' scripts start alike: four workers, tm, an SQLite table, MI over UDP
+SCRIPT_HEAD = """\
+log_level=3
+stderror_enabled=yes
+syslog_enabled=no
+udp_workers=4
+socket=udp:127.0.0.1:@@PROXY_PORT@@
+loadmodule "proto_udp.so"
+loadmodule "signaling.so"
+loadmodule "sl.so"
+loadmodule "tm.so"
+modparam("tm", "fr_timeout", 2)
+modparam("tm", "fr_inv_timeout", 3)
+loadmodule "rr.so"
+loadmodule "sipmsgops.so"
+loadmodule "db_sqlite.so"
+loadmodule "mi_datagram.so"
+modparam("mi_datagram", "socket_name", "udp:127.0.0.1:@@MI_PORT@@")
+"""
+
 
 class WorkerServer:
     """pysips on `script` (udp_workers=4, mi_datagram on @@MI_PORT@@, a MESSAGE answered 200
