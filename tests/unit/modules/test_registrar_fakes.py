@@ -13,7 +13,7 @@ from typing import Any
 from pysips.core.api import Destination, Hooks, Socket
 from pysips.core.replies import REPLY_HEADERS
 from pysips.script.context import MsgContext, ProcessState
-from pysips.script.exports import ModuleExports, ModuleInitContext
+from pysips.script.exports import FixupContext, ModuleExports, ModuleInitContext
 from pysips.script.flags import FlagKind, FlagRegistry
 from pysips.script.loader import ModuleFinder
 from pysips.sip.build import make_response
@@ -174,7 +174,7 @@ class Fx:
         flags = args[0] if args else None
         from_flags = module("registrar").functions_by_name["save"].args[1].fixup
         assert from_flags is not None
-        fixed = from_flags(flags, None) if flags is not None else None  # type: ignore[arg-type]
+        fixed = from_flags(flags, FixupContext(FlagRegistry(), {})) if flags is not None else None
         ret = fn("registrar", "save")(ctx, "location", fixed, *args[1:])
         return ret, ctx
 
@@ -183,7 +183,7 @@ class Fx:
         ctx = self.ctx(data, **kw)
         fix = module("registrar").functions_by_name["lookup"].args[1].fixup
         assert fix is not None
-        fixed = fix(flags, None) if flags is not None else None  # type: ignore[arg-type]
+        fixed = fix(flags, FixupContext(FlagRegistry(), {})) if flags is not None else None
         return fn("registrar", "lookup")(ctx, "location", fixed, aor), ctx
 
 

@@ -6,6 +6,8 @@ from test_registrar_fakes import Fx, contacts_of, register
 
 from pysips.core.replies import LAST_ERROR
 from pysips.script.errors import FixupError
+from pysips.script.exports import FixupContext
+from pysips.script.flags import FlagRegistry
 
 
 def test_register_stores_binding_and_lists_it_in_200() -> None:
@@ -224,7 +226,9 @@ def test_received_avp_path_bflags_socket_methods_stored() -> None:
     ctx.bflags = 1 << fx.ws_bit
     from test_registrar_fakes import fn, module
 
-    flags = module("registrar").functions_by_name["save"].args[1].fixup("path-lazy", None)  # type: ignore[misc]
+    fixup = module("registrar").functions_by_name["save"].args[1].fixup
+    assert fixup is not None
+    flags = fixup("path-lazy", FixupContext(FlagRegistry(), {}))
     assert fn("registrar", "save")(ctx, "location", flags, None) == 1
     reply = fx.core.replies()[-1]
     assert reply.header("Path") == "<sip:edge.example.com;lr;received=sip:10.0.0.1:5066>"
