@@ -149,12 +149,15 @@ class SqliteDatabase:
         clause, args = _where_sql(where)
         return int(self._run(f"DELETE FROM {_ident(table)}{clause}", args).rowcount)
 
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        return self._transaction("BEGIN")
+
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def _transaction(self, begin: str) -> Iterator[None]:
         if self._in_transaction:
             yield
             return
-        self._run("BEGIN")
+        self._run(begin)
         self._in_transaction = True
         try:
             yield
@@ -172,7 +175,10 @@ class SqliteDatabase:
     def ensure_table(self, schema: Table, name: str | None = None) -> None:
         table = name or schema.name
         _ident(table)
-        with self.transaction():
+        # IMMEDIATE: the write lock first. Worker processes starting together each check and
+        # create the same tables; two deferred transactions that both read and then write make
+        # SQLite answer "database is locked" at once, without waiting out the busy timeout.
+        with self._transaction("BEGIN IMMEDIATE"):
             if not self._exists(VERSION.name):
                 self._run(VERSION.ddl())
             if self._exists(table):

@@ -96,3 +96,35 @@ def test_reads_an_opensips_generated_database(tmp_path: Path) -> None:
     adb = connect(f"sqlite://{auth}")
     assert adb.table_version("subscriber") == 8
     assert len(adb.query("subscriber", ("username", "password"))) >= 1
+
+
+def test_processes_starting_together_create_the_same_tables(tmp_path: Path) -> None:
+    """Worker processes check and create their tables at the same moment (a CI run lost a server
+    to "database is locked" there): each ensure_table takes the write lock first and waits its
+    turn, so none fails. Threads with connections of their own stand for the processes; with
+    two deferred transactions that read then write, SQLite refuses one at once."""
+    import threading
+
+    url = f"sqlite://{tmp_path / 'workers.db'}"
+    for round_no in range(10):
+        table = f"location_{round_no}"
+        start = threading.Barrier(6)
+        errors: list[BaseException] = []
+
+        def worker(table: str = table, start: threading.Barrier = start,
+                   errors: list[BaseException] = errors) -> None:
+            db = connect(url)
+            try:
+                start.wait()
+                db.ensure_table(LOCATION, table)
+            except BaseException as exc:  # every failure is the finding
+                errors.append(exc)
+            finally:
+                db.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(10)
+        assert errors == [], f"round {round_no}: {errors[0]!r}"
