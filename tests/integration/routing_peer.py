@@ -1,6 +1,7 @@
-"""A UDP peer for the routing modules' worker tests: a destination that records every request it
-gets (method, Call-ID, top Via branch), answers INVITEs with a set code (503 by default) and
-OPTIONS with 200 only while `answer_options` is set (a silent destination otherwise)."""
+"""A UDP peer for the routing modules' tests: a destination that records every request it gets
+(method, Call-ID, top Via branch), answers INVITEs with a set code (503 by default; None: it
+swallows them, a destination that is down) and OPTIONS with 200 only while `answer_options` is
+set (a silent destination otherwise)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class Received:
 
 
 class RoutingPeer:
-    def __init__(self, invite_code: int = 503) -> None:
+    def __init__(self, invite_code: int | None = 503) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
@@ -48,7 +49,7 @@ class RoutingPeer:
             self.received.append(Received(msg.method, msg.header("Call-ID"), branch))
             if msg.method == "OPTIONS" and self.answer_options:
                 self.sock.sendto(reply_to(msg, 200, "OK", to_tag="up").encode(), peer)
-            elif msg.method == "INVITE":
+            elif msg.method == "INVITE" and self.invite_code is not None:
                 self.sock.sendto(reply_to(msg, self.invite_code, "Down", to_tag="down").encode(), peer)
 
     def calls(self, method: str) -> set[str]:

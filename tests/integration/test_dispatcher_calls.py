@@ -10,9 +10,7 @@ SQLite `dispatcher` table, sipp callers and callees, and a small UDP peer for th
 
 from __future__ import annotations
 
-import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.proxy_harness import Rig
+from tests.integration.routing_peer import RoutingPeer
 from tests.integration.script_rig import create_sqlite, start_script
 from tests.integration.test_udp_engine import pysips_env
 
@@ -123,58 +122,16 @@ def test_503_fails_over_to_the_next_destination(rig: Rig, pysips_env: None) -> N
     assert _state(db, down) == 1 and _state(db, up) == 0
 
 
-class Blackhole:
-    """A UDP peer that swallows every request, counting them (a destination that is down)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.answer_options = False
-        self.received: list[str] = []
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop:
-            try:
-                data, peer = self.sock.recvfrom(65535)
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            text = data.decode(errors="replace")
-            self.received.append(text.split("\r\n", 1)[0])
-            if self.answer_options and text.startswith("OPTIONS "):
-                self.sock.sendto(_ok_for(text), peer)
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join(timeout=2)
-        self.sock.close()
-
-
-def _ok_for(request: str) -> bytes:
-    lines = request.split("\r\n")
-    keep = [
-        ln for ln in lines if ln.split(":", 1)[0].lower() in ("via", "from", "call-id", "cseq", "v", "f", "i")
-    ]
-    to = next(ln for ln in lines if ln.split(":", 1)[0].lower() in ("to", "t"))
-    return (
-        "SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + f"\r\n{to};tag=up1\r\nContent-Length: 0\r\n\r\n"
-    ).encode()
-
-
 @pytest.fixture
-def blackhole() -> Iterator[Blackhole]:
-    peer = Blackhole()
+def blackhole() -> Iterator[RoutingPeer]:
+    peer = RoutingPeer(invite_code=None)  # a destination that is down: answers nothing (OPTIONS once told to)
     yield peer
     peer.close()
 
 
-def test_timeout_fails_over_to_the_next_destination(rig: Rig, pysips_env: None, blackhole: Blackhole) -> None:
+def test_timeout_fails_over_to_the_next_destination(
+    rig: Rig, pysips_env: None, blackhole: RoutingPeer
+) -> None:
     rig.workdir.mkdir(parents=True, exist_ok=True)
     silent = f"sip:127.0.0.1:{blackhole.port}"
     up = f"sip:127.0.0.1:{rig.ports.uas2}"
@@ -184,7 +141,7 @@ def test_timeout_fails_over_to_the_next_destination(rig: Rig, pysips_env: None, 
     result = rig.run_uac("uac_call.xml", timeout_s=30)
     assert result.ok and result.successful == 1, rig.report(result)
     assert answer.wait(timeout=10).ok, rig.report()
-    assert any(line.startswith("INVITE ") for line in blackhole.received)
+    assert blackhole.calls("INVITE")
     assert rig.proxy is not None
     log = rig.proxy.log()
     assert f"failover to {up} after 408, active left 1" in log, log
@@ -202,7 +159,7 @@ def _wait_for(rig: Rig, text: str, timeout: float) -> str:
 
 
 def test_prober_marks_a_silent_destination_down_then_up(
-    rig: Rig, pysips_env: None, blackhole: Blackhole
+    rig: Rig, pysips_env: None, blackhole: RoutingPeer
 ) -> None:
     rig.workdir.mkdir(parents=True, exist_ok=True)
     uri = f"sip:127.0.0.1:{blackhole.port}"
@@ -210,7 +167,7 @@ def test_prober_marks_a_silent_destination_down_then_up(
     _start(rig, db, 1)
     # no answer to the OPTIONS: after fr_timeout the destination goes to probing
     _wait_for(rig, f"ds event: group 1 {uri} inactive (negative probing reply)", 15)
-    assert any(line.startswith("OPTIONS ") for line in blackhole.received)
+    assert blackhole.calls("OPTIONS")
     # a call now finds no active destination
     result = rig.run_uac("uac_call.xml", timeout_s=10, extra=("-aa",))
     assert not result.ok or result.successful == 0
