@@ -293,7 +293,10 @@ class TmBase:
                 return True
             return False
         if cell.is_invite and 200 <= code < 300 and cell.status < 200:
-            self.waiting.add(self._now() + self.config.wt_timer, cell)
+            at = self._now() + self.config.wt_timer
+            self.waiting.add(at, cell)
+            if at < self._timer_at:
+                self._arm_timer()
         completed = code >= 200 and cell.status < 200
         if completed:
             self.stats.completed(code)
@@ -371,8 +374,9 @@ class TmBase:
             elif isinstance(action, Terminated):
                 self._forget(tx, cell)
         if not tx.terminated:
-            self.timers.schedule(tx)
-        self._arm_timer()
+            at = self.timers.schedule(tx)
+            if at is not None and at < self._timer_at:
+                self._arm_timer()
 
     def _count_timer_actions(self, tx: Transaction, actions: Actions) -> None:
         """OpenSIPS's timer statistics: retransmissions by interval, final-response timeouts."""
@@ -423,6 +427,9 @@ class TmBase:
                 self._forget(tx, cell)
 
     def _arm_timer(self) -> None:
+        """Move the tick timer to the earliest deadline queued. Called when a deadline earlier
+        than the armed one is queued, and after each tick: the timer may fire before a deadline
+        (stale entries), never after, so a later deadline needs no call."""
         at = self.timers.next_deadline()
         waiting = self.waiting.next_deadline()
         if waiting is not None and (at is None or waiting < at):

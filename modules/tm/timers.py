@@ -42,16 +42,20 @@ class TxTimers:
         self._due[key] = at
         heapq.heappush(self._heap, (at, next(self._counter), key))
 
-    def schedule(self, tx: Transaction) -> None:
-        """Call after every event given to `tx`, so its current deadline is covered."""
+    def schedule(self, tx: Transaction) -> float | None:
+        """Call after every event given to `tx`, so its current deadline is covered. The deadline
+        queued now, or None when an entry already queued covers it (the timer that serves the
+        heap need not move)."""
         at = tx.next_timer_at()
         if at is None:
-            return
+            return None
         key = id(tx)
         self._live[key] = tx
         queued = self._due.get(key)
         if queued is None or at < queued:
             self._push(at, key)
+            return at
+        return None
 
     def forget(self, tx: Transaction) -> None:
         key = id(tx)

@@ -197,8 +197,9 @@ class Uac(TmBase):
                 if isinstance(tx, ClientTransaction):
                     self.table.remove(tx)
         if not tx.terminated:
-            self.timers.schedule(tx)
-        self._arm_timer()
+            at = self.timers.schedule(tx)
+            if at is not None and at < self._timer_at:
+                self._arm_timer()
 
     def _local_timeout(self, local: LocalRequest) -> None:
         if not local.final:

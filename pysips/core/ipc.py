@@ -27,7 +27,7 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 class Channel:
     __slots__ = ("_batch", "_buf", "_closed", "_fd", "_loop", "_out", "_paused", "_sock", "_writing",
-                 "on_closed", "on_message")
+                 "on_batch_end", "on_closed", "on_message")
 
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop,
                  on_message: Callable[[Any], bool | None],
@@ -46,6 +46,8 @@ class Channel:
         self._batch: list[bytes] = []
         self.on_message = on_message
         self.on_closed = on_closed
+        # called after each run of on_message calls (a worker releases the sends it held)
+        self.on_batch_end: Callable[[], None] | None = None
         loop.add_reader(self._fd, self._on_readable)
 
     @property
@@ -124,6 +126,13 @@ class Channel:
             self._deliver()
 
     def _deliver(self) -> None:
+        try:
+            self._deliver_batch()
+        finally:
+            if self.on_batch_end is not None:
+                self.on_batch_end()
+
+    def _deliver_batch(self) -> None:
         self._paused = False
         buf = self._buf
         pos = 0

@@ -130,9 +130,17 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
     mi_of(process).refresh()
     shared_groups = shared.names()
 
+    holding: list[bool] = []  # non-empty while the UDP listeners hold this batch's sends
+
     def on_message(obj: Any) -> bool:
         kind = obj[0]
         if kind == "m":
+            if not holding:
+                # the sends of the messages handed over together go out together, as a single
+                # process's listener does for a read batch: each peer is woken once per batch
+                holding.append(True)
+                for listener in udp:
+                    listener.hold()
             _, data, proto, lip, lport, sip, sport, conn_id, tls = obj
             if tls is not None and conn_id not in REMOTE_SESSIONS:
                 REMOTE_SESSIONS[conn_id] = SessionFacts(*tls)
@@ -161,6 +169,14 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
         return False
 
     channel = Channel(ipc, loop, on_message, stop.set)
+
+    def release_sends() -> None:
+        if holding:
+            holding.clear()
+            for listener in udp:
+                listener.release()
+
+    channel.on_batch_end = release_sends
     mi = mi_of(process)
     mi_channel: list[Channel] = []
 

@@ -94,8 +94,9 @@ class UdpListener:
         recvfrom = self._os_sock.recvfrom
         receive = self._receive
         ip, port = self._local
-        batch: list[tuple[bytes, tuple[str, int]]] = []
-        self._batch = batch
+        held = self._batch is not None  # a worker's channel batch holds them already
+        if not held:
+            self._batch = []
         duplicates = self._duplicates
         behind = self._behind
         now = time.monotonic()
@@ -117,15 +118,28 @@ class UdpListener:
                 if self._closed:
                     return
         finally:
-            self._batch = None
+            if not held:
+                self.release()
         self._behind = not emptied
         if duplicates.dropped != self._logged_drops and now >= self._next_drop_log:
             log.warning("%s is behind: %d retransmissions dropped unread since the last report",
                         self.sock.name, duplicates.dropped - self._logged_drops)
             self._logged_drops = duplicates.dropped
             self._next_drop_log = now + DROPPED_LOG_INTERVAL_S
-        for data, addr in batch:
-            self._send_now(data, addr)
+
+    def hold(self) -> None:
+        """Hold what is sent from now on until `release()`: a batch of messages being handled
+        (read here, or handed over by a worker's channel) then wakes each peer once."""
+        if self._batch is None:
+            self._batch = []
+
+    def release(self) -> None:
+        """Send what `hold()` kept, in order, and send directly again."""
+        batch = self._batch
+        self._batch = None
+        if batch:
+            for data, addr in batch:
+                self._send_now(data, addr)
 
     def send(self, data: bytes, dst: Destination) -> bool:
         if self._closed:
