@@ -37,6 +37,7 @@ from . import functions as f
 from .loading import Columns
 from .mi import MI_COMMANDS
 from .partitions import partition_configs
+from .rotation_sharing import RotationSharing
 from .runtime import EVENT, FLUSH_INTERVAL, Dispatcher, ProbeConfig
 from .sets import Destination, DsSet
 from .sharing import DsSharing
@@ -199,6 +200,7 @@ def _init(ictx: ModuleInitContext, params: dict[str, Any]) -> Dispatcher:
     shared = ictx.get(SHARED_STATE)
     if shared is not None:  # worker processes: one set of states, probed by the main process
         DsSharing(runtime, shared)
+        RotationSharing(runtime, shared)  # and one round-robin position per set
     events = events_of(ictx.process)
     if events is not None:
         events.publish(EVENT)

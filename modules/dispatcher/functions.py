@@ -19,18 +19,21 @@ from pysips.sip.nameaddr import NameAddr
 from pysips.sip.uri import SipUri, parse_uri
 
 from .hashing import hash_text, hash_uri
-from .runtime import Dispatcher, Partition
+from .rotation import AUTH_USERNAME, ROUND_ROBIN, rotation_step
+from .runtime import NO_DESTINATION, Dispatcher, Partition
 from .sets import (
     Destination,
     DsSet,
-    round_robin_candidate,
+    Selection,
     select,
     select_sorted,
-    set_size_of,
+    selection_at,
     sorted_order,
 )
 
 log = logging.getLogger("pysips.modules.dispatcher")
+
+ROTATE = -2  # _candidate: the algorithm takes a rotation step (rotation.py)
 
 HASH_USER_ONLY = 1
 FAILOVER = 2
@@ -161,8 +164,10 @@ def ds_select(
     hash_pvar: Callable[[MsgContext], str] | None,
     scorers: dict[int, Scorer | None] | None = None,
 ) -> int:
-    part = _partition(ctx, part_name)
+    ds = dispatcher_of(ctx)
+    part = ds.partition(part_name)
     if part is None:
+        log.error("could not locate partition %s", part_name)
         return -1
     ds_set = part.sets.get(set_id)
     if ds_set is None:
@@ -173,6 +178,7 @@ def ds_select(
         return -1
     use_default = bool(flags & USE_DEFAULT)
     limit = 1000 if max_results is None else max_results
+    rotated = False  # a rotation step chose (it moved the set's position itself)
     scorer = (scorers or {}).get(alg) if alg in (9, 10) else None
     if alg == 9 and scorer is None:
         log.warning("no pattern specified - using first entry...")
@@ -187,13 +193,22 @@ def ds_select(
             return -1
         chosen = select_sorted(ds_set, ordered, use_default, limit)
     else:
-        candidate, ds_hash = _candidate(ctx, ds_set, alg, flags, use_default, hash_pvar)
+        candidate, ds_hash = _candidate(ctx, set_id, alg, flags, hash_pvar)
         if ds_hash is None:
             return -1
-        found = select(ds_set, alg, ds_hash, candidate, use_default, limit)
+        rotated = candidate == ROTATE
+        if rotated and ds.rotate is not None:
+            found = _shared_rotation(ds, part, ds_set, alg, use_default, limit)
+        elif rotated:
+            ds_id = rotation_step(ds_set, alg, use_default)
+            found = None if ds_id is None else selection_at(ds_set, ds_id, use_default, limit)
+        else:
+            found = select(ds_set, alg, ds_hash, candidate, use_default, limit)
         if found is None:
             return -1
         chosen = found
+    if ds_set.rotates and not rotated:
+        _position_moved(ds, part, ds_set)
     selected = chosen.dest if chosen.dest is not None else ds_set.dests[chosen.index]
     if not _set_destination(ctx, selected.dst_uri, selected.socket, domain):
         return -1
@@ -223,33 +238,52 @@ def _push_dest(ctx: MsgContext, part: Partition, dest: Destination) -> None:
 
 
 def _candidate(
-    ctx: MsgContext,
-    ds_set: DsSet,
-    alg: int,
-    flags: int,
-    use_default: bool,
-    hash_pvar: Callable[[MsgContext], str] | None,
+    ctx: MsgContext, set_id: int, alg: int, flags: int, hash_pvar: Callable[[MsgContext], str] | None
 ) -> tuple[int, int | None]:
-    """(candidate index or -1, hash or None on error) for the algorithm."""
-    set_size = set_size_of(ds_set, use_default)
+    """(candidate index, -1 or ROTATE; hash or None on error) for the algorithm."""
     if alg in (0, 1, 2, 3, 7):
         return -1, _request_hash(ctx, alg, flags, hash_pvar)
-    if alg == 4:
-        return round_robin_candidate(ds_set, set_size), 0
-    if alg == 5:
+    if alg == ROUND_ROBIN:
+        return ROTATE, 0
+    if alg == AUTH_USERNAME:
         username = _auth_username(ctx)
         if username is None:
-            ds_id = ds_set.last
-            ds_set.last = (ds_set.last + 1) % set_size
-            return ds_id, 0
+            return ROTATE, 0
         return -1, hash_text(username)
     if alg == 6:
         return -1, random.randint(0, 0x7FFFFFFF)
     if alg != 8:
         log.warning(
-            "dispatching via [%d] with unknown algo [%d]: defaulting to 0 - first entry", ds_set.id, alg
+            "dispatching via [%d] with unknown algo [%d]: defaulting to 0 - first entry", set_id, alg
         )
     return 0, 0
+
+
+def _shared_rotation(
+    ds: Dispatcher, part: Partition, ds_set: DsSet, alg: int, use_default: bool, limit: int
+) -> Selection | None:
+    """A rotation step in a worker process: the main process takes it on the one position of
+    the set (OpenSIPS's shared memory), the script waiting for the answer; when none comes, this
+    process takes it on its own copy."""
+    assert ds.rotate is not None
+    index = ds.rotate(part, ds_set.id, alg, use_default)
+    if index == NO_DESTINATION:
+        return None
+    # the answer came after everything the main process sent before it: a reload may have
+    # replaced the set meanwhile, and the index is one of the new set's
+    current = part.sets.get(ds_set.id)
+    if index is not None and current is not None and index < len(current.dests):
+        return selection_at(current, index, use_default, limit)
+    ds_id = rotation_step(ds_set, alg, use_default)
+    return None if ds_id is None else selection_at(ds_set, ds_id, use_default, limit)
+
+
+def _position_moved(ds: Dispatcher, part: Partition, ds_set: DsSet) -> None:
+    """Every algorithm's choice sets the set's position (OpenSIPS: `idx->last = ds_id`), and a
+    rotation of this set in another process starts from there: the main process is told."""
+    moved = ds.position_moved
+    if moved is not None:
+        moved(part, ds_set)
 
 
 def ds_next(ctx: MsgContext, part_name: str | None, domain: bool) -> int:

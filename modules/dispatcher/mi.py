@@ -7,6 +7,7 @@ from typing import Any
 from pysips.mi import MICall, MIError, command
 
 from .functions import find_by_address
+from .hit_counts import add_hits, listed_hits, shown
 from .runtime import Dispatcher, Partition
 
 UNKNOWN_PARTITION = "ERROR Unknown partition"
@@ -30,7 +31,7 @@ def _list_partition(part: Partition, full: bool) -> dict[str, Any]:
             entry: dict[str, Any] = {
                 "URI": dest.uri,
                 "state": dest.state_name,
-                "first_hit_counter": dest.chosen_count,
+                "first_hit_counter": shown(dest.chosen_count),
             }
             if dest.socket:
                 entry["socket"] = dest.socket
@@ -59,7 +60,14 @@ def ds_list(call: MICall) -> Any:
         if found is None:
             raise MIError(500, UNKNOWN_PARTITION)
         parts = [found]
-    return {"PARTITIONS": [_list_partition(p, full) for p in parts]}
+    listing = {"PARTITIONS": [_list_partition(p, full) for p in parts]}
+    fanout = call.mi.fanout
+    if fanout is not None:
+        # worker processes: the states are this (the main) process's, the counts each worker's
+        params = {"partition": call.get_str("partition")} if call.has("partition") else {}
+        add_hits(listing, listed_hits(fanout({"jsonrpc": "2.0", "method": "ds_list", "params": params,
+                                              "id": 0})))
+    return listing
 
 
 def ds_set_state(call: MICall) -> Any:

@@ -22,6 +22,7 @@ log = logging.getLogger("pysips.modules.dispatcher")
 EVENT = "E_DISPATCHER_STATUS"
 RESET_FAIL = 4
 FLUSH_INTERVAL = 30.0
+NO_DESTINATION = -1  # the main process's answer to a rotation step: no active destination
 
 
 @dataclass(slots=True)
@@ -50,6 +51,12 @@ class Partition:
     @property
     def name(self) -> str:
         return self.config.name
+
+
+# with worker processes (rotation_sharing.py): a rotation step taken by the main process on the
+# set's one position (partition, set id, algorithm, use_default): the index chosen,
+# NO_DESTINATION, or None when it could not answer
+Rotate = Callable[[Partition, int, int, bool], int | None]
 
 
 @dataclass(slots=True)
@@ -81,6 +88,10 @@ class Dispatcher:
         self.on_state: Callable[[Partition, int, str, int, bool, bool], None] | None = None
         self.on_reload: Callable[[Partition], None] | None = None
         self.on_attrs: Callable[[Partition, int, list[str], str | None], None] | None = None
+        # in a worker: the round-robin position of every set is the main process's (`rotate`
+        # takes a step there), and another algorithm's choice moving it tells it (`position_moved`)
+        self.rotate: Rotate | None = None
+        self.position_moved: Callable[[Partition, DsSet], None] | None = None
 
     # ------------------------------------------------------------------ loading
 

@@ -53,7 +53,10 @@ class DsSet:
     id: int
     dests: list[Destination] = field(default_factory=list)
     active_nr: int = 0
-    last: int = 0
+    last: int = 0  # the round-robin position (rotation.py)
+    # with worker processes: a rotation used this set, so the main process keeps its position
+    # and a worker tells it where another algorithm's choice leaves it (sharing.py)
+    rotates: bool = False
 
     def recalculate(self) -> None:
         """The running weights and the number of active destinations (after a load or a state
@@ -85,7 +88,7 @@ def order_destinations(dests: list[Destination]) -> list[Destination]:
 class Selection:
     index: int
     failover: list[Destination]  # the other destinations, in the order ds_next_dst uses them
-    dest: Destination | None = None  # the one chosen (set for the sorting algorithms 9 and 10)
+    dest: Destination | None = None  # the one chosen
 
 
 def _candidate_by_hash(ds_set: DsSet, ds_hash: int, set_size: int) -> int:
@@ -123,14 +126,13 @@ def _next_candidate(ds_set: DsSet, i: int, ds_hash: int, set_size: int, use_defa
     return -1
 
 
-def select(
-    ds_set: DsSet, alg: int, ds_hash: int, candidate: int, use_default: bool, max_results: int
-) -> Selection | None:
-    """The destination for a request, as OpenSIPS's ds_select_dst picks it.
+def choose(ds_set: DsSet, alg: int, ds_hash: int, candidate: int, use_default: bool) -> int | None:
+    """The index of the destination for a request, as OpenSIPS's ds_select_dst picks it.
 
     `ds_hash` is the request's hash (0 for the algorithms without one); `candidate` the index an
     algorithm chose by itself (round robin, first entry), or -1. None when no active destination
-    can be used. Updates the set's round-robin position (`last`) as OpenSIPS does.
+    can be used. Updates the set's round-robin position (`last`) as OpenSIPS does, whatever the
+    algorithm (dispatch.c ds_select_dst: `idx->last = ds_id`).
     """
     dests = ds_set.dests
     nr = len(dests)
@@ -158,7 +160,23 @@ def select(
     ds_set.last = ds_id
     if alg == 4:
         dests[ds_id].rr_count += 1
-    return Selection(ds_id, _failover(ds_set, ds_id, use_default, max_results))
+    return ds_id
+
+
+def select(
+    ds_set: DsSet, alg: int, ds_hash: int, candidate: int, use_default: bool, max_results: int
+) -> Selection | None:
+    """`choose`, with the failover list of the destination chosen."""
+    ds_id = choose(ds_set, alg, ds_hash, candidate, use_default)
+    if ds_id is None:
+        return None
+    return selection_at(ds_set, ds_id, use_default, max_results)
+
+
+def selection_at(ds_set: DsSet, ds_id: int, use_default: bool, max_results: int) -> Selection:
+    """The destination at `ds_id` (chosen already: by the main process, with worker processes)
+    and its failover list."""
+    return Selection(ds_id, _failover(ds_set, ds_id, use_default, max_results), ds_set.dests[ds_id])
 
 
 def _failover(
@@ -190,16 +208,6 @@ def _failover(
         pushed.append(dest)
     pushed.reverse()  # the newest AVP is the next to be used
     return pushed
-
-
-def round_robin_candidate(ds_set: DsSet, set_size: int) -> int:
-    """Algorithm 4: each destination is chosen `weight` times in a row before the next one."""
-    last = ds_set.dests[ds_set.last] if ds_set.last < len(ds_set.dests) else None
-    if last is not None and last.rr_count < last.weight:
-        return ds_set.last
-    if last is not None:
-        last.rr_count = 0
-    return (ds_set.last + 1) % set_size
 
 
 def set_size_of(ds_set: DsSet, use_default: bool) -> int:
