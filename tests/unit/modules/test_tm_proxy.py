@@ -329,6 +329,22 @@ def test_fr_inv_timeout_cancels_the_ringing_branch_and_answers_408() -> None:
     assert [s.first_line.split()[0] for s in rig.take()] == ["ACK"]
 
 
+def test_an_earlier_deadline_moves_the_armed_timer() -> None:
+    """The tick timer waits for the earliest deadline: a transaction whose deadline comes before
+    the one the timer is armed for (here a ringing call's fr_inv_timeout, 120 s away) fires on
+    time. The timer is moved only for such deadlines, not after every event."""
+    rig = Rig(proxy_script(), {"fr_inv_timeout": 120})
+    _, sent = start_call(rig)
+    (out,) = to(sent, ALICE)
+    rig.receive(rig.answer(out, 180, "Ringing"), ALICE)
+    rig.advance(1.0)  # the tick for the first call's timer A passes; then only fr_inv is left
+    rig.take()
+    _, sent = start_call(rig, invite(call_id="call-2", branch="z9hG4bKcaller2"))
+    (second,) = to(sent, ALICE)
+    rig.advance(0.6)  # timer A of the new branch: T1 = 0.5 s
+    assert [s.data for s in to(rig.take(), ALICE)] == [second.data]
+
+
 def test_fr_timeout_without_any_reply_gives_408_and_no_cancel() -> None:
     rig = Rig(proxy_script(), {"fr_timeout": 2})
     start_call(rig)
