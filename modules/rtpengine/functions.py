@@ -21,7 +21,7 @@ from pysips.script.pv_base import PVAccessor
 from . import flags as fl
 from .bencode import BValue
 from .command import CommandError, MsgFacts, build_command, effective_op
-from .runtime import SET_KEY, STATS_KEY, RtpEngine
+from .runtime import SET_KEY, STATS_KEY, RtpEngine, stats_wanted
 
 log = logging.getLogger("pysips.modules.rtpengine")
 
@@ -199,7 +199,7 @@ def _simple(ctx: MsgContext, op: str, flags: FlagsArg, sock_var: PVAccessor | No
     reply = _exchange(ctx, op, flags, sock_var, None)
     if reply is None:
         return -1
-    if op == fl.DELETE:
+    if op == fl.DELETE and stats_wanted():
         ctx.extra[STATS_KEY] = reply  # $rtpstat after a delete reads the final counters
     return 1
 

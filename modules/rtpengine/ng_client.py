@@ -16,7 +16,7 @@ import random
 import socket
 from dataclasses import dataclass
 
-from .bencode import BencodeError, BValue, decode, encode
+from .bencode import BencodeError, BValue, decode, decode_flat, encode
 
 log = logging.getLogger("pysips.modules.rtpengine")
 
@@ -41,12 +41,16 @@ def frame_request(cookie: bytes, command: dict[str, BValue]) -> bytes:
     return cookie + b" " + encode(command)
 
 
-def parse_reply(cookie: bytes, data: bytes) -> dict[str, BValue] | None:
+def parse_reply(cookie: bytes, data: bytes, flat: bool = False) -> dict[str, BValue] | None:
     """The reply dictionary, or None when `data` answers another cookie. BencodeError when the
-    reply is ours but malformed."""
+    reply is ours but malformed. `flat`: values that are lists or dictionaries are checked but
+    left out (bencode.decode_flat)."""
     if not data.startswith(cookie + b" "):
         return None
-    value = decode(data[len(cookie) + 1 :])
+    body = data[len(cookie) + 1 :]
+    if flat:
+        return decode_flat(body)
+    value = decode(body)
     if not isinstance(value, dict):
         raise BencodeError("reply is not a dictionary")
     return value
@@ -146,11 +150,16 @@ class NgTransport:
             conn.close()
 
     async def exchange(
-        self, key: int, endpoint: Endpoint, command: dict[str, BValue], retries: int | None = None
+        self,
+        key: int,
+        endpoint: Endpoint,
+        command: dict[str, BValue],
+        retries: int | None = None,
+        flat: bool = False,
     ) -> dict[str, BValue] | None:
-        """The daemon's reply; None when it does not answer (logged). BencodeError for a reply
-        that cannot be decoded. Every attempt resends the same cookie, so a late reply to an
-        earlier attempt is taken as well."""
+        """The daemon's reply (`flat`: see parse_reply); None when it does not answer (logged).
+        BencodeError for a reply that cannot be decoded. Every attempt resends the same cookie,
+        so a late reply to an earlier attempt is taken as well."""
         cookie = self.cookies.next()
         payload = frame_request(cookie, command)
         attempts = self.retries if retries is None else max(1, retries)
@@ -172,7 +181,7 @@ class NgTransport:
                 timer.cancel()
                 conn.waiting.pop(cookie, None)
             if data is not None:
-                reply = parse_reply(cookie, data)
+                reply = parse_reply(cookie, data, flat)
                 if reply is not None:
                     return reply
         log.error("timeout waiting reply from a RTP proxy")

@@ -13,7 +13,7 @@ from pysips.script.pv_base import FuncPV, PVAccessor, PVError
 
 from .bencode import BValue
 from .functions import query
-from .runtime import STATS_KEY
+from .runtime import STATS_KEY, want_stats
 
 
 def _stats(ctx: MsgContext) -> dict[str, BValue] | None:
@@ -58,12 +58,14 @@ def _rtpquery(ctx: MsgContext) -> Value:
 def _make_rtpstat(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     if subname is not None:
         raise PVError(f"$rtpstat({subname}) is not supported by pysips yet (only plain $rtpstat)", pos)
+    want_stats()  # deletes now keep their statistics for us
     return FuncPV(name, _rtpstat)
 
 
 def _make_rtpquery(name: str, subname: str | None, pos: Pos) -> PVAccessor:
     if subname is not None:
         raise PVError("$rtpquery takes no name in parentheses", pos)
+    want_stats()
     return FuncPV(name, _rtpquery)
 
 

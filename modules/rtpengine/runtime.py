@@ -35,6 +35,21 @@ FAILOVER_ERRORS = (
 SET_KEY = "rtpengine.set"  # ctx.extra: the set chosen by rtpengine_use_set() for this message
 STATS_KEY = "rtpengine.stats"  # ctx.extra: the last delete/query reply, for $rtpstat
 
+# Whether the script reads a call's statistics ($rtpstat, $rtpquery): set when such a variable is
+# compiled and never cleared, as OpenSIPS's rtpengine_stats_used. Until then a delete's reply is
+# checked whole but its statistics (some 260 values, 1.8 KB) are not built, nor kept: nothing
+# could read them, and building them was most of the NG decoding time (docs/performance.md).
+_stats_wanted = False
+
+
+def want_stats() -> None:
+    global _stats_wanted
+    _stats_wanted = True
+
+
+def stats_wanted() -> bool:
+    return _stats_wanted
+
 
 class RtpEngine:
     __slots__ = (
@@ -110,9 +125,10 @@ class RtpEngine:
             except OSError as exc:
                 log.error("cannot resolve rtpengine <%s>: %s", node.url, exc)
                 return None
+        flat = not _stats_wanted and command.get("command") == "delete"
         try:
             # suspends this message's script until the daemon answers or the attempts run out
-            return wait(self.transport.exchange(node.index, node.endpoint, command, retries))
+            return wait(self.transport.exchange(node.index, node.endpoint, command, retries, flat))
         except BencodeError as exc:
             log.error("failed to decode bencoded reply from proxy <%s>: %s", node.url, exc)
             return None

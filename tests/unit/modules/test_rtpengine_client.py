@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from pysips.core.suspend import wait
+from pysips.script.ast import NOWHERE
 from pysips.script.context import MsgContext, ProcessState
 from pysips.script.loader import ModuleFinder
 from pysips.sip.message import SipMessage, parse_message
@@ -285,3 +286,51 @@ def test_concurrent_requests_get_their_own_replies_whatever_the_order(daemons: l
         return list(await asyncio.gather(first, second))
 
     assert asyncio.run(both()) == [{"result": "ok", "sdp": "one"}, {"result": "ok", "sdp": "two"}]
+
+
+def with_stats(cookie: bytes, command: dict[str, Any]) -> bytes:
+    """As rtpengine: a delete is answered with the call's statistics (keys not sorted)."""
+    if command["command"] != "delete":
+        return ok(cookie, command)
+    return cookie + b" " + B.encode({
+        "created": 1796666180,
+        "totals": {"RTP": {"packets": 5, "bytes": 860, "errors": 0},
+                   "RTCP": {"packets": 1, "bytes": 52, "errors": 0}},
+        "result": "ok",
+    })
+
+
+def test_a_delete_checks_its_statistics_but_keeps_them_only_for_a_script_that_reads_them(
+    daemons: list[FakeDaemon], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(RUNTIME, "_stats_wanted", False)  # no $rtpstat/$rtpquery compiled
+    d = start(daemons, with_stats)
+    engine = engine_for([f"udp:127.0.0.1:{d.port}"], tout=0.05, retr=1)
+    ctx = ctx_for(engine, invite())
+    assert FUNCS.rtpengine_delete(ctx) == 1
+    assert RUNTIME.STATS_KEY not in ctx.extra
+    reply = engine.call(ctx, {"command": "delete", "call-id": "call-1"}, "call-1")
+    assert reply == {"created": 1796666180, "result": "ok"}  # "totals" checked, not built
+
+    # a malformed statistic fails the delete as any malformed reply does, built or not
+    def broken(cookie: bytes, command: dict[str, Any]) -> bytes:
+        return with_stats(cookie, command).replace(b"i860e", b"i0860e")
+
+    d.behaviour = broken
+    assert FUNCS.rtpengine_delete(ctx_for(engine, invite())) == -1
+    assert engine.sets[0].nodes[0].disabled
+
+
+def test_compiling_rtpstat_makes_deletes_keep_their_statistics(
+    daemons: list[FakeDaemon], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(RUNTIME, "_stats_wanted", False)
+    pvars = _sub("pvars")
+    rtpstat = pvars._make_rtpstat("rtpstat", None, NOWHERE)  # as the script compiler does
+    assert RUNTIME.stats_wanted()
+    d = start(daemons, with_stats)
+    engine = engine_for([f"udp:127.0.0.1:{d.port}"])
+    ctx = ctx_for(engine, invite())
+    assert FUNCS.rtpengine_delete(ctx) == 1
+    assert rtpstat.get(ctx) == "RTP: 860 bytes, 5 packets, 0 errors; RTCP: 52 bytes, 1 packets, 0 errors"
+    assert [c["command"] for c in d.received] == ["delete"]  # the delete's reply, no query
