@@ -94,7 +94,7 @@ class UdpListener:
         recvfrom = self._os_sock.recvfrom
         receive = self._receive
         ip, port = self._local
-        held = self._batch is not None  # a worker's channel batch holds them already
+        held = self._batch is not None  # an outer hold() keeps them: its release() sends them
         if not held:
             self._batch = []
         duplicates = self._duplicates
