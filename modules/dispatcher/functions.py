@@ -61,7 +61,11 @@ def dispatcher_of(ctx: MsgContext) -> Dispatcher:
 
 
 def _partition(ctx: MsgContext, name: str | None) -> Partition | None:
-    part = dispatcher_of(ctx).partition(name)
+    return _partition_of(dispatcher_of(ctx), name)
+
+
+def _partition_of(ds: Dispatcher, name: str | None) -> Partition | None:
+    part = ds.partition(name)
     if part is None:
         log.error("could not locate partition %s", name)
     return part
@@ -165,9 +169,8 @@ def ds_select(
     scorers: dict[int, Scorer | None] | None = None,
 ) -> int:
     ds = dispatcher_of(ctx)
-    part = ds.partition(part_name)
+    part = _partition_of(ds, part_name)
     if part is None:
-        log.error("could not locate partition %s", part_name)
         return -1
     ds_set = part.sets.get(set_id)
     if ds_set is None:
@@ -200,8 +203,7 @@ def ds_select(
         if rotated and ds.rotate is not None:
             found = _shared_rotation(ds, part, ds_set, alg, use_default, limit)
         elif rotated:
-            ds_id = rotation_step(ds_set, alg, use_default)
-            found = None if ds_id is None else selection_at(ds_set, ds_id, use_default, limit)
+            found = _local_rotation(ds_set, alg, use_default, limit)
         else:
             found = select(ds_set, alg, ds_hash, candidate, use_default, limit)
         if found is None:
@@ -274,6 +276,11 @@ def _shared_rotation(
     current = part.sets.get(ds_set.id)
     if index is not None and current is not None and index < len(current.dests):
         return selection_at(current, index, use_default, limit)
+    return _local_rotation(ds_set, alg, use_default, limit)
+
+
+def _local_rotation(ds_set: DsSet, alg: int, use_default: bool, limit: int) -> Selection | None:
+    """A rotation step on this process's own copy of the set (one process, or no answer)."""
     ds_id = rotation_step(ds_set, alg, use_default)
     return None if ds_id is None else selection_at(ds_set, ds_id, use_default, limit)
 

@@ -18,6 +18,7 @@ from pysips.script.context import MsgContext, Value
 from pysips.script.pv_base import PVAccessor
 
 from .bencode import BencodeError, BValue
+from .flags import DELETE
 from .ng_client import NgTransport, resolve_endpoint, resolve_endpoint_async
 from .sets import DEFAULT_SET, Node, NodeSet, select_node
 
@@ -125,7 +126,7 @@ class RtpEngine:
             except OSError as exc:
                 log.error("cannot resolve rtpengine <%s>: %s", node.url, exc)
                 return None
-        flat = not _stats_wanted and command.get("command") == "delete"
+        flat = not _stats_wanted and command.get("command") == DELETE
         try:
             # suspends this message's script until the daemon answers or the attempts run out
             return wait(self.transport.exchange(node.index, node.endpoint, command, retries, flat))

@@ -130,15 +130,16 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
     mi_of(process).refresh()
     shared_groups = shared.names()
 
-    holding: list[bool] = []  # non-empty while the UDP listeners hold this batch's sends
+    holding = False  # the UDP listeners hold this batch's sends
 
     def on_message(obj: Any) -> bool:
+        nonlocal holding
         kind = obj[0]
         if kind == "m":
             if not holding:
                 # the sends of the messages handed over together go out together, as a single
                 # process's listener does for a read batch: each peer is woken once per batch
-                holding.append(True)
+                holding = True
                 for listener in udp:
                     listener.hold()
             _, data, proto, lip, lport, sip, sport, conn_id, tls = obj
@@ -171,8 +172,9 @@ async def run_worker(spec: dict[str, Any], prepared: PreparedScript | None = Non
     channel = Channel(ipc, loop, on_message, stop.set)
 
     def release_sends() -> None:
+        nonlocal holding
         if holding:
-            holding.clear()
+            holding = False
             for listener in udp:
                 listener.release()
 
