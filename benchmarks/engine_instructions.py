@@ -1,0 +1,179 @@
+"""Instructions per call and per REGISTER inside the engine, counted by valgrind: an A/B of trees
+that other load on the machine does not disturb.
+
+CPU time on this shared two-core machine moves by ±25 % between runs, so a change of a few
+percent cannot be seen in benchmarks/engine_calls.py without many paired rounds. The number of
+machine instructions the interpreter executes for the same work does not depend on the load: two
+runs of the same tree agree to within a few hundred instructions in four billion. It is a proxy
+for CPU time (it leaves out cache misses and branch mispredictions), good for telling whether a
+change to the hot path removes work, not a replacement for benchmarks/calls_per_second.py.
+
+    python3 benchmarks/engine_instructions.py [TREE ...] [--what calls|registers|both]
+                                              [--counts 100 300]
+
+Each TREE (a checkout, e.g. a `git worktree add --detach /tmp/base <commit>`; default: this one)
+runs this file under `valgrind --tool=cachegrind --cache-sim=no` twice, with the two counts; the
+difference of the two instruction totals over the difference of the counts is the cost of one
+more call (or REGISTER), start-up and script loading excluded. The engine and script are the
+tree's; the user agents here are plain byte templates, the same for every tree and cheap, so
+what changes between trees is the server's work:
+
+- calls: tests/integration/cfg/residential-test.cfg (record-routing stateful proxy). INVITE in
+  (100 back, INVITE relayed), 180 and 200 relayed, ACK forwarded, BYE relayed, its 200 relayed.
+- registers: benchmarks/registrations_sipp.py's registrar script, usrloc in memory, one new AOR
+  per REGISTER, answered 200 with its binding.
+
+Needs valgrind (Debian package `valgrind`). PYTHONHASHSEED is fixed, so dictionaries hash alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
+CALLS_CFG = "tests/integration/cfg/residential-test.cfg"
+SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+UAC = ("127.0.0.1", 40000)
+UAS = ("127.0.0.1", 7000)
+_TOP_VIA = re.compile(rb"\r\n(Via: [^\r]*)\r\n")
+_RECORD_ROUTES = re.compile(rb"\r\n(Record-Route: [^\r]*)\r\n")
+
+
+# ------------------------------------------------------------------ the measured child
+
+def _engine(cfg: str) -> Any:
+    """The tree's engine running `cfg` (socket lines dropped: the harness's sockets are used)."""
+    from pysips.core.server import tune_gc
+    from tests.unit.core.core_support import script_net
+
+    cfg = "\n".join(line for line in cfg.splitlines()
+                    if not line.startswith(("socket", "listen")) and '"db_url", ""' not in line)
+    net, _ = script_net(cfg)
+    tune_gc()  # as the server sets the collector
+    return net
+
+
+def _fill(template: str, values: dict[str, object]) -> str:
+    return re.sub(r"@@([A-Z0-9_]+)@@", lambda m: str(values[m.group(1)]), template)
+
+
+def _reply(request: bytes, code: int, reason: str, tag: str, extra: bytes = b"", body: bytes = b"") -> bytes:
+    """A UAS's reply to a relayed request: its Via lines and Record-Routes, From, Call-ID, CSeq
+    copied (a string search, not the tree's parser)."""
+    head = request.split(b"\r\n\r\n", 1)[0]
+    lines = head.split(b"\r\n")[1:]
+    keep = [ln for ln in lines if ln.startswith((b"Via:", b"Record-Route:", b"From:", b"Call-ID:", b"CSeq:"))]
+    to = next(ln for ln in lines if ln.startswith(b"To:"))
+    out = [f"SIP/2.0 {code} {reason}".encode(), *keep, to + b";tag=" + tag.encode(),
+           *([extra] if extra else []), f"Content-Length: {len(body)}".encode(), b"", body]
+    return b"\r\n".join(out)
+
+
+def run_calls(count: int) -> None:
+    values = {"PROXY_PORT": 5060, "UAS_PORT": 7000, "UAS2_PORT": 7002, "CHILDREN": 1, "LOG_LEVEL": 0,
+              "FR_TIMEOUT": 2, "FR_INV_TIMEOUT": 3}
+    net = _engine(_fill((ROOT / CALLS_CFG).read_text(), values))
+    for i in range(count):
+        cid = f"bench-{i}@127.0.0.1"
+        invite = (
+            f"INVITE sip:callee@127.0.0.1:5060 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK-i{i};rport\r\n"
+            f"From: <sip:caller@127.0.0.1:40000>;tag=f{i}\r\nTo: <sip:callee@127.0.0.1:5060>\r\n"
+            f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:40000>\r\n"
+            "Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
+            f"Content-Length: {len(SDP)}\r\n\r\n{SDP}"
+        ).encode()
+        relayed = next(s.data for s in net.deliver(invite, UAC) if s.data.startswith(b"INVITE"))
+        net.deliver(_reply(relayed, 180, "Ringing", f"t{i}"), UAS)
+        net.deliver(_reply(relayed, 200, "OK", f"t{i}", b"Contact: <sip:callee@127.0.0.1:7000>\r\n"
+                           b"Content-Type: application/sdp", SDP.encode()), UAS)
+        for method, seq, branch in (("ACK", 1, f"z9hG4bK-a{i}"), ("BYE", 2, f"z9hG4bK-b{i}")):
+            request = (
+                f"{method} sip:callee@127.0.0.1:7000 SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:40000;branch={branch};rport\r\n"
+                f"Route: <sip:127.0.0.1:5060;lr>\r\n"
+                f"From: <sip:caller@127.0.0.1:40000>;tag=f{i}\r\n"
+                f"To: <sip:callee@127.0.0.1:5060>;tag=t{i}\r\n"
+                f"Call-ID: {cid}\r\nCSeq: {seq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+            out = net.deliver(request, UAC)
+            if method == "BYE":
+                bye = next(s.data for s in out if s.data.startswith(b"BYE"))
+                net.deliver(_reply(bye, 200, "OK", f"t{i}"), UAS)
+        net.engine.clock.advance(0.01)
+        net.sent.clear()
+    net.engine.clock.advance(40)  # every transaction's timers end
+
+
+def run_registers(count: int) -> None:
+    sys.path.insert(0, str(HERE.parent))
+    from registrations_sipp import PYSIPS_SCRIPT
+
+    values = {"LOG_LEVEL": 1, "WORKERS": 1, "PROXY_PORT": 5060, "MPATH": "", "DB_MODE": 0, "DB_URL": "",
+              "DB_MODULE": ""}
+    net = _engine(_fill(PYSIPS_SCRIPT, values))
+    for i in range(count):
+        register = (
+            f"REGISTER sip:example.com SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 198.51.{i >> 8 & 255}.{i & 255}:5060;branch=z9hG4bK{i:08x};rport\r\n"
+            "Max-Forwards: 70\r\n"
+            f"From: <sip:user{i}@example.com>;tag={i:x}\r\n"
+            f"To: <sip:user{i}@example.com>\r\n"
+            f"Call-ID: {i:08x}-reg@198.51.100.1\r\n"
+            "CSeq: 1 REGISTER\r\n"
+            f"Contact: <sip:user{i}@198.51.{i >> 8 & 255}.{i & 255}:5060;transport=udp>;expires=3600\r\n"
+            "User-Agent: bench/1.0\r\n"
+            "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        sent = net.deliver(register, ("198.51.100.1", 5060))
+        if not sent or not sent[-1].data.startswith(b"SIP/2.0 200"):
+            raise SystemExit(f"REGISTER {i} not answered 200")
+        net.sent.clear()
+
+
+# ------------------------------------------------------------------ the runner
+
+def count_instructions(tree: Path, what: str, count: int) -> int:
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(tree))
+    argv = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+            sys.executable, str(HERE), "--child", what, str(count)]
+    done = subprocess.run(argv, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"{tree}: {what} {count} failed:\n{done.stderr[-3000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        # the tree under test comes first on the path (PYTHONPATH), whatever this file's checkout
+        sys.path.insert(0, os.environ["PYTHONPATH"])
+        (run_calls if sys.argv[2] == "calls" else run_registers)(int(sys.argv[3]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("trees", nargs="*", type=Path, default=[ROOT])
+    ap.add_argument("--what", choices=("calls", "registers", "both"), default="both")
+    ap.add_argument("--counts", type=int, nargs=2, default=(100, 300))
+    args = ap.parse_args()
+    low, high = args.counts
+    kinds = ("calls", "registers") if args.what == "both" else (args.what,)
+    first: dict[str, float] = {}
+    for tree in args.trees:
+        tree = tree.resolve()
+        for what in kinds:
+            per = (count_instructions(tree, what, high) - count_instructions(tree, what, low)) / (high - low)
+            base = first.setdefault(what, per)
+            print(f"{tree!s:40s} {what:9s} {per / 1e6:8.3f} M instructions each   x{per / base:.3f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
