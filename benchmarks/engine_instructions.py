@@ -29,12 +29,13 @@ Needs valgrind (Debian package `valgrind`). PYTHONHASHSEED is fixed, so dictiona
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
@@ -112,13 +113,21 @@ def run_calls(count: int) -> None:
     net.engine.clock.advance(40)  # every transaction's timers end
 
 
-def run_registers(count: int) -> None:
-    sys.path.insert(0, str(HERE.parent))
-    from registrations_sipp import PYSIPS_SCRIPT
+def _registrar_script() -> str:
+    """registrations_sipp.py's PYSIPS_SCRIPT, read without importing that file: importing it puts
+    its own checkout first on sys.path, and the tree under test would no longer be the one run."""
+    module = ast.parse((HERE.parent / "registrations_sipp.py").read_text())
+    for node in module.body:
+        names = [getattr(target, "id", "") for target in getattr(node, "targets", ())]
+        if isinstance(node, ast.Assign) and "PYSIPS_SCRIPT" in names:
+            return cast(str, ast.literal_eval(node.value))
+    raise SystemExit("registrations_sipp.py has no PYSIPS_SCRIPT")
 
+
+def run_registers(count: int) -> None:
     values = {"LOG_LEVEL": 1, "WORKERS": 1, "PROXY_PORT": 5060, "MPATH": "", "DB_MODE": 0, "DB_URL": "",
               "DB_MODULE": ""}
-    net = _engine(_fill(PYSIPS_SCRIPT, values))
+    net = _engine(_fill(_registrar_script(), values))
     for i in range(count):
         register = (
             f"REGISTER sip:example.com SIP/2.0\r\n"
@@ -156,6 +165,8 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         # the tree under test comes first on the path (PYTHONPATH), whatever this file's checkout
         sys.path.insert(0, os.environ["PYTHONPATH"])
+        if __import__("pysips").__file__ != os.path.join(os.environ["PYTHONPATH"], "pysips", "__init__.py"):
+            raise SystemExit(f"pysips comes from {__import__('pysips').__file__}, not the tree under test")
         (run_calls if sys.argv[2] == "calls" else run_registers)(int(sys.argv[3]))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
