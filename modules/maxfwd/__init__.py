@@ -57,6 +57,8 @@ def _present(ctx: MsgContext) -> int:
     msg = ctx.msg
     if msg is None:
         return -2
+    if msg.max_forwards is not None:
+        return msg.max_forwards  # 0-255, read by the parser from the same first header
     text = msg.header("Max-Forwards")
     if text is None:
         return -1

@@ -31,7 +31,7 @@ from pysips.core.reply_route import next_hop_of_reply, reply_destination
 from pysips.core.resolve import Resolver
 from pysips.core.sockets import SocketMyself, SocketTable, default_port, is_ip_literal
 from pysips.core.suspend import call_with_deadline, in_script, spawn
-from pysips.core.via_fix import apply_to_request, fix_reply_vias
+from pysips.core.via_fix import apply_to_request, reply_via_line
 from pysips.script.context import (
     ADV_ADDRESS_KEY,
     ADV_PORT_KEY,
@@ -322,8 +322,9 @@ class Engine:
             headers.extend(queued)
         if self.server_header:
             headers.append(self.server_header)
-        data = make_response(msg, code, reason, to_tag=to_tag, extra_headers=headers, body=body)
-        return fix_reply_vias(data, msg, rcv, bool(ctx.msg_flags & MSGFL_FORCE_RPORT))
+        first_via = reply_via_line(msg, rcv, bool(ctx.msg_flags & MSGFL_FORCE_RPORT))
+        return make_response(msg, code, reason, to_tag=to_tag, extra_headers=headers, body=body,
+                             first_via=first_via)
 
     def send_reply(self, ctx: MsgContext, data: bytes) -> bool:
         rcv = ctx.rcv

@@ -93,26 +93,24 @@ def apply_to_request(msg: SipMessage, rcv: ReceiveInfo, force_rport: bool = Fals
     return True
 
 
-def fix_reply_vias(reply: bytes, request: SipMessage, rcv: ReceiveInfo, force_rport: bool = False) -> bytes:
-    """A reply built from `request`'s raw Via lines, with the top Via fixed as in the request."""
+def reply_via_line(request: SipMessage, rcv: ReceiveInfo, force_rport: bool = False) -> bytes | None:
+    """The first Via line of a reply we build to `request`, its top Via fixed as in the request
+    (make_response's `first_via`); None when the line is copied unchanged."""
     via = request.top_via
     if via is None:
-        return reply
+        return None
     new_text = fixed_via_text(via, rcv, force_rport, reply=True)
     if new_text is None:
-        return reply
+        return None
     line = first_via_line(request)
     if line is None:
-        return reply
+        return None
     new_line = replace_top_via(line, via.text, new_text)
     if new_line is None:
+        # the value is not written as parsed (folded): the line is rewritten with every value
         rest = [v.text for v in request.vias[1 : _values_in_first_line(request)]]
         new_line = ("Via: " + ", ".join([new_text, *rest]) + "\r\n").encode("utf-8", "surrogateescape")
-    at = reply.find(b"\r\n" + line)
-    if at < 0:
-        return reply
-    at += 2
-    return reply[:at] + new_line + reply[at + len(line) :]
+    return new_line
 
 
 def _values_in_first_line(request: SipMessage) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pysips.sip.errors import ParseError
 from pysips.sip.message import SipMessage
 from pysips.sip.nameaddr import NameAddr, parse_name_addr
 
@@ -23,17 +24,23 @@ def _lines(headers: Iterable[str]) -> list[bytes]:
     return out
 
 
-def _to_with_tag(request: SipMessage, to_tag: str | None) -> bytes:
-    raw = request.raw_header_bytes("to")
+def _to_with_tag(request: SipMessage, raw: list[bytes] | None, to_tag: str | None) -> bytes:
+    """The reply's To line: the request's as received, with `to_tag` added when it has none."""
     if not raw:
         return b""
-    if to_tag is None:
+    if to_tag is None or request.to_tag is not None:
+        # the parser's tag: found by a string search that defers to the full name-addr parse
+        # whenever the spelling is unusual, so it is what `request.to.tag` would say
         return raw[0]
     value = request.header("to") or ""
-    has_tag = request.to.tag is not None if request.to.uri else ";tag=" in value.replace(" ", "").lower()
-    if has_tag:
-        return raw[0]
+    if isinstance(request.to_header(), ParseError) and ";tag=" in value.replace(" ", "").lower():
+        return raw[0]  # a To that does not parse: a tag parameter written in it still counts
     return b"To: " + _enc(value) + b";tag=" + _enc(to_tag) + _CRLF
+
+
+# what a reply copies from its request (RFC 3261 section 8.2.6.2; Record-Route and Timestamp
+# only for some statuses), found in one pass over the request's header lines
+_COPIED = frozenset(("via", "record-route", "to", "from", "call-id", "cseq", "timestamp"))
 
 
 def make_response(
@@ -45,23 +52,33 @@ def make_response(
     body: bytes = b"",
     copy_record_route: bool = False,
     content_type: str | None = None,
+    first_via: bytes | None = None,
 ) -> bytes:
     """A response to `request`: Via, From, Call-ID and CSeq copied byte for byte, To with `to_tag`
     added unless the request already had one (or status is 100), Record-Route copied for 180-299
     (as OpenSIPS does) or when asked, Timestamp echoed on 100. Works on ParseError.partial.
+    `first_via` replaces the first Via line (a server's received/rport, pysips.core.via_fix).
     The order is OpenSIPS's: Via, Record-Route, To, From, Call-ID, CSeq, extra headers."""
+    copied = request.raw_header_groups(_COPIED)
+    get = copied.get
     out = [f"SIP/2.0 {status} {reason}\r\n".encode()]
-    out += request.raw_header_bytes("via")
+    vias = get("via")
+    if vias:
+        if first_via is not None:
+            out.append(first_via)
+            out += vias[1:]
+        else:
+            out += vias
     if copy_record_route or 180 <= status < 300:
-        out += request.raw_header_bytes("record-route")
-    to_line = _to_with_tag(request, None if status == 100 else to_tag)
+        out += get("record-route", ())
+    to_line = _to_with_tag(request, get("to"), None if status == 100 else to_tag)
     if to_line:
         out.append(to_line)
-    out += request.raw_header_bytes("from")
-    out += request.raw_header_bytes("call-id")
-    out += request.raw_header_bytes("cseq")
+    out += get("from", ())
+    out += get("call-id", ())
+    out += get("cseq", ())
     if status == 100:
-        out += request.raw_header_bytes("timestamp")
+        out += get("timestamp", ())
     out += _lines(extra_headers)
     if body and content_type:
         out.append(_enc(f"Content-Type: {content_type}\r\n"))

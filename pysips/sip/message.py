@@ -258,6 +258,32 @@ class SipMessage:
         raw = self.raw
         return [raw[start:end] for start, end in map(self._table.span, self._index.get(header_key(name), ()))]
 
+    def raw_header_groups(self, keys: frozenset[str]) -> dict[str, list[bytes]]:
+        """`raw_header_bytes` for several canonical keys at once, in one pass over the header
+        lines (a reply copies five to seven kinds from its request): key -> the exact bytes of
+        each such field, CRLF included, in message order; keys absent from the message are
+        absent from the result."""
+        table = self._table
+        found: dict[str, list[bytes]] = {}
+        lines = table.lines
+        if table.fields is None and lines is not None:
+            # the parser kept the raw lines, one per field: no offsets to compute
+            for i, key in enumerate(table.keys):
+                if key in keys:
+                    group = found.get(key)
+                    if group is None:
+                        found[key] = [lines[i] + b"\r\n"]
+                    else:
+                        group.append(lines[i] + b"\r\n")
+            return found
+        raw = self.raw
+        span = table.span
+        for i, key in enumerate(table.keys):
+            if key in keys:
+                start, end = span(i)
+                found.setdefault(key, []).append(raw[start:end])
+        return found
+
     @property
     def original_ruri(self) -> str:
         """The Request-URI as received, whatever set_ruri() did ($ou)."""

@@ -59,6 +59,26 @@ def test_existing_to_tag_is_kept() -> None:
     assert msg(make_response(request, 200, "OK", to_tag="new")).to_tag == "old"
 
 
+def test_a_to_tag_in_any_spelling_is_kept() -> None:
+    # an unusual spelling (case, spaces) is read by the full name-addr parser, not the quick search
+    for to in (b"To: <sip:bob@example.com> ; TAG = old", b"t: <sip:bob@example.com>;Tag=old;x=1"):
+        request = msg(REQUEST.replace(b"To: <sip:bob@example.com>", to))
+        assert request.to_tag == "old"
+        assert make_response(request, 200, "OK", to_tag="new").count(b"new") == 0
+
+
+def test_a_to_that_does_not_parse_keeps_a_written_tag_and_gets_one_otherwise() -> None:
+    # junk after the URI: the full parser fails, a ";tag=" written in it still counts
+    broken = parse_message(REQUEST.replace(b"To: <sip:bob@example.com>", b"To: <sip:bob@ex.com;tag=old> x"))
+    assert not isinstance(broken, SipMessage) and broken.partial is not None  # the 400 is built on it
+    written = broken.partial
+    assert written.to_tag is None
+    assert b"To: <sip:bob@ex.com;tag=old> x\r\n" in make_response(written, 400, "Bad", to_tag="new")
+    bare = msg(REQUEST.replace(b"To: <sip:bob@example.com>", b"To: <sip:bob@example.com"))
+    assert bare.check() is not None
+    assert b"To: <sip:bob@example.com;tag=new\r\n" in make_response(bare, 400, "Bad", to_tag="new")
+
+
 def test_response_with_body() -> None:
     reply = msg(
         make_response(msg(REQUEST), 200, "OK", to_tag="t", body=b"v=0\r\n", content_type="application/sdp")
