@@ -24,6 +24,11 @@ so all of them see the same machine), at a fixed 1,000 calls/s for CPU per call:
 OpenSIPS runs the same script (tests/integration/cfg/residential-test.cfg is written in the
 OpenSIPS 3.x spelling) with udp_workers set to the count after the colon. The proxy's CPU counts
 its direct children too: OpenSIPS's, Kamailio's and pysips's workers.
+
+`pysips:1@TREE` runs another checkout; `pysips:1#PYTHON` runs pysips under another interpreter
+that has its dependencies, e.g. Debian's CPython (built with PGO and LTO, unlike pyenv's default
+build) in a venv: `/usr/bin/python3.11 -m venv /tmp/debvenv && /tmp/debvenv/bin/pip install -e .`,
+then `--targets opensips:1 pysips:1 pysips:1#/tmp/debvenv/bin/python` (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from tests.differential.reference import opensips_binary, opensips_modules_dir  # noqa: E402
-from tests.integration.proxy_harness import KAMAILIO_CFG, Rig, render_template  # noqa: E402
+from tests.integration.proxy_harness import KAMAILIO_CFG, Rig, pysips_argv, render_template  # noqa: E402
 from tests.integration.rate_search import search  # noqa: E402
 
 DEFAULT_PYSIPS_CFG = REPO_ROOT / "tests" / "integration" / "cfg" / "residential-test.cfg"
@@ -52,23 +57,37 @@ DEFAULT_PYSIPS_CFG = REPO_ROOT / "tests" / "integration" / "cfg" / "residential-
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One server configuration to measure: `proxy:processes` on the command line, and for
-    pysips `pysips:processes@TREE` to run another checkout (an A/B of two commits)."""
+    """One server configuration to measure: `proxy:processes` on the command line; for pysips,
+    `pysips:processes@TREE` runs another checkout (an A/B of two commits) and a `#PYTHON` suffix
+    another interpreter with pysips's dependencies (an A/B of two builds of CPython: e.g. a venv
+    of Debian's /usr/bin/python3.11, built with PGO and LTO, against pyenv's default build)."""
 
     proxy: str
     processes: int
     tree: Path | None = None
+    python: Path | None = None
 
     @classmethod
     def parse(cls, text: str) -> Target:
+        text, _, python = text.partition("#")
         spec, _, tree = text.partition("@")
         proxy, _, count = spec.partition(":")
-        if proxy not in ("kamailio", "pysips", "opensips") or (tree and proxy != "pysips"):
+        if proxy not in ("kamailio", "pysips", "opensips") or ((tree or python) and proxy != "pysips"):
             raise argparse.ArgumentTypeError(f"unknown proxy {proxy!r} in {text!r}")
-        return cls(proxy, int(count or 1), Path(tree) if tree else None)
+        return cls(proxy, int(count or 1), Path(tree) if tree else None, Path(python) if python else None)
 
     def __str__(self) -> str:
-        return f"{self.proxy}:{self.processes}" + (f"@{self.tree}" if self.tree else "")
+        return (f"{self.proxy}:{self.processes}" + (f"@{self.tree}" if self.tree else "")
+                + (f"#{self.python}" if self.python else ""))
+
+    def pysips_argv(self, cfg: Path) -> list[str]:
+        """The command running pysips for this target: the installed `pysips`, or the tree's
+        package first on the path, under the target's interpreter (default: this one)."""
+        if self.tree is None and self.python is None:
+            return pysips_argv(cfg)
+        tree = (self.tree or REPO_ROOT).resolve()
+        python = str(self.python) if self.python else sys.executable
+        return ["env", f"PYTHONPATH={tree}", python, "-m", "pysips.cli", "-f", str(cfg)]
 
 
 def start_opensips(rig: Rig, template: Path, values: dict[str, object]) -> None:
@@ -80,12 +99,11 @@ def start_opensips(rig: Rig, template: Path, values: dict[str, object]) -> None:
     rig.start_proxy("opensips", argv)
 
 
-def start_pysips_tree(rig: Rig, template: Path, values: dict[str, object], tree: Path) -> None:
-    """pysips from another checkout: its package first on the path, whatever is installed."""
+def start_pysips_target(rig: Rig, template: Path, values: dict[str, object], target: Target) -> None:
+    """pysips from another checkout or under another interpreter (Target.pysips_argv)."""
     rig.workdir.mkdir(parents=True, exist_ok=True)
     cfg = render_template(template, rig.ports.template_values(**values), rig.workdir / "pysips.cfg")
-    argv = ["env", f"PYTHONPATH={tree.resolve()}", sys.executable, "-m", "pysips.cli", "-f", str(cfg)]
-    rig.start_proxy("pysips", argv)
+    rig.start_proxy("pysips", target.pysips_argv(cfg))
 
 
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 rig.start_kamailio(config_of(target), **values)
             elif target.proxy == "opensips":
                 start_opensips(rig, config_of(target), values)
-            elif target.tree is not None:
-                start_pysips_tree(rig, config_of(target), values, target.tree)
+            elif target.tree is not None or target.python is not None:
+                start_pysips_target(rig, config_of(target), values, target)
             else:
                 rig.start_pysips(config_of(target), **values)
         return start_proxy

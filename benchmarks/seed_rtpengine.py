@@ -40,7 +40,7 @@ from pysips.devcert import make_dev_certificate  # noqa: E402
 from tests.differential.dialect import to_opensips_3  # noqa: E402
 from tests.differential.reference import opensips_binary, opensips_modules_dir  # noqa: E402
 from tests.integration.e2e.stack import EXAMPLE, SipPorts, render_config  # noqa: E402
-from tests.integration.proxy_harness import LOCALHOST, Rig, free_port, pysips_argv  # noqa: E402
+from tests.integration.proxy_harness import LOCALHOST, Rig, free_port  # noqa: E402
 from tests.integration.rate_search import proxy_cpu_seconds  # noqa: E402
 from tests.integration.test_rtpengine_daemon import Daemon  # noqa: E402
 
@@ -134,10 +134,7 @@ def starter_for(daemons: Daemons) -> Callable[[Target], Callable[[Rig], object]]
             else:
                 cfg = rig.workdir / "pysips.cfg"
                 cfg.write_text(text)
-                argv = pysips_argv(cfg)
-                if target.tree is not None:
-                    argv = ["env", f"PYTHONPATH={target.tree.resolve()}", sys.executable, "-m",
-                            "pysips.cli", "-f", str(cfg)]
+                argv = target.pysips_argv(cfg)
                 rig.start_proxy("pysips", argv, ready_timeout=30.0)
             register_callee(rig.ports.proxy, rig.ports.uas)
         return start_proxy
