@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from pysips.sip.receive import ReceiveInfo
 
 log = logging.getLogger("pysips.tm")
+# where spawn() logs an error in the code it runs (pysips.core.suspend)
+_suspend_log = logging.getLogger("pysips.core")
 
 # t_relay flags (3.x names, 2.x bits)
 RELAY_NO_AUTO_477 = 0x02
@@ -452,12 +454,38 @@ class TmBase:
         now = self._now()
         for tx, actions in self.timers.expire(now):
             self._count_timer_actions(tx, actions)
-            # each expiry in its own script greenlet: a failure_route waiting on the network
-            # (pysips.core.suspend) holds back its own transaction, not the rest of the tick
-            spawn(self._feed, tx, actions)
+            if self._reaches_script(tx, actions):
+                # each such expiry in its own script greenlet: a failure_route waiting on the
+                # network (pysips.core.suspend) holds back its own transaction, not the whole tick
+                spawn(self._feed, tx, actions)
+            else:
+                self._feed_inline(tx, actions)
         for cell in self.waiting.expire(now):
             self._end_wait(cell)
         self._arm_timer()
+
+    def _reaches_script(self, tx: Transaction, actions: Actions) -> bool:
+        """Whether feeding a timer's actions may run script code or another module's callback
+        (which may wait on the network): a final-response timeout (failure_route, the failure
+        and reply callbacks), the end of a request of ours (its local routes), or the end of a
+        transaction when a module listens for deleted ones. Retransmissions and a plain end
+        only send and forget."""
+        if tx not in self._owners:
+            return True
+        for action in actions:
+            if isinstance(action, FinalResponseTimeout):
+                return True
+            if isinstance(action, Terminated) and self.deleted_callbacks:
+                return True
+        return False
+
+    def _feed_inline(self, tx: Transaction, actions: Actions) -> None:
+        """_feed outside a script greenlet; an error is logged as spawn() logs it, and the rest
+        of the tick still runs."""
+        try:
+            self._feed(tx, actions)
+        except Exception:
+            _suspend_log.exception("error in script code run by %r", self._feed)
 
     # ------------------------------------------------------------------ lookups by branch id
 
