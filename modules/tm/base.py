@@ -64,6 +64,7 @@ E_SEND = -6
 _UAS, _UAC, _CANCEL = 0, 1, 2
 TIMER_TICK = 0.05  # seconds
 _ABSORBING = (TxState.COMPLETED, TxState.CONFIRMED)
+_TERMINATED = TxState.TERMINATED
 # OpenSIPS's exact bytes (RFC 3326), spaces included
 _REASON_ELSEWHERE = 'Reason: SIP ;cause=200 ;text="Call completed elsewhere"'
 _REASON_ORIGINATOR = 'Reason: SIP;cause=487;text="ORIGINATOR_CANCEL"'
@@ -285,8 +286,9 @@ class TmBase:
 
     def _send_upstream(self, cell: Cell, data: bytes, local: bool, reason: str = "",
                        reply: SipMessage | None = None) -> bool:
-        actions = cell.uas.send_response(data, self._now())
         code = status_of(data)
+        now = self._now()
+        actions = cell.uas.send_response(data, now, code)
         if not actions:
             if cell.is_invite and 200 <= code < 300 and cell.status >= 300:
                 # A 2xx after a negative final still goes up (RFC 3261 16.7 step 5, RFC 6026).
@@ -295,7 +297,7 @@ class TmBase:
                 return True
             return False
         if cell.is_invite and 200 <= code < 300 and cell.status < 200:
-            at = self._now() + self.config.wt_timer
+            at = now + self.config.wt_timer
             self.waiting.add(at, cell)
             if at < self._timer_at:
                 self._arm_timer()
@@ -375,10 +377,14 @@ class TmBase:
                     self._fr_expired(cell, branch, action)
             elif isinstance(action, Terminated):
                 self._forget(tx, cell)
-        if not tx.terminated:
-            at = self.timers.schedule(tx)
-            if at is not None and at < self._timer_at:
-                self._arm_timer()
+        if tx.state is not _TERMINATED:
+            self._schedule(tx)
+
+    def _schedule(self, tx: Transaction) -> None:
+        """After an event given to `tx`: its deadline queued, the tick timer moved if earlier."""
+        at = self.timers.schedule(tx)
+        if at is not None and at < self._timer_at:
+            self._arm_timer()
 
     def _count_timer_actions(self, tx: Transaction, actions: Actions) -> None:
         """OpenSIPS's timer statistics: retransmissions by interval, final-response timeouts."""
