@@ -65,6 +65,8 @@ _UAS, _UAC, _CANCEL = 0, 1, 2
 TIMER_TICK = 0.05  # seconds
 _ABSORBING = (TxState.COMPLETED, TxState.CONFIRMED)
 _TERMINATED = TxState.TERMINATED
+_ACCEPTED = TxState.ACCEPTED
+_NEVER = float("inf")
 # OpenSIPS's exact bytes (RFC 3326), spaces included
 _REASON_ELSEWHERE = 'Reason: SIP ;cause=200 ;text="Call completed elsewhere"'
 _REASON_ORIGINATOR = 'Reason: SIP;cause=487;text="ORIGINATOR_CANCEL"'
@@ -299,6 +301,7 @@ class TmBase:
         if cell.is_invite and 200 <= code < 300 and cell.status < 200:
             at = now + self.config.wt_timer
             self.waiting.add(at, cell)
+            cell.wait_end = at
             if at < self._timer_at:
                 self._arm_timer()
         completed = code >= 200 and cell.status < 200
@@ -378,7 +381,20 @@ class TmBase:
             elif isinstance(action, Terminated):
                 self._forget(tx, cell)
         if tx.state is not _TERMINATED:
-            self._schedule(tx)
+            if self._ends_with_wait(tx, cell):
+                self.timers.forget(tx)  # an entry queued before is dropped when it surfaces
+            else:
+                self._schedule(tx)
+
+    @staticmethod
+    def _ends_with_wait(tx: Transaction, cell: Cell) -> bool:
+        """An answered INVITE's part in Accepted that the running wait (wt_timer) forgets before
+        its own deadline (timer L or M, 64*T1): queueing that deadline would only leave a heap
+        entry that outlives the transaction by tens of seconds."""
+        if tx.state is not _ACCEPTED:
+            return False
+        at = tx.next_timer_at()
+        return at is None or cell.wait_end <= at
 
     def _schedule(self, tx: Transaction) -> None:
         """After an event given to `tx`: its deadline queued, the tick timer moved if earlier."""
@@ -429,6 +445,7 @@ class TmBase:
     def _end_wait(self, cell: Cell) -> None:
         """wt_timer after the 2xx: drop the transactions still absorbing (RFC 6026 Accepted);
         branches still being cancelled finish on their own."""
+        cell.wait_end = _NEVER  # a part accepting a 2xx from now on runs its own timers
         txs: list[Transaction | None] = [cell.uas, *(branch.uac for branch in cell.branches)]
         for tx in txs:
             if tx is not None and tx.state is TxState.ACCEPTED:
