@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from pysips.sip.receive import ReceiveInfo
 
 log = logging.getLogger("pysips.tm")
+# where spawn() logs an error in the code it runs (pysips.core.suspend)
+_suspend_log = logging.getLogger("pysips.core")
 
 # t_relay flags (3.x names, 2.x bits)
 RELAY_NO_AUTO_477 = 0x02
@@ -62,6 +64,9 @@ E_SEND = -6
 _UAS, _UAC, _CANCEL = 0, 1, 2
 TIMER_TICK = 0.05  # seconds
 _ABSORBING = (TxState.COMPLETED, TxState.CONFIRMED)
+_TERMINATED = TxState.TERMINATED
+_ACCEPTED = TxState.ACCEPTED
+_NEVER = float("inf")
 # OpenSIPS's exact bytes (RFC 3326), spaces included
 _REASON_ELSEWHERE = 'Reason: SIP ;cause=200 ;text="Call completed elsewhere"'
 _REASON_ORIGINATOR = 'Reason: SIP;cause=487;text="ORIGINATOR_CANCEL"'
@@ -283,8 +288,9 @@ class TmBase:
 
     def _send_upstream(self, cell: Cell, data: bytes, local: bool, reason: str = "",
                        reply: SipMessage | None = None) -> bool:
-        actions = cell.uas.send_response(data, self._now())
         code = status_of(data)
+        now = self._now()
+        actions = cell.uas.send_response(data, now, code)
         if not actions:
             if cell.is_invite and 200 <= code < 300 and cell.status >= 300:
                 # A 2xx after a negative final still goes up (RFC 3261 16.7 step 5, RFC 6026).
@@ -293,8 +299,9 @@ class TmBase:
                 return True
             return False
         if cell.is_invite and 200 <= code < 300 and cell.status < 200:
-            at = self._now() + self.config.wt_timer
+            at = now + self.config.wt_timer
             self.waiting.add(at, cell)
+            cell.wait_end = at
             if at < self._timer_at:
                 self._arm_timer()
         completed = code >= 200 and cell.status < 200
@@ -373,10 +380,27 @@ class TmBase:
                     self._fr_expired(cell, branch, action)
             elif isinstance(action, Terminated):
                 self._forget(tx, cell)
-        if not tx.terminated:
-            at = self.timers.schedule(tx)
-            if at is not None and at < self._timer_at:
-                self._arm_timer()
+        if tx.state is not _TERMINATED:
+            if self._ends_with_wait(tx, cell):
+                self.timers.forget(tx)  # an entry queued before is dropped when it surfaces
+            else:
+                self._schedule(tx)
+
+    @staticmethod
+    def _ends_with_wait(tx: Transaction, cell: Cell) -> bool:
+        """An answered INVITE's part in Accepted that the running wait (wt_timer) forgets before
+        its own deadline (timer L or M, 64*T1): queueing that deadline would only leave a heap
+        entry that outlives the transaction by tens of seconds."""
+        if tx.state is not _ACCEPTED:
+            return False
+        at = tx.next_timer_at()
+        return at is None or cell.wait_end <= at
+
+    def _schedule(self, tx: Transaction) -> None:
+        """After an event given to `tx`: its deadline queued, the tick timer moved if earlier."""
+        at = self.timers.schedule(tx)
+        if at is not None and at < self._timer_at:
+            self._arm_timer()
 
     def _count_timer_actions(self, tx: Transaction, actions: Actions) -> None:
         """OpenSIPS's timer statistics: retransmissions by interval, final-response timeouts."""
@@ -421,6 +445,7 @@ class TmBase:
     def _end_wait(self, cell: Cell) -> None:
         """wt_timer after the 2xx: drop the transactions still absorbing (RFC 6026 Accepted);
         branches still being cancelled finish on their own."""
+        cell.wait_end = _NEVER  # a part accepting a 2xx from now on runs its own timers
         txs: list[Transaction | None] = [cell.uas, *(branch.uac for branch in cell.branches)]
         for tx in txs:
             if tx is not None and tx.state is TxState.ACCEPTED:
@@ -452,12 +477,38 @@ class TmBase:
         now = self._now()
         for tx, actions in self.timers.expire(now):
             self._count_timer_actions(tx, actions)
-            # each expiry in its own script greenlet: a failure_route waiting on the network
-            # (pysips.core.suspend) holds back its own transaction, not the rest of the tick
-            spawn(self._feed, tx, actions)
+            if self._reaches_script(tx, actions):
+                # each such expiry in its own script greenlet: a failure_route waiting on the
+                # network (pysips.core.suspend) holds back its own transaction, not the whole tick
+                spawn(self._feed, tx, actions)
+            else:
+                self._feed_inline(tx, actions)
         for cell in self.waiting.expire(now):
             self._end_wait(cell)
         self._arm_timer()
+
+    def _reaches_script(self, tx: Transaction, actions: Actions) -> bool:
+        """Whether feeding a timer's actions may run script code or another module's callback
+        (which may wait on the network): a final-response timeout (failure_route, the failure
+        and reply callbacks), the end of a request of ours (its local routes), or the end of a
+        transaction when a module listens for deleted ones. Retransmissions and a plain end
+        only send and forget."""
+        if tx not in self._owners:
+            return True
+        for action in actions:
+            if isinstance(action, FinalResponseTimeout):
+                return True
+            if isinstance(action, Terminated) and self.deleted_callbacks:
+                return True
+        return False
+
+    def _feed_inline(self, tx: Transaction, actions: Actions) -> None:
+        """_feed outside a script greenlet; an error is logged as spawn() logs it, and the rest
+        of the tick still runs."""
+        try:
+            self._feed(tx, actions)
+        except Exception:
+            _suspend_log.exception("error in script code run by %r", self._feed)
 
     # ------------------------------------------------------------------ lookups by branch id
 

@@ -112,6 +112,7 @@ class Cell:
         "status_local",
         "to_tag",
         "uas",
+        "wait_end",
     )
 
     def __init__(self, tx_id: str, request: SipMessage, rcv: ReceiveInfo, uas: ServerTransaction) -> None:
@@ -142,6 +143,8 @@ class Cell:
         self.fr_timeout: float | None = None  # per-transaction overrides ($T_fr_timeout)
         self.fr_inv_timeout: float | None = None
         self.live = 1  # transactions (UAS, UACs, CANCELs) not yet terminated
+        # when wt_timer drops the parts still absorbing 2xx (tm's WaitQueue), while it runs
+        self.wait_end = float("inf")
 
     def current_branches(self) -> list[Branch]:
         return self.branches[self.first_branch :]

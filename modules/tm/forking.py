@@ -16,7 +16,6 @@ from pysips.sip.transaction import (
     InviteServerTransaction,
     NonInviteClientTransaction,
     NonInviteServerTransaction,
-    SendMessage,
     ServerTransaction,
     is_reliable,
 )
@@ -279,9 +278,8 @@ class Forking(TmBase):
             branch.last_code = 477
             branch.local_reply = True
             return E_SEND
-        actions = uac.start(self._now())
-        # start() asks to send the request we just sent; keep only its timers.
-        self._feed(uac, tuple(a for a in actions if not isinstance(a, SendMessage)))
+        uac.arm(self._now())  # the request is sent: only its timers start
+        self._schedule(uac)
         return 1
 
     def dns_failover(self, cell: Cell, picked: Branch) -> bool:

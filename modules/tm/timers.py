@@ -50,9 +50,9 @@ class TxTimers:
         if at is None:
             return None
         key = id(tx)
-        self._live[key] = tx
         queued = self._due.get(key)
         if queued is None or at < queued:
+            self._live[key] = tx  # (a queued entry means it is there already)
             self._push(at, key)
             return at
         return None

@@ -197,9 +197,7 @@ class Uac(TmBase):
                 if isinstance(tx, ClientTransaction):
                     self.table.remove(tx)
         if not tx.terminated:
-            at = self.timers.schedule(tx)
-            if at is not None and at < self._timer_at:
-                self._arm_timer()
+            self._schedule(tx)
 
     def _local_timeout(self, local: LocalRequest) -> None:
         if not local.final:

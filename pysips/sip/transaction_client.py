@@ -63,6 +63,11 @@ class ClientTransaction(Transaction):
 
     def start(self, now: float) -> Actions:
         """Send the request for the first time and arm the timers."""
+        self.arm(now)
+        return (SendMessage(self.request),)
+
+    def arm(self, now: float) -> None:
+        """start() for a TU that has sent the request itself: only the timers."""
         if not self.reliable:
             self._interval = self.timers.t1
             self._retransmit_at = now + self.timers.t1
@@ -70,7 +75,6 @@ class ClientTransaction(Transaction):
             self._end_at = now + self.timers.timeout  # timer B / F
         else:
             self._fr_at = now + self.fr_timeout
-        return (SendMessage(self.request),)
 
     def receive_response(self, response: MessageLike, now: float) -> Actions:
         """A response matched to this transaction (by the table, on branch and CSeq method)."""

@@ -29,10 +29,11 @@ _ACCEPTED = TxState.ACCEPTED
 _TERMINATED = TxState.TERMINATED
 
 
-def response_bytes(response: bytes | OutgoingResponse) -> tuple[bytes, int]:
-    """Serialized response and its status (0 when the bytes carry no valid status line)."""
+def response_bytes(response: bytes | OutgoingResponse, status: int | None = None) -> tuple[bytes, int]:
+    """Serialized response and its status (0 when the bytes carry no valid status line);
+    `status`, when given, is that of the bytes, already read by the caller."""
     if isinstance(response, bytes):
-        return response, status_of(response)
+        return response, status_of(response) if status is None else status
     status = response.status
     return response.serialize(), status if 100 <= status <= 699 else 0
 
@@ -52,8 +53,11 @@ class ServerTransaction(Transaction):
         """A request matched to this transaction: a retransmission, or the ACK of an INVITE."""
         raise NotImplementedError
 
-    def send_response(self, response: bytes | OutgoingResponse, now: float) -> Actions:
-        """The TU's response; returns no actions when the state does not allow it."""
+    def send_response(
+        self, response: bytes | OutgoingResponse, now: float, status: int | None = None
+    ) -> Actions:
+        """The TU's response; returns no actions when the state does not allow it. `status` is
+        status_of(response) when the TU has read it already (bytes only)."""
         raise NotImplementedError
 
     def _resend(self) -> Actions:
@@ -133,8 +137,10 @@ class InviteServerTransaction(ServerTransaction):
             return self._resend()
         return NO_ACTIONS
 
-    def send_response(self, response: bytes | OutgoingResponse, now: float) -> Actions:
-        data, status = response_bytes(response)
+    def send_response(
+        self, response: bytes | OutgoingResponse, now: float, status: int | None = None
+    ) -> Actions:
+        data, status = response_bytes(response, status)
         state = self.state
         if status == 0:
             return NO_ACTIONS
@@ -187,11 +193,13 @@ class NonInviteServerTransaction(ServerTransaction):
             return self._resend()
         return NO_ACTIONS
 
-    def send_response(self, response: bytes | OutgoingResponse, now: float) -> Actions:
+    def send_response(
+        self, response: bytes | OutgoingResponse, now: float, status: int | None = None
+    ) -> Actions:
         state = self.state
         if state is not _TRYING and state is not _PROCEEDING:
             return NO_ACTIONS
-        data, status = response_bytes(response)
+        data, status = response_bytes(response, status)
         if status == 0:
             return NO_ACTIONS
         self.last_response = data

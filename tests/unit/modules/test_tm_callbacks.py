@@ -219,3 +219,36 @@ def test_every_transaction_callback_in_the_life_of_a_forked_call() -> None:
         ("completed", 486),
         ("deleted", 486),
     ]
+
+
+
+def test_a_failure_route_waiting_after_a_timeout_holds_back_only_its_own_transaction() -> None:
+    """Timer expiries that may run script code run each in its own script greenlet: the first
+    transaction's failure_route waits on the network, the second's runs in the same tick."""
+    import asyncio
+
+    from pysips.core.suspend import wait
+
+    order: list[str] = []
+
+    async def main() -> None:
+        gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def failure(ctx: MsgContext) -> int:
+            call_id = ctx.msg.call_id
+            order.append(f"{call_id} failed")
+            if call_id == "first":
+                order.append(f"first got {wait(gate)}")
+            return 1
+
+        rig = _relay_rig(failure)
+        rig.receive(invite(method="OPTIONS", call_id="first", branch="z9hG4bK1"), CALLER)
+        rig.receive(invite(method="OPTIONS", call_id="second", branch="z9hG4bK2"), CALLER)
+        rig.advance(40)  # both fr_timeouts expire in one tick
+        assert order == ["first failed", "second failed"]
+        gate.set_result("x")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert order == ["first failed", "second failed", "first got x"]

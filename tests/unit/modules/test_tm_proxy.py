@@ -202,6 +202,30 @@ def test_answered_invite_is_dropped_after_wt_timer_and_late_200s_still_go_up() -
     assert [v.branch for v in late.msg.vias] == ["z9hG4bKcaller1"]
 
 
+
+def test_the_parts_of_an_answered_invite_leave_their_end_to_the_wait() -> None:
+    # Timers L and M (32 s) come after wt_timer, which forgets both parts: they queue nothing.
+    rig = Rig(proxy_script(), {"wt_timer": 5})
+    _, sent = start_call(rig)
+    rig.receive(rig.answer(to(sent, ALICE)[0], 200, "OK"), ALICE)
+    assert rig.tm.cells and len(rig.tm.table) == 2 and len(rig.tm.timers) == 0
+    rig.advance(5.1)
+    assert not rig.tm.cells and len(rig.tm.table) == 0
+
+
+def test_a_2xx_on_another_branch_after_the_wait_still_ends_its_transaction() -> None:
+    rig = Rig(proxy_script(before=add_bob), {"wt_timer": 5})
+    _, sent = start_call(rig)
+    to_alice, to_bob = to(sent, ALICE)[0], to(sent, BOB)[0]
+    rig.receive(rig.answer(to_alice, 180, "Ringing", to_tag="a"), ALICE)
+    rig.receive(rig.answer(to_bob, 200, "OK", to_tag="b"), BOB)
+    rig.advance(5.1)  # the wait ends: Alice's branch, cancelled, is still pending
+    assert rig.tm.cells
+    rig.receive(rig.answer(to_alice, 200, "OK", to_tag="a"), ALICE)  # the CANCEL came too late
+    rig.advance(40)  # timer M ends Alice's INVITE; the CANCEL's fr_timeout, then its timer K
+    rig.advance(40)
+    assert not rig.tm.cells and len(rig.tm.table) == 0 and len(rig.tm.timers) == 0
+
 def test_invite_retransmission_absorbed_and_last_reply_resent() -> None:
     calls: list[int] = []
 

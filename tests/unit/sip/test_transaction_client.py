@@ -320,3 +320,13 @@ def test_non_invite_fr_timeout_reliable_terminates_at_once() -> None:
     tx = NonInviteClientTransaction(request("MESSAGE"), reliable=True, fr_timeout=2.0)
     tx.start(0.0)
     assert tx.handle_timer(2.0) == (FinalResponseTimeout("fr", False), Terminated(TerminationReason.TIMEOUT))
+
+
+def test_arm_starts_the_timers_of_a_request_the_tu_sent_itself() -> None:
+    """arm() is start() without the SendMessage: the same deadlines, the same retransmissions."""
+    for make in (InviteClientTransaction, NonInviteClientTransaction):
+        started, armed = make(request(), fr_timeout=30.0), make(request(), fr_timeout=30.0)
+        assert started.start(0.0) == (SendMessage(started.request),)
+        assert armed.arm(0.0) is None
+        assert armed.next_timer_at() == started.next_timer_at() == 0.5
+        assert armed.handle_timer(0.5) == started.handle_timer(0.5) == (SendMessage(armed.request, True),)
