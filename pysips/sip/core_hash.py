@@ -1,29 +1,34 @@
 """OpenSIPS's core_hash(): the string hash its modules use for hash tables and derived values
-(uac_auth's cnonce, dispatcher's hashing algorithms). Reproduced bit for bit, so that values a
-peer sees are the ones OpenSIPS would send."""
+(uac_auth's cnonce, dispatcher's hashing algorithms, usrloc's contact ids). Reproduced bit for bit,
+so that values a peer sees are the ones OpenSIPS would send."""
 
 from __future__ import annotations
 
+import struct
+
 _MASK = 0xFFFFFFFF
 
+# the sign bit of each byte of a word (or of a 1-3 byte tail), by byte count
+_SIGN_BITS = (0, 0x80, 0x8080, 0x808080, 0x80808080)
 
-def _signed(byte: int) -> int:
-    # C's `char` is signed on the platforms OpenSIPS runs on: bytes above 127 count negative
-    return byte - 256 if byte > 127 else byte
+
+def _signed_sum(word: int, length: int) -> int:
+    """C's `(p[0] << 24) + (p[1] << 16) + ...` over `length` bytes read big-endian as `word`,
+    modulo 2**32. C's `char` is signed on the platforms OpenSIPS runs on: a byte above 127 adds
+    b - 256, that is 256 << its shift less than its unsigned value; the sign bits, doubled, are
+    those amounts (a top byte's one is 2**32, which the mask drops)."""
+    return (word - ((word & _SIGN_BITS[length]) << 1)) & _MASK
 
 
 def _mix(h: int, data: bytes) -> int:
     end = len(data)
-    p = 0
-    while p <= end - 4:
-        v = ((_signed(data[p]) << 24) + (_signed(data[p + 1]) << 16) + (_signed(data[p + 2]) << 8)
-             + _signed(data[p + 3])) & _MASK
-        h = (h + (v ^ (v >> 3))) & _MASK
-        p += 4
-    v = 0
-    while p < end:
-        v = ((v << 8) + _signed(data[p])) & _MASK
-        p += 1
+    whole = end & ~3
+    if whole:
+        # one C loop step per 4-byte word, the words unpacked at once rather than byte by byte
+        for word in struct.unpack(f">{whole >> 2}I", data[:whole]):
+            v = (word - ((word & 0x80808080) << 1)) & _MASK  # _signed_sum(word, 4), inlined
+            h += v ^ (v >> 3)
+    v = _signed_sum(int.from_bytes(data[whole:], "big"), end - whole)
     return (h + (v ^ (v >> 3))) & _MASK
 
 
