@@ -94,6 +94,20 @@ def test_star_with_other_contacts_is_400() -> None:
     assert fx.core.replies()[-1].header("P-Registrar-Error") == "* used in contact and more than 1 contact"
 
 
+def test_contact_longer_than_max_contact_len_is_400_and_star_rules_come_first() -> None:
+    fx = Fx(reg={"max_contact_len": 30})
+    long_contact = "<sip:alice@198.51.100.7:5060;transport=udp>"
+    ret, _ = fx.save(register(contacts=["<sip:alice@198.51.100.8>", long_contact], expires=600))
+    assert ret == -2
+    bad = fx.core.replies()[-1]
+    assert bad.status == 400 and bad.header("P-Registrar-Error") == "Contact/received too long"
+    assert fx.ul.domain("location").get("alice@example.com") is None
+    ret, _ = fx.save(register(contacts=["*", long_contact], expires=0, cseq=2))
+    assert fx.core.replies()[-1].header("P-Registrar-Error") == "* used in contact and more than 1 contact"
+    ret, _ = fx.save(register(contact="<sip:alice@198.51.100.8>", expires=600, cseq=3))
+    assert ret == 1 and fx.core.replies()[-1].status == 200
+
+
 def test_min_and_max_expires_clamp_like_opensips() -> None:
     fx = Fx(reg={"min_expires": 60, "max_expires": 1800})
     fx.save(register(expires=10))
