@@ -395,10 +395,9 @@ def _keep_connection(ctx: MsgContext, rec: URecord, now: float) -> None:
 
 
 def _binding_list(reg: Registrar, rec: URecord, only: list[Contact] | None, now: float) -> str | None:
-    wanted = {c.uri for c in only} if only is not None else None
-    bindings = [
-        (c.uri, c.q, c.remaining(now) if c.expires else 0, c.received, c.instance, c.reg_id)
-        for c in rec.contacts
-        if c.is_valid(now) and (wanted is None or c.uri in wanted)
-    ]
-    return contact_header(bindings, reg.config.received_param)
+    if only is None:
+        bindings = [c for c in rec.contacts if c.is_valid(now)]
+    else:
+        wanted = {c.uri for c in only}
+        bindings = [c for c in rec.contacts if c.is_valid(now) and c.uri in wanted]
+    return contact_header(bindings, now, reg.config.received_param)
