@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pysips.core.replies import add_reply_headers
 from pysips.core.services import REPLIES
@@ -15,27 +16,25 @@ from .errors import RegError
 log = logging.getLogger("pysips.registrar")
 
 
-def contact_header(bindings: list[tuple[str, float, int, str | None, str | None, int]],
-                   received_param: str) -> str | None:
-    """One Contact header listing (uri, q, seconds left, received, instance, reg-id) bindings."""
+def contact_header(bindings: list[Any], now: float, received_param: str) -> str | None:
+    """One Contact header listing usrloc bindings (OpenSIPS build_contact): URI, q when set,
+    seconds left, received, +sip.instance, reg-id. Written straight from the bindings (usrloc's
+    UContact), no tuples in between: the 200 of every REGISTER carries it."""
     if not bindings:
         return None
     parts = []
-    for uri, q, left, received, instance, reg_id in bindings:
-        text = f"<{uri}>"
-        if q >= 0:
-            text += f";q={q_text(q)}"
-        text += f";expires={left}"
-        if received:
-            text += f';{received_param}="{received}"'
-        if instance:
-            text += f';+sip.instance="{instance}"'
-        if reg_id:
-            text += f";reg-id={reg_id}"
+    for c in bindings:
+        q = c.q
+        left = c.remaining(now)
+        text = f"<{c.uri}>;q={q_text(q)};expires={left}" if q >= 0 else f"<{c.uri}>;expires={left}"
+        if c.received:
+            text += f';{received_param}="{c.received}"'
+        if c.instance:
+            text += f';+sip.instance="{c.instance}"'
+        if c.reg_id:
+            text += f";reg-id={c.reg_id}"
         parts.append(text)
     return "Contact: " + ", ".join(parts)
-
-
 
 
 def send(ctx: MsgContext, code: int, reason: str, headers: tuple[str, ...]) -> bool:

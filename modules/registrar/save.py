@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from pysips.core.services import LocationContact as UContact
     from pysips.core.services import LocationDomain as UDomain
     from pysips.core.services import LocationRecord as URecord
+    from pysips.core.services import LocationService
 
 log = logging.getLogger("pysips.registrar")
 
@@ -63,12 +64,12 @@ class _Request:
     __slots__ = ("attr", "callid", "cflags", "conn_id", "cseq", "flags", "methods", "path", "rcv",
                  "received", "socket", "user_agent")
 
-    def __init__(self) -> None:
-        self.callid = ""
-        self.cseq = 0
-        self.flags = 0
-        self.cflags = 0
-        self.user_agent = ""
+    def __init__(self, callid: str, cseq: int, flags: int, cflags: int, user_agent: str) -> None:
+        self.callid = callid
+        self.cseq = cseq
+        self.flags = flags  # usrloc's FL_MEM or 0
+        self.cflags = cflags
+        self.user_agent = user_agent
         self.received: str | None = None
         self.path: str | None = None
         self.socket: str | None = None
@@ -110,18 +111,10 @@ def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags:
     contacts = msg.contacts() if forced is None else forced
     if isinstance(contacts, ParseError):
         raise RegError(400, E.PARSE_CONT)
-    star = any(c.star for c in contacts)
-    if star:
-        if len(contacts) > 1:
-            raise RegError(400, E.STAR_CONT)
-        # RFC 3261 10.3 step 6 and OpenSIPS: a missing or unparsable Expires is not zero either
-        if msg.expires() != 0:
-            raise RegError(400, E.STAR_EXP)
-    for c in contacts:
-        if not c.star and len(c.uri) > cfg.max_contact_len:
-            raise RegError(400, E.CONTACT_LEN)
+    star = _is_wildcard(msg, contacts, cfg.max_contact_len)
 
-    aor = aor_key(aor_uri or msg.to.uri, reg.usrloc.config.use_domain, cfg.case_sensitive, cfg.realm_prefix)
+    ul = reg.usrloc
+    aor = aor_key(aor_uri or msg.to.uri, ul.config.use_domain, cfg.case_sensitive, cfg.realm_prefix)
     if aor is None:
         raise RegError(400, E.AOR_PARSE)
     user, _, host = aor.rpartition("@") if "@" in aor else (aor, "", "")
@@ -129,9 +122,9 @@ def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags:
         raise RegError(500, E.AOR_LEN)
 
     now = now_of(ctx)
-    dom = reg.usrloc.domain(domain)
+    dom = ul.domain(domain)
     extra_headers: list[str] = []
-    shared = _shared(reg, ctx, msg, flags, extra_headers)
+    shared = _shared(reg, ul, ctx, msg, flags, extra_headers)
 
     if star:
         rec = dom.get(aor)
@@ -143,8 +136,9 @@ def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags:
         return tuple(extra_headers)
 
     if contacts:
-        _brief_check(reg, msg, contacts, sflags)
-        rec = _update(reg, dom, msg, aor, contacts, sflags, shared, now)
+        if cfg.reject_brief_expires:
+            _brief_check(reg, msg, contacts, sflags)
+        rec = _update(reg, ul, dom, msg, aor, contacts, sflags, shared, now)
     else:
         rec = dom.get(aor)
     if rec is not None and cfg.tcp_persistent_flag and ctx.flags & cfg.tcp_persistent_flag:
@@ -156,16 +150,33 @@ def _save(reg: Registrar, ctx: MsgContext, msg: SipMessage, domain: str, sflags:
     return tuple(extra_headers)
 
 
-def _shared(reg: Registrar, ctx: MsgContext, msg: SipMessage, flags: int, out: list[str]) -> _Request:
+def _is_wildcard(msg: SipMessage, contacts: list[Contact], max_contact_len: int) -> bool:
+    """True for `Contact: *` (remove every binding), after its rules; refuses an overlong URI."""
+    star = too_long = False
+    for c in contacts:  # one pass: REGISTERs mostly carry a single Contact
+        if c.star:
+            star = True
+        elif len(c.uri) > max_contact_len:
+            too_long = True
+    if star:
+        if len(contacts) > 1:
+            raise RegError(400, E.STAR_CONT)
+        # RFC 3261 10.3 step 6 and OpenSIPS: a missing or unparsable Expires is not zero either
+        if msg.expires() != 0:
+            raise RegError(400, E.STAR_EXP)
+    elif too_long:
+        raise RegError(400, E.CONTACT_LEN)
+    return star
+
+
+def _shared(reg: Registrar, ul: LocationService, ctx: MsgContext, msg: SipMessage, flags: int,
+            out: list[str]) -> _Request:
     cfg = reg.config
-    ul = reg.usrloc
-    s = _Request()
-    s.callid = msg.call_id
-    s.cseq = msg.cseq.number
-    s.flags = FL_MEM if flags & MEMORY_ONLY else 0
-    s.cflags = ctx.bflags
-    # shared by many bindings: interned, so that each binding does not keep its own copy
-    s.user_agent = sys.intern((msg.header("user-agent") or "")[:255])
+    s = _Request(
+        msg.call_id, msg.cseq.number, FL_MEM if flags & MEMORY_ONLY else 0, ctx.bflags,
+        # shared by many bindings: interned, so that each binding does not keep its own copy
+        sys.intern((msg.header("user-agent") or "")[:255]),
+    )
     if cfg.attr_avp is not None:
         values = ctx.avps.get(cfg.attr_avp)
         if values:
@@ -244,9 +255,8 @@ def _limits(reg: Registrar, sflags: SaveFlags) -> tuple[int, int]:
 
 
 def _brief_check(reg: Registrar, msg: SipMessage, contacts: list[Contact], sflags: SaveFlags) -> None:
-    """RFC 3261 10.3 step 7: with reject_brief_expires, refuse rather than raise a short expiry."""
-    if not reg.config.reject_brief_expires:
-        return
+    """RFC 3261 10.3 step 7, when reject_brief_expires is set: refuse rather than raise a short
+    expiry."""
     lo, _ = _limits(reg, sflags)
     for c in contacts:
         e = _requested_expires(msg, c, reg.config.default_expires)
@@ -254,13 +264,13 @@ def _brief_check(reg: Registrar, msg: SipMessage, contacts: list[Contact], sflag
             raise RegError(423, E.INTERVAL_BRIEF, (f"Min-Expires: {lo}",))
 
 
-def _expires(reg: Registrar, msg: SipMessage, c: Contact, sflags: SaveFlags, now: float) -> int:
-    """Absolute expiry (0 = remove) of one Contact, within the limits."""
+def _expires(reg: Registrar, msg: SipMessage, c: Contact, limits: tuple[int, int], now: float) -> int:
+    """Absolute expiry (0 = remove) of one Contact, within the (min, max) limits."""
     cfg = reg.config
     e = _requested_expires(msg, c, cfg.default_expires)
     if e == 0:
         return 0
-    lo, hi = _limits(reg, sflags)
+    lo, hi = limits
     if e < lo:
         e = lo
     if hi and e > hi:
@@ -289,8 +299,8 @@ def _invalid_host_route(c: Contact, rcv: ReceiveInfo) -> str | None:
     return f"sip:{ip}:{rcv.src_port};transport={rcv.proto}"
 
 
-def _new_binding(reg: Registrar, aor: str, c: Contact, expires: int, s: _Request, now: float) -> UContact:
-    ul = reg.usrloc
+def _new_binding(reg: Registrar, ul: LocationService, aor: str, c: Contact, expires: int, s: _Request,
+                 now: float) -> UContact:
     received = s.received
     if received is None:
         value = c.params.get("received")
@@ -310,17 +320,17 @@ def _new_binding(reg: Registrar, aor: str, c: Contact, expires: int, s: _Request
     )
 
 
-def _update(reg: Registrar, dom: UDomain, msg: SipMessage, aor: str, contacts: list[Contact],
-            sflags: SaveFlags, s: _Request, now: float) -> URecord | None:
-    ul = reg.usrloc
+def _update(reg: Registrar, ul: LocationService, dom: UDomain, msg: SipMessage, aor: str,
+            contacts: list[Contact], sflags: SaveFlags, s: _Request, now: float) -> URecord | None:
     cfg = reg.config
+    limits = _limits(reg, sflags)
     max_contacts = cfg.max_contacts if sflags.max_contacts is None else sflags.max_contacts
     mode = ul.config.matching_mode if sflags.matching_mode is None else sflags.matching_mode
     force = bool(sflags.flags & FORCE_REG)
     rec = dom.get(aor)
     num = len(rec.valid(now)) if rec is not None and max_contacts else 0
     for c in contacts:
-        expires = _expires(reg, msg, c, sflags, now)
+        expires = _expires(reg, msg, c, limits, now)
         found = rec.match(c.uri, s.callid, c.instance, c.reg_id or 0, mode) if rec is not None else None
         if found is not None:
             verdict = ul.check_cseq(found, s.callid, s.cseq, cfg.allow_dup_cseq, now)
@@ -338,7 +348,7 @@ def _update(reg: Registrar, dom: UDomain, msg: SipMessage, aor: str, contacts: l
                     dom.release(rec)
                     raise RegError(503, E.TOO_MANY)
                 num -= 1
-            if not dom.insert(rec, _new_binding(reg, aor, c, expires, s, now)):
+            if not dom.insert(rec, _new_binding(reg, ul, aor, c, expires, s, now)):
                 raise RegError(500, E.UL_INS_C)
             num += 1
             continue
@@ -355,7 +365,7 @@ def _update(reg: Registrar, dom: UDomain, msg: SipMessage, aor: str, contacts: l
             if not force or not _drop_oldest(dom, rec, found, now):
                 raise RegError(503, E.TOO_MANY)
             num -= 1
-        if not dom.update(rec, found, _new_binding(reg, aor, c, expires, s, now)):
+        if not dom.update(rec, found, _new_binding(reg, ul, aor, c, expires, s, now)):
             raise RegError(500, E.UL_UPD_C)
     return rec
 
@@ -385,10 +395,9 @@ def _keep_connection(ctx: MsgContext, rec: URecord, now: float) -> None:
 
 
 def _binding_list(reg: Registrar, rec: URecord, only: list[Contact] | None, now: float) -> str | None:
-    wanted = {c.uri for c in only} if only is not None else None
-    bindings = [
-        (c.uri, c.q, c.remaining(now) if c.expires else 0, c.received, c.instance, c.reg_id)
-        for c in rec.contacts
-        if c.is_valid(now) and (wanted is None or c.uri in wanted)
-    ]
-    return contact_header(bindings, reg.config.received_param)
+    if only is None:
+        bindings = [c for c in rec.contacts if c.is_valid(now)]
+    else:
+        wanted = {c.uri for c in only}
+        bindings = [c for c in rec.contacts if c.is_valid(now) and c.uri in wanted]
+    return contact_header(bindings, now, reg.config.received_param)

@@ -97,12 +97,12 @@ class UDomain:
         return self.records.get(aor)
 
     def get_or_create(self, aor: str) -> URecord:
-        found = self.get(aor)
-        if found is not None:
-            return found
-        rec = URecord(aor, self.time_order)
-        if self.mode != DB_ONLY:
-            self.records[aor] = rec
+        if self.mode == DB_ONLY:
+            return self._load(aor) or URecord(aor, self.time_order)
+        # the table itself, not through get(): save() calls this for every new AOR
+        rec = self.records.get(aor)
+        if rec is None:
+            rec = self.records[aor] = URecord(aor, self.time_order)
         return rec
 
     def release(self, rec: URecord) -> None:

@@ -94,6 +94,20 @@ def test_star_with_other_contacts_is_400() -> None:
     assert fx.core.replies()[-1].header("P-Registrar-Error") == "* used in contact and more than 1 contact"
 
 
+def test_contact_longer_than_max_contact_len_is_400_and_star_rules_come_first() -> None:
+    fx = Fx(reg={"max_contact_len": 30})
+    long_contact = "<sip:alice@198.51.100.7:5060;transport=udp>"
+    ret, _ = fx.save(register(contacts=["<sip:alice@198.51.100.8>", long_contact], expires=600))
+    assert ret == -2
+    bad = fx.core.replies()[-1]
+    assert bad.status == 400 and bad.header("P-Registrar-Error") == "Contact/received too long"
+    assert fx.ul.domain("location").get("alice@example.com") is None
+    ret, _ = fx.save(register(contacts=["*", long_contact], expires=0, cseq=2))
+    assert fx.core.replies()[-1].header("P-Registrar-Error") == "* used in contact and more than 1 contact"
+    ret, _ = fx.save(register(contact="<sip:alice@198.51.100.8>", expires=600, cseq=3))
+    assert ret == 1 and fx.core.replies()[-1].status == 200
+
+
 def test_min_and_max_expires_clamp_like_opensips() -> None:
     fx = Fx(reg={"min_expires": 60, "max_expires": 1800})
     fx.save(register(expires=10))
@@ -305,3 +319,34 @@ def test_unknown_flag_is_a_load_error() -> None:
         fix("memory-only, bogus", fctx)
     with pytest.raises(FixupError, match="unknown flag 'z'"):
         fix("mz", fctx)
+
+
+def test_200_lists_the_bindings_byte_for_byte() -> None:
+    # OpenSIPS's build_contact(): <uri>, q when set, expires, received (received_param), instance,
+    # reg-id; bindings by q, highest first, unspecified q last; a removed one is not listed
+    fx = Fx(reg={"received_param": "rcv"})
+    fx.save(register(contacts=[
+        '<sip:alice@198.51.100.1>;q=0.25;received="sip:203.0.113.9:5062"',
+        '<sip:alice@198.51.100.2>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";reg-id=1',
+        "<sip:alice@198.51.100.3>;q=1;expires=0",
+        "<sip:alice@198.51.100.4>;q=0",
+    ], expires=600))
+    assert fx.core.replies()[-1].header("contact") == (
+        '<sip:alice@198.51.100.1>;q=0.25;expires=600;rcv="sip:203.0.113.9:5062", '
+        "<sip:alice@198.51.100.4>;q=0;expires=600, "
+        '<sip:alice@198.51.100.2>;expires=600;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000A95A0E128>"'
+        ";reg-id=1"
+    )
+
+
+def test_only_request_contacts_lists_just_those() -> None:
+    fx = Fx()
+    fx.save(register(contact="<sip:alice@198.51.100.1>", expires=600))
+    fx.core.advance(100)
+    second = register(contact="<sip:alice@198.51.100.2>", call_id="reg-2", expires=300)
+    fx.save(second, "only-request-contacts")
+    assert fx.core.replies()[-1].header("contact") == "<sip:alice@198.51.100.2>;expires=300"
+    fx.save(register(contact="<sip:alice@198.51.100.3>", call_id="reg-3", expires=300))
+    listed = contacts_of(fx.core.replies()[-1])
+    assert set(listed) == {"sip:alice@198.51.100.1", "sip:alice@198.51.100.2", "sip:alice@198.51.100.3"}
+    assert listed["sip:alice@198.51.100.1"]["expires"] == "500"

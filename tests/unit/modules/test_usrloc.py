@@ -146,6 +146,21 @@ def test_db_only_mode_shares_state_between_instances(tmp_path: Path) -> None:
     assert b.save(register(contact="<sip:alice@198.51.100.8>", call_id="b", cseq=2, expires=600))[0] == -2
 
 
+def test_get_or_create_finds_stored_bindings_and_caches_only_in_memory_modes(tmp_path: Path) -> None:
+    db_only = Fx(ul={"db_mode": 3, "db_url": f"sqlite://{tmp_path}/only.db"})
+    memory = Fx()
+    for fx in (db_only, memory):
+        fx.save(register(expires=600))
+        dom = fx.ul.domain("location")
+        rec = dom.get_or_create("alice@example.com")
+        assert [c.uri for c in rec.contacts] == ["sip:alice@198.51.100.7:5060"]
+        fresh = dom.get_or_create("bob@example.com")
+        assert fresh.aor == "bob@example.com" and fresh.contacts == []
+        assert (dom.get_or_create("bob@example.com") is fresh) == (fx is memory)
+    assert db_only.ul.domain("location").records == {}
+    assert set(memory.ul.domain("location").records) == {"alice@example.com", "bob@example.com"}
+
+
 def test_existing_opensips_db_with_opensips_rows(tmp_path: Path) -> None:
     db = tmp_path / "opensips.db"
     shutil.copy(CORPUS / "registration" / "02.db" / "opensips.db", db)
