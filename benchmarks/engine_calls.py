@@ -21,6 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import ua_messages  # noqa: E402  (beside this file)
+
 from pysips.core.server import tune_gc  # noqa: E402
 from pysips.sip.build import make_response  # noqa: E402
 from tests.unit.core.core_support import script_net  # noqa: E402
@@ -33,9 +35,7 @@ cfg = "\n".join(line for line in cfg.splitlines() if not line.startswith(("socke
 
 net, loaded = script_net(cfg)
 engine = net.engine
-UAC = ("127.0.0.1", 40000)
-UAS = ("127.0.0.1", 7000)
-SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+UAC, UAS, SDP = ua_messages.UAC, ua_messages.UAS, ua_messages.SDP
 
 
 _server_cpu = [0.0]  # process time spent inside the engine (receive and timers), harness excluded
@@ -55,15 +55,7 @@ def advance(seconds: float) -> None:
 
 
 def one_call(i: int) -> None:
-    cid = f"bench-{i}@127.0.0.1"
-    invite = (
-        f"INVITE sip:callee@127.0.0.1:5060 SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK-i{i};rport\r\n"
-        f"From: <sip:caller@127.0.0.1:40000>;tag=f{i}\r\nTo: <sip:callee@127.0.0.1:5060>\r\n"
-        f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:40000>\r\n"
-        "Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
-        f"Content-Length: {len(SDP)}\r\n\r\n{SDP}"
-    )
+    invite = ua_messages.invite(i)
     out = deliver(invite, UAC)
     relayed = next(s for s in out if s.first_line.startswith("INVITE"))
     rmsg = relayed.msg
@@ -73,15 +65,8 @@ def one_call(i: int) -> None:
                                       "Content-Type: application/sdp"],
                        body=SDP.encode())
     deliver(ok, UAS)
-    for method, seq, branch in (("ACK", 1, f"z9hG4bK-a{i}"), ("BYE", 2, f"z9hG4bK-b{i}")):
-        req = (
-            f"{method} sip:callee@127.0.0.1:7000 SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:40000;branch={branch};rport\r\n"
-            f"Route: <sip:127.0.0.1:5060;lr>\r\n"
-            f"From: <sip:caller@127.0.0.1:40000>;tag=f{i}\r\n"
-            f"To: <sip:callee@127.0.0.1:5060>;tag=t{i}\r\n"
-            f"Call-ID: {cid}\r\nCSeq: {seq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-        )
+    for method, seq in (("ACK", 1), ("BYE", 2)):
+        req = ua_messages.in_dialog(i, method, seq)
         out = deliver(req, UAC)
         if method == "BYE":
             bye = next(s for s in out if s.first_line.startswith("BYE"))

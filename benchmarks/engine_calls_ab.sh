@@ -5,7 +5,8 @@
 #
 #   benchmarks/engine_calls_ab.sh A_TREE B_TREE [rounds 5] [calls 1000] [runs 3]
 #
-# Both trees should carry the same benchmarks/engine_calls.py (copy it into the older one).
+# Both trees should carry the same benchmarks/engine_calls.py (copy it, with ua_messages.py, into
+# the older one).
 set -eu
 A=$1; B=$2; R=${3:-5}; C=${4:-1000}; N=${5:-3}
 out=$(mktemp -d)

@@ -38,11 +38,12 @@ from pathlib import Path
 from typing import Any, cast
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+import ua_messages  # noqa: E402  (beside this file; it imports nothing of pysips)
+
 ROOT = HERE.parents[1]
 CALLS_CFG = "tests/integration/cfg/residential-test.cfg"
-SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
-UAC = ("127.0.0.1", 40000)
-UAS = ("127.0.0.1", 7000)
+UAC, UAS, SDP = ua_messages.UAC, ua_messages.UAS, ua_messages.SDP
 _TOP_VIA = re.compile(rb"\r\n(Via: [^\r]*)\r\n")
 _RECORD_ROUTES = re.compile(rb"\r\n(Record-Route: [^\r]*)\r\n")
 
@@ -82,28 +83,13 @@ def run_calls(count: int) -> None:
               "FR_TIMEOUT": 2, "FR_INV_TIMEOUT": 3}
     net = _engine(_fill((ROOT / CALLS_CFG).read_text(), values))
     for i in range(count):
-        cid = f"bench-{i}@127.0.0.1"
-        invite = (
-            f"INVITE sip:callee@127.0.0.1:5060 SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:40000;branch=z9hG4bK-i{i};rport\r\n"
-            f"From: <sip:caller@127.0.0.1:40000>;tag=f{i}\r\nTo: <sip:callee@127.0.0.1:5060>\r\n"
-            f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:40000>\r\n"
-            "Max-Forwards: 70\r\nContent-Type: application/sdp\r\n"
-            f"Content-Length: {len(SDP)}\r\n\r\n{SDP}"
-        ).encode()
+        invite = ua_messages.invite(i).encode()
         relayed = next(s.data for s in net.deliver(invite, UAC) if s.data.startswith(b"INVITE"))
         net.deliver(_reply(relayed, 180, "Ringing", f"t{i}"), UAS)
         net.deliver(_reply(relayed, 200, "OK", f"t{i}", b"Contact: <sip:callee@127.0.0.1:7000>\r\n"
                            b"Content-Type: application/sdp", SDP.encode()), UAS)
-        for method, seq, branch in (("ACK", 1, f"z9hG4bK-a{i}"), ("BYE", 2, f"z9hG4bK-b{i}")):
-            request = (
-                f"{method} sip:callee@127.0.0.1:7000 SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP 127.0.0.1:40000;branch={branch};rport\r\n"
-                f"Route: <sip:127.0.0.1:5060;lr>\r\n"
-                f"From: <sip:caller@127.0.0.1:40000>;tag=f{i}\r\n"
-                f"To: <sip:callee@127.0.0.1:5060>;tag=t{i}\r\n"
-                f"Call-ID: {cid}\r\nCSeq: {seq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-            ).encode()
+        for method, seq in (("ACK", 1), ("BYE", 2)):
+            request = ua_messages.in_dialog(i, method, seq).encode()
             out = net.deliver(request, UAC)
             if method == "BYE":
                 bye = next(s.data for s in out if s.data.startswith(b"BYE"))
@@ -129,19 +115,7 @@ def run_registers(count: int) -> None:
               "DB_MODULE": ""}
     net = _engine(_fill(_registrar_script(), values))
     for i in range(count):
-        register = (
-            f"REGISTER sip:example.com SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 198.51.{i >> 8 & 255}.{i & 255}:5060;branch=z9hG4bK{i:08x};rport\r\n"
-            "Max-Forwards: 70\r\n"
-            f"From: <sip:user{i}@example.com>;tag={i:x}\r\n"
-            f"To: <sip:user{i}@example.com>\r\n"
-            f"Call-ID: {i:08x}-reg@198.51.100.1\r\n"
-            "CSeq: 1 REGISTER\r\n"
-            f"Contact: <sip:user{i}@198.51.{i >> 8 & 255}.{i & 255}:5060;transport=udp>;expires=3600\r\n"
-            "User-Agent: bench/1.0\r\n"
-            "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE\r\n"
-            "Content-Length: 0\r\n\r\n"
-        ).encode()
+        register = ua_messages.register(i).encode()
         sent = net.deliver(register, ("198.51.100.1", 5060))
         if not sent or not sent[-1].data.startswith(b"SIP/2.0 200"):
             raise SystemExit(f"REGISTER {i} not answered 200")

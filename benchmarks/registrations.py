@@ -30,6 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import ua_messages  # noqa: E402  (beside this file)
+
 from benchmarks.registrations_sipp import PYSIPS_SCRIPT  # noqa: E402
 from pysips.core.server import tune_gc  # noqa: E402
 from tests.unit.core.core_support import Net, script_net  # noqa: E402
@@ -51,20 +53,7 @@ def registrar(db_mode: int, db_url: str) -> Net:
 
 
 def registers(count: int) -> list[bytes]:
-    return [
-        (f"REGISTER sip:example.com SIP/2.0\r\n"
-         f"Via: SIP/2.0/UDP 198.51.{i >> 8 & 255}.{i & 255}:5060;branch=z9hG4bK{i:08x};rport\r\n"
-         "Max-Forwards: 70\r\n"
-         f"From: <sip:user{i}@example.com>;tag={i:x}\r\n"
-         f"To: <sip:user{i}@example.com>\r\n"
-         f"Call-ID: {i:08x}-reg@198.51.100.1\r\n"
-         "CSeq: 1 REGISTER\r\n"
-         f"Contact: <sip:user{i}@198.51.{i >> 8 & 255}.{i & 255}:5060;transport=udp>;expires=3600\r\n"
-         "User-Agent: bench/1.0\r\n"
-         "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE\r\n"
-         "Content-Length: 0\r\n\r\n").encode()
-        for i in range(count)
-    ]
+    return [ua_messages.register(i).encode() for i in range(count)]
 
 
 def run_registers(net: Net, datas: list[bytes]) -> tuple[float, float]:
