@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pysips.core.replies import add_reply_headers
 from pysips.core.services import REPLIES
@@ -13,13 +14,16 @@ from pysips.sip.qvalue import q_text
 
 from .errors import RegError
 
+if TYPE_CHECKING:
+    from pysips.core.services import LocationContact
+
 log = logging.getLogger("pysips.registrar")
 
 
-def contact_header(bindings: list[Any], now: float, received_param: str) -> str | None:
+def contact_header(bindings: Sequence[LocationContact], now: float, received_param: str) -> str | None:
     """One Contact header listing usrloc bindings (OpenSIPS build_contact): URI, q when set,
-    seconds left, received, +sip.instance, reg-id. Written straight from the bindings (usrloc's
-    UContact), no tuples in between: the 200 of every REGISTER carries it."""
+    seconds left, received, +sip.instance, reg-id. Written straight from the bindings, no tuples
+    in between: the 200 of every REGISTER carries it."""
     if not bindings:
         return None
     parts = []

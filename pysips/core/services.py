@@ -299,6 +299,10 @@ class LocationContact(Protocol):
 
     def is_valid(self, now: float) -> bool: ...
 
+    def remaining(self, now: float) -> int:
+        """Whole seconds left (0 for a permanent binding): a 200's `expires`."""
+        ...
+
 
 class LocationRecord(Protocol):
     """An AOR with its bindings (usrloc's urecord)."""
