@@ -11,7 +11,6 @@ loose_route) forwarded, BYE relayed and its 200 relayed back.
 
 from __future__ import annotations
 
-import re
 import statistics
 import sys
 import time
@@ -21,19 +20,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import ua_messages  # noqa: E402  (beside this file)
+import in_process  # noqa: E402  (beside this file)
+import ua_messages  # noqa: E402
 
 from pysips.core.server import tune_gc  # noqa: E402
 from pysips.sip.build import make_response  # noqa: E402
 from tests.unit.core.core_support import script_net  # noqa: E402
 
-cfg = (ROOT / "tests/integration/cfg/residential-test.cfg").read_text()
-values = {"PROXY_PORT": 5060, "UAS_PORT": 7000, "UAS2_PORT": 7002, "CHILDREN": 1, "LOG_LEVEL": 0,
-          "FR_TIMEOUT": 2, "FR_INV_TIMEOUT": 3}
-cfg = re.sub(r"@@([A-Z0-9_]+)@@", lambda m: str(values[m.group(1)]), cfg)
-cfg = "\n".join(line for line in cfg.splitlines() if not line.startswith(("socket", "listen")))
-
-net, loaded = script_net(cfg)
+net, loaded = script_net(in_process.calls_script())
 engine = net.engine
 UAC, UAS, SDP = ua_messages.UAC, ua_messages.UAS, ua_messages.SDP
 

@@ -35,36 +35,18 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
-import ua_messages  # noqa: E402  (beside this file; it imports nothing of pysips)
+import in_process  # noqa: E402  (beside this file, as is ua_messages: neither imports pysips)
+import ua_messages  # noqa: E402
 
 ROOT = HERE.parents[1]
-CALLS_CFG = "tests/integration/cfg/residential-test.cfg"
 UAC, UAS, SDP = ua_messages.UAC, ua_messages.UAS, ua_messages.SDP
-_TOP_VIA = re.compile(rb"\r\n(Via: [^\r]*)\r\n")
-_RECORD_ROUTES = re.compile(rb"\r\n(Record-Route: [^\r]*)\r\n")
 
 
 # ------------------------------------------------------------------ the measured child
-
-def _engine(cfg: str) -> Any:
-    """The tree's engine running `cfg` (socket lines dropped: the harness's sockets are used)."""
-    from pysips.core.server import tune_gc
-    from tests.unit.core.core_support import script_net
-
-    cfg = "\n".join(line for line in cfg.splitlines()
-                    if not line.startswith(("socket", "listen")) and '"db_url", ""' not in line)
-    net, _ = script_net(cfg)
-    tune_gc()  # as the server sets the collector
-    return net
-
-
-def _fill(template: str, values: dict[str, object]) -> str:
-    return re.sub(r"@@([A-Z0-9_]+)@@", lambda m: str(values[m.group(1)]), template)
-
 
 def _reply(request: bytes, code: int, reason: str, tag: str, extra: bytes = b"", body: bytes = b"") -> bytes:
     """A UAS's reply to a relayed request: its Via lines and Record-Routes, From, Call-ID, CSeq
@@ -79,9 +61,7 @@ def _reply(request: bytes, code: int, reason: str, tag: str, extra: bytes = b"",
 
 
 def run_calls(count: int) -> None:
-    values = {"PROXY_PORT": 5060, "UAS_PORT": 7000, "UAS2_PORT": 7002, "CHILDREN": 1, "LOG_LEVEL": 0,
-              "FR_TIMEOUT": 2, "FR_INV_TIMEOUT": 3}
-    net = _engine(_fill((ROOT / CALLS_CFG).read_text(), values))
+    net = in_process.engine(in_process.calls_script())
     for i in range(count):
         invite = ua_messages.invite(i).encode()
         relayed = next(s.data for s in net.deliver(invite, UAC) if s.data.startswith(b"INVITE"))
@@ -113,7 +93,7 @@ def _registrar_script() -> str:
 def run_registers(count: int) -> None:
     values = {"LOG_LEVEL": 1, "WORKERS": 1, "PROXY_PORT": 5060, "MPATH": "", "DB_MODE": 0, "DB_URL": "",
               "DB_MODULE": ""}
-    net = _engine(_fill(_registrar_script(), values))
+    net = in_process.engine(in_process.render(_registrar_script(), values))
     for i in range(count):
         register = ua_messages.register(i).encode()
         sent = net.deliver(register, ("198.51.100.1", 5060))

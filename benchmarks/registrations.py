@@ -18,23 +18,22 @@ from __future__ import annotations
 
 import argparse
 import gc
-import re
 import statistics
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import ua_messages  # noqa: E402  (beside this file)
+import in_process  # noqa: E402  (beside this file)
+import ua_messages  # noqa: E402
 
 from benchmarks.registrations_sipp import PYSIPS_SCRIPT  # noqa: E402
-from pysips.core.server import tune_gc  # noqa: E402
-from tests.unit.core.core_support import Net, script_net  # noqa: E402
+from tests.unit.core.core_support import Net  # noqa: E402
 
 SOURCE = ("198.51.100.1", 5060)
 
@@ -43,13 +42,7 @@ def registrar(db_mode: int, db_url: str) -> Net:
     """An engine running the sipp benchmark's registrar script, usrloc in `db_mode`."""
     values = {"LOG_LEVEL": 1, "WORKERS": 1, "PROXY_PORT": 5060, "MPATH": "", "DB_MODE": db_mode,
               "DB_URL": db_url, "DB_MODULE": 'loadmodule "db_sqlite.so"' if db_mode else ""}
-    cfg = re.sub(r"@@([A-Z0-9_]+)@@", lambda m: str(values[m.group(1)]), PYSIPS_SCRIPT)
-    # no sockets (the engine's are the harness's), and no empty database URL for memory only
-    cfg = "\n".join(line for line in cfg.splitlines()
-                    if not line.startswith(("socket", "listen")) and '"db_url", ""' not in line)
-    net, _ = script_net(cfg)
-    tune_gc()  # as the server sets the collector: Python's default would collect every few REGISTERs
-    return net
+    return cast(Net, in_process.engine(in_process.render(PYSIPS_SCRIPT, values)))
 
 
 def registers(count: int) -> list[bytes]:
